@@ -1,0 +1,153 @@
+// The tape: each recorded op leaves a GradNode on its output. backward() walks the
+// nodes in reverse topological order, sums gradients that meet at a tensor, fills the
+// .grad of leaves, and frees each node's saved activations as soon as it has run.
+import { native } from './native.js';
+import { Tensor, keep } from './tensor.js';
+
+export interface GradNode {
+  name: string;
+  inputs: (Tensor | null)[];
+  /** Gradients for each input (null where the input needs none). Called once. */
+  backward(gradOut: Tensor): (Tensor | null)[];
+  /** Tensors saved for backward, disposed after backward (or when the graph is dropped). */
+  saved: Tensor[];
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording (target encoder, evaluation, EMA). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** True when an op on these inputs must be recorded. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/** Attaches a node to an op's output. Inputs that need no grad get null gradients. */
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: (Tensor | null)[],
+  saved: Tensor[],
+  backward: (g: Tensor) => (Tensor | null)[],
+): Tensor {
+  out.requiresGrad = true;
+  out.gradFn = { name, inputs, saved, backward };
+  return out;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: ViT graphs are deep enough to hurt recursion.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.gradFn ? t.gradFn.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i];
+      if (next && next.requiresGrad && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order.reverse();
+}
+
+function accumulate(into: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
+  const prev = into.get(t);
+  if (!prev) {
+    into.set(t, g);
+    return;
+  }
+  native.axpby(prev.handle, g.handle, prev.handle, 1, 1);
+  g.dispose();
+}
+
+/**
+ * Backpropagates from a scalar (or from `gradOut` for a non-scalar root). Leaf tensors
+ * with requiresGrad get .grad allocated on first use and accumulated after.
+ */
+export function backward(root: Tensor, gradOut?: Tensor): void {
+  if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad (was it computed under noGrad?)');
+  if (!gradOut && root.numel !== 1)
+    throw new Error(`backward: root has shape [${root.shape}]; pass gradOut for a non-scalar root`);
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, Tensor>();
+  grads.set(root, gradOut ? gradOut.clone() : Tensor.full(root.shape, 1, root.device));
+  for (const t of order) {
+    const g = grads.get(t);
+    grads.delete(t);
+    if (!g) continue;
+    const node = t.gradFn;
+    if (!node) {
+      // A leaf: accumulate into .grad, which outlives every scope.
+      if (t.grad) {
+        native.axpby(t.grad.handle, g.handle, t.grad.handle, 1, 1);
+        g.dispose();
+      } else {
+        t.grad = keep(g); // leaf gradients outlive the step's scope
+      }
+      continue;
+    }
+    const inGrads = node.backward(g);
+    g.dispose();
+    for (const s of node.saved) s.dispose();
+    node.saved = [];
+    t.gradFn = null;
+    for (let i = 0; i < node.inputs.length; i++) {
+      const inp = node.inputs[i];
+      const ig = inGrads[i];
+      if (!ig) continue;
+      if (!inp || !inp.requiresGrad) {
+        ig.dispose();
+        continue;
+      }
+      accumulate(grads, inp, ig);
+    }
+  }
+  for (const g of grads.values()) g.dispose();
+}
+
+
+/** Drops a graph without running backward (frees saved activations). */
+/**
+ * The gradient buffer of a leaf parameter, for ops whose kernels accumulate straight into
+ * it (GEMM with beta=1, layernorm dw/db): saves a temporary and an add per parameter.
+ * Returns null when t is not a leaf that wants a gradient.
+ */
+export function leafGrad(t: Tensor | null): Tensor | null {
+  if (!t || !t.requiresGrad || t.gradFn) return null;
+  if (!t.grad) t.grad = keep(Tensor.zeros(t.shape, 'float32', t.device));
+  return t.grad;
+}
+
+export function releaseGraph(root: Tensor): void {
+  for (const t of topoOrder(root)) {
+    if (t.gradFn) {
+      for (const s of t.gradFn.saved) s.dispose();
+      t.gradFn = null;
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Loads the addon and types its surface. Nothing else lives here: tensors, autograd and
+// layers wrap these calls in lib/tensor.ts, lib/autograd.ts and lib/ops/.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type DType = 'float32' | 'bfloat16' | 'int32' | 'int64' | 'uint8' | 'float64';
+
+export interface TensorHandle {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly device: string;
+  readonly disposed: boolean;
+  readonly nbytes: number;
+  dispose(): void;
+  read(into: ArrayBufferView): void;
+  write(from: ArrayBufferView): void;
+}
+
+type H = TensorHandle;
+type OptH = TensorHandle | null;
+
+export interface NativeAddon {
+  TensorHandle: unknown;
+  empty(shape: number[], dtype: DType, device?: string): H;
+  zeros(shape: number[], dtype: DType, device?: string): H;
+  reshape(t: H, shape: number[]): H;
+  narrow(t: H, start: number, length: number): H;
+  copy(src: H, dst: H): void;
+  stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number };
+  resetPeak(): void;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'auto'): string;
+  isa(): { active: string; best: string };
+  cudaInfo(): { compiled: boolean; available: boolean; reason: string };
+  sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
+  sincos2d(out: H, Hp: number, Wp: number): void;
+
+  gemm(A: H, B: H, C: H, transA: boolean, transB: boolean, alpha: number, beta: number, bias: OptH): void;
+  gemmGelu(A: H, B: H, C: H, pre: H, transB: boolean, bias: OptH): void;
+  attentionFwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, heads: number, scale: number): void;
+  attentionBwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, dout: H,
+    dq: H, dqOff: number, dk: H, dkOff: number, dv: H, dvOff: number, heads: number, scale: number): void;
+  layernormFwd(x: H, w: OptH, b: OptH, y: H, mean: H, rstd: H, eps: number): void;
+  layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH): void;
+  geluFwd(x: H, y: H): void;
+  geluBwd(x: H, dy: H, dx: H): void;
+  unfoldTubelets(x: H, idx: OptH, out: H, tubelet: number, patch: number): void;
+  gatherRows(x: H, idx: H, out: H): void;
+  scatterAddRows(dout: H, idx: H, dx: H): void;
+  copyBlocks(src: H, srcOff: number, dst: H, dstOff: number, outer: number, inner: number,
+    srcStride: number, dstStride: number, accumulate: boolean): void;
+  fill(x: H, value: number): void;
+  axpby(x: H, y: OptH, out: H, a: number, b: number): void;
+  addRowvec(x: H, v: H, out: H): void;
+  sumRows(x: H, out: H, accumulate: boolean): void;
+  sumSquares(x: H): number;
+  meanColStd(x: H): number;
+  cast(src: H, dst: H): void;
+  lossFwd(pred: H, target: H, lossExp: number): number;
+  lossBwd(pred: H, target: H, dpred: H, lossExp: number, gradScale: number): void;
+  tokenStdFwd(x: H, std: H, eps: number): void;
+  tokenStdBwd(x: H, std: H, gstd: H, dx: H): void;
+  crossEntropy(logits: H, labels: H, dlogits: OptH, gradScale: number): number;
+  softmax(x: H, y: H): void;
+  adamw(p: H, g: H, m: H, v: H, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
+  ema(target: H, online: H, momentum: number): void;
+}
+
+function findAddon(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/lib/native.js -> repo root is two levels up; lib/native.ts (ts-node style) one level.
+  const roots = [resolve(here, '..', '..'), resolve(here, '..')];
+  const override = process.env.VJEPA_ADDON;
+  if (override) return override;
+  for (const r of roots) {
+    for (const sub of ['build/Release/vjepa.node', 'build/Debug/vjepa.node']) {
+      const p = join(r, sub);
+      if (existsSync(p)) return p;
+    }
+  }
+  throw new Error(
+    `vjepa: the native addon is not built (looked for build/Release/vjepa.node under ${roots.join(', ')}). ` +
+      `Run \`npm run build:native\` in the package directory.`,
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require(findAddon());

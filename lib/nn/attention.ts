@@ -1,0 +1,45 @@
+import { Tensor } from '../tensor.js';
+import { crossAttention, selfAttention } from '../ops/attention.js';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { InitRng } from './init.js';
+
+/** Self-attention with a fused qkv projection (MOD-03); the scale is always 1/√head_dim. */
+export class Attention extends Module {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    rng: InitRng,
+  ) {
+    super();
+    if (dim % heads) throw new Error(`Attention: dim ${dim} is not divisible by ${heads} heads`);
+    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, rng));
+    this.proj = this.child('proj', new Linear(dim, dim, rng));
+  }
+  forward(x: Tensor): Tensor {
+    return this.proj.forward(selfAttention(this.qkv.forward(x), this.heads));
+  }
+}
+
+/** The pooler's cross-attention: q from the queries, fused k|v from the tokens (MOD-13). */
+export class CrossAttention extends Module {
+  readonly q: Linear;
+  readonly kv: Linear;
+  readonly proj: Linear;
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    rng: InitRng,
+  ) {
+    super();
+    if (dim % heads) throw new Error(`CrossAttention: dim ${dim} is not divisible by ${heads} heads`);
+    this.q = this.child('q', new Linear(dim, dim, rng));
+    this.kv = this.child('kv', new Linear(dim, 2 * dim, rng));
+    this.proj = this.child('proj', new Linear(dim, dim, rng));
+  }
+  forward(queries: Tensor, x: Tensor): Tensor {
+    return this.proj.forward(crossAttention(this.q.forward(queries), this.kv.forward(x), this.heads));
+  }
+}

@@ -1,0 +1,20 @@
+import { Tensor } from '../tensor.js';
+import { linear, linearGelu } from '../ops/linear.js';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { InitRng } from './init.js';
+
+/** fc1 -> exact GELU -> fc2 (MOD-03); fc1 and GELU run as one fused GEMM. */
+export class Mlp extends Module {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(dim: number, hidden: number, rng: InitRng) {
+    super();
+    this.fc1 = this.child('fc1', new Linear(dim, hidden, rng));
+    this.fc2 = this.child('fc2', new Linear(hidden, dim, rng));
+  }
+  forward(x: Tensor): Tensor {
+    const h = linearGelu(x, this.fc1.weight, this.fc1.bias);
+    return linear(h, this.fc2.weight, this.fc2.bias);
+  }
+}

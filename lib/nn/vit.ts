@@ -1,0 +1,121 @@
+// The V-JEPA video encoder (MOD-04, MOD-08, MOD-09): tubelet embed, fixed sincos table
+// added to every token, optional per-mask gather, pre-norm blocks, final LayerNorm.
+import { Tensor, keep, shapeStr } from '../tensor.js';
+import { noGrad } from '../autograd.js';
+import { addBroadcast, add } from '../ops/elementwise.js';
+import { gatherTokens } from '../ops/tokens.js';
+import { patchEmbed3d } from '../ops/patch_embed.js';
+import { layerNorm } from '../ops/layernorm.js';
+import { Module } from './module.js';
+import { Block } from './block.js';
+import { LayerNorm } from './layernorm.js';
+import { InitRng, truncNormal, zeros } from './init.js';
+import { interpolateTable, sincos3dTable } from './posemb.js';
+
+export interface VitConfig {
+  imgSize: number;
+  patchSize: number;
+  numFrames: number;
+  tubeletSize: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  uniformPower: boolean;
+  normEps?: number; // 1e-6 in every variant
+}
+
+class PatchEmbed3D extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(cfg: VitConfig, rng: InitRng) {
+    super();
+    const { embedDim: D, tubeletSize: t, patchSize: p } = cfg;
+    this.weight = this.param('proj.weight', truncNormal([D, 3, t, p, p], 0.02, rng));
+    this.bias = this.param('proj.bias', zeros([D]));
+  }
+}
+
+export class VisionTransformer extends Module {
+  readonly cfg: Required<VitConfig>;
+  readonly patchEmbed: PatchEmbed3D;
+  readonly posEmbed: Tensor;
+  readonly blocks: Block[];
+  readonly norm: LayerNorm;
+  readonly grid: [number, number, number];
+  private resized = new Map<string, Tensor>();
+
+  constructor(cfg: VitConfig, rng: InitRng) {
+    super();
+    if (cfg.numFrames <= 1) throw new Error('VisionTransformer: image mode (num_frames = 1) is not supported; use the video model (EVAL-07)');
+    this.cfg = { normEps: 1e-6, ...cfg };
+    const { imgSize, patchSize, numFrames, tubeletSize, embedDim: D, depth, numHeads, mlpRatio } = this.cfg;
+    this.grid = [Math.floor(numFrames / tubeletSize), Math.floor(imgSize / patchSize), Math.floor(imgSize / patchSize)];
+    this.patchEmbed = this.child('patch_embed', new PatchEmbed3D(this.cfg, rng));
+    this.posEmbed = this.param('pos_embed', sincos3dTable(...this.grid, D, this.cfg.uniformPower), false);
+    this.blocks = [];
+    const blocks = new BlocksContainer();
+    for (let i = 0; i < depth; i++) this.blocks.push(blocks.add(String(i), new Block(D, numHeads, Math.floor(D * mlpRatio), this.cfg.normEps, rng)));
+    this.child('blocks', blocks);
+    this.norm = this.child('norm', new LayerNorm(D, this.cfg.normEps));
+  }
+
+  get numTokens(): number {
+    return this.grid[0] * this.grid[1] * this.grid[2];
+  }
+
+  /** The position table for a clip's grid, resized when it differs from the built one (MOD-07). */
+  positionTable(T: number, H: number, W: number): Tensor {
+    const { tubeletSize: t, patchSize: p, embedDim: D } = this.cfg;
+    const g: [number, number, number] = [Math.floor(T / t), Math.floor(H / p), Math.floor(W / p)];
+    if (g[0] === this.grid[0] && g[1] === this.grid[1] && g[2] === this.grid[2]) return this.posEmbed;
+    const key = g.join('x');
+    let cached = this.resized.get(key);
+    if (!cached || cached.disposed) {
+      const table = interpolateTable(this.posEmbed.toFloat32Array(), this.grid, g, D);
+      cached = keep(Tensor.from(table, [1, g[0] * g[1] * g[2], D], 'float32', this.posEmbed.device));
+      this.resized.set(key, cached);
+    }
+    return cached;
+  }
+
+  /** Tokens after the blocks and the final norm: [B, N, D], or [B, K, D] for kept indices idx [B, K]. */
+  forward(x: Tensor, idx: Tensor | null = null): Tensor {
+    if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W], got ${shapeStr(x.shape)}`);
+    const [, , T, H, W] = x.shape;
+    const pos = this.positionTable(T, H, W);
+    let h = patchEmbed3d(x, idx, this.patchEmbed.weight, this.patchEmbed.bias);
+    if (idx) {
+      // Embedding the kept tubelets only equals embedding all then gathering (MOD-01).
+      const posKept = noGrad(() => gatherTokens(pos, idx));
+      h = add(h, posKept);
+    } else {
+      h = addBroadcast(h, pos);
+    }
+    for (const b of this.blocks) h = b.forward(h);
+    return this.norm.forward(h);
+  }
+
+  /** MOD-09: one pass per mask set. */
+  forwardMasks(x: Tensor, masks: Tensor[]): Tensor[] {
+    return masks.map((m) => this.forward(x, m));
+  }
+
+  override dispose(): void {
+    for (const t of this.resized.values()) t.dispose();
+    this.resized.clear();
+    super.dispose();
+  }
+}
+
+/** Holds numbered children so their names come out as blocks.{i}.* */
+export class BlocksContainer extends Module {
+  add<M extends Module>(name: string, m: M): M {
+    return this.child(name, m);
+  }
+}
+
+/** The target normalisation of TRAIN-08 a: LayerNorm without affine, eps 1e-5. */
+export function targetNorm(h: Tensor): Tensor {
+  return layerNorm(h, null, null, 1e-5);
+}

@@ -1,0 +1,52 @@
+// Tubelet patch embedding (MOD-01): Conv3d with kernel == stride, computed as unfold +
+// GEMM, unfolding only the kept tokens when an index is given (identical result, MOD-09).
+import { native } from '../native.js';
+import { Tensor, shapeStr } from '../tensor.js';
+import { leafGrad, needsGrad, record } from '../autograd.js';
+
+/** video [B,3,T,H,W] -> tokens [B,K,D]; w [D,3,t,p,p], b [D]; idx int32 [B,K] or null. */
+export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Tensor): Tensor {
+  if (w.rank !== 5) throw new Error(`patchEmbed3d: weight must be [D,C,t,p,p], got ${shapeStr(w.shape)}`);
+  const [D, C, t, p] = w.shape;
+  if (video.rank !== 5 || video.shape[1] !== C)
+    throw new Error(`patchEmbed3d: video must be [B,${C},T,H,W], got ${shapeStr(video.shape)}`);
+  const [B, , T, H, W] = video.shape;
+  const K = idx ? idx.shape[1] : Math.floor(T / t) * Math.floor(H / p) * Math.floor(W / p);
+  const cols = C * t * p * p;
+  const patches = Tensor.empty([B, K, cols], 'float32', video.device);
+  native.unfoldTubelets(video.handle, idx?.handle ?? null, patches.handle, t, p);
+  const w2 = w.view([D, cols]);
+  const out = Tensor.empty([B, K, D], 'float32', video.device);
+  const p2 = patches.view([B * K, cols]);
+  const o2 = out.view([B * K, D]);
+  native.gemm(p2.handle, w2.handle, o2.handle, false, true, 1, 0, b.handle);
+  o2.dispose();
+  w2.dispose();
+  if (!needsGrad(w, b)) {
+    p2.dispose();
+    patches.dispose();
+    return out;
+  }
+  patches.dispose();
+  return record(out, 'patchEmbed3d', [null, w, b], [p2], (g) => {
+    const g2 = g.view([B * K, D]);
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (w.requiresGrad) {
+      const into = leafGrad(w);
+      const target = into ?? Tensor.zeros(w.shape, 'float32', w.device);
+      const t2 = target.view([D, cols]);
+      native.gemm(g2.handle, p2.handle, t2.handle, true, false, 1, 1, null);
+      t2.dispose();
+      gw = into ? null : target;
+    }
+    if (b.requiresGrad) {
+      const into = leafGrad(b);
+      const target = into ?? Tensor.zeros(b.shape, 'float32', b.device);
+      native.sumRows(g2.handle, target.handle, true);
+      gb = into ? null : target;
+    }
+    g2.dispose();
+    return [null, gw, gb];
+  });
+}

@@ -1,0 +1,121 @@
+// AdamW over named parameter groups (TRAIN-04), with per-group weight decay, the
+// "excluded from the wd schedule" flag, and torch's clip_grad_norm_.
+import { native } from '../native.js';
+import { Tensor, keep } from '../tensor.js';
+
+export interface ParamGroup {
+  name: string;
+  params: [string, Tensor][];
+  /** Excluded groups keep weight decay 0 whatever the schedule says. */
+  wdExcluded: boolean;
+}
+
+export interface AdamWOptions {
+  betas?: [number, number];
+  eps?: number;
+}
+
+interface Slot {
+  m: Tensor;
+  v: Tensor;
+  step: number;
+}
+
+export class AdamW {
+  readonly groups: ParamGroup[];
+  readonly betas: [number, number];
+  readonly eps: number;
+  private slots = new Map<Tensor, Slot>();
+
+  constructor(groups: ParamGroup[], opts: AdamWOptions = {}) {
+    this.groups = groups;
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+  }
+
+  /** One update with this lr and (for non-excluded groups) this weight decay. Params without grad are skipped, as torch does. */
+  step(lr: number, wd: number): void {
+    for (const g of this.groups) {
+      const groupWd = g.wdExcluded ? 0 : wd;
+      for (const [, p] of g.params) {
+        if (!p.grad) continue;
+        let s = this.slots.get(p);
+        if (!s) {
+          s = { m: keep(Tensor.zeros(p.shape, 'float32', p.device)), v: keep(Tensor.zeros(p.shape, 'float32', p.device)), step: 0 };
+          this.slots.set(p, s);
+        }
+        s.step += 1;
+        native.adamw(p.handle, p.grad.handle, s.m.handle, s.v.handle, lr, this.betas[0], this.betas[1], this.eps, groupWd, s.step);
+      }
+    }
+  }
+
+  zeroGrad(): void {
+    for (const g of this.groups)
+      for (const [, p] of g.params) {
+        if (p.grad) native.fill(p.grad.handle, 0);
+      }
+  }
+
+  /** Moment statistics for the log: mean |m| and mean |v| per parameter (avg, min, max). */
+  momentStats(): { m: [number, number, number]; v: [number, number, number] } | null {
+    const ms: number[] = [];
+    const vs: number[] = [];
+    for (const s of this.slots.values()) {
+      ms.push(Math.sqrt(native.sumSquares(s.m.handle) / s.m.numel));
+      vs.push(Math.sqrt(native.sumSquares(s.v.handle) / s.v.numel));
+    }
+    if (!ms.length) return null;
+    const agg = (a: number[]): [number, number, number] => [a.reduce((x, y) => x + y, 0) / a.length, Math.min(...a), Math.max(...a)];
+    return { m: agg(ms), v: agg(vs) };
+  }
+
+  /** State by parameter name: `<group param name>` -> {m, v, step}. */
+  state(): Map<string, Slot> {
+    const out = new Map<string, Slot>();
+    for (const g of this.groups)
+      for (const [name, p] of g.params) {
+        const s = this.slots.get(p);
+        if (s) out.set(name, s);
+      }
+    return out;
+  }
+
+  loadState(state: Map<string, { m: Float32Array; v: Float32Array; step: number }>): void {
+    for (const g of this.groups)
+      for (const [name, p] of g.params) {
+        const s = state.get(name);
+        if (!s) continue;
+        if (s.m.length !== p.numel || s.v.length !== p.numel)
+          throw new Error(`optimizer state for ${name} has ${s.m.length} values, the parameter has ${p.numel}`);
+        const slot = this.slots.get(p) ?? { m: keep(Tensor.zeros(p.shape, 'float32', p.device)), v: keep(Tensor.zeros(p.shape, 'float32', p.device)), step: 0 };
+        slot.m.write(s.m);
+        slot.v.write(s.v);
+        slot.step = s.step;
+        this.slots.set(p, slot);
+      }
+  }
+
+  dispose(): void {
+    for (const s of this.slots.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    this.slots.clear();
+  }
+}
+
+/** Total L2 norm of the gradients (float64 accumulation). */
+export function gradNorm(params: Tensor[]): number {
+  let s = 0;
+  for (const p of params) if (p.grad) s += native.sumSquares(p.grad.handle);
+  return Math.sqrt(s);
+}
+
+/** torch.nn.utils.clip_grad_norm_: scales by min(1, max/(norm+1e-6)); returns the pre-clip norm. */
+export function clipGradNorm(params: Tensor[], maxNorm: number): number {
+  const norm = gradNorm(params);
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  if (coef < 1) for (const p of params) if (p.grad) native.axpby(p.grad.handle, null, p.grad.handle, coef, 0);
+  return norm;
+}

@@ -1,0 +1,256 @@
+// Tensor: a native handle plus shape/dtype, autograd links, and explicit lifetime.
+// Lifetime is explicit (dispose() or a tidy() scope); the FinalizationRegistry only
+// catches what the code forgot, like tf.tidy / node-llama-cpp do.
+import { native, type DType, type TensorHandle } from './native.js';
+import type { GradNode } from './autograd.js';
+
+export type { DType } from './native.js';
+export type Device = string; // 'cpu' | 'cuda' | 'cuda:N'
+
+const backstop = new FinalizationRegistry<TensorHandle>((h) => {
+  if (!h.disposed) h.dispose();
+});
+
+type Scope = Set<Tensor>;
+const scopes: Scope[] = [];
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+export class Tensor {
+  readonly handle: TensorHandle;
+  readonly shape: number[];
+  readonly dtype: DType;
+  /** True for leaves (parameters) whose .grad should be filled, and for outputs of recorded ops. */
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  gradFn: GradNode | null = null;
+  name = '';
+
+  constructor(handle: TensorHandle) {
+    this.handle = handle;
+    this.shape = handle.shape;
+    this.dtype = handle.dtype;
+    backstop.register(this, handle, this);
+    const top = scopes[scopes.length - 1];
+    if (top) top.add(this);
+  }
+
+  static empty(shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): Tensor {
+    return new Tensor(native.empty([...shape], dtype, device));
+  }
+
+  static zeros(shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): Tensor {
+    return new Tensor(native.zeros([...shape], dtype, device));
+  }
+
+  static full(shape: readonly number[], value: number, device: Device = 'cpu'): Tensor {
+    const t = Tensor.empty(shape, 'float32', device);
+    native.fill(t.handle, value);
+    return t;
+  }
+
+  /** Copies host data into a new tensor (float32 unless the array says otherwise). */
+  static from(
+    data: Float32Array | Int32Array | Float64Array | Uint8Array | BigInt64Array | Uint16Array | number[],
+    shape: readonly number[],
+    dtype?: DType,
+    device: Device = 'cpu',
+  ): Tensor {
+    let arr: ArrayBufferView;
+    let dt: DType;
+    if (Array.isArray(data)) {
+      dt = dtype ?? 'float32';
+      arr = dt === 'int32' ? Int32Array.from(data) : Float32Array.from(data);
+    } else {
+      arr = data;
+      dt =
+        dtype ??
+        (data instanceof Int32Array
+          ? 'int32'
+          : data instanceof Float64Array
+            ? 'float64'
+            : data instanceof Uint8Array
+              ? 'uint8'
+              : data instanceof BigInt64Array
+                ? 'int64'
+                : data instanceof Uint16Array
+                  ? 'bfloat16'
+                  : 'float32');
+    }
+    const n = numel(shape);
+    if ((arr as unknown as { length: number }).length !== n)
+      throw new Error(`Tensor.from: ${(arr as unknown as { length: number }).length} values do not fill shape ${shapeStr(shape)} (${n})`);
+    const t = Tensor.empty(shape, dt, device);
+    t.handle.write(arr);
+    return t;
+  }
+
+  get device(): Device {
+    return this.handle.device;
+  }
+  get numel(): number {
+    return numel(this.shape);
+  }
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  toFloat32Array(): Float32Array {
+    if (this.dtype !== 'float32') throw new Error(`toFloat32Array: tensor is ${this.dtype}`);
+    const out = new Float32Array(this.numel);
+    this.handle.read(out);
+    return out;
+  }
+
+  toInt32Array(): Int32Array {
+    if (this.dtype !== 'int32') throw new Error(`toInt32Array: tensor is ${this.dtype}`);
+    const out = new Int32Array(this.numel);
+    this.handle.read(out);
+    return out;
+  }
+
+  /** The raw bytes (any dtype), for checkpoints. */
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(this.handle.nbytes);
+    this.handle.read(out);
+    return out;
+  }
+
+  item(): number {
+    if (this.numel !== 1) throw new Error(`item: tensor ${shapeStr(this.shape)} has ${this.numel} elements`);
+    return this.toFloat32Array()[0];
+  }
+
+  /** A view with another shape that shares storage (no autograd: see ops.reshape). */
+  view(shape: readonly number[]): Tensor {
+    return new Tensor(native.reshape(this.handle, [...shape]));
+  }
+
+  /** Copies host values into this tensor in place. */
+  write(data: ArrayBufferView): this {
+    this.handle.write(data);
+    return this;
+  }
+
+  to(device: Device): Tensor {
+    const t = Tensor.empty(this.shape, this.dtype, device);
+    native.copy(this.handle, t.handle);
+    return t;
+  }
+
+  clone(): Tensor {
+    return this.to(this.device);
+  }
+
+  /** Copies another tensor's values into this one (same dtype and element count). */
+  copyFrom(src: Tensor): this {
+    native.copy(src.handle, this.handle);
+    return this;
+  }
+
+  dispose(): void {
+    if (!this.handle.disposed) {
+      this.handle.dispose();
+      backstop.unregister(this);
+    }
+    this.gradFn = null;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}${shapeStr(this.shape)}@${this.disposed ? 'disposed' : this.device}${this.name ? ` ${this.name}` : ''})`;
+  }
+}
+
+type Kept = Tensor | Tensor[] | Record<string, unknown> | void | number | unknown;
+
+function collect(v: unknown, into: Set<Tensor>, depth = 0): void {
+  if (depth > 4 || v === null || v === undefined) return;
+  if (v instanceof Tensor) into.add(v);
+  else if (Array.isArray(v)) for (const e of v) collect(e, into, depth + 1);
+  else if (typeof v === 'object' && v.constructor === Object)
+    for (const e of Object.values(v as Record<string, unknown>)) collect(e, into, depth + 1);
+}
+
+/**
+ * Runs fn in a scope: every tensor created inside is disposed when it returns, except the
+ * tensors it returns (directly, or in arrays / plain objects) and those passed to keep().
+ * Survivors move to the enclosing scope.
+ */
+export function tidy<T extends Kept>(fn: () => T): T {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  const survivors = new Set<Tensor>();
+  collect(result, survivors);
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (survivors.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Async variant of tidy for code that awaits inside the scope (one at a time). */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const idx = scopes.lastIndexOf(scope);
+    if (idx >= 0) scopes.splice(idx, 1);
+  }
+  const survivors = new Set<Tensor>();
+  collect(result, survivors);
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (survivors.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Removes tensors from every open scope so they outlive it (parameters, optimizer state). */
+export function keep<T extends Tensor | Tensor[]>(t: T): T {
+  const list = Array.isArray(t) ? t : [t];
+  for (const s of scopes) for (const x of list) s.delete(x);
+  return t;
+}
+
+export function disposeAll(v: unknown): void {
+  const s = new Set<Tensor>();
+  collect(v, s);
+  for (const t of s) t.dispose();
+}
+
+export function memoryStats() {
+  return native.stats();
+}
+
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+export function numThreads(): number {
+  return native.numThreads();
+}

@@ -1,0 +1,88 @@
+// Elementwise ops, reductions and dtype casts.
+#include "api/common.h"
+
+using namespace vj;
+
+VJ_BINDING(fill) {
+  Args a(info, "fill");
+  Tensor& x = a.tensor(0, "x");
+  float v = (float)a.num(1, "value");
+  const Backend& be = same_device("fill", {&x});
+  need_f32("fill", {{"x", &x}});
+  need(be.fill, be, "fill")(x.f32(), x.numel(), v);
+  return info.Env().Undefined();
+}
+
+// axpby(x, y|null, out, a, b): out = a x + b y
+VJ_BINDING(axpby) {
+  Args a(info, "axpby");
+  Tensor& x = a.tensor(0, "x");
+  Tensor* y = a.opt_tensor(1, "y");
+  Tensor& out = a.tensor(2, "out");
+  float alpha = (float)a.num(3, "a"), beta = (float)a.num(4, "b");
+  const Backend& be = same_device("axpby", {&x, y, &out});
+  need_f32("axpby", {{"x", &x}, {"y", y}, {"out", &out}});
+  check_numel("axpby", "out", out, x.numel());
+  if (y) check_numel("axpby", "y", *y, x.numel());
+  need(be.axpby, be, "axpby")(x.f32(), y ? y->f32() : nullptr, out.f32(), x.numel(), alpha, beta);
+  return info.Env().Undefined();
+}
+
+// addRowvec(x [..., C], v [C] or [rows', C] tiled, out): out = x + v broadcast over leading rows
+VJ_BINDING(addRowvec) {
+  Args a(info, "addRowvec");
+  Tensor &x = a.tensor(0, "x"), &v = a.tensor(1, "v"), &out = a.tensor(2, "out");
+  const Backend& be = same_device("addRowvec", {&x, &v, &out});
+  need_f32("addRowvec", {{"x", &x}, {"v", &v}, {"out", &out}});
+  int64_t cols = v.numel();
+  if (cols == 0 || x.numel() % cols) fail("addRowvec: x " + x.desc() + " is not a whole number of rows of v " + v.desc());
+  check_numel("addRowvec", "out", out, x.numel());
+  need(be.add_rowvec, be, "addRowvec")(x.f32(), v.f32(), out.f32(), x.numel() / cols, cols);
+  return info.Env().Undefined();
+}
+
+// sumRows(x, out, accumulate): out[c] (+)= sum over rows of x viewed as [numel/C, C], C = out.numel
+VJ_BINDING(sumRows) {
+  Args a(info, "sumRows");
+  Tensor &x = a.tensor(0, "x"), &out = a.tensor(1, "out");
+  bool acc = a.boolean(2, "accumulate");
+  const Backend& be = same_device("sumRows", {&x, &out});
+  need_f32("sumRows", {{"x", &x}, {"out", &out}});
+  int64_t cols = out.numel();
+  if (cols == 0 || x.numel() % cols) fail("sumRows: x " + x.desc() + " is not a whole number of rows of out " + out.desc());
+  need(be.sum_rows, be, "sumRows")(x.f32(), out.f32(), x.numel() / cols, cols, acc);
+  return info.Env().Undefined();
+}
+
+VJ_BINDING(sumSquares) {
+  Args a(info, "sumSquares");
+  Tensor& x = a.tensor(0, "x");
+  const Backend& be = same_device("sumSquares", {&x});
+  need_f32("sumSquares", {{"x", &x}});
+  return Napi::Number::New(info.Env(), need(be.sum_squares, be, "sumSquares")(x.f32(), x.numel()));
+}
+
+// meanColStd(x [..., C]): mean over C of the std over all leading rows (collapse monitor)
+VJ_BINDING(meanColStd) {
+  Args a(info, "meanColStd");
+  Tensor& x = a.tensor(0, "x");
+  const Backend& be = same_device("meanColStd", {&x});
+  need_f32("meanColStd", {{"x", &x}});
+  int64_t C = last_dim(x);
+  return Napi::Number::New(info.Env(), need(be.mean_col_std, be, "meanColStd")(x.f32(), x.numel() / std::max<int64_t>(1, C), C));
+}
+
+// cast(src, dst): float32 <-> bfloat16 (same element count)
+VJ_BINDING(cast) {
+  Args a(info, "cast");
+  Tensor &s = a.tensor(0, "src"), &d = a.tensor(1, "dst");
+  const Backend& be = same_device("cast", {&s, &d});
+  check_numel("cast", "dst", d, s.numel());
+  if (s.dtype == DType::F32 && d.dtype == DType::BF16)
+    need(be.f32_to_bf16, be, "cast")(s.f32(), d.ptr<uint16_t>(), s.numel());
+  else if (s.dtype == DType::BF16 && d.dtype == DType::F32)
+    need(be.bf16_to_f32, be, "cast")(s.ptr<uint16_t>(), d.f32(), s.numel());
+  else
+    fail("cast: only float32 <-> bfloat16 is supported, got " + s.desc() + " -> " + d.desc());
+  return info.Env().Undefined();
+}

@@ -1,0 +1,83 @@
+#include "api/common.h"
+
+using namespace vj;
+
+// Matrix dims of a rank-2 or rank-3 operand: (batch, rows, cols).
+static void mat_dims(const char* op, const char* name, const Tensor& t, int64_t* b, int64_t* r, int64_t* c) {
+  if (t.dim() == 2) {
+    *b = 1;
+    *r = t.shape[0];
+    *c = t.shape[1];
+  } else if (t.dim() == 3) {
+    *b = t.shape[0];
+    *r = t.shape[1];
+    *c = t.shape[2];
+  } else {
+    fail(std::string(op) + ": " + name + " must be 2-D or 3-D (batched), got " + t.desc());
+  }
+}
+
+static GemmArgs make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb, Tensor* bias) {
+  need_f32(op, {{"A", &A}, {"B", &B}, {"C", &C}, {"bias", bias}});
+  int64_t ba, ra, ca, bb, rb, cb, bc, rc, cc;
+  mat_dims(op, "A", A, &ba, &ra, &ca);
+  mat_dims(op, "B", B, &bb, &rb, &cb);
+  mat_dims(op, "C", C, &bc, &rc, &cc);
+  int64_t M = ta ? ca : ra, Ka = ta ? ra : ca;
+  int64_t Kb = tb ? cb : rb, N = tb ? rb : cb;
+  if (Ka != Kb || rc != M || cc != N)
+    fail(std::string(op) + ": shapes do not agree: A " + A.desc() + (ta ? "ᵀ" : "") + " @ B " + B.desc() + (tb ? "ᵀ" : "") +
+         " -> C " + C.desc());
+  if ((ba != 1 && ba != bc) || (bb != 1 && bb != bc))
+    fail(std::string(op) + ": batch sizes do not agree: A " + A.desc() + ", B " + B.desc() + ", C " + C.desc());
+  if (bias) check_numel(op, "bias", *bias, N);
+  GemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.batch = bc;
+  g.M = M;
+  g.N = N;
+  g.K = Ka;
+  g.A = A.f32();
+  g.lda = ca;
+  g.stride_a = (A.dim() == 3 && ba != 1) ? ra * ca : 0;
+  g.B = B.f32();
+  g.ldb = cb;
+  g.stride_b = (B.dim() == 3 && bb != 1) ? rb * cb : 0;
+  g.C = C.f32();
+  g.ldc = cc;
+  g.stride_c = rc * cc;
+  g.bias = bias ? bias->f32() : nullptr;
+  return g;
+}
+
+// gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias
+VJ_BINDING(gemm) {
+  Args a(info, "gemm");
+  Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
+  bool ta = a.boolean(3, "transA"), tb = a.boolean(4, "transB");
+  float alpha = (float)a.num(5, "alpha"), beta = (float)a.num(6, "beta");
+  Tensor* bias = a.opt_tensor(7, "bias");
+  const Backend& be = same_device("gemm", {&A, &B, &C, bias});
+  GemmArgs g = make_gemm("gemm", A, B, C, ta, tb, bias);
+  g.alpha = alpha;
+  g.beta = beta;
+  need(be.gemm, be, "gemm")(g);
+  return info.Env().Undefined();
+}
+
+// gemmGelu(A, B, C, pre, transB, bias|null): pre = A op(B) + bias; C = gelu(pre)  (the MLP's fc1 epilogue)
+VJ_BINDING(gemmGelu) {
+  Args a(info, "gemmGelu");
+  Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C"), &P = a.tensor(3, "pre");
+  bool tb = a.boolean(4, "transB");
+  Tensor* bias = a.opt_tensor(5, "bias");
+  const Backend& be = same_device("gemmGelu", {&A, &B, &C, &P, bias});
+  check_same_shape("gemmGelu", "C", C, "pre", P);
+  need_f32("gemmGelu", {{"pre", &P}});
+  GemmArgs g = make_gemm("gemmGelu", A, B, C, false, tb, bias);
+  g.gelu = true;
+  g.pre = P.f32();
+  need(be.gemm, be, "gemmGelu")(g);
+  return info.Env().Undefined();
+}

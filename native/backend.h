@@ -1,0 +1,120 @@
+// One interface over both backends: a table of kernel entry points on raw pointers.
+// native/cpu/ fills it for the CPU, native/cuda/ for NVIDIA GPUs. The bindings in
+// native/api/ check shapes, then call backend(device).op(...). A null entry means
+// "not available on this backend" and gives a clear JS error.
+#pragma once
+#include <cstdint>
+
+#include "tensor.h"
+
+namespace vj {
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[n] broadcast over rows).
+// Row-major. op(A) is MxK (A stored KxM when trans_a), op(B) is KxN (B stored NxK when trans_b).
+// stride_* are element strides between batch entries (0 broadcasts one matrix to all).
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  const float* A = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const float* B = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  float* C = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  float alpha = 1.f, beta = 0.f;
+  const float* bias = nullptr;  // [N] or null
+  bool gelu = false;            // apply exact GELU after the bias (epilogue); stores pre-activation in pre if set
+  float* pre = nullptr;         // [M,N] pre-activation output (ldc layout), only with gelu
+};
+
+// Multi-head scaled-dot-product attention, no mask, no dropout.
+// q: rows of B*Nq tokens with row stride q_rs (elements); head h occupies columns
+// [h*hd, (h+1)*hd) after the column offset already applied to the pointer. Same for k, v, o.
+// lse [B, H, Nq] holds the log-sum-exp of each softmax row (saved for backward).
+struct AttnArgs {
+  int64_t B = 0, Nq = 0, Nk = 0, H = 0, hd = 0;
+  float scale = 1.f;
+  const float* q = nullptr; int64_t q_rs = 0;
+  const float* k = nullptr; int64_t k_rs = 0;
+  const float* v = nullptr; int64_t v_rs = 0;
+  float* o = nullptr; int64_t o_rs = 0;
+  float* lse = nullptr;
+  // backward only
+  const float* dout = nullptr; int64_t dout_rs = 0;
+  float* dq = nullptr; int64_t dq_rs = 0;  // written (not accumulated)
+  float* dk = nullptr; int64_t dk_rs = 0;
+  float* dv = nullptr; int64_t dv_rs = 0;
+};
+
+struct Backend {
+  const char* name;
+
+  void (*gemm)(const GemmArgs& a);
+  void (*attention_fwd)(const AttnArgs& a);
+  void (*attention_bwd)(const AttnArgs& a);
+
+  // y = (x - mean) * rstd * w + b over the last dim; w, b may be null (no affine).
+  void (*layernorm_fwd)(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                        int64_t rows, int64_t cols, float eps);
+  // dx is written; dw, db (if non-null) are accumulated.
+  void (*layernorm_bwd)(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                        float* dx, float* dw, float* db, int64_t rows, int64_t cols);
+
+  void (*gelu_fwd)(const float* x, float* y, int64_t n);
+  void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written
+
+  // Tubelet unfold: video [B,C,T,H,W] -> patches [B,K,C*t*p*p] in the conv-weight order (c, dt, dy, dx).
+  // idx [B,K] selects tokens (k = d*Hp*Wp + h*Wp + w); null means all N tokens in order.
+  void (*unfold_tubelets)(const float* x, const int32_t* idx, float* out, int64_t B, int64_t C, int64_t T,
+                          int64_t H, int64_t W, int64_t t, int64_t p, int64_t K);
+
+  // out[b,k,:] = x[bx,idx[b,k],:] with bx = (x_batch == 1 ? 0 : b).
+  void (*gather_rows)(const float* x, const int32_t* idx, float* out, int64_t B, int64_t x_batch, int64_t N,
+                      int64_t K, int64_t D);
+  // dx[bx,idx[b,k],:] += dout[b,k,:] (accumulates; x_batch == 1 sums over b).
+  void (*scatter_add_rows)(const float* dout, const int32_t* idx, float* dx, int64_t B, int64_t x_batch,
+                           int64_t N, int64_t K, int64_t D);
+  // dst[o*dst_stride + i] (+)= src[o*src_stride + i] for o < outer, i < inner.
+  void (*copy_blocks)(const float* src, float* dst, int64_t outer, int64_t inner, int64_t src_stride,
+                      int64_t dst_stride, bool accumulate);
+
+  void (*fill)(float* x, int64_t n, float v);
+  // out = a*x + b*y (y may be null: out = a*x). out may alias x or y.
+  void (*axpby)(const float* x, const float* y, float* out, int64_t n, float a, float b);
+  // out[r, c] = x[r, c] + v[c] for r < rows (broadcast add of a row vector of length cols).
+  void (*add_rowvec)(const float* x, const float* v, float* out, int64_t rows, int64_t cols);
+  // out[c] (+)= sum_r x[r, c]
+  void (*sum_rows)(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate);
+  double (*sum_squares)(const float* x, int64_t n);
+  // mean over columns of the std (biased) over rows: the collapse monitor.
+  double (*mean_col_std)(const float* x, int64_t rows, int64_t cols);
+
+  // mean(|p - t|^e) / e, and its gradient scaled by g (dp written).
+  double (*loss_fwd)(const float* p, const float* t, int64_t n, float e);
+  void (*loss_bwd)(const float* p, const float* t, float* dp, int64_t n, float e, float g);
+  // std[b,d] = sqrt(var_unbiased_k(x[b,:,d]) + eps); backward: dx[b,k,d] (+)= gstd[b,d] * d std / d x.
+  void (*token_std_fwd)(const float* x, float* std, int64_t B, int64_t K, int64_t D, float eps);
+  void (*token_std_bwd)(const float* x, const float* std, const float* gstd, float* dx, int64_t B, int64_t K,
+                        int64_t D);
+
+  // Softmax cross-entropy over rows; returns the mean loss; dlogits (if non-null) = grad of the mean * g.
+  double (*cross_entropy)(const float* logits, const int32_t* labels, float* dlogits, int64_t rows, int64_t cols,
+                          float g);
+  void (*softmax)(const float* x, float* y, int64_t rows, int64_t cols);
+
+  // PyTorch AdamW (decoupled decay: p -= lr*wd*p first; bias corrections with step t >= 1).
+  void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                float eps, float wd, int64_t step);
+  // target = m * target + (1 - m) * online
+  void (*ema)(float* target, const float* online, int64_t n, float m);
+
+  // dtype casts for mixed precision (bf16 stored as uint16).
+  void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);
+  void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
+};
+
+const Backend& cpu_backend();
+const Backend& cuda_backend();  // throws with the reason when CUDA is unavailable
+const Backend& backend_for(Device d);
+
+}  // namespace vj

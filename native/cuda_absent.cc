@@ -1,0 +1,18 @@
+// Stand-ins used when the addon is built without nvcc: every CUDA request fails with a reason.
+#ifndef VJEPA_WITH_CUDA
+#include "backend.h"
+#include "device.h"
+
+namespace vj {
+static const char* kNoCuda = "the CUDA backend is not compiled into this addon (nvcc was not found at build time)";
+std::string cuda_unavailable_reason() { return kNoCuda; }
+bool cuda_compiled() { return false; }
+void* cuda_alloc(size_t, int) { fail(kNoCuda); }
+void cuda_free(void*, int) {}
+void cuda_copy_h2d(void*, const void*, size_t, int) { fail(kNoCuda); }
+void cuda_copy_d2h(void*, const void*, size_t, int) { fail(kNoCuda); }
+void cuda_copy_d2d(void*, const void*, size_t, int) { fail(kNoCuda); }
+void cuda_memset0(void*, size_t, int) { fail(kNoCuda); }
+const Backend& cuda_backend() { fail(kNoCuda); }
+}  // namespace vj
+#endif
