@@ -1,0 +1,89 @@
+// Loader throughput vs the decode ceiling measured in the same run:
+//   ceiling clips/s = (frames/s of plain `ffmpeg -i f -f rawvideo -pix_fmt rgb24 -vsync 0 pipe:`
+//   over the same files, as many processes as cores) / frames one clip spans (fpc * frame step).
+import { spawn } from 'node:child_process';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ffmpegPath } from '../lib/data/ffmpeg.js';
+import { ensureSynthDataset } from '../lib/data/synth.js';
+import { VideoLoader } from '../lib/data/loader.js';
+
+export interface Row {
+  name: string;
+  ours: number;
+  reference: number | null;
+  unit: string;
+  ratio: number | null;
+}
+
+function decodeAll(file: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const p = spawn(ffmpegPath(), ['-nostdin', '-v', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', '0', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let bytes = 0;
+    p.stdout.on('data', (c: Buffer) => (bytes += c.length));
+    p.on('error', rej);
+    p.on('close', () => res(bytes));
+  });
+}
+
+/** frames/s of plain ffmpeg decoding `files` with `procs` concurrent processes */
+async function decodeCeiling(files: string[], frameBytes: number, procs: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  let frames = 0;
+  await Promise.all(
+    Array.from({ length: procs }, async () => {
+      while (next < files.length) frames += (await decodeAll(files[next++])) / frameBytes;
+    }),
+  );
+  return frames / ((performance.now() - t0) / 1000);
+}
+
+async function loaderRate(csv: string, o: { fpc: number; fs: number; crop: number; batch: number; warm: number; measure: number }): Promise<number> {
+  const loader = new VideoLoader({
+    csvPaths: [csv], batchSize: o.batch, framesPerClip: o.fpc, frameStep: o.fs, numClips: 1, cropSize: o.crop, training: true,
+    transform: { scale: [0.3, 1.0], ratio: [0.75, 1.35], flip: true }, seed: 0,
+  });
+  let n = 0;
+  let t0 = 0;
+  for await (const _ of loader) {
+    n++;
+    if (n === o.warm) t0 = performance.now();
+    if (n === o.warm + o.measure) break;
+  }
+  const dt = (performance.now() - t0) / 1000;
+  await loader.close();
+  return (o.measure * o.batch) / dt;
+}
+
+export async function benchLoader(): Promise<Row[]> {
+  const cores = availableParallelism();
+  const root = join(tmpdir(), 'vjepa-bench-data');
+  const rows: Row[] = [];
+  const cases = [
+    { name: 'default 8x64² fs4 B8 (96² synth, 48 f)', dir: 'small', size: [96, 96], frames: 48, videos: 96, fpc: 8, fs: 4, crop: 64, batch: 8, warm: 12, measure: 36 },
+    { name: '16x224² fs4 B8 (320x240 synth, 72 f)', dir: 'large', size: [320, 240], frames: 72, videos: 24, fpc: 16, fs: 4, crop: 224, batch: 8, warm: 3, measure: 9 },
+  ];
+  for (const c of cases) {
+    const ds = await ensureSynthDataset(join(root, c.dir), { videos: c.videos, valVideos: 1, classes: 4, frames: c.frames, width: c.size[0], height: c.size[1], seed: 1 });
+    const files = readFileSync(ds.trainCsv, 'utf8').trim().split('\n').map((l) => l.slice(0, l.lastIndexOf(' ')));
+    const span = c.fpc * c.fs;
+    // interleave ceiling and loader runs so that background load hits both alike
+    const ceil1 = await decodeCeiling(files, c.size[0] * c.size[1] * 3, cores);
+    const ours = await loaderRate(ds.trainCsv, c);
+    const ceil2 = await decodeCeiling(files, c.size[0] * c.size[1] * 3, cores);
+    const ceiling = (ceil1 + ceil2) / 2 / span;
+    rows.push({ name: `loader ${c.name}`, ours, reference: ceiling, unit: 'clips/s', ratio: ours / ceiling });
+    rows.push({ name: `plain ffmpeg decode, same files (${cores} procs)`, ours: (ceil1 + ceil2) / 2, reference: null, unit: 'frames/s', ratio: null });
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const rows = await benchLoader();
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(58)} ${r.ours.toFixed(1).padStart(8)} ${r.unit.padEnd(9)} ceiling ${r.reference === null ? '   -' : r.reference.toFixed(1).padStart(7)}  ratio ${r.ratio === null ? '-' : r.ratio.toFixed(2)}`);
+  }
+}

@@ -1,0 +1,257 @@
+// Builds one batch: decode (grouped ffmpeg processes), DATA-03 sampling, transforms, and
+// DATA-02 failure replacement. Runs inside a worker thread; a pure function of
+// (dataset, options, batch index, sample indices), so any worker gives the same batch.
+import { statSync } from 'node:fs';
+import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo } from './ffmpeg.js';
+import { Purpose, Rng } from './rng.js';
+import { effectiveFrameStep, sampleClipIndices, type ClipSamplingOptions } from './sampling.js';
+import { evalClipTransform, trainClipTransform, type VideoTransformOptions } from './transforms.js';
+
+export interface VideoMeta {
+  frameCount: number;
+  fps: number;
+}
+
+export interface VideoDatasetSpec {
+  paths: string[];
+  labels: Int32Array;
+  sampling: ClipSamplingOptions;
+  cropSize: number;
+  transform: VideoTransformOptions;
+  seed: number;
+  filterShortVideos: boolean;
+  /** bytes; larger files are unloadable (DATA-02: file size, not duration) */
+  filterLongVideos: number;
+  /** bytes; smaller files are unloadable (DATA-02: 1024) */
+  minFileBytes: number;
+  /** resize in ffmpeg so the short side is this (null: native frames, as the original) */
+  decodeShortSide: number | null;
+  /** files up to this size are decoded whole on first sight (their frame count comes for free) */
+  wholeDecodeMaxBytes: number;
+  videosPerProcess: number;
+  procsPerWorker: number;
+  maxAttemptsPerSample: number;
+}
+
+export interface SampleFailure {
+  index: number;
+  path: string;
+  reason: string;
+}
+
+export interface BuiltBatch {
+  batchIndex: number;
+  clips: Float32Array;
+  shape: number[];
+  labels: Int32Array;
+  sampleIndices: Int32Array;
+  paths: string[];
+  failures: SampleFailure[];
+  decoded: number;
+  newMeta: [number, VideoMeta][];
+}
+
+const WHOLE_MAX_FRAMES = 1024;
+
+interface Slot {
+  j: number;
+  index: number;
+  attempt: number;
+}
+
+async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const runners = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(runners);
+  return out;
+}
+
+export function batchShape(spec: VideoDatasetSpec, B: number): number[] {
+  const T = spec.sampling.framesPerClip;
+  const S = spec.cropSize;
+  if (spec.transform.kind === 'train') return [spec.sampling.numClips, B, 3, T, S, S];
+  return [spec.sampling.numClips, spec.transform.numViews ?? 1, B, 3, T, S, S];
+}
+
+export class VideoBatchBuilder {
+  private meta = new Map<number, VideoMeta>();
+
+  constructor(private readonly spec: VideoDatasetSpec) {}
+
+  learnMeta(entries: [number, VideoMeta][]): void {
+    for (const [i, m] of entries) this.meta.set(i, m);
+  }
+
+  private replacement(batchIndex: number, s: Slot): number {
+    const n = this.spec.paths.length;
+    if (n === 1) return s.index;
+    // a uniformly random OTHER index (DATA-02), keyed by position and attempt
+    const r = new Rng(this.spec.seed, Purpose.replace, batchIndex, s.j, s.attempt).randint(0, n - 2);
+    return r >= s.index ? r + 1 : r;
+  }
+
+  private clipRng(batchIndex: number, s: Slot): Rng {
+    return new Rng(this.spec.seed, Purpose.clip, batchIndex, s.j, s.attempt);
+  }
+
+  private indicesFor(batchIndex: number, s: Slot, L: number, fps: number): Int32Array[] {
+    const sp = this.spec.sampling;
+    const span = sp.framesPerClip * effectiveFrameStep(sp, fps);
+    if (this.spec.filterShortVideos && L < span) throw new Error(`video too short: ${L} frames < ${span} (filterShortVideos)`);
+    if (L < sp.numClips) throw new Error(`video too short: ${L} frames for ${sp.numClips} clips`);
+    return sampleClipIndices(L, sp, this.clipRng(batchIndex, s), fps);
+  }
+
+  async build(batchIndex: number, indices: ArrayLike<number>): Promise<BuiltBatch> {
+    const spec = this.spec;
+    const B = indices.length;
+    const shape = batchShape(spec, B);
+    const clipFloats = 3 * spec.sampling.framesPerClip * spec.cropSize * spec.cropSize;
+    const V = spec.transform.kind === 'eval' ? spec.transform.numViews ?? 1 : 1;
+    const clips = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const labels = new Int32Array(B);
+    const used = new Int32Array(B);
+    const paths = new Array<string>(B);
+    const failures: SampleFailure[] = [];
+    const newMeta: [number, VideoMeta][] = [];
+    let decoded = 0;
+
+    let pending: Slot[] = Array.from({ length: B }, (_, j) => ({ j, index: indices[j], attempt: 0 }));
+    const fail = (s: Slot, reason: string, next: Slot[]) => {
+      failures.push({ index: s.index, path: spec.paths[s.index], reason });
+      const attempt = s.attempt + 1;
+      if (attempt > spec.maxAttemptsPerSample) {
+        throw new Error(
+          `data: batch ${batchIndex} slot ${s.j}: ${attempt} consecutive samples failed to load (last: ${spec.paths[s.index]}: ${reason}); is the dataset readable?`,
+        );
+      }
+      const ns = { j: s.j, index: 0, attempt };
+      ns.index = this.replacement(batchIndex, { ...s, attempt });
+      next.push(ns);
+    };
+
+    const emit = (s: Slot, video: DecodedVideo, frameLists: Int32Array[], framePos: (clip: number, t: number) => number) => {
+      const fb = video.width * video.height * 3;
+      for (let i = 0; i < frameLists.length; i++) {
+        const offsets = Array.from(frameLists[i], (_, t) => framePos(i, t) * fb);
+        const clip = { data: video.data, frameOffsets: offsets, height: video.height, width: video.width };
+        const base = (i * V * B + s.j) * clipFloats;
+        if (spec.transform.kind === 'train') {
+          const rng = new Rng(spec.seed, Purpose.transform, batchIndex, s.j, s.attempt, i);
+          trainClipTransform(clip, spec.cropSize, spec.transform, rng, clips, base);
+        } else {
+          evalClipTransform(clip, spec.cropSize, spec.transform, clips, base, B * clipFloats);
+        }
+      }
+      labels[s.j] = spec.labels[s.index];
+      used[s.j] = s.index;
+      paths[s.j] = spec.paths[s.index];
+      decoded++;
+    };
+
+    while (pending.length > 0) {
+      const next: Slot[] = [];
+      const work: { s: Slot; req: DecodeRequest; lists: Int32Array[] | null }[] = [];
+      for (const s of pending) {
+        const path = spec.paths[s.index];
+        let size: number;
+        try {
+          size = statSync(path).size;
+        } catch {
+          fail(s, 'file not found', next);
+          continue;
+        }
+        if (size < spec.minFileBytes) {
+          fail(s, size === 0 ? 'empty file (0 bytes)' : `file too small (${size} bytes < ${spec.minFileBytes})`, next);
+          continue;
+        }
+        if (size > spec.filterLongVideos) {
+          fail(s, `file too large (${size} bytes > filterLongVideos ${spec.filterLongVideos})`, next);
+          continue;
+        }
+        let m = this.meta.get(s.index);
+        if (!m && size > spec.wholeDecodeMaxBytes) {
+          try {
+            const info = await probeVideoFull(path);
+            m = { frameCount: info.frameCount, fps: info.fps };
+            this.meta.set(s.index, m);
+            newMeta.push([s.index, m]);
+          } catch (e) {
+            fail(s, (e as Error).message, next);
+            continue;
+          }
+        }
+        const base: DecodeRequest = { path, shortSide: spec.decodeShortSide ?? undefined };
+        if (m) {
+          let lists: Int32Array[];
+          try {
+            lists = this.indicesFor(batchIndex, s, m.frameCount, m.fps);
+          } catch (e) {
+            fail(s, (e as Error).message, next);
+            continue;
+          }
+          const flat = new Int32Array(lists.reduce((a, l) => a + l.length, 0));
+          let o = 0;
+          for (const l of lists) {
+            flat.set(l, o);
+            o += l.length;
+          }
+          work.push({ s, req: { ...base, indices: flat }, lists });
+        } else {
+          work.push({ s, req: { ...base, maxFrames: WHOLE_MAX_FRAMES }, lists: null });
+        }
+      }
+      // group into ffmpeg processes
+      const groups: (typeof work)[] = [];
+      const per = Math.max(1, Math.min(spec.videosPerProcess, Math.ceil(work.length / spec.procsPerWorker)));
+      for (let i = 0; i < work.length; i += per) groups.push(work.slice(i, i + per));
+      const results = await pool(groups, spec.procsPerWorker, (g) => decodeVideos(g.map((w) => w.req)));
+      for (let g = 0; g < groups.length; g++) {
+        for (let k = 0; k < groups[g].length; k++) {
+          const w = groups[g][k];
+          const r = results[g][k];
+          if (r instanceof Error) {
+            fail(w.s, r.message, next);
+            continue;
+          }
+          try {
+            if (w.lists) {
+              let p = 0;
+              const starts = w.lists.map((l) => {
+                const st = p;
+                p += l.length;
+                return st;
+              });
+              emit(w.s, r, w.lists, (i, t) => starts[i] + t);
+            } else {
+              if (r.info.frameCount < 0) {
+                // longer than the whole-decode cap: count exactly, then decode the chosen frames
+                const info = await probeVideoFull(w.req.path);
+                const m = { frameCount: info.frameCount, fps: info.fps };
+                this.meta.set(w.s.index, m);
+                newMeta.push([w.s.index, m]);
+                next.push(w.s);
+                continue;
+              }
+              const m = { frameCount: r.info.frameCount, fps: r.info.fps };
+              this.meta.set(w.s.index, m);
+              newMeta.push([w.s.index, m]);
+              const lists = this.indicesFor(batchIndex, w.s, m.frameCount, m.fps);
+              emit(w.s, r, lists, (i, t) => lists[i][t]);
+            }
+          } catch (e) {
+            fail(w.s, (e as Error).message, next);
+          }
+        }
+      }
+      pending = next;
+    }
+    return { batchIndex, clips, shape, labels, sampleIndices: used, paths, failures, decoded, newMeta };
+  }
+}

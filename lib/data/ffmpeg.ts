@@ -1,0 +1,296 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+let cachedPath: string | null = null;
+/** The ffmpeg binary from @ffmpeg-installer/ffmpeg (a 2018 static build: -vsync 0, no ffprobe). */
+export function ffmpegPath(): string {
+  if (cachedPath) return cachedPath;
+  const override = process.env.VJEPA_FFMPEG;
+  cachedPath = override && override.length > 0 ? override : (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  return cachedPath;
+}
+
+export interface VideoInfo {
+  codec: string;
+  width: number;
+  height: number;
+  /** average frame rate from the header (0 if unknown) */
+  fps: number;
+  /** seconds (0 if unknown) */
+  duration: number;
+  /** exact frame count when known (decoded or counted), else -1 */
+  frameCount: number;
+}
+
+export interface StreamSection {
+  kind: 'input' | 'output';
+  index: number;
+  duration: number;
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/** Parse the Input/Output sections of ffmpeg's info-level stderr. */
+export function parseFfmpegSections(stderr: string): StreamSection[] {
+  const sections: StreamSection[] = [];
+  let cur: StreamSection | null = null;
+  let haveVideo = false;
+  for (const line of stderr.split(/\r?\n/)) {
+    const head = /^(Input|Output) #(\d+),/.exec(line);
+    if (head) {
+      cur = { kind: head[1] === 'Input' ? 'input' : 'output', index: Number(head[2]), duration: 0, codec: '', width: 0, height: 0, fps: 0 };
+      sections.push(cur);
+      haveVideo = false;
+      continue;
+    }
+    if (!cur) continue;
+    const dur = /^\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(line);
+    if (dur) {
+      cur.duration = Number(dur[1]) * 3600 + Number(dur[2]) * 60 + Number(dur[3]);
+      continue;
+    }
+    if (!haveVideo && /^\s+Stream #\d+:\d+.*: Video: /.test(line)) {
+      haveVideo = true;
+      const codec = /: Video: ([A-Za-z0-9_]+)/.exec(line);
+      if (codec) cur.codec = codec[1];
+      const size = /, (\d+)x(\d+)[ ,\n]/.exec(line + '\n');
+      if (size) {
+        cur.width = Number(size[1]);
+        cur.height = Number(size[2]);
+      }
+      const rate = (unit: string) => {
+        const m = new RegExp(`, ([\\d.]+)(k?) ${unit}`).exec(line);
+        return m ? Number(m[1]) * (m[2] === 'k' ? 1000 : 1) : 0;
+      };
+      cur.fps = rate('fps') || rate('tbr');
+      continue;
+    }
+    if (/^\S/.test(line) && !/^\s/.test(line) && !head) {
+      // a top-level line (e.g. "Stream mapping:") ends the section
+      if (/^(Stream mapping|Press|\[)/.test(line)) cur = null;
+    }
+  }
+  return sections;
+}
+
+interface RunResult {
+  code: number | null;
+  stderr: string;
+  outputs: Buffer[];
+}
+
+/** Run ffmpeg with `numOutputs` extra pipes (fd 3, 4, ...) whose bytes are collected. */
+export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const stdio: ('pipe' | 'ignore')[] = [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'];
+    for (let i = 0; i < numOutputs; i++) stdio.push('pipe');
+    const child = spawn(ffmpegPath(), args, { stdio });
+    const errChunks: Buffer[] = [];
+    const outChunks: Buffer[][] = [];
+    child.stderr!.on('data', (c: Buffer) => errChunks.push(c));
+    for (let i = 0; i < numOutputs; i++) {
+      const chunks: Buffer[] = [];
+      outChunks.push(chunks);
+      const s = child.stdio[3 + i] as NodeJS.ReadableStream;
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', () => undefined);
+    }
+    if (stdin) {
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(stdin);
+    }
+    child.on('error', (e) => reject(new Error(`cannot run ffmpeg (${ffmpegPath()}): ${e.message}`)));
+    child.on('close', (code) => {
+      resolvePromise({ code, stderr: Buffer.concat(errChunks).toString('utf8'), outputs: outChunks.map((c) => Buffer.concat(c)) });
+    });
+  });
+}
+
+const BASE = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
+
+/** Short, useful reason from ffmpeg's stderr (the last error-looking line). */
+export function ffmpegReason(stderr: string, code: number | null): string {
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const bad = lines.filter((l) => /error|invalid|no such|not found|could not|failed|does not contain|moov atom|end of file/i.test(l));
+  const pick = bad.length > 0 ? bad[bad.length - 1] : lines[lines.length - 1];
+  return `ffmpeg exit ${code}${pick ? `: ${pick}` : ''}`;
+}
+
+/** Header probe (`ffmpeg -i`), no decoding. frameCount is -1 (headers of this build give no nb_frames). */
+export async function probeVideo(path: string): Promise<VideoInfo> {
+  const r = await runFfmpeg([...BASE, '-i', path]);
+  const inp = parseFfmpegSections(r.stderr).find((s) => s.kind === 'input');
+  if (!inp || !inp.codec) throw new Error(`${path}: not a readable video (${ffmpegReason(r.stderr, r.code)})`);
+  return { codec: inp.codec, width: inp.width, height: inp.height, fps: inp.fps, duration: inp.duration, frameCount: -1 };
+}
+
+/** Exact frame count by decoding to the null muxer (used when the header is not enough). */
+export async function countFrames(path: string): Promise<number> {
+  const r = await runFfmpeg([...BASE, '-threads', '1', '-i', path, '-map', '0:v:0', '-vsync', '0', '-f', 'null', '-']);
+  const m = /frame=\s*(\d+)(?![\s\S]*frame=)/.exec(r.stderr);
+  if (r.code !== 0 && !m) throw new Error(`${path}: cannot count frames (${ffmpegReason(r.stderr, r.code)})`);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Probe size, fps, duration and the exact frame count. */
+export async function probeVideoFull(path: string): Promise<VideoInfo> {
+  const info = await probeVideo(path);
+  info.frameCount = await countFrames(path);
+  return info;
+}
+
+export interface DecodeRequest {
+  path: string;
+  /** frame indices to decode (duplicates allowed, any order); omit for every frame */
+  indices?: ArrayLike<number>;
+  /** output size; omit for native size */
+  width?: number;
+  height?: number;
+  /** resize so the short side is this many pixels (ignored when width/height are given) */
+  shortSide?: number;
+  /** stop after this many decoded frames (whole-video mode) */
+  maxFrames?: number;
+}
+
+export interface DecodedVideo {
+  path: string;
+  /** RGB uint8, [count, height, width, 3] */
+  data: Uint8Array;
+  count: number;
+  width: number;
+  height: number;
+  /** header info of the input; info.frameCount is set when every frame was decoded */
+  info: VideoInfo;
+  /** decoder messages (warnings); frames were still produced */
+  warnings: string;
+}
+
+function scaleFilter(req: DecodeRequest): string | null {
+  if (req.width && req.height) return `scale=${req.width}:${req.height}:flags=bilinear`;
+  if (req.shortSide) {
+    const s = req.shortSide;
+    // keep the aspect, even-free sizes are fine for rgb24
+    return `scale='if(lt(iw,ih),${s},-1)':'if(lt(iw,ih),-1,${s})':flags=bilinear`;
+  }
+  return null;
+}
+
+function uniqueSorted(indices: ArrayLike<number>): number[] {
+  return Array.from(new Set(Array.from(indices))).sort((a, b) => a - b);
+}
+
+function outputArgs(req: DecodeRequest, k: number, fd: number): string[] {
+  const filters: string[] = [];
+  let limit: number | undefined = req.maxFrames;
+  if (req.indices) {
+    const u = uniqueSorted(req.indices);
+    if (u.length === 0) throw new Error(`${req.path}: empty frame index list`);
+    if (u[0] < 0) throw new Error(`${req.path}: negative frame index ${u[0]}`);
+    filters.push(`select='${u.map((i) => `eq(n\\,${i})`).join('+')}'`);
+    limit = u.length;
+  }
+  const sc = scaleFilter(req);
+  if (sc) filters.push(sc);
+  const a = ['-map', `${k}:v:0`];
+  if (filters.length > 0) a.push('-vf', filters.join(','));
+  a.push('-vsync', '0');
+  if (limit !== undefined) a.push('-frames:v', String(limit));
+  a.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${fd}`);
+  return a;
+}
+
+function assemble(req: DecodeRequest, raw: Buffer, inp: StreamSection | undefined, out: StreamSection | undefined, stderr: string): DecodedVideo {
+  const width = out?.width || inp?.width || 0;
+  const height = out?.height || inp?.height || 0;
+  const info: VideoInfo = {
+    codec: inp?.codec ?? '',
+    width: inp?.width ?? width,
+    height: inp?.height ?? height,
+    fps: inp?.fps ?? 0,
+    duration: inp?.duration ?? 0,
+    frameCount: -1,
+  };
+  if (!width || !height) throw new Error(`${req.path}: could not determine the decoded frame size`);
+  const frameBytes = width * height * 3;
+  const produced = Math.floor(raw.length / frameBytes);
+  let data = new Uint8Array(raw.buffer, raw.byteOffset, produced * frameBytes);
+  let count = produced;
+  if (req.indices) {
+    // map requested (possibly repeated, unordered) indices onto the unique frames produced
+    const u = uniqueSorted(req.indices);
+    if (produced < u.length) {
+      throw new Error(`${req.path}: frame ${u[produced]} requested but the video has fewer frames (got ${produced} of ${u.length} requested frames)`);
+    }
+    const pos = new Map<number, number>();
+    u.forEach((v, i) => pos.set(v, i));
+    const n = req.indices.length;
+    const outBuf = new Uint8Array(n * frameBytes);
+    for (let i = 0; i < n; i++) {
+      const p = pos.get(req.indices[i])!;
+      outBuf.set(data.subarray(p * frameBytes, (p + 1) * frameBytes), i * frameBytes);
+    }
+    data = outBuf;
+    count = n;
+  } else if (req.maxFrames === undefined || produced < req.maxFrames) {
+    info.frameCount = produced;
+  }
+  const warnings = stderr
+    .split(/\r?\n/)
+    .filter((l) => /^\[/.test(l) || /error|warning/i.test(l))
+    .join('\n');
+  return { path: req.path, data, count, width, height, info, warnings };
+}
+
+/**
+ * Decode several videos in ONE ffmpeg process (one input and one output pipe each): process
+ * start-up dominates for short clips, so grouping is the main throughput lever. If any input
+ * fails, the group is retried one by one so a bad file only fails itself. Returns a decoded
+ * video or an Error per request, in order.
+ */
+export async function decodeVideos(reqs: DecodeRequest[]): Promise<(DecodedVideo | Error)[]> {
+  if (reqs.length === 0) return [];
+  const args = [...BASE];
+  for (const r of reqs) args.push('-threads', '1', '-i', r.path);
+  reqs.forEach((r, k) => args.push(...outputArgs(r, k, 3 + k)));
+  const res = await runFfmpeg(args, reqs.length);
+  const sections = parseFfmpegSections(res.stderr);
+  if (res.code !== 0) {
+    if (reqs.length > 1) {
+      const parts = await Promise.all(reqs.map((r) => decodeVideos([r])));
+      return parts.map((p) => p[0]);
+    }
+    const raw = res.outputs[0];
+    // decoder errors that still produced frames are warnings, not failures (whole-video mode only,
+    // since a truncated file would otherwise report a wrong frame count for index requests)
+    if (raw && raw.length > 0 && !reqs[0].indices) {
+      try {
+        return [assemble(reqs[0], raw, sections.find((s) => s.kind === 'input'), sections.find((s) => s.kind === 'output'), res.stderr)];
+      } catch (e) {
+        return [e as Error];
+      }
+    }
+    return [new Error(`${reqs[0].path}: ${ffmpegReason(res.stderr, res.code)}`)];
+  }
+  return reqs.map((r, k) => {
+    try {
+      const inp = sections.find((s) => s.kind === 'input' && s.index === k);
+      const out = sections.find((s) => s.kind === 'output' && s.index === k);
+      const d = assemble(r, res.outputs[k], inp, out, res.stderr);
+      if (d.count === 0) return new Error(`${r.path}: no video frames could be decoded`);
+      return d;
+    } catch (e) {
+      return e as Error;
+    }
+  });
+}
+
+/** Decode one video (see decodeVideos). Throws on failure. */
+export async function decodeVideo(req: DecodeRequest): Promise<DecodedVideo> {
+  const [r] = await decodeVideos([req]);
+  if (r instanceof Error) throw r;
+  return r;
+}

@@ -1,0 +1,16 @@
+export { VideoLoader, ImageFolderLoader } from './loader.js';
+export type { VideoBatch, VideoLoaderOptions, ImageBatch, ImageFolderLoaderOptions, LoaderStats, TransformSpec } from './loader.js';
+export { ensureSynthDataset, makeSynthDataset, synthVideoFrames } from './synth.js';
+export type { SynthOptions, SynthDataset } from './synth.js';
+export { prepareVideos } from './prepare.js';
+export type { PrepareOptions, PrepareResult } from './prepare.js';
+export { readVideoIndex, parseIndexCsv } from './csv.js';
+export { sampleClipIndices, linspace, effectiveFrameStep } from './sampling.js';
+export type { ClipSamplingOptions } from './sampling.js';
+export { BatchSampler } from './sampler.js';
+export { ffmpegPath, probeVideo, probeVideoFull, countFrames, decodeVideo, decodeVideos } from './ffmpeg.js';
+export type { VideoInfo, DecodeRequest, DecodedVideo } from './ffmpeg.js';
+export { encodeFrames } from './encode.js';
+export { pretrainTransform, probeTrainTransform, IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
+export type { TrainTransformOptions, EvalTransformOptions, VideoTransformOptions } from './transforms.js';
+export { scanImageFolder } from './image-folder.js';

@@ -1,0 +1,413 @@
+// Public loaders: a pool of worker threads (each driving grouped ffmpeg processes) with a
+// bounded, ordered prefetch. Batch k is a pure function of (seed, k): see rng.ts, sampler.ts.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { readVideoIndex } from './csv.js';
+import { BatchSampler } from './sampler.js';
+import { batchShape, type BuiltBatch, type SampleFailure, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
+import { scanImageFolder, type BuiltImageBatch, type ImageDatasetSpec } from './image-folder.js';
+import type { EvalTransformOptions, TrainTransformOptions } from './transforms.js';
+
+export interface VideoBatch {
+  /** training: [numClips, B, 3, T, S, S]; eval: [numClips, numViews, B, 3, T, S, S] (see `shape`) */
+  clips: Float32Array;
+  shape: number[];
+  labels: Int32Array;
+  /** dataset indices actually used (after replacement) */
+  sampleIndices: Int32Array;
+  /** global batch counter, 0-based */
+  batchIndex: number;
+  paths: string[];
+}
+
+export type TransformSpec = Partial<TrainTransformOptions> | Partial<EvalTransformOptions>;
+
+export interface VideoLoaderOptions {
+  csvPaths: string[];
+  datasetWeights?: number[];
+  batchSize: number;
+  framesPerClip: number;
+  frameStep: number;
+  numClips: number;
+  clipDuration?: number | null;
+  cropSize: number;
+  training: boolean;
+  randomClipSampling?: boolean;
+  allowClipOverlap?: boolean;
+  filterShortVideos?: boolean;
+  /** bytes (DATA-02), default 1e9 */
+  filterLongVideos?: number;
+  /** train: scale, ratio, flip, autoAugment, motionShift, reprob; eval: numViews, shortSideScale */
+  transform?: TransformSpec;
+  seed: number;
+  numWorkers?: number;
+  prefetch?: number;
+  dropLast?: boolean;
+  startBatch?: number;
+  numClasses?: number;
+  maxFailureFraction?: number;
+  log?: (msg: string) => void;
+  // --- additions ---
+  /** shuffle each pass (default: training) */
+  shuffle?: boolean;
+  /** passes over the data one iteration yields (default: Infinity when training, else 1) */
+  passes?: number;
+  /** files smaller than this are unloadable (DATA-02; default 1024 bytes) */
+  minFileBytes?: number;
+  /** resize in ffmpeg to this short side before the transforms (default null: native frames) */
+  decodeShortSide?: number | null;
+  /** videos decoded by one ffmpeg process (default 4) */
+  videosPerProcess?: number;
+  /** concurrent ffmpeg processes per worker (default 2) */
+  procsPerWorker?: number;
+  /** consecutive failed replacements for one slot before giving up (default 50) */
+  maxAttemptsPerSample?: number;
+  /** files up to this size are decoded whole on first sight (default 4 MiB) */
+  wholeDecodeMaxBytes?: number;
+}
+
+export interface LoaderStats {
+  decoded: number;
+  failed: number;
+  replaced: number;
+  failedPaths: string[];
+}
+
+interface PoolBatch {
+  batchIndex: number;
+  failures: SampleFailure[];
+  decoded: number;
+  newMeta?: [number, VideoMeta][];
+}
+
+/** Worker pool + ordered prefetch shared by both loaders. */
+class BatchPipeline<R extends PoolBatch> {
+  private workers: Worker[] = [];
+  private inflight: number[] = [];
+  private waiters = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
+  private closed = false;
+  /** keeps the process alive while jobs are in flight (workers themselves stay unref'd) */
+  private keepAlive: NodeJS.Timeout | null = null;
+  private totalInflight = 0;
+  readonly counters = { decoded: 0, failed: 0, replaced: 0 };
+  readonly failedPaths = new Set<string>();
+  readonly meta = new Map<number, VideoMeta>();
+
+  constructor(
+    workerData: unknown,
+    numWorkers: number,
+    private readonly log: (m: string) => void,
+    private readonly maxFailureFraction: number,
+    private readonly minAttemptsForCheck: number,
+  ) {
+    for (let i = 0; i < numWorkers; i++) {
+      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      w.unref();
+      w.on('message', (m: { ok: boolean; batch?: R; batchIndex?: number; message?: string }) => this.onMessage(i, m));
+      w.on('error', (e) => this.failAll(new Error(`data worker ${i} crashed: ${e.message}`)));
+      this.workers.push(w);
+      this.inflight.push(0);
+    }
+  }
+
+  private onMessage(i: number, m: { ok: boolean; batch?: R; batchIndex?: number; message?: string }): void {
+    this.inflight[i]--;
+    this.busy(-1);
+    const k = m.ok ? m.batch!.batchIndex : m.batchIndex!;
+    const waiter = this.waiters.get(k);
+    this.waiters.delete(k);
+    if (!waiter) return;
+    if (m.ok) waiter.resolve(m.batch!);
+    else waiter.reject(new Error(m.message));
+  }
+
+  private busy(d: number): void {
+    this.totalInflight += d;
+    if (this.totalInflight > 0 && !this.keepAlive) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    if (this.totalInflight <= 0 && this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = null;
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const w of this.waiters.values()) w.reject(e);
+    this.waiters.clear();
+    // nothing is awaited any more: let the process exit even if a crashed worker never answers
+    this.totalInflight = 0;
+    this.busy(0);
+  }
+
+  submit(batchIndex: number, indices: Int32Array): Promise<R> {
+    if (this.closed) return Promise.reject(new Error('loader is closed'));
+    let best = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.inflight[i] < this.inflight[best]) best = i;
+    const known: [number, VideoMeta][] = [];
+    for (const ix of indices) {
+      const m = this.meta.get(ix);
+      if (m) known.push([ix, m]);
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.waiters.set(batchIndex, { resolve, reject });
+      this.inflight[best]++;
+      this.busy(1);
+      this.workers[best].postMessage({ batchIndex, indices, meta: known });
+    });
+  }
+
+  /** Account for a finished batch (in stream order): counters, once-per-path logs, the failure limit. */
+  account(b: R): void {
+    for (const [i, m] of b.newMeta ?? []) this.meta.set(i, m);
+    this.counters.decoded += b.decoded;
+    for (const f of b.failures) {
+      this.counters.failed++;
+      this.counters.replaced++;
+      if (!this.failedPaths.has(f.path)) {
+        this.failedPaths.add(f.path);
+        this.log(`data: cannot load ${f.path} (${f.reason}); replaced by another sample`);
+      }
+    }
+    const attempts = this.counters.decoded + this.counters.failed;
+    if (this.counters.failed > 0 && attempts >= this.minAttemptsForCheck && this.counters.failed / attempts > this.maxFailureFraction) {
+      const examples = Array.from(this.failedPaths).slice(0, 3).join(', ');
+      throw new Error(
+        `data: ${this.counters.failed} of ${attempts} sample loads failed (${((100 * this.counters.failed) / attempts).toFixed(1)}%), ` +
+          `above maxFailureFraction=${this.maxFailureFraction}; e.g. ${examples}`,
+      );
+    }
+  }
+
+  async *run(from: number, to: number, prefetch: number, indicesOf: (k: number) => Int32Array): AsyncGenerator<R> {
+    const queue: Promise<R>[] = [];
+    let next = from;
+    const fill = () => {
+      while (queue.length < prefetch && next < to) {
+        const p = this.submit(next, indicesOf(next));
+        p.catch(() => undefined);
+        queue.push(p);
+        next++;
+      }
+    };
+    fill();
+    while (queue.length > 0) {
+      const b = await queue.shift()!;
+      fill();
+      this.account(b);
+      yield b;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('loader closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
+
+function check(cond: boolean, msg: string): void {
+  if (!cond) throw new Error(`VideoLoader: ${msg}`);
+}
+
+function posInt(v: number, name: string): void {
+  check(Number.isInteger(v) && v > 0, `${name} must be a positive integer (got ${v})`);
+}
+
+export class VideoLoader implements AsyncIterable<VideoBatch> {
+  readonly numSamples: number;
+  readonly batchesPerEpoch: number;
+  readonly shape: number[];
+  private readonly sampler: BatchSampler;
+  private readonly pipeline: BatchPipeline<BuiltBatch & PoolBatch>;
+  private readonly prefetch: number;
+  private readonly startBatch: number;
+  private readonly endBatch: number;
+
+  constructor(opts: VideoLoaderOptions) {
+    posInt(opts.batchSize, 'batchSize');
+    posInt(opts.framesPerClip, 'framesPerClip');
+    posInt(opts.frameStep, 'frameStep');
+    posInt(opts.numClips, 'numClips');
+    posInt(opts.cropSize, 'cropSize');
+    check(Number.isFinite(opts.seed), `seed must be a number (got ${opts.seed})`);
+    const index = readVideoIndex(opts.csvPaths, opts.numClasses);
+    this.numSamples = index.paths.length;
+    const t = opts.transform ?? {};
+    const kind = t.kind ?? (opts.training ? 'train' : 'eval');
+    const transform = kind === 'train' ? ({ ...(t as Partial<TrainTransformOptions>), kind: 'train' } as TrainTransformOptions) : ({ ...(t as Partial<EvalTransformOptions>), kind: 'eval' } as EvalTransformOptions);
+    if (transform.kind === 'eval') posInt(transform.numViews ?? 1, 'transform.numViews');
+    const maxFailureFraction = opts.maxFailureFraction ?? 0.5;
+    check(maxFailureFraction >= 0 && maxFailureFraction <= 1, `maxFailureFraction must be in [0, 1] (got ${maxFailureFraction})`);
+    const spec: VideoDatasetSpec = {
+      paths: index.paths,
+      labels: index.labels,
+      sampling: {
+        framesPerClip: opts.framesPerClip,
+        frameStep: opts.frameStep,
+        numClips: opts.numClips,
+        clipDuration: opts.clipDuration ?? null,
+        randomClipSampling: opts.randomClipSampling ?? true,
+        allowClipOverlap: opts.allowClipOverlap ?? !opts.training,
+      },
+      cropSize: opts.cropSize,
+      transform,
+      seed: opts.seed,
+      filterShortVideos: opts.filterShortVideos ?? false,
+      filterLongVideos: opts.filterLongVideos ?? 1e9,
+      minFileBytes: opts.minFileBytes ?? 1024,
+      decodeShortSide: opts.decodeShortSide ?? null,
+      wholeDecodeMaxBytes: opts.wholeDecodeMaxBytes ?? 4 * 1024 * 1024,
+      videosPerProcess: opts.videosPerProcess ?? 4,
+      procsPerWorker: opts.procsPerWorker ?? 2,
+      maxAttemptsPerSample: opts.maxAttemptsPerSample ?? 50,
+    };
+    this.sampler = new BatchSampler({
+      numSamples: this.numSamples,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      shuffle: opts.shuffle ?? opts.training,
+      dropLast: opts.dropLast ?? opts.training,
+      perFileCounts: index.perFileCounts,
+      datasetWeights: opts.datasetWeights,
+    });
+    this.batchesPerEpoch = this.sampler.batchesPerPass;
+    this.shape = batchShape(spec, opts.batchSize);
+    this.prefetch = Math.max(1, opts.prefetch ?? 2 * (opts.numWorkers ?? availableParallelism()));
+    this.startBatch = opts.startBatch ?? 0;
+    check(Number.isInteger(this.startBatch) && this.startBatch >= 0, `startBatch must be a non-negative integer (got ${opts.startBatch})`);
+    const passes = opts.passes ?? (opts.training ? Infinity : 1);
+    this.endBatch = passes === Infinity ? Infinity : passes * this.batchesPerEpoch;
+    const numWorkers = opts.numWorkers ?? availableParallelism();
+    posInt(numWorkers, 'numWorkers');
+    const log = opts.log ?? ((m: string) => console.error(m));
+    this.pipeline = new BatchPipeline({ kind: 'video', spec }, numWorkers, log, maxFailureFraction, Math.max(16, opts.batchSize));
+  }
+
+  stats(): LoaderStats {
+    const c = this.pipeline.counters;
+    return { decoded: c.decoded, failed: c.failed, replaced: c.replaced, failedPaths: Array.from(this.pipeline.failedPaths) };
+  }
+
+  /** Dataset indices of global batch k (before any replacement). */
+  batchIndices(k: number): Int32Array {
+    return this.sampler.batchIndices(k);
+  }
+
+  /** Batches [from, to) of the stream, in order. */
+  async *iterate(from: number, to: number): AsyncGenerator<VideoBatch> {
+    for await (const b of this.pipeline.run(from, to, this.prefetch, (k) => this.sampler.batchIndices(k))) {
+      yield { clips: b.clips, shape: b.shape, labels: b.labels, sampleIndices: b.sampleIndices, batchIndex: b.batchIndex, paths: b.paths };
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<VideoBatch> {
+    return this.iterate(this.startBatch, this.endBatch);
+  }
+
+  close(): Promise<void> {
+    return this.pipeline.close();
+  }
+}
+
+export interface ImageBatch {
+  /** [B, 3, S, S] */
+  images: Float32Array;
+  shape: number[];
+  labels: Int32Array;
+  sampleIndices: Int32Array;
+  batchIndex: number;
+  paths: string[];
+}
+
+export interface ImageFolderLoaderOptions {
+  /** folder holding one subfolder per class */
+  root: string;
+  batchSize: number;
+  cropSize: number;
+  training: boolean;
+  seed: number;
+  /** DATA-11 train: RandomResizedCrop (0.08, 1), ratio (3/4, 4/3), flip, AutoAugment, erasing 0.25 */
+  scale?: [number, number];
+  ratio?: [number, number];
+  flip?: boolean;
+  autoAugment?: boolean;
+  reprob?: number;
+  /** val: short side = int(S * shortSideScale) before the centre crop (default 256/224) */
+  shortSideScale?: number;
+  numWorkers?: number;
+  prefetch?: number;
+  dropLast?: boolean;
+  shuffle?: boolean;
+  startBatch?: number;
+  passes?: number;
+  maxFailureFraction?: number;
+  log?: (msg: string) => void;
+}
+
+export class ImageFolderLoader implements AsyncIterable<ImageBatch> {
+  readonly numSamples: number;
+  readonly batchesPerEpoch: number;
+  readonly classes: string[];
+  private readonly sampler: BatchSampler;
+  private readonly pipeline: BatchPipeline<BuiltImageBatch & PoolBatch>;
+  private readonly prefetch: number;
+  private readonly startBatch: number;
+  private readonly endBatch: number;
+
+  constructor(opts: ImageFolderLoaderOptions) {
+    posInt(opts.batchSize, 'batchSize');
+    posInt(opts.cropSize, 'cropSize');
+    const index = scanImageFolder(opts.root);
+    this.classes = index.classes;
+    this.numSamples = index.paths.length;
+    const spec: ImageDatasetSpec = {
+      paths: index.paths,
+      labels: index.labels,
+      cropSize: opts.cropSize,
+      training: opts.training,
+      seed: opts.seed,
+      scale: opts.scale ?? [0.08, 1],
+      ratio: opts.ratio ?? [3 / 4, 4 / 3],
+      autoAugment: opts.autoAugment ?? true,
+      reprob: opts.reprob ?? 0.25,
+      flip: opts.flip ?? true,
+      shortSideScale: opts.shortSideScale ?? 256 / 224,
+      maxAttemptsPerSample: 50,
+      videosPerProcess: 8,
+      procsPerWorker: 2,
+    };
+    this.sampler = new BatchSampler({
+      numSamples: this.numSamples,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      shuffle: opts.shuffle ?? opts.training,
+      dropLast: opts.dropLast ?? opts.training,
+    });
+    this.batchesPerEpoch = this.sampler.batchesPerPass;
+    const numWorkers = opts.numWorkers ?? availableParallelism();
+    this.prefetch = Math.max(1, opts.prefetch ?? 2 * numWorkers);
+    this.startBatch = opts.startBatch ?? 0;
+    const passes = opts.passes ?? (opts.training ? Infinity : 1);
+    this.endBatch = passes === Infinity ? Infinity : passes * this.batchesPerEpoch;
+    this.pipeline = new BatchPipeline({ kind: 'image', spec }, numWorkers, opts.log ?? ((m: string) => console.error(m)), opts.maxFailureFraction ?? 0.5, Math.max(16, opts.batchSize));
+  }
+
+  stats(): LoaderStats {
+    const c = this.pipeline.counters;
+    return { decoded: c.decoded, failed: c.failed, replaced: c.replaced, failedPaths: Array.from(this.pipeline.failedPaths) };
+  }
+
+  async *iterate(from: number, to: number): AsyncGenerator<ImageBatch> {
+    for await (const b of this.pipeline.run(from, to, this.prefetch, (k) => this.sampler.batchIndices(k))) {
+      yield { images: b.images, shape: b.shape, labels: b.labels, sampleIndices: b.sampleIndices, batchIndex: b.batchIndex, paths: b.paths };
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ImageBatch> {
+    return this.iterate(this.startBatch, this.endBatch);
+  }
+
+  close(): Promise<void> {
+    return this.pipeline.close();
+  }
+}

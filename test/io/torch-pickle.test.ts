@@ -1,0 +1,149 @@
+// Fixtures come from reference/make_io_fixtures.py (torch 2.x); CI has no torch, so they are committed.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateRawSync } from 'node:zlib';
+import { toFloat32, type HostTensor } from '../../lib/io/host-tensor.js';
+import { encoderStateDict, readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
+
+const FIX = fileURLToPath(new URL('../../../test/fixtures/io/', import.meta.url));
+const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8'));
+
+function values(t: HostTensor): unknown[] {
+  if (t.dtype === 'int64') return Array.from(t.data as BigInt64Array, (v) => v.toString());
+  if (t.dtype === 'bool') return Array.from(t.data as Uint8Array, (v) => v !== 0);
+  return Array.from(toFloat32(t));
+}
+
+function checkTensor(name: string, got: HostTensor, want: { dtype: string; shape: number[]; values: unknown[] }) {
+  assert.ok(got && got.data, `${name} missing`);
+  assert.is(got.dtype, want.dtype, name);
+  assert.equal(got.shape, want.shape, name);
+  const g = values(got);
+  assert.is(g.length, want.values.length, name);
+  want.values.forEach((v, i) => {
+    if (typeof v === 'number') assert.ok(Math.abs((g[i] as number) - Math.fround(v)) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}]: ${g[i]} vs ${v}`);
+    else assert.is(g[i], v, `${name}[${i}]`);
+  });
+}
+
+for (const file of ['tiny_ckpt.pth.tar', 'tiny_ckpt_legacy.pth']) {
+  test(`${file}: official layout (MOD-15, TRAIN-12) parses with exact tensors`, () => {
+    const ck = readTorchCheckpoint(join(FIX, file));
+    assert.equal(Object.keys(ck), ['encoder', 'predictor', 'target_encoder', 'opt', 'scaler', 'epoch', 'loss', 'batch_size', 'world_size', 'lr', 'extra']);
+    assert.is(ck.scaler, null);
+    assert.is(ck.epoch, 3);
+    assert.is(ck.loss, 0.5);
+    assert.is(ck.batch_size, 2);
+    assert.is(ck.lr, 1e-3);
+    for (const part of ['encoder', 'predictor', 'target_encoder']) {
+      assert.equal(Object.keys(ck[part]), Object.keys(expected[part]));
+      for (const [k, want] of Object.entries<any>(expected[part])) checkTensor(`${part}.${k}`, ck[part][k], want);
+    }
+    // every view / dtype case, incl. strided and transposed views of a shared storage, f16, bf16, int64
+    for (const [k, want] of Object.entries<any>(expected.extra)) checkTensor(`extra.${k}`, ck.extra[k], want);
+    assert.equal(ck.extra.size, [2, 3]);
+    assert.equal(ck.extra.tuple, [1, 'two', null, true, 2.5]);
+    assert.is(ck.extra.np_scalar, 0.25);
+    assert.is(ck.extra.big_int, 2n ** 70n);
+    assert.is(ck.extra.neg_int, -5);
+    assert.equal(Array.from(ck.extra.bytes), [0, 1, 97, 98]);
+    assert.equal(Object.keys(ck.extra.module_sd), ['weight', 'bias']);
+    assert.equal(Array.from(ck.extra.np_array.data), [0, 1, 2]);
+  });
+
+  test(`${file}: optimizer state dict (tensors, ints, nested param_groups)`, () => {
+    const ck = readTorchCheckpoint(join(FIX, file));
+    assert.equal(ck.opt.param_groups, expected.opt_param_groups);
+    assert.equal(Object.keys(ck.opt.state), ['0', '1']);
+    for (const [pid, st] of Object.entries<any>(expected.opt_state)) {
+      for (const [k, want] of Object.entries<any>(st)) checkTensor(`opt.state.${pid}.${k}`, ck.opt.state[pid][k], want);
+    }
+  });
+}
+
+test('EVAL-02 helper: target_encoder weights with module./backbone. stripped, fallback to encoder', () => {
+  const ck = readTorchCheckpoint(join(FIX, 'tiny_ckpt.pth.tar'));
+  const sd = encoderStateDict(ck);
+  assert.equal([...sd.keys()], ['patch_embed.proj.weight', 'patch_embed.proj.bias', 'pos_embed', 'blocks.0.norm1.weight', 'blocks.0.attn.qkv.weight', 'norm.bias']);
+  checkTensor('pos_embed', sd.get('pos_embed')!, expected.target_encoder['module.backbone.pos_embed']);
+  delete ck.target_encoder;
+  checkTensor('fallback', encoderStateDict(ck).get('pos_embed')!, expected.encoder['module.backbone.pos_embed']);
+});
+
+test('malicious pickles are refused before anything runs (protocol 2 GLOBAL and protocol 4 STACK_GLOBAL)', () => {
+  const marker = '/tmp/vjepa-pwned';
+  for (const f of ['malicious.pth', 'malicious_proto4.pkl']) {
+    const p = join(FIX, f);
+    assert.throws(
+      () => readTorchCheckpoint(p),
+      (e: Error) =>
+        e.message === `refusing to load ${p}: the pickle calls posix.system, which is not a tensor or plain container; nothing was executed`,
+    );
+  }
+  assert.not.ok(existsSync(marker) && readFileSync(marker, 'utf8').includes('PWNED-by-vjepa-fixture'));
+});
+
+// Builds a one-entry zip (deflated) holding <dir>/data.pkl, like torch.save but compressed.
+function zipWith(name: string, payload: Buffer, deflate: boolean): Buffer {
+  const body = deflate ? deflateRawSync(payload) : payload;
+  const nameB = Buffer.from(name);
+  const crc32 = crc32Of;
+  const lh = Buffer.alloc(30);
+  lh.writeUInt32LE(0x04034b50, 0);
+  lh.writeUInt16LE(20, 4);
+  lh.writeUInt16LE(deflate ? 8 : 0, 8);
+  lh.writeUInt32LE(crc32(payload), 14);
+  lh.writeUInt32LE(body.length, 18);
+  lh.writeUInt32LE(payload.length, 22);
+  lh.writeUInt16LE(nameB.length, 26);
+  const cd = Buffer.alloc(46);
+  cd.writeUInt32LE(0x02014b50, 0);
+  cd.writeUInt16LE(deflate ? 8 : 0, 10);
+  cd.writeUInt32LE(crc32(payload), 16);
+  cd.writeUInt32LE(body.length, 20);
+  cd.writeUInt32LE(payload.length, 24);
+  cd.writeUInt16LE(nameB.length, 28);
+  cd.writeUInt32LE(0, 42);
+  const cdOff = 30 + nameB.length + body.length;
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(1, 8);
+  eocd.writeUInt16LE(1, 10);
+  eocd.writeUInt32LE(46 + nameB.length, 12);
+  eocd.writeUInt32LE(cdOff, 16);
+  return Buffer.concat([lh, nameB, body, cd, nameB, eocd]);
+}
+function crc32Of(b: Buffer): number {
+  let c = 0xffffffff;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+test('deflated zip entries, odd folder names, and hand-written pickles with refused opcodes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-pk-'));
+  // {'a': [1, 2.5, 'x'], 'b': (True, None)} in protocol 2
+  const pk = Buffer.from('80027d71002858010000006171015d7102284b014740040000000000005801000000787103655801000000627104884e867105752e', 'hex');
+  const p = join(dir, 'plain.pt');
+  writeFileSync(p, zipWith('weird-name_v2/data.pkl', pk, true));
+  assert.equal(readTorchCheckpoint(p), { a: [1, 2.5, 'x'], b: [true, null] });
+  // protocol 2: GLOBAL __builtin__.eval (python 3 builtins under its py2 name), REDUCE
+  const evil = Buffer.from('8002635f5f6275696c74696e5f5f0a6576616c0a71005805000000312b312b3171018571025271032e', 'hex');
+  const q = join(dir, 'eval.pt');
+  writeFileSync(q, zipWith('x/data.pkl', evil, false));
+  assert.throws(() => readTorchCheckpoint(q), /refusing to load .*eval\.pt: the pickle calls __builtin__\.eval, which is not a tensor/);
+  const r = join(dir, 'notckpt.pt');
+  writeFileSync(r, Buffer.from('hello'));
+  assert.throws(() => readTorchCheckpoint(r), /not a PyTorch checkpoint/);
+  const z = join(dir, 'nopkl.pt');
+  writeFileSync(z, zipWith('x/other.bin', Buffer.from('abc'), false));
+  assert.throws(() => readTorchCheckpoint(z), /without data\.pkl/);
+});
+
+test.run();
