@@ -1,0 +1,73 @@
+// The per-iteration CSV (TRAIN-11 columns plus ours) and the console line.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+export const CSV_COLUMNS = [
+  'epoch', 'itr', 'loss', 'loss-jepa', 'reg-loss', 'enc-grad-norm', 'pred-grad-norm', 'gpu-time(ms)', 'wall-time(ms)',
+  'iteration', 'lr', 'wd', 'momentum', 'clips/s', 'target-std', 'pred-std', 'ctx-tokens', 'tgt-tokens',
+] as const;
+
+export interface IterationRecord {
+  epoch: number; // 1-based, as the original
+  itr: number; // 0-based within the epoch
+  loss: number;
+  lossJepa: number;
+  lossReg: number;
+  encGradNorm: number;
+  predGradNorm: number;
+  wallMs: number;
+  iteration: number; // 0-based over the run
+  lr: number;
+  wd: number;
+  momentum: number;
+  clipsPerSec: number;
+  targetStd: number;
+  predStd: number;
+  ctxTokens: number[];
+  tgtTokens: number[];
+}
+
+export class CsvLog {
+  constructor(readonly path: string) {}
+
+  /** Starts the file, or on resume keeps only the rows before `fromIteration` (no duplicates). */
+  open(fromIteration: number): void {
+    const header = CSV_COLUMNS.join(',') + '\n';
+    if (fromIteration === 0 || !existsSync(this.path)) {
+      writeFileSync(this.path, header);
+      return;
+    }
+    const lines = readFileSync(this.path, 'utf8').split('\n').filter((l) => l.length > 0);
+    const col = CSV_COLUMNS.indexOf('iteration');
+    const kept = lines.slice(1).filter((l) => Number(l.split(',')[col]) < fromIteration);
+    writeFileSync(this.path, header + kept.map((l) => l + '\n').join(''));
+  }
+
+  append(r: IterationRecord): void {
+    const f = (v: number) => v.toFixed(5);
+    const row = [
+      r.epoch, r.itr, f(r.loss), f(r.lossJepa), f(r.lossReg), f(r.encGradNorm), f(r.predGradNorm), -1, Math.round(r.wallMs),
+      r.iteration, r.lr.toExponential(6), r.wd.toExponential(6), r.momentum.toFixed(6), r.clipsPerSec.toFixed(2),
+      f(r.targetStd), f(r.predStd), r.ctxTokens.join('/'), r.tgtTokens.join('/'),
+    ];
+    appendFileSync(this.path, row.join(',') + '\n');
+  }
+
+  /** All rows as numbers by column (for the plot). */
+  read(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const c of CSV_COLUMNS) out[c] = [];
+    if (!existsSync(this.path)) return out;
+    const lines = readFileSync(this.path, 'utf8').split('\n').filter((l) => l.length > 0);
+    for (const l of lines.slice(1)) {
+      const cells = l.split(',');
+      CSV_COLUMNS.forEach((c, i) => out[c].push(Number(cells[i])));
+    }
+    return out;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)}K`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(0)}M`;
+  return `${(n / 1024 ** 3).toFixed(2)}G`;
+}

@@ -1,0 +1,331 @@
+// The pretraining loop (TRAIN-01..14) on one machine: data → masks → V-JEPA step →
+// AdamW → EMA → log, with atomic checkpoints and an exact resume.
+import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { native } from '../native.js';
+import { Tensor, tidy, memoryStats } from '../tensor.js';
+import { backward } from '../autograd.js';
+import type { PretrainConfig } from '../config/index.js';
+import { MaskCollator } from '../masks/index.js';
+import { VJepa } from '../nn/vjepa.js';
+import { AdamW, clipGradNorm, gradNorm } from '../optim/adamw.js';
+import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
+import { VideoLoader } from '../data/loader.js';
+import { ensureSynthDataset } from '../data/synth.js';
+import { jepaForward, type MaskPair } from './iteration.js';
+import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
+import { CsvLog, formatBytes } from './log.js';
+import { writeTrainingPlot } from './plot.js';
+
+export interface PretrainOptions {
+  log?: (line: string) => void;
+  /** Progress line on a TTY (\r), plain lines otherwise. */
+  tty?: boolean;
+  /** Stop after this many iterations in this process (tests; the run stays resumable). */
+  maxIterations?: number;
+}
+
+export interface PretrainResult {
+  iterations: number;
+  firstLoss: number;
+  lastLoss: number;
+  checkpoint: string;
+  csv: string;
+  plot: string;
+  loaderFailures: number;
+}
+
+/** Resolves the dataset CSVs, creating the synthetic set first when the config asks for it. */
+export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => void): Promise<string[]> {
+  const missing = cfg.data.datasets.filter((p) => !existsSync(p));
+  if (missing.length === 0 && cfg.data.datasets.length > 0) return cfg.data.datasets;
+  const syn = cfg.data.synthetic;
+  if (!syn) {
+    if (cfg.data.datasets.length === 0) throw new Error('data.datasets: no index CSV given');
+    throw new Error(`data.datasets: ${missing.join(', ')} not found (set data.synthetic to create a synthetic dataset)`);
+  }
+  log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
+  const ds = await ensureSynthDataset(syn.dir, {
+    videos: syn.videos,
+    classes: syn.classes,
+    frames: syn.frames,
+    width: syn.size,
+    height: syn.size,
+    fps: syn.fps,
+    seed: syn.seed,
+    log,
+  });
+  return [ds.trainCsv];
+}
+
+export function selectDevice(device: string): void {
+  if (device === 'cpu') return;
+  const info = native.cudaInfo();
+  if (!info.available) throw new Error(`meta.device: '${device}' was asked for, but ${info.reason}`);
+  throw new Error(`meta.device: '${device}': the CUDA training path is not available in this release yet; use meta.device: cpu`);
+}
+
+export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  selectDevice(cfg.meta.device);
+  if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
+  if (cfg.meta.dtype !== 'float32' && cfg.meta.device === 'cpu')
+    log(`meta.dtype: ${cfg.meta.dtype} runs as float32 on the CPU (TRAIN-09: CPU runs use fp32)`);
+  if (!cfg.model.use_mask_tokens)
+    throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
+
+  const folder = resolve(cfg.logging.folder);
+  mkdirSync(folder, { recursive: true });
+  const tag = cfg.logging.write_tag;
+  const latest = join(folder, `${tag}-latest.safetensors`);
+  const csvPath = join(folder, `${tag}_r0.csv`);
+  const plotPath = join(folder, `${tag}-curves.png`);
+  writeFileSync(join(folder, 'params-pretrain.yaml'), stringify(cfg));
+
+  const datasets = await resolveDatasets(cfg, log);
+  const B = cfg.data.batch_size;
+  const numClips = cfg.data.num_clips;
+
+  const model = new VJepa({
+    modelName: cfg.model.model_name,
+    overrides: {
+      embed_dim: cfg.model.embed_dim ?? undefined,
+      depth: cfg.model.depth ?? undefined,
+      num_heads: cfg.model.num_heads ?? undefined,
+      mlp_ratio: cfg.model.mlp_ratio ?? undefined,
+    },
+    cropSize: cfg.data.crop_size,
+    patchSize: cfg.data.patch_size,
+    numFrames: cfg.data.num_frames,
+    tubeletSize: cfg.data.tubelet_size,
+    uniformPower: cfg.model.uniform_power,
+    predEmbedDim: cfg.model.pred_embed_dim,
+    predDepth: cfg.model.pred_depth,
+    numMaskTokens: cfg.mask.length,
+    zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
+    seed: cfg.meta.seed,
+  });
+  const opt = new AdamW(model.paramGroups(), { betas: cfg.optimization.betas, eps: cfg.optimization.eps });
+  const collator = new MaskCollator({
+    masks: cfg.mask,
+    maskType: cfg.data.mask_type,
+    numFrames: cfg.data.num_frames,
+    tubeletSize: cfg.data.tubelet_size,
+    cropSize: cfg.data.crop_size,
+    patchSize: cfg.data.patch_size,
+    seed: cfg.meta.seed,
+  });
+
+  // The loader is built twice only when resuming (the start batch is known after loading).
+  const makeLoader = (startBatch: number) =>
+    new VideoLoader({
+      csvPaths: datasets,
+      datasetWeights: cfg.data.datasets_weights ?? undefined,
+      batchSize: B,
+      framesPerClip: cfg.data.num_frames,
+      frameStep: cfg.data.sampling_rate,
+      numClips,
+      clipDuration: cfg.data.clip_duration,
+      cropSize: cfg.data.crop_size,
+      training: true,
+      filterShortVideos: cfg.data.filter_short_videos,
+      transform: {
+        kind: 'train',
+        scale: cfg.data_aug.random_resize_scale,
+        ratio: cfg.data_aug.random_resize_aspect_ratio,
+        flip: true,
+        autoAugment: cfg.data_aug.auto_augment,
+        motionShift: cfg.data_aug.motion_shift,
+        reprob: cfg.data_aug.reprob,
+      },
+      seed: cfg.meta.seed,
+      numWorkers: Math.max(1, cfg.data.num_workers),
+      startBatch,
+      log,
+    });
+
+  let loader = makeLoader(0);
+  const ipe = cfg.optimization.ipe ?? loader.batchesPerEpoch;
+  const epochs = cfg.optimization.epochs;
+  const { warmup, total } = scheduleSteps({ warmupEpochs: cfg.optimization.warmup, epochs, ipe, ipeScale: cfg.optimization.ipe_scale });
+  const lrSched = new WarmupCosineSchedule({
+    startLr: cfg.optimization.start_lr,
+    refLr: cfg.optimization.lr,
+    finalLr: cfg.optimization.final_lr,
+    warmupSteps: warmup,
+    totalSteps: total,
+  });
+  const wdSched = new CosineWDSchedule({ refWd: cfg.optimization.weight_decay, finalWd: cfg.optimization.final_weight_decay, totalSteps: total });
+  const emaSched = new EmaMomentumSchedule({ start: cfg.optimization.ema[0], end: cfg.optimization.ema[1], ipe, epochs, ipeScale: cfg.optimization.ipe_scale });
+
+  let startIteration = 0;
+  let epochLossSum = 0;
+  let epochLossCount = 0;
+  if (cfg.meta.load_checkpoint) {
+    const path = cfg.meta.read_checkpoint ? join(folder, cfg.meta.read_checkpoint) : latest;
+    if (existsSync(path)) {
+      const { state } = loadCheckpoint(path, model, opt);
+      startIteration = state.iteration;
+      lrSched.skip(state.lrStep);
+      wdSched.skip(state.wdStep);
+      emaSched.skip(state.emaStep);
+      collator.loadState({ counters: state.maskCounters });
+      epochLossSum = state.loss * (state.iteration - state.epoch * ipe);
+      epochLossCount = state.iteration - state.epoch * ipe;
+      log(`resume: ${path} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})`);
+      await loader.close();
+      loader = makeLoader(startIteration);
+    } else {
+      log(`resume: no checkpoint at ${path}; starting fresh`);
+    }
+  }
+  if (cfg.meta.skip_batches > 0 && startIteration === 0) {
+    // TRAIN-10: positions the data stream (and the mask counters), not the schedules.
+    collator.step(cfg.meta.skip_batches);
+    await loader.close();
+    loader = makeLoader(cfg.meta.skip_batches);
+  }
+
+  const csv = new CsvLog(csvPath);
+  csv.open(startIteration);
+  const encParams = model.encoder.trainableParameters().map(([, t]) => t);
+  const predParams = model.predictor.trainableParameters().map(([, t]) => t);
+  const totalIterations = epochs * ipe;
+  const stopAt = Math.min(totalIterations, startIteration + (opts.maxIterations ?? Infinity));
+  log(
+    `model: encoder ${(model.encoder.numParameters() / 1e6).toFixed(2)}M params, predictor ${(model.predictor.numParameters() / 1e6).toFixed(2)}M; ` +
+      `${model.encoder.numTokens} tokens per clip; ${totalIterations} iterations (${epochs} epochs × ${ipe}); threads ${native.numThreads()}`,
+  );
+
+  const state = (iteration: number): LoopState => ({
+    epoch: Math.floor(iteration / ipe),
+    iteration,
+    loss: epochLossCount ? epochLossSum / epochLossCount : 0,
+    lrStep: lrSched.stepCount,
+    wdStep: wdSched.stepCount,
+    emaStep: emaSched.stepCount,
+    maskCounters: collator.state().counters,
+    batchSize: B,
+    lr: cfg.optimization.lr,
+    config: cfg,
+  });
+  const checkpoint = (iteration: number) => {
+    saveCheckpoint(latest, model, opt, state(iteration));
+    const ep = Math.floor(iteration / ipe);
+    if (cfg.meta.save_every_freq > 0 && iteration % ipe === 0 && (ep - 1) % cfg.meta.save_every_freq === 0)
+      saveCheckpoint(join(folder, `${tag}-e${ep - 1}.safetensors`), model, opt, state(iteration));
+    writeTrainingPlot(plotPath, csv.read());
+  };
+
+  let firstLoss = NaN;
+  let lastLoss = NaN;
+  let iteration = startIteration;
+  const it = loader[Symbol.asyncIterator]();
+  let tPrev = performance.now();
+  try {
+    while (iteration < stopAt) {
+      const epoch = Math.floor(iteration / ipe);
+      const itr = iteration % ipe;
+      if (itr === 0) {
+        epochLossSum = 0;
+        epochLossCount = 0;
+      }
+      const next = await it.next();
+      if (next.done) throw new Error('data loader ended unexpectedly');
+      const batch = next.value;
+      const masks = collator.sample(batch.batchIndex, B);
+      const lr = lrSched.step();
+      const wd = wdSched.step();
+      let rec!: { loss: number; lossJepa: number; lossReg: number; targetStd: number; predStd: number };
+      tidy(() => {
+        const clips = Tensor.from(batch.clips, [numClips * B, ...batch.shape.slice(2)]);
+        const pairs: MaskPair[] = masks.ctx.map((c, i) => ({
+          ctx: Tensor.from(repeatRows(c.data, numClips), [numClips * B, c.K], 'int32'),
+          tgt: Tensor.from(repeatRows(masks.tgt[i].data, numClips), [numClips * B, masks.tgt[i].K], 'int32'),
+        }));
+        const out = jepaForward(model, clips, pairs, cfg.loss.loss_exp, cfg.loss.reg_coeff);
+        const loss = out.loss.item();
+        if (!Number.isFinite(loss))
+          throw new Error(
+            `loss is ${loss} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
+              `The last good checkpoint (${latest}) was not overwritten.`,
+          );
+        rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd };
+        backward(out.loss);
+      });
+      // TRAIN-08 step 7: clip only after warmup (epoch index > warmup), encoder and predictor separately.
+      let encNorm: number;
+      let predNorm: number;
+      if (cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup) {
+        encNorm = clipGradNorm(encParams, cfg.optimization.clip_grad);
+        predNorm = clipGradNorm(predParams, cfg.optimization.clip_grad);
+      } else {
+        encNorm = gradNorm(encParams);
+        predNorm = gradNorm(predParams);
+      }
+      opt.step(lr, wd);
+      model.zeroGrad();
+      const momentum = emaSched.step();
+      model.emaUpdate(momentum);
+      iteration++;
+
+      const now = performance.now();
+      const ms = now - tPrev;
+      tPrev = now;
+      if (Number.isNaN(firstLoss)) firstLoss = rec.loss;
+      lastLoss = rec.loss;
+      epochLossSum += rec.loss;
+      epochLossCount++;
+      csv.append({
+        epoch: epoch + 1,
+        itr,
+        loss: rec.loss,
+        lossJepa: rec.lossJepa,
+        lossReg: rec.lossReg,
+        encGradNorm: encNorm,
+        predGradNorm: predNorm,
+        wallMs: ms,
+        iteration: iteration - 1,
+        lr,
+        wd,
+        momentum,
+        clipsPerSec: (numClips * B * 1000) / ms,
+        targetStd: rec.targetStd,
+        predStd: rec.predStd,
+        ctxTokens: masks.ctx.map((c) => c.K),
+        tgtTokens: masks.tgt.map((t) => t.K),
+      });
+      const line =
+        `[${epoch + 1}, ${String(itr).padStart(4)}] loss: ${(epochLossSum / epochLossCount).toFixed(4)} ` +
+        `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
+        `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
+        `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} ` +
+        `| ${ms.toFixed(0)} ms/it ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}`;
+      if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
+      else if (itr % 10 === 0 || itr === ipe - 1) log(line);
+
+      const epochDone = iteration % ipe === 0;
+      const every = cfg.logging.checkpoint_every;
+      if (epochDone || (every && iteration % every === 0) || iteration === stopAt) {
+        if (opts.tty) process.stdout.write('\n');
+        checkpoint(iteration);
+        if (epochDone) log(`epoch ${epoch + 1} done: avg loss ${(epochLossSum / epochLossCount).toFixed(5)}; checkpoint ${latest}`);
+      }
+    }
+  } finally {
+    await loader.close();
+  }
+  const stats = loader.stats();
+  if (stats.failed > 0) log(`data: ${stats.failed} sample(s) failed to load and were replaced: ${stats.failedPaths.slice(0, 5).join(', ')}${stats.failedPaths.length > 5 ? ', …' : ''}`);
+  model.dispose();
+  opt.dispose();
+  return { iterations: iteration - startIteration, firstLoss, lastLoss, checkpoint: latest, csv: csvPath, plot: plotPath, loaderFailures: stats.failed };
+}
+
+function repeatRows(data: Int32Array, times: number): Int32Array {
+  if (times === 1) return data;
+  const out = new Int32Array(data.length * times);
+  for (let i = 0; i < times; i++) out.set(data, i * data.length);
+  return out;
+}
