@@ -1,0 +1,58 @@
+// Bad configs and a diverging run fail with messages that name the key or the iteration.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../../lib/io/safetensors.js';
+import { finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
+
+test('an unknown key warns with its path; --strict makes it an error', async () => {
+  const csv = await tinyDataset();
+  const dir = tempDir('unknown');
+  const cfg = writeConfig(dir, tinyConfigYaml(csv, dir).replace('batch_size: 2', 'batch_size: 2\n  bacth_sise: 3'));
+  const strict = await finish(runTrain([cfg, '--strict']));
+  assert.is(strict.code, 1);
+  assert.match(strict.out, /data\.bacth_sise/);
+  const lax = await finish(runTrain([cfg, '--max-iterations', '1']));
+  assert.is(lax.code, 0, lax.out);
+  assert.match(lax.out, /warning: .*data\.bacth_sise/);
+});
+
+test('a wrong type names the key path and the file', async () => {
+  const csv = await tinyDataset();
+  const dir = tempDir('badtype');
+  const cfg = writeConfig(dir, tinyConfigYaml(csv, dir));
+  const r = await finish(runTrain([cfg, '--set', 'optimization.lr=abc']));
+  assert.is(r.code, 1);
+  assert.match(r.out, /optimization\.lr/);
+  assert.match(r.out, /config\.yaml/);
+});
+
+test('a missing dataset CSV is named', async () => {
+  const dir = tempDir('nodata');
+  const cfg = writeConfig(dir, tinyConfigYaml(join(dir, 'nope.csv'), dir));
+  const r = await finish(runTrain([cfg]));
+  assert.is(r.code, 1);
+  assert.match(r.out, /nope\.csv/);
+});
+
+test('a NaN loss stops the run, names the iteration and keeps the last good checkpoint', async () => {
+  const csv = await tinyDataset();
+  const dir = tempDir('nan');
+  const cfg = writeConfig(dir, tinyConfigYaml(csv, dir));
+  const r = await finish(
+    runTrain([cfg, '--set', 'optimization.lr=1e38', '--set', 'optimization.start_lr=1e38', '--set', 'optimization.clip_grad=null', '--set', 'logging.checkpoint_every=1']),
+  );
+  assert.is(r.code, 1, r.out);
+  const m = r.out.match(/loss is (NaN|Infinity|-Infinity) at epoch (\d+), itr (\d+) \(iteration (\d+)\)/);
+  assert.ok(m, r.out);
+  const bad = Number(m![4]);
+  const ckpt = join(dir, 'jepa-latest.safetensors');
+  if (bad > 0) {
+    assert.ok(existsSync(ckpt));
+    const state = JSON.parse(readSafetensors(ckpt).metadata.state);
+    assert.is(state.iteration, bad, 'the checkpoint holds the last finite iteration');
+  }
+});
+
+test.run();
