@@ -70,6 +70,11 @@ export abstract class Module {
     }
   }
 
+  /** Called after parameters were overwritten in place (a state-dict load): drops derived caches. */
+  stateChanged(): void {
+    for (const c of this.children.values()) c.stateChanged();
+  }
+
   /** Frees every parameter and gradient now. */
   dispose(): void {
     for (const [, p] of this.namedParameters()) {

@@ -97,6 +97,7 @@ export function loadStateDict(
     p.tensor.write(toFloat32(t, name));
     report.loaded.push(name);
   }
+  module.stateChanged();
   return report;
 }
 

@@ -79,6 +79,13 @@ export class VisionTransformer extends Module {
     return cached;
   }
 
+  /** Resized position tables derive from pos_embed: a load that overwrites it drops them. */
+  override stateChanged(): void {
+    for (const t of this.resized.values()) t.dispose();
+    this.resized.clear();
+    super.stateChanged();
+  }
+
   /** Tokens after the blocks and the final norm: [B, N, D], or [B, K, D] for kept indices idx [B, K]. */
   forward(x: Tensor, idx: Tensor | null = null): Tensor {
     if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W], got ${shapeStr(x.shape)}`);
@@ -102,8 +109,7 @@ export class VisionTransformer extends Module {
   }
 
   override dispose(): void {
-    for (const t of this.resized.values()) t.dispose();
-    this.resized.clear();
+    this.stateChanged();
     super.dispose();
   }
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// npx vjepa-embed --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy
+// Frozen-encoder features (MOD-08) from an official .pth.tar or one of our safetensors checkpoints.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { DEFAULT_BATCH_SIZE, runEmbed } from '../lib/embed/run.js';
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('vjepa-embed')
+  .usage(
+    '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
+      'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean).',
+  )
+  .option('checkpoint', { type: 'string', demandOption: true, describe: 'official .pth.tar / .pt, or a vjepa safetensors checkpoint' })
+  .option('key', { type: 'string', describe: 'checkpoint section (default: target_encoder when present, else encoder)' })
+  .option('config', { type: 'string', demandOption: true, describe: 'pretraining YAML: the model and data sections give the architecture' })
+  .option('input', { type: 'string', describe: 'float32 .npy [B, 3, T, H, W], already normalised' })
+  .option('video', { type: 'string', array: true, describe: 'video files: one eval clip each (centre crop)' })
+  .option('csv', { type: 'string', array: true, describe: 'index CSV(s) of "path label" lines' })
+  .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
+  .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
+  .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
+  .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips per forward pass' })
+  .option('partial', { type: 'boolean', default: false, describe: 'load the keys that match and report the rest, instead of failing' })
+  .option('workers', { type: 'number', describe: 'decoding threads for --video / --csv' })
+  .option('quiet', { type: 'boolean', default: false, describe: 'no summary line' })
+  .strict()
+  .help()
+  .parse();
+
+try {
+  const t0 = Date.now();
+  const r = await runEmbed({
+    checkpoint: argv.checkpoint,
+    key: argv.key,
+    config: argv.config,
+    input: argv.input,
+    videos: argv.video,
+    csv: argv.csv,
+    out: argv.out,
+    contextIdx: argv['context-idx'],
+    pool: argv.pool,
+    batchSize: argv['batch-size'],
+    partial: argv.partial,
+    numWorkers: argv.workers,
+  });
+  if (!argv.quiet) {
+    const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;
+    console.log(`wrote ${argv.out} [${r.shape.join(', ')}] float32 from ${src} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+} catch (e) {
+  console.error(`vjepa-embed: ${(e as Error).message}`);
+  process.exit(1);
+}

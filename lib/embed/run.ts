@@ -1,0 +1,153 @@
+// vjepa-embed's work: build the encoder from the YAML, load the checkpoint, stream clips through
+// it in batches, stream the features to a float32 .npy.
+import { InitRng } from '../nn/init.js';
+import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } from '../nn/checkpoint-load.js';
+import type { VisionTransformer } from '../nn/vit.js';
+import { buildEncoder } from '../nn/vjepa.js';
+import { loadEmbedConfig } from './config.js';
+import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
+import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
+import { evalClipSource } from './video.js';
+
+export interface EmbedRunOptions {
+  checkpoint: string;
+  /** checkpoint section; default target_encoder when present, else encoder */
+  key?: string;
+  config: string;
+  /** float32 .npy [B, 3, T, H, W], normalised */
+  input?: string;
+  videos?: string[];
+  csv?: string[];
+  out: string;
+  /** int64/int32 .npy [B, K] of kept token indices */
+  contextIdx?: string;
+  pool?: Pool;
+  batchSize?: number;
+  /** load what matches instead of failing on missing / unexpected / mis-shaped keys */
+  partial?: boolean;
+  /** data worker threads for --video / --csv (default: the loader's) */
+  numWorkers?: number;
+  log?: (msg: string) => void;
+}
+
+export interface EmbedRunResult {
+  shape: number[];
+  load: EncoderCheckpointReport;
+  /** video paths in output order (--video / --csv) */
+  paths?: string[];
+}
+
+export const DEFAULT_BATCH_SIZE = 8;
+
+export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
+  const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  const pool: Pool = o.pool ?? 'none';
+  if (pool !== 'none' && pool !== 'mean') throw new Error(`--pool must be none or mean, got ${String(pool)}`);
+  const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
+  const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0].filter(Boolean).length;
+  if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
+
+  const cfg = loadEmbedConfig(o.config);
+  for (const w of cfg.warnings) log(`warning: ${w}`);
+  const encoder = buildEncoder(cfg.model, new InitRng(0));
+  try {
+    encoder.setTrainable(false);
+    const load = loadEncoderCheckpoint(o.checkpoint, encoder, { key: o.key, strict: !o.partial });
+    if (o.partial) log(`partial load: ${describeLoad(load)}`);
+    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, pool, batchSize)), load };
+    return { ...(await embedVideos(encoder, o, cfg.data, pool, batchSize)), load };
+  } finally {
+    encoder.dispose();
+  }
+}
+
+function openIndices(path: string, B: number, clipsWhat: string): NpyRowReader {
+  const r = new NpyRowReader(path);
+  try {
+    if (r.shape.length !== 2) throw new Error(`${path}: --context-idx must be [B, K], got [${r.shape.join(', ')}]`);
+    if (r.dtype !== 'int64' && r.dtype !== 'int32') throw new Error(`${path}: --context-idx must be int64 or int32, got ${r.dtype}`);
+    if (r.shape[0] !== B) throw new Error(`${path}: --context-idx has ${r.shape[0]} rows but ${clipsWhat} has ${B} clips`);
+    if (r.shape[1] < 1) throw new Error(`${path}: --context-idx keeps no tokens (K = 0)`);
+  } catch (e) {
+    r.close();
+    throw e;
+  }
+  return r;
+}
+
+function outShape(B: number, tokens: number, D: number, pool: Pool): number[] {
+  return pool === 'mean' ? [B, D] : [B, tokens, D];
+}
+
+async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, pool: Pool, batchSize: number): Promise<{ shape: number[] }> {
+  const input = o.input!;
+  const clips = new NpyRowReader(input);
+  let idx: NpyRowReader | null = null;
+  let writer: NpyRowWriter | null = null;
+  try {
+    if (clips.dtype !== 'float32' && clips.dtype !== 'float64') throw new Error(`${input}: clips must be float32, got ${clips.dtype}`);
+    const N = checkClipShape(encoder, clips.shape, input);
+    const B = clips.rows;
+    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, input);
+    const tokens = idx ? idx.shape[1] : N;
+    const shape = outShape(B, tokens, encoder.cfg.embedDim, pool);
+    writer = new NpyRowWriter(o.out, shape);
+    for (let s = 0; s < B; s += batchSize) {
+      const n = Math.min(batchSize, B - s);
+      const kept = idx ? tokenIndices(idx.read(s, n), N, o.contextIdx!, s) : null;
+      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input));
+    }
+    writer.finish();
+    writer = null;
+    return { shape };
+  } finally {
+    writer?.abort();
+    idx?.close();
+    clips.close();
+  }
+}
+
+async function embedVideos(
+  encoder: VisionTransformer,
+  o: EmbedRunOptions,
+  data: { numFrames: number; cropSize: number; samplingRate: number | null; clipDuration: number | null },
+  pool: Pool,
+  batchSize: number,
+): Promise<{ shape: number[]; paths: string[] }> {
+  if (data.samplingRate === null && data.clipDuration === null) {
+    throw new Error(`${o.config}: data.sampling_rate is needed to sample clips from videos`);
+  }
+  const src = evalClipSource({
+    csvPaths: o.csv,
+    videos: o.videos,
+    framesPerClip: data.numFrames,
+    frameStep: data.samplingRate ?? 1,
+    clipDuration: data.clipDuration,
+    cropSize: data.cropSize,
+    batchSize,
+    numWorkers: o.numWorkers,
+  });
+  let idx: NpyRowReader | null = null;
+  let writer: NpyRowWriter | null = null;
+  try {
+    const B = src.paths.length;
+    const what = o.csv?.length ? o.csv.join(', ') : '--video';
+    const N = checkClipShape(encoder, [B, 3, data.numFrames, data.cropSize, data.cropSize], what);
+    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, what);
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, pool);
+    writer = new NpyRowWriter(o.out, shape);
+    for await (const b of src.batches()) {
+      const n = b.shape[0];
+      const kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
+      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', ')));
+    }
+    writer.finish();
+    writer = null;
+    return { shape, paths: src.paths };
+  } finally {
+    writer?.abort();
+    idx?.close();
+    await src.close();
+  }
+}

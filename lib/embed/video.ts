@@ -1,0 +1,107 @@
+// Eval clips of whole videos for vjepa-embed: the VideoLoader in eval mode with one segment and
+// one view (DATA-10: short side to int(S*256/224), centre crop), deterministic clip placement
+// (random clip sampling off, DATA-03), in file order. A video that cannot be decoded is an
+// error naming it: the loader's usual replacement by another video (DATA-02) would silently
+// mislabel features.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readVideoIndex } from '../data/csv.js';
+import { VideoLoader } from '../data/loader.js';
+
+export interface EvalClipOptions {
+  /** index CSVs (`path label` lines, DATA-01) */
+  csvPaths?: string[];
+  /** video files, used when no CSV is given */
+  videos?: string[];
+  framesPerClip: number;
+  frameStep: number;
+  clipDuration?: number | null;
+  cropSize: number;
+  batchSize: number;
+  numWorkers?: number;
+}
+
+export interface EvalClipBatch {
+  /** [b, 3, T, S, S], normalised */
+  clips: Float32Array;
+  shape: number[];
+  paths: string[];
+  /** index of the first clip in the whole list */
+  start: number;
+}
+
+export interface EvalClipSource {
+  paths: string[];
+  batches(): AsyncGenerator<EvalClipBatch>;
+  close(): Promise<void>;
+}
+
+export function evalClipSource(o: EvalClipOptions): EvalClipSource {
+  let tmp: string | null = null;
+  let csvPaths = o.csvPaths ?? [];
+  if (csvPaths.length === 0) {
+    const videos = o.videos ?? [];
+    if (videos.length === 0) throw new Error('no videos given');
+    for (const v of videos) if (/[\r\n]/.test(v)) throw new Error(`video path ${JSON.stringify(v)} contains a line break`);
+    tmp = mkdtempSync(join(tmpdir(), 'vjepa-embed-'));
+    const csv = join(tmp, 'videos.csv');
+    writeFileSync(csv, videos.map((v) => `${resolve(v)} 0`).join('\n') + '\n');
+    csvPaths = [csv];
+  }
+  const reasons: string[] = [];
+  let paths: string[];
+  let loader: VideoLoader;
+  try {
+    paths = readVideoIndex(csvPaths).paths;
+    if (paths.length === 0) throw new Error(`${csvPaths.join(', ')}: no videos listed`);
+    loader = new VideoLoader({
+      csvPaths,
+      batchSize: o.batchSize,
+      framesPerClip: o.framesPerClip,
+      frameStep: o.frameStep,
+      clipDuration: o.clipDuration ?? null,
+      numClips: 1,
+      cropSize: o.cropSize,
+      training: false,
+      randomClipSampling: false,
+      transform: { kind: 'eval', numViews: 1 },
+      seed: 0,
+      shuffle: false,
+      dropLast: false,
+      passes: 1,
+      numWorkers: o.numWorkers,
+      maxFailureFraction: 1,
+      minFileBytes: 1,
+      log: (m) => reasons.push(m),
+    });
+  } catch (e) {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const source: EvalClipSource = {
+    paths,
+    async *batches() {
+      let start = 0;
+      for await (const b of loader) {
+        const b0 = start;
+        const n = b.paths.length;
+        const bad = b.paths.map((p, j) => (p === paths[b0 + j] ? -1 : b0 + j)).filter((j) => j >= 0);
+        if (bad.length > 0 || loader.stats().failed > 0) {
+          const failed = loader.stats().failedPaths;
+          const names = failed.length ? failed : bad.map((j) => paths[j]);
+          throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.join(', ')}${reasons.length ? `: ${reasons.join('; ')}` : ''}`);
+        }
+        start += n;
+        // eval layout [numClips=1, numViews=1, b, 3, T, S, S]
+        yield { clips: b.clips, shape: b.shape.slice(2), paths: b.paths, start: b0 };
+      }
+      if (start !== paths.length) throw new Error(`video loader returned ${start} of ${paths.length} clips`);
+    },
+    async close() {
+      await loader.close();
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+  return source;
+}

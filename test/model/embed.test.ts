@@ -1,0 +1,228 @@
+// vjepa-embed on our own safetensors training checkpoints (TRAIN-12 layout) and on videos
+// (--video / --csv: one deterministic eval clip, DATA-03 + DATA-10 centre crop).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noGrad } from '../../lib/autograd.js';
+import { encodeFrames } from '../../lib/data/encode.js';
+import { decodeVideo } from '../../lib/data/ffmpeg.js';
+import { VideoLoader } from '../../lib/data/loader.js';
+import { Rng } from '../../lib/data/rng.js';
+import { sampleClipIndices } from '../../lib/data/sampling.js';
+import { synthVideoFrames } from '../../lib/data/synth.js';
+import { evalClipTransform } from '../../lib/data/transforms.js';
+import { meanTokens } from '../../lib/embed/embed.js';
+import { runEmbed } from '../../lib/embed/run.js';
+import type { HostTensor } from '../../lib/io/host-tensor.js';
+import { readNpy, writeNpy } from '../../lib/io/npy.js';
+import { writeSafetensors } from '../../lib/io/safetensors.js';
+import { loadEncoderCheckpoint } from '../../lib/nn/checkpoint-load.js';
+import { InitRng } from '../../lib/nn/init.js';
+import { exportStateDict } from '../../lib/nn/state.js';
+import type { VisionTransformer } from '../../lib/nn/vit.js';
+import { buildEncoder, VJepa, type VJepaModelConfig } from '../../lib/nn/vjepa.js';
+import { AdamW } from '../../lib/optim/adamw.js';
+import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
+import { saveCheckpoint } from '../../lib/train/checkpoint.js';
+import { assertClose } from '../helpers/compare.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(ROOT, 'dist/bin/vjepa-embed.js');
+const OFFICIAL = join(ROOT, 'test/fixtures/parity/official_tiny.pth.tar');
+const dir = mkdtempSync(join(tmpdir(), 'vjepa-embed-test-'));
+
+const CFG: VJepaModelConfig = {
+  modelName: 'vit_tiny',
+  overrides: { embed_dim: 64, depth: 2, num_heads: 2, mlp_ratio: 4 },
+  cropSize: 32,
+  patchSize: 8,
+  numFrames: 4,
+  tubeletSize: 2,
+  uniformPower: true,
+  predEmbedDim: 32,
+  predDepth: 2,
+  numMaskTokens: 2,
+  zeroInitMaskTokens: true,
+  seed: 11,
+};
+const FRAME_STEP = 2;
+
+const YAML = join(dir, 'tiny.yaml');
+writeFileSync(
+  YAML,
+  `app: vjepa
+data:
+  dataset_type: VideoDataset
+  datasets: [unused.csv]
+  batch_size: 2
+  num_clips: 1
+  num_frames: 4
+  tubelet_size: 2
+  sampling_rate: ${FRAME_STEP}
+  crop_size: 32
+  patch_size: 8
+model:
+  model_name: vit_tiny
+  embed_dim: 64
+  depth: 2
+  num_heads: 2
+  pred_depth: 2
+  pred_embed_dim: 32
+  uniform_power: true
+`,
+);
+
+function forward(enc: VisionTransformer, x: Float32Array, shape: number[]): Float32Array {
+  return tidy(() => noGrad(() => enc.forward(Tensor.from(x, shape))).toFloat32Array());
+}
+
+function randomClips(B: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: B * 3 * 4 * 32 * 32 }, () => r.normal());
+}
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A tiny VJepa whose target encoder differs from the online one, saved with saveCheckpoint. */
+function ourCheckpoint(): { path: string; model: VJepa } {
+  const model = new VJepa(CFG);
+  const r = new Rng(99);
+  for (const name of ['norm.weight', 'blocks.1.attn.qkv.bias', 'patch_embed.proj.bias']) {
+    const t = model.targetEncoder.stateDict().get(name)!;
+    model.targetEncoder.setParameter(name, Float32Array.from(t.toFloat32Array(), (v) => v + 0.1 * r.normal()));
+  }
+  const opt = new AdamW(model.paramGroups());
+  const path = join(dir, 'ours.safetensors');
+  saveCheckpoint(path, model, opt, {
+    epoch: 1, iteration: 3, loss: 0.5, lrStep: 3, wdStep: 3, emaStep: 3, maskCounters: [0, 0], batchSize: 2, lr: 1e-3, config: {},
+  });
+  return { path, model };
+}
+
+test('our safetensors training checkpoint: target_encoder by default, --key encoder, outputs equal the in-memory model', async () => {
+  const { path, model } = ourCheckpoint();
+  const x = randomClips(3, 1);
+  const shape = [3, 3, 4, 32, 32];
+  const enc = buildEncoder(CFG, new InitRng(0));
+  const r = loadEncoderCheckpoint(path, enc);
+  assert.is(r.format, 'safetensors');
+  assert.is(r.key, 'target_encoder');
+  assert.is(r.loaded.length, 29);
+  const want = forward(model.targetEncoder, x, shape);
+  assert.equal(Array.from(forward(enc, x, shape)), Array.from(want), 'identical to the in-memory target encoder');
+  const wantOnline = forward(model.encoder, x, shape);
+  assert.ok(Math.max(...want.map((v, i) => Math.abs(v - wantOnline[i]))) > 1e-3, 'target and online encoders differ');
+
+  // the whole run (batches of 2 over 3 clips) through runEmbed and through the CLI
+  const xPath = join(dir, 'x.npy');
+  writeNpy(xPath, { dtype: 'float32', shape, data: x });
+  const live = memoryStats().liveTensors;
+  const res = await runEmbed({ checkpoint: path, key: 'encoder', config: YAML, input: xPath, out: join(dir, 'online.npy'), batchSize: 2 });
+  assert.is(memoryStats().liveTensors, live, 'runEmbed frees every tensor it made');
+  assert.equal(res.shape, [3, 32, 64]);
+  assert.is(res.load.key, 'encoder');
+  assert.equal(Array.from(readNpy(join(dir, 'online.npy')).data as Float32Array), Array.from(wantOnline));
+  const c = cli(['--checkpoint', path, '--config', YAML, '--input', xPath, '--pool', 'mean', '--out', join(dir, 'target_mean.npy')]);
+  assert.is(c.status, 0, c.stderr);
+  const pooled = readNpy(join(dir, 'target_mean.npy'));
+  assert.equal(pooled.shape, [3, 64]);
+  assertClose(pooled.data as Float32Array, meanTokens(want, 3, 32, 64), 1e-6, 'mean-pooled target features');
+
+  // a bare encoder state dict (no section prefix) loads as the whole file
+  const bare = join(dir, 'bare.safetensors');
+  writeSafetensors(bare, exportStateDict(model.encoder), {});
+  const enc2 = buildEncoder(CFG, new InitRng(1));
+  assert.is(loadEncoderCheckpoint(bare, enc2).key, null);
+  assert.equal(Array.from(forward(enc2, x, shape)), Array.from(wantOnline));
+  enc.dispose();
+  enc2.dispose();
+  model.dispose();
+});
+
+// Two tiny videos: one shorter than the clip span (6 < 4 x 2 frames: overlap case C), one longer
+// (30 frames: case A, first window with random sampling off); different sizes and aspect ratios.
+const VIDEOS: { name: string; frames: number; w: number; h: number }[] = [
+  { name: 'short clip.mp4', frames: 6, w: 48, h: 40 },
+  { name: 'long.mp4', frames: 30, w: 40, h: 56 },
+];
+
+async function makeVideos(): Promise<string[]> {
+  const paths: string[] = [];
+  for (const [i, v] of VIDEOS.entries()) {
+    const p = join(dir, v.name);
+    await encodeFrames(synthVideoFrames(i, 4, v.frames, v.w, v.h, new Rng(7, i)), p, { width: v.w, height: v.h, fps: 24 });
+    paths.push(p);
+  }
+  return paths;
+}
+
+/** The eval clip rebuilt from the low-level pieces: whole decode, DATA-03 indices, DATA-10 transform. */
+async function evalClip(path: string): Promise<Float32Array> {
+  const v = await decodeVideo({ path });
+  const [idx] = sampleClipIndices(v.count, { framesPerClip: 4, frameStep: FRAME_STEP, numClips: 1, randomClipSampling: false, allowClipOverlap: true }, null);
+  const fb = v.width * v.height * 3;
+  const out = new Float32Array(3 * 4 * 32 * 32);
+  evalClipTransform({ data: v.data, frameOffsets: Array.from(idx, (f) => f * fb), height: v.height, width: v.width }, 32, { kind: 'eval', numViews: 1 }, out, 0, out.length);
+  return out;
+}
+
+test('--video / --csv: one eval clip per video, equal to the encoder on the loader eval clip', async () => {
+  const paths = await makeVideos();
+  const csv = join(dir, 'videos.csv');
+  writeFileSync(csv, VIDEOS.map((v, i) => `${v.name} ${i}`).join('\n') + '\n'); // relative to the CSV's folder
+
+  // the loader's eval clips (1 segment, 1 view), checked against the low-level reconstruction
+  const loader = new VideoLoader({
+    csvPaths: [csv], batchSize: 2, framesPerClip: 4, frameStep: FRAME_STEP, numClips: 1, cropSize: 32, training: false,
+    randomClipSampling: false, transform: { kind: 'eval', numViews: 1 }, seed: 0, numWorkers: 1, minFileBytes: 1,
+  });
+  let clips: Float32Array | null = null;
+  for await (const b of loader) {
+    assert.equal(b.shape, [1, 1, 2, 3, 4, 32, 32]);
+    clips = b.clips;
+  }
+  await loader.close();
+  const n = 3 * 4 * 32 * 32;
+  for (let i = 0; i < 2; i++) assert.equal(Array.from(clips!.subarray(i * n, (i + 1) * n)), Array.from(await evalClip(paths[i])), `clip ${i}`);
+
+  const enc = buildEncoder(CFG, new InitRng(0));
+  loadEncoderCheckpoint(OFFICIAL, enc);
+  const want = forward(enc, clips!, [2, 3, 4, 32, 32]);
+  enc.dispose();
+
+  const r = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--video', ...paths, '--batch-size', '1', '--workers', '1', '--out', join(dir, 'v.npy')]);
+  assert.is(r.status, 0, r.stderr);
+  const got = readNpy(join(dir, 'v.npy'));
+  assert.equal(got.shape, [2, 32, 64]);
+  assertClose(got.data as Float32Array, want, 1e-6, '--video features');
+
+  const res = await runEmbed({ checkpoint: OFFICIAL, config: YAML, csv: [csv], out: join(dir, 'c.npy'), pool: 'mean', numWorkers: 1 });
+  assert.equal(res.paths, paths);
+  const pooled = readNpy(join(dir, 'c.npy'));
+  assert.equal(pooled.shape, [2, 64]);
+  assertClose(pooled.data as Float32Array, meanTokens(want, 2, 32, 64), 1e-6, '--csv mean features');
+});
+
+test('--video: an undecodable file is an error naming it (no silent replacement)', async () => {
+  const bad = join(dir, 'broken.mp4');
+  writeFileSync(bad, 'this is not a video '.repeat(100));
+  const good = join(dir, 'long.mp4');
+  let err: Error | null = null;
+  try {
+    await runEmbed({ checkpoint: OFFICIAL, config: YAML, videos: [good, bad], out: join(dir, 'bad.npy'), numWorkers: 1, log: () => {} });
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.ok(err && err.message.startsWith(`cannot read video ${bad}`), err?.message);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
