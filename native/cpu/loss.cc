@@ -31,7 +31,8 @@ void loss_bwd(const float* p, const float* t, float* dp, int64_t n, float e, flo
     for (int64_t i = i0; i < i1; i++) {
       float d = p[i] - t[i];
       float s = d > 0.f ? 1.f : (d < 0.f ? -1.f : 0.f);
-      dp[i] = e == 1.f ? s * scale : s * std::pow(std::fabs(d), e - 1.f) * scale;
+      // d == 0 gives 0 for every e (0 * pow(0, e - 1) would be NaN for e < 1)
+      dp[i] = e == 1.f || d == 0.f ? s * scale : s * std::pow(std::fabs(d), e - 1.f) * scale;
     }
   });
 }

@@ -29,7 +29,7 @@ double cross_entropy(const float* logits, const int32_t* labels, float* dlogits,
   std::vector<double> losses((size_t)rows);
   for (int64_t r = 0; r < rows; r++)
     if (labels[r] < 0 || labels[r] >= cols)
-      fail("cross_entropy: label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside [0, " +
+      fail("crossEntropy: label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside [0, " +
            std::to_string(cols) + ")");
   parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {

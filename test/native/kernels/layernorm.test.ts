@@ -1,0 +1,124 @@
+// layernormFwd / layernormBwd (native/cpu/layernorm*.cc) against a float64 reference.
+// LN eps 1e-6 is the encoder/predictor norm (MOD-10), 1e-5 the target norm (TRAIN-08 a).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Rng, close, throwsMsg, dot, f32, freeAll, layernormBwd, layernormFwd, native, numGrad, read, sweep } from './reference.js';
+
+test('reference: layernorm analytic grads match central differences (affine and not)', () => {
+  const rng = new Rng(11);
+  const rows = 2, cols = 5, eps = 1e-5;
+  const x = rng.normals(rows * cols, 1.3, 0.4), w = rng.normals(cols), b = rng.normals(cols), dy = rng.normals(rows * cols);
+  for (const affine of [true, false]) {
+    const W = affine ? w : null, Bv = affine ? b : null;
+    const ref = layernormBwd(dy, x, W, rows, cols, eps);
+    const fx = (xx: Float64Array) => dot(dy, layernormFwd(xx, W, Bv, rows, cols, eps).y);
+    close(ref.dx, numGrad(fx, x), { atol: 1e-8, rtol: 1e-6 }, `dx fd affine=${affine}`);
+    if (affine) {
+      close(ref.dw, numGrad((ww) => dot(dy, layernormFwd(x, ww, b, rows, cols, eps).y), w), { atol: 1e-8, rtol: 1e-6 }, 'dw fd');
+      close(ref.db, numGrad((bb) => dot(dy, layernormFwd(x, w, bb, rows, cols, eps).y), b), { atol: 1e-8, rtol: 1e-6 }, 'db fd');
+    }
+  }
+});
+
+const SHAPES: [number, number][] = [[1, 1], [3, 1], [1, 7], [5, 33], [37, 192], [130, 97], [24, 768], [9, 17]];
+
+test('layernormFwd: y, mean, rstd vs float64, affine / no affine, eps 1e-6 and 1e-5', () => {
+  const rng = new Rng(1);
+  sweep((label) => {
+    for (const [rows, cols] of SHAPES)
+      for (const eps of [1e-6, 1e-5])
+        for (const affine of [true, false]) {
+          const x = rng.normals(rows * cols, 2, rng.u() < 0.5 ? 3 : 0);
+          const w = affine ? rng.normals(cols) : null, b = affine ? rng.normals(cols) : null;
+          const ref = layernormFwd(x, w, b, rows, cols, eps);
+          const y = f32([rows, cols]), mean = f32([rows]), rstd = f32([rows]);
+          native.layernormFwd(f32([rows, cols], x), w && f32([cols], w), b && f32([cols], b), y, mean, rstd, eps);
+          const at = `${label} [${rows},${cols}] eps ${eps} affine ${affine}`;
+          close(read(y), ref.y, { atol: 2e-5, rtol: 2e-5 }, `y ${at}`);
+          close(read(mean), ref.mean, { atol: 2e-6, rtol: 1e-6 }, `mean ${at}`);
+          close(read(rstd), ref.rstd, { rtol: 2e-5 }, `rstd ${at}`);
+          freeAll();
+        }
+  }, { isa: true });
+});
+
+test('layernormFwd: bias without weight, and a 3-D input normalised over the last dim', () => {
+  const rng = new Rng(2);
+  const x = rng.normals(2 * 3 * 20), b = rng.normals(20);
+  const ref = layernormFwd(x, null, b, 6, 20, 1e-6);
+  const y = f32([2, 3, 20]);
+  native.layernormFwd(f32([2, 3, 20], x), null, f32([20], b), y, f32([6]), f32([6]), 1e-6);
+  close(read(y), ref.y, { atol: 1e-5, rtol: 1e-5 }, 'y');
+  freeAll();
+});
+
+test('layernormBwd: dx written, dw/db accumulated, vs float64', () => {
+  const rng = new Rng(3);
+  sweep((label) => {
+    for (const [rows, cols] of SHAPES)
+      for (const affine of [true, false]) {
+        const eps = affine ? 1e-6 : 1e-5;
+        const x = rng.normals(rows * cols, 1.5, 1), dy = rng.normals(rows * cols);
+        const w = affine ? rng.normals(cols) : null, b = affine ? rng.normals(cols) : null;
+        const ref = layernormBwd(dy, x, w, rows, cols, eps);
+        const xh = f32([rows, cols], x), wh = w && f32([cols], w);
+        const mean = f32([rows]), rstd = f32([rows]);
+        native.layernormFwd(xh, wh, b && f32([cols], b), f32([rows, cols]), mean, rstd, eps);
+        const dw0 = rng.normals(cols), db0 = rng.normals(cols);
+        const dx = f32([rows, cols], new Float32Array(rows * cols).fill(NaN));
+        const dw = affine ? f32([cols], dw0) : null, db = affine ? f32([cols], db0) : null;
+        native.layernormBwd(f32([rows, cols], dy), xh, wh, mean, rstd, dx, dw, db);
+        const at = `${label} [${rows},${cols}] affine ${affine}`;
+        // float error of rstd * (g - mean(g) - xhat * mean(g xhat)) scales with rstd and |g|, not |dx|
+        // (cols = 1 with eps 1e-6 has rstd 1000 and dx = 0 up to ulps of g)
+        const ndx = read(dx), rs = layernormFwd(x, null, null, rows, cols, eps).rstd;
+        const tolDx = ref.dx.map((_, i) => {
+          const r = Math.floor(i / cols), g = Math.abs(dy[i] * (w ? w[i % cols] : 1));
+          return 2e-6 + 4e-7 * rs[r] * (g + 3);
+        });
+        ndx.forEach((v, i) => {
+          if (!(Math.abs(v - ref.dx[i]) <= tolDx[i])) close([v], [ref.dx[i]], { atol: tolDx[i] }, `dx ${at} at ${i}`);
+        });
+        if (dw && db) {
+          const tol = { atol: 2e-5 * Math.sqrt(rows), rtol: 1e-5 };
+          close(read(dw), ref.dw.map((v, i) => v + dw0[i]), tol, `dw (+=) ${at}`);
+          close(read(db), ref.db.map((v, i) => v + db0[i]), tol, `db (+=) ${at}`);
+        }
+        freeAll();
+      }
+  }, { isa: true });
+});
+
+test('layernormBwd: dw/db accumulate over two calls (gradient accumulation)', () => {
+  const rng = new Rng(4);
+  const rows = 19, cols = 40;
+  const x = rng.normals(rows * cols), dy = rng.normals(rows * cols), w = rng.normals(cols);
+  const ref = layernormBwd(dy, x, w, rows, cols, 1e-6);
+  const xh = f32([rows, cols], x), wh = f32([cols], w), mean = f32([rows]), rstd = f32([rows]);
+  native.layernormFwd(xh, wh, null, f32([rows, cols]), mean, rstd, 1e-6);
+  const dw = f32([cols]), db = f32([cols]), dx = f32([rows, cols]), dyh = f32([rows, cols], dy);
+  native.layernormBwd(dyh, xh, wh, mean, rstd, dx, dw, db);
+  native.layernormBwd(dyh, xh, wh, mean, rstd, dx, dw, db);
+  close(read(dw), ref.dw.map((v) => 2 * v), { atol: 1e-4, rtol: 1e-5 }, 'dw twice');
+  close(read(db), ref.db.map((v) => 2 * v), { atol: 1e-4, rtol: 1e-5 }, 'db twice');
+  close(read(dx), ref.dx, { atol: 5e-5, rtol: 1e-4 }, 'dx not accumulated');
+  assert.ok(true);
+  freeAll();
+});
+
+test('layernorm errors name the op and the shapes; use after dispose', () => {
+  const x = f32([4, 6]);
+  throwsMsg(() => native.layernormFwd(x, f32([5]), null, f32([4, 6]), f32([4]), f32([4]), 1e-6), [/layernormFwd/, /weight/, /\[5\]/], 'weight');
+  throwsMsg(() => native.layernormFwd(x, null, null, f32([6, 4]), f32([4]), f32([4]), 1e-6), [/layernormFwd/, /\[4,6\]/, /\[6,4\]/], 'y');
+  throwsMsg(() => native.layernormFwd(x, null, null, f32([4, 6]), f32([3]), f32([4]), 1e-6), [/layernormFwd/, /mean/, /\[3\]/], 'mean');
+  throwsMsg(() => native.layernormFwd(native.zeros([4, 6], 'bfloat16'), null, null, f32([4, 6]), f32([4]), f32([4]), 1e-6), [/layernormFwd/, /x/, /float32/, /bf16\[4,6\]/], 'dtype');
+  throwsMsg(() => native.layernormBwd(f32([4, 6]), x, null, f32([4]), f32([4]), f32([4, 6]), f32([7]), null), [/layernormBwd/, /dweight/, /\[7\]/], 'dw');
+  throwsMsg(() => native.layernormBwd(f32([4, 5]), x, null, f32([4]), f32([4]), f32([4, 6]), null, null), [/layernormBwd/, /dy/, /\[4,5\]/], 'dy');
+  const y = f32([4, 6]);
+  y.dispose();
+  throwsMsg(() => native.layernormFwd(x, null, null, y, f32([4]), f32([4]), 1e-6), [/layernormFwd/, /y/, /after dispose/], 'disposed');
+  assert.ok(true);
+  freeAll();
+});
+
+test.run();
