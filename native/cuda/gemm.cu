@@ -1,0 +1,137 @@
+// GEMM on cuBLAS. Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so cuBLAS
+// gets (B, A) swapped with m = N, n = M and each operand's own leading dimension; strides of 0
+// broadcast one matrix to the whole batch. The bias / GELU epilogue is a separate kernel.
+// fp32 GEMMs run without TF32 unless asked (cublas_dyn.h), for parity with the CPU.
+#include <climits>
+#include <string>
+
+#include "cuda/common.cuh"
+#include "cuda/cublas_dyn.h"
+#include "cuda/extras.h"
+#include "cuda/kernels.h"
+
+namespace vj::cuda {
+
+namespace {
+
+__device__ __forceinline__ float gelu_exact(float v) {
+  // 1 + erf(z) as erfc(-z): keeps relative accuracy in the negative tail.
+  return 0.5f * v * erfcf(-v * 0.70710678118654752f);
+}
+
+// C = (beta != 0 ? beta*C : 0) + bias; used when there is no product (K == 0 or alpha == 0).
+__global__ void scale_c_kernel(float* C, int64_t batch, int64_t M, int64_t N, int64_t ldc, int64_t stride_c,
+                               float beta) {
+  int64_t total = batch * M * N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t n = i % N, m = (i / N) % M, b = i / (N * M);
+    float* c = C + b * stride_c + m * ldc + n;
+    *c = beta != 0.f ? beta * *c : 0.f;
+  }
+}
+
+// C += bias[n]; with gelu: pre = C, C = gelu(C).
+__global__ void epilogue_kernel(float* C, float* pre, const float* bias, bool gelu, int64_t batch, int64_t M,
+                                int64_t N, int64_t ldc, int64_t stride_c) {
+  int64_t total = batch * M * N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t n = i % N, m = (i / N) % M, b = i / (N * M);
+    int64_t off = b * stride_c + m * ldc + n;
+    float v = C[off];
+    if (bias) v += bias[n];
+    if (gelu) {
+      if (pre) pre[off] = v;
+      v = gelu_exact(v);
+    }
+    C[off] = v;
+  }
+}
+
+void need_int(const char* op, const char* what, int64_t v) {
+  if (v < 0 || v > INT_MAX)
+    fail(std::string(op) + ": " + what + " = " + std::to_string(v) + " does not fit cuBLAS's 32-bit int");
+}
+
+struct Dims {
+  int64_t batch, M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c;
+  bool ta, tb;
+};
+
+void check_dims(const char* op, const Dims& d) {
+  need_int(op, "batch", d.batch);
+  need_int(op, "M", d.M);
+  need_int(op, "N", d.N);
+  need_int(op, "K", d.K);
+  need_int(op, "lda", d.lda);
+  need_int(op, "ldb", d.ldb);
+  need_int(op, "ldc", d.ldc);
+}
+
+void run_epilogue(const char* op, float* C, float* pre, const float* bias, bool gelu, const Dims& d) {
+  if (!bias && !gelu) return;
+  int64_t total = d.batch * d.M * d.N;
+  epilogue_kernel<<<grid_for(total, 256), 256, 0, stream()>>>(C, gelu ? pre : nullptr, bias, gelu, d.batch, d.M, d.N,
+                                                               d.ldc, d.stride_c);
+  check_launch(op);
+}
+
+// No product: C = beta*C (+ epilogue). Returns true when handled.
+bool no_product(const char* op, float* C, float* pre, const float* bias, bool gelu, float alpha, float beta,
+                const Dims& d) {
+  if (d.K > 0 && alpha != 0.f) return false;
+  if (beta != 1.f) {
+    int64_t total = d.batch * d.M * d.N;
+    scale_c_kernel<<<grid_for(total, 256), 256, 0, stream()>>>(C, d.batch, d.M, d.N, d.ldc, d.stride_c, beta);
+    check_launch(op);
+  }
+  run_epilogue(op, C, pre, bias, gelu, d);
+  return true;
+}
+
+}  // namespace
+
+void gemm(const GemmArgs& g) {
+  const char* op = "gemm";
+  if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
+  check_dims(op, d);
+  if (no_product(op, g.C, g.pre, g.bias, g.gelu, g.alpha, g.beta, d)) return;
+  const blas::Api& api = blas::api();
+  float alpha = g.alpha, beta = g.beta;
+  blas::check(api.sgemm_strided_batched(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
+                                        g.trans_a ? blas::kOpT : blas::kOpN, (int)g.N, (int)g.M, (int)g.K, &alpha,
+                                        g.B, (int)g.ldb, (long long)g.stride_b, g.A, (int)g.lda, (long long)g.stride_a,
+                                        &beta, g.C, (int)g.ldc, (long long)g.stride_c, (int)g.batch),
+              "gemm (cublasSgemmStridedBatched)");
+  check_launch(op);
+  run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
+}
+
+}  // namespace vj::cuda
+
+namespace vj {
+
+void gemm_bf16(const GemmBf16Args& g) {
+  using namespace vj::cuda;
+  const char* op = "gemm_bf16";
+  std::string why = cuda_unavailable_reason();
+  if (!why.empty()) fail(why);
+  if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
+  check_dims(op, d);
+  if (no_product(op, g.C, g.pre, g.bias, g.gelu, g.alpha, g.beta, d)) return;
+  const blas::Api& api = blas::api();
+  float alpha = g.alpha, beta = g.beta;
+  blas::check(api.gemm_strided_batched_ex(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
+                                          g.trans_a ? blas::kOpT : blas::kOpN, (int)g.N, (int)g.M, (int)g.K, &alpha,
+                                          g.B, CUDA_R_16BF, (int)g.ldb, (long long)g.stride_b, g.A, CUDA_R_16BF,
+                                          (int)g.lda, (long long)g.stride_a, &beta, g.C, CUDA_R_32F, (int)g.ldc,
+                                          (long long)g.stride_c, (int)g.batch, blas::kCompute32F, blas::kGemmDefault),
+              "gemm_bf16 (cublasGemmStridedBatchedEx)");
+  check_launch(op);
+  run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
+}
+
+void cuda_set_tf32(bool on) { cuda::blas::set_tf32(on); }
+
+}  // namespace vj

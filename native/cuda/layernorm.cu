@@ -1,0 +1,137 @@
+// LayerNorm over the last dim: one warp per row (two passes in float: mean, then centred
+// variance, as the CPU does). The backward writes dx per row, and accumulates dw/db
+// deterministically: per-(row chunk, column) partials in double, then an in-order sum.
+#include <algorithm>
+
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+#include "cuda/reduce_util.cuh"
+
+namespace vj::cuda {
+
+namespace {
+constexpr int kWarps = 8;
+
+__global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                              float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd, int64_t rows,
+                              int64_t cols, float eps) {
+  int lane = threadIdx.x & 31;
+  int64_t r = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const float* xr = x + r * cols;
+  float s = 0.f;
+  for (int64_t c = lane; c < cols; c += 32) s += xr[c];
+  float mu = warp_sum(s) / (float)cols;
+  float v = 0.f;
+  for (int64_t c = lane; c < cols; c += 32) {
+    float d = xr[c] - mu;
+    v += d * d;
+  }
+  float rs = 1.f / sqrtf(warp_sum(v) / (float)cols + eps);
+  if (lane == 0) {
+    if (mean) mean[r] = mu;
+    if (rstd) rstd[r] = rs;
+  }
+  float* yr = y + r * cols;
+  for (int64_t c = lane; c < cols; c += 32) yr[c] = (xr[c] - mu) * rs * (w ? w[c] : 1.f) + (b ? b[c] : 0.f);
+}
+
+__global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w,
+                                 const float* __restrict__ mean, const float* __restrict__ rstd, float* __restrict__ dx,
+                                 int64_t rows, int64_t cols) {
+  int lane = threadIdx.x & 31;
+  int64_t r = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const float* xr = x + r * cols;
+  const float* dyr = dy + r * cols;
+  float mu = mean[r], rs = rstd[r];
+  float sg = 0.f, sgx = 0.f;
+  for (int64_t c = lane; c < cols; c += 32) {
+    float xh = (xr[c] - mu) * rs;
+    float g = dyr[c] * (w ? w[c] : 1.f);
+    sg += g;
+    sgx += g * xh;
+  }
+  sg = warp_sum(sg);
+  sgx = warp_sum(sgx);
+  const float inv = 1.f / (float)cols;
+  float* dxr = dx + r * cols;
+  for (int64_t c = lane; c < cols; c += 32) {
+    float xh = (xr[c] - mu) * rs;
+    float g = dyr[c] * (w ? w[c] : 1.f);
+    dxr[c] = rs * (g - inv * sg - xh * inv * sgx);
+  }
+}
+
+// part_w[chunk][c] = sum dy * xhat, part_b[chunk][c] = sum dy over the chunk's rows.
+__global__ void ln_bwd_wb_partial_kernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                         const float* __restrict__ mean, const float* __restrict__ rstd, int64_t rows,
+                                         int64_t cols, int64_t chunk_rows, double* __restrict__ part_w,
+                                         double* __restrict__ part_b) {
+  __shared__ double s1[kColTy][kColTx + 1], s2[kColTy][kColTx + 1];
+  int64_t c = blockIdx.x * (int64_t)kColTx + threadIdx.x;
+  int64_t r0 = blockIdx.y * chunk_rows, r1 = min(rows, r0 + chunk_rows);
+  double a = 0, q = 0;
+  if (c < cols)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColTy) {
+      float g = dy[r * cols + c];
+      float xh = (x[r * cols + c] - mean[r]) * rstd[r];
+      a += (double)(g * xh);
+      q += (double)g;
+    }
+  s1[threadIdx.y][threadIdx.x] = a;
+  s2[threadIdx.y][threadIdx.x] = q;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    double t = 0, u = 0;
+    for (int yy = 0; yy < kColTy; yy++) {
+      t += s1[yy][threadIdx.x];
+      u += s2[yy][threadIdx.x];
+    }
+    part_w[blockIdx.y * cols + c] = t;
+    part_b[blockIdx.y * cols + c] = u;
+  }
+}
+
+__global__ void ln_bwd_wb_final_kernel(const double* __restrict__ part_w, const double* __restrict__ part_b,
+                                       int64_t nchunks, int64_t cols, float* dw, float* db) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < cols; c += (int64_t)gridDim.x * blockDim.x) {
+    double t = 0, u = 0;
+    for (int64_t k = 0; k < nchunks; k++) {
+      t += part_w[k * cols + c];
+      u += part_b[k * cols + c];
+    }
+    if (dw) dw[c] = (float)((double)dw[c] + t);
+    if (db) db[c] = (float)((double)db[c] + u);
+  }
+}
+}  // namespace
+
+void layernorm_fwd(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t rows,
+                   int64_t cols, float eps) {
+  if (rows <= 0 || cols <= 0) return;
+  unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
+  ln_fwd_kernel<<<blocks, kWarps * 32, 0, stream()>>>(x, w, b, y, mean, rstd, rows, cols, eps);
+  check_launch("layernormFwd");
+}
+
+void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
+                   float* dw, float* db, int64_t rows, int64_t cols) {
+  if (rows <= 0 || cols <= 0) return;
+  unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
+  ln_bwd_dx_kernel<<<blocks, kWarps * 32, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, cols);
+  check_launch("layernormBwd");
+  if (!dw && !db) return;
+  int64_t nchunks = std::max<int64_t>(1, (rows + kChunkRows - 1) / kChunkRows);
+  if (nchunks > 65535) fail("layernormBwd: too many rows for the CUDA kernel");
+  Scratch part((size_t)nchunks * (size_t)cols * 2 * sizeof(double));
+  double* pw = part.as<double>();
+  double* pb = pw + nchunks * cols;
+  dim3 grid((unsigned)((cols + kColTx - 1) / kColTx), (unsigned)nchunks), block(kColTx, kColTy);
+  ln_bwd_wb_partial_kernel<<<grid, block, 0, stream()>>>(dy, x, mean, rstd, rows, cols, kChunkRows, pw, pb);
+  check_launch("layernormBwd");
+  ln_bwd_wb_final_kernel<<<grid_for(cols, 256), 256, 0, stream()>>>(pw, pb, nchunks, cols, dw, db);
+  check_launch("layernormBwd");
+}
+
+}  // namespace vj::cuda

@@ -1,0 +1,148 @@
+// Reductions in double where the CPU uses double (bias grads, grad norms, monitors). All are
+// two-stage with a grid that depends only on the shape, so results are deterministic.
+#include <algorithm>
+#include <cmath>
+
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+#include "cuda/reduce_util.cuh"
+
+namespace vj::cuda {
+
+namespace {
+
+// part[chunk][c] = sum over the chunk's rows of x[r][c] (and of x^2 when sq is non-null).
+__global__ void col_partial_kernel(const float* __restrict__ x, int64_t rows, int64_t cols, int64_t chunk_rows,
+                                   double* __restrict__ part, double* __restrict__ part_sq) {
+  __shared__ double s1[kColTy][kColTx + 1], s2[kColTy][kColTx + 1];
+  int64_t c = blockIdx.x * (int64_t)kColTx + threadIdx.x;
+  int64_t r0 = blockIdx.y * chunk_rows, r1 = min(rows, r0 + chunk_rows);
+  double a = 0, q = 0;
+  if (c < cols)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColTy) {
+      double v = x[r * cols + c];
+      a += v;
+      q += v * v;
+    }
+  s1[threadIdx.y][threadIdx.x] = a;
+  s2[threadIdx.y][threadIdx.x] = q;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    double t = 0, u = 0;
+    for (int y = 0; y < kColTy; y++) {
+      t += s1[y][threadIdx.x];
+      u += s2[y][threadIdx.x];
+    }
+    part[blockIdx.y * cols + c] = t;
+    if (part_sq) part_sq[blockIdx.y * cols + c] = u;
+  }
+}
+
+__global__ void sum_rows_final_kernel(const double* __restrict__ part, int64_t nchunks, int64_t cols, float* out,
+                                      bool acc) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < cols; c += (int64_t)gridDim.x * blockDim.x) {
+    double s = 0;
+    for (int64_t k = 0; k < nchunks; k++) s += part[k * cols + c];
+    out[c] = (float)((acc ? (double)out[c] : 0.0) + s);
+  }
+}
+
+__global__ void mean_col_std_final_kernel(const double* __restrict__ part, const double* __restrict__ part_sq,
+                                          int64_t nchunks, int64_t rows, int64_t cols, double* result) {
+  double total = 0;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    double s = 0, q = 0;
+    for (int64_t k = 0; k < nchunks; k++) {
+      s += part[k * cols + c];
+      q += part_sq[k * cols + c];
+    }
+    double mu = s / (double)rows;
+    double var = fmax(0.0, q / (double)rows - mu * mu);
+    total += sqrt(var);
+  }
+  total = block_sum(total);
+  if (threadIdx.x == 0) *result = cols ? total / (double)cols : 0.0;
+}
+
+__global__ void sumsq_partial_kernel(const float* __restrict__ x, int64_t n, double* part) {
+  double s = 0;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    double v = x[i];
+    s += v * v;
+  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+__global__ void sum_doubles_kernel(const double* __restrict__ v, int64_t n, double* out) {
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += v[i];
+  s = block_sum(s);
+  if (threadIdx.x == 0) *out = s;
+}
+
+}  // namespace
+
+void sum_doubles(const double* v, int64_t n, double* out, const char* op) {
+  sum_doubles_kernel<<<1, 1024, 0, stream()>>>(v, n, out);
+  check_launch(op);
+}
+
+double read_double(const double* d, const char* op) {
+  double h = 0;
+  check(cudaMemcpyAsync(&h, d, sizeof(double), cudaMemcpyDeviceToHost, stream()), op);
+  sync(op);
+  return h;
+}
+
+ColPartials::ColPartials(int64_t rows, int64_t cols, bool with_sq)
+    : nchunks(std::max<int64_t>(1, (rows + kChunkRows - 1) / kChunkRows)),
+      buf((size_t)nchunks * (size_t)cols * sizeof(double) * (with_sq ? 2 : 1)) {
+  part = buf.as<double>();
+  part_sq = with_sq ? part + nchunks * cols : nullptr;
+}
+
+void ColPartials::run(const float* x, int64_t rows, int64_t cols, const char* op) {
+  dim3 grid((unsigned)((cols + kColTx - 1) / kColTx), (unsigned)nchunks), block(kColTx, kColTy);
+  col_partial_kernel<<<grid, block, 0, stream()>>>(x, rows, cols, kChunkRows, part, part_sq);
+  check_launch(op);
+}
+
+// Bias gradients: out[c] (+)= sum_r x[r, c], summed in double.
+void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate) {
+  if (cols <= 0) return;
+  if (rows <= 0) {
+    if (!accumulate) fill(out, cols, 0.f);
+    return;
+  }
+  if (rows > (int64_t)kChunkRows * 65535) fail("sumRows: too many rows for the CUDA kernel");
+  ColPartials cp(rows, cols, false);
+  cp.run(x, rows, cols, "sumRows");
+  sum_rows_final_kernel<<<grid_for(cols, 256), 256, 0, stream()>>>(cp.part, cp.nchunks, cols, out, accumulate);
+  check_launch("sumRows");
+}
+
+double sum_squares(const float* x, int64_t n) {
+  if (n <= 0) return 0.0;
+  const int threads = 256;
+  unsigned blocks = grid_for(n, threads * 8, 1024);
+  Scratch part(sizeof(double) * (blocks + 1));
+  double* d = part.as<double>();
+  sumsq_partial_kernel<<<blocks, threads, 0, stream()>>>(x, n, d);
+  check_launch("sumSquares");
+  sum_doubles(d, blocks, d + blocks, "sumSquares");
+  return read_double(d + blocks, "sumSquares");
+}
+
+double mean_col_std(const float* x, int64_t rows, int64_t cols) {
+  if (cols <= 0) return 0.0;
+  if (rows > (int64_t)kChunkRows * 65535) fail("meanColStd: too many rows for the CUDA kernel");
+  ColPartials cp(std::max<int64_t>(rows, 1), cols, true);
+  cp.run(x, rows, cols, "meanColStd");
+  Scratch res(sizeof(double));
+  mean_col_std_final_kernel<<<1, 1024, 0, stream()>>>(cp.part, cp.part_sq, cp.nchunks, rows, cols, res.as<double>());
+  check_launch("meanColStd");
+  return read_double(res.as<double>(), "meanColStd");
+}
+
+}  // namespace vj::cuda

@@ -1,0 +1,82 @@
+// Small GPU bench: our CUDA attention fwd+bwd, layernorm fwd+bwd and GEMM against torch
+// (SDPA flash in bf16 and SDPA in fp32, F.layer_norm, torch.mm), timed by wall clock around a
+// synchronising read (ours) and CUDA events (torch). Called by ops.mjs --bench.
+import { execFileSync } from 'node:child_process';
+
+function timeit(A, fn, iters = 20) {
+  const s = A.empty([1], 'float32', 'cuda');
+  A.fill(s, 0);
+  const sync = () => A.sumSquares(s);  // returns a host double: synchronises the stream
+  for (let i = 0; i < 3; i++) fn();
+  sync();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) fn();
+  sync();
+  s.dispose();
+  return (performance.now() - t0) / iters;
+}
+
+const TORCH = String.raw`
+import torch, torch.nn.functional as F, json, sys
+B,N,H,hd,R,C,M,K,Nn = [int(x) for x in sys.argv[1:10]]
+dev='cuda'; out={}
+def t(fn, it=20):
+    for _ in range(3): fn()
+    torch.cuda.synchronize(); s=torch.cuda.Event(enable_timing=True); e=torch.cuda.Event(enable_timing=True)
+    s.record()
+    for _ in range(it): fn()
+    e.record(); torch.cuda.synchronize(); return s.elapsed_time(e)/it
+for dt,name in ((torch.bfloat16,'attn_bf16_flash'),(torch.float32,'attn_fp32')):
+    q,k,v=[torch.randn(B,H,N,hd,device=dev,dtype=dt,requires_grad=True) for _ in range(3)]
+    g=torch.randn(B,H,N,hd,device=dev,dtype=dt)
+    def f():
+        o=F.scaled_dot_product_attention(q,k,v); o.backward(g)
+    try: out[name]=t(f)
+    except Exception as ex: out[name]=str(ex)[:80]
+x=torch.randn(R,C,device=dev,requires_grad=True); w=torch.randn(C,device=dev,requires_grad=True); b=torch.randn(C,device=dev,requires_grad=True); gy=torch.randn(R,C,device=dev)
+def ln():
+    y=F.layer_norm(x,(C,),w,b,1e-6); y.backward(gy)
+out['layernorm']=t(ln)
+a=torch.randn(M,K,device=dev); bb=torch.randn(K,Nn,device=dev)
+torch.backends.cuda.matmul.allow_tf32=False
+out['gemm_fp32']=t(lambda: torch.mm(a,bb))
+torch.backends.cuda.matmul.allow_tf32=True
+out['gemm_tf32']=t(lambda: torch.mm(a,bb))
+ab=a.bfloat16(); bb16=bb.bfloat16()
+out['gemm_bf16']=t(lambda: torch.mm(ab,bb16))
+print(json.dumps(out))
+`;
+
+export async function bench(A) {
+  const B = 8, N = 1568, H = 16, hd = 64, C = H * hd;  // ViT-L/16, 16 frames at 224 px
+  const R = B * N, M = B * N, K = 1024, Nn = 4096;
+  const E = (shape) => { const t = A.empty(shape, 'float32', 'cuda'); A.fill(t, 0.01); return t; };
+  const qkv = E([B, N, 3 * C]), o = E([B, N, C]), lse = E([B, H, N]), dout = E([B, N, C]), dqkv = E([B, N, 3 * C]);
+  const sc = 1 / Math.sqrt(hd);
+  const fwd = () => A.attentionFwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, H, sc);
+  const bwd = () => A.attentionBwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, dout, dqkv, 0, dqkv, C, dqkv, 2 * C, H, sc);
+  const ours = {};
+  ours.attn_fwd = timeit(A, fwd);
+  ours.attn_fwd_bwd = timeit(A, () => { fwd(); bwd(); });
+  const x = E([R, C]), w = E([C]), b = E([C]), y = E([R, C]), mu = E([R]), rs = E([R]), dx = E([R, C]), dw = E([C]), db = E([C]);
+  ours.layernorm = timeit(A, () => { A.layernormFwd(x, w, b, y, mu, rs, 1e-6); A.layernormBwd(y, x, w, mu, rs, dx, dw, db); });
+  const a = E([M, K]), bm = E([K, Nn]), cm = E([M, Nn]);
+  ours.gemm_fp32 = timeit(A, () => A.gemm(a, bm, cm, false, false, 1, 0, null));
+  for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
+
+  const attnFlop = 4 * B * H * N * N * hd;  // fwd: 2 GEMMs of 2*N*N*hd; bwd adds 2.5x (ours: 3.5x, dq recomputes)
+  const gemmFlop = 2 * M * K * Nn;
+  let torch = {};
+  try {
+    torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  } catch (e) {
+    torch = { error: e.message.split('\n')[0] };
+  }
+  const f = (v) => (typeof v === 'number' ? `${v.toFixed(3)} ms` : String(v ?? '-'));
+  console.log(`\nbench (B=${B}, N=${N}, H=${H}, hd=${hd}; layernorm ${R}x${C}; gemm ${M}x${K}x${Nn})`);
+  console.log(`attention fwd        ours fp32 ${f(ours.attn_fwd)} (${(attnFlop / ours.attn_fwd / 1e9).toFixed(1)} TFLOP/s)`);
+  console.log(`attention fwd+bwd    ours fp32 ${f(ours.attn_fwd_bwd)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)} | torch SDPA fp32 ${f(torch.attn_fp32)}`);
+  console.log(`layernorm fwd+bwd    ours ${f(ours.layernorm)} | torch ${f(torch.layernorm)}`);
+  console.log(`gemm                 ours fp32 ${f(ours.gemm_fp32)} (${(gemmFlop / ours.gemm_fp32 / 1e9).toFixed(1)} TFLOP/s) | torch fp32 ${f(torch.gemm_fp32)} tf32 ${f(torch.gemm_tf32)} bf16 ${f(torch.gemm_bf16)}`);
+  if (torch.error) console.log(`torch: ${torch.error}`);
+}

@@ -1,0 +1,275 @@
+// CUDA backend vs CPU backend, op by op, on random inputs (issue 7).
+// Run: node test/gpu/ops.mjs [--bench]   (VJEPA_ADDON overrides build/Release/vjepa.node)
+// Without a usable GPU it prints "CUDA unavailable: <reason>", still runs every CPU reference
+// (so the harness itself is exercised) and exits 0.
+// Error metric per output: max |cuda - cpu| / max |cpu| (scale-relative; per-element relative
+// error is meaningless where an output crosses zero). Tolerance 1e-5 unless noted.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const A = require(process.env.VJEPA_ADDON ?? path.join(root, 'build/Release/vjepa.node'));
+const info = A.cudaInfo();
+const GPU = info.available;
+if (!GPU) console.log(`CUDA unavailable: ${info.reason}`);
+
+// ---------------------------------------------------------------- data
+let seed = 0x9e3779b9;
+function rand() {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+function randn(n, scale = 1) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = 1 - rand(), v = rand();
+    a[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return a;
+}
+function randint(n, lo, hi) {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + Math.floor(rand() * (hi - lo));
+  return a;
+}
+function perm(n, k) {  // k distinct indices of [0, n), sorted
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p.slice(0, k).sort((x, y) => x - y);
+}
+const numel = (shape) => shape.reduce((x, y) => x * y, 1);
+const F = (shape, scale = 1) => ({ shape, data: randn(numel(shape), scale), dtype: 'float32' });
+const Z = (shape) => ({ shape, data: new Float32Array(numel(shape)), dtype: 'float32' });
+const I = (shape, data) => ({ shape, data: Int32Array.from(data), dtype: 'int32' });
+
+function make(spec, device) {
+  const t = A.empty(spec.shape, spec.dtype, device);
+  t.write(spec.data);
+  return t;
+}
+function readT(t) {
+  const n = numel(t.shape);
+  const a = t.dtype === 'int32' ? new Int32Array(n) : t.dtype === 'bfloat16' ? new Uint16Array(n) : new Float32Array(n);
+  t.read(a);
+  return a;
+}
+function relErr(got, ref) {
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i] - ref[i]);
+    if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;  // NaN counts as a failure
+    m = Math.max(m, Math.abs(ref[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+// ---------------------------------------------------------------- runner
+const rows = [];
+let failures = 0;
+// inputs: name -> spec; fn(T) runs the op on tensors T (one device), may return a number;
+// outs: names of tensors to compare (scalars are compared as "=").
+function check(name, inputs, fn, outs, tol = 1e-5) {
+  const cpu = {}, dev = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    cpu[k] = v === null ? null : make(v, 'cpu');
+    if (GPU) dev[k] = v === null ? null : make(v, 'cuda');
+  }
+  const rc = fn(cpu);
+  if (!GPU) {
+    rows.push([name, '-', 'cpu only']);
+    for (const t of Object.values(cpu)) t?.dispose();
+    return;
+  }
+  let err = 0;
+  try {
+    const rg = fn(dev);
+    if (typeof rc === 'number') err = Math.max(err, Math.abs(rg - rc) / Math.max(Math.abs(rc), 1e-30));
+    for (const o of outs) err = Math.max(err, relErr(readT(dev[o]), readT(cpu[o])));
+  } catch (e) {
+    err = Infinity;
+    console.log(`${name}: ${e.message}`);
+  }
+  const ok = err <= tol;
+  if (!ok) failures++;
+  rows.push([name, err.toExponential(2), ok ? 'pass' : `FAIL (tol ${tol})`]);
+  for (const t of [...Object.values(cpu), ...Object.values(dev)]) t?.dispose();
+}
+
+// ---------------------------------------------------------------- GEMM
+for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+  const M = 67, N = 45, K = 129;
+  check(`gemm ta=${+ta} tb=${+tb}`, {
+    a: F(ta ? [K, M] : [M, K]), b: F(tb ? [N, K] : [K, N]), c: F([M, N]), bias: F([N]),
+  }, (T) => A.gemm(T.a, T.b, T.c, ta, tb, 0.7, 0.3, T.bias), ['c']);
+}
+check('gemm batched, B broadcast', { a: F([3, 33, 64]), b: F([64, 40]), c: Z([3, 33, 40]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, false, 1, 0, null), ['c']);
+check('gemm batched, A broadcast, tb', { a: F([33, 64]), b: F([3, 40, 64]), c: Z([3, 33, 40]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c']);
+check('gemm K=0 path (alpha=0, beta=0.5)', { a: F([8, 16]), b: F([16, 8]), c: F([8, 8]), bias: F([8]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, false, 0, 0.5, T.bias), ['c']);
+check('gemmGelu (fc1 epilogue)', { a: F([300, 96]), b: F([384, 96], 0.2), c: Z([300, 384]), pre: Z([300, 384]), bias: F([384]) },
+  (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre']);
+
+// ---------------------------------------------------------------- attention
+function attnCase(label, B, Nq, Nk, H, hd, fused) {
+  const C = H * hd, scale = 1 / Math.sqrt(hd);
+  const inputs = fused
+    ? { qkv: F([B, Nq, 3 * C]), o: Z([B, Nq, C]), lse: Z([B, H, Nq]) }
+    : { q: F([B, Nq, C]), kv: F([B, Nk, 2 * C]), o: Z([B, Nq, C]), lse: Z([B, H, Nq]) };
+  const fwd = (T) => fused
+    ? A.attentionFwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, H, scale)
+    : A.attentionFwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, H, scale);
+  check(`attentionFwd ${label}`, inputs, fwd, ['o', 'lse']);
+  // backward from the CPU forward's out/lse, so the comparison isolates the backward
+  const cpu = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, make(v, 'cpu')]));
+  fwd(cpu);
+  const bin = { ...inputs, o: { ...inputs.o, data: readT(cpu.o) }, lse: { ...inputs.lse, data: readT(cpu.lse) }, dout: F([B, Nq, C]) };
+  for (const t of Object.values(cpu)) t.dispose();
+  if (fused) {
+    bin.dqkv = F([B, Nq, 3 * C]);  // garbage: every column must be written
+    check(`attentionBwd ${label}`, bin, (T) => A.attentionBwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, T.dout,
+      T.dqkv, 0, T.dqkv, C, T.dqkv, 2 * C, H, scale), ['dqkv'], 2e-5);
+  } else {
+    bin.dq = F([B, Nq, C]);
+    bin.dkv = F([B, Nk, 2 * C]);
+    check(`attentionBwd ${label}`, bin, (T) => A.attentionBwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, T.dout,
+      T.dq, 0, T.dkv, 0, T.dkv, C, H, scale), ['dq', 'dkv'], 2e-5);
+  }
+}
+attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true);
+attnCase('self hd=16 N=130', 2, 130, 130, 2, 16, true);
+attnCase('self hd=80 N=65', 1, 65, 65, 2, 80, true);
+attnCase('self hd=128 N=200', 1, 200, 200, 2, 128, true);
+attnCase('cross hd=64 Nq=5 Nk=300', 3, 5, 300, 4, 64, false);
+attnCase('cross hd=96 Nq=1 Nk=1000', 2, 1, 1000, 2, 96, false);
+
+// ---------------------------------------------------------------- layers
+check('layernormFwd affine', { x: F([301, 192], 2), w: F([192]), b: F([192]), y: Z([301, 192]), m: Z([301]), r: Z([301]) },
+  (T) => A.layernormFwd(T.x, T.w, T.b, T.y, T.m, T.r, 1e-6), ['y', 'm', 'r']);
+check('layernormFwd plain', { x: F([64, 1000]), y: Z([64, 1000]), m: Z([64]), r: Z([64]) },
+  (T) => A.layernormFwd(T.x, null, null, T.y, T.m, T.r, 1e-5), ['y', 'm', 'r']);
+{
+  const R = 777, C = 192;
+  const x = F([R, C]);
+  const m = new Float32Array(R), r = new Float32Array(R);
+  for (let i = 0; i < R; i++) {
+    let s = 0, q = 0;
+    for (let c = 0; c < C; c++) s += x.data[i * C + c];
+    s /= C;
+    for (let c = 0; c < C; c++) q += (x.data[i * C + c] - s) ** 2;
+    m[i] = s;
+    r[i] = 1 / Math.sqrt(q / C + 1e-6);
+  }
+  check('layernormBwd (dw, db accumulate)', {
+    dy: F([R, C]), x, w: F([C]), m: { shape: [R], data: m, dtype: 'float32' }, r: { shape: [R], data: r, dtype: 'float32' },
+    dx: F([R, C]), dw: F([C]), db: F([C]),
+  }, (T) => A.layernormBwd(T.dy, T.x, T.w, T.m, T.r, T.dx, T.dw, T.db), ['dx', 'dw', 'db']);
+}
+check('geluFwd', { x: F([10007], 3), y: Z([10007]) }, (T) => A.geluFwd(T.x, T.y), ['y']);
+check('geluBwd', { x: F([10007], 3), dy: F([10007]), dx: Z([10007]) }, (T) => A.geluBwd(T.x, T.dy, T.dx), ['dx']);
+{
+  const B = 2, Cc = 3, Tt = 4, H = 32, W = 48, t = 2, p = 16, N = (Tt / t) * (H / p) * (W / p);
+  const idx = [...perm(N, 5), ...perm(N, 5)];
+  check('unfoldTubelets idx', { x: F([B, Cc, Tt, H, W]), idx: I([B, 5], idx), out: Z([B, 5, Cc * t * p * p]) },
+    (T) => A.unfoldTubelets(T.x, T.idx, T.out, t, p), ['out']);
+  check('unfoldTubelets all', { x: F([B, Cc, Tt, H, W]), out: Z([B, N, Cc * t * p * p]) },
+    (T) => A.unfoldTubelets(T.x, null, T.out, t, p), ['out']);
+}
+
+// ---------------------------------------------------------------- indexing
+{
+  const B = 3, N = 50, K = 20, D = 72;
+  const idx = [...perm(N, K), ...perm(N, K), ...perm(N, K)];
+  check('gatherRows', { x: F([B, N, D]), idx: I([B, K], idx), out: Z([B, K, D]) }, (T) => A.gatherRows(T.x, T.idx, T.out), ['out']);
+  check('gatherRows x_batch=1', { x: F([1, N, D]), idx: I([B, K], idx), out: Z([B, K, D]) }, (T) => A.gatherRows(T.x, T.idx, T.out), ['out']);
+  check('scatterAddRows', { d: F([B, K, D]), idx: I([B, K], idx), dx: F([B, N, D]) }, (T) => A.scatterAddRows(T.d, T.idx, T.dx), ['dx']);
+  check('scatterAddRows x_batch=1', { d: F([B, K, D]), idx: I([B, K], idx), dx: F([1, N, D]) }, (T) => A.scatterAddRows(T.d, T.idx, T.dx), ['dx']);
+}
+check('copyBlocks', { s: F([10, 40]), d: F([10, 64]) }, (T) => A.copyBlocks(T.s, 3, T.d, 5, 9, 30, 40, 64, false), ['d']);
+check('copyBlocks accumulate', { s: F([10, 40]), d: F([10, 64]) }, (T) => A.copyBlocks(T.s, 3, T.d, 5, 9, 30, 40, 64, true), ['d']);
+check('copyBlocks contiguous', { s: F([1000]), d: F([1000]) }, (T) => A.copyBlocks(T.s, 0, T.d, 0, 1, 1000, 0, 0, false), ['d']);
+
+// ---------------------------------------------------------------- elementwise / reductions
+check('fill', { x: F([1001]) }, (T) => A.fill(T.x, 0.25), ['x']);
+check('axpby', { x: F([1001]), y: F([1001]), o: Z([1001]) }, (T) => A.axpby(T.x, T.y, T.o, 0.3, -1.7), ['o']);
+check('axpby y=null, in place', { x: F([1001]) }, (T) => A.axpby(T.x, null, T.x, 0.3, 0), ['x']);
+check('addRowvec', { x: F([37, 64]), v: F([64]), o: Z([37, 64]) }, (T) => A.addRowvec(T.x, T.v, T.o), ['o']);
+check('sumRows', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, false), ['o']);
+check('sumRows accumulate', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, true), ['o']);
+check('sumSquares', { x: F([100003]) }, (T) => A.sumSquares(T.x), [], 1e-9);
+check('meanColStd', { x: F([513, 77], 3) }, (T) => A.meanColStd(T.x), [], 1e-9);
+
+// ---------------------------------------------------------------- losses
+check('lossFwd e=1', { p: F([8, 100, 64]), t: F([8, 100, 64]) }, (T) => A.lossFwd(T.p, T.t, 1), [], 1e-9);
+check('lossFwd e=2', { p: F([8, 100, 64]), t: F([8, 100, 64]) }, (T) => A.lossFwd(T.p, T.t, 2), [], 1e-7);
+check('lossBwd e=1', { p: F([5000]), t: F([5000]), d: Z([5000]) }, (T) => A.lossBwd(T.p, T.t, T.d, 1, 0.5), ['d']);
+check('lossBwd e=1.5', { p: F([5000]), t: F([5000]), d: Z([5000]) }, (T) => A.lossBwd(T.p, T.t, T.d, 1.5, 0.5), ['d']);
+check('tokenStdFwd', { x: F([4, 97, 48], 2), s: Z([4, 48]) }, (T) => A.tokenStdFwd(T.x, T.s, 1e-4), ['s']);
+{
+  const x = F([4, 97, 48], 2);
+  const c = make(x, 'cpu'), s = A.empty([4, 48], 'float32', 'cpu');
+  A.tokenStdFwd(c, s, 1e-4);
+  const sd = readT(s);
+  c.dispose();
+  s.dispose();
+  check('tokenStdBwd', { x, s: { shape: [4, 48], data: sd, dtype: 'float32' }, g: F([4, 48]), dx: F([4, 97, 48]) },
+    (T) => A.tokenStdBwd(T.x, T.s, T.g, T.dx), ['dx']);
+}
+check('crossEntropy', { x: F([33, 10], 3), l: I([33], randint(33, 0, 10)), d: Z([33, 10]) },
+  (T) => A.crossEntropy(T.x, T.l, T.d, 0.5), ['d'], 1e-6);
+check('softmax', { x: F([33, 1000], 4), y: Z([33, 1000]) }, (T) => A.softmax(T.x, T.y), ['y']);
+
+// ---------------------------------------------------------------- optimiser, casts
+check('adamw step 7', { p: F([10007]), g: F([10007]), m: F([10007], 0.1), v: { shape: [10007], data: randn(10007).map((x) => x * x * 0.01), dtype: 'float32' } },
+  (T) => A.adamw(T.p, T.g, T.m, T.v, 1e-3, 0.9, 0.999, 1e-8, 0.05, 7), ['p', 'm', 'v']);
+check('ema', { t: F([10007]), o: F([10007]) }, (T) => A.ema(T.t, T.o, 0.996), ['t']);
+{
+  const x = F([4099], 5);
+  x.data[0] = NaN;
+  x.data[1] = Infinity;
+  x.data[2] = -0;
+  x.data[3] = 1.00390625;  // a rounding tie
+  check('cast f32->bf16 (bits)', { x, y: { shape: [4099], data: new Uint16Array(4099), dtype: 'bfloat16' } },
+    (T) => A.cast(T.x, T.y), ['y'], 0);
+  check('cast bf16->f32', { y: { shape: [4099], data: Uint16Array.from({ length: 4099 }, () => Math.floor(rand() * 0x7f00)), dtype: 'bfloat16' }, x: Z([4099]) },
+    (T) => A.cast(T.y, T.x), ['x'], 0);
+}
+
+// ---------------------------------------------------------------- errors on the device
+if (GPU) {
+  const expectThrow = (name, fn, re) => {
+    let msg = '';
+    try { fn(); } catch (e) { msg = e.message; }
+    const ok = re.test(msg);
+    if (!ok) failures++;
+    rows.push([name, '-', ok ? 'pass' : `FAIL (${msg || 'no error'})`]);
+  };
+  const x = make(F([2, 10, 8]), 'cuda'), out = make(Z([2, 3, 8]), 'cuda'), idx = make(I([2, 3], [0, 1, 99, 0, 1, 2]), 'cuda');
+  expectThrow('gatherRows bad index -> error', () => { A.gatherRows(x, idx, out); readT(out); }, /gatherRows: an index/);
+  const lg = make(F([4, 3]), 'cuda'), lb = make(I([4], [0, 1, 7, 2]), 'cuda');
+  expectThrow('crossEntropy bad label -> error', () => A.crossEntropy(lg, lb, null, 1), /crossEntropy: a label/);
+  for (const t of [x, out, idx, lg, lb]) t.dispose();
+}
+
+// ---------------------------------------------------------------- report
+const w0 = Math.max(...rows.map((r) => r[0].length));
+console.log(`${'op'.padEnd(w0)}  ${'max rel err'.padStart(11)}  result`);
+for (const [n, e, r] of rows) console.log(`${n.padEnd(w0)}  ${String(e).padStart(11)}  ${r}`);
+if (!GPU) {
+  console.log(`\nnote: only the CPU references ran (${rows.length} cases); run test/gpu/run.sh on a CUDA machine for the comparison.`);
+  process.exit(0);
+}
+console.log(`\n${rows.length - failures}/${rows.length} passed`);
+if (process.argv.includes('--bench')) {
+  const { bench } = await import('./bench.mjs');
+  await bench(A);
+}
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The H200 check for the CUDA backend (issue 7): build the addon for sm_90, compare every op of
+# the CUDA backend with the CPU backend (test/gpu/ops.mjs), check the bf16 GEMM
+# (test/gpu/gemm_bf16.cu), then a short bench against torch. Run from anywhere:
+#   bash test/gpu/run.sh            # everything
+#   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
+# Needs: nvcc + cmake on PATH, node (or ./node.xz / ./.node/node carried along),
+# node_modules/{node-addon-api,node-api-headers} (carried), cuBLAS (found in the Python
+# nvidia-cublas package when not on the library path).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+if ! command -v node >/dev/null 2>&1; then
+  if [ ! -x "$ROOT/.node/node" ]; then
+    if [ -f "$ROOT/node.xz" ]; then
+      mkdir -p "$ROOT/.node"
+      xz -dc "$ROOT/node.xz" > "$ROOT/.node/node"
+      chmod +x "$ROOT/.node/node"
+    else
+      echo "node is not installed and neither ./.node/node nor ./node.xz was carried" >&2
+      exit 2
+    fi
+  fi
+  export PATH="$ROOT/.node:$PATH"
+fi
+echo "node $(node --version); $(nvcc --version | tail -1)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+
+# cuBLAS: the addon dlopens libcublas.so.13/.12; take it from the Python wheel if needed.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.1[23]'; then
+  CUBLAS_LIB=$(python3 - <<'PY' 2>/dev/null || true
+import glob, os, site, sys
+paths = site.getsitepackages() + [site.getusersitepackages()] + sys.path
+for p in paths:
+    for lib in glob.glob(os.path.join(p, 'nvidia', 'cu*', 'lib', 'libcublas.so.1*')) + glob.glob(os.path.join(p, 'nvidia', 'cublas', 'lib', 'libcublas.so.1*')):
+        print(os.path.dirname(lib)); raise SystemExit
+PY
+)
+  if [ -n "$CUBLAS_LIB" ]; then
+    export LD_LIBRARY_PATH="$CUBLAS_LIB:${LD_LIBRARY_PATH:-}"
+    echo "cuBLAS from $CUBLAS_LIB"
+  else
+    echo "warning: no libcublas found; GEMM ops will report that cuBLAS could not be loaded" >&2
+  fi
+fi
+
+# Build (cmake-js when it is installed, else plain CMake with the same variables).
+JOBS=$(nproc 2>/dev/null || echo 4)
+if [ -x node_modules/.bin/cmake-js ] && node_modules/.bin/cmake-js --version >/dev/null 2>&1; then
+  node_modules/.bin/cmake-js compile --out build --CDCMAKE_CUDA_ARCHITECTURES=90 --parallel "$JOBS" 2>&1 | tail -5
+  ADDON=$ROOT/build/Release/vjepa.node
+else
+  NAPI_INC=$(node -p "require('node-api-headers').include_dir")
+  cmake -S . -B build/gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+    "-DCMAKE_JS_INC=$NAPI_INC" "-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$ROOT/build/gpu/Release" >/dev/null
+  cmake --build build/gpu -j "$JOBS" 2>&1 | tail -5
+  ADDON=$ROOT/build/gpu/Release/vjepa.node
+fi
+export VJEPA_ADDON=$ADDON
+node -e "const i=require(process.env.VJEPA_ADDON).cudaInfo(); console.log('cudaInfo', JSON.stringify(i)); process.exit(i.available?0:3)" \
+  || { echo "CUDA not usable here: nothing to compare"; exit 0; }
+
+rc=0
+echo; echo "== ops: CUDA vs CPU"
+VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs || rc=1
+
+echo; echo "== bf16 GEMM"
+nvcc -std=c++17 -arch=sm_90 -O2 -Inative test/gpu/gemm_bf16.cu native/cuda/gemm.cu native/cuda/cublas_dyn.cu \
+  native/cuda/memory.cu -o build/gemm_bf16 -ldl && build/gemm_bf16 || rc=1
+
+if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
+  echo; echo "== bench"
+  node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))" || rc=1
+fi
+exit $rc
