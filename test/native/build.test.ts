@@ -1,0 +1,58 @@
+// The build: the CUDA sources are compiled into the addon whenever nvcc exists (issue 7:
+// CI shows a .nv_fatbin section), and the addon still loads and explains itself without a GPU.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { native } from '../../lib/native.js';
+import { ROOT } from '../train/helpers.js';
+
+/** Section names of a 64-bit little-endian ELF file. */
+function elfSections(path: string): string[] {
+  const b = readFileSync(path);
+  assert.is(b.toString('latin1', 1, 4), 'ELF');
+  const shoff = Number(b.readBigUInt64LE(0x28));
+  const shentsize = b.readUInt16LE(0x3a);
+  const shnum = b.readUInt16LE(0x3c);
+  const shstrndx = b.readUInt16LE(0x3e);
+  const strOff = Number(b.readBigUInt64LE(shoff + shstrndx * shentsize + 0x18));
+  const names: string[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const nameOff = b.readUInt32LE(shoff + i * shentsize);
+    let end = strOff + nameOff;
+    while (b[end] !== 0) end++;
+    names.push(b.toString('latin1', strOff + nameOff, end));
+  }
+  return names;
+}
+
+const hasNvcc = spawnSync('nvcc', ['--version']).status === 0;
+
+test('CUDA code is in the addon when nvcc is available', () => {
+  const info = native.cudaInfo();
+  if (!hasNvcc) {
+    assert.is(info.compiled, false);
+    return;
+  }
+  assert.is(info.compiled, true);
+  if (process.platform === 'linux') assert.ok(elfSections(join(ROOT, 'build/Release/vjepa.node')).includes('.nv_fatbin'), 'no .nv_fatbin section');
+});
+
+test('without a GPU the addon loads, and asking for CUDA says why', () => {
+  const info = native.cudaInfo();
+  if (info.available) return;
+  assert.ok(info.reason.length > 10, info.reason);
+  assert.throws(() => native.empty([2], 'float32', 'cuda'), (e: Error) => e.message.includes(info.reason.slice(0, 20)) || /CUDA/.test(e.message));
+  assert.throws(() => native.empty([2], 'float32', 'tpu'), /bad device 'tpu'/);
+});
+
+test('the CPU instruction set is chosen at run time and can be forced', () => {
+  const { best } = native.isa();
+  assert.ok(['portable', 'avx2', 'avx512'].includes(best));
+  assert.is(native.setIsa('portable'), 'portable');
+  assert.is(native.setIsa('auto'), best);
+  assert.throws(() => native.setIsa('sse9' as 'auto'), /unknown instruction set 'sse9'/);
+});
+
+test.run();
