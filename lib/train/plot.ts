@@ -7,8 +7,9 @@ export function writeTrainingPlot(path: string, rows: Record<string, number[]>):
   if (!it || it.length < 2) return;
   const png = renderPanels([
     { title: 'loss', xlabel: 'iteration', series: [{ name: 'loss', xs: it, ys: rows['loss'] }, { name: 'loss-jepa', xs: it, ys: rows['loss-jepa'] }] },
-    { title: 'learning rate', xlabel: 'iteration', logY: true, series: [{ name: 'lr', xs: it, ys: rows['lr'] }] },
-    { title: 'weight decay / EMA momentum', xlabel: 'iteration', series: [{ name: 'wd', xs: it, ys: rows['wd'] }] },
+    { title: 'learning rate', xlabel: 'iteration', series: [{ name: 'lr', xs: it, ys: rows['lr'] }] },
+    { title: 'weight decay', xlabel: 'iteration', series: [{ name: 'wd', xs: it, ys: rows['wd'] }] },
+    { title: 'EMA momentum', xlabel: 'iteration', series: [{ name: 'momentum', xs: it, ys: rows['momentum'] }] },
     {
       title: 'collapse monitors (std across tokens and batch)',
       xlabel: 'iteration',
