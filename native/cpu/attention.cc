@@ -1,85 +1,75 @@
-// Baseline attention: one (batch, head, query row) at a time with an online softmax,
-// so no N x N matrix is kept. The tiled, vectorised kernel replaces it.
-#include <algorithm>
-#include <cmath>
-#include <vector>
+// Multi-head scaled-dot-product attention on the CPU: dispatch by instruction set, the
+// portable instantiation, and the thread / scratch services of attention_kernels.h.
+// The kernels themselves are in attention_impl.h.
+#include <cstdlib>
+#include <new>
 
+#include "cpu/attention_impl.h"
+#include "cpu/cpuid.h"
 #include "cpu/kernels.h"
 #include "cpu/threadpool.h"
 
+VJ_ATTENTION_ENTRY_POINTS(portable, VecPortable)
+
 namespace vj::cpu {
 
+namespace attn {
+namespace {
+struct Buffer {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Buffer() { std::free(p); }
+};
+thread_local Buffer t_buffers[2];
+}  // namespace
+
+float* scratch(int slot, size_t floats) {
+  Buffer& b = t_buffers[slot];
+  if (b.n < floats) {
+    std::free(b.p);
+    b.p = nullptr;
+    b.n = 0;
+    size_t n = (floats + floats / 4 + 15) / 16 * 16;  // headroom so slowly growing shapes do not realloc each call
+    b.p = (float*)std::aligned_alloc(64, n * sizeof(float));
+    if (!b.p) throw std::bad_alloc();
+    b.n = n;
+  }
+  return b.p;
+}
+
+int threads() { return num_threads(); }
+
+int64_t pack_budget() {
+  const char* e = std::getenv("VJEPA_ATTN_PACK_FLOATS");
+  long long v = e && *e ? std::atoll(e) : 0;
+  return v > 0 ? (int64_t)v : (int64_t)4 << 20;
+}
+
+void parallel(void (*fn)(void* ctx, int tid, int nt), void* ctx) {
+  parallel_run([&](int tid, int nt) { fn(ctx, tid, nt); });
+}
+}  // namespace attn
+
 void attention_fwd(const AttnArgs& a) {
-  const int64_t hd = a.hd;
-  parallel_for(a.B * a.H * a.Nq, 16, [&](int64_t r0, int64_t r1) {
-    std::vector<float> s((size_t)a.Nk), acc((size_t)hd);
-    for (int64_t r = r0; r < r1; r++) {
-      int64_t b = r / (a.H * a.Nq), h = (r / a.Nq) % a.H, i = r % a.Nq;
-      const float* q = a.q + (b * a.Nq + i) * a.q_rs + h * hd;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < a.Nk; j++) {
-        const float* k = a.k + (b * a.Nk + j) * a.k_rs + h * hd;
-        float d = 0.f;
-        for (int64_t c = 0; c < hd; c++) d += q[c] * k[c];
-        s[j] = d * a.scale;
-        mx = std::max(mx, s[j]);
-      }
-      double sum = 0;
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int64_t j = 0; j < a.Nk; j++) {
-        float e = std::exp(s[j] - mx);
-        sum += e;
-        const float* v = a.v + (b * a.Nk + j) * a.v_rs + h * hd;
-        for (int64_t c = 0; c < hd; c++) acc[c] += e * v[c];
-      }
-      float* o = a.o + (b * a.Nq + i) * a.o_rs + h * hd;
-      for (int64_t c = 0; c < hd; c++) o[c] = acc[c] / (float)sum;
-      if (a.lse) a.lse[(b * a.H + h) * a.Nq + i] = mx + (float)std::log(sum);
-    }
-  });
+#if defined(__x86_64__)
+  switch (isa()) {
+    case Isa::Avx512: return attention_fwd_avx512(a);
+    case Isa::Avx2: return attention_fwd_avx2(a);
+    default: break;
+  }
+#endif
+  attention_fwd_portable(a);
 }
 
 void attention_bwd(const AttnArgs& a) {
-  const int64_t hd = a.hd;
-  // Parallel over (batch, head): dk/dv rows of one head are touched by one thread only.
-  parallel_for(a.B * a.H, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<float> p((size_t)a.Nk);
-    for (int64_t bh = r0; bh < r1; bh++) {
-      int64_t b = bh / a.H, h = bh % a.H;
-      for (int64_t j = 0; j < a.Nk; j++) {
-        std::fill_n(a.dk + (b * a.Nk + j) * a.dk_rs + h * hd, hd, 0.f);
-        std::fill_n(a.dv + (b * a.Nk + j) * a.dv_rs + h * hd, hd, 0.f);
-      }
-      for (int64_t i = 0; i < a.Nq; i++) {
-        const float* q = a.q + (b * a.Nq + i) * a.q_rs + h * hd;
-        const float* o = a.o + (b * a.Nq + i) * a.o_rs + h * hd;
-        const float* dout = a.dout + (b * a.Nq + i) * a.dout_rs + h * hd;
-        float* dq = a.dq + (b * a.Nq + i) * a.dq_rs + h * hd;
-        float lse = a.lse[(b * a.H + h) * a.Nq + i];
-        float di = 0.f;
-        for (int64_t c = 0; c < hd; c++) di += dout[c] * o[c];
-        std::fill_n(dq, hd, 0.f);
-        for (int64_t j = 0; j < a.Nk; j++) {
-          const float* k = a.k + (b * a.Nk + j) * a.k_rs + h * hd;
-          const float* v = a.v + (b * a.Nk + j) * a.v_rs + h * hd;
-          float s = 0.f, dp = 0.f;
-          for (int64_t c = 0; c < hd; c++) {
-            s += q[c] * k[c];
-            dp += dout[c] * v[c];
-          }
-          float pij = std::exp(s * a.scale - lse);
-          float ds = pij * (dp - di) * a.scale;
-          float* dk = a.dk + (b * a.Nk + j) * a.dk_rs + h * hd;
-          float* dv = a.dv + (b * a.Nk + j) * a.dv_rs + h * hd;
-          for (int64_t c = 0; c < hd; c++) {
-            dv[c] += pij * dout[c];
-            dk[c] += ds * q[c];
-            dq[c] += ds * k[c];
-          }
-        }
-      }
-    }
-  });
+#if defined(__x86_64__)
+  switch (isa()) {
+    case Isa::Avx512: return attention_bwd_avx512(a);
+    case Isa::Avx2: return attention_bwd_avx2(a);
+    default: break;
+  }
+#endif
+  attention_bwd_portable(a);
 }
 
 }  // namespace vj::cpu
