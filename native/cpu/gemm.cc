@@ -1,50 +1,76 @@
-// Baseline GEMM: correct for every transpose/stride combination, parallel over rows.
-// The packed, vectorised kernels replace the inner loops (see gemm_avx512.cc).
-#include <algorithm>
+// CPU GEMM entry: trivial cases here, then the packed driver for the active ISA
+// (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc; blocking in gemm_driver.h).
+// This file also provides the ISA files with threads and scratch memory (see gemm_kernels.h).
 #include <cmath>
-#include <vector>
+#include <cstdlib>
+#include <string>
 
+#include "cpu/cpuid.h"
+#include "cpu/gemm_kernels.h"
 #include "cpu/kernels.h"
 #include "cpu/threadpool.h"
 
 namespace vj::cpu {
 
-static inline float gelu_exact(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
+namespace {
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch t_scratch;
 
-void gemm(const GemmArgs& g) {
-  const int64_t M = g.M, N = g.N, K = g.K;
+inline float gelu_exact(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
+
+// alpha == 0 or K == 0: C = beta*C + bias (A and B are not read).
+void gemm_no_product(const GemmArgs& g) {
   for (int64_t b = 0; b < g.batch; b++) {
-    const float* A = g.A + b * g.stride_a;
-    const float* B = g.B + b * g.stride_b;
     float* C = g.C + b * g.stride_c;
     float* P = g.pre ? g.pre + b * g.stride_c : nullptr;
-    parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
-      std::vector<float> acc((size_t)N);
-      for (int64_t m = m0; m < m1; m++) {
-        std::fill(acc.begin(), acc.end(), 0.f);
-        for (int64_t k = 0; k < K; k++) {
-          float a = g.trans_a ? A[k * g.lda + m] : A[m * g.lda + k];
-          if (a == 0.f) continue;
-          if (!g.trans_b) {
-            const float* brow = B + k * g.ldb;
-            for (int64_t n = 0; n < N; n++) acc[n] += a * brow[n];
-          } else {
-            for (int64_t n = 0; n < N; n++) acc[n] += a * B[n * g.ldb + k];
-          }
+    for (int64_t m = 0; m < g.M; m++)
+      for (int64_t n = 0; n < g.N; n++) {
+        float v = g.beta != 0.f ? g.beta * C[m * g.ldc + n] : 0.f;
+        if (g.bias) v += g.bias[n];
+        if (g.gelu) {
+          if (P) P[m * g.ldc + n] = v;
+          v = gelu_exact(v);
         }
-        float* crow = C + m * g.ldc;
-        for (int64_t n = 0; n < N; n++) {
-          float v = g.alpha * acc[n];
-          if (g.beta != 0.f) v += g.beta * crow[n];
-          if (g.bias) v += g.bias[n];
-          if (g.gelu) {
-            if (P) P[m * g.ldc + n] = v;
-            v = gelu_exact(v);
-          }
-          crow[n] = v;
-        }
+        C[m * g.ldc + n] = v;
       }
-    });
+  }
+}
+}  // namespace
+
+float* gemm_workspace(size_t floats) {
+  Scratch& s = t_scratch;
+  if (floats > s.n) {
+    std::free(s.p);
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    s.p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!s.p) {
+      s.n = 0;
+      fail("gemm: out of memory for " + std::to_string(bytes) + " bytes of packing scratch");
+    }
+    s.n = floats;
+  }
+  return s.p;
+}
+
+int gemm_threads() { return num_threads(); }
+
+void gemm_parallel(void (*fn)(void*, int, int), void* ctx) {
+  parallel_run([&](int tid, int nt) { fn(ctx, tid, nt); });
+}
+
+void gemm(const GemmArgs& g) {
+  if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  if (g.K <= 0 || g.alpha == 0.f) return gemm_no_product(g);
+  switch (isa()) {
+#if defined(__x86_64__)
+    case Isa::Avx512: return gemm_avx512(g);
+    case Isa::Avx2: return gemm_avx2(g);
+#endif
+    default: return gemm_portable(g);
   }
 }
 

@@ -1,0 +1,196 @@
+// fp32 GEMM throughput (native gemm on the CPU) vs torch.mm at the same shapes and thread count.
+// The four square-ish shapes are the issue's acceptance bar; the `linear *` rows are one Linear
+// layer's forward (y = x Wᵀ) and backward (dX = dY W, dW += dYᵀ X) at ViT-tiny training sizes.
+//   node dist/bench/gemm.js [--threads 2] [--no-torch]
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native, type TensorHandle } from '../lib/native.js';
+import { ratio, type BenchRow } from './types.js';
+
+/** The parsed JSON of `reference/bench_torch.py --json` (only the gemm part is read here). */
+export interface TorchRef {
+  gemm?: { m: number; n: number; k: number; gflops: number }[] | { error: string };
+  [part: string]: unknown;
+}
+
+interface Shape {
+  name: string;
+  M: number; N: number; K: number;
+  ta: boolean; tb: boolean; beta: number;
+}
+
+const SHAPES: Shape[] = [
+  { name: '4096x384x384', M: 4096, N: 384, K: 384, ta: false, tb: false, beta: 0 },
+  { name: '4096x1536x384', M: 4096, N: 1536, K: 384, ta: false, tb: false, beta: 0 },
+  { name: '4096x384x1536', M: 4096, N: 384, K: 1536, ta: false, tb: false, beta: 0 },
+  { name: '2048x2048x2048', M: 2048, N: 2048, K: 2048, ta: false, tb: false, beta: 0 },
+  // Linear 192 -> 768 over 3136 tokens
+  { name: 'linear fwd x·Wᵀ 3136x768x192', M: 3136, N: 768, K: 192, ta: false, tb: true, beta: 0 },
+  { name: 'linear dX=dY·W 3136x192x768', M: 3136, N: 192, K: 768, ta: false, tb: false, beta: 0 },
+  { name: 'linear dW+=dYᵀ·X 768x192x3136', M: 768, N: 192, K: 3136, ta: true, tb: false, beta: 1 },
+  // smaller widths that also occur (qkv 192->576, proj 192->192, predictor 96->288)
+  { name: 'linear fwd x·Wᵀ 3136x576x192', M: 3136, N: 576, K: 192, ta: false, tb: true, beta: 0 },
+  { name: 'linear fwd x·Wᵀ 3136x192x192', M: 3136, N: 192, K: 192, ta: false, tb: true, beta: 0 },
+  { name: 'linear fwd x·Wᵀ 1600x288x96', M: 1600, N: 288, K: 96, ta: false, tb: true, beta: 0 },
+  { name: 'linear dW+=dYᵀ·X 192x192x3136', M: 192, N: 192, K: 3136, ta: true, tb: false, beta: 1 },
+];
+
+const gflops = (s: Shape, sec: number): number => (2 * s.M * s.N * s.K) / sec / 1e9;
+
+/** Best wall time of fn (seconds) after warm-up, over at least minReps runs and about budget seconds. */
+function bestTime(fn: () => void, minReps = 5, budget = 1.0): number {
+  fn();
+  fn();
+  let best = Infinity, total = 0, reps = 0;
+  while (reps < minReps || (total < budget && reps < 200)) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    best = Math.min(best, dt);
+    total += dt;
+    reps++;
+  }
+  return best;
+}
+
+function filled(shape: number[], seed: number): TensorHandle {
+  const h = native.empty(shape, 'float32');
+  const n = shape.reduce((a, b) => a * b, 1);
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  h.write(a);
+  return h;
+}
+
+function timeOurs(s: Shape): number {
+  const A = filled(s.ta ? [s.K, s.M] : [s.M, s.K], 1);
+  const B = filled(s.tb ? [s.N, s.K] : [s.K, s.N], 2);
+  const C = filled([s.M, s.N], 3);
+  try {
+    // dW accumulation (beta = 1) grows C a little per run; harmless for timing.
+    return gflops(s, bestTime(() => native.gemm(A, B, C, s.ta, s.tb, 1, s.beta, null)));
+  } finally {
+    A.dispose();
+    B.dispose();
+    C.dispose();
+  }
+}
+
+const PY_FALLBACK = `
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+out = {}
+for name, m, n, k, ta, tb, beta in json.loads(sys.argv[2]):
+    a = torch.randn(k, m) if ta else torch.randn(m, k)
+    b = torch.randn(n, k) if tb else torch.randn(k, n)
+    c = torch.randn(m, n)
+    A = a.t() if ta else a
+    B = b.t() if tb else b
+    f = (lambda: c.addmm_(A, B)) if beta else (lambda: torch.mm(A, B, out=c))
+    for _ in range(2): f()
+    best, total, reps = 1e9, 0.0, 0
+    while reps < 5 or (total < 1.0 and reps < 200):
+        t0 = time.perf_counter(); f(); dt = time.perf_counter() - t0
+        best = min(best, dt); total += dt; reps += 1
+    out[name] = 2.0 * m * n * k / best / 1e9
+print(json.dumps(out))
+`;
+
+/** torch GFLOP/s for the given shapes by an inline python (null entries when python/torch are missing). */
+function torchInline(shapes: Shape[], threads: number): Map<string, number> {
+  const res = new Map<string, number>();
+  if (shapes.length === 0) return res;
+  try {
+    const arg = JSON.stringify(shapes.map((s) => [s.name, s.M, s.N, s.K, s.ta, s.tb, s.beta]));
+    const out = execFileSync('python3', ['-c', PY_FALLBACK, String(threads), arg], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 300_000,
+    });
+    const obj = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+    for (const [k, v] of Object.entries(obj)) if (typeof v === 'number') res.set(k, v);
+  } catch {
+    // no python3 or no torch: the reference stays null
+  }
+  return res;
+}
+
+/** Runs reference/bench_torch.py --only gemm when it exists; null when it is missing or fails. */
+export function loadTorchRef(threads: number): TorchRef | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const script = [resolve(here, '..', '..', 'reference', 'bench_torch.py'), resolve(here, '..', 'reference', 'bench_torch.py')].find(existsSync);
+  if (!script) return null;
+  try {
+    const out = execFileSync('python3', [script, '--threads', String(threads), '--json', '--only', 'gemm'], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 300_000,
+    });
+    return JSON.parse(out) as TorchRef;
+  } catch (e) {
+    // exit status 1 still prints the JSON (a part failed): use what it has
+    const out = (e as { stdout?: string }).stdout;
+    try {
+      return out ? (JSON.parse(out) as TorchRef) : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function fromRef(ref: TorchRef | null, s: Shape): number | null {
+  if (!ref || !Array.isArray(ref.gemm) || s.ta || s.tb || s.beta !== 0) return null;
+  const row = ref.gemm.find((r) => r.m === s.M && r.n === s.N && r.k === s.K);
+  return row && typeof row.gflops === 'number' ? row.gflops : null;
+}
+
+export async function benchGemm(opts: { threads: number; torch: TorchRef | null }): Promise<BenchRow[]> {
+  const t0 = native.numThreads();
+  native.setNumThreads(opts.threads);
+  try {
+    const ours = SHAPES.map((s) => timeOurs(s));
+    // Shapes the reference JSON does not cover (the transposed Linear ones) are timed inline.
+    const missing = SHAPES.filter((s) => fromRef(opts.torch, s) === null);
+    const inline = torchInline(missing, opts.threads);
+    return SHAPES.map((s, i) => {
+      const r = fromRef(opts.torch, s) ?? inline.get(s.name) ?? null;
+      return {
+        group: 'gemm',
+        name: s.name,
+        unit: 'GFLOP/s',
+        ours: ours[i],
+        reference: r,
+        referenceName: `torch fp32 (${opts.threads} threads)`,
+        higherIsBetter: true,
+      };
+    });
+  } finally {
+    native.setNumThreads(t0);
+  }
+}
+
+function printTable(rows: BenchRow[]): void {
+  const w = Math.max(...rows.map((r) => r.name.length));
+  console.log(`${'shape (MxNxK)'.padEnd(w)}  ${'ours'.padStart(8)}  ${'torch'.padStart(8)}  ${'ratio'.padStart(6)}   GFLOP/s`);
+  for (const r of rows) {
+    const q = ratio(r);
+    console.log(
+      `${r.name.padEnd(w)}  ${r.ours.toFixed(1).padStart(8)}  ${(r.reference === null ? '-' : r.reference.toFixed(1)).padStart(8)}  ${(q === null ? '-' : q.toFixed(2)).padStart(6)}`,
+    );
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const ti = args.indexOf('--threads');
+  const threads = ti >= 0 ? Number(args[ti + 1]) : 2;
+  if (!(threads >= 1)) throw new Error(`bench/gemm: --threads must be a positive integer, got ${args[ti + 1]}`);
+  const noTorch = args.includes('--no-torch');
+  const ref = noTorch ? null : loadTorchRef(threads);
+  const rows = await benchGemm({ threads, torch: ref });
+  if (noTorch) for (const r of rows) r.reference = null;
+  console.log(`isa ${native.isa().active}, ${threads} threads, torch reference: ${ref ? 'reference/bench_torch.py' : 'inline python'}${noTorch ? ' (off)' : ''}`);
+  printTable(rows);
+}

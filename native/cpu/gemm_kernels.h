@@ -1,0 +1,25 @@
+// Internal interface of the CPU GEMM: the ISA-specific drivers (gemm_avx512.cc, gemm_avx2.cc,
+// gemm_portable.cc) and the services they take from gemm.cc. The ISA files include no STL
+// headers, so no inline library code compiled with AVX flags can be picked by the linker for
+// baseline callers; threads and memory come through these plain functions instead.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "backend.h"
+
+namespace vj::cpu {
+
+void gemm_portable(const GemmArgs& g);
+#if defined(__x86_64__)
+void gemm_avx2(const GemmArgs& g);
+void gemm_avx512(const GemmArgs& g);
+#endif
+
+// 64-byte aligned scratch of at least `floats` floats, owned by the calling thread and reused.
+float* gemm_workspace(size_t floats);
+int gemm_threads();
+// fn(ctx, tid, nt) on every pool thread (nt may be smaller than gemm_threads() when the pool is busy).
+void gemm_parallel(void (*fn)(void* ctx, int tid, int nt), void* ctx);
+
+}  // namespace vj::cpu
