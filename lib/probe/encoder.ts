@@ -1,0 +1,101 @@
+// The frozen encoder of a probe (EVAL-02): built as the config says, loaded strictly from our
+// pretraining checkpoints or the official .pth.tar files, then never updated.
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { HostTensor } from '../io/host-tensor.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { encoderStateDict, readTorchCheckpoint } from '../io/torch-pickle.js';
+import type { ProbeConfig } from '../config/probe.js';
+import { InitRng } from '../nn/init.js';
+import { loadStateDict } from '../nn/state.js';
+import { buildEncoder } from '../nn/vjepa.js';
+import type { VisionTransformer } from '../nn/vit.js';
+import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
+import { shapeStr } from '../tensor.js';
+
+/** Where the pretrained weights are: a path in `pretrain.checkpoint` wins over `pretrain.folder`. */
+export function resolveEncoderCheckpoint(cfg: ProbeConfig): string | null {
+  const ck = cfg.pretrain.checkpoint;
+  if (ck === null) return null;
+  const inFolder = join(cfg.pretrain.folder, ck);
+  const looksLikePath = isAbsolute(ck) || ck.includes('/') || ck.includes('\\');
+  const path = looksLikePath ? ck : existsSync(inFolder) || !existsSync(ck) ? inFolder : ck;
+  if (!existsSync(path)) {
+    throw new Error(
+      `pretrain.checkpoint: ${path} not found. Run \`vjepa-train configs/pretrain.yaml\` first to pretrain an encoder ` +
+        `(it writes <logging.folder>/jepa-latest.safetensors), point pretrain.folder / pretrain.checkpoint at an existing file, ` +
+        `or use --set pretrain.checkpoint=null to probe a randomly initialised encoder.`,
+    );
+  }
+  return path;
+}
+
+/** The encoder state dict inside a checkpoint file, by `checkpoint_key` (falling back to `encoder`). */
+export function readEncoderWeights(path: string, key: string): Map<string, HostTensor> {
+  if (/\.(pth|pt|tar)$/i.test(path)) return encoderStateDict(readTorchCheckpoint(path), key);
+  const file = readSafetensors(path);
+  const pick = (prefix: string) => {
+    const m = new Map<string, HostTensor>();
+    for (const [k, v] of file.tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
+    return m;
+  };
+  if (file.metadata.format === CHECKPOINT_FORMAT || [...file.tensors.keys()].some((k) => k.startsWith('encoder.'))) {
+    const sd = pick(`${key}.`);
+    if (sd.size > 0) return sd;
+    const fallback = pick('encoder.');
+    if (fallback.size > 0) return fallback;
+    throw new Error(`${path}: no tensors under "${key}." or "encoder."`);
+  }
+  // A bare encoder state dict (no prefixes).
+  return file.tensors;
+}
+
+export interface FrozenEncoder {
+  encoder: VisionTransformer;
+  /** null for the random-init baseline. */
+  checkpoint: string | null;
+}
+
+export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = () => undefined): FrozenEncoder {
+  const p = cfg.pretrain;
+  const encoder = buildEncoder(
+    {
+      modelName: p.model_name,
+      overrides: {
+        embed_dim: p.embed_dim ?? undefined,
+        depth: p.depth ?? undefined,
+        num_heads: p.num_heads ?? undefined,
+        mlp_ratio: p.mlp_ratio ?? undefined,
+      },
+      cropSize: cfg.optimization.resolution,
+      patchSize: p.patch_size,
+      numFrames: p.frames_per_clip,
+      tubeletSize: p.tubelet_size,
+      uniformPower: p.uniform_power,
+      predEmbedDim: 1,
+      predDepth: 0,
+      numMaskTokens: 0,
+      zeroInitMaskTokens: true,
+      seed: cfg.meta.seed,
+    },
+    new InitRng(cfg.meta.seed),
+  );
+  const path = resolveEncoderCheckpoint(cfg);
+  if (path) {
+    const sd = readEncoderWeights(path, p.checkpoint_key);
+    // EVAL-02: a pos_embed of another size (another resolution or frame count) keeps the model's own table.
+    const pos = sd.get('pos_embed');
+    const own = encoder.posEmbed.shape;
+    if (pos && shapeStr(pos.shape) !== shapeStr(own)) {
+      log(`encoder: checkpoint pos_embed ${shapeStr(pos.shape)} differs from the model's ${shapeStr(own)}; keeping the model's table (EVAL-02)`);
+      sd.delete('pos_embed');
+      if (!sd.has('pos_embed')) sd.set('pos_embed', { dtype: 'float32', shape: [...own], data: encoder.posEmbed.toFloat32Array() });
+    }
+    const r = loadStateDict(encoder, sd, { what: `${path} (${p.checkpoint_key})` });
+    log(`encoder: loaded ${r.loaded.length} tensors from ${path} (key ${p.checkpoint_key})`);
+  } else {
+    log('warning: pretrain.checkpoint is null: probing a RANDOMLY INITIALISED encoder (baseline)');
+  }
+  encoder.setTrainable(false);
+  return { encoder, checkpoint: path };
+}

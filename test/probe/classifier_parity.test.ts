@@ -1,0 +1,65 @@
+// AttentiveClassifier (MOD-13) against PyTorch: reference/make_parity_fixture.py wrote the head's
+// weights, features [3,40,64], labels, logits, CE loss and every gradient (probe_tiny.safetensors).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors } from '../../lib/io/safetensors.js';
+import type { HostTensor } from '../../lib/io/host-tensor.js';
+import { Tensor, tidy } from '../../lib/tensor.js';
+import { backward } from '../../lib/autograd.js';
+import { AttentiveClassifier } from '../../lib/nn/pooler.js';
+import { InitRng } from '../../lib/nn/init.js';
+import { loadStateDict } from '../../lib/nn/state.js';
+import { crossEntropy } from '../../lib/ops/loss.js';
+import { assertClose } from '../helpers/compare.js';
+
+const fx = fileURLToPath(new URL('../../../test/fixtures/parity/probe_tiny.safetensors', import.meta.url));
+const st = readSafetensors(fx).tensors;
+const get = (n: string): HostTensor => {
+  const t = st.get(n);
+  if (!t) throw new Error(`fixture has no ${n}`);
+  return t;
+};
+
+function build(): AttentiveClassifier {
+  const clf = new AttentiveClassifier(64, 2, 5, new InitRng(0));
+  const sd = new Map<string, HostTensor>();
+  for (const [k, v] of st) if (k.startsWith('classifier.')) sd.set(k.slice('classifier.'.length), v);
+  const r = loadStateDict(clf, sd, { what: 'probe_tiny' });
+  assert.is(r.loaded.length, clf.namedParameters().length);
+  return clf;
+}
+
+test('forward: logits and CE loss match PyTorch (1e-4)', () => {
+  const clf = build();
+  tidy(() => {
+    const x = Tensor.from(get('features').data as Float32Array, [3, 40, 64]);
+    const logits = clf.forward(x);
+    assert.equal(logits.shape, [3, 5]);
+    assertClose(logits.toFloat32Array(), get('logits').data as Float32Array, 1e-4, 'logits');
+    const loss = crossEntropy(logits, Tensor.from(get('labels').data as Int32Array, [3], 'int32')).item();
+    const expected = (get('loss').data as Float32Array)[0];
+    assert.ok(Math.abs(loss - expected) < 1e-4, `loss ${loss} vs ${expected}`);
+  });
+  clf.dispose();
+});
+
+test('backward: every parameter gradient matches PyTorch (1e-3 of the tensor max)', () => {
+  const clf = build();
+  tidy(() => {
+    const x = Tensor.from(get('features').data as Float32Array, [3, 40, 64]);
+    const loss = crossEntropy(clf.forward(x), Tensor.from(get('labels').data as Int32Array, [3], 'int32'));
+    backward(loss);
+  });
+  let n = 0;
+  for (const [name, p] of clf.namedParameters()) {
+    const g = p.tensor.grad;
+    assert.ok(g, `${name} has no gradient`);
+    assertClose(g!.toFloat32Array(), get(`grad.classifier.${name}`).data as Float32Array, 1e-3, `grad ${name}`);
+    n++;
+  }
+  assert.is(n, 17);
+  clf.dispose();
+});
+
+test.run();

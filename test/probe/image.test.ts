@@ -1,0 +1,62 @@
+// EVAL-07: the image protocol repeats each image along time to the encoder's frame count; a tiny
+// class-per-folder PNG set runs through a cached-feature probe end to end.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodePngRgb } from '../../lib/io/png.js';
+import { validateProbeRun } from '../../lib/probe/config.js';
+import { imageSource } from '../../lib/probe/data.js';
+import { runProbe } from '../../lib/probe/probe.js';
+import { TINY, tinySetup } from './helpers.js';
+
+const setup = await tinySetup('vjepa-probe-image-');
+const root = join(setup.dir, 'images');
+for (const split of ['train', 'val'])
+  for (const cls of ['a', 'b']) {
+    mkdirSync(join(root, 'set', split, cls), { recursive: true });
+    for (let i = 0; i < 4; i++) {
+      const rgb = new Uint8Array(40 * 40 * 3).map((_, j) => (cls === 'a' ? (j * 7 + i) % 256 : 255 - ((j * 13 + i) % 256)));
+      writeFileSync(join(root, 'set', split, cls, `${i}.png`), encodePngRgb(40, 40, rgb));
+    }
+  }
+
+const raw = () => ({
+  eval_name: 'image_classification_frozen',
+  tag: 'img',
+  data: { root_path: root, image_folder: 'set', num_classes: 2, resolution: TINY.res, dataset_name: 'ImageNet' },
+  optimization: { num_epochs: 2, batch_size: 4, weight_decay: 0.001, lr: 0.001, start_lr: 0.001, final_lr: 0, warmup: 0, use_bfloat16: false, cache_features: true },
+  pretrain: {
+    model_name: 'vit_tiny', embed_dim: TINY.embed_dim, depth: TINY.depth, num_heads: TINY.num_heads, frames_per_clip: TINY.frames,
+    tubelet_size: 2, uniform_power: true, patch_size: TINY.patch, folder: setup.dir, checkpoint: 'jepa-latest.safetensors', write_tag: 'jepa',
+  },
+});
+
+test('images become static clips of frames_per_clip frames', async () => {
+  const { config } = validateProbeRun(raw() as any, { file: 'img.yaml' });
+  const src = imageSource(config, { split: 'val', training: false, evalTransform: true, batchSize: 4, seed: 0, passes: 1, log: () => undefined });
+  try {
+    const it = src.iterate();
+    const b = (await it.next()).value!;
+    assert.equal(b.clipShape, [4, 3, TINY.frames, TINY.res, TINY.res]);
+    assert.equal(b.layout, { S: 1, V: 1, B: 4 });
+    const plane = TINY.res * TINY.res;
+    for (let t = 1; t < TINY.frames; t++) {
+      const f0 = b.clips.subarray(0, plane);
+      const ft = b.clips.subarray(t * plane, (t + 1) * plane);
+      assert.equal(Array.from(ft), Array.from(f0));
+    }
+  } finally {
+    await src.close();
+  }
+});
+
+test('image probe end to end (cached features)', async () => {
+  const { config, ext } = validateProbeRun(raw() as any, { file: 'img.yaml' });
+  const r = await runProbe(config, ext, { log: () => undefined });
+  assert.is(r.epochs, 2);
+  assert.ok(r.folder.endsWith(join('image_classification_frozen', 'img')));
+  assert.ok(r.val_top1 >= 0 && r.val_top1 <= 100);
+});
+
+test.run();
