@@ -56,6 +56,10 @@ export interface ProbeConfig {
     final_lr: number;
     warmup: number;
     use_bfloat16: boolean;
+    /** Extension: train the head on frozen features computed once per video (no train augmentation). */
+    cache_features: boolean;
+    /** Extension: clips per encoder pass (null = all S·V·B of a batch at once, as MOD-14). */
+    encoder_batch: number | null;
   };
   pretrain: ModelOverrides & {
     model_name: string;
@@ -123,6 +127,8 @@ function probeSpec(video: boolean): SectionSpec {
       final_lr: num({ ...REQ, min: 0 }),
       warmup: num({ ...REQ, min: 0 }),
       use_bfloat16: bool(REQ),
+      cache_features: bool({ default: false }),
+      encoder_batch: int({ min: 1, nullable: true, default: null }),
     }, REQ),
     pretrain: section({
       model_name: str(REQ),

@@ -1,5 +1,5 @@
 // Probe configs: the original's CFG-03/04 keys (lib/config/probe.ts) plus the probe-only
-// extensions below, which are taken out of the raw tree before the shared schema sees it.
+// extensions (optimization.cache_features, optimization.encoder_batch) in one shared schema.
 import { readWithOverrides } from '../config/common.js';
 import { validateProbeConfig, type ProbeConfig } from '../config/probe.js';
 
@@ -19,12 +19,7 @@ export interface ProbeRunConfig {
   warnings: string[];
 }
 
-const EXTENSION_KEYS: Record<string, 'bool' | 'posint|null'> = {
-  'optimization.cache_features': 'bool',
-  'optimization.encoder_batch': 'posint|null',
-};
-
-/** Reads a probe YAML with --set overrides: CFG-03/04 validation plus the probe extensions. */
+/** Reads a probe YAML with --set overrides (CFG-03/04 plus our extensions, one schema). */
 export function loadProbeRunConfig(file: string, sets: readonly string[] = [], opts: { strict?: boolean } = {}): ProbeRunConfig {
   const { raw, setPaths } = readWithOverrides(file, sets);
   return validateProbeRun(raw, { file, strict: opts.strict, setPaths });
@@ -34,35 +29,10 @@ export function validateProbeRun(
   raw: Record<string, unknown>,
   o: { file?: string; strict?: boolean; setPaths?: Set<string> } = {},
 ): ProbeRunConfig {
-  const file = o.file ?? '(config)';
-  const values: Record<string, unknown> = {};
-  const errors: string[] = [];
-  for (const [path, kind] of Object.entries(EXTENSION_KEYS)) {
-    const [sec, key] = path.split('.');
-    const node = raw[sec] as Record<string, unknown> | undefined;
-    if (!node || typeof node !== 'object' || !(key in node)) continue;
-    const v = node[key];
-    delete node[key];
-    if (kind === 'bool' && typeof v !== 'boolean') errors.push(`${file}: ${path}: expected true or false, got ${JSON.stringify(v)}`);
-    if (kind === 'posint|null' && v !== null && !(Number.isInteger(v) && (v as number) > 0))
-      errors.push(`${file}: ${path}: expected a positive integer or null, got ${JSON.stringify(v)}`);
-    values[path] = v;
-  }
-  const setPaths = new Set([...(o.setPaths ?? [])].filter((p) => !(p in EXTENSION_KEYS)));
-  let res;
-  try {
-    res = validateProbeConfig(raw, { file, strict: o.strict, setPaths });
-  } catch (e) {
-    if (errors.length) throw new Error(`${(e as Error).message}\n  ${errors.join('\n  ')}`);
-    throw e;
-  }
-  if (errors.length) throw new Error(`invalid config ${file}:\n  ${errors.join('\n  ')}`);
+  const res = validateProbeConfig(raw, { file: o.file ?? '(config)', strict: o.strict, setPaths: o.setPaths });
   return {
     config: res.config,
-    ext: {
-      cacheFeatures: (values['optimization.cache_features'] as boolean | undefined) ?? false,
-      encoderBatch: (values['optimization.encoder_batch'] as number | null | undefined) ?? null,
-    },
+    ext: { cacheFeatures: res.config.optimization.cache_features, encoderBatch: res.config.optimization.encoder_batch },
     warnings: res.warnings,
   };
 }
