@@ -39,7 +39,7 @@ export interface NativeAddon {
   sincos2d(out: H, Hp: number, Wp: number): void;
 
   gemm(A: H, B: H, C: H, transA: boolean, transB: boolean, alpha: number, beta: number, bias: OptH): void;
-  gemmGelu(A: H, B: H, C: H, pre: H, transB: boolean, bias: OptH): void;
+  gemmGelu(A: H, B: H, C: H, pre: OptH, transB: boolean, bias: OptH): void;
   attentionFwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, heads: number, scale: number): void;
   attentionBwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, dout: H,
     dq: H, dqOff: number, dk: H, dkOff: number, dv: H, dvOff: number, heads: number, scale: number): void;

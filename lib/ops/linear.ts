@@ -62,15 +62,17 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const x2 = rows2d(x, 'linearGelu', din);
   const outShape = [...x.shape.slice(0, -1), dout];
   const y = Tensor.empty(outShape, 'float32', x.device);
-  const pre = Tensor.empty([x2.shape[0], dout], 'float32', x.device);
   const y2 = y.view([x2.shape[0], dout]);
-  native.gemmGelu(x2.handle, w.handle, y2.handle, pre.handle, true, b ? b.handle : null);
-  y2.dispose();
   if (!needsGrad(x, w, b)) {
+    // No backward: skip writing the pre-activation (a third of this op's memory traffic).
+    native.gemmGelu(x2.handle, w.handle, y2.handle, null, true, b ? b.handle : null);
+    y2.dispose();
     x2.dispose();
-    pre.dispose();
     return y;
   }
+  const pre = Tensor.empty([x2.shape[0], dout], 'float32', x.device);
+  native.gemmGelu(x2.handle, w.handle, y2.handle, pre.handle, true, b ? b.handle : null);
+  y2.dispose();
   return record(y, 'linearGelu', [x, w, b], [x2, pre], (g) => {
     const dpre = Tensor.empty(pre.shape, 'float32', x.device);
     const g2 = g.view(pre.shape);

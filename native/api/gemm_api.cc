@@ -66,18 +66,20 @@ VJ_BINDING(gemm) {
   return info.Env().Undefined();
 }
 
-// gemmGelu(A, B, C, pre, transB, bias|null): pre = A op(B) + bias; C = gelu(pre)  (the MLP's fc1 epilogue)
+// gemmGelu(A, B, C, pre|null, transB, bias|null): pre = A op(B) + bias; C = gelu(pre)  (the MLP's fc1
+// epilogue). pre is only needed for backward; without it nothing but C is written.
 VJ_BINDING(gemmGelu) {
   Args a(info, "gemmGelu");
-  Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C"), &P = a.tensor(3, "pre");
+  Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
+  Tensor* P = a.opt_tensor(3, "pre");
   bool tb = a.boolean(4, "transB");
   Tensor* bias = a.opt_tensor(5, "bias");
-  const Backend& be = same_device("gemmGelu", {&A, &B, &C, &P, bias});
-  check_same_shape("gemmGelu", "C", C, "pre", P);
-  need_f32("gemmGelu", {{"pre", &P}});
+  const Backend& be = same_device("gemmGelu", {&A, &B, &C, P, bias});
+  if (P) check_same_shape("gemmGelu", "C", C, "pre", *P);
+  need_f32("gemmGelu", {{"pre", P}});
   GemmArgs g = make_gemm("gemmGelu", A, B, C, false, tb, bias);
   g.gelu = true;
-  g.pre = P.f32();
+  g.pre = P ? P->f32() : nullptr;
   need(be.gemm, be, "gemmGelu")(g);
   return info.Env().Undefined();
 }

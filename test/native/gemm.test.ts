@@ -249,6 +249,19 @@ test('gemmGelu: pre = A op(B) + bias, C = exact-erf gelu(pre)', () => {
   }
 });
 
+test('gemmGelu without pre (inference) writes the same C and nothing else', () => {
+  const rng = mulberry32(12);
+  const [M, N, K] = [29, 67, 40];
+  const A = randArray(rng, M * K, 2), B = randArray(rng, N * K, 0.5), bias = randArray(rng, N, 1);
+  sweep((label) => {
+    const withPre = f32([M, N]), pre = f32([M, N]), noPre = f32([M, N], new Float32Array(M * N).fill(NaN));
+    native.gemmGelu(f32([M, K], A), f32([N, K], B), withPre, pre, true, f32([N], bias));
+    native.gemmGelu(f32([M, K], A), f32([N, K], B), noPre, null, true, f32([N], bias));
+    assert.equal(Array.from(read(noPre)), Array.from(read(withPre)), `${label}: C differs without pre`);
+    freeAll();
+  });
+});
+
 test('gemmGelu: the GELU epilogue over a dense grid of pre-activations in [-14, 14] (both tails)', () => {
   const n = 40000;
   const x = new Float32Array(n).map((_, i) => -14 + (28 * i) / n);
