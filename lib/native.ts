@@ -28,7 +28,8 @@ export interface NativeAddon {
   reshape(t: H, shape: number[]): H;
   narrow(t: H, start: number, length: number): H;
   copy(src: H, dst: H): void;
-  stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number };
+  stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number; cpuCachedBytes: number };
+  emptyCache(): void;
   resetPeak(): void;
   setNumThreads(n: number): void;
   numThreads(): number;

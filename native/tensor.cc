@@ -3,8 +3,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
+#include <vector>
+
+#include <sys/mman.h>
 
 #include "device.h"
 
@@ -21,7 +26,114 @@ void note_alloc(Device d, int64_t n) {
   while (now > peak && !g_peak_bytes[(int)d].compare_exchange_weak(peak, now)) {
   }
 }
+// Host buffers are recycled by size class (1/8 steps within each power of two). A training
+// step allocates the same activations every iteration; without reuse each large buffer is
+// a fresh mmap whose pages the kernel zero-fills on first touch.
+//
+// Large buffers are also marked MADV_DONTFORK: the loader spawns ffmpeg processes, and
+// every fork would otherwise make all tensor pages copy-on-write, so the next write to each
+// page of every activation faults (measured: 80% of a step in the kernel on a small model).
+class HostCache {
+ public:
+  static size_t size_class(size_t n) {
+    if (n <= 4096) return (n + 63) & ~size_t(63);
+    size_t p = size_t(1) << (63 - __builtin_clzll(n));  // highest power of two <= n
+    size_t step = p >> 3;
+    return (n + step - 1) / step * step;
+  }
+
+  void* get(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    void* p = raw_alloc(bytes);
+    if (!p) {
+      release_all();
+      p = raw_alloc(bytes);
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+
+  void put(void* p, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      if (cached_ + bytes <= limit()) {
+        free_[bytes].push_back(p);
+        cached_ += bytes;
+        return;
+      }
+    }
+    raw_free(p, bytes);
+  }
+
+  void release_all() {
+    std::map<size_t, std::vector<void*>> drop;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      drop.swap(free_);
+      cached_ = 0;
+    }
+    for (auto& [b, v] : drop)
+      for (void* p : v) raw_free(p, b);
+  }
+
+  size_t cached() {
+    std::lock_guard<std::mutex> lk(m_);
+    return cached_;
+  }
+
+ private:
+  static constexpr size_t kPage = 4096;
+  static constexpr size_t kNoForkMin = 256 * 1024;
+
+  static void* raw_alloc(size_t bytes) {
+    if (bytes < kNoForkMin) return std::aligned_alloc(64, bytes);
+    size_t rounded = (bytes + kPage - 1) & ~(kPage - 1);
+    void* p = std::aligned_alloc(kPage, rounded);
+#ifdef MADV_DONTFORK
+    if (p) madvise(p, rounded, MADV_DONTFORK);
+#endif
+    return p;
+  }
+
+  static void raw_free(void* p, size_t bytes) {
+#ifdef MADV_DOFORK
+    if (bytes >= kNoForkMin) madvise(p, (bytes + kPage - 1) & ~(kPage - 1), MADV_DOFORK);
+#endif
+    std::free(p);
+  }
+
+  static size_t limit() {
+    static size_t l = [] {
+      const char* e = std::getenv("VJEPA_CPU_CACHE_MB");
+      return (size_t)(e ? std::atoll(e) : 1024) << 20;
+    }();
+    return l;
+  }
+
+  std::mutex m_;
+  std::map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+HostCache& host_cache() {
+  static HostCache* c = new HostCache();  // never destroyed: storages may outlive static teardown
+  return *c;
+}
+
+inline size_t host_bytes(size_t n) { return HostCache::size_class(n == 0 ? 64 : n); }
 }  // namespace
+
+int64_t cached_host_bytes() { return (int64_t)host_cache().cached(); }
+void empty_host_cache() { host_cache().release_all(); }
 
 size_t dtype_size(DType t) {
   switch (t) {
@@ -60,21 +172,18 @@ DType dtype_from_name(const std::string& n) {
 const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
 Storage::Storage(size_t n, Device dev, int idx) : nbytes(n), device(dev), device_index(idx) {
-  size_t alloc = n == 0 ? 64 : n;
   if (dev == Device::CPU) {
     // 64-byte alignment: one AVX-512 vector, one cache line.
-    size_t rounded = (alloc + 63) & ~size_t(63);
-    data = std::aligned_alloc(64, rounded);
-    if (!data) throw std::bad_alloc();
+    data = host_cache().get(host_bytes(n));
   } else {
-    data = cuda_alloc(alloc, idx);
+    data = cuda_alloc(n == 0 ? 64 : n, idx);
   }
   g_live_storages++;
   note_alloc(dev, (int64_t)n);
 }
 
 Storage::~Storage() {
-  if (device == Device::CPU) std::free(data);
+  if (device == Device::CPU) host_cache().put(data, host_bytes(nbytes));
   else cuda_free(data, device_index);
   g_live_storages--;
   g_live_bytes[(int)device] -= (int64_t)nbytes;

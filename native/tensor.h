@@ -39,6 +39,9 @@ int64_t live_storages();
 int64_t live_bytes(Device d);
 int64_t peak_bytes(Device d);
 void reset_peak_bytes(Device d);
+// Freed host buffers kept for reuse (VJEPA_CPU_CACHE_MB caps them, default 1024).
+int64_t cached_host_bytes();
+void empty_host_cache();
 
 struct Tensor {
   std::shared_ptr<Storage> storage;

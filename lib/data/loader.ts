@@ -1,7 +1,8 @@
 // Public loaders: a pool of worker threads (each driving grouped ffmpeg processes) with a
 // bounded, ordered prefetch. Batch k is a pure function of (seed, k): see rng.ts, sampler.ts.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readVideoIndex } from './csv.js';
 import { BatchSampler } from './sampler.js';
 import { batchShape, type BuiltBatch, type SampleFailure, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
@@ -80,9 +81,13 @@ interface PoolBatch {
   newMeta?: [number, VideoMeta][];
 }
 
-/** Worker pool + ordered prefetch shared by both loaders. */
+/**
+ * Worker pool + ordered prefetch shared by both loaders. Workers are child processes, not
+ * threads: they spawn ffmpeg, and a fork from the training process would mark all of its
+ * memory copy-on-write, so every later write to a tensor or JS heap page would fault.
+ */
 class BatchPipeline<R extends PoolBatch> {
-  private workers: Worker[] = [];
+  private workers: ChildProcess[] = [];
   private inflight: number[] = [];
   private waiters = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
   private closed = false;
@@ -100,11 +105,18 @@ class BatchPipeline<R extends PoolBatch> {
     private readonly maxFailureFraction: number,
     private readonly minAttemptsForCheck: number,
   ) {
+    const script = fileURLToPath(new URL('./worker.js', import.meta.url));
     for (let i = 0; i < numWorkers; i++) {
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      const w = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      w.send({ init: workerData });
+      // Idle workers must not keep the process alive; in-flight jobs do (see busy()).
       w.unref();
+      w.channel?.unref();
       w.on('message', (m: { ok: boolean; batch?: R; batchIndex?: number; message?: string }) => this.onMessage(i, m));
-      w.on('error', (e) => this.failAll(new Error(`data worker ${i} crashed: ${e.message}`)));
+      w.on('error', (e) => this.failAll(new Error(`data worker ${i} failed: ${e.message}`)));
+      w.on('exit', (code, signal) => {
+        if (!this.closed) this.failAll(new Error(`data worker ${i} exited (${signal ?? `code ${code}`})`));
+      });
       this.workers.push(w);
       this.inflight.push(0);
     }
@@ -151,7 +163,7 @@ class BatchPipeline<R extends PoolBatch> {
       this.waiters.set(batchIndex, { resolve, reject });
       this.inflight[best]++;
       this.busy(1);
-      this.workers[best].postMessage({ batchIndex, indices, meta: known });
+      this.workers[best].send({ batchIndex, indices, meta: known });
     });
   }
 
@@ -200,7 +212,17 @@ class BatchPipeline<R extends PoolBatch> {
   async close(): Promise<void> {
     this.closed = true;
     this.failAll(new Error('loader closed'));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null || w.signalCode !== null) return resolve();
+            w.once('exit', () => resolve());
+            w.ref(); // the caller awaits the exit: keep the loop alive until it comes
+            w.kill();
+          }),
+      ),
+    );
     this.workers = [];
   }
 }

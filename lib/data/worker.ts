@@ -1,5 +1,5 @@
-// worker_threads entry: builds batches off the main thread (which runs native compute).
-import { parentPort, workerData } from 'node:worker_threads';
+// Data worker process: builds batches outside the training process (which runs native
+// compute and must not fork: see BatchPipeline). Started with child_process.fork.
 import { VideoBatchBuilder, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
 import { ImageBatchBuilder, type ImageDatasetSpec } from './image-folder.js';
 
@@ -10,22 +10,27 @@ interface Job {
   meta?: [number, VideoMeta][];
 }
 
-const init = workerData as Init;
-const port = parentPort!;
-const video = init.kind === 'video' ? new VideoBatchBuilder(init.spec) : null;
-const image = init.kind === 'image' ? new ImageBatchBuilder(init.spec) : null;
+let video: VideoBatchBuilder | null = null;
+let image: ImageBatchBuilder | null = null;
+const send = (m: unknown) => process.send!(m);
 
-port.on('message', async (job: Job) => {
+process.on('message', async (msg: { init: Init } | Job) => {
+  if ('init' in msg) {
+    video = msg.init.kind === 'video' ? new VideoBatchBuilder(msg.init.spec) : null;
+    image = msg.init.kind === 'image' ? new ImageBatchBuilder(msg.init.spec) : null;
+    return;
+  }
+  const job = msg;
   try {
     if (video) {
       if (job.meta) video.learnMeta(job.meta);
-      const b = await video.build(job.batchIndex, job.indices);
-      port.postMessage({ ok: true, batch: b }, [b.clips.buffer as ArrayBuffer]);
+      send({ ok: true, batch: await video.build(job.batchIndex, job.indices) });
     } else {
-      const b = await image!.build(job.batchIndex, job.indices);
-      port.postMessage({ ok: true, batch: b }, [b.images.buffer as ArrayBuffer]);
+      send({ ok: true, batch: await image!.build(job.batchIndex, job.indices) });
     }
   } catch (e) {
-    port.postMessage({ ok: false, batchIndex: job.batchIndex, message: (e as Error).message });
+    send({ ok: false, batchIndex: job.batchIndex, message: (e as Error).message });
   }
 });
+// The parent going away (even by SIGKILL) closes the channel: end with it.
+process.on('disconnect', () => process.exit(0));

@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 
 export const CSV_COLUMNS = [
   'epoch', 'itr', 'loss', 'loss-jepa', 'reg-loss', 'enc-grad-norm', 'pred-grad-norm', 'gpu-time(ms)', 'wall-time(ms)',
-  'iteration', 'lr', 'wd', 'momentum', 'clips/s', 'target-std', 'pred-std', 'ctx-tokens', 'tgt-tokens',
+  'iteration', 'lr', 'wd', 'momentum', 'clips/s', 'data-wait(ms)', 'target-std', 'pred-std', 'ctx-tokens', 'tgt-tokens',
 ] as const;
 
 export interface IterationRecord {
@@ -15,6 +15,8 @@ export interface IterationRecord {
   encGradNorm: number;
   predGradNorm: number;
   wallMs: number;
+  /** Time the loop waited for the loader (0 when decoding keeps up). */
+  dataMs: number;
   iteration: number; // 0-based over the run
   lr: number;
   wd: number;
@@ -46,7 +48,7 @@ export class CsvLog {
     const f = (v: number) => v.toFixed(5);
     const row = [
       r.epoch, r.itr, f(r.loss), f(r.lossJepa), f(r.lossReg), f(r.encGradNorm), f(r.predGradNorm), -1, Math.round(r.wallMs),
-      r.iteration, r.lr.toExponential(6), r.wd.toExponential(6), r.momentum.toFixed(6), r.clipsPerSec.toFixed(2),
+      r.iteration, r.lr.toExponential(6), r.wd.toExponential(6), r.momentum.toFixed(6), r.clipsPerSec.toFixed(2), Math.round(r.dataMs),
       f(r.targetStd), f(r.predStd), r.ctxTokens.join('/'), r.tgtTokens.join('/'),
     ];
     appendFileSync(this.path, row.join(',') + '\n');

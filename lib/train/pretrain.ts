@@ -231,7 +231,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         epochLossSum = 0;
         epochLossCount = 0;
       }
+      const tWait = performance.now();
       const next = await it.next();
+      const dataMs = performance.now() - tWait;
       if (next.done) throw new Error('data loader ended unexpectedly');
       const batch = next.value;
       const masks = collator.sample(batch.batchIndex, B);
@@ -286,6 +288,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         encGradNorm: encNorm,
         predGradNorm: predNorm,
         wallMs: ms,
+        dataMs,
         iteration: iteration - 1,
         lr,
         wd,
@@ -301,7 +304,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
         `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} ` +
-        `| ${ms.toFixed(0)} ms/it ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}`;
+        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}`;
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
       else if (itr % 10 === 0 || itr === ipe - 1) log(line);
 

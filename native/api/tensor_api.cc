@@ -96,7 +96,14 @@ VJ_BINDING(stats) {
   o.Set("cudaBytes", (double)live_bytes(Device::CUDA));
   o.Set("cpuPeakBytes", (double)peak_bytes(Device::CPU));
   o.Set("cudaPeakBytes", (double)peak_bytes(Device::CUDA));
+  o.Set("cpuCachedBytes", (double)cached_host_bytes());
   return o;
+}
+
+// emptyCache(): returns the cached free host buffers to the system.
+VJ_BINDING(emptyCache) {
+  empty_host_cache();
+  return info.Env().Undefined();
 }
 
 VJ_BINDING(resetPeak) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,6 +23,10 @@ inline void cpu_relax() {
 
 thread_local bool t_in_pool = false;
 
+// Each job is split into nthreads parts (tid 0..n-1), and every part runs exactly once.
+// A part is run by whichever thread claims it first: its own worker, or the caller once
+// it has finished its own part. On a busy machine (the loader's ffmpeg processes, other
+// jobs) a descheduled worker then costs nothing instead of stalling every op of a step.
 class Pool {
  public:
   Pool() {
@@ -38,10 +43,9 @@ class Pool {
     stop_workers();
     nthreads_ = n;
     stop_ = false;
-    // Workers start from the generation current now: one read inside the new thread could
-    // already see the first job's increment and then wait for it forever.
-    uint64_t gen = generation_.load();
-    for (int i = 1; i < n; i++) workers_.emplace_back([this, i, gen] { worker(i, gen); });
+    slots_.reset(new std::atomic<uint64_t>[n]);
+    for (int i = 0; i < n; i++) slots_[i].store(generation_.load());
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, i] { worker(i); });
   }
 
   void run(const std::function<void(int, int)>& fn) {
@@ -51,17 +55,21 @@ class Pool {
       return;
     }
     job_ = &fn;
-    pending_.store(nthreads_ - 1, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> lk(m_);
-      generation_.fetch_add(1, std::memory_order_release);
+      gen = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
     }
     cv_.notify_all();
     t_in_pool = true;
-    fn(0, nthreads_);
+    // Own part first, then any part whose worker has not started yet.
+    for (int k = 0; k < nthreads_; k++) {
+      int tid = k;  // 0 first, then 1..n-1
+      if (claim(tid, gen)) execute(tid);
+    }
     t_in_pool = false;
-    // Spin, then yield: on an oversubscribed machine the worker may be descheduled.
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; spins++) {
+    for (int spins = 0; finished_.load(std::memory_order_acquire) != nthreads_; spins++) {
       if (spins < 4000) cpu_relax();
       else std::this_thread::yield();
     }
@@ -69,12 +77,23 @@ class Pool {
   }
 
  private:
-  void worker(int tid, uint64_t seen) {
+  bool claim(int tid, uint64_t gen) {
+    uint64_t v = slots_[tid].load(std::memory_order_acquire);
+    return v < gen && slots_[tid].compare_exchange_strong(v, gen, std::memory_order_acq_rel);
+  }
+
+  void execute(int tid) {
+    (*job_)(tid, nthreads_);
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+  void worker(int tid) {
     t_in_pool = true;
+    uint64_t seen = slots_[tid].load();
     for (;;) {
-      // Spin briefly: a training step issues hundreds of short jobs back to back.
+      // Spin briefly (a training step issues hundreds of short jobs back to back), then sleep.
       int spins = 0;
-      while (generation_.load(std::memory_order_acquire) == seen && !stop_.load() && spins < 4000) {
+      while (generation_.load(std::memory_order_acquire) == seen && !stop_.load() && spins < 2000) {
         cpu_relax();
         spins++;
       }
@@ -84,8 +103,9 @@ class Pool {
       }
       if (stop_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
-      (*job_)(tid, nthreads_);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      // The claim fails if the caller already ran this part (or the job is long over);
+      // it can only succeed while job `seen` is in flight, so job_ is valid here.
+      if (claim(tid, seen)) execute(tid);
     }
   }
 
@@ -102,8 +122,9 @@ class Pool {
   std::mutex busy_, m_;
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
+  std::unique_ptr<std::atomic<uint64_t>[]> slots_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> finished_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int, int)>* job_ = nullptr;
   int nthreads_ = 1;
