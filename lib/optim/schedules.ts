@@ -16,6 +16,61 @@ export function scheduleSteps(opts: { warmupEpochs: number; epochs: number; ipe:
   return { warmup: Math.trunc(opts.warmupEpochs * opts.ipe), total: Math.trunc(ipeScale * opts.epochs * opts.ipe) };
 }
 
+/**
+ * A value indexed by a step counter: step() advances the counter and returns the new value,
+ * skip(n) fast-forwards (resume), state()/loadState() persist the counter.
+ */
+abstract class CountedSchedule {
+  protected s = 0;
+  protected v: number;
+
+  protected constructor(
+    private readonly scheduleName: string,
+    private readonly initial: number,
+  ) {
+    this.v = initial;
+  }
+
+  abstract at(s: number): number;
+
+  /** The value once `count` steps were taken (lr and wd: at(count)). */
+  protected valueAfter(count: number): number {
+    return this.at(count);
+  }
+
+  step(): number {
+    this.s += 1;
+    this.v = this.valueAfter(this.s);
+    return this.v;
+  }
+
+  skip(n: number): void {
+    checkCount(`${this.scheduleName}.skip`, n);
+    if (n === 0) return;
+    this.s += n;
+    this.v = this.valueAfter(this.s);
+  }
+
+  get value(): number {
+    return this.v;
+  }
+
+  get stepCount(): number {
+    return this.s;
+  }
+
+  state(): ScheduleState {
+    return { step: this.s };
+  }
+
+  loadState(st: ScheduleState): void {
+    checkCount(`${this.scheduleName}.loadState.step`, st?.step);
+    this.s = 0;
+    this.v = this.initial;
+    this.skip(st.step);
+  }
+}
+
 export interface WarmupCosineOptions {
   startLr: number;
   refLr: number;
@@ -26,16 +81,15 @@ export interface WarmupCosineOptions {
   totalSteps: number;
 }
 
-export class WarmupCosineSchedule {
+export class WarmupCosineSchedule extends CountedSchedule {
   readonly startLr: number;
   readonly refLr: number;
   readonly finalLr: number;
   readonly warmupSteps: number;
   readonly totalSteps: number;
-  private s = 0;
-  private v: number;
 
   constructor(o: WarmupCosineOptions) {
+    super('WarmupCosineSchedule', o.warmupSteps > 0 ? o.startLr : o.refLr);
     checkCount('WarmupCosineSchedule.warmupSteps', o.warmupSteps);
     checkCount('WarmupCosineSchedule.totalSteps', o.totalSteps);
     this.startLr = o.startLr;
@@ -43,7 +97,6 @@ export class WarmupCosineSchedule {
     this.finalLr = o.finalLr;
     this.warmupSteps = o.warmupSteps;
     this.totalSteps = o.totalSteps;
-    this.v = o.warmupSteps > 0 ? o.startLr : o.refLr;
   }
 
   /** lr at step s (s >= 1 for real updates). */
@@ -55,38 +108,6 @@ export class WarmupCosineSchedule {
     // Only clamps from below: past the horizon the cosine would rise again (§8.24).
     return Math.max(this.finalLr, this.finalLr + (this.refLr - this.finalLr) * 0.5 * (1 + Math.cos(Math.PI * progress)));
   }
-
-  step(): number {
-    this.s += 1;
-    this.v = this.at(this.s);
-    return this.v;
-  }
-
-  skip(n: number): void {
-    checkCount('WarmupCosineSchedule.skip', n);
-    if (n === 0) return;
-    this.s += n;
-    this.v = this.at(this.s);
-  }
-
-  get value(): number {
-    return this.v;
-  }
-
-  get stepCount(): number {
-    return this.s;
-  }
-
-  state(): ScheduleState {
-    return { step: this.s };
-  }
-
-  loadState(st: ScheduleState): void {
-    checkCount('WarmupCosineSchedule.loadState.step', st?.step);
-    this.s = 0;
-    this.v = this.warmupSteps > 0 ? this.startLr : this.refLr;
-    this.skip(st.step);
-  }
 }
 
 export interface CosineWDOptions {
@@ -95,58 +116,24 @@ export interface CosineWDOptions {
   totalSteps: number;
 }
 
-export class CosineWDSchedule {
+export class CosineWDSchedule extends CountedSchedule {
   readonly refWd: number;
   readonly finalWd: number;
   readonly totalSteps: number;
-  private s = 0;
-  private v: number;
 
   constructor(o: CosineWDOptions) {
+    super('CosineWDSchedule', o.refWd);
     checkCount('CosineWDSchedule.totalSteps', o.totalSteps);
     if (o.totalSteps === 0) throw new Error('CosineWDSchedule.totalSteps: must be > 0');
     this.refWd = o.refWd;
     this.finalWd = o.finalWd;
     this.totalSteps = o.totalSteps;
-    this.v = o.refWd;
   }
 
   at(s: number): number {
     const wd = this.finalWd + (this.refWd - this.finalWd) * 0.5 * (1 + Math.cos((Math.PI * s) / this.totalSteps));
     // Clamp so it never passes final, whichever direction it moves in.
     return this.finalWd <= this.refWd ? Math.max(this.finalWd, wd) : Math.min(this.finalWd, wd);
-  }
-
-  step(): number {
-    this.s += 1;
-    this.v = this.at(this.s);
-    return this.v;
-  }
-
-  skip(n: number): void {
-    checkCount('CosineWDSchedule.skip', n);
-    if (n === 0) return;
-    this.s += n;
-    this.v = this.at(this.s);
-  }
-
-  get value(): number {
-    return this.v;
-  }
-
-  get stepCount(): number {
-    return this.s;
-  }
-
-  state(): ScheduleState {
-    return { step: this.s };
-  }
-
-  loadState(st: ScheduleState): void {
-    checkCount('CosineWDSchedule.loadState.step', st?.step);
-    this.s = 0;
-    this.v = this.refWd;
-    this.skip(st.step);
   }
 }
 
@@ -159,65 +146,39 @@ export interface EmaMomentumOptions {
 }
 
 /** m_i = ema0 + i*(ema1-ema0)/(ipe*epochs*ipe_scale), i = 0..int(ipe*epochs*ipe_scale). */
-export class EmaMomentumSchedule {
+export class EmaMomentumSchedule extends CountedSchedule {
   readonly start: number;
   readonly end: number;
   /** ipe * epochs * ipe_scale (a float, as in the original). */
   readonly horizon: number;
   /** Index of the last element of the sequence. */
   readonly lastIndex: number;
-  private s = 0;
-  private v: number;
 
   constructor(o: EmaMomentumOptions) {
+    super('EmaMomentumSchedule', o.start);
     this.start = o.start;
     this.end = o.end;
     this.horizon = o.ipe * o.epochs * (o.ipeScale ?? 1.0);
     if (!(this.horizon > 0)) throw new Error(`EmaMomentumSchedule: ipe*epochs*ipe_scale must be > 0, got ${this.horizon}`);
     this.lastIndex = Math.trunc(this.horizon);
-    this.v = o.start;
   }
 
   at(i: number): number {
     return this.start + (i * (this.end - this.start)) / this.horizon;
   }
 
+  /** The first update uses m_0, so after `count` updates the value is m_(count-1). */
+  protected override valueAfter(count: number): number {
+    return this.at(count - 1);
+  }
+
   /** Momentum for the next update (the first call returns m_0). */
-  step(): number {
+  override step(): number {
     if (this.s > this.lastIndex) {
       throw new Error(
         `EMA momentum sequence exhausted after ${this.lastIndex + 1} updates (ipe_scale < 1 makes training outlast it, §8.24)`,
       );
     }
-    this.v = this.at(this.s);
-    this.s += 1;
-    return this.v;
-  }
-
-  skip(n: number): void {
-    checkCount('EmaMomentumSchedule.skip', n);
-    if (n === 0) return;
-    this.s += n;
-    this.v = this.at(this.s - 1);
-  }
-
-  get value(): number {
-    return this.v;
-  }
-
-  /** Number of momenta consumed so far. */
-  get stepCount(): number {
-    return this.s;
-  }
-
-  state(): ScheduleState {
-    return { step: this.s };
-  }
-
-  loadState(st: ScheduleState): void {
-    checkCount('EmaMomentumSchedule.loadState.step', st?.step);
-    this.s = 0;
-    this.v = this.start;
-    this.skip(st.step);
+    return super.step();
   }
 }
