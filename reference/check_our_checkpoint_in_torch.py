@@ -1,5 +1,5 @@
 """Check that a vjepa safetensors checkpoint loads into the PyTorch reference with strict=True
-and gives the same features as `vjepa-embed` (lib/embed/README-section.md, "checkpoint compatibility").
+and gives the same features as `vjepa-embed` (README.md, "Checkpoint compatibility").
 
     python3 reference/check_our_checkpoint_in_torch.py            # writes a tiny checkpoint itself
     python3 reference/check_our_checkpoint_in_torch.py --checkpoint runs/pretrain/jepa-latest.safetensors \

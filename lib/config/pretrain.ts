@@ -1,4 +1,4 @@
-// Pretraining config (CFG-01, CFG-02) plus vjepa's documented extensions (see README-section.md).
+// Pretraining config (CFG-01, CFG-02) plus vjepa's documented extensions (README.md, "Configuration").
 import type { MaskSpec } from '../masks/types.js';
 import {
   deviceSpec,
