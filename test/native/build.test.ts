@@ -55,4 +55,15 @@ test('the CPU instruction set is chosen at run time and can be forced', () => {
   assert.throws(() => native.setIsa('sse9' as 'auto'), /unknown instruction set 'sse9'/);
 });
 
+test('an allocation that cannot be satisfied throws "out of memory" instead of aborting', () => {
+  assert.throws(() => native.empty([1e12], 'float32'), /empty: out of memory/);
+  assert.throws(() => native.empty([-1], 'float32'), /empty: shape\[0\] must be a non-negative integer/);
+  // The process is still healthy afterwards.
+  const t = native.zeros([3], 'float32');
+  const out = new Float32Array(3);
+  t.read(out);
+  assert.equal(Array.from(out), [0, 0, 0]);
+  t.dispose();
+});
+
 test.run();
