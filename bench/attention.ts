@@ -2,12 +2,11 @@
 // fwd + bwd (fp32, same thread count) in the same run. Ours reads q/k/v in place from a fused
 // [B, N, 3D] (self) or q [B, Nq, D] + kv [B, Nk, 2D] (cross) buffer, as the model does.
 //   node dist/bench/attention.js [--threads 2] [--no-torch]
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type TensorHandle } from '../lib/native.js';
-import { ratio, type BenchRow } from './types.js';
+import { printRows, type BenchRow } from './types.js';
+import { torchInline, torchReference } from './torch.js';
 
 interface Shape {
   name: string;
@@ -109,20 +108,10 @@ print(json.dumps(out))
 `;
 
 /** torch fwd+bwd ms per shape by an inline python (missing entries when python/torch are absent). */
-function torchInline(shapes: Shape[], threads: number): Map<string, number> {
-  const res = new Map<string, number>();
-  if (shapes.length === 0) return res;
-  try {
-    const arg = JSON.stringify(shapes.map((s) => [s.name, s.B, s.H, s.hd, s.Nq, s.Nk]));
-    const out = execFileSync('python3', ['-c', PY_INLINE, String(threads), arg], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 600_000,
-    });
-    const obj = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
-    for (const [k, v] of Object.entries(obj)) if (typeof v === 'number') res.set(k, v);
-  } catch {
-    // no python3 or no torch: the reference stays null
-  }
-  return res;
+function torchInlineAttention(shapes: Shape[], threads: number): Map<string, number> {
+  if (shapes.length === 0) return new Map();
+  const arg = JSON.stringify(shapes.map((s) => [s.name, s.B, s.H, s.hd, s.Nq, s.Nk]));
+  return new Map(Object.entries(torchInline(PY_INLINE, [String(threads), arg])));
 }
 
 /**
@@ -131,20 +120,10 @@ function torchInline(shapes: Shape[], threads: number): Map<string, number> {
  */
 function torchScript(threads: number): Map<string, number> {
   const res = new Map<string, number>();
-  const here = dirname(fileURLToPath(import.meta.url));
-  const script = [resolve(here, '..', '..', 'reference', 'bench_torch.py'), resolve(here, '..', 'reference', 'bench_torch.py')].find(existsSync);
-  if (!script) return res;
-  let text: string | undefined;
+  const att = torchReference('attention', threads) as Record<string, unknown> | null;
+  if (!att) return res;
   try {
-    text = execFileSync('python3', [script, '--threads', String(threads), '--json', '--only', 'attention'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 600_000,
-    });
-  } catch (e) {
-    text = (e as { stdout?: string }).stdout; // exit status 1 still prints the JSON
-  }
-  try {
-    const att = (JSON.parse(text ?? '') as { attention?: Record<string, unknown> }).attention;
-    if (!att || att.batch !== MAIN.B || att.heads !== MAIN.H || att.n !== MAIN.Nq || att.head_dim !== MAIN.hd) return res;
+    if ( att.batch !== MAIN.B || att.heads !== MAIN.H || att.n !== MAIN.Nq || att.head_dim !== MAIN.hd) return res;
     const self = att.self_fwd_bwd_min_ms ?? att.self_fwd_bwd_ms;
     if (typeof self === 'number') res.set(MAIN.name, self);
     const cross = att.cross_fwd_bwd_min_ms ?? att.cross_fwd_bwd_ms;
@@ -167,7 +146,7 @@ export async function benchAttention(opts: { threads: number; torch?: boolean })
   }
   const useTorch = opts.torch !== false;
   const script = useTorch ? torchScript(opts.threads) : new Map<string, number>();
-  const inline = useTorch ? torchInline(SHAPES.filter((s) => !script.has(s.name)), opts.threads) : new Map<string, number>();
+  const inline = useTorch ? torchInlineAttention(SHAPES.filter((s) => !script.has(s.name)), opts.threads) : new Map<string, number>();
   return SHAPES.map((s, i) => ({
     group: 'attention',
     name: s.name,
@@ -179,16 +158,6 @@ export async function benchAttention(opts: { threads: number; torch?: boolean })
   }));
 }
 
-function printTable(rows: BenchRow[]): void {
-  const w = Math.max(...rows.map((r) => r.name.length));
-  console.log(`${'fwd+bwd'.padEnd(w)}  ${'ours ms'.padStart(9)}  ${'torch ms'.padStart(9)}  ${'ratio'.padStart(6)}`);
-  for (const r of rows) {
-    const q = ratio(r);
-    console.log(
-      `${r.name.padEnd(w)}  ${r.ours.toFixed(3).padStart(9)}  ${(r.reference === null ? '-' : r.reference.toFixed(3)).padStart(9)}  ${(q === null ? '-' : q.toFixed(2)).padStart(6)}`,
-    );
-  }
-}
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
@@ -198,5 +167,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const torch = !args.includes('--no-torch');
   const rows = await benchAttention({ threads, torch });
   console.log(`isa ${native.isa().active}, ${threads} threads; ratio = torch ms / ours ms (> 1: we are faster)`);
-  printTable(rows);
+  printRows(rows, 'fwd+bwd', 3);
 }

@@ -2,12 +2,11 @@
 // The four square-ish shapes are the issue's acceptance bar; the `linear *` rows are one Linear
 // layer's forward (y = x Wᵀ) and backward (dX = dY W, dW += dYᵀ X) at ViT-tiny training sizes.
 //   node dist/bench/gemm.js [--threads 2] [--no-torch]
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, type TensorHandle } from '../lib/native.js';
-import { ratio, type BenchRow } from './types.js';
+import { printRows, type BenchRow } from './types.js';
+import { torchInline, torchReference } from './torch.js';
 
 /** The parsed JSON of `reference/bench_torch.py --json` (only the gemm part is read here). */
 export interface TorchRef {
@@ -103,41 +102,16 @@ print(json.dumps(out))
 `;
 
 /** torch GFLOP/s for the given shapes by an inline python (null entries when python/torch are missing). */
-function torchInline(shapes: Shape[], threads: number): Map<string, number> {
-  const res = new Map<string, number>();
-  if (shapes.length === 0) return res;
-  try {
-    const arg = JSON.stringify(shapes.map((s) => [s.name, s.M, s.N, s.K, s.ta, s.tb, s.beta]));
-    const out = execFileSync('python3', ['-c', PY_FALLBACK, String(threads), arg], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 300_000,
-    });
-    const obj = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
-    for (const [k, v] of Object.entries(obj)) if (typeof v === 'number') res.set(k, v);
-  } catch {
-    // no python3 or no torch: the reference stays null
-  }
-  return res;
+function torchInlineGemm(shapes: Shape[], threads: number): Map<string, number> {
+  if (shapes.length === 0) return new Map();
+  const arg = JSON.stringify(shapes.map((s) => [s.name, s.M, s.N, s.K, s.ta, s.tb, s.beta]));
+  return new Map(Object.entries(torchInline(PY_FALLBACK, [String(threads), arg], 300_000)));
 }
 
-/** Runs reference/bench_torch.py --only gemm when it exists; null when it is missing or fails. */
+/** reference/bench_torch.py's gemm part (null when torch or the script is unavailable). */
 export function loadTorchRef(threads: number): TorchRef | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const script = [resolve(here, '..', '..', 'reference', 'bench_torch.py'), resolve(here, '..', 'reference', 'bench_torch.py')].find(existsSync);
-  if (!script) return null;
-  try {
-    const out = execFileSync('python3', [script, '--threads', String(threads), '--json', '--only', 'gemm'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 300_000,
-    });
-    return JSON.parse(out) as TorchRef;
-  } catch (e) {
-    // exit status 1 still prints the JSON (a part failed): use what it has
-    const out = (e as { stdout?: string }).stdout;
-    try {
-      return out ? (JSON.parse(out) as TorchRef) : null;
-    } catch {
-      return null;
-    }
-  }
+  const gemm = torchReference('gemm', threads);
+  return gemm ? { gemm } : null;
 }
 
 function fromRef(ref: TorchRef | null, s: Shape): number | null {
@@ -153,7 +127,7 @@ export async function benchGemm(opts: { threads: number; torch: TorchRef | null 
     const ours = SHAPES.map((s) => timeOurs(s));
     // Shapes the reference JSON does not cover (the transposed Linear ones) are timed inline.
     const missing = SHAPES.filter((s) => fromRef(opts.torch, s) === null);
-    const inline = torchInline(missing, opts.threads);
+    const inline = torchInlineGemm(missing, opts.threads);
     return SHAPES.map((s, i) => {
       const r = fromRef(opts.torch, s) ?? inline.get(s.name) ?? null;
       return {
@@ -171,16 +145,6 @@ export async function benchGemm(opts: { threads: number; torch: TorchRef | null 
   }
 }
 
-function printTable(rows: BenchRow[]): void {
-  const w = Math.max(...rows.map((r) => r.name.length));
-  console.log(`${'shape (MxNxK)'.padEnd(w)}  ${'ours'.padStart(8)}  ${'torch'.padStart(8)}  ${'ratio'.padStart(6)}   GFLOP/s`);
-  for (const r of rows) {
-    const q = ratio(r);
-    console.log(
-      `${r.name.padEnd(w)}  ${r.ours.toFixed(1).padStart(8)}  ${(r.reference === null ? '-' : r.reference.toFixed(1)).padStart(8)}  ${(q === null ? '-' : q.toFixed(2)).padStart(6)}`,
-    );
-  }
-}
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
@@ -192,5 +156,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const rows = await benchGemm({ threads, torch: ref });
   if (noTorch) for (const r of rows) r.reference = null;
   console.log(`isa ${native.isa().active}, ${threads} threads, torch reference: ${ref ? 'reference/bench_torch.py' : 'inline python'}${noTorch ? ' (off)' : ''}`);
-  printTable(rows);
+  printRows(rows, 'shape (MxNxK)', 1);
 }

@@ -1,12 +1,11 @@
 // LayerNorm forward + backward throughput against torch's F.layer_norm in the same run.
 // Bytes model (shared with reference/bench_torch.py): 5 * rows * dim * 4 (fwd reads x, writes y;
 // bwd reads x and dy, writes dx), so the two GB/s figures are directly comparable.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native } from '../lib/native.js';
 import { ratio, type BenchRow } from './types.js';
+import { torchInline, torchReference } from './torch.js';
 
 const SHAPES: [number, number][] = [
   [8 * 392, 192], // vit_tiny bench step: 8 clips x 392 tokens
@@ -78,29 +77,10 @@ print(json.dumps(out))
 /** Median seconds of torch's fwd+bwd per shape ('RxD'); missing entries when torch cannot run. */
 function torchSeconds(threads: number): Map<string, number> {
   const res = new Map<string, number>();
-  const script = join(repoRoot, 'reference', 'bench_torch.py');
-  if (existsSync(script)) {
-    try {
-      const out = execFileSync('python3', [script, '--threads', String(threads), '--json', '--only', 'layernorm'], {
-        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000,
-      });
-      const ln = JSON.parse(out).layernorm;
-      if (ln && typeof ln.fwd_bwd_ms === 'number') res.set(`${ln.rows}x${ln.dim}`, ln.fwd_bwd_ms / 1e3);
-    } catch {
-      // fall through to the inline script
-    }
-  }
+  const ln = torchReference('layernorm', threads);
+  if (ln && typeof ln.fwd_bwd_ms === 'number') res.set(`${ln.rows}x${ln.dim}`, ln.fwd_bwd_ms / 1e3);
   const missing = SHAPES.map(([r, d]) => `${r}x${d}`).filter((k) => !res.has(k));
-  if (missing.length) {
-    try {
-      const out = execFileSync('python3', ['-c', INLINE, String(threads), ...missing], {
-        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000,
-      });
-      for (const [k, v] of Object.entries(JSON.parse(out) as Record<string, number>)) res.set(k, v);
-    } catch {
-      // no python3 or no torch: references stay null
-    }
-  }
+  if (missing.length) for (const [k, v] of Object.entries(torchInline(INLINE, [String(threads), ...missing], 120_000))) res.set(k, v as number);
   return res;
 }
 

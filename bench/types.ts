@@ -14,3 +14,14 @@ export function ratio(r: BenchRow): number | null {
   if (r.reference === null || !(r.reference > 0) || !(r.ours > 0)) return null;
   return r.higherIsBetter ? r.ours / r.reference : r.reference / r.ours;
 }
+
+/** The table a bench file prints when run on its own. */
+export function printRows(rows: BenchRow[], header: string, digits: number): void {
+  const w = Math.max(header.length, ...rows.map((r) => r.name.length));
+  console.log(`${header.padEnd(w)}  ${'ours'.padStart(9)}  ${'torch'.padStart(9)}  ${'ratio'.padStart(6)}  (${rows[0]?.unit ?? ''})`);
+  for (const r of rows) {
+    const q = ratio(r);
+    const ref = r.reference === null ? '-' : r.reference.toFixed(digits);
+    console.log(`${r.name.padEnd(w)}  ${r.ours.toFixed(digits).padStart(9)}  ${ref.padStart(9)}  ${(q === null ? '-' : q.toFixed(2)).padStart(6)}`);
+  }
+}
