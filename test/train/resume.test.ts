@@ -3,7 +3,7 @@
 // optimizer state); and a kill during checkpoint writes never leaves an unloadable file.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { CsvLog } from '../../lib/train/log.js';
@@ -68,10 +68,13 @@ test('a kill during checkpoint writes leaves the previous checkpoint loadable', 
   const cfg = writeConfig(dir, tinyConfigYaml(csv, dir));
   const ckpt = join(dir, 'jepa-latest.safetensors');
   let kills = 0;
+  const stamp = () => (existsSync(ckpt) ? statSync(ckpt).mtimeMs : 0);
   for (const delay of [0, 7, 23, 61]) {
-    const child = runTrain([cfg, '--set', 'logging.checkpoint_every=1', '--set', `meta.load_checkpoint=${existsSync(ckpt)}`]);
+    const before = stamp();
+    const child = runTrain([cfg, '--set', 'logging.checkpoint_every=1', '--set', `meta.load_checkpoint=${before > 0}`]);
     const done = finish(child);
-    await waitFor(() => existsSync(ckpt), 120_000);
+    // Wait for this run's first checkpoint write, then kill around the next one.
+    await waitFor(() => stamp() > before, 120_000);
     await sleep(delay);
     child.kill('SIGKILL');
     const r = await done;
