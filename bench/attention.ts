@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type TensorHandle } from '../lib/native.js';
 import { printRows, type BenchRow } from './types.js';
 import { torchInline, torchReference } from './torch.js';
+import { bestSeconds, filled } from './timing.js';
 
 interface Shape {
   name: string;
@@ -28,33 +29,7 @@ const SHAPES: Shape[] = [
 ];
 const MAIN = SHAPES[0];
 
-function filled(shape: number[], seed: number): TensorHandle {
-  const h = native.empty(shape, 'float32');
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  h.write(a);
-  return h;
-}
 
-/** Best wall time (ms) of fn after warm-up, over at least minReps runs and about budget seconds. */
-function bestMs(fn: () => void, minReps = 20, budget = 1.0): number {
-  for (let i = 0; i < 3; i++) fn();
-  let best = Infinity, total = 0, reps = 0;
-  while (reps < minReps || (total < budget && reps < 500)) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-    best = Math.min(best, dt);
-    total += dt / 1e3;
-    reps++;
-  }
-  return best;
-}
 
 function timeOurs(s: Shape): number {
   const D = s.H * s.hd, scale = 1 / Math.sqrt(s.hd);
@@ -76,10 +51,10 @@ function timeOurs(s: Shape): number {
   const out = keep(filled([s.B, s.Nq, D], 5)), lse = keep(filled([s.B, s.H, s.Nq], 6));
   const dout = keep(filled([s.B, s.Nq, D], 7));
   try {
-    return bestMs(() => {
+    return 1e3 * bestSeconds(() => {
       native.attentionFwd(q, qo, kv, ko, kv, vo, out, lse, s.H, scale);
       native.attentionBwd(q, qo, kv, ko, kv, vo, out, lse, dout, dq, dqo, dkv, dko, dkv, dvo, s.H, scale);
-    });
+    }, { warmup: 3, minReps: 20, maxReps: 500 });
   } finally {
     for (const h of hs) h.dispose();
   }

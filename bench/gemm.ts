@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type TensorHandle } from '../lib/native.js';
 import { printRows, type BenchRow } from './types.js';
 import { torchInline, torchReference } from './torch.js';
+import { bestSeconds, filled } from './timing.js';
 
 /** The parsed JSON of `reference/bench_torch.py --json` (only the gemm part is read here). */
 export interface TorchRef {
@@ -38,34 +39,7 @@ const SHAPES: Shape[] = [
 
 const gflops = (s: Shape, sec: number): number => (2 * s.M * s.N * s.K) / sec / 1e9;
 
-/** Best wall time of fn (seconds) after warm-up, over at least minReps runs and about budget seconds. */
-function bestTime(fn: () => void, minReps = 5, budget = 1.0): number {
-  fn();
-  fn();
-  let best = Infinity, total = 0, reps = 0;
-  while (reps < minReps || (total < budget && reps < 200)) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.min(best, dt);
-    total += dt;
-    reps++;
-  }
-  return best;
-}
 
-function filled(shape: number[], seed: number): TensorHandle {
-  const h = native.empty(shape, 'float32');
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  h.write(a);
-  return h;
-}
 
 function timeOurs(s: Shape): number {
   const A = filled(s.ta ? [s.K, s.M] : [s.M, s.K], 1);
@@ -73,7 +47,7 @@ function timeOurs(s: Shape): number {
   const C = filled([s.M, s.N], 3);
   try {
     // dW accumulation (beta = 1) grows C a little per run; harmless for timing.
-    return gflops(s, bestTime(() => native.gemm(A, B, C, s.ta, s.tb, 1, s.beta, null)));
+    return gflops(s, bestSeconds(() => native.gemm(A, B, C, s.ta, s.tb, 1, s.beta, null), { warmup: 2, minReps: 5, maxReps: 200 }));
   } finally {
     A.dispose();
     B.dispose();
