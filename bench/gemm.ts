@@ -4,7 +4,7 @@
 //   node dist/bench/gemm.js [--threads 2] [--no-torch]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native, type TensorHandle } from '../lib/native.js';
+import { native } from '../lib/native.js';
 import { printRows, type BenchRow } from './types.js';
 import { torchInline, torchReference } from './torch.js';
 import { bestSeconds, filled } from './timing.js';
