@@ -25,7 +25,7 @@ export function shapeStr(shape: readonly number[]): string {
 }
 
 export class Tensor {
-  readonly handle: TensorHandle;
+  private _handle: TensorHandle;
   readonly shape: number[];
   readonly dtype: DType;
   /** True for leaves (parameters) whose .grad should be filled, and for outputs of recorded ops. */
@@ -35,7 +35,7 @@ export class Tensor {
   name = '';
 
   constructor(handle: TensorHandle) {
-    this.handle = handle;
+    this._handle = handle;
     this.shape = handle.shape;
     this.dtype = handle.dtype;
     backstop.register(this, handle, this);
@@ -93,6 +93,10 @@ export class Tensor {
     return t;
   }
 
+  /** The native handle; replaced only by moveTo. */
+  get handle(): TensorHandle {
+    return this._handle;
+  }
   get device(): Device {
     return this.handle.device;
   }
@@ -147,6 +151,29 @@ export class Tensor {
     const t = Tensor.empty(this.shape, this.dtype, device);
     native.copy(this.handle, t.handle);
     return t;
+  }
+
+  /**
+   * Moves this tensor (and its gradient) to another device in place. The object stays the
+   * same, so modules' fields, optimizer slots and autograd maps keyed by it stay valid.
+   * Other views of the same storage do not follow.
+   */
+  moveTo(device: Device): this {
+    if (this.gradFn) throw new Error(`moveTo: ${this} is the output of a recorded op; only leaves can move`);
+    if (this.device === device) return this;
+    const moved = native.empty([...this.shape], this.dtype, device);
+    try {
+      native.copy(this._handle, moved);
+    } catch (e) {
+      moved.dispose();
+      throw e;
+    }
+    backstop.unregister(this);
+    this._handle.dispose();
+    this._handle = moved;
+    backstop.register(this, moved, this);
+    this.grad?.moveTo(device);
+    return this;
   }
 
   clone(): Tensor {

@@ -75,6 +75,13 @@ export abstract class Module {
     for (const c of this.children.values()) c.stateChanged();
   }
 
+  /** Moves every parameter (frozen tables included) to device in place; derived caches are dropped. */
+  to(device: string): this {
+    for (const [, p] of this.namedParameters()) p.tensor.moveTo(device);
+    this.stateChanged();
+    return this;
+  }
+
   /** Frees every parameter and gradient now. */
   dispose(): void {
     for (const [, p] of this.namedParameters()) {

@@ -105,6 +105,14 @@ export class VJepa {
     }
   }
 
+  /** Moves all three networks to device (before the optimizer makes its state, which follows the parameters). */
+  to(device: string): this {
+    this.encoder.to(device);
+    this.predictor.to(device);
+    this.targetEncoder.to(device);
+    return this;
+  }
+
   zeroGrad(): void {
     this.encoder.zeroGrad();
     this.predictor.zeroGrad();

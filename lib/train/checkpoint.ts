@@ -2,6 +2,8 @@
 // under their original state-dict names, AdamW moments by parameter, and the loop's
 // state (epoch, iteration, schedules, mask counters, config) as JSON metadata.
 // Writes are atomic (temp file + fsync + rename): a kill mid-write keeps the last one.
+// Device-agnostic: tensor reads copy to the host for writing, loads write into the
+// parameters and optimizer state wherever they live (a CUDA run resumes on its GPU).
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';

@@ -1,9 +1,11 @@
 // One V-JEPA forward (TRAIN-08 steps 4a-e, 5): targets from the EMA encoder on all tokens,
 // the context encoder once per mask config, the predictor per mask config, the L1
-// (loss_exp) loss averaged over mask configs, plus the variance hinge.
-import { Tensor } from '../tensor.js';
+// (loss_exp) loss averaged over mask configs, plus the variance hinge. pretrainStep adds
+// the rest of one iteration (backward, clip, AdamW, EMA) for the loop and the GPU check.
+import { Tensor, tidy } from '../tensor.js';
 import { native } from '../native.js';
-import { noGrad } from '../autograd.js';
+import { backward, noGrad } from '../autograd.js';
+import { clipGradNorm, gradNorm, type AdamW } from '../optim/adamw.js';
 import { gatherTokens } from '../ops/tokens.js';
 import { predictionLoss, varianceHinge, weightedSum } from '../ops/loss.js';
 import { targetNorm } from '../nn/vit.js';
@@ -53,6 +55,59 @@ export function jepaForward(model: VJepa, clips: Tensor, masks: MaskPair[], loss
     preds,
     targets,
   };
+}
+
+export interface StepSettings {
+  lossExp: number;
+  regCoeff: number;
+  lr: number;
+  wd: number;
+  momentum: number;
+  /** Max grad norm, or null for no clipping at this step (TRAIN-08 step 7 clips only after warmup). */
+  clipGrad: number | null;
+  /** Sees the loss before backward; may throw to stop without an update. */
+  checkLoss?: (loss: number) => void;
+}
+
+export interface StepRecord {
+  loss: number;
+  lossJepa: number;
+  lossReg: number;
+  targetStd: number;
+  predStd: number;
+  /** Pre-clip gradient norms. */
+  encGradNorm: number;
+  predGradNorm: number;
+}
+
+/**
+ * One full pretraining iteration on whatever device the model and inputs live on: forward,
+ * backward, clip (encoder and predictor separately), AdamW, zero grads, EMA.
+ */
+export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: MaskPair[], s: StepSettings): StepRecord {
+  let rec!: Omit<StepRecord, 'encGradNorm' | 'predGradNorm'>;
+  tidy(() => {
+    const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff);
+    const loss = out.loss.item();
+    s.checkLoss?.(loss);
+    rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd };
+    backward(out.loss);
+  });
+  const encParams = model.encoder.trainableParameters().map(([, t]) => t);
+  const predParams = model.predictor.trainableParameters().map(([, t]) => t);
+  let encGradNorm: number;
+  let predGradNorm: number;
+  if (s.clipGrad !== null) {
+    encGradNorm = clipGradNorm(encParams, s.clipGrad);
+    predGradNorm = clipGradNorm(predParams, s.clipGrad);
+  } else {
+    encGradNorm = gradNorm(encParams);
+    predGradNorm = gradNorm(predParams);
+  }
+  opt.step(s.lr, s.wd);
+  model.zeroGrad();
+  model.emaUpdate(s.momentum);
+  return { ...rec, encGradNorm, predGradNorm };
 }
 
 function mean(a: number[]): number {

@@ -5,15 +5,14 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
 import { Tensor, tidy, memoryStats } from '../tensor.js';
-import { backward } from '../autograd.js';
 import type { PretrainConfig } from '../config/index.js';
 import { MaskCollator } from '../masks/index.js';
 import { VJepa } from '../nn/vjepa.js';
-import { AdamW, clipGradNorm, gradNorm } from '../optim/adamw.js';
+import { AdamW } from '../optim/adamw.js';
 import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { VideoLoader } from '../data/loader.js';
 import { ensureSynthDataset } from '../data/synth.js';
-import { jepaForward, type MaskPair } from './iteration.js';
+import { pretrainStep, type MaskPair } from './iteration.js';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatBytes } from './log.js';
 import { writeTrainingPlot } from './plot.js';
@@ -59,19 +58,37 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
   return [ds.trainCsv];
 }
 
-export function selectDevice(device: string): void {
-  if (device === 'cpu') return;
+/**
+ * Checks meta.device and returns the device tensors should use: 'cpu' or 'cuda:N'. Callers
+ * without a CUDA path (the probe, for now) leave cudaSupported false and get a clear error
+ * on a GPU machine too.
+ */
+export function selectDevice(device: string, opts: { cudaSupported?: boolean } = {}): string {
+  if (device === 'cpu') return 'cpu';
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (!m) throw new Error(`meta.device: expected 'cpu', 'cuda' or 'cuda:N', got '${device}'`);
   const info = native.cudaInfo();
   if (!info.available) throw new Error(`meta.device: '${device}' was asked for, but ${info.reason}`);
-  throw new Error(`meta.device: '${device}': the CUDA training path is not available in this release yet; use meta.device: cpu`);
+  if (!opts.cudaSupported)
+    throw new Error(`meta.device: '${device}': this command has no CUDA path in this release yet; use meta.device: cpu`);
+  const resolved = `cuda:${m[1] ?? 0}`;
+  // A bad index (cuda:3 on a one-GPU box) fails here, with the driver's reason, not mid-build.
+  try {
+    Tensor.empty([1], 'float32', resolved).dispose();
+  } catch (e) {
+    throw new Error(`meta.device: '${device}' cannot be used: ${(e as Error).message}`);
+  }
+  return resolved;
 }
 
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  selectDevice(cfg.meta.device);
+  const device = selectDevice(cfg.meta.device, { cudaSupported: true });
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
-  if (cfg.meta.dtype !== 'float32' && cfg.meta.device === 'cpu')
+  if (cfg.meta.dtype !== 'float32' && device === 'cpu')
     log(`meta.dtype: ${cfg.meta.dtype} runs as float32 on the CPU (TRAIN-09: CPU runs use fp32)`);
+  else if (cfg.meta.dtype !== 'float32')
+    log(`meta.dtype: ${cfg.meta.dtype} runs as float32 on ${device}: the bf16 training path is not implemented yet`);
   if (!cfg.model.use_mask_tokens)
     throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
 
@@ -106,6 +123,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
     seed: cfg.meta.seed,
   });
+  // Built on the host (seeded init, sincos tables), then moved; the optimizer's state is
+  // created next to each parameter, so it lands on the device too.
+  if (device !== 'cpu') model.to(device);
   const opt = new AdamW(model.paramGroups(), { betas: cfg.optimization.betas, eps: cfg.optimization.eps });
   const collator = new MaskCollator({
     masks: cfg.mask,
@@ -189,8 +209,6 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
 
   const csv = new CsvLog(csvPath);
   csv.open(startIteration);
-  const encParams = model.encoder.trainableParameters().map(([, t]) => t);
-  const predParams = model.predictor.trainableParameters().map(([, t]) => t);
   const totalIterations = epochs * ipe;
   const stopAt = Math.min(totalIterations, startIteration + (opts.maxIterations ?? Infinity));
   log(
@@ -239,37 +257,34 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       const masks = collator.sample(batch.batchIndex, B);
       const lr = lrSched.step();
       const wd = wdSched.step();
-      let rec!: { loss: number; lossJepa: number; lossReg: number; targetStd: number; predStd: number };
-      tidy(() => {
-        const clips = Tensor.from(batch.clips, [numClips * B, ...batch.shape.slice(2)]);
-        const pairs: MaskPair[] = masks.ctx.map((c, i) => ({
-          ctx: Tensor.from(repeatRows(c.data, numClips), [numClips * B, c.K], 'int32'),
-          tgt: Tensor.from(repeatRows(masks.tgt[i].data, numClips), [numClips * B, masks.tgt[i].K], 'int32'),
-        }));
-        const out = jepaForward(model, clips, pairs, cfg.loss.loss_exp, cfg.loss.reg_coeff);
-        const loss = out.loss.item();
-        if (!Number.isFinite(loss))
-          throw new Error(
-            `loss is ${loss} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
-              `The last good checkpoint (${latest}) was not overwritten.`,
-          );
-        rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd };
-        backward(out.loss);
-      });
-      // TRAIN-08 step 7: clip only after warmup (epoch index > warmup), encoder and predictor separately.
-      let encNorm: number;
-      let predNorm: number;
-      if (cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup) {
-        encNorm = clipGradNorm(encParams, cfg.optimization.clip_grad);
-        predNorm = clipGradNorm(predParams, cfg.optimization.clip_grad);
-      } else {
-        encNorm = gradNorm(encParams);
-        predNorm = gradNorm(predParams);
-      }
-      opt.step(lr, wd);
-      model.zeroGrad();
       const momentum = emaSched.step();
-      model.emaUpdate(momentum);
+      // One host-to-device copy per tensor, straight from the loader's arrays. Plain writes:
+      // the addon has no pinned host buffers, so each copy synchronises (see native/cuda/memory.cu).
+      const rec = tidy(() => {
+        const clips = Tensor.from(batch.clips, [numClips * B, ...batch.shape.slice(2)], undefined, device);
+        const pairs: MaskPair[] = masks.ctx.map((c, i) => ({
+          ctx: Tensor.from(repeatRows(c.data, numClips), [numClips * B, c.K], 'int32', device),
+          tgt: Tensor.from(repeatRows(masks.tgt[i].data, numClips), [numClips * B, masks.tgt[i].K], 'int32', device),
+        }));
+        return pretrainStep(model, opt, clips, pairs, {
+          lossExp: cfg.loss.loss_exp,
+          regCoeff: cfg.loss.reg_coeff,
+          lr,
+          wd,
+          momentum,
+          // TRAIN-08 step 7: clip only after warmup (epoch index > warmup).
+          clipGrad: cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup ? cfg.optimization.clip_grad : null,
+          checkLoss: (loss) => {
+            if (!Number.isFinite(loss))
+              throw new Error(
+                `loss is ${loss} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
+                  `The last good checkpoint (${latest}) was not overwritten.`,
+              );
+          },
+        });
+      });
+      const encNorm = rec.encGradNorm;
+      const predNorm = rec.predGradNorm;
       iteration++;
 
       const now = performance.now();
@@ -304,7 +319,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
         `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} ` +
-        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}`;
+        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}` +
+        (device === 'cpu' ? '' : ` ${device} ${formatBytes(memoryStats().cudaBytes)}`);
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
       else if (itr % 10 === 0 || itr === ipe - 1) log(line);
 

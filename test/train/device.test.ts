@@ -1,0 +1,80 @@
+// meta.device for the trainer: what can be checked without a GPU (the CUDA comparison itself
+// is test/gpu/step.mjs, run by test/gpu/run.sh on a CUDA machine).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../../lib/native.js';
+import { Tensor, tidy } from '../../lib/tensor.js';
+import { add } from '../../lib/ops/elementwise.js';
+import { Linear } from '../../lib/nn/linear.js';
+import { InitRng } from '../../lib/nn/init.js';
+import { selectDevice } from '../../lib/train/pretrain.js';
+import { finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
+
+const cuda = native.cudaInfo();
+
+test('cpu selects the CPU; a malformed device names meta.device and the accepted forms', () => {
+  assert.is(selectDevice('cpu'), 'cpu');
+  assert.is(selectDevice('cpu', { cudaSupported: true }), 'cpu');
+  for (const bad of ['gpu', 'cuda:', 'cuda:x', 'CUDA'])
+    assert.throws(() => selectDevice(bad, { cudaSupported: true }), (e: Error) => e.message === `meta.device: expected 'cpu', 'cuda' or 'cuda:N', got '${bad}'`);
+});
+
+test('without a usable GPU, cuda and cuda:N name meta.device and the reason', () => {
+  if (cuda.available) return;
+  assert.ok(cuda.reason.length > 0, 'cudaInfo gives a reason');
+  for (const d of ['cuda', 'cuda:0', 'cuda:1'])
+    for (const cudaSupported of [true, false])
+      assert.throws(() => selectDevice(d, { cudaSupported }), (e: Error) => e.message === `meta.device: '${d}' was asked for, but ${cuda.reason}`);
+});
+
+test('with a GPU: cuda resolves to cuda:0, a missing index is refused, callers without a CUDA path refuse', () => {
+  if (!cuda.available) return;
+  assert.is(selectDevice('cuda', { cudaSupported: true }), 'cuda:0');
+  assert.is(selectDevice('cuda:0', { cudaSupported: true }), 'cuda:0');
+  assert.throws(() => selectDevice('cuda:63', { cudaSupported: true }), /meta\.device: 'cuda:63' cannot be used: /);
+  assert.throws(() => selectDevice('cuda'), /meta\.device: 'cuda': this command has no CUDA path/);
+});
+
+test('vjepa-train with meta.device: cuda on a machine without a GPU stops before training, naming the reason', async () => {
+  if (cuda.available) return;
+  const csv = await tinyDataset();
+  const dir = tempDir('cuda');
+  const r = await finish(runTrain([writeConfig(dir, tinyConfigYaml(csv, dir)), '--set', 'meta.device=cuda:0']));
+  assert.is(r.code, 1, r.out);
+  assert.ok(r.out.includes(`vjepa-train: meta.device: 'cuda:0' was asked for, but ${cuda.reason}`), r.out);
+  assert.not.ok(existsSync(join(dir, 'jepa-latest.safetensors')));
+});
+
+test('moveTo keeps the object; to the same device it is a no-op', () => {
+  const t = Tensor.from([1, 2, 3], [3]);
+  const h = t.handle;
+  assert.is(t.moveTo('cpu'), t);
+  assert.is(t.handle, h);
+  t.dispose();
+  const lin = new Linear(4, 3, new InitRng(1));
+  const w = lin.weight;
+  const before = w.toFloat32Array();
+  assert.is(lin.to('cpu'), lin);
+  assert.is(lin.weight, w);
+  assert.equal(w.toFloat32Array(), before);
+  lin.dispose();
+});
+
+test('a failed move leaves the tensor as it was; recorded outputs cannot move', () => {
+  const t = Tensor.from([1, 2, 3], [3]);
+  if (!cuda.available) {
+    assert.throws(() => t.moveTo('cuda:0'), (e: Error) => e.message.includes(cuda.reason));
+    assert.is(t.device, 'cpu');
+    assert.equal(Array.from(t.toFloat32Array()), [1, 2, 3]);
+  }
+  t.requiresGrad = true;
+  tidy(() => {
+    const y = add(t, t);
+    assert.throws(() => y.moveTo('cpu'), /moveTo: .* only leaves can move/);
+  });
+  t.dispose();
+});
+
+test.run();
