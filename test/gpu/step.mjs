@@ -1,0 +1,227 @@
+// Full pretraining iterations on CUDA against the CPU (issue 7). The parity fixture's tiny
+// V-JEPA, batch and masks; lib/train/iteration.ts's pretrainStep (forward, backward, clipping
+// after warmup, AdamW, EMA) with the real schedules, on both devices from the same weights.
+// After STEPS steps each side saves a checkpoint, loads it into a fresh model on its device
+// and takes one more step, so checkpoint save (device -> host) and resume (host -> device)
+// are covered too.
+// Run: node test/gpu/step.mjs   It imports the compiled dist/ (npm run build:ts); the addon is
+// found as lib/native.ts finds it (VJEPA_ADDON overrides). Works from test/gpu/ or dist/test/gpu/.
+// VJEPA_GPU_DEVICE=cuda:N picks another GPU than cuda:0.
+// Without a usable GPU it runs the CPU side only (so the harness is exercised) and exits 0.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/train/iteration.js')));
+if (!root) {
+  console.error('step.mjs: dist/ is not built next to this script; run `npm run build:ts` (or carry dist/)');
+  process.exit(2);
+}
+const lib = (p) => import(pathToFileURL(join(root, 'dist/lib', p)).href);
+const { native } = await lib('native.js');
+const { Tensor, memoryStats } = await lib('tensor.js');
+const { VJepa } = await lib('nn/vjepa.js');
+const { loadStateDict } = await lib('nn/state.js');
+const { readSafetensors } = await lib('io/safetensors.js');
+const { AdamW } = await lib('optim/adamw.js');
+const { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } = await lib('optim/schedules.js');
+const { pretrainStep } = await lib('train/iteration.js');
+const { saveCheckpoint, loadCheckpoint } = await lib('train/checkpoint.js');
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+// fp32 tolerances: the loss per step (relative), every parameter after the steps (absolute),
+// grad norms (relative; they gate clipping), AdamW moments (relative to each tensor's max).
+const TOL = { loss: 1e-4, param: 1e-4, gradNorm: 1e-3, moment: 1e-2 };
+
+const info = native.cudaInfo();
+const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;
+if (!GPU) console.log(`CUDA unavailable: ${info.reason}`);
+
+const fxDir = join(root, 'test/fixtures/parity');
+const st = readSafetensors(join(fxDir, 'vjepa_tiny.safetensors')).tensors;
+const meta = JSON.parse(readFileSync(join(fxDir, 'vjepa_tiny.json'), 'utf8'));
+const S = meta.schedule;
+const STEPS = S.steps;
+const sub = (prefix) => new Map([...st].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+
+function build(device) {
+  const c = meta.config;
+  const model = new VJepa({
+    modelName: 'vit_tiny',
+    overrides: { embed_dim: c.embed_dim, depth: c.depth, num_heads: c.num_heads, mlp_ratio: c.mlp_ratio },
+    cropSize: c.img_size,
+    patchSize: c.patch_size,
+    numFrames: c.num_frames,
+    tubeletSize: c.tubelet_size,
+    uniformPower: c.uniform_power,
+    predEmbedDim: c.pred_embed_dim,
+    predDepth: c.pred_depth,
+    numMaskTokens: c.num_mask_tokens,
+    zeroInitMaskTokens: true,
+    seed: 0,
+  });
+  loadStateDict(model.encoder, sub('encoder.'), { what: 'fixture encoder' });
+  loadStateDict(model.predictor, sub('predictor.'), { what: 'fixture predictor' });
+  model.copyEncoderToTarget();
+  // As pretrain.ts does: built on the host, moved before the optimizer exists.
+  if (device !== 'cpu') model.to(device);
+  return { model, opt: new AdamW(model.paramGroups(), { betas: S.betas, eps: S.eps }) };
+}
+
+function inputs(device) {
+  const h = (n) => st.get(n);
+  return {
+    clips: Tensor.from(h('x').data, h('x').shape, 'float32', device),
+    masks: [0, 1].map((i) => ({
+      ctx: Tensor.from(h(`mask.ctx_${i}`).data, h(`mask.ctx_${i}`).shape, 'int32', device),
+      tgt: Tensor.from(h(`mask.tgt_${i}`).data, h(`mask.tgt_${i}`).shape, 'int32', device),
+    })),
+  };
+}
+
+function snapshot(model, opt) {
+  const out = new Map();
+  for (const [prefix, m] of [['encoder.', model.encoder], ['predictor.', model.predictor], ['target_encoder.', model.targetEncoder]])
+    for (const [n, p] of m.namedParameters()) out.set(prefix + n, p.tensor.toFloat32Array());
+  for (const [n, s] of opt.state()) {
+    out.set(`opt.m.${n}`, s.m.toFloat32Array());
+    out.set(`opt.v.${n}`, s.v.toFloat32Array());
+  }
+  return out;
+}
+
+// STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step.
+function run(device) {
+  const { warmup, total } = scheduleSteps({ warmupEpochs: S.warmup_epochs, epochs: S.epochs, ipe: S.ipe, ipeScale: S.ipe_scale });
+  const lrS = new WarmupCosineSchedule({ startLr: S.start_lr, refLr: S.lr, finalLr: S.final_lr, warmupSteps: warmup, totalSteps: total });
+  const wdS = new CosineWDSchedule({ refWd: S.weight_decay, finalWd: S.final_weight_decay, totalSteps: total });
+  const emaS = new EmaMomentumSchedule({ start: S.ema[0], end: S.ema[1], ipe: S.ipe, epochs: S.epochs, ipeScale: S.ipe_scale });
+  const { clips, masks } = inputs(device);
+  let { model, opt } = build(device);
+  const records = [];
+  const step = (i) =>
+    records.push(
+      pretrainStep(model, opt, clips, masks, {
+        lossExp: S.loss_exp,
+        regCoeff: S.reg_coeff,
+        lr: lrS.step(),
+        wd: wdS.step(),
+        momentum: emaS.step(),
+        clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
+      }),
+    );
+  for (let i = 0; i < STEPS; i++) step(i);
+  const before = snapshot(model, opt);
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-gpu-step-'));
+  const path = join(dir, 'ckpt.safetensors');
+  saveCheckpoint(path, model, opt, { epoch: 0, iteration: STEPS, loss: 0, lrStep: 0, wdStep: 0, emaStep: 0, maskCounters: [], batchSize: 2, lr: S.lr, config: {} });
+  model.dispose();
+  opt.dispose();
+  ({ model, opt } = build(device));
+  loadCheckpoint(path, model, opt);
+  rmSync(dir, { recursive: true, force: true });
+  const reloaded = snapshot(model, opt);
+  let roundTrip = 0; // save -> load must be exact on every device
+  for (const [k, v] of before) {
+    const r = reloaded.get(k);
+    if (!r) throw new Error(`${device}: ${k} is missing after the checkpoint round trip`);
+    for (let i = 0; i < v.length; i++) if (!Object.is(v[i], r[i])) roundTrip++;
+  }
+  step(STEPS);
+  const after = snapshot(model, opt);
+  const onDevice = model.encoder.posEmbed.device;
+  model.dispose();
+  opt.dispose();
+  clips.dispose();
+  for (const m of masks) {
+    m.ctx.dispose();
+    m.tgt.dispose();
+  }
+  return { records, after, roundTrip, onDevice };
+}
+
+async function settled() {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  return memoryStats();
+}
+
+const rows = [];
+let failures = 0;
+const row = (name, value, tol) => {
+  const ok = value <= tol; // NaN fails
+  if (!ok) failures++;
+  rows.push([name, Number.isFinite(value) ? value.toExponential(2) : String(value), ok ? 'pass' : `FAIL (tol ${tol.toExponential(0)})`]);
+};
+
+const t0 = performance.now();
+const cpu = run('cpu');
+console.log(`cpu: ${STEPS + 1} steps in ${(performance.now() - t0).toFixed(0)} ms; losses ${cpu.records.map((r) => r.loss.toFixed(6)).join(' ')}`);
+row('cpu checkpoint round trip (values changed)', cpu.roundTrip, 0);
+
+if (GPU) {
+  const base = await settled();
+  const t1 = performance.now();
+  let gpu;
+  try {
+    gpu = run(GPU);
+  } catch (e) {
+    console.log(`${GPU}: the step failed: ${e.stack ?? e}`);
+    process.exit(1);
+  }
+  console.log(`${GPU}: ${STEPS + 1} steps in ${(performance.now() - t1).toFixed(0)} ms; losses ${gpu.records.map((r) => r.loss.toFixed(6)).join(' ')}`);
+  row(`parameters lived on ${GPU} (got ${gpu.onDevice})`, gpu.onDevice === GPU ? 0 : 1, 0);
+  row(`${GPU} checkpoint round trip (values changed)`, gpu.roundTrip, 0);
+  const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+  for (let i = 0; i < cpu.records.length; i++) {
+    const c = cpu.records[i], g = gpu.records[i];
+    const tag = i === STEPS ? `step ${i} (resumed)` : `step ${i}`;
+    row(`${tag} loss rel`, Math.max(rel(g.loss, c.loss), rel(g.lossJepa, c.lossJepa), rel(g.lossReg, c.lossReg)), TOL.loss);
+    row(`${tag} grad norm rel (enc, pred)`, Math.max(rel(g.encGradNorm, c.encGradNorm), rel(g.predGradNorm, c.predGradNorm)), TOL.gradNorm);
+  }
+  let pAbs = 0, pRel = 0, pWorst = '-', mRel = 0, mWorst = '-';
+  for (const [k, ref] of cpu.after) {
+    const got = gpu.after.get(k);
+    if (!got) {
+      row(`${k} missing on ${GPU}`, Infinity, 0);
+      continue;
+    }
+    let d = 0, m = 0;
+    for (let i = 0; i < ref.length; i++) {
+      const e = Math.abs(got[i] - ref[i]);
+      if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
+      m = Math.max(m, Math.abs(ref[i]));
+    }
+    const r = d / Math.max(m, 1e-30);
+    if (k.startsWith('opt.')) {
+      if (!(r <= mRel)) [mRel, mWorst] = [r, k];
+    } else {
+      if (!(d <= pAbs)) [pAbs, pWorst] = [d, k];
+      pRel = Math.max(pRel, r);
+    }
+  }
+  row(`params max abs (worst ${pWorst})`, pAbs, TOL.param);
+  rows.push(['params max rel (scale-relative, info)', pRel.toExponential(2), '-']);
+  row(`AdamW moments max rel (worst ${mWorst})`, mRel, TOL.moment);
+  const end = await settled();
+  row(`${GPU} bytes left after dispose`, end.cudaBytes - base.cudaBytes, 0);
+}
+
+const w0 = Math.max(...rows.map((r) => r[0].length));
+console.log(`${'check'.padEnd(w0)}  ${'value'.padStart(9)}  result`);
+for (const [n, v, r] of rows) console.log(`${n.padEnd(w0)}  ${String(v).padStart(9)}  ${r}`);
+if (!GPU) {
+  console.log('\nnote: only the CPU side ran; run test/gpu/run.sh on a CUDA machine for the comparison.');
+  process.exit(failures ? 1 : 0);
+}
+const gated = rows.filter((r) => r[2] !== '-').length;
+console.log(`\n${gated - failures}/${gated} checks passed`);
+process.exit(failures ? 1 : 0);
