@@ -14,7 +14,7 @@ await yargs(hideBin(process.argv))
   .scriptName('vjepa-data')
   .command(
     'synth',
-    'make a labelled synthetic video dataset (moving textured squares; label = direction)',
+    'make a labelled synthetic video dataset (label = direction of motion of a square, or of the camera)',
     (y) =>
       y
         .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
@@ -25,11 +25,12 @@ await yargs(hideBin(process.argv))
         .option('size', { type: 'string', default: '96x96', describe: 'WxH (even)' })
         .option('fps', { type: 'number', default: 25 })
         .option('seed', { type: 'number', default: 0 })
+        .option('scene', { choices: ['square', 'pan'] as const, default: 'square' as const, describe: 'a textured square moves, or the camera pans' })
         .strict(),
     async (a) => {
       const [width, height] = parseSize(a.size);
       const ds = await makeSynthDataset(a.out, {
-        videos: a.videos, valVideos: a['val-videos'], classes: a.classes, frames: a.frames, width, height, fps: a.fps, seed: a.seed,
+        videos: a.videos, valVideos: a['val-videos'], classes: a.classes, frames: a.frames, width, height, fps: a.fps, seed: a.seed, scene: a.scene,
         log: (m) => console.log(m),
       });
       console.log(`train: ${ds.trainCsv}\nval:   ${ds.valCsv}`);

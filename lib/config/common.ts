@@ -22,6 +22,8 @@ export interface SyntheticDataConfig {
   size: number;
   fps: number;
   seed: number;
+  /** 'square': a textured square moves; 'pan': the camera pans over a textured world */
+  scene: 'square' | 'pan';
 }
 
 export const syntheticSpec = section(
@@ -33,6 +35,7 @@ export const syntheticSpec = section(
     size: int({ default: 96, min: 8 }),
     fps: num({ default: 24, gt: 0 }),
     seed: int({ default: 0 }),
+    scene: str({ default: 'square', pattern: /^(square|pan)$/, patternText: "'square' or 'pan'" }),
   },
   { nullable: true, default: null },
 );

@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { encodeFrames } from './encode.js';
 import { Rng } from './rng.js';
 
+export type SynthScene = 'square' | 'pan';
+export const SYNTH_SCENES: readonly SynthScene[] = ['square', 'pan'];
+
 export interface SynthOptions {
   /** training videos */
   videos: number;
@@ -19,6 +22,8 @@ export interface SynthOptions {
   height: number;
   fps?: number;
   seed?: number;
+  /** what moves: a textured square over a static background, or the camera over a textured world */
+  scene?: SynthScene;
   /** parallel encoders (default: cores) */
   concurrency?: number;
   log?: (m: string) => void;
@@ -54,8 +59,85 @@ function smoothNoise(rng: Rng, h: number, w: number, cell: number, lo: number, h
   return out;
 }
 
+/** Value noise on a torus of `size`² pixels (bilinear between `cells`² random RGB values). */
+function periodicNoise(rng: Rng, size: number, cells: number, lo: number, hi: number): Float32Array {
+  const grid = new Float32Array(cells * cells * 3);
+  for (let i = 0; i < grid.length; i++) grid[i] = rng.uniform(lo, hi);
+  const out = new Float32Array(size * size * 3);
+  const step = cells / size;
+  for (let y = 0; y < size; y++) {
+    const gy = y * step;
+    const y0 = Math.floor(gy);
+    const fy = gy - y0;
+    const y1 = (y0 + 1) % cells;
+    for (let x = 0; x < size; x++) {
+      const gx = x * step;
+      const x0 = Math.floor(gx);
+      const fx = gx - x0;
+      const x1 = (x0 + 1) % cells;
+      for (let c = 0; c < 3; c++) {
+        const g = (yy: number, xx: number) => grid[(yy * cells + xx) * 3 + c];
+        out[(y * size + x) * 3 + c] = (1 - fy) * ((1 - fx) * g(y0, x0) + fx * g(y0, x1)) + fy * ((1 - fx) * g(y1, x0) + fx * g(y1, x1));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The camera pans over a periodic world (two octaves of value noise under flat discs and squares) in
+ * one of K directions. Every frame has the same statistics whatever the label, so no frame, and
+ * no linear function of a frame pair, tells the direction: it takes matching content over time.
+ */
+function panVideoFrames(label: number, classes: number, frames: number, width: number, height: number, rng: Rng): Uint8Array {
+  const m = Math.min(width, height);
+  const size = 2 * Math.max(width, height);
+  const world = new Float32Array(size * size * 3);
+  // No low frequencies: a clip's mean colour must not be what the encoder spends itself on.
+  for (const [cells, amp] of [[8, 100], [20, 70]] as const) {
+    const n = periodicNoise(rng, size, cells, -amp / 2, amp / 2);
+    for (let i = 0; i < world.length; i++) world[i] += n[i];
+  }
+  const angle = (2 * Math.PI * label) / classes + rng.uniform(-0.2, 0.2);
+  const speed = rng.uniform(1.0, 2.0) * (m / 96);
+  let px = rng.uniform(0, size);
+  let py = rng.uniform(0, size);
+  const fb = width * height * 3;
+  const out = new Uint8Array(frames * fb);
+  for (let f = 0; f < frames; f++) {
+    const base = f * fb;
+    // bilinear sampling, so sub-pixel motion is smooth
+    for (let y = 0; y < height; y++) {
+      const wy = py + y;
+      const y0 = Math.floor(wy);
+      const fy = wy - y0;
+      const r0 = ((y0 % size) + size) % size;
+      const r1 = (r0 + 1) % size;
+      for (let x = 0; x < width; x++) {
+        const wx = px + x;
+        const x0 = Math.floor(wx);
+        const fx = wx - x0;
+        const c0 = ((x0 % size) + size) % size;
+        const c1 = (c0 + 1) % size;
+        const o = base + (y * width + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          const v =
+            (1 - fy) * ((1 - fx) * world[(r0 * size + c0) * 3 + c] + fx * world[(r0 * size + c1) * 3 + c]) +
+            fy * ((1 - fx) * world[(r1 * size + c0) * 3 + c] + fx * world[(r1 * size + c1) * 3 + c]);
+          out[o + c] = Math.max(0, Math.min(255, Math.round(128 + v)));
+        }
+      }
+    }
+    px += Math.cos(angle) * speed;
+    py += Math.sin(angle) * speed;
+  }
+  return out;
+}
+
 /** Frames of one synthetic video, RGB uint8 [F, H, W, 3]. */
-export function synthVideoFrames(label: number, classes: number, frames: number, width: number, height: number, rng: Rng): Uint8Array {
+export function synthVideoFrames(label: number, classes: number, frames: number, width: number, height: number, rng: Rng, scene: SynthScene = 'square'): Uint8Array {
+  if (scene === 'pan') return panVideoFrames(label, classes, frames, width, height, rng);
+  if (scene !== 'square') throw new Error(`synth: unknown scene '${scene}' (expected ${SYNTH_SCENES.join(' or ')})`);
   const bg = smoothNoise(rng, height, width, 12, 40, 160);
   const side = Math.max(4, Math.round(Math.min(width, height) * rng.uniform(0.22, 0.32)));
   const tex = smoothNoise(rng, side, side, 3, 60, 255);
@@ -120,7 +202,7 @@ export async function makeSynthDataset(dir: string, o: SynthOptions): Promise<Sy
     await pool(n, o.concurrency ?? availableParallelism(), async (i) => {
       const label = i % o.classes;
       const rng = new Rng(seed, salt, i);
-      const frames = synthVideoFrames(label, o.classes, o.frames, o.width, o.height, rng);
+      const frames = synthVideoFrames(label, o.classes, o.frames, o.width, o.height, rng, o.scene ?? 'square');
       const file = join(root, split, `${split}_${String(i).padStart(5, '0')}_c${label}.mp4`);
       await encodeFrames(frames, file, { width: o.width, height: o.height, fps: o.fps ?? 25, codec: 'h264', gop: 8 });
       lines[i] = `${file} ${label}`;
@@ -136,7 +218,7 @@ const MARKER = 'synth.json';
 /** Create the synthetic dataset under `dir` unless one with the same options is already there. */
 export async function ensureSynthDataset(dir: string, o: SynthOptions): Promise<SynthDataset> {
   const root = resolve(dir);
-  const key = JSON.stringify({ videos: o.videos, valVideos: o.valVideos ?? null, classes: o.classes, frames: o.frames, width: o.width, height: o.height, fps: o.fps ?? 25, seed: o.seed ?? 0 });
+  const key = JSON.stringify({ videos: o.videos, valVideos: o.valVideos ?? null, classes: o.classes, frames: o.frames, width: o.width, height: o.height, fps: o.fps ?? 25, seed: o.seed ?? 0, ...(o.scene && o.scene !== 'square' ? { scene: o.scene } : {}) });
   const marker = join(root, MARKER);
   const ds = { dir: root, trainCsv: join(root, 'train.csv'), valCsv: join(root, 'val.csv'), numClasses: o.classes };
   if (existsSync(marker) && existsSync(ds.trainCsv) && existsSync(ds.valCsv)) {

@@ -29,7 +29,7 @@ export async function resolveVideoSplits(d: VideoProbeData, log: (s: string) => 
   const syn = d.synthetic;
   if (!syn) throw new Error(`data: ${missing.join(', ')} not found (set data.synthetic to create the synthetic dataset)`);
   log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
-  const ds = await ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, log });
+  const ds = await ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, scene: syn.scene, log });
   return { trainCsv: [ds.trainCsv], valCsv: [ds.valCsv] };
 }
 

@@ -53,6 +53,7 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
     height: syn.size,
     fps: syn.fps,
     seed: syn.seed,
+    scene: syn.scene,
     log,
   });
   return [ds.trainCsv];

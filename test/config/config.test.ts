@@ -81,7 +81,7 @@ test('extensions: model overrides, device, threads, synthetic data, checkpoint_e
   assert.is(c.model.depth, 6);
   assert.is(c.model.embed_dim, null);
   assert.is(c.meta.threads, 2);
-  assert.equal(c.data.synthetic, { dir: 'data/synth', videos: 24, classes: 3, frames: 48, size: 96, fps: 24, seed: 0 });
+  assert.equal(c.data.synthetic, { dir: 'data/synth', videos: 24, classes: 3, frames: 48, size: 96, fps: 24, seed: 0, scene: 'square' });
   assert.is(c.logging.checkpoint_every, 100);
   assert.is(c.logging.folder, 'runs/vjepa-tiny'); // relative paths are kept (resolved against cwd by consumers)
 });

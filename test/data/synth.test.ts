@@ -45,6 +45,46 @@ test('synthetic motion: the label is the direction of motion', () => {
   }
 });
 
+/** integer (dx, dy) with |d| <= r minimising the squared difference between frame b and frame a shifted by d */
+function bestShift(frames: Uint8Array, a: number, b: number, w: number, h: number, r: number): [number, number] {
+  const fb = w * h * 3;
+  let best = Infinity;
+  let arg: [number, number] = [0, 0];
+  for (let dy = -r; dy <= r; dy++)
+    for (let dx = -r; dx <= r; dx++) {
+      let e = 0;
+      for (let y = r; y < h - r; y++)
+        for (let x = r; x < w - r; x++)
+          for (let c = 0; c < 3; c++) {
+            const d = frames[b * fb + (y * w + x) * 3 + c] - frames[a * fb + ((y + dy) * w + x + dx) * 3 + c];
+            e += d * d;
+          }
+      if (e < best) [best, arg] = [e, [dx, dy]];
+    }
+  return arg;
+}
+
+test('synthetic pan: the content moves against the label direction; frames look alike whatever the label', () => {
+  const w = 64;
+  const means: number[] = [];
+  for (let label = 0; label < 4; label++) {
+    for (let seed = 0; seed < 2; seed++) {
+      const frames = synthVideoFrames(label, 4, 9, w, w, new Rng(label, seed), 'pan');
+      // the camera moves by (cos, sin) * speed per frame, so content shifts the other way
+      const [dx, dy] = bestShift(frames, 0, 8, w, w, 8);
+      const want = [[1, 0], [0, 1], [-1, 0], [0, -1]][label];
+      assert.ok(dx * want[0] + dy * want[1] >= 3, `label ${label} seed ${seed}: content shifted by (${dx}, ${dy})`);
+      assert.ok(Math.abs(dx * want[1] - dy * want[0]) <= 3, `label ${label} seed ${seed}: off-axis shift (${dx}, ${dy})`);
+      let m = 0;
+      for (let i = 0; i < w * w * 3; i++) m += frames[i];
+      means.push(m / (w * w * 3));
+    }
+  }
+  // no low-frequency colour: every clip's mean brightness sits near mid-grey
+  for (const m of means) assert.ok(Math.abs(m - 128) < 20, `clip mean ${m}`);
+  assert.throws(() => synthVideoFrames(0, 4, 2, 16, 16, new Rng(0), 'spin' as never), /unknown scene 'spin'/);
+});
+
 test('ensureSynthDataset writes CSVs once; prepare re-encodes to a short side', async () => {
   const o = { videos: 4, valVideos: 2, classes: 2, frames: 8, width: 32, height: 24, seed: 1 };
   const ds = await ensureSynthDataset(dir, o);
