@@ -10,6 +10,7 @@ import { gatherTokens } from '../ops/tokens.js';
 import { predictionLoss, varianceHinge, weightedSum } from '../ops/loss.js';
 import { targetNorm } from '../nn/vit.js';
 import type { VJepa } from '../nn/vjepa.js';
+import { effectiveRank } from './monitors.js';
 
 export interface MaskPair {
   ctx: Tensor; // int32 [B, K_enc]
@@ -23,19 +24,26 @@ export interface JepaForward {
   /** Collapse monitors: mean over features of the std across batch and tokens. */
   targetStd: number;
   predStd: number;
+  /** Dimensional-collapse monitors: participation ratio of the target features (all tokens) and of the context encoder's output (first mask config). */
+  targetRank: number;
+  contextRank: number;
   preds: Tensor[];
   targets: Tensor[];
 }
 
 export function jepaForward(model: VJepa, clips: Tensor, masks: MaskPair[], lossExp: number, regCoeff: number): JepaForward {
+  let targetRank = NaN;
+  let contextRank = NaN;
   const targets = noGrad(() => {
     const h = targetNorm(model.targetEncoder.forward(clips));
+    targetRank = effectiveRank(h);
     const ts = masks.map((m) => gatherTokens(h, m.tgt));
     h.dispose();
     return ts;
   });
   const preds = masks.map((m, i) => {
     const z = model.encoder.forward(clips, m.ctx);
+    if (i === 0) contextRank = effectiveRank(z);
     return model.predictor.forward(z, m.ctx, m.tgt, i);
   });
   const M = masks.length;
@@ -52,6 +60,8 @@ export function jepaForward(model: VJepa, clips: Tensor, masks: MaskPair[], loss
     lossReg,
     targetStd: mean(targets.map((t) => native.meanColStd(t.handle))),
     predStd: mean(preds.map((p) => native.meanColStd(p.handle))),
+    targetRank,
+    contextRank,
     preds,
     targets,
   };
@@ -75,6 +85,8 @@ export interface StepRecord {
   lossReg: number;
   targetStd: number;
   predStd: number;
+  targetRank: number;
+  contextRank: number;
   /** Pre-clip gradient norms. */
   encGradNorm: number;
   predGradNorm: number;
@@ -90,7 +102,7 @@ export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: Mas
     const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff);
     const loss = out.loss.item();
     s.checkLoss?.(loss);
-    rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd };
+    rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd, targetRank: out.targetRank, contextRank: out.contextRank };
     backward(out.loss);
   });
   const encParams = model.encoder.trainableParameters().map(([, t]) => t);

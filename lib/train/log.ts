@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 export const CSV_COLUMNS = [
   'epoch', 'itr', 'loss', 'loss-jepa', 'reg-loss', 'enc-grad-norm', 'pred-grad-norm', 'gpu-time(ms)', 'wall-time(ms)',
   'iteration', 'lr', 'wd', 'momentum', 'clips/s', 'data-wait(ms)', 'target-std', 'pred-std', 'ctx-tokens', 'tgt-tokens',
+  'target-rank', 'ctx-rank',
 ] as const;
 
 export interface IterationRecord {
@@ -26,6 +27,9 @@ export interface IterationRecord {
   predStd: number;
   ctxTokens: number[];
   tgtTokens: number[];
+  /** participation ratios (see monitors.ts) */
+  targetRank: number;
+  contextRank: number;
 }
 
 export class CsvLog {
@@ -50,6 +54,7 @@ export class CsvLog {
       r.epoch, r.itr, f(r.loss), f(r.lossJepa), f(r.lossReg), f(r.encGradNorm), f(r.predGradNorm), -1, Math.round(r.wallMs),
       r.iteration, r.lr.toExponential(6), r.wd.toExponential(6), r.momentum.toFixed(6), r.clipsPerSec.toFixed(2), Math.round(r.dataMs),
       f(r.targetStd), f(r.predStd), r.ctxTokens.join('/'), r.tgtTokens.join('/'),
+      r.targetRank.toFixed(2), r.contextRank.toFixed(2),
     ];
     appendFileSync(this.path, row.join(',') + '\n');
   }

@@ -15,6 +15,11 @@ export function writeTrainingPlot(path: string, rows: Record<string, number[]>):
       xlabel: 'iteration',
       series: [{ name: 'target std', xs: it, ys: rows['target-std'] }, { name: 'prediction std', xs: it, ys: rows['pred-std'] }],
     },
+    {
+      title: 'effective rank (participation ratio of the features)',
+      xlabel: 'iteration',
+      series: [{ name: 'target encoder', xs: it, ys: rows['target-rank'] }, { name: 'context encoder', xs: it, ys: rows['ctx-rank'] }],
+    },
   ]);
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, png);

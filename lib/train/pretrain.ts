@@ -314,12 +314,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         predStd: rec.predStd,
         ctxTokens: masks.ctx.map((c) => c.K),
         tgtTokens: masks.tgt.map((t) => t.K),
+        targetRank: rec.targetRank,
+        contextRank: rec.contextRank,
       });
       const line =
         `[${epoch + 1}, ${String(itr).padStart(4)}] loss: ${(epochLossSum / epochLossCount).toFixed(4)} ` +
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
-        `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} ` +
+        `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} | rank tgt ${rec.targetRank.toFixed(1)} ctx ${rec.contextRank.toFixed(1)} ` +
         `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}` +
         (device === 'cpu' ? '' : ` ${device} ${formatBytes(memoryStats().cudaBytes)}`);
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
