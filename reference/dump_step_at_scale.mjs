@@ -11,7 +11,7 @@
 // --checkpoint runs/pretrain/jepa-latest.safetensors: start from a trained checkpoint's encoder,
 //   predictor and target encoder instead of the seeded init (peaky attention, grown weights).
 //
-// The model is built exactly as lib/train/pretrain.ts does (same VJepa options and meta.seed),
+// The model is built by lib/train/pretrain.ts's buildModel (same VJepa options and meta.seed),
 // masks come from the MaskCollator for batch index 0, and the forward is lib/train/iteration.ts's
 // jepaForward (so targets, both context passes, both predictor passes and the loss are ours).
 // Written (all F32, integers I32, scalars shape [1]):
@@ -48,8 +48,7 @@ const { native } = await dist('lib/native.js');
 const { Tensor, tidy } = await dist('lib/tensor.js');
 const { backward, noGrad } = await dist('lib/autograd.js');
 const { loadPretrainConfig } = await dist('lib/config/index.js');
-const { MaskCollator } = await dist('lib/masks/index.js');
-const { VJepa } = await dist('lib/nn/vjepa.js');
+const { buildModel, buildMaskCollator } = await dist('lib/train/pretrain.js');
 const { jepaForward } = await dist('lib/train/iteration.js');
 const { writeSafetensors } = await dist('lib/io/safetensors.js');
 const { Rng } = await dist('lib/util/rng.js');
@@ -61,35 +60,9 @@ const B = cfg.data.batch_size;
 const T = cfg.data.num_frames;
 const S = cfg.data.crop_size;
 
-// ---- model, exactly as lib/train/pretrain.ts builds it
-const model = new VJepa({
-  modelName: cfg.model.model_name,
-  overrides: {
-    embed_dim: cfg.model.embed_dim ?? undefined,
-    depth: cfg.model.depth ?? undefined,
-    num_heads: cfg.model.num_heads ?? undefined,
-    mlp_ratio: cfg.model.mlp_ratio ?? undefined,
-  },
-  cropSize: cfg.data.crop_size,
-  patchSize: cfg.data.patch_size,
-  numFrames: cfg.data.num_frames,
-  tubeletSize: cfg.data.tubelet_size,
-  uniformPower: cfg.model.uniform_power,
-  predEmbedDim: cfg.model.pred_embed_dim,
-  predDepth: cfg.model.pred_depth,
-  numMaskTokens: cfg.mask.length,
-  zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
-  seed: cfg.meta.seed,
-});
-const collator = new MaskCollator({
-  masks: cfg.mask,
-  maskType: cfg.data.mask_type,
-  numFrames: cfg.data.num_frames,
-  tubeletSize: cfg.data.tubelet_size,
-  cropSize: cfg.data.crop_size,
-  patchSize: cfg.data.patch_size,
-  seed: cfg.meta.seed,
-});
+// ---- model and masks, built by the trainer's own functions
+const model = buildModel(cfg);
+const collator = buildMaskCollator(cfg);
 
 if (args.checkpoint) {
   const { loadCheckpoint } = await dist('lib/train/checkpoint.js');

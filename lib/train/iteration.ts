@@ -79,14 +79,9 @@ export interface StepSettings {
   checkLoss?: (loss: number) => void;
 }
 
-export interface StepRecord {
+/** The logged scalars of one iteration: the forward's monitors plus the loss and gradient norms. */
+export interface StepRecord extends Pick<JepaForward, 'lossJepa' | 'lossReg' | 'targetStd' | 'predStd' | 'targetRank' | 'contextRank'> {
   loss: number;
-  lossJepa: number;
-  lossReg: number;
-  targetStd: number;
-  predStd: number;
-  targetRank: number;
-  contextRank: number;
   /** Pre-clip gradient norms. */
   encGradNorm: number;
   predGradNorm: number;

@@ -82,6 +82,42 @@ export function selectDevice(device: string, opts: { cudaSupported?: boolean } =
   return resolved;
 }
 
+/** The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed. */
+export function buildModel(cfg: PretrainConfig): VJepa {
+  return new VJepa({
+    modelName: cfg.model.model_name,
+    overrides: {
+      embed_dim: cfg.model.embed_dim ?? undefined,
+      depth: cfg.model.depth ?? undefined,
+      num_heads: cfg.model.num_heads ?? undefined,
+      mlp_ratio: cfg.model.mlp_ratio ?? undefined,
+    },
+    cropSize: cfg.data.crop_size,
+    patchSize: cfg.data.patch_size,
+    numFrames: cfg.data.num_frames,
+    tubeletSize: cfg.data.tubelet_size,
+    uniformPower: cfg.model.uniform_power,
+    predEmbedDim: cfg.model.pred_embed_dim,
+    predDepth: cfg.model.pred_depth,
+    numMaskTokens: cfg.mask.length,
+    zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
+    seed: cfg.meta.seed,
+  });
+}
+
+/** The mask collator of a pretraining config (masks of batch k are a function of meta.seed and k). */
+export function buildMaskCollator(cfg: PretrainConfig): MaskCollator {
+  return new MaskCollator({
+    masks: cfg.mask,
+    maskType: cfg.data.mask_type,
+    numFrames: cfg.data.num_frames,
+    tubeletSize: cfg.data.tubelet_size,
+    cropSize: cfg.data.crop_size,
+    patchSize: cfg.data.patch_size,
+    seed: cfg.meta.seed,
+  });
+}
+
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
@@ -105,38 +141,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const B = cfg.data.batch_size;
   const numClips = cfg.data.num_clips;
 
-  const model = new VJepa({
-    modelName: cfg.model.model_name,
-    overrides: {
-      embed_dim: cfg.model.embed_dim ?? undefined,
-      depth: cfg.model.depth ?? undefined,
-      num_heads: cfg.model.num_heads ?? undefined,
-      mlp_ratio: cfg.model.mlp_ratio ?? undefined,
-    },
-    cropSize: cfg.data.crop_size,
-    patchSize: cfg.data.patch_size,
-    numFrames: cfg.data.num_frames,
-    tubeletSize: cfg.data.tubelet_size,
-    uniformPower: cfg.model.uniform_power,
-    predEmbedDim: cfg.model.pred_embed_dim,
-    predDepth: cfg.model.pred_depth,
-    numMaskTokens: cfg.mask.length,
-    zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
-    seed: cfg.meta.seed,
-  });
+  const model = buildModel(cfg);
   // Built on the host (seeded init, sincos tables), then moved; the optimizer's state is
   // created next to each parameter, so it lands on the device too.
   if (device !== 'cpu') model.to(device);
   const opt = new AdamW(model.paramGroups(), { betas: cfg.optimization.betas, eps: cfg.optimization.eps });
-  const collator = new MaskCollator({
-    masks: cfg.mask,
-    maskType: cfg.data.mask_type,
-    numFrames: cfg.data.num_frames,
-    tubeletSize: cfg.data.tubelet_size,
-    cropSize: cfg.data.crop_size,
-    patchSize: cfg.data.patch_size,
-    seed: cfg.meta.seed,
-  });
+  const collator = buildMaskCollator(cfg);
 
   // The loader is built twice only when resuming (the start batch is known after loading).
   const makeLoader = (startBatch: number) =>

@@ -8,7 +8,7 @@
 // found as lib/native.ts finds it (VJEPA_ADDON overrides). Works from test/gpu/ or dist/test/gpu/.
 // VJEPA_GPU_DEVICE=cuda:N picks another GPU than cuda:0.
 // Without a usable GPU it runs the CPU side only (so the harness is exercised) and exits 0.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,9 +24,6 @@ if (!root) {
 const lib = (p) => import(pathToFileURL(join(root, 'dist/lib', p)).href);
 const { native } = await lib('native.js');
 const { Tensor, memoryStats } = await lib('tensor.js');
-const { VJepa } = await lib('nn/vjepa.js');
-const { loadStateDict } = await lib('nn/state.js');
-const { readSafetensors } = await lib('io/safetensors.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } = await lib('optim/schedules.js');
 const { pretrainStep } = await lib('train/iteration.js');
@@ -43,32 +40,15 @@ const info = native.cudaInfo();
 const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;
 if (!GPU) console.log(`CUDA unavailable: ${info.reason}`);
 
-const fxDir = join(root, 'test/fixtures/parity');
-const st = readSafetensors(join(fxDir, 'vjepa_tiny.safetensors')).tensors;
-const meta = JSON.parse(readFileSync(join(fxDir, 'vjepa_tiny.json'), 'utf8'));
+const { loadParityFixture } = await import(pathToFileURL(join(root, 'dist/test/model/parity-fixture.js')).href);
+const fixture = loadParityFixture(join(root, 'test/fixtures/parity'));
+const st = fixture.tensors;
+const meta = fixture.meta;
 const S = meta.schedule;
 const STEPS = S.steps;
-const sub = (prefix) => new Map([...st].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 
 function build(device) {
-  const c = meta.config;
-  const model = new VJepa({
-    modelName: 'vit_tiny',
-    overrides: { embed_dim: c.embed_dim, depth: c.depth, num_heads: c.num_heads, mlp_ratio: c.mlp_ratio },
-    cropSize: c.img_size,
-    patchSize: c.patch_size,
-    numFrames: c.num_frames,
-    tubeletSize: c.tubelet_size,
-    uniformPower: c.uniform_power,
-    predEmbedDim: c.pred_embed_dim,
-    predDepth: c.pred_depth,
-    numMaskTokens: c.num_mask_tokens,
-    zeroInitMaskTokens: true,
-    seed: 0,
-  });
-  loadStateDict(model.encoder, sub('encoder.'), { what: 'fixture encoder' });
-  loadStateDict(model.predictor, sub('predictor.'), { what: 'fixture predictor' });
-  model.copyEncoderToTarget();
+  const model = fixture.buildModel();
   // As pretrain.ts does: built on the host, moved before the optimizer exists.
   if (device !== 'cpu') model.to(device);
   return { model, opt: new AdamW(model.paramGroups(), { betas: S.betas, eps: S.eps }) };

@@ -3,62 +3,32 @@
 // AdamW + EMA steps with the schedules and post-warmup clipping.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../../lib/io/safetensors.js';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { Tensor, tidy, memoryStats } from '../../lib/tensor.js';
 import { backward, noGrad } from '../../lib/autograd.js';
-import { VJepa } from '../../lib/nn/vjepa.js';
-import { loadStateDict } from '../../lib/nn/state.js';
 import { targetNorm } from '../../lib/nn/vit.js';
 import { jepaForward, type MaskPair } from '../../lib/train/iteration.js';
 import { AdamW, clipGradNorm } from '../../lib/optim/adamw.js';
 import { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } from '../../lib/optim/schedules.js';
 import { assertClose } from '../helpers/compare.js';
+import { loadParityFixture } from './parity-fixture.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const fx = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/parity/${name}`, import.meta.url));
-const st = readSafetensors(fx('vjepa_tiny.safetensors')).tensors;
-const meta = JSON.parse(readFileSync(fx('vjepa_tiny.json'), 'utf8'));
+const fixture = loadParityFixture(fileURLToPath(new URL('../../../test/fixtures/parity/', import.meta.url)));
+const st = fixture.tensors;
+const meta = fixture.meta;
 const f32 = (name: string): Float32Array => {
   const t = st.get(name);
   if (!t) throw new Error(`fixture has no ${name}`);
   return t.data as Float32Array;
 };
 const host = (name: string): HostTensor => st.get(name)!;
-
-function sub(prefix: string): Map<string, HostTensor> {
-  const m = new Map<string, HostTensor>();
-  for (const [k, v] of st) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
-  return m;
-}
-
-function build(): VJepa {
-  const c = meta.config;
-  const model = new VJepa({
-    modelName: 'vit_tiny',
-    overrides: { embed_dim: c.embed_dim, depth: c.depth, num_heads: c.num_heads, mlp_ratio: c.mlp_ratio },
-    cropSize: c.img_size,
-    patchSize: c.patch_size,
-    numFrames: c.num_frames,
-    tubeletSize: c.tubelet_size,
-    uniformPower: c.uniform_power,
-    predEmbedDim: c.pred_embed_dim,
-    predDepth: c.pred_depth,
-    numMaskTokens: c.num_mask_tokens,
-    zeroInitMaskTokens: true,
-    seed: 0,
-  });
-  loadStateDict(model.encoder, sub('encoder.'), { what: 'fixture encoder' });
-  loadStateDict(model.predictor, sub('predictor.'), { what: 'fixture predictor' });
-  model.copyEncoderToTarget();
-  return model;
-}
+const build = fixture.buildModel;
 
 function inputs(): { x: Tensor; masks: MaskPair[] } {
   const x = Tensor.from(f32('x'), host('x').shape);
