@@ -48,7 +48,7 @@ const { native } = await dist('lib/native.js');
 const { Tensor, tidy } = await dist('lib/tensor.js');
 const { backward, noGrad } = await dist('lib/autograd.js');
 const { loadPretrainConfig } = await dist('lib/config/index.js');
-const { buildModel, buildMaskCollator } = await dist('lib/train/pretrain.js');
+const { buildModel, buildMaskCollator, buildLoader } = await dist('lib/train/pretrain.js');
 const { jepaForward } = await dist('lib/train/iteration.js');
 const { writeSafetensors } = await dist('lib/io/safetensors.js');
 const { Rng } = await dist('lib/util/rng.js');
@@ -84,32 +84,7 @@ if (args.data === 'normal') {
   for (let i = 0; i < clips.length; i++) clips[i] = rng.normal();
 } else if (args.data === 'loader') {
   if (cfg.data.num_clips !== 1) throw new Error('--data loader: only num_clips 1 is supported');
-  const { VideoLoader } = await dist('lib/data/loader.js');
-  const loader = new VideoLoader({
-    csvPaths: cfg.data.datasets.map((p) => resolve(root, p)),
-    datasetWeights: cfg.data.datasets_weights ?? undefined,
-    batchSize: B,
-    framesPerClip: cfg.data.num_frames,
-    frameStep: cfg.data.sampling_rate,
-    numClips: cfg.data.num_clips,
-    clipDuration: cfg.data.clip_duration,
-    cropSize: cfg.data.crop_size,
-    training: true,
-    filterShortVideos: cfg.data.filter_short_videos,
-    transform: {
-      kind: 'train',
-      scale: cfg.data_aug.random_resize_scale,
-      ratio: cfg.data_aug.random_resize_aspect_ratio,
-      flip: true,
-      autoAugment: cfg.data_aug.auto_augment,
-      motionShift: cfg.data_aug.motion_shift,
-      reprob: cfg.data_aug.reprob,
-    },
-    seed: cfg.meta.seed,
-    numWorkers: 1,
-    startBatch: 0,
-    log: (s) => console.error(s),
-  });
+  const loader = buildLoader(cfg, cfg.data.datasets.map((p) => resolve(root, p)), 0, (s) => console.error(s));
   const it = loader[Symbol.asyncIterator]();
   const next = await it.next();
   clips = next.value.clips;

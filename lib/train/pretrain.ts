@@ -118,6 +118,35 @@ export function buildMaskCollator(cfg: PretrainConfig): MaskCollator {
   });
 }
 
+/** The training loader of a pretraining config (DATA-04 transform), starting at batch `startBatch`. */
+export function buildLoader(cfg: PretrainConfig, datasets: string[], startBatch: number, log: (s: string) => void): VideoLoader {
+  return new VideoLoader({
+    csvPaths: datasets,
+    datasetWeights: cfg.data.datasets_weights ?? undefined,
+    batchSize: cfg.data.batch_size,
+    framesPerClip: cfg.data.num_frames,
+    frameStep: cfg.data.sampling_rate,
+    numClips: cfg.data.num_clips,
+    clipDuration: cfg.data.clip_duration,
+    cropSize: cfg.data.crop_size,
+    training: true,
+    filterShortVideos: cfg.data.filter_short_videos,
+    transform: {
+      kind: 'train',
+      scale: cfg.data_aug.random_resize_scale,
+      ratio: cfg.data_aug.random_resize_aspect_ratio,
+      flip: true,
+      autoAugment: cfg.data_aug.auto_augment,
+      motionShift: cfg.data_aug.motion_shift,
+      reprob: cfg.data_aug.reprob,
+    },
+    seed: cfg.meta.seed,
+    numWorkers: Math.max(1, cfg.data.num_workers),
+    startBatch,
+    log,
+  });
+}
+
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
@@ -149,32 +178,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const collator = buildMaskCollator(cfg);
 
   // The loader is built twice only when resuming (the start batch is known after loading).
-  const makeLoader = (startBatch: number) =>
-    new VideoLoader({
-      csvPaths: datasets,
-      datasetWeights: cfg.data.datasets_weights ?? undefined,
-      batchSize: B,
-      framesPerClip: cfg.data.num_frames,
-      frameStep: cfg.data.sampling_rate,
-      numClips,
-      clipDuration: cfg.data.clip_duration,
-      cropSize: cfg.data.crop_size,
-      training: true,
-      filterShortVideos: cfg.data.filter_short_videos,
-      transform: {
-        kind: 'train',
-        scale: cfg.data_aug.random_resize_scale,
-        ratio: cfg.data_aug.random_resize_aspect_ratio,
-        flip: true,
-        autoAugment: cfg.data_aug.auto_augment,
-        motionShift: cfg.data_aug.motion_shift,
-        reprob: cfg.data_aug.reprob,
-      },
-      seed: cfg.meta.seed,
-      numWorkers: Math.max(1, cfg.data.num_workers),
-      startBatch,
-      log,
-    });
+  const makeLoader = (startBatch: number) => buildLoader(cfg, datasets, startBatch, log);
 
   let loader = makeLoader(0);
   const ipe = cfg.optimization.ipe ?? loader.batchesPerEpoch;
