@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
-import { loadStateDict, type LoadReport } from './state.js';
+import { loadStateDict, section, type LoadReport } from './state.js';
 import type { VisionTransformer } from './vit.js';
 
 export type CheckpointFormat = 'safetensors' | 'torch';
@@ -75,10 +75,7 @@ function fromSafetensors(path: string, key: string | undefined): EncoderStateDic
     // A bare state dict (e.g. an exported encoder): every tensor is a weight.
     return { format: 'safetensors', key: null, tensors };
   }
-  const prefix = `${chosen}.`;
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
-  return { format: 'safetensors', key: chosen, tensors: out };
+  return { format: 'safetensors', key: chosen, tensors: section(tensors, `${chosen}.`) };
 }
 
 function fromTorch(path: string, key: string | undefined): EncoderStateDict {

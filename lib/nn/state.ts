@@ -111,3 +111,10 @@ export function exportStateDict(module: Module, prefix = ''): Map<string, HostTe
   }
   return out;
 }
+
+/** The tensors whose names start with `prefix`, under their names without it (one section of a checkpoint). */
+export function section(tensors: Map<string, HostTensor>, prefix: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+  return out;
+}

@@ -7,7 +7,7 @@ import { readSafetensors } from '../io/safetensors.js';
 import { encoderStateDict, readTorchCheckpoint } from '../io/torch-pickle.js';
 import type { ProbeConfig } from '../config/probe.js';
 import { InitRng } from '../nn/init.js';
-import { loadStateDict } from '../nn/state.js';
+import { loadStateDict, section } from '../nn/state.js';
 import { buildEncoder } from '../nn/vjepa.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
@@ -34,11 +34,7 @@ export function resolveEncoderCheckpoint(cfg: ProbeConfig): string | null {
 export function readEncoderWeights(path: string, key: string): Map<string, HostTensor> {
   if (/\.(pth|pt|tar)$/i.test(path)) return encoderStateDict(readTorchCheckpoint(path), key);
   const file = readSafetensors(path);
-  const pick = (prefix: string) => {
-    const m = new Map<string, HostTensor>();
-    for (const [k, v] of file.tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
-    return m;
-  };
+  const pick = (prefix: string) => section(file.tensors, prefix);
   if (file.metadata.format === CHECKPOINT_FORMAT || [...file.tensors.keys()].some((k) => k.startsWith('encoder.'))) {
     const sd = pick(`${key}.`);
     if (sd.size > 0) return sd;

@@ -7,9 +7,10 @@
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { exportStateDict, loadStateDict } from '../nn/state.js';
+import { exportStateDict, loadStateDict, section } from '../nn/state.js';
 import type { VJepa } from '../nn/vjepa.js';
 import type { AdamW } from '../optim/adamw.js';
+import { exportOptimizerState, loadOptimizerState } from '../optim/checkpoint.js';
 
 export const CHECKPOINT_FORMAT = 'vjepa-pretrain/1';
 
@@ -35,16 +36,11 @@ export function saveCheckpoint(path: string, model: VJepa, opt: AdamW, state: Lo
   for (const [k, v] of exportStateDict(model.encoder, 'encoder.')) tensors.set(k, v);
   for (const [k, v] of exportStateDict(model.predictor, 'predictor.')) tensors.set(k, v);
   for (const [k, v] of exportStateDict(model.targetEncoder, 'target_encoder.')) tensors.set(k, v);
-  const steps: Record<string, number> = {};
-  for (const [name, slot] of opt.state()) {
-    tensors.set(`opt.exp_avg.${name}`, { dtype: 'float32', shape: [...slot.m.shape], data: slot.m.toFloat32Array() });
-    tensors.set(`opt.exp_avg_sq.${name}`, { dtype: 'float32', shape: [...slot.v.shape], data: slot.v.toFloat32Array() });
-    steps[name] = slot.step;
-  }
+  const optSteps = exportOptimizerState(opt, tensors);
   writeSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
     state: JSON.stringify(state),
-    opt_steps: JSON.stringify(steps),
+    opt_steps: optSteps,
     world_size: '1',
   });
 }
@@ -58,24 +54,10 @@ export function loadCheckpoint(path: string, model: VJepa, opt: AdamW | null): L
   const file = readSafetensors(path);
   if (file.metadata.format !== CHECKPOINT_FORMAT)
     throw new Error(`${path}: not a vjepa pretraining checkpoint (format '${file.metadata.format ?? 'none'}', expected '${CHECKPOINT_FORMAT}')`);
-  const pick = (prefix: string) => {
-    const m = new Map<string, HostTensor>();
-    for (const [k, v] of file.tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
-    return m;
-  };
+  const pick = (prefix: string) => section(file.tensors, prefix);
   loadStateDict(model.encoder, pick('encoder.'), { what: `${path} encoder` });
   loadStateDict(model.predictor, pick('predictor.'), { what: `${path} predictor` });
   loadStateDict(model.targetEncoder, pick('target_encoder.'), { what: `${path} target_encoder` });
-  if (opt) {
-    const steps = JSON.parse(file.metadata.opt_steps ?? '{}') as Record<string, number>;
-    const st = new Map<string, { m: Float32Array; v: Float32Array; step: number }>();
-    for (const [name, step] of Object.entries(steps)) {
-      const m = file.tensors.get(`opt.exp_avg.${name}`);
-      const v = file.tensors.get(`opt.exp_avg_sq.${name}`);
-      if (!m || !v) throw new Error(`${path}: optimizer state for ${name} is incomplete`);
-      st.set(name, { m: m.data as Float32Array, v: v.data as Float32Array, step });
-    }
-    opt.loadState(st);
-  }
+  if (opt) loadOptimizerState(opt, file.tensors, file.metadata.opt_steps, path);
   return { state: JSON.parse(file.metadata.state) as LoopState };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { VJepa } from '../../lib/nn/vjepa.js';
-import { loadStateDict } from '../../lib/nn/state.js';
+import { loadStateDict, section } from '../../lib/nn/state.js';
 
 export interface ParityFixture {
   tensors: Map<string, HostTensor>;
@@ -21,11 +21,7 @@ export interface ParityFixture {
 export function loadParityFixture(dir: string): ParityFixture {
   const tensors = readSafetensors(join(dir, 'vjepa_tiny.safetensors')).tensors;
   const meta = JSON.parse(readFileSync(join(dir, 'vjepa_tiny.json'), 'utf8'));
-  const sub = (prefix: string) => {
-    const m = new Map<string, HostTensor>();
-    for (const [k, v] of tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
-    return m;
-  };
+  const sub = (prefix: string) => section(tensors, prefix);
   const buildModel = () => {
     const c = meta.config;
     const model = new VJepa({

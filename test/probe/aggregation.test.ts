@@ -9,7 +9,7 @@ import { Tensor, tidy } from '../../lib/tensor.js';
 import { noGrad } from '../../lib/autograd.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
-import { loadStateDict } from '../../lib/nn/state.js';
+import { loadStateDict, section } from '../../lib/nn/state.js';
 import { averageProbabilities, argmaxRows, classifierCalls, countCorrect, multiCallLoss, regroup } from '../../lib/probe/aggregate.js';
 import { assertClose } from '../helpers/compare.js';
 
@@ -24,9 +24,7 @@ const labels = get('labels').data as Int32Array;
 
 function build(): AttentiveClassifier {
   const clf = new AttentiveClassifier(cfg.D, cfg.heads, cfg.classes, new InitRng(0));
-  const sd = new Map<string, HostTensor>();
-  for (const [k, v] of st) if (k.startsWith('classifier.')) sd.set(k.slice('classifier.'.length), v);
-  loadStateDict(clf, sd);
+  loadStateDict(clf, section(st, 'classifier.'));
   return clf;
 }
 

@@ -9,7 +9,7 @@ import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
-import { loadStateDict } from '../../lib/nn/state.js';
+import { loadStateDict, section } from '../../lib/nn/state.js';
 import { crossEntropy } from '../../lib/ops/loss.js';
 import { assertClose } from '../helpers/compare.js';
 
@@ -23,9 +23,7 @@ const get = (n: string): HostTensor => {
 
 function build(): AttentiveClassifier {
   const clf = new AttentiveClassifier(64, 2, 5, new InitRng(0));
-  const sd = new Map<string, HostTensor>();
-  for (const [k, v] of st) if (k.startsWith('classifier.')) sd.set(k.slice('classifier.'.length), v);
-  const r = loadStateDict(clf, sd, { what: 'probe_tiny' });
+  const r = loadStateDict(clf, section(st, 'classifier.'), { what: 'probe_tiny' });
   assert.is(r.loaded.length, clf.namedParameters().length);
   return clf;
 }
