@@ -27,6 +27,23 @@ struct GemmArgs {
   float* pre = nullptr;         // [M,N] pre-activation output (ldc layout), only with gelu
 };
 
+// The same product with A and B in bfloat16 (stored as uint16) and C, bias, pre and the
+// accumulation in fp32: the GEMMs of bf16 mixed precision (cuBLAS CUBLAS_COMPUTE_32F on GPU).
+struct GemmBf16Args {
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  const uint16_t* A = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const uint16_t* B = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  float* C = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  float alpha = 1.f, beta = 0.f;
+  const float* bias = nullptr;
+  bool gelu = false;
+  float* pre = nullptr;
+};
+
 // Multi-head scaled-dot-product attention, no mask, no dropout.
 // q: rows of B*Nq tokens with row stride q_rs (elements); head h occupies columns
 // [h*hd, (h+1)*hd) after the column offset already applied to the pointer. Same for k, v, o.
@@ -50,6 +67,7 @@ struct Backend {
   const char* name;
 
   void (*gemm)(const GemmArgs& a);
+  void (*gemm_bf16)(const GemmBf16Args& a);
   void (*attention_fwd)(const AttnArgs& a);
   void (*attention_bwd)(const AttnArgs& a);
 

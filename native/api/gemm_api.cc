@@ -1,3 +1,5 @@
+#include <type_traits>
+
 #include "api/common.h"
 
 using namespace vj;
@@ -17,8 +19,18 @@ static void mat_dims(const char* op, const char* name, const Tensor& t, int64_t*
   }
 }
 
-static GemmArgs make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb, Tensor* bias) {
-  need_f32(op, {{"A", &A}, {"B", &B}, {"C", &C}, {"bias", bias}});
+// A and B are both float32 (fp32 GEMM) or both bfloat16 (bf16 inputs, fp32 accumulation into
+// C); C, bias and pre are float32 either way.
+static bool bf16_operands(const char* op, const Tensor& A, const Tensor& B) {
+  bool a16 = A.dtype == DType::BF16, b16 = B.dtype == DType::BF16;
+  if (a16 != b16 || (!a16 && (A.dtype != DType::F32 || B.dtype != DType::F32)))
+    fail(std::string(op) + ": A and B must both be float32 or both bfloat16, got A " + A.desc() + ", B " + B.desc());
+  return a16;
+}
+
+template <class G>
+static G make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb, Tensor* bias) {
+  need_f32(op, {{"C", &C}, {"bias", bias}});
   int64_t ba, ra, ca, bb, rb, cb, bc, rc, cc;
   mat_dims(op, "A", A, &ba, &ra, &ca);
   mat_dims(op, "B", B, &bb, &rb, &cb);
@@ -31,17 +43,18 @@ static GemmArgs make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool 
   if ((ba != 1 && ba != bc) || (bb != 1 && bb != bc))
     fail(std::string(op) + ": batch sizes do not agree: A " + A.desc() + ", B " + B.desc() + ", C " + C.desc());
   if (bias) check_numel(op, "bias", *bias, N);
-  GemmArgs g;
+  using In = std::remove_const_t<std::remove_pointer_t<decltype(G::A)>>;
+  G g;
   g.trans_a = ta;
   g.trans_b = tb;
   g.batch = bc;
   g.M = M;
   g.N = N;
   g.K = Ka;
-  g.A = A.f32();
+  g.A = A.ptr<In>();
   g.lda = ca;
   g.stride_a = (A.dim() == 3 && ba != 1) ? ra * ca : 0;
-  g.B = B.f32();
+  g.B = B.ptr<In>();
   g.ldb = cb;
   g.stride_b = (B.dim() == 3 && bb != 1) ? rb * cb : 0;
   g.C = C.f32();
@@ -51,7 +64,25 @@ static GemmArgs make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool 
   return g;
 }
 
-// gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias
+template <class G>
+static void run_gemm(const Backend& be, const char* op, G& g) {
+  if constexpr (std::is_same_v<G, GemmArgs>) need(be.gemm, be, op)(g);
+  else need(be.gemm_bf16, be, op)(g);
+}
+
+template <class G>
+static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb,
+                      Tensor* bias, float alpha, float beta, Tensor* pre, bool gelu) {
+  G g = make_gemm<G>(op, A, B, C, ta, tb, bias);
+  g.alpha = alpha;
+  g.beta = beta;
+  g.gelu = gelu;
+  g.pre = pre ? pre->f32() : nullptr;
+  run_gemm(be, op, g);
+}
+
+// gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias.
+// A and B float32 or both bfloat16; C float32.
 VJ_BINDING(gemm) {
   Args a(info, "gemm");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
@@ -59,10 +90,8 @@ VJ_BINDING(gemm) {
   float alpha = (float)a.num(5, "alpha"), beta = (float)a.num(6, "beta");
   Tensor* bias = a.opt_tensor(7, "bias");
   const Backend& be = same_device("gemm", {&A, &B, &C, bias});
-  GemmArgs g = make_gemm("gemm", A, B, C, ta, tb, bias);
-  g.alpha = alpha;
-  g.beta = beta;
-  need(be.gemm, be, "gemm")(g);
+  if (bf16_operands("gemm", A, B)) gemm_into<GemmBf16Args>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false);
+  else gemm_into<GemmArgs>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false);
   return info.Env().Undefined();
 }
 
@@ -77,9 +106,7 @@ VJ_BINDING(gemmGelu) {
   const Backend& be = same_device("gemmGelu", {&A, &B, &C, P, bias});
   if (P) check_same_shape("gemmGelu", "C", C, "pre", *P);
   need_f32("gemmGelu", {{"pre", P}});
-  GemmArgs g = make_gemm("gemmGelu", A, B, C, false, tb, bias);
-  g.gelu = true;
-  g.pre = P ? P->f32() : nullptr;
-  need(be.gemm, be, "gemmGelu")(g);
+  if (bf16_operands("gemmGelu", A, B)) gemm_into<GemmBf16Args>(be, "gemmGelu", A, B, C, false, tb, bias, 1.f, 0.f, P, true);
+  else gemm_into<GemmArgs>(be, "gemmGelu", A, B, C, false, tb, bias, 1.f, 0.f, P, true);
   return info.Env().Undefined();
 }

@@ -1,30 +1,11 @@
-// CUDA-only entry points that are not (yet) in the Backend table: the bf16 GEMM for mixed
-// precision, allocator control and the TF32 switch. Host-only declarations, safe to include
-// from .cc files of an addon built with VJEPA_WITH_CUDA.
+// CUDA-only entry points that are not in the Backend table: allocator control and the TF32
+// switch. Host-only declarations, safe to include from .cc files of an addon built with
+// VJEPA_WITH_CUDA.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 namespace vj {
-
-// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[n]), with A and B in bfloat16
-// (stored as uint16), C, bias and the accumulation in fp32 (cuBLAS CUBLAS_COMPUTE_32F).
-// Same row-major conventions and strides as GemmArgs.
-struct GemmBf16Args {
-  bool trans_a = false, trans_b = false;
-  int64_t batch = 1, M = 0, N = 0, K = 0;
-  const uint16_t* A = nullptr;
-  int64_t lda = 0, stride_a = 0;
-  const uint16_t* B = nullptr;
-  int64_t ldb = 0, stride_b = 0;
-  float* C = nullptr;
-  int64_t ldc = 0, stride_c = 0;
-  float alpha = 1.f, beta = 0.f;
-  const float* bias = nullptr;
-  bool gelu = false;
-  float* pre = nullptr;
-};
-void gemm_bf16(const GemmBf16Args& a);
 
 // Releases the caching allocator's free blocks back to the driver (synchronises the device).
 void cuda_empty_cache();

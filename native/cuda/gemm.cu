@@ -107,15 +107,8 @@ void gemm(const GemmArgs& g) {
   run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
 }
 
-}  // namespace vj::cuda
-
-namespace vj {
-
 void gemm_bf16(const GemmBf16Args& g) {
-  using namespace vj::cuda;
   const char* op = "gemm_bf16";
-  std::string why = cuda_unavailable_reason();
-  if (!why.empty()) fail(why);
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
@@ -131,6 +124,10 @@ void gemm_bf16(const GemmBf16Args& g) {
   check_launch(op);
   run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
 }
+
+}  // namespace vj::cuda
+
+namespace vj {
 
 void cuda_set_tf32(bool on) { cuda::blas::set_tf32(on); }
 

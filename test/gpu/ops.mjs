@@ -47,6 +47,12 @@ function perm(n, k) {  // k distinct indices of [0, n), sorted
 const numel = (shape) => shape.reduce((x, y) => x * y, 1);
 const F = (shape, scale = 1) => ({ shape, data: randn(numel(shape), scale), dtype: 'float32' });
 const Z = (shape) => ({ shape, data: new Float32Array(numel(shape)), dtype: 'float32' });
+// bf16 bit patterns (round to nearest even) of N(0, scale²) samples.
+function Bf(shape, scale = 1) {
+  const f = randn(numel(shape), scale), u = new Uint32Array(f.buffer), h = new Uint16Array(f.length);
+  for (let i = 0; i < f.length; i++) h[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
+  return { shape, data: h, dtype: 'bfloat16' };
+}
 const I = (shape, data) => ({ shape, data: Int32Array.from(data), dtype: 'int32' });
 
 function make(spec, device) {
@@ -117,6 +123,18 @@ check('gemm K=0 path (alpha=0, beta=0.5)', { a: F([8, 16]), b: F([16, 8]), c: F(
   (T) => A.gemm(T.a, T.b, T.c, false, false, 0, 0.5, T.bias), ['c']);
 check('gemmGelu (fc1 epilogue)', { a: F([300, 96]), b: F([384, 96], 0.2), c: Z([300, 384]), pre: Z([300, 384]), bias: F([384]) },
   (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre']);
+// bf16 operands, fp32 accumulation (meta.dtype: bfloat16): both backends take the same bf16
+// values and accumulate in fp32, so only the summation order differs.
+for (const [ta, tb] of [[false, true], [true, false], [false, false]]) {
+  const M = 131, N = 77, K = 200;
+  check(`gemm bf16 ta=${+ta} tb=${+tb}`, {
+    a: Bf(ta ? [K, M] : [M, K]), b: Bf(tb ? [N, K] : [K, N]), c: F([M, N]), bias: F([N]),
+  }, (T) => A.gemm(T.a, T.b, T.c, ta, tb, 1, 1, T.bias), ['c'], 1e-4);
+}
+check('gemm bf16 batched, B broadcast', { a: Bf([3, 33, 64]), b: Bf([40, 64]), c: Z([3, 33, 40]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c'], 1e-4);
+check('gemmGelu bf16', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Z([300, 384]), pre: Z([300, 384]), bias: F([384]) },
+  (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre'], 1e-4);
 
 // ---------------------------------------------------------------- attention
 function attnCase(label, B, Nq, Nk, H, hd, fused) {

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The H200 check for the CUDA backend (issue 7): build the addon for sm_90, compare every op of
-# the CUDA backend with the CPU backend (test/gpu/ops.mjs), check the bf16 GEMM
-# (test/gpu/gemm_bf16.cu), run full pretraining steps on CUDA against the CPU
-# (test/gpu/step.mjs), then a short bench against torch. Run from anywhere:
+# the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), run full
+# pretraining steps on CUDA against the CPU (test/gpu/step.mjs), then a short bench against torch. Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 # Needs: nvcc + cmake on PATH, node (or ./node.xz / ./.node/node carried along),
@@ -70,10 +69,6 @@ VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs || rc=1
 echo; echo "== train steps: CUDA vs CPU"
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 node test/gpu/step.mjs || rc=1
-
-echo; echo "== bf16 GEMM"
-nvcc -std=c++17 -arch=sm_90 -O2 -Inative test/gpu/gemm_bf16.cu native/cuda/gemm.cu native/cuda/cublas_dyn.cu \
-  native/cuda/memory.cu -o build/gemm_bf16 -ldl && build/gemm_bf16 || rc=1
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   echo; echo "== bench"

@@ -1,0 +1,71 @@
+// bf16 GEMM on the CPU: widen op(A) and op(B) to fp32 once, then the fp32 driver. Every bf16
+// value is exact in fp32, so this is the product cuBLAS computes with CUBLAS_COMPUTE_32F (up to
+// summation order): the CPU reference for the CUDA path and the CPU side of `meta.dtype:
+// bfloat16`. Widening costs O(MK + KN) against the O(MNK) product.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/kernels.h"
+
+namespace vj::cpu {
+
+namespace {
+struct Widened {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Widened() { std::free(p); }
+  float* reserve(size_t floats) {
+    if (floats > n) {
+      std::free(p);
+      p = static_cast<float*>(std::malloc(floats * sizeof(float)));
+      n = p ? floats : 0;
+      if (!p) fail("gemm_bf16: out of memory widening " + std::to_string(floats * 4) + " bytes to fp32");
+    }
+    return p;
+  }
+};
+thread_local Widened t_a, t_b;
+
+// Elements spanned by a (batch of) rows x cols matrices with leading dim ld and batch stride.
+size_t span(int64_t batch, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
+  if (rows <= 0 || cols <= 0) return 0;
+  size_t one = (size_t)((rows - 1) * ld + cols);
+  return stride > 0 ? (size_t)((batch - 1) * stride) + one : one;
+}
+
+const float* widen(Widened& buf, const uint16_t* x, size_t n) {
+  float* y = buf.reserve(n ? n : 1);
+  bf16_to_f32(x, y, (int64_t)n);  // the gaps between rows are widened too: harmless, never read
+  return y;
+}
+}  // namespace
+
+void gemm_bf16(const GemmBf16Args& g) {
+  GemmArgs f;
+  f.trans_a = g.trans_a;
+  f.trans_b = g.trans_b;
+  f.batch = g.batch;
+  f.M = g.M;
+  f.N = g.N;
+  f.K = g.K;
+  f.lda = g.lda;
+  f.stride_a = g.stride_a;
+  f.ldb = g.ldb;
+  f.stride_b = g.stride_b;
+  f.C = g.C;
+  f.ldc = g.ldc;
+  f.stride_c = g.stride_c;
+  f.alpha = g.alpha;
+  f.beta = g.beta;
+  f.bias = g.bias;
+  f.gelu = g.gelu;
+  f.pre = g.pre;
+  if (g.batch > 0 && g.M > 0 && g.N > 0 && g.K > 0 && g.alpha != 0.f) {
+    f.A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
+    f.B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
+  }
+  gemm(f);
+}
+
+}  // namespace vj::cpu
