@@ -2,6 +2,7 @@
 // and the EMA target encoder, which starts as an exact copy of the context encoder.
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
+import { assertWeightsMutable } from '../ops/autocast.js';
 import type { ParamGroup } from '../optim/adamw.js';
 import { InitRng } from './init.js';
 import { Predictor } from './predictor.js';
@@ -97,6 +98,7 @@ export class VJepa {
 
   /** TRAIN-07: θ_target ← m θ_target + (1 − m) θ_online over every encoder parameter. */
   emaUpdate(momentum: number): void {
+    assertWeightsMutable('emaUpdate');
     const src = this.encoder.namedParameters();
     const dst = this.targetEncoder.namedParameters();
     for (let i = 0; i < src.length; i++) {

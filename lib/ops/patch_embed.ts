@@ -1,8 +1,10 @@
 // Tubelet patch embedding (MOD-01): Conv3d with kernel == stride, computed as unfold +
 // GEMM, unfolding only the kept tokens when an index is given (identical result, MOD-09).
+// Under autocast('bfloat16') the unfolded patches and the weight enter the GEMM as bf16.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
+import { gemmOperands, gradOperand, matmulDtype } from './autocast.js';
 
 /** video [B,3,T,H,W] -> tokens [B,K,D]; w [D,3,t,p,p], b [D]; idx int32 [B,K] or null. */
 export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Tensor): Tensor {
@@ -15,20 +17,19 @@ export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Te
   const cols = C * t * p * p;
   const patches = Tensor.empty([B, K, cols], 'float32', video.device);
   native.unfoldTubelets(video.handle, idx?.handle ?? null, patches.handle, t, p);
-  const w2 = w.view([D, cols]);
+  const bf16 = matmulDtype() === 'bfloat16';
+  const op = gemmOperands(patches.view([B * K, cols]), w, [D, cols]);
+  patches.dispose();
   const out = Tensor.empty([B, K, D], 'float32', video.device);
-  const p2 = patches.view([B * K, cols]);
   const o2 = out.view([B * K, D]);
-  native.gemm(p2.handle, w2.handle, o2.handle, false, true, 1, 0, b.handle);
+  native.gemm(op.x.handle, op.w.handle, o2.handle, false, true, 1, 0, b.handle);
   o2.dispose();
-  w2.dispose();
+  op.w.dispose();
   if (!needsGrad(w, b)) {
-    p2.dispose();
-    patches.dispose();
+    op.x.dispose();
     return out;
   }
-  patches.dispose();
-  return record(out, 'patchEmbed3d', [null, w, b], [p2], (g) => {
+  return record(out, 'patchEmbed3d', [null, w, b], [op.x], (g) => {
     const g2 = g.view([B * K, D]);
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
@@ -36,7 +37,9 @@ export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Te
       const into = leafGrad(w);
       const target = into ?? Tensor.zeros(w.shape, 'float32', w.device);
       const t2 = target.view([D, cols]);
-      native.gemm(g2.handle, p2.handle, t2.handle, true, false, 1, 1, null);
+      const ga = gradOperand(g2, bf16);
+      native.gemm(ga.handle, op.x.handle, t2.handle, true, false, 1, 1, null);
+      if (ga !== g2) ga.dispose();
       t2.dispose();
       gw = into ? null : target;
     }

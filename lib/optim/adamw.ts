@@ -2,6 +2,7 @@
 // "excluded from the wd schedule" flag, and torch's clip_grad_norm_.
 import { native } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
+import { assertWeightsMutable } from '../ops/autocast.js';
 
 export interface ParamGroup {
   name: string;
@@ -35,6 +36,7 @@ export class AdamW {
 
   /** One update with this lr and (for non-excluded groups) this weight decay. Params without grad are skipped, as torch does. */
   step(lr: number, wd: number): void {
+    assertWeightsMutable('AdamW.step');
     for (const g of this.groups) {
       const groupWd = g.wdExcluded ? 0 : wd;
       for (const [, p] of g.params) {

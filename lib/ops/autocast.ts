@@ -1,0 +1,79 @@
+// bf16 mixed precision (`meta.dtype: bfloat16`), in the spirit of torch.autocast but narrower:
+// inside a region, the GEMMs of linear layers, the MLP's fc1 and the patch embedding take
+// bfloat16 operands and accumulate into fp32 outputs (tensor cores on the GPU). Attention,
+// layernorm, GELU, the losses and every reduction stay fp32, and so do the master weights, their
+// gradients and the optimizer state. GEMM inputs saved for backward are kept in bf16, which
+// halves those activations.
+import { native } from '../native.js';
+import { Tensor, keep } from '../tensor.js';
+
+export type MatmulDtype = 'float32' | 'bfloat16';
+
+interface Region {
+  dtype: MatmulDtype;
+  /** bf16 copies of weights, made on first use in the region and freed when it ends. */
+  weights: Map<Tensor, Tensor>;
+}
+const regions: Region[] = [];
+
+/**
+ * Runs fn with GEMMs in `dtype`. Weights must not change inside (their bf16 copies are made
+ * once per region): run forward and backward in it, the optimizer step after. Graphs recorded
+ * inside may be run backward outside; they keep what they need.
+ */
+export function autocast<T>(dtype: MatmulDtype, fn: () => T): T {
+  const region: Region = { dtype, weights: new Map() };
+  regions.push(region);
+  try {
+    return fn();
+  } finally {
+    regions.splice(regions.lastIndexOf(region), 1);
+    for (const w of region.weights.values()) w.dispose();
+  }
+}
+
+export function matmulDtype(): MatmulDtype {
+  return regions.length ? regions[regions.length - 1].dtype : 'float32';
+}
+
+/** Throws inside a casting region, where an in-place weight update would leave the bf16 copies stale. */
+export function assertWeightsMutable(op: string): void {
+  if (regions.some((r) => r.dtype !== 'float32'))
+    throw new Error(`${op}: weights cannot change inside autocast('bfloat16'); step after the region ends`);
+}
+
+/** A new bf16 tensor holding x rounded to nearest even. */
+export function toBf16(x: Tensor): Tensor {
+  const y = Tensor.empty(x.shape, 'bfloat16', x.device);
+  native.cast(x.handle, y.handle);
+  return y;
+}
+
+/** The region's bf16 copy of weight w, as a view of `shape` that the caller owns. */
+export function bf16Weight(w: Tensor, shape: readonly number[] = w.shape): Tensor {
+  const region = regions[regions.length - 1];
+  if (!region || region.dtype !== 'bfloat16') throw new Error('bf16Weight: called outside an autocast("bfloat16") region');
+  let copy = region.weights.get(w);
+  if (!copy || copy.disposed) {
+    copy = keep(toBf16(w));
+    region.weights.set(w, copy);
+  }
+  return copy.view(shape);
+}
+
+/**
+ * The operands of one GEMM layer under the current precision: x2 (rows × in, fp32) and the
+ * weight as the GEMM sees them. In fp32 they are x2 and a view of w; in bf16, fresh copies.
+ * Either way the caller owns both results (x2 itself is returned in fp32, consumed in bf16).
+ */
+export function gemmOperands(x2: Tensor, w: Tensor, wShape: readonly number[]): { x: Tensor; w: Tensor } {
+  if (matmulDtype() !== 'bfloat16') return { x: x2, w: w.view(wShape) };
+  const xb = toBf16(x2);
+  x2.dispose();
+  return { x: xb, w: bf16Weight(w, wShape) };
+}
+
+/** The upstream gradient as a GEMM operand of the current precision (a new tensor in bf16, g itself in fp32). */
+export function gradOperand(g: Tensor, bf16: boolean): Tensor {
+  return bf16 ? toBf16(g) : g;
+}

@@ -1,0 +1,158 @@
+// bf16 mixed precision (lib/ops/autocast.ts): under autocast('bfloat16') the linear, fused
+// fc1+GELU and patch-embedding GEMMs see bf16-rounded operands (forward: input and weight;
+// backward: the upstream gradient too) and nothing else changes. Each op is checked bit for
+// bit against fp32 GEMMs fed explicitly rounded values, then the region's rules.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { native } from '../../lib/native.js';
+import { Tensor, tidy, memoryStats } from '../../lib/tensor.js';
+import { backward } from '../../lib/autograd.js';
+import { autocast, matmulDtype } from '../../lib/ops/autocast.js';
+import { linear, linearGelu } from '../../lib/ops/linear.js';
+import { patchEmbed3d } from '../../lib/ops/patch_embed.js';
+import { AdamW } from '../../lib/optim/adamw.js';
+import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rng = mulberry32(31337);
+const randn = (n: number, s = 1) => new Float32Array(n).map(() => (rng() + rng() + rng() - 1.5) * 2 * s);
+const round = (a: Float32Array) => bf16ToF32(f32ToBf16(a));
+const param = (data: Float32Array, shape: number[]) => {
+  const t = Tensor.from(data, shape);
+  t.requiresGrad = true;
+  return t;
+};
+const same = (got: Float32Array, want: Float32Array, what: string) => {
+  for (let i = 0; i < want.length; i++)
+    if (!Object.is(got[i], want[i])) assert.unreachable(`${what}: element ${i}: got ${got[i]}, want ${want[i]}`);
+};
+/** C = op(A) op(B) (+ beta C) with the fp32 GEMM. */
+function mm(A: Float32Array, aShape: number[], B: Float32Array, bShape: number[], ta: boolean, tb: boolean, M: number, N: number, bias?: Float32Array): Float32Array {
+  return tidy(() => {
+    const c = Tensor.zeros([M, N]);
+    native.gemm(Tensor.from(A, aShape).handle, Tensor.from(B, bShape).handle, c.handle, ta, tb, 1, 0, bias ? Tensor.from(bias, [N]).handle : null);
+    return c.toFloat32Array();
+  });
+}
+
+async function settledLive(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  return memoryStats().liveTensors;
+}
+
+test('linear: forward and every gradient use bf16-rounded GEMM operands, bias grad in fp32', () => {
+  const [R, din, dout] = [37, 48, 29];
+  const x = randn(R * din), w = randn(dout * din, 0.2), b = randn(dout), g = randn(R * dout);
+  tidy(() => {
+    const X = param(x, [R, din]), W = param(w, [dout, din]), Bv = param(b, [dout]);
+    const y = autocast('bfloat16', () => linear(X, W, Bv));
+    same(y.toFloat32Array(), mm(round(x), [R, din], round(w), [dout, din], false, true, R, dout, b), 'y');
+    backward(y, Tensor.from(g, [R, dout]));
+    same(X.grad!.toFloat32Array(), mm(round(g), [R, dout], round(w), [dout, din], false, false, R, din), 'dx');
+    same(W.grad!.toFloat32Array(), mm(round(g), [R, dout], round(x), [R, din], true, false, dout, din), 'dw');
+    const gb = new Float32Array(dout);
+    tidy(() => {
+      const t = Tensor.zeros([dout]);
+      native.sumRows(Tensor.from(g, [R, dout]).handle, t.handle, true);
+      gb.set(t.toFloat32Array());
+    });
+    same(Bv.grad!.toFloat32Array(), gb, 'db (unrounded g)');
+    // fp32 outside any region: a different (unrounded) product
+    const y32 = linear(X, W, Bv);
+    assert.not.equal(Array.from(y32.toFloat32Array()), Array.from(y.toFloat32Array()));
+  });
+});
+
+test('linearGelu: fc1 + GELU under bf16, the pre-activation gradient rounded before its GEMMs', () => {
+  const [R, din, dout] = [21, 40, 64];
+  const x = randn(R * din), w = randn(dout * din, 0.3), b = randn(dout), g = randn(R * dout);
+  tidy(() => {
+    const X = param(x, [R, din]), W = param(w, [dout, din]), Bv = param(b, [dout]);
+    const y = autocast('bfloat16', () => linearGelu(X, W, Bv));
+    // reference: the fp32 fused GEMM on rounded operands, then the gelu backward kernel
+    const pre = Tensor.zeros([R, dout]), y32 = Tensor.zeros([R, dout]);
+    native.gemmGelu(Tensor.from(round(x), [R, din]).handle, Tensor.from(round(w), [dout, din]).handle, y32.handle, pre.handle, true, Tensor.from(b, [dout]).handle);
+    same(y.toFloat32Array(), y32.toFloat32Array(), 'y');
+    const dpre = Tensor.zeros([R, dout]);
+    native.geluBwd(pre.handle, Tensor.from(g, [R, dout]).handle, dpre.handle);
+    const d = dpre.toFloat32Array();
+    backward(y, Tensor.from(g, [R, dout]));
+    same(X.grad!.toFloat32Array(), mm(round(d), [R, dout], round(w), [dout, din], false, false, R, din), 'dx');
+    same(W.grad!.toFloat32Array(), mm(round(d), [R, dout], round(x), [R, din], true, false, dout, din), 'dw');
+  });
+});
+
+test('patchEmbed3d: unfolded patches and the conv weight enter the GEMM as bf16', () => {
+  const [B, C, T, H, W, t, p, D] = [2, 3, 4, 8, 12, 2, 4, 24];
+  const video = randn(B * C * T * H * W), w = randn(D * C * t * p * p, 0.1), b = randn(D);
+  const K = (T / t) * (H / p) * (W / p), cols = C * t * p * p;
+  const idx = Int32Array.from({ length: B * 7 }, (_, i) => (i * 5 + (i >= 7 ? 1 : 0)) % K);
+  const g = randn(B * 7 * D);
+  tidy(() => {
+    const V = Tensor.from(video, [B, C, T, H, W]), I = Tensor.from(idx, [B, 7], 'int32');
+    const Wt = param(w, [D, C, t, p, p]), Bv = param(b, [D]);
+    const out = autocast('bfloat16', () => patchEmbed3d(V, I, Wt, Bv));
+    const patches = Tensor.zeros([B, 7, cols]);
+    native.unfoldTubelets(Tensor.from(round(video), [B, C, T, H, W]).handle, I.handle, patches.handle, t, p);
+    const P = patches.toFloat32Array();
+    same(out.toFloat32Array(), mm(P, [B * 7, cols], round(w), [D, cols], false, true, B * 7, D, b), 'tokens');
+    backward(out, Tensor.from(g, [B, 7, D]));
+    same(Wt.grad!.toFloat32Array(), mm(round(g), [B * 7, D], P, [B * 7, cols], true, false, D, cols), 'dw');
+  });
+});
+
+test('autocast regions: nesting, fp32 inside bf16, weights frozen inside, backward outside, nothing leaked', async () => {
+  const before = await settledLive();
+  assert.is(matmulDtype(), 'float32');
+  autocast('bfloat16', () => {
+    assert.is(matmulDtype(), 'bfloat16');
+    autocast('float32', () => assert.is(matmulDtype(), 'float32'));
+    assert.is(matmulDtype(), 'bfloat16');
+  });
+  assert.is(matmulDtype(), 'float32');
+  assert.throws(() => autocast('bfloat16', () => { throw new Error('boom'); }), /boom/);
+  assert.is(matmulDtype(), 'float32', 'an exception leaves the region');
+
+  const [R, din, dout] = [9, 16, 12];
+  const x = randn(R * din), w = randn(dout * din), g = randn(R * dout);
+  const W = param(w, [dout, din]);
+  const X = Tensor.from(x, [R, din]);
+  const opt = new AdamW([{ name: 'w', params: [['w', W]], wdExcluded: false }]);
+  // one weight used twice in a region: both uses see the same bf16 copy; backward after the region
+  const y = autocast('bfloat16', () => {
+    const a = linear(X, W, null);
+    const b2 = linear(X, W, null);
+    assert.equal(Array.from(a.toFloat32Array()), Array.from(b2.toFloat32Array()));
+    b2.dispose();
+    assert.throws(() => opt.step(1e-3, 0), /AdamW.step: weights cannot change inside autocast/);
+    return a;
+  });
+  backward(y, Tensor.from(g, [R, dout]));
+  same(W.grad!.toFloat32Array(), mm(round(g), [R, dout], round(x), [R, din], true, false, dout, din), 'dw after the region');
+  opt.step(1e-3, 0);
+  y.dispose();
+  X.dispose();
+  opt.dispose();
+  W.grad?.dispose();
+  W.dispose();
+  assert.is(await settledLive(), before, 'bf16 copies and saved operands are all freed');
+});
+
+test.run();
