@@ -11,6 +11,7 @@ import { predictionLoss, varianceHinge, weightedSum } from '../ops/loss.js';
 import { targetNorm } from '../nn/vit.js';
 import type { VJepa } from '../nn/vjepa.js';
 import { effectiveRank } from './monitors.js';
+import { autocast, type MatmulDtype } from '../ops/autocast.js';
 
 export interface MaskPair {
   ctx: Tensor; // int32 [B, K_enc]
@@ -75,6 +76,8 @@ export interface StepSettings {
   momentum: number;
   /** Max grad norm, or null for no clipping at this step (TRAIN-08 step 7 clips only after warmup). */
   clipGrad: number | null;
+  /** GEMM precision of forward and backward (TRAIN-09); fp32 when absent. */
+  matmulDtype?: MatmulDtype;
   /** Sees the loss before backward; may throw to stop without an update. */
   checkLoss?: (loss: number) => void;
 }
@@ -89,17 +92,20 @@ export interface StepRecord extends Pick<JepaForward, 'lossJepa' | 'lossReg' | '
 
 /**
  * One full pretraining iteration on whatever device the model and inputs live on: forward,
- * backward, clip (encoder and predictor separately), AdamW, zero grads, EMA.
+ * backward (both under the step's GEMM precision), clip (encoder and predictor separately),
+ * AdamW, zero grads, EMA.
  */
 export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: MaskPair[], s: StepSettings): StepRecord {
   let rec!: Omit<StepRecord, 'encGradNorm' | 'predGradNorm'>;
-  tidy(() => {
-    const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff);
-    const loss = out.loss.item();
-    s.checkLoss?.(loss);
-    rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd, targetRank: out.targetRank, contextRank: out.contextRank };
-    backward(out.loss);
-  });
+  autocast(s.matmulDtype ?? 'float32', () =>
+    tidy(() => {
+      const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff);
+      const loss = out.loss.item();
+      s.checkLoss?.(loss);
+      rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd, targetRank: out.targetRank, contextRank: out.contextRank };
+      backward(out.loss);
+    }),
+  );
   const encParams = model.encoder.trainableParameters().map(([, t]) => t);
   const predParams = model.predictor.trainableParameters().map(([, t]) => t);
   let encGradNorm: number;

@@ -13,6 +13,7 @@ import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSt
 import { VideoLoader } from '../data/loader.js';
 import { ensureSynthDataset } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
+import type { MatmulDtype } from '../ops/autocast.js';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatBytes } from './log.js';
 import { writeTrainingPlot } from './plot.js';
@@ -147,14 +148,28 @@ export function buildLoader(cfg: PretrainConfig, datasets: string[], startBatch:
   });
 }
 
+/**
+ * TRAIN-09: bfloat16 / float16 turn on mixed precision on the GPU (bf16 GEMM operands, fp32
+ * accumulation, ops/autocast.ts); the CPU runs fp32, as the original does.
+ */
+export function trainingMatmulDtype(dtype: string, device: string, log: (s: string) => void): MatmulDtype {
+  const mixed = dtype === 'bfloat16' || dtype === 'float16';
+  if (!mixed) return 'float32';
+  if (device === 'cpu') {
+    log(`meta.dtype: ${dtype} runs as float32 on the CPU (TRAIN-09: CPU runs use fp32)`);
+    return 'float32';
+  }
+  if (dtype === 'float16')
+    log('meta.dtype: float16 runs as bfloat16 mixed precision (no fp16 kernels; bf16 keeps fp32\'s range, so no loss scaler is needed)');
+  else log('meta.dtype: bfloat16 mixed precision: GEMMs take bf16 operands with fp32 accumulation; weights, optimizer state, attention and norms stay fp32');
+  return 'bfloat16';
+}
+
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
-  if (cfg.meta.dtype !== 'float32' && device === 'cpu')
-    log(`meta.dtype: ${cfg.meta.dtype} runs as float32 on the CPU (TRAIN-09: CPU runs use fp32)`);
-  else if (cfg.meta.dtype !== 'float32')
-    log(`meta.dtype: ${cfg.meta.dtype} runs as float32 on ${device}: the bf16 training path is not implemented yet`);
+  const matmulDtype = trainingMatmulDtype(cfg.meta.dtype, device, log);
   if (!cfg.model.use_mask_tokens)
     throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
 
@@ -287,6 +302,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           lr,
           wd,
           momentum,
+          matmulDtype,
           // TRAIN-08 step 7: clip only after warmup (epoch index > warmup).
           clipGrad: cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup ? cfg.optimization.clip_grad : null,
           checkLoss: (loss) => {

@@ -35,6 +35,9 @@ const gc = runInNewContext('gc');
 // fp32 tolerances: the loss per step (relative), every parameter after the steps (absolute),
 // grad norms (relative; they gate clipping), AdamW moments (relative to each tensor's max).
 const TOL = { loss: 1e-4, param: 1e-4, gradNorm: 1e-3, moment: 1e-2 };
+// bf16 mixed precision, CUDA vs the CPU's bf16 path: the same bf16 operands up to activations
+// that round to a different bf16 neighbour after a 1e-7 fp32 difference.
+const TOL_BF16 = { loss: 2e-3, param: 1e-3, gradNorm: 2e-2, moment: 5e-2 };
 
 const info = native.cudaInfo();
 const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;
@@ -77,7 +80,7 @@ function snapshot(model, opt) {
 }
 
 // STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step.
-function run(device) {
+function run(device, matmulDtype = 'float32') {
   const { warmup, total } = scheduleSteps({ warmupEpochs: S.warmup_epochs, epochs: S.epochs, ipe: S.ipe, ipeScale: S.ipe_scale });
   const lrS = new WarmupCosineSchedule({ startLr: S.start_lr, refLr: S.lr, finalLr: S.final_lr, warmupSteps: warmup, totalSteps: total });
   const wdS = new CosineWDSchedule({ refWd: S.weight_decay, finalWd: S.final_weight_decay, totalSteps: total });
@@ -94,6 +97,7 @@ function run(device) {
         wd: wdS.step(),
         momentum: emaS.step(),
         clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
+        matmulDtype,
       }),
     );
   for (let i = 0; i < STEPS; i++) step(i);
@@ -142,6 +146,41 @@ const row = (name, value, tol) => {
   rows.push([name, Number.isFinite(value) ? value.toExponential(2) : String(value), ok ? 'pass' : `FAIL (tol ${tol.toExponential(0)})`]);
 };
 
+// Rows comparing a device run with the CPU run of the same precision.
+function compare(cpu, gpu, name, tol) {
+  const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+  for (let i = 0; i < cpu.records.length; i++) {
+    const c = cpu.records[i], g = gpu.records[i];
+    const tag = i === STEPS ? `step ${i} (resumed)` : `step ${i}`;
+    row(`${name} ${tag} loss rel`, Math.max(rel(g.loss, c.loss), rel(g.lossJepa, c.lossJepa), rel(g.lossReg, c.lossReg)), tol.loss);
+    row(`${name} ${tag} grad norm rel (enc, pred)`, Math.max(rel(g.encGradNorm, c.encGradNorm), rel(g.predGradNorm, c.predGradNorm)), tol.gradNorm);
+  }
+  let pAbs = 0, pRel = 0, pWorst = '-', mRel = 0, mWorst = '-';
+  for (const [k, ref] of cpu.after) {
+    const got = gpu.after.get(k);
+    if (!got) {
+      row(`${k} missing on ${name}`, Infinity, 0);
+      continue;
+    }
+    let d = 0, m = 0;
+    for (let i = 0; i < ref.length; i++) {
+      const e = Math.abs(got[i] - ref[i]);
+      if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
+      m = Math.max(m, Math.abs(ref[i]));
+    }
+    const r = d / Math.max(m, 1e-30);
+    if (k.startsWith('opt.')) {
+      if (!(r <= mRel)) [mRel, mWorst] = [r, k];
+    } else {
+      if (!(d <= pAbs)) [pAbs, pWorst] = [d, k];
+      pRel = Math.max(pRel, r);
+    }
+  }
+  row(`${name} params max abs (worst ${pWorst})`, pAbs, tol.param);
+  rows.push([`${name} params max rel (scale-relative, info)`, pRel.toExponential(2), '-']);
+  row(`${name} AdamW moments max rel (worst ${mWorst})`, mRel, tol.moment);
+}
+
 const t0 = performance.now();
 const cpu = run('cpu');
 console.log(`cpu: ${STEPS + 1} steps in ${(performance.now() - t0).toFixed(0)} ms; losses ${cpu.records.map((r) => r.loss.toFixed(6)).join(' ')}`);
@@ -160,39 +199,17 @@ if (GPU) {
   console.log(`${GPU}: ${STEPS + 1} steps in ${(performance.now() - t1).toFixed(0)} ms; losses ${gpu.records.map((r) => r.loss.toFixed(6)).join(' ')}`);
   row(`parameters lived on ${GPU} (got ${gpu.onDevice})`, gpu.onDevice === GPU ? 0 : 1, 0);
   row(`${GPU} checkpoint round trip (values changed)`, gpu.roundTrip, 0);
-  const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
-  for (let i = 0; i < cpu.records.length; i++) {
-    const c = cpu.records[i], g = gpu.records[i];
-    const tag = i === STEPS ? `step ${i} (resumed)` : `step ${i}`;
-    row(`${tag} loss rel`, Math.max(rel(g.loss, c.loss), rel(g.lossJepa, c.lossJepa), rel(g.lossReg, c.lossReg)), TOL.loss);
-    row(`${tag} grad norm rel (enc, pred)`, Math.max(rel(g.encGradNorm, c.encGradNorm), rel(g.predGradNorm, c.predGradNorm)), TOL.gradNorm);
-  }
-  let pAbs = 0, pRel = 0, pWorst = '-', mRel = 0, mWorst = '-';
-  for (const [k, ref] of cpu.after) {
-    const got = gpu.after.get(k);
-    if (!got) {
-      row(`${k} missing on ${GPU}`, Infinity, 0);
-      continue;
-    }
-    let d = 0, m = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const e = Math.abs(got[i] - ref[i]);
-      if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
-      m = Math.max(m, Math.abs(ref[i]));
-    }
-    const r = d / Math.max(m, 1e-30);
-    if (k.startsWith('opt.')) {
-      if (!(r <= mRel)) [mRel, mWorst] = [r, k];
-    } else {
-      if (!(d <= pAbs)) [pAbs, pWorst] = [d, k];
-      pRel = Math.max(pRel, r);
-    }
-  }
-  row(`params max abs (worst ${pWorst})`, pAbs, TOL.param);
-  rows.push(['params max rel (scale-relative, info)', pRel.toExponential(2), '-']);
-  row(`AdamW moments max rel (worst ${mWorst})`, mRel, TOL.moment);
+  compare(cpu, gpu, GPU, TOL);
   const end = await settled();
   row(`${GPU} bytes left after dispose`, end.cudaBytes - base.cudaBytes, 0);
+
+  // meta.dtype: bfloat16 (bf16 GEMM operands, fp32 everything else) on both devices.
+  const cpu16 = run('cpu', 'bfloat16');
+  const gpu16 = run(GPU, 'bfloat16');
+  console.log(`bf16: losses cpu ${cpu16.records.map((r) => r.loss.toFixed(6)).join(' ')} | ${GPU} ${gpu16.records.map((r) => r.loss.toFixed(6)).join(' ')}`);
+  compare(cpu16, gpu16, `${GPU} bf16`, TOL_BF16);
+  const end16 = await settled();
+  row(`${GPU} bytes left after the bf16 runs`, end16.cudaBytes - base.cudaBytes, 0);
 }
 
 const w0 = Math.max(...rows.map((r) => r[0].length));
