@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The H200 check for the CUDA backend (issue 7): build the addon for sm_90, compare every op of
 # the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), run full
-# pretraining steps on CUDA against the CPU (test/gpu/step.mjs), then a short bench against torch. Run from anywhere:
+# pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs), then the kernel
+# bench (test/gpu/bench.mjs) and the ViT-L step bench (test/gpu/step_bench.mjs) against torch.
+# Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 # Needs: nvcc + cmake on PATH, node (or ./node.xz / ./.node/node carried along),
@@ -73,5 +75,7 @@ node test/gpu/step.mjs || rc=1
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   echo; echo "== bench"
   node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))" || rc=1
+  echo; echo "== ViT-L/16 train step: ours bf16 vs torch bf16 autocast + SDPA"
+  node test/gpu/step_bench.mjs || rc=1
 fi
 exit $rc
