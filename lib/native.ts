@@ -41,9 +41,10 @@ export interface NativeAddon {
 
   gemm(A: H, B: H, C: H, transA: boolean, transB: boolean, alpha: number, beta: number, bias: OptH): void;
   gemmGelu(A: H, B: H, C: H, pre: OptH, transB: boolean, bias: OptH): void;
-  attentionFwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, heads: number, scale: number): void;
+  /** bf16: tensor-core products on CUDA (sm_80+); ignored by the CPU backend. */
+  attentionFwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, heads: number, scale: number, bf16?: boolean): void;
   attentionBwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, dout: H,
-    dq: H, dqOff: number, dk: H, dkOff: number, dv: H, dvOff: number, heads: number, scale: number): void;
+    dq: H, dqOff: number, dk: H, dkOff: number, dv: H, dvOff: number, heads: number, scale: number, bf16?: boolean): void;
   layernormFwd(x: H, w: OptH, b: OptH, y: H, mean: H, rstd: H, eps: number): void;
   layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH): void;
   geluFwd(x: H, y: H): void;

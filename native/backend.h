@@ -61,6 +61,9 @@ struct AttnArgs {
   float* dq = nullptr; int64_t dq_rs = 0;  // written (not accumulated)
   float* dk = nullptr; int64_t dk_rs = 0;
   float* dv = nullptr; int64_t dv_rs = 0;
+  // Mixed precision: the CUDA backend may round q, k, v, dout, P and dS to bf16 for its tensor
+  // cores (fp32 accumulation); the CPU backend ignores it and stays fp32.
+  bool bf16 = false;
 };
 
 struct Backend {

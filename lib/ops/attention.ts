@@ -1,9 +1,12 @@
 // Multi-head scaled-dot-product attention reading the fused projections in place:
 // self-attention takes qkv [B,N,3D] (MOD-03 layout q|k|v, heads inside each), the
 // pooler's cross-attention takes q [B,Q,D] and kv [B,N,2D] (MOD-13 layout k|v).
+// Under autocast('bfloat16') the CUDA backend runs the products on bf16 tensor cores; inputs,
+// outputs and the softmax stay fp32 (the CPU backend stays fp32 throughout).
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
+import { matmulDtype } from './autocast.js';
 
 export function selfAttention(qkv: Tensor, heads: number): Tensor {
   if (qkv.rank !== 3 || qkv.shape[2] % 3 !== 0)
@@ -13,7 +16,8 @@ export function selfAttention(qkv: Tensor, heads: number): Tensor {
   const scale = 1 / Math.sqrt(D / heads);
   const out = Tensor.empty([B, N, D], 'float32', qkv.device);
   const lse = Tensor.empty([B, heads, N], 'float32', qkv.device);
-  native.attentionFwd(qkv.handle, 0, qkv.handle, D, qkv.handle, 2 * D, out.handle, lse.handle, heads, scale);
+  const bf16 = matmulDtype() === 'bfloat16';
+  native.attentionFwd(qkv.handle, 0, qkv.handle, D, qkv.handle, 2 * D, out.handle, lse.handle, heads, scale, bf16);
   if (!needsGrad(qkv)) {
     lse.dispose();
     return out;
@@ -23,7 +27,7 @@ export function selfAttention(qkv: Tensor, heads: number): Tensor {
   return record(out, 'selfAttention', [qkv], [lse, outSaved], (g) => {
     const dqkv = Tensor.empty(qkv.shape, 'float32', qkv.device);
     native.attentionBwd(qkv.handle, 0, qkv.handle, D, qkv.handle, 2 * D, outSaved.handle, lse.handle, g.handle,
-      dqkv.handle, 0, dqkv.handle, D, dqkv.handle, 2 * D, heads, scale);
+      dqkv.handle, 0, dqkv.handle, D, dqkv.handle, 2 * D, heads, scale, bf16);
     return [dqkv];
   });
 }
@@ -35,7 +39,8 @@ export function crossAttention(q: Tensor, kv: Tensor, heads: number): Tensor {
   const scale = 1 / Math.sqrt(D / heads);
   const out = Tensor.empty([B, Q, D], 'float32', q.device);
   const lse = Tensor.empty([B, heads, Q], 'float32', q.device);
-  native.attentionFwd(q.handle, 0, kv.handle, 0, kv.handle, D, out.handle, lse.handle, heads, scale);
+  const bf16 = matmulDtype() === 'bfloat16';
+  native.attentionFwd(q.handle, 0, kv.handle, 0, kv.handle, D, out.handle, lse.handle, heads, scale, bf16);
   if (!needsGrad(q, kv)) {
     lse.dispose();
     return out;
@@ -45,7 +50,7 @@ export function crossAttention(q: Tensor, kv: Tensor, heads: number): Tensor {
     const dq = Tensor.empty(q.shape, 'float32', q.device);
     const dkv = Tensor.empty(kv.shape, 'float32', kv.device);
     native.attentionBwd(q.handle, 0, kv.handle, 0, kv.handle, D, outSaved.handle, lse.handle, g.handle,
-      dq.handle, 0, dkv.handle, 0, dkv.handle, D, heads, scale);
+      dq.handle, 0, dkv.handle, 0, dkv.handle, D, heads, scale, bf16);
     return [q.requiresGrad ? dq : (dq.dispose(), null), kv.requiresGrad ? dkv : (dkv.dispose(), null)];
   });
 }

@@ -47,7 +47,7 @@ static AttnArgs make_attn(Args& a, const char* op, Tensor& q, int64_t qo, Tensor
   return x;
 }
 
-// attentionFwd(q, qOff, k, kOff, v, vOff, out, lse, heads, scale)
+// attentionFwd(q, qOff, k, kOff, v, vOff, out, lse, heads, scale[, bf16])
 VJ_BINDING(attentionFwd) {
   Args a(info, "attentionFwd");
   Tensor& q = a.tensor(0, "q");
@@ -62,11 +62,12 @@ VJ_BINDING(attentionFwd) {
   double scale = a.num(9, "scale");
   const Backend& be = same_device("attentionFwd", {&q, &k, &v, &o, &lse});
   AttnArgs x = make_attn(a, "attentionFwd", q, qo, k, ko, v, vo, o, lse, H, scale);
+  x.bf16 = info.Length() > 10 && !info[10].IsUndefined() && a.boolean(10, "bf16");
   need(be.attention_fwd, be, "attentionFwd")(x);
   return info.Env().Undefined();
 }
 
-// attentionBwd(q, qOff, k, kOff, v, vOff, out, lse, dout, dq, dqOff, dk, dkOff, dv, dvOff, heads, scale)
+// attentionBwd(q, qOff, k, kOff, v, vOff, out, lse, dout, dq, dqOff, dk, dkOff, dv, dvOff, heads, scale[, bf16])
 // dq/dk/dv columns are written (not accumulated); they may share one buffer at different offsets.
 VJ_BINDING(attentionBwd) {
   Args a(info, "attentionBwd");
@@ -104,6 +105,7 @@ VJ_BINDING(attentionBwd) {
   x.dk_rs = dk.shape[2];
   x.dv = dv.f32() + dvo;
   x.dv_rs = dv.shape[2];
+  x.bf16 = info.Length() > 17 && !info[17].IsUndefined() && a.boolean(17, "bf16");
   need(be.attention_bwd, be, op)(x);
   return info.Env().Undefined();
 }

@@ -11,9 +11,12 @@
 // Backward (FlashAttention-2 style, without atomics so the result is deterministic):
 //   D = rowsum(dO * O);  one kernel per (b, h, 64-key tile) owns and writes dK, dV (looping over
 //   query tiles); another per (b, h, 64-query tile) writes dQ (looping over key tiles).
+// With AttnArgs::bf16 (mixed precision) on sm_80+, the same algorithm runs on tensor cores
+// (attention_tc.cu).
 #include <climits>
 #include <string>
 
+#include "cuda/attention_tc.h"
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 
@@ -366,21 +369,6 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_dkv_kernel(const AttnArgs a
 
 // ------------------------------------------------------------------------------ host side
 
-// Raises the kernel's dynamic shared-memory limit once per device (one static per kernel).
-template <auto Kernel>
-void prepare(size_t smem, const char* op) {
-  static bool done[kMaxDevices] = {};
-  int dev = current_device();
-  if (done[dev]) return;
-  cudaError_t e = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    fail(std::string(op) + ": cannot use " + std::to_string(smem) + " bytes of shared memory per block: " +
-         cudaGetErrorString(e));
-  }
-  done[dev] = true;
-}
-
 void check_args(const AttnArgs& a, const char* op) {
   if (a.hd < 1 || a.hd > 128)
     fail(std::string(op) + ": head_dim " + std::to_string(a.hd) + " is not supported by the CUDA kernel (1..128)");
@@ -396,7 +384,7 @@ void launch_check_blocks(int64_t blocks, const char* op) {
 template <int HDP>
 void fwd(const AttnArgs& a) {
   using C = FwdCfg<HDP>;
-  prepare<attn_fwd_kernel<HDP>>(C::smem, "attentionFwd");
+  raise_smem_limit<attn_fwd_kernel<HDP>>(C::smem, "attentionFwd");
   int64_t nqt = cdiv(a.Nq, C::BQ), blocks = nqt * a.B * a.H;
   launch_check_blocks(blocks, "attentionFwd");
   attn_fwd_kernel<HDP><<<(unsigned)blocks, kThreads, C::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
@@ -407,8 +395,8 @@ template <int HDP>
 void bwd(const AttnArgs& a, const float* D) {
   using Q = DqCfg<HDP>;
   using KV = DkvCfg<HDP>;
-  prepare<attn_bwd_dq_kernel<HDP>>(Q::smem, "attentionBwd");
-  prepare<attn_bwd_dkv_kernel<HDP>>(KV::smem, "attentionBwd");
+  raise_smem_limit<attn_bwd_dq_kernel<HDP>>(Q::smem, "attentionBwd");
+  raise_smem_limit<attn_bwd_dkv_kernel<HDP>>(KV::smem, "attentionBwd");
   int64_t nqt = cdiv(a.Nq, Q::BQ), nkt = cdiv(a.Nk, KV::BK);
   launch_check_blocks(nkt * a.B * a.H, "attentionBwd");
   launch_check_blocks(nqt * a.B * a.H, "attentionBwd");
@@ -426,6 +414,7 @@ void attention_fwd(const AttnArgs& a) {
   if (a.B <= 0 || a.H <= 0 || a.Nq <= 0) return;
   check_args(a, "attentionFwd");
   if (a.Nk <= 0) fail("attentionFwd: attention needs at least one key");
+  if (a.bf16 && attention_tc_supported(a)) return attention_tc_fwd(a);
   if (a.hd <= 32) fwd<32>(a);
   else if (a.hd <= 64) fwd<64>(a);
   else if (a.hd <= 96) fwd<96>(a);
@@ -440,6 +429,7 @@ void attention_bwd(const AttnArgs& a) {
   Scratch D(sizeof(float) * (size_t)rows);
   attn_bwd_d_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>());
   check_launch("attentionBwd (D)");
+  if (a.bf16 && attention_tc_supported(a)) return attention_tc_bwd(a, D.as<float>());
   if (a.hd <= 32) bwd<32>(a, D.as<float>());
   else if (a.hd <= 64) bwd<64>(a, D.as<float>());
   else if (a.hd <= 96) bwd<96>(a, D.as<float>());

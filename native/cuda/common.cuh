@@ -46,6 +46,21 @@ struct Scratch {
   T* as() const { return static_cast<T*>(p); }
 };
 
+// Raises a kernel's dynamic shared-memory limit, once per device (one flag set per kernel).
+template <auto Kernel>
+void raise_smem_limit(size_t smem, const char* op) {
+  static bool done[kMaxDevices] = {};
+  int dev = current_device();
+  if (done[dev]) return;
+  cudaError_t e = cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    fail(std::string(op) + ": cannot use " + std::to_string(smem) + " bytes of shared memory per block: " +
+         cudaGetErrorString(e));
+  }
+  done[dev] = true;
+}
+
 // Blocks for a grid-stride loop over n items.
 inline unsigned grid_for(int64_t n, int threads, int64_t cap = 65536) {
   int64_t g = (n + threads - 1) / threads;

@@ -58,6 +58,10 @@ export async function bench(A) {
   const ours = {};
   ours.attn_fwd = timeit(A, fwd);
   ours.attn_fwd_bwd = timeit(A, () => { fwd(); bwd(); });
+  const fwd16 = () => A.attentionFwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, H, sc, true);
+  const bwd16 = () => A.attentionBwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, dout, dqkv, 0, dqkv, C, dqkv, 2 * C, H, sc, true);
+  ours.attn_bf16_fwd = timeit(A, fwd16);
+  ours.attn_bf16_fwd_bwd = timeit(A, () => { fwd16(); bwd16(); });
   const x = E([R, C]), w = E([C]), b = E([C]), y = E([R, C]), mu = E([R]), rs = E([R]), dx = E([R, C]), dw = E([C]), db = E([C]);
   ours.layernorm = timeit(A, () => { A.layernormFwd(x, w, b, y, mu, rs, 1e-6); A.layernormBwd(y, x, w, mu, rs, dx, dw, db); });
   const a = E([M, K]), bm = E([K, Nn]), cm = E([M, Nn]);
@@ -82,6 +86,7 @@ export async function bench(A) {
   console.log(`\nbench (B=${B}, N=${N}, H=${H}, hd=${hd}; layernorm ${R}x${C}; gemm ${M}x${K}x${Nn})`);
   console.log(`attention fwd        ours fp32 ${f(ours.attn_fwd)} (${(attnFlop / ours.attn_fwd / 1e9).toFixed(1)} TFLOP/s)`);
   console.log(`attention fwd+bwd    ours fp32 ${f(ours.attn_fwd_bwd)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)} | torch SDPA fp32 ${f(torch.attn_fp32)}`);
+  console.log(`attention bf16       ours fwd ${f(ours.attn_bf16_fwd)} (${(attnFlop / ours.attn_bf16_fwd / 1e9).toFixed(1)} TFLOP/s), fwd+bwd ${f(ours.attn_bf16_fwd_bwd)} | torch SDPA bf16 fwd+bwd ${f(torch.attn_bf16_flash)}: ours/torch speed ${typeof torch.attn_bf16_flash === 'number' ? (torch.attn_bf16_flash / ours.attn_bf16_fwd_bwd).toFixed(2) : '-'}x`);
   console.log(`layernorm fwd+bwd    ours ${f(ours.layernorm)} | torch ${f(torch.layernorm)}`);
   console.log(`gemm                 ours fp32 ${f(ours.gemm_fp32)} (${(gemmFlop / ours.gemm_fp32 / 1e9).toFixed(1)} TFLOP/s) | torch fp32 ${f(torch.gemm_fp32)} tf32 ${f(torch.gemm_tf32)}`);
   console.log(`gemm bf16 (fp32 out) ours ${f(ours.gemm_bf16)} (${(gemmFlop / ours.gemm_bf16 / 1e9).toFixed(1)} TFLOP/s) | torch bf16 ${f(torch.gemm_bf16)}`);

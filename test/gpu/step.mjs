@@ -35,9 +35,12 @@ const gc = runInNewContext('gc');
 // fp32 tolerances: the loss per step (relative), every parameter after the steps (absolute),
 // grad norms (relative; they gate clipping), AdamW moments (relative to each tensor's max).
 const TOL = { loss: 1e-4, param: 1e-4, gradNorm: 1e-3, moment: 1e-2 };
-// bf16 mixed precision, CUDA vs the CPU's bf16 path: the same bf16 operands up to activations
-// that round to a different bf16 neighbour after a 1e-7 fp32 difference.
-const TOL_BF16 = { loss: 2e-3, param: 1e-3, gradNorm: 2e-2, moment: 5e-2 };
+// bf16 mixed precision, CUDA vs the CPU's bf16 path: the GEMMs see the same bf16 operands up to
+// activations that round to another bf16 neighbour, but CUDA's attention also rounds P and dS to
+// bf16 (tensor cores) where the CPU's stays fp32, so the bound is the bf16 1e-2. The
+// parameter and moment bounds are first estimates (Adam turns sign flips of tiny gradients into
+// lr-sized steps); the first GPU run should confirm or tighten them.
+const TOL_BF16 = { loss: 1e-2, param: 2e-3, gradNorm: 5e-2, moment: 0.1 };
 
 const info = native.cudaInfo();
 const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;

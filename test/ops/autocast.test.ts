@@ -12,6 +12,7 @@ import { backward } from '../../lib/autograd.js';
 import { autocast, matmulDtype } from '../../lib/ops/autocast.js';
 import { linear, linearGelu } from '../../lib/ops/linear.js';
 import { patchEmbed3d } from '../../lib/ops/patch_embed.js';
+import { selfAttention } from '../../lib/ops/attention.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 
@@ -116,6 +117,22 @@ test('patchEmbed3d: unfolded patches and the conv weight enter the GEMM as bf16'
     backward(out, Tensor.from(g, [B, 7, D]));
     same(Wt.grad!.toFloat32Array(), mm(round(g), [B * 7, D], P, [B * 7, cols], true, false, D, cols), 'dw');
   });
+});
+
+test('attention: the CPU backend ignores the bf16 flag (tensor cores are CUDA-only), forward and backward', () => {
+  const [B, N, D, H] = [2, 19, 24, 3];
+  const qkv = randn(B * N * 3 * D), g = randn(B * N * D);
+  const run = (dtype: 'float32' | 'bfloat16') =>
+    tidy(() => {
+      const x = param(qkv, [B, N, 3 * D]);
+      const y = autocast(dtype, () => selfAttention(x, H));
+      backward(y, Tensor.from(g, [B, N, D]));
+      return [y.toFloat32Array(), x.grad!.toFloat32Array()];
+    });
+  const [y32, g32] = run('float32');
+  const [y16, g16] = run('bfloat16');
+  same(y16, y32, 'out');
+  same(g16, g32, 'dqkv');
 });
 
 test('autocast regions: nesting, fp32 inside bf16, weights frozen inside, backward outside, nothing leaked', async () => {

@@ -1,0 +1,16 @@
+// Tensor-core attention for bf16 mixed precision (native/cuda/attention_tc.cu): the fp32 kernels'
+// algorithm with the four products (Q Kᵀ, P V and the backward's) on bf16 WMMA tiles with fp32
+// accumulation. Inputs and outputs stay fp32; q, k, v, dO, P and dS are rounded to bf16 where
+// they enter a product. attention.cu calls these when AttnArgs::bf16 is set and they apply.
+#pragma once
+#include "backend.h"
+
+namespace vj::cuda {
+
+// True when this device and head_dim can take the tensor-core path (sm_80+, head_dim <= 128).
+bool attention_tc_supported(const AttnArgs& a);
+void attention_tc_fwd(const AttnArgs& a);
+// D[bh*Nq + i] = rowsum(dO * O), computed by the caller.
+void attention_tc_bwd(const AttnArgs& a, const float* D);
+
+}  // namespace vj::cuda
