@@ -7,7 +7,8 @@
 
 namespace vj::cuda {
 
-// True when this device and head_dim can take the tensor-core path (sm_80+, head_dim <= 128).
+// True when this device and head_dim can take the tensor-core path (sm_80+, head_dim <= 128)
+// and VJEPA_CUDA_NO_TC_ATTENTION=1 does not turn it off.
 bool attention_tc_supported(const AttnArgs& a);
 void attention_tc_fwd(const AttnArgs& a);
 // D[bh*Nq + i] = rowsum(dO * O), computed by the caller.
