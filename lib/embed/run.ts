@@ -4,6 +4,7 @@ import { InitRng } from '../nn/init.js';
 import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } from '../nn/checkpoint-load.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { buildEncoder } from '../nn/vjepa.js';
+import { selectDevice } from '../train/pretrain.js';
 import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
@@ -27,6 +28,8 @@ export interface EmbedRunOptions {
   partial?: boolean;
   /** data worker threads for --video / --csv (default: the loader's) */
   numWorkers?: number;
+  /** 'cpu' (default), 'cuda' or 'cuda:N': where the encoder runs; features come back to the host */
+  device?: string;
   log?: (msg: string) => void;
 }
 
@@ -48,6 +51,7 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0].filter(Boolean).length;
   if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
 
+  const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
   const cfg = loadEmbedConfig(o.config);
   for (const w of cfg.warnings) log(`warning: ${w}`);
   const encoder = buildEncoder(cfg.model, new InitRng(0));
@@ -55,6 +59,8 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     encoder.setTrainable(false);
     const load = loadEncoderCheckpoint(o.checkpoint, encoder, { key: o.key, strict: !o.partial });
     if (o.partial) log(`partial load: ${describeLoad(load)}`);
+    // Loaded on the host, then moved: embedBatch uploads each batch next to the weights (fp32).
+    if (device !== 'cpu') encoder.to(device);
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, pool, batchSize)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, pool, batchSize)), load };
   } finally {

@@ -65,20 +65,21 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
  * without a CUDA path (the probe, for now) leave cudaSupported false and get a clear error
  * on a GPU machine too.
  */
-export function selectDevice(device: string, opts: { cudaSupported?: boolean } = {}): string {
+export function selectDevice(device: string, opts: { cudaSupported?: boolean; what?: string } = {}): string {
+  const what = opts.what ?? 'meta.device';
   if (device === 'cpu') return 'cpu';
   const m = /^cuda(?::(\d+))?$/.exec(device);
-  if (!m) throw new Error(`meta.device: expected 'cpu', 'cuda' or 'cuda:N', got '${device}'`);
+  if (!m) throw new Error(`${what}: expected 'cpu', 'cuda' or 'cuda:N', got '${device}'`);
   const info = native.cudaInfo();
-  if (!info.available) throw new Error(`meta.device: '${device}' was asked for, but ${info.reason}`);
+  if (!info.available) throw new Error(`${what}: '${device}' was asked for, but ${info.reason}`);
   if (!opts.cudaSupported)
-    throw new Error(`meta.device: '${device}': this command has no CUDA path in this release yet; use meta.device: cpu`);
+    throw new Error(`${what}: '${device}': this command has no CUDA path in this release yet; use cpu`);
   const resolved = `cuda:${m[1] ?? 0}`;
   // A bad index (cuda:3 on a one-GPU box) fails here, with the driver's reason, not mid-build.
   try {
     Tensor.empty([1], 'float32', resolved).dispose();
   } catch (e) {
-    throw new Error(`meta.device: '${device}' cannot be used: ${(e as Error).message}`);
+    throw new Error(`${what}: '${device}' cannot be used: ${(e as Error).message}`);
   }
   return resolved;
 }

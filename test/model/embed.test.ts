@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import type { VisionTransformer } from '../../lib/nn/vit.js';
 import { buildEncoder, VJepa, type VJepaModelConfig } from '../../lib/nn/vjepa.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
+import { native } from '../../lib/native.js';
 import { saveCheckpoint } from '../../lib/train/checkpoint.js';
 import { assertClose } from '../helpers/compare.js';
 
@@ -221,6 +222,31 @@ test('--video: an undecodable file is an error naming it (no silent replacement)
     err = e as Error;
   }
   assert.ok(err && err.message.startsWith(`cannot read video ${bad}`), err?.message);
+});
+
+test('--device: cpu is the default, a malformed device or (here) cuda without a GPU is refused before any output', async () => {
+  const input = join(dir, 'dev-clips.npy');
+  writeNpy(input, { dtype: 'float32', shape: [1, 3, 4, 32, 32], data: randomClips(1, 5) });
+  const cpuOut = join(dir, 'dev-cpu.npy');
+  await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: cpuOut, device: 'cpu', log: () => {} });
+  assert.equal(readNpy(cpuOut).shape, [1, 32, 64]);
+  const fail = async (device: string) => {
+    try {
+      await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: join(dir, `dev-${device}.npy`), device, log: () => {} });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'did not throw';
+  };
+  assert.is(await fail('gpu'), "--device: expected 'cpu', 'cuda' or 'cuda:N', got 'gpu'");
+  const info = native.cudaInfo();
+  if (!info.available) {
+    assert.is(await fail('cuda:0'), `--device: 'cuda:0' was asked for, but ${info.reason}`);
+    const r = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--input', input, '--out', join(dir, 'dev-cli.npy'), '--device', 'cuda']);
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /vjepa-embed: --device: 'cuda' was asked for, but /);
+    assert.not.ok(existsSync(join(dir, 'dev-cli.npy')), 'no output written');
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
