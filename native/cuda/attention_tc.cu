@@ -344,6 +344,10 @@ void bwd(const AttnArgs& a, const float* D) {
   check_launch("attentionBwd (bf16 dq)");
 }
 
+size_t bwd_smem(int64_t hd) {
+  return hd <= 32 ? Geo<32>::bwd : hd <= 64 ? Geo<64>::bwd : hd <= 96 ? Geo<96>::bwd : Geo<128>::bwd;
+}
+
 }  // namespace
 
 bool attention_tc_supported(const AttnArgs& a) {
@@ -352,10 +356,15 @@ bool attention_tc_supported(const AttnArgs& a) {
     return e && e[0] == '1';
   }();
   if (off || a.hd < 1 || a.hd > 128) return false;
-  static int major[kMaxDevices] = {};
+  static int major[kMaxDevices] = {}, smem_optin[kMaxDevices] = {};
   int dev = current_device();
-  if (!major[dev]) check(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-  return major[dev] >= 8;
+  if (!major[dev]) {
+    check(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&smem_optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+  }
+  // The backward needs the most shared memory (156 KB at head_dim 128): consumer GPUs with
+  // ~100 KB per block keep the fp32 kernels for the larger head sizes.
+  return major[dev] >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
 }
 
 void attention_tc_fwd(const AttnArgs& a) {
