@@ -70,6 +70,7 @@ VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs || rc=1
 echo; echo "== train steps: CUDA vs CPU"
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 node test/gpu/step.mjs || rc=1
+echo; echo "== probe steps: CUDA vs CPU"; node test/gpu/probe.mjs || rc=1
 
 echo; echo "== bf16 GEMM"
 nvcc -std=c++17 -arch=sm_90 -O2 -Inative test/gpu/gemm_bf16.cu native/cuda/gemm.cu native/cuda/cublas_dyn.cu \

@@ -74,6 +74,17 @@ test('a CPU run frees every native tensor it allocates without waiting for the G
   }
 });
 
+test('test/gpu/probe.mjs runs as a CPU-vs-CPU self-check (so the GPU script stays runnable)', async () => {
+  const p = spawn(process.execPath, [join(ROOT, 'test/gpu/probe.mjs')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VJEPA_GPU_DEVICE: 'cpu' } });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((res) => p.on('close', res));
+  assert.is(code, 0, out);
+  assert.match(out, /self-check: the CPU on both sides/);
+  assert.match(out, /\n(\d+)\/\1 checks passed/);
+});
+
 test('with a GPU: a missing index is refused; the tiny probe on cuda matches the CPU and frees its device memory', async () => {
   if (!cuda.available) return;
   const setup = await tinySetup('vjepa-probe-device-gpu-');
