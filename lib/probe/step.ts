@@ -21,7 +21,7 @@ export interface FeatureInput {
 export interface ProbeStepRecord {
   loss: number;
   correct: number;
-  /** host copy of the logits, one [B, C] block per classifier call (the only tensor read back) */
+  /** host copy of the logits [calls·B, C], call-major: with the loss, all that is read back */
   logits: Float32Array;
 }
 
