@@ -57,11 +57,21 @@ export function classifierCalls(features: Tensor, l: Layout, attendAcrossSegment
   return grouped.map((segs) => segs.slice(1).reduce((acc, s) => concatTokens(acc, s), segs[0]));
 }
 
-/** Cross-entropy averaged over the calls (each call has B rows, so one CE over the stacked logits). */
-export function multiCallLoss(logits: Tensor[], labels: Int32Array): Tensor {
-  const all = logits.length === 1 ? logits[0] : concatBatch(logits);
-  const rep = new Int32Array(labels.length * logits.length);
-  for (let c = 0; c < logits.length; c++) rep.set(labels, c * labels.length);
+/** The calls' logits stacked call-major: [calls·B, C]. */
+export function stackCalls(logits: Tensor[]): Tensor {
+  return logits.length === 1 ? logits[0] : concatBatch(logits);
+}
+
+/**
+ * Cross-entropy averaged over the calls (each call has B rows, so one CE over the stacked logits).
+ * Takes the calls' logits or their stackCalls result; the labels go to the logits' device.
+ */
+export function multiCallLoss(logits: Tensor[] | Tensor, labels: Int32Array): Tensor {
+  const all = Array.isArray(logits) ? stackCalls(logits) : logits;
+  const calls = all.shape[0] / labels.length;
+  if (!Number.isInteger(calls)) throw new Error(`multiCallLoss: ${all.shape[0]} logit rows for ${labels.length} labels`);
+  const rep = new Int32Array(labels.length * calls);
+  for (let c = 0; c < calls; c++) rep.set(labels, c * labels.length);
   return crossEntropy(all, Tensor.from(rep, [rep.length], 'int32', all.device));
 }
 
@@ -101,17 +111,19 @@ export function countCorrect(logits: Float32Array[], labels: Int32Array, C: numb
 }
 
 /**
- * Encoder features of a batch [S·V·B, N, D]. When every view of every (segment, sample) is the
- * same clip (square frames give V identical windows, DATA-10), the clips are encoded once and the
- * features repeated: the numbers are exactly those of encoding all S·V·B clips.
+ * Encoder features of a batch [S·V·B, N, D], on the encoder's device (the host clips are copied
+ * there once). When every view of every (segment, sample) is the same clip (square frames give V
+ * identical windows, DATA-10), the clips are encoded once and the features repeated: the numbers
+ * are exactly those of encoding all S·V·B clips.
  */
 export function encodeBatch(encoder: VisionTransformer, clips: Float32Array, clipShape: number[], l: Layout, chunk: number | null = null): Tensor {
+  const device = encoder.posEmbed.device;
   const per = clips.length / (l.S * l.V * l.B);
   if (l.V > 1 && viewsIdentical(clips, l, per)) {
     const unique = new Float32Array(l.S * l.B * per);
     for (let s = 0; s < l.S; s++) unique.set(clips.subarray(s * l.V * l.B * per, (s * l.V + 1) * l.B * per), s * l.B * per);
     return noGrad(() => {
-      const f = encodeClips(encoder, Tensor.from(unique, [l.S * l.B, ...clipShape.slice(1)]), chunk);
+      const f = encodeClips(encoder, Tensor.from(unique, [l.S * l.B, ...clipShape.slice(1)], 'float32', device), chunk);
       const [, N, D] = f.shape;
       const flat = f.view([1, l.S * l.B * N, D]);
       const parts: Tensor[] = [];
@@ -122,7 +134,7 @@ export function encodeBatch(encoder: VisionTransformer, clips: Float32Array, cli
       return concatBatch(parts);
     });
   }
-  return encodeClips(encoder, Tensor.from(clips, clipShape), chunk);
+  return encodeClips(encoder, Tensor.from(clips, clipShape, 'float32', device), chunk);
 }
 
 function viewsIdentical(clips: Float32Array, l: Layout, per: number): boolean {

@@ -76,6 +76,18 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
     },
     new InitRng(cfg.meta.seed),
   );
+  try {
+    const path = loadInto(encoder, cfg, log);
+    encoder.setTrainable(false);
+    return { encoder, checkpoint: path };
+  } catch (e) {
+    encoder.dispose(); // a failed load must not leave the freshly built weights behind
+    throw e;
+  }
+}
+
+function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, log: (s: string) => void): string | null {
+  const p = cfg.pretrain;
   const path = resolveEncoderCheckpoint(cfg);
   if (path) {
     const sd = readEncoderWeights(path, p.checkpoint_key);
@@ -92,6 +104,5 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
   } else {
     log('warning: pretrain.checkpoint is null: probing a RANDOMLY INITIALISED encoder (baseline)');
   }
-  encoder.setTrainable(false);
-  return { encoder, checkpoint: path };
+  return path;
 }

@@ -5,4 +5,5 @@ export * from './data.js';
 export * from './features.js';
 export * from './checkpoint.js';
 export * from './log.js';
+export * from './step.js';
 export * from './probe.js';

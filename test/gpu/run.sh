@@ -71,6 +71,7 @@ VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs || rc=1
 echo; echo "== train steps: CUDA vs CPU"
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 node test/gpu/step.mjs || rc=1
+echo; echo "== probe steps: CUDA vs CPU"; node test/gpu/probe.mjs || rc=1
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   echo; echo "== bench"

@@ -45,6 +45,11 @@ export async function tinySetup(prefix: string): Promise<{ dir: string; trainCsv
 }
 
 export function tinyConfig(s: { dir: string; trainCsv: string; valCsv: string }, over: Record<string, any> = {}): ProbeRunConfig {
+  return validateProbeRun(tinyRaw(s, over), { file: 'tiny.yaml' });
+}
+
+/** The raw config tree behind tinyConfig (for YAML files handed to the CLI). */
+export function tinyRaw(s: { dir: string; trainCsv: string; valCsv: string }, over: Record<string, any> = {}): Record<string, any> {
   const raw: Record<string, any> = {
     eval_name: 'video_classification_frozen',
     tag: 'tiny',
@@ -67,7 +72,7 @@ export function tinyConfig(s: { dir: string; trainCsv: string; valCsv: string },
     for (const k of keys.slice(0, -1)) node = node[k];
     node[keys[keys.length - 1]] = v;
   }
-  return validateProbeRun(raw, { file: 'tiny.yaml' });
+  return raw;
 }
 
 export function snapshot(params: [string, { tensor: { toFloat32Array(): Float32Array } }][]): Map<string, Float32Array> {
