@@ -1,6 +1,7 @@
 // The frozen-feature cache: when the train split has no augmentation (optimization.cache_features),
 // every video goes through the frozen encoder once and the head trains on the stored features.
 import { tidy } from '../tensor.js';
+import { autocast, type MatmulDtype } from '../ops/autocast.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { Rng } from '../util/rng.js';
 import { encodeBatch, type Layout } from './aggregate.js';
@@ -21,14 +22,20 @@ export interface FeatureSet {
 }
 
 /** One pass of `source` through the encoder; the features are kept on the host. */
-export async function computeFeatures(encoder: VisionTransformer, source: BatchSource, chunk: number | null, progress?: (done: number, total: number) => void): Promise<FeatureSet> {
+export async function computeFeatures(
+  encoder: VisionTransformer,
+  source: BatchSource,
+  chunk: number | null,
+  progress?: (done: number, total: number) => void,
+  matmulDtype: MatmulDtype = 'float32',
+): Promise<FeatureSet> {
   const batches: FeatureBatch[] = [];
   let N = 0;
   let D = 0;
   let n = 0;
   for await (const b of source.iterate()) {
     const feats = tidy(() => {
-      const f = encodeBatch(encoder, b.clips, b.clipShape, b.layout, chunk);
+      const f = autocast(matmulDtype, () => encodeBatch(encoder, b.clips, b.clipShape, b.layout, chunk));
       N = f.shape[1];
       D = f.shape[2];
       return f.toFloat32Array();

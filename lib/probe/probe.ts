@@ -22,6 +22,7 @@ import { computeFeatures, SampleTable, type FeatureBatch, type FeatureSet } from
 import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type ProbeStepRecord } from './step.js';
 import { loadProbeCheckpoint, saveProbeCheckpoint, type ProbeState } from './checkpoint.js';
 import { ProbeCsv, writeProbePlot } from './log.js';
+import { autocast, type MatmulDtype } from '../ops/autocast.js';
 
 /** EVAL-05: the final weight decay is fixed in the original's code, not a config key. */
 export const PROBE_FINAL_WD = 1e-6;
@@ -110,8 +111,14 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
   // Before any output or model exists: a missing GPU stops here with the driver's reason.
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
+  // EVAL-05 autocasts to fp16 with a loss scaler; bf16 needs no scaler. CPU runs stay fp32 (TRAIN-09).
+  const matmulDtype: MatmulDtype = cfg.optimization.use_bfloat16 && device !== 'cpu' ? 'bfloat16' : 'float32';
   if (cfg.optimization.use_bfloat16)
-    log(device === 'cpu' ? 'optimization.use_bfloat16: ignored on the CPU, which runs fp32' : `optimization.use_bfloat16: ignored on ${device} too: it runs fp32 until the bf16 path lands`);
+    log(
+      device === 'cpu'
+        ? 'optimization.use_bfloat16: ignored on the CPU, which runs fp32'
+        : `optimization.use_bfloat16: bf16 mixed precision on ${device} for the encoder and the classifier (the original autocasts to fp16 with a loss scaler)`,
+    );
   const video = cfg.eval_name === VIDEO_EVAL;
   if (!video && cfg.eval_name !== IMAGE_EVAL) throw new Error(`eval_name: unknown protocol ${cfg.eval_name}`);
 
@@ -174,13 +181,13 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
       };
       const trainSrc = makeTrain(true, 0);
       try {
-        trainTable = new SampleTable(await computeFeatures(encoder, trainSrc, ext.encoderBatch, progress('train')));
+        trainTable = new SampleTable(await computeFeatures(encoder, trainSrc, ext.encoderBatch, progress('train'), matmulDtype));
       } finally {
         await trainSrc.close();
       }
       const valSrc = makeVal(0);
       try {
-        valCache = await computeFeatures(encoder, valSrc, ext.encoderBatch, progress('val'));
+        valCache = await computeFeatures(encoder, valSrc, ext.encoderBatch, progress('val'), matmulDtype);
       } finally {
         await valSrc.close();
       }
@@ -222,7 +229,7 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
         `features ${ext.cacheFeatures ? 'cached' : 'recomputed every step'} | device ${device} | threads ${native.numThreads()}`,
     );
 
-    const settings = { attendAcrossSegments: attend, numClasses };
+    const settings = { attendAcrossSegments: attend, numClasses, matmulDtype };
     const count = (t: Tally, r: ProbeStepRecord, B: number) => {
       t.lossSum += r.loss * B;
       t.calls += B;
@@ -238,7 +245,11 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
     };
     const evalOn = (x: FeatureInput, t: Tally) => count(t, probeEvalStep(classifier, x, settings), x.layout.B);
     // One host-to-device copy per batch (clips or cached features); labels go with the loss.
-    const encodeOne = (b: ClipBatch): FeatureInput => ({ feats: encodeBatch(encoder, b.clips, b.clipShape, b.layout, ext.encoderBatch), layout: b.layout, labels: b.labels });
+    const encodeOne = (b: ClipBatch): FeatureInput => ({
+      feats: autocast(matmulDtype, () => encodeBatch(encoder, b.clips, b.clipShape, b.layout, ext.encoderBatch)),
+      layout: b.layout,
+      labels: b.labels,
+    });
     const fromHost = (fb: FeatureBatch, N: number): FeatureInput => ({ feats: featuresTo(fb.feats, fb.layout, N, D, device), layout: fb.layout, labels: fb.labels });
 
     const stopAt = Math.min(epochs, startEpoch + (opts.maxEpochs ?? Infinity));

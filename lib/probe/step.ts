@@ -5,6 +5,7 @@ import { Tensor, tidy } from '../tensor.js';
 import { backward, noGrad } from '../autograd.js';
 import { clipGradNorm, type AdamW } from '../optim/adamw.js';
 import type { AttentiveClassifier } from '../nn/pooler.js';
+import { autocast, type MatmulDtype } from '../ops/autocast.js';
 import { classifierCalls, countCorrect, multiCallLoss, stackCalls, type Layout } from './aggregate.js';
 
 /** EVAL-05: gradient clipping at norm 1.0 every step. */
@@ -28,6 +29,8 @@ export interface ProbeStepRecord {
 export interface ProbeStepSettings {
   attendAcrossSegments: boolean;
   numClasses: number;
+  /** GEMM / attention precision of the classifier's forward and backward; fp32 when absent */
+  matmulDtype?: MatmulDtype;
 }
 
 /** Uploads a host feature block [S·V·B, N, D] to `device` (one copy; the cache stays on the host). */
@@ -51,7 +54,7 @@ function forward(classifier: AttentiveClassifier, x: FeatureInput, s: ProbeStepS
 
 /** Evaluation: loss and correct count of one batch, no gradient. */
 export function probeEvalStep(classifier: AttentiveClassifier, x: FeatureInput, s: ProbeStepSettings): ProbeStepRecord {
-  return tidy(() => noGrad(() => forward(classifier, x, s, false)));
+  return tidy(() => noGrad(() => autocast(s.matmulDtype ?? 'float32', () => forward(classifier, x, s, false))));
 }
 
 export interface ProbeTrainSettings extends ProbeStepSettings {
@@ -61,7 +64,7 @@ export interface ProbeTrainSettings extends ProbeStepSettings {
 
 /** Training: forward, backward, clip at PROBE_CLIP_GRAD, AdamW, zero grads. A non-finite loss throws before the update. */
 export function probeTrainStep(classifier: AttentiveClassifier, opt: AdamW, x: FeatureInput, s: ProbeTrainSettings): ProbeStepRecord {
-  const rec = tidy(() => forward(classifier, x, s, true));
+  const rec = tidy(() => autocast(s.matmulDtype ?? 'float32', () => forward(classifier, x, s, true)));
   clipGradNorm(
     classifier.trainableParameters().map(([, t]) => t),
     PROBE_CLIP_GRAD,

@@ -102,7 +102,7 @@ test('with a GPU: a missing index is refused; the tiny probe on cuda matches the
     (e: Error) => assert.match(e.message, /meta\.device: 'cuda:63' cannot be used: /),
   );
   const run = async (device: string, extra: Record<string, unknown> = {}) => {
-    const { config, ext } = tinyConfig(setup, { 'meta.device': device, 'pretrain.folder': join(setup.dir, device.replace(':', '-')), 'pretrain.checkpoint': setup.checkpoint, 'optimization.use_bfloat16': true, ...extra });
+    const { config, ext } = tinyConfig(setup, { 'meta.device': device, 'pretrain.folder': join(setup.dir, device.replace(':', '-')), 'pretrain.checkpoint': setup.checkpoint, ...extra });
     const lines: string[] = [];
     const r = await runProbe(config, ext, { log: (l) => lines.push(l) });
     return { r, lines, head: new Map([...readSafetensors(r.checkpoint).tensors].filter(([k]) => k.startsWith('classifier.') || k.startsWith('opt.'))) };
@@ -113,7 +113,6 @@ test('with a GPU: a missing index is refused; the tiny probe on cuda matches the
     const base = memoryStats().cudaBytes;
     const gpu = await run('cuda', { 'optimization.cache_features': cache });
     assert.is(memoryStats().cudaBytes, base, 'device bytes left after the run');
-    assert.ok(gpu.lines.some((l) => l.includes('optimization.use_bfloat16: ignored on cuda:0 too: it runs fp32')), gpu.lines.join('\n'));
     assert.ok(Math.abs(gpu.r.train_loss - cpu.r.train_loss) <= 2e-4, `train loss ${gpu.r.train_loss} vs ${cpu.r.train_loss}`);
     assert.ok(Math.abs(gpu.r.val_loss - cpu.r.val_loss) <= 2e-4, `val loss ${gpu.r.val_loss} vs ${cpu.r.val_loss}`);
     for (const [k, v] of cpu.head) {
@@ -128,6 +127,13 @@ test('with a GPU: a missing index is refused; the tiny probe on cuda matches the
       // Parameters to 1e-4; AdamW moments relative to each tensor's max (as test/gpu/step.mjs).
       assert.ok(k.startsWith('opt.') ? d <= 1e-2 * m : d <= 1e-4, `${k}: max |cpu - cuda| ${d} (max |cpu| ${m})`);
     }
+  }
+  // use_bfloat16: bf16 mixed precision on the GPU, within bf16 accuracy of the fp32 CPU run.
+  {
+    const cpu = await run('cpu');
+    const gpu = await run('cuda', { 'optimization.use_bfloat16': true, 'pretrain.folder': join(setup.dir, 'bf16') });
+    assert.ok(gpu.lines.some((l) => l.includes('optimization.use_bfloat16: bf16 mixed precision on cuda:0')), gpu.lines.join('\n'));
+    assert.ok(Math.abs(gpu.r.train_loss - cpu.r.train_loss) <= 1e-2 * Math.abs(cpu.r.train_loss), `bf16 train loss ${gpu.r.train_loss} vs ${cpu.r.train_loss}`);
   }
   // Resume on the GPU: stop after epoch 1, resume onto the device, end where the full run ends.
   const common = { 'optimization.cache_features': true, 'optimization.num_epochs': 3 };
