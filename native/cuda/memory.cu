@@ -291,7 +291,7 @@ void cuda_memset0(void* dst, size_t n, int dev) {
 // cuda_upload_async stages the host bytes in a pinned buffer (a memcpy on the calling thread,
 // so the caller may reuse its array at once) and issues cudaMemcpyAsync on a copy stream of
 // its own: the upload of batch i+1 runs while the compute stream works on batch i.
-// Ordering, all with events (the host never blocks on the compute stream):
+// Ordering, all with events (the host does not wait for the GPU, except past the cap below):
 //  - Before the copy, the copy stream waits for a mark recorded on the compute stream now.
 //    The destination may be a block the caching allocator handed out again right after a
 //    free, or a tensor that queued kernels still read; either way those kernels were issued
