@@ -28,6 +28,13 @@ export interface NativeAddon {
   reshape(t: H, shape: number[]): H;
   narrow(t: H, start: number, length: number): H;
   copy(src: H, dst: H): void;
+  /**
+   * Copies a typed array of dst's dtype and element count into dst. On CUDA it returns once the
+   * bytes are staged in pinned memory (src may be reused at once); the copy runs on the copy
+   * stream and the first op that touches dst waits for it on the GPU. On the CPU a plain copy.
+   */
+  uploadAsync(src: ArrayBufferView, dst: H): void;
+  uploadStats(device?: string): { pinnedBytes: number; pinnedBuffers: number; pendingUploads: number; asyncCopies: number; syncCopies: number };
   stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number; cpuCachedBytes: number };
   emptyCache(): void;
   resetPeak(): void;

@@ -93,6 +93,31 @@ export class Tensor {
     return t;
   }
 
+  /**
+   * Like from() for a typed array, but on CUDA the host-to-device copy overlaps the GPU's
+   * queued work: this returns once the values are staged in pinned memory (data may be reused
+   * at once), and the first op that touches the tensor waits, on the GPU, for the copy. It
+   * returns synchronously; there is nothing to await. On the CPU it is a plain copy.
+   */
+  static fromHostAsync(data: HostArray, shape: readonly number[], dtype?: DType, device: Device = 'cpu'): Tensor {
+    const n = numel(shape);
+    if (data.length !== n) throw new Error(`Tensor.fromHostAsync: ${data.length} values do not fill shape ${shapeStr(shape)} (${n})`);
+    const t = Tensor.empty(shape, dtype ?? hostArrayDType(data), device);
+    try {
+      native.uploadAsync(data, t.handle);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+    return t;
+  }
+
+  /** Copies host values into this tensor in place, asynchronously on CUDA (see fromHostAsync). */
+  writeAsync(data: HostArray): this {
+    native.uploadAsync(data, this.handle);
+    return this;
+  }
+
   /** The native handle; replaced only by moveTo. */
   get handle(): TensorHandle {
     return this._handle;
@@ -197,6 +222,19 @@ export class Tensor {
   toString(): string {
     return `Tensor(${this.dtype}${shapeStr(this.shape)}@${this.disposed ? 'disposed' : this.device}${this.name ? ` ${this.name}` : ''})`;
   }
+}
+
+/** The typed arrays a tensor's values can come from (bfloat16 as raw Uint16Array). */
+export type HostArray = Float32Array | Int32Array | Float64Array | Uint8Array | BigInt64Array | Uint16Array;
+
+/** The dtype a typed array holds, as Tensor.from infers it. */
+export function hostArrayDType(data: HostArray): DType {
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Uint16Array) return 'bfloat16';
+  return 'float32';
 }
 
 type Kept = Tensor | Tensor[] | Record<string, unknown> | void | number | unknown;

@@ -13,6 +13,10 @@ void cuda_copy_h2d(void*, const void*, size_t, int) { fail(kNoCuda); }
 void cuda_copy_d2h(void*, const void*, size_t, int) { fail(kNoCuda); }
 void cuda_copy_d2d(void*, const void*, size_t, int) { fail(kNoCuda); }
 void cuda_memset0(void*, size_t, int) { fail(kNoCuda); }
+void* cuda_upload_async(void*, const void*, size_t, int) { fail(kNoCuda); }
+void cuda_upload_join(void*, int, bool) {}
+void cuda_upload_drop(void*, int) {}
+CudaUploadStats cuda_upload_stats(int) { return {}; }
 const Backend& cuda_backend() { fail(kNoCuda); }
 }  // namespace vj
 #endif

@@ -2,6 +2,7 @@
 // without it, asking for CUDA memory throws a clear error.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace vj {
@@ -11,6 +12,25 @@ void cuda_copy_h2d(void* dst, const void* src, size_t nbytes, int device_index);
 void cuda_copy_d2h(void* dst, const void* src, size_t nbytes, int device_index);
 void cuda_copy_d2d(void* dst, const void* src, size_t nbytes, int device_index);
 void cuda_memset0(void* dst, size_t nbytes, int device_index);
+
+// Asynchronous host-to-device copy (native/cuda/memory.cu explains the ordering): stages src in
+// pinned memory, so src may be reused on return, and copies on the device's copy stream.
+// Returns the event the compute stream must wait for before dst is used, or nullptr when the
+// copy has already completed. The caller keeps it on the destination's Storage.
+void* cuda_upload_async(void* dst, const void* src, size_t nbytes, int device_index);
+// Makes the compute stream wait for such an event (the host waits if that fails) and recycles
+// it. Throws only when may_throw and the wait failed.
+void cuda_upload_join(void* event, int device_index, bool may_throw);
+// Recycles an event nobody needs to wait for (a later copy on the copy stream covers it).
+void cuda_upload_drop(void* event, int device_index);
+struct CudaUploadStats {
+  size_t pinned_bytes = 0;    // page-locked staging memory held
+  size_t pinned_buffers = 0;
+  int64_t events_out = 0;     // uploads whose destination has not been used or freed yet
+  uint64_t async_copies = 0;  // through a staging buffer
+  uint64_t sync_copies = 0;   // no pinned memory to be had: copied from the caller's memory
+};
+CudaUploadStats cuda_upload_stats(int device_index);
 // "" when CUDA can be used, otherwise the reason it cannot.
 std::string cuda_unavailable_reason();
 bool cuda_compiled();

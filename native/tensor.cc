@@ -183,10 +183,16 @@ Storage::Storage(size_t n, Device dev, int idx) : nbytes(n), device(dev), device
 }
 
 Storage::~Storage() {
+  // Before the block can be handed out again, the compute stream must be past the copy.
+  if (void* ev = pending_upload.exchange(nullptr)) cuda_upload_join(ev, device_index, false);
   if (device == Device::CPU) host_cache().put(data, host_bytes(nbytes));
   else cuda_free(data, device_index);
   g_live_storages--;
   g_live_bytes[(int)device] -= (int64_t)nbytes;
+}
+
+void Storage::join_upload() {
+  if (void* ev = pending_upload.exchange(nullptr)) cuda_upload_join(ev, device_index, true);
 }
 
 int64_t live_storages() { return g_live_storages.load(); }

@@ -1,6 +1,7 @@
 // Tensors as the addon sees them: a refcounted storage plus a contiguous view
 // (byte offset, shape, dtype). Views come from reshape/narrow and share storage.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -28,8 +29,12 @@ struct Storage {
   size_t nbytes = 0;
   Device device = Device::CPU;
   int device_index = 0;
+  // The event of an asynchronous upload into this storage that no op has waited for yet
+  // (CUDA only, see cuda_upload_async); Tensor::raw() and the destructor join it.
+  std::atomic<void*> pending_upload{nullptr};
   Storage(size_t nbytes, Device device, int device_index);
   ~Storage();
+  void join_upload();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
@@ -54,7 +59,12 @@ struct Tensor {
   int64_t size(int64_t i) const;  // negative i counts from the end
   size_t nbytes() const { return (size_t)numel() * dtype_size(dtype); }
   Device device() const { return storage->device; }
-  void* raw() const { return static_cast<char*>(storage->data) + offset; }
+  // Every op reaches the memory through here, so the first one after an asynchronous upload
+  // orders the compute stream after the copy.
+  void* raw() const {
+    if (storage->pending_upload.load(std::memory_order_acquire)) storage->join_upload();
+    return static_cast<char*>(storage->data) + offset;
+  }
   template <class T>
   T* ptr() const { return reinterpret_cast<T*>(raw()); }
   float* f32() const { return ptr<float>(); }

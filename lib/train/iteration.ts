@@ -32,11 +32,13 @@ export interface JepaForward {
   targets: Tensor[];
 }
 
-export function jepaForward(model: VJepa, clips: Tensor, masks: MaskPair[], lossExp: number, regCoeff: number): JepaForward {
+/** overlap: see StepSettings.overlap. */
+export function jepaForward(model: VJepa, clips: Tensor, masks: MaskPair[], lossExp: number, regCoeff: number, overlap?: () => void): JepaForward {
   let targetRank = NaN;
   let contextRank = NaN;
   const targets = noGrad(() => {
     const h = targetNorm(model.targetEncoder.forward(clips));
+    overlap?.(); // the target encoder is queued; effectiveRank is the first host read
     targetRank = effectiveRank(h);
     const ts = masks.map((m) => gatherTokens(h, m.tgt));
     h.dispose();
@@ -80,6 +82,12 @@ export interface StepSettings {
   matmulDtype?: MatmulDtype;
   /** Sees the loss before backward; may throw to stop without an update. */
   checkLoss?: (loss: number) => void;
+  /**
+   * Called once per step, after the first kernels are queued and before the first host read,
+   * so host work done there overlaps the GPU: the trainer uploads the next batch there.
+   * It must not create tensors (they would belong to the step's scope).
+   */
+  overlap?: () => void;
 }
 
 /** The logged scalars of one iteration: the forward's monitors plus the loss and gradient norms. */
@@ -99,7 +107,7 @@ export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: Mas
   let rec!: Omit<StepRecord, 'encGradNorm' | 'predGradNorm'>;
   autocast(s.matmulDtype ?? 'float32', () =>
     tidy(() => {
-      const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff);
+      const out = jepaForward(model, clips, masks, s.lossExp, s.regCoeff, s.overlap);
       const loss = out.loss.item();
       s.checkLoss?.(loss);
       rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd, targetRank: out.targetRank, contextRank: out.contextRank };

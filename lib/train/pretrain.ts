@@ -4,9 +4,9 @@ import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
-import { Tensor, tidy, memoryStats } from '../tensor.js';
+import { Tensor, tidy, memoryStats, hostArrayDType } from '../tensor.js';
 import type { PretrainConfig } from '../config/index.js';
-import { MaskCollator } from '../masks/index.js';
+import { MaskCollator, type MaskBatch } from '../masks/index.js';
 import { VJepa } from '../nn/vjepa.js';
 import { AdamW } from '../optim/adamw.js';
 import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
@@ -24,6 +24,12 @@ export interface PretrainOptions {
   tty?: boolean;
   /** Stop after this many iterations in this process (tests; the run stays resumable). */
   maxIterations?: number;
+  /**
+   * Fetch batch i+1 before step i and upload it while step i runs (StepSettings.overlap), so
+   * that on CUDA its host-to-device copy overlaps step i's compute. Default: on for CUDA; off
+   * on the CPU, where it would only move the copy. The results are the same either way.
+   */
+  uploadAhead?: boolean;
 }
 
 export interface PretrainResult {
@@ -247,6 +253,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       `${model.encoder.numTokens} tokens per clip; ${totalIterations} iterations (${epochs} epochs × ${ipe}); threads ${native.numThreads()}`,
   );
 
+  // The collator's counters as of the batch whose step ran last: with uploadAhead the
+  // collator has already sampled the next batch when the checkpoint is written.
+  let maskCounters = collator.state().counters;
   const state = (iteration: number): LoopState => ({
     epoch: Math.floor(iteration / ipe),
     iteration,
@@ -254,7 +263,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     lrStep: lrSched.stepCount,
     wdStep: wdSched.stepCount,
     emaStep: emaSched.stepCount,
-    maskCounters: collator.state().counters,
+    maskCounters,
     batchSize: B,
     lr: cfg.optimization.lr,
     config: cfg,
@@ -271,6 +280,38 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   let lastLoss = NaN;
   let iteration = startIteration;
   const it = loader[Symbol.asyncIterator]();
+  const ahead = opts.uploadAhead ?? device !== 'cpu';
+  let waited = 0; // ms this iteration spent waiting for the loader
+  // The next batch with its masks and its device tensors, not yet filled: upload() does
+  // that, one asynchronous copy per tensor straight from the loader's arrays (on CUDA they
+  // are staged in pinned memory and copied on the copy stream). The loop disposes the tensors.
+  const stage = async (): Promise<Staged> => {
+    const tWait = performance.now();
+    const next = await it.next();
+    waited += performance.now() - tWait;
+    if (next.done) throw new Error('data loader ended unexpectedly');
+    const batch = next.value;
+    const masks = collator.sample(batch.batchIndex, B);
+    const host: [Tensor, Float32Array | Int32Array][] = [];
+    const alloc = (data: Float32Array | Int32Array, shape: number[]) => {
+      const t = Tensor.empty(shape, hostArrayDType(data), device);
+      host.push([t, data]);
+      return t;
+    };
+    try {
+      const clips = alloc(batch.clips, [numClips * B, ...batch.shape.slice(2)]);
+      const pairs: MaskPair[] = masks.ctx.map((c, i) => ({
+        ctx: alloc(repeatRows(c.data, numClips), [numClips * B, c.K]),
+        tgt: alloc(repeatRows(masks.tgt[i].data, numClips), [numClips * B, masks.tgt[i].K]),
+      }));
+      return { clips, pairs, masks, maskCounters: collator.state().counters, host };
+    } catch (e) {
+      for (const [t] of host) t.dispose();
+      throw e;
+    }
+  };
+  let cur: Staged | null = null;
+  let next: Staged | null = null;
   let tPrev = performance.now();
   try {
     while (iteration < stopAt) {
@@ -280,23 +321,18 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         epochLossSum = 0;
         epochLossCount = 0;
       }
-      const tWait = performance.now();
-      const next = await it.next();
-      const dataMs = performance.now() - tWait;
-      if (next.done) throw new Error('data loader ended unexpectedly');
-      const batch = next.value;
-      const masks = collator.sample(batch.batchIndex, B);
+      waited = 0;
+      cur = next ?? (await stage());
+      next = null;
+      upload(cur); // unless it went up during the previous step
+      if (ahead && iteration + 1 < stopAt) next = await stage();
+      const dataMs = waited;
+      const following = next;
+      const { masks, clips, pairs } = cur;
       const lr = lrSched.step();
       const wd = wdSched.step();
       const momentum = emaSched.step();
-      // One host-to-device copy per tensor, straight from the loader's arrays. Plain writes:
-      // the addon has no pinned host buffers, so each copy synchronises (see native/cuda/memory.cu).
       const rec = tidy(() => {
-        const clips = Tensor.from(batch.clips, [numClips * B, ...batch.shape.slice(2)], undefined, device);
-        const pairs: MaskPair[] = masks.ctx.map((c, i) => ({
-          ctx: Tensor.from(repeatRows(c.data, numClips), [numClips * B, c.K], 'int32', device),
-          tgt: Tensor.from(repeatRows(masks.tgt[i].data, numClips), [numClips * B, masks.tgt[i].K], 'int32', device),
-        }));
         return pretrainStep(model, opt, clips, pairs, {
           lossExp: cfg.loss.loss_exp,
           regCoeff: cfg.loss.reg_coeff,
@@ -306,6 +342,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           matmulDtype,
           // TRAIN-08 step 7: clip only after warmup (epoch index > warmup).
           clipGrad: cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup ? cfg.optimization.clip_grad : null,
+          // The next batch's copies are issued once this step's first kernels are queued and
+          // run while the rest of the step computes.
+          overlap: following ? () => upload(following) : undefined,
           checkLoss: (loss) => {
             if (!Number.isFinite(loss))
               throw new Error(
@@ -315,6 +354,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           },
         });
       });
+      maskCounters = cur.maskCounters;
+      disposeStaged(cur);
+      cur = null;
       const encNorm = rec.encGradNorm;
       const predNorm = rec.predGradNorm;
       iteration++;
@@ -367,6 +409,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       }
     }
   } finally {
+    if (cur) disposeStaged(cur);
+    if (next) disposeStaged(next);
     await loader.close();
   }
   const stats = loader.stats();
@@ -374,6 +418,31 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   model.dispose();
   opt.dispose();
   return { iterations: iteration - startIteration, firstLoss, lastLoss, checkpoint: latest, csv: csvPath, plot: plotPath, loaderFailures: stats.failed };
+}
+
+/** One batch for its step. */
+interface Staged {
+  clips: Tensor;
+  pairs: MaskPair[];
+  masks: MaskBatch;
+  /** The collator's counters right after this batch's masks were sampled. */
+  maskCounters: number[];
+  /** The tensors' host values, until upload() has issued their copies. */
+  host: [Tensor, Float32Array | Int32Array][] | null;
+}
+
+function upload(s: Staged): void {
+  if (!s.host) return;
+  for (const [t, data] of s.host) t.writeAsync(data);
+  s.host = null;
+}
+
+function disposeStaged(s: Staged): void {
+  s.clips.dispose();
+  for (const p of s.pairs) {
+    p.ctx.dispose();
+    p.tgt.dispose();
+  }
 }
 
 function repeatRows(data: Int32Array, times: number): Int32Array {

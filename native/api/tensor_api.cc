@@ -89,6 +89,98 @@ VJ_BINDING(copy) {
   return info.Env().Undefined();
 }
 
+// The typed array that holds each dtype's values (bfloat16 as raw uint16).
+static bool array_fits(napi_typedarray_type t, DType d) {
+  switch (d) {
+    case DType::F32: return t == napi_float32_array;
+    case DType::BF16: return t == napi_uint16_array;
+    case DType::I32: return t == napi_int32_array;
+    case DType::I64: return t == napi_bigint64_array;
+    case DType::U8: return t == napi_uint8_array || t == napi_uint8_clamped_array;
+    case DType::F64: return t == napi_float64_array;
+  }
+  return false;
+}
+
+static const char* array_for(DType d) {
+  switch (d) {
+    case DType::F32: return "a Float32Array";
+    case DType::BF16: return "a Uint16Array";
+    case DType::I32: return "an Int32Array";
+    case DType::I64: return "a BigInt64Array";
+    case DType::U8: return "a Uint8Array";
+    case DType::F64: return "a Float64Array";
+  }
+  return "?";
+}
+
+static const char* array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "an Int8Array";
+    case napi_uint8_array: return "a Uint8Array";
+    case napi_uint8_clamped_array: return "a Uint8ClampedArray";
+    case napi_int16_array: return "an Int16Array";
+    case napi_uint16_array: return "a Uint16Array";
+    case napi_int32_array: return "an Int32Array";
+    case napi_uint32_array: return "a Uint32Array";
+    case napi_float32_array: return "a Float32Array";
+    case napi_float64_array: return "a Float64Array";
+    case napi_bigint64_array: return "a BigInt64Array";
+    case napi_biguint64_array: return "a BigUint64Array";
+    default: return "a typed array of another kind";
+  }
+}
+
+// uploadAsync(src, dst): copies a typed array (of dst's dtype and element count) into dst.
+// On CUDA the bytes are staged in pinned memory and copied on the device's copy stream: this
+// returns once they are staged (src may be reused at once), and the first op that touches dst
+// waits, on the GPU, for the copy (Storage::pending_upload). On the CPU it is a plain copy.
+VJ_BINDING(uploadAsync) {
+  Args a(info, "uploadAsync");
+  if (a.count() < 1 || !info[0].IsTypedArray()) fail("uploadAsync: argument 0 (src) must be a typed array");
+  napi_typedarray_type type;
+  size_t length = 0, byte_offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(info.Env(), info[0], &type, &length, &data, &buffer, &byte_offset) != napi_ok)
+    fail("uploadAsync: could not read argument 0 (src)");
+  Tensor& d = a.tensor(1, "dst");
+  if (!array_fits(type, d.dtype))
+    fail(std::string("uploadAsync: src is ") + array_name(type) + " but dst " + d.desc() + " takes " + array_for(d.dtype) +
+         " (" + dtype_name(d.dtype) + ")");
+  if ((int64_t)length != d.numel())
+    fail("uploadAsync: src has " + std::to_string(length) + " elements but dst " + d.desc() + " has " +
+         std::to_string(d.numel()));
+  size_t n = d.nbytes();
+  if (n == 0) return info.Env().Undefined();
+  if (d.device() == Device::CPU) {
+    std::memcpy(d.raw(), data, n);
+    return info.Env().Undefined();
+  }
+  Storage& s = *d.storage;
+  // Not raw(): an earlier upload into this storage need not be joined, the copy stream orders them.
+  void* ev = cuda_upload_async(static_cast<char*>(s.data) + d.offset, data, n, s.device_index);
+  // ev (or, when null, the completed copy) covers the previous event, so it is just recycled.
+  if (void* old = s.pending_upload.exchange(ev)) cuda_upload_drop(old, s.device_index);
+  return info.Env().Undefined();
+}
+
+// uploadStats(device = 'cuda:0'): the pinned staging memory and upload counters of a device.
+VJ_BINDING(uploadStats) {
+  Args a(info, "uploadStats");
+  int idx = 0;
+  Device dev = parse_device(a.count() > 0 ? a.str(0, "device") : "cuda:0", &idx, "uploadStats");
+  CudaUploadStats st;
+  if (dev == Device::CUDA) st = cuda_upload_stats(idx);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("pinnedBytes", (double)st.pinned_bytes);
+  o.Set("pinnedBuffers", (double)st.pinned_buffers);
+  o.Set("pendingUploads", (double)st.events_out);
+  o.Set("asyncCopies", (double)st.async_copies);
+  o.Set("syncCopies", (double)st.sync_copies);
+  return o;
+}
+
 VJ_BINDING(stats) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("liveTensors", (double)live_storages());

@@ -5,12 +5,16 @@
 // Allocation goes through a caching allocator: freed blocks are kept in per-device free lists
 // keyed by size class (512-byte steps up to 1 MiB, then quarter-power-of-two steps, so at most
 // 25% is wasted) and handed out again without cudaMalloc/cudaFree (both synchronise the
-// device). Reuse is safe because all work is issued on one stream per device. When cudaMalloc
-// runs out of memory, the cache is released and the allocation retried.
+// device). Reuse is safe because all kernels are issued on one stream per device, and the
+// asynchronous uploads, which run on a copy stream, are ordered against it with events (see
+// "asynchronous uploads" below). When cudaMalloc runs out of memory, the cache is released
+// and the allocation retried.
 // VJEPA_CUDA_NO_CACHE=1 turns the cache off (e.g. for compute-sanitizer).
 #include <cuda_runtime.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -48,12 +52,21 @@ bool g_sync_each = [] {
 }();
 }  // namespace
 
-cudaStream_t stream() {
-  int d = current_device();
+// The compute stream of device d, created with d current (the current device is restored).
+cudaStream_t stream_on(int d) {
   std::lock_guard<std::mutex> lk(g_stream_mu);
-  if (!g_streams[d]) check(cudaStreamCreateWithFlags(&g_streams[d], cudaStreamDefault), "cudaStreamCreate");
+  if (!g_streams[d]) {
+    int cur = -1;
+    cudaGetDevice(&cur);
+    if (cur != d) check(cudaSetDevice(d), "cudaSetDevice");
+    cudaError_t e = cudaStreamCreateWithFlags(&g_streams[d], cudaStreamDefault);
+    if (cur != d && cur >= 0) cudaSetDevice(cur);
+    check(e, "cudaStreamCreate");
+  }
   return g_streams[d];
 }
+
+cudaStream_t stream() { return stream_on(current_device()); }
 
 void check_launch(const char* op) {
   cudaError_t e = cudaGetLastError();
@@ -273,6 +286,251 @@ void cuda_memset0(void* dst, size_t n, int dev) {
   check(cudaMemsetAsync(dst, 0, n, cuda::stream()), "memset");
 }
 
+// ------------------------------------------------------------------ asynchronous uploads
+//
+// cuda_upload_async stages the host bytes in a pinned buffer (a memcpy on the calling thread,
+// so the caller may reuse its array at once) and issues cudaMemcpyAsync on a copy stream of
+// its own: the upload of batch i+1 runs while the compute stream works on batch i.
+// Ordering, all with events (the host does not wait for the GPU, except past the cap below):
+//  - Before the copy, the copy stream waits for a mark recorded on the compute stream now.
+//    The destination may be a block the caching allocator handed out again right after a
+//    free, or a tensor that queued kernels still read; either way those kernels were issued
+//    before this call, so the copy cannot overwrite bytes they still need. Kernels issued
+//    after the call are not waited for: that is the overlap.
+//  - After the copy an event is recorded and returned; the caller keeps it on the Storage,
+//    and the first access through Tensor::raw(), or the storage's release (before its block
+//    can go to anyone else), makes the compute stream wait for it (cuda_upload_join).
+//  - Each staging buffer has its own event and is handed out again only once it completed.
+//  - Two uploads into the same memory are ordered by the copy stream itself.
+// Pinned memory is capped by VJEPA_PINNED_MB (default 1024) per device; past the cap an
+// upload waits for a busy buffer of its size, or copies synchronously from the caller's memory.
+
+namespace cuda {
+namespace {
+
+struct Staging {
+  void* host = nullptr;
+  size_t cls = 0;
+  cudaEvent_t done = nullptr;  // recorded on the copy stream after the copy that read it
+  bool busy = false;           // handed out; done not recorded yet
+};
+
+struct Uploader {
+  std::mutex mu;
+  cudaStream_t copy = nullptr;
+  cudaEvent_t compute_mark = nullptr;
+  std::vector<std::unique_ptr<Staging>> staging;
+  std::vector<cudaEvent_t> spare_events;
+  size_t pinned_bytes = 0;
+  int64_t events_out = 0;  // held by storages, not yet joined or dropped
+  uint64_t async_copies = 0, sync_copies = 0;
+};
+
+Uploader* uploaders() {
+  static Uploader* u = new Uploader[kMaxDevices];  // never destroyed, like the pools
+  return u;
+}
+
+size_t pinned_limit() {
+  static size_t l = [] {
+    const char* e = std::getenv("VJEPA_PINNED_MB");
+    return (size_t)(e ? std::atoll(e) : 1024) << 20;
+  }();
+  return l;
+}
+
+// 64 KiB minimum (mask index tensors vary in size from batch to batch), then quarter-power-
+// of-two steps as in the device allocator.
+size_t pinned_class(size_t n) {
+  const size_t kMin = size_t(64) << 10;
+  if (n <= kMin) return kMin;
+  size_t p = size_t(1) << (63 - __builtin_clzll(n));
+  size_t q = p / 4;
+  return (n + q - 1) / q * q;
+}
+
+// With u.mu held and the device current.
+void init_uploader(Uploader& u) {
+  if (!u.copy) check(cudaStreamCreateWithFlags(&u.copy, cudaStreamNonBlocking), "uploadAsync (cudaStreamCreate)");
+  if (!u.compute_mark) check(cudaEventCreateWithFlags(&u.compute_mark, cudaEventDisableTiming), "uploadAsync (cudaEventCreate)");
+}
+
+cudaEvent_t take_event(Uploader& u) {  // with u.mu held and the device current
+  cudaEvent_t e = nullptr;
+  if (!u.spare_events.empty()) {
+    e = u.spare_events.back();
+    u.spare_events.pop_back();
+  } else {
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "uploadAsync (cudaEventCreate)");
+  }
+  u.events_out++;
+  return e;
+}
+
+void give_event(Uploader& u, cudaEvent_t e) {  // with u.mu held
+  u.spare_events.push_back(e);
+  u.events_out--;
+}
+
+// A staging buffer of class cls whose last copy has finished, marked busy; nullptr when
+// pinned memory cannot be had (the caller then copies synchronously).
+Staging* acquire_staging(Uploader& u, size_t cls) {
+  std::unique_lock<std::mutex> lk(u.mu);
+  Staging* in_flight = nullptr;
+  for (auto& s : u.staging) {
+    if (s->busy || s->cls != cls) continue;
+    cudaError_t q = cudaEventQuery(s->done);
+    if (q == cudaSuccess) {
+      s->busy = true;
+      return s.get();
+    }
+    if (q != cudaErrorNotReady) check(q, "uploadAsync (cudaEventQuery)");
+    if (!in_flight) in_flight = s.get();
+  }
+  const size_t cap = pinned_limit();
+  if (cls > cap) return nullptr;
+  if (!in_flight && u.pinned_bytes + cls > cap) {
+    // The batch shapes changed: idle buffers of other sizes make room.
+    for (auto it = u.staging.begin(); it != u.staging.end() && u.pinned_bytes + cls > cap;) {
+      Staging& s = **it;
+      if (!s.busy && cudaEventQuery(s.done) == cudaSuccess) {
+        cudaFreeHost(s.host);
+        cudaEventDestroy(s.done);
+        u.pinned_bytes -= s.cls;
+        it = u.staging.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    cudaGetLastError();
+  }
+  if (u.pinned_bytes + cls <= cap) {
+    void* h = nullptr;
+    cudaError_t e = cudaHostAlloc(&h, cls, cudaHostAllocPortable);
+    if (e == cudaSuccess) {
+      cudaEvent_t ev = nullptr;
+      cudaError_t e2 = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+      if (e2 != cudaSuccess) {
+        cudaFreeHost(h);
+        check(e2, "uploadAsync (cudaEventCreate)");
+      }
+      auto s = std::make_unique<Staging>();
+      s->host = h;
+      s->cls = cls;
+      s->done = ev;
+      s->busy = true;
+      u.pinned_bytes += cls;
+      u.staging.push_back(std::move(s));
+      return u.staging.back().get();
+    }
+    if (e != cudaErrorMemoryAllocation) check(e, "uploadAsync (cudaHostAlloc)");
+    cudaGetLastError();  // no page-locked memory left: wait for a busy buffer, or copy synchronously
+  }
+  if (!in_flight) return nullptr;
+  in_flight->busy = true;  // reserved; wait for its copy without holding the lock
+  lk.unlock();
+  cudaError_t e = cudaEventSynchronize(in_flight->done);
+  if (e != cudaSuccess) {
+    lk.lock();
+    in_flight->busy = false;
+    check(e, "uploadAsync (cudaEventSynchronize)");
+  }
+  return in_flight;
+}
+
+}  // namespace
+}  // namespace cuda
+
+void* cuda_upload_async(void* dst, const void* src, size_t n, int dev) {
+  if (n == 0) return nullptr;
+  if (dev < 0 || dev >= cuda::kMaxDevices) fail("uploadAsync: bad device index " + std::to_string(dev));
+  int cur = -1;
+  cudaGetDevice(&cur);
+  if (cur != dev) check(cudaSetDevice(dev), "uploadAsync (cudaSetDevice)");
+  cuda::Uploader& u = cuda::uploaders()[dev];
+  cudaStream_t compute = cuda::stream_on(dev);
+  {
+    std::lock_guard<std::mutex> lk(u.mu);
+    cuda::init_uploader(u);
+  }
+  cuda::Staging* st = cuda::acquire_staging(u, cuda::pinned_class(n));
+  if (!st) {
+    // No pinned memory: the same ordering, from the caller's pageable memory, and wait for it.
+    {
+      std::lock_guard<std::mutex> lk(u.mu);
+      check(cudaEventRecord(u.compute_mark, compute), "uploadAsync (cudaEventRecord)");
+      check(cudaStreamWaitEvent(u.copy, u.compute_mark, 0), "uploadAsync (cudaStreamWaitEvent)");
+      check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, u.copy), "uploadAsync (cudaMemcpyAsync)");
+      u.sync_copies++;
+    }
+    check(cudaStreamSynchronize(u.copy), "uploadAsync (cudaStreamSynchronize)");
+    return nullptr;
+  }
+  std::memcpy(st->host, src, n);
+  std::lock_guard<std::mutex> lk(u.mu);
+  cudaEvent_t done = nullptr;
+  try {
+    check(cudaEventRecord(u.compute_mark, compute), "uploadAsync (cudaEventRecord)");
+    check(cudaStreamWaitEvent(u.copy, u.compute_mark, 0), "uploadAsync (cudaStreamWaitEvent)");
+    check(cudaMemcpyAsync(dst, st->host, n, cudaMemcpyHostToDevice, u.copy), "uploadAsync (cudaMemcpyAsync)");
+    check(cudaEventRecord(st->done, u.copy), "uploadAsync (cudaEventRecord)");
+    done = cuda::take_event(u);
+    check(cudaEventRecord(done, u.copy), "uploadAsync (cudaEventRecord)");
+  } catch (...) {
+    // Whatever was issued must finish before the staging buffer can be handed out again.
+    cudaStreamSynchronize(u.copy);
+    cudaGetLastError();
+    if (done) cuda::give_event(u, done);
+    st->busy = false;
+    throw;
+  }
+  st->busy = false;
+  u.async_copies++;
+  return done;
+}
+
+void cuda_upload_join(void* event, int dev, bool may_throw) {
+  if (!event || dev < 0 || dev >= cuda::kMaxDevices) return;
+  cudaEvent_t e = static_cast<cudaEvent_t>(event);
+  cudaError_t r = cudaErrorInvalidResourceHandle;
+  try {
+    r = cudaStreamWaitEvent(cuda::stream_on(dev), e, 0);
+  } catch (const std::exception&) {
+  }
+  if (r != cudaSuccess) {
+    cudaGetLastError();
+    r = cudaEventSynchronize(e);  // the host waits instead
+    if (r != cudaSuccess) cudaGetLastError();
+  }
+  cuda::Uploader& u = cuda::uploaders()[dev];
+  {
+    std::lock_guard<std::mutex> lk(u.mu);
+    cuda::give_event(u, e);  // cudaStreamWaitEvent captured the record: the event may be reused
+  }
+  if (r != cudaSuccess && may_throw)
+    fail(std::string("cuda: waiting for an asynchronous upload (uploadAsync) failed: ") + cudaGetErrorString(r));
+}
+
+void cuda_upload_drop(void* event, int dev) {
+  if (!event || dev < 0 || dev >= cuda::kMaxDevices) return;
+  cuda::Uploader& u = cuda::uploaders()[dev];
+  std::lock_guard<std::mutex> lk(u.mu);
+  cuda::give_event(u, static_cast<cudaEvent_t>(event));
+}
+
+CudaUploadStats cuda_upload_stats(int dev) {
+  CudaUploadStats st;
+  if (dev < 0 || dev >= cuda::kMaxDevices) return st;
+  cuda::Uploader& u = cuda::uploaders()[dev];
+  std::lock_guard<std::mutex> lk(u.mu);
+  st.pinned_bytes = u.pinned_bytes;
+  st.pinned_buffers = u.staging.size();
+  st.events_out = u.events_out;
+  st.async_copies = u.async_copies;
+  st.sync_copies = u.sync_copies;
+  return st;
+}
+
 // extras.h
 void cuda_empty_cache() {
   if (!cuda::cache_enabled()) return;
@@ -281,6 +539,23 @@ void cuda_empty_cache() {
     cuda::Pool& pool = cuda::pools()[d];
     std::lock_guard<std::mutex> lk(pool.mu);
     cuda::release_cached(pool);
+  }
+  // Idle staging buffers too (their copies are done after the synchronisation above).
+  for (int d = 0; d < cuda::kMaxDevices; d++) {
+    cuda::Uploader& u = cuda::uploaders()[d];
+    std::lock_guard<std::mutex> lk(u.mu);
+    for (auto it = u.staging.begin(); it != u.staging.end();) {
+      cuda::Staging& s = **it;
+      if (!s.busy && cudaEventQuery(s.done) == cudaSuccess) {
+        cudaFreeHost(s.host);
+        cudaEventDestroy(s.done);
+        u.pinned_bytes -= s.cls;
+        it = u.staging.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    cudaGetLastError();
   }
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The H200 check for the CUDA backend (issue 7): build the addon for sm_90, compare every op of
-# the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), run full
-# pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs), then the kernel
-# bench (test/gpu/bench.mjs) and the ViT-L step bench (test/gpu/step_bench.mjs) against torch.
-# Run from anywhere:
+# the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), check
+# asynchronous uploads against synchronous ones and for races (test/gpu/upload.mjs), run full
+# pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs) and probe steps
+# (test/gpu/probe.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
+# (test/gpu/step_bench.mjs) against torch. Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 # Needs: nvcc + cmake on PATH, node (or ./node.xz / ./.node/node carried along),
@@ -67,6 +68,9 @@ node -e "const i=require(process.env.VJEPA_ADDON).cudaInfo(); console.log('cudaI
 rc=0
 echo; echo "== ops: CUDA vs CPU"
 VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs || rc=1
+
+echo; echo "== uploads: async vs sync, races"
+node test/gpu/upload.mjs || rc=1
 
 echo; echo "== train steps: CUDA vs CPU"
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi

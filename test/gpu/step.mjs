@@ -3,7 +3,8 @@
 // after warmup, AdamW, EMA) with the real schedules, on both devices from the same weights.
 // After STEPS steps each side saves a checkpoint, loads it into a fresh model on its device
 // and takes one more step, so checkpoint save (device -> host) and resume (host -> device)
-// are covered too.
+// are covered too. A last section runs the trainer's upload-ahead pattern (writeAsync one step
+// ahead, from the step's overlap hook) against synchronous uploads.
 // Run: node test/gpu/step.mjs   It imports the compiled dist/ (npm run build:ts); the addon is
 // found as lib/native.ts finds it (VJEPA_ADDON overrides). Works from test/gpu/ or dist/test/gpu/.
 // VJEPA_GPU_DEVICE=cuda:N picks another GPU than cuda:0.
@@ -213,6 +214,109 @@ if (GPU) {
   compare(cpu16, gpu16, `${GPU} bf16`, TOL_BF16);
   const end16 = await settled();
   row(`${GPU} bytes left after the bf16 runs`, end16.cudaBytes - base.cudaBytes, 0);
+}
+
+// The trainer's upload-ahead pattern (lib/train/pretrain.ts): the tensors of step i+1 are
+// allocated before step i and filled with writeAsync from its overlap hook (after the step's
+// first kernels are queued), and freed after their own step. The clips change every step
+// (swapped, scaled), so a copy that lands late or early shows. Against the same steps with
+// synchronous uploads on the same device (exact on the CPU; on CUDA the atomics of
+// scatterAddRows leave last-bit differences, so the fp32 tolerances apply).
+function stepClips(i) {
+  const x = st.get('x');
+  const per = x.data.length / x.shape[0];
+  const out = new Float32Array(x.data.length);
+  for (let b = 0; b < x.shape[0]; b++) {
+    const from = i % 2 ? x.shape[0] - 1 - b : b;
+    for (let j = 0; j < per; j++) out[b * per + j] = x.data[from * per + j] * (1 + i / 8);
+  }
+  return out;
+}
+
+function runUploads(device, ahead) {
+  const { warmup, total } = scheduleSteps({ warmupEpochs: S.warmup_epochs, epochs: S.epochs, ipe: S.ipe, ipeScale: S.ipe_scale });
+  const lrS = new WarmupCosineSchedule({ startLr: S.start_lr, refLr: S.lr, finalLr: S.final_lr, warmupSteps: warmup, totalSteps: total });
+  const wdS = new CosineWDSchedule({ refWd: S.weight_decay, finalWd: S.final_weight_decay, totalSteps: total });
+  const emaS = new EmaMomentumSchedule({ start: S.ema[0], end: S.ema[1], ipe: S.ipe, epochs: S.epochs, ipeScale: S.ipe_scale });
+  const { model, opt } = build(device);
+  // A step's tensors, allocated; fill() writes them (asynchronously when ahead).
+  const alloc = (i) => {
+    const host = [];
+    const t = (data, shape, dtype) => {
+      const x = Tensor.empty(shape, dtype, device);
+      host.push([x, data]);
+      return x;
+    };
+    const b = {
+      clips: t(stepClips(i), st.get('x').shape, 'float32'),
+      masks: [0, 1].map((m) => ({
+        ctx: t(st.get(`mask.ctx_${m}`).data, st.get(`mask.ctx_${m}`).shape, 'int32'),
+        tgt: t(st.get(`mask.tgt_${m}`).data, st.get(`mask.tgt_${m}`).shape, 'int32'),
+      })),
+    };
+    b.fill = () => {
+      for (const [x, data] of host.splice(0)) ahead ? x.writeAsync(data) : x.write(data);
+    };
+    return b;
+  };
+  const drop = (b) => [b.clips, ...b.masks.flatMap((m) => [m.ctx, m.tgt])].forEach((t) => t.dispose());
+  const records = [];
+  let cur = alloc(0);
+  for (let i = 0; i < STEPS; i++) {
+    cur.fill(); // a no-op when the previous step's overlap hook filled it
+    const next = ahead && i + 1 < STEPS ? alloc(i + 1) : null;
+    records.push(
+      pretrainStep(model, opt, cur.clips, cur.masks, {
+        lossExp: S.loss_exp,
+        regCoeff: S.reg_coeff,
+        lr: lrS.step(),
+        wd: wdS.step(),
+        momentum: emaS.step(),
+        clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
+        overlap: next ? () => next.fill() : undefined,
+      }),
+    );
+    drop(cur);
+    cur = next ?? (i + 1 < STEPS ? alloc(i + 1) : null);
+  }
+  const after = snapshot(model, opt);
+  model.dispose();
+  opt.dispose();
+  return { records, after };
+}
+
+{
+  const dev = GPU ?? 'cpu';
+  const exact = dev === 'cpu';
+  const base = await settled();
+  let sync, ahead;
+  try {
+    sync = runUploads(dev, false);
+    ahead = runUploads(dev, true);
+  } catch (e) {
+    console.log(`${dev}: the upload-ahead steps failed: ${e.stack ?? e}`);
+    process.exit(1);
+  }
+  const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+  let lossRel = 0, normRel = 0, pAbs = 0;
+  sync.records.forEach((r, i) => {
+    const g = ahead.records[i];
+    lossRel = Math.max(lossRel, rel(g.loss, r.loss), rel(g.lossJepa, r.lossJepa));
+    normRel = Math.max(normRel, rel(g.encGradNorm, r.encGradNorm), rel(g.predGradNorm, r.predGradNorm));
+  });
+  for (const [k, ref] of sync.after) {
+    const got = ahead.after.get(k);
+    for (let i = 0; i < ref.length; i++) {
+      const e = Math.abs(got[i] - ref[i]);
+      if (!(e <= pAbs)) pAbs = Number.isNaN(e) ? Infinity : e;
+    }
+  }
+  row(`${dev} upload-ahead vs sync uploads: loss rel over ${STEPS} steps`, lossRel, exact ? 0 : TOL.loss);
+  row(`${dev} upload-ahead vs sync uploads: grad norm rel`, normRel, exact ? 0 : TOL.gradNorm);
+  row(`${dev} upload-ahead vs sync uploads: params max abs`, pAbs, exact ? 0 : TOL.param);
+  const end = await settled();
+  row(`${dev} tensors left after the upload-ahead steps`, end.liveTensors - base.liveTensors, 0);
+  if (GPU) row(`${dev} uploads left unjoined`, native.uploadStats(dev).pendingUploads, 0);
 }
 
 const w0 = Math.max(...rows.map((r) => r[0].length));
