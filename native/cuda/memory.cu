@@ -372,6 +372,23 @@ void give_event(Uploader& u, cudaEvent_t e) {  // with u.mu held
   u.events_out--;
 }
 
+// Frees idle staging buffers (not handed out, last copy finished) until at most `keep` pinned
+// bytes remain. With u.mu held.
+void release_idle(Uploader& u, size_t keep) {
+  for (auto it = u.staging.begin(); it != u.staging.end() && u.pinned_bytes > keep;) {
+    Staging& s = **it;
+    if (!s.busy && cudaEventQuery(s.done) == cudaSuccess) {
+      cudaFreeHost(s.host);
+      cudaEventDestroy(s.done);
+      u.pinned_bytes -= s.cls;
+      it = u.staging.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  cudaGetLastError();  // a failed query is not this caller's error
+}
+
 // A staging buffer of class cls whose last copy has finished, marked busy; nullptr when
 // pinned memory cannot be had (the caller then copies synchronously).
 Staging* acquire_staging(Uploader& u, size_t cls) {
@@ -391,18 +408,7 @@ Staging* acquire_staging(Uploader& u, size_t cls) {
   if (cls > cap) return nullptr;
   if (!in_flight && u.pinned_bytes + cls > cap) {
     // The batch shapes changed: idle buffers of other sizes make room.
-    for (auto it = u.staging.begin(); it != u.staging.end() && u.pinned_bytes + cls > cap;) {
-      Staging& s = **it;
-      if (!s.busy && cudaEventQuery(s.done) == cudaSuccess) {
-        cudaFreeHost(s.host);
-        cudaEventDestroy(s.done);
-        u.pinned_bytes -= s.cls;
-        it = u.staging.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    cudaGetLastError();
+    release_idle(u, cap - cls);
   }
   if (u.pinned_bytes + cls <= cap) {
     void* h = nullptr;
@@ -544,18 +550,7 @@ void cuda_empty_cache() {
   for (int d = 0; d < cuda::kMaxDevices; d++) {
     cuda::Uploader& u = cuda::uploaders()[d];
     std::lock_guard<std::mutex> lk(u.mu);
-    for (auto it = u.staging.begin(); it != u.staging.end();) {
-      cuda::Staging& s = **it;
-      if (!s.busy && cudaEventQuery(s.done) == cudaSuccess) {
-        cudaFreeHost(s.host);
-        cudaEventDestroy(s.done);
-        u.pinned_bytes -= s.cls;
-        it = u.staging.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    cudaGetLastError();
+    cuda::release_idle(u, 0);
   }
 }
 

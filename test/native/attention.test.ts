@@ -3,17 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random.js';
 
 // ---- float64 reference on compact [B, N, H*hd] arrays -------------------------------------------
 

@@ -5,17 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/random.js';
 
 const live: TensorHandle[] = [];
 function tensor(shape: number[], dtype: 'float32' | 'bfloat16', data?: Float32Array | Uint16Array): TensorHandle {

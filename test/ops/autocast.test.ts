@@ -15,20 +15,11 @@ import { patchEmbed3d } from '../../lib/ops/patch_embed.js';
 import { selfAttention } from '../../lib/ops/attention.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
+import { mulberry32 } from '../helpers/random.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rng = mulberry32(31337);
 const randn = (n: number, s = 1) => new Float32Array(n).map(() => (rng() + rng() + rng() - 1.5) * 2 * s);
 const round = (a: Float32Array) => bf16ToF32(f32ToBf16(a));

@@ -12,17 +12,7 @@ import { add, addBroadcast, scale, reshape } from '../../lib/ops/elementwise.js'
 import { gatherTokens, concatTokens, sliceTokens, concatBatch, repeatBatch } from '../../lib/ops/tokens.js';
 import { patchEmbed3d } from '../../lib/ops/patch_embed.js';
 import { predictionLoss, varianceHinge, weightedSum, crossEntropy } from '../../lib/ops/loss.js';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random.js';
 
 const rand = rng(1234);
 function randn(shape: number[], s = 1): Tensor {
