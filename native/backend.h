@@ -12,12 +12,15 @@ namespace vj {
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[n] broadcast over rows).
 // Row-major. op(A) is MxK (A stored KxM when trans_a), op(B) is KxN (B stored NxK when trans_b).
 // stride_* are element strides between batch entries (0 broadcasts one matrix to all).
-struct GemmArgs {
+// In is the operand type: float, or uint16_t holding bfloat16 (mixed precision); C, bias, pre
+// and the accumulation are fp32 either way (cuBLAS CUBLAS_COMPUTE_32F on the GPU).
+template <class In>
+struct GemmArgsT {
   bool trans_a = false, trans_b = false;
   int64_t batch = 1, M = 0, N = 0, K = 0;
-  const float* A = nullptr;
+  const In* A = nullptr;
   int64_t lda = 0, stride_a = 0;
-  const float* B = nullptr;
+  const In* B = nullptr;
   int64_t ldb = 0, stride_b = 0;
   float* C = nullptr;
   int64_t ldc = 0, stride_c = 0;
@@ -25,24 +28,22 @@ struct GemmArgs {
   const float* bias = nullptr;  // [N] or null
   bool gelu = false;            // apply exact GELU after the bias (epilogue); stores pre-activation in pre if set
   float* pre = nullptr;         // [M,N] pre-activation output (ldc layout), only with gelu
-};
 
-// The same product with A and B in bfloat16 (stored as uint16) and C, bias, pre and the
-// accumulation in fp32: the GEMMs of bf16 mixed precision (cuBLAS CUBLAS_COMPUTE_32F on GPU).
-struct GemmBf16Args {
-  bool trans_a = false, trans_b = false;
-  int64_t batch = 1, M = 0, N = 0, K = 0;
-  const uint16_t* A = nullptr;
-  int64_t lda = 0, stride_a = 0;
-  const uint16_t* B = nullptr;
-  int64_t ldb = 0, stride_b = 0;
-  float* C = nullptr;
-  int64_t ldc = 0, stride_c = 0;
-  float alpha = 1.f, beta = 0.f;
-  const float* bias = nullptr;
-  bool gelu = false;
-  float* pre = nullptr;
+  // The same product over other operands of the same layout (the CPU's widened bf16 copies).
+  template <class To>
+  GemmArgsT<To> with_operands(const To* a, const To* b) const {
+    GemmArgsT<To> g;
+    g.trans_a = trans_a, g.trans_b = trans_b;
+    g.batch = batch, g.M = M, g.N = N, g.K = K;
+    g.A = a, g.lda = lda, g.stride_a = stride_a;
+    g.B = b, g.ldb = ldb, g.stride_b = stride_b;
+    g.C = C, g.ldc = ldc, g.stride_c = stride_c;
+    g.alpha = alpha, g.beta = beta, g.bias = bias, g.gelu = gelu, g.pre = pre;
+    return g;
+  }
 };
+using GemmArgs = GemmArgsT<float>;
+using GemmBf16Args = GemmArgsT<uint16_t>;
 
 // Multi-head scaled-dot-product attention, no mask, no dropout.
 // q: rows of B*Nq tokens with row stride q_rs (elements); head h occupies columns

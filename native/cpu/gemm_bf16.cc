@@ -42,30 +42,13 @@ const float* widen(Widened& buf, const uint16_t* x, size_t n) {
 }  // namespace
 
 void gemm_bf16(const GemmBf16Args& g) {
-  GemmArgs f;
-  f.trans_a = g.trans_a;
-  f.trans_b = g.trans_b;
-  f.batch = g.batch;
-  f.M = g.M;
-  f.N = g.N;
-  f.K = g.K;
-  f.lda = g.lda;
-  f.stride_a = g.stride_a;
-  f.ldb = g.ldb;
-  f.stride_b = g.stride_b;
-  f.C = g.C;
-  f.ldc = g.ldc;
-  f.stride_c = g.stride_c;
-  f.alpha = g.alpha;
-  f.beta = g.beta;
-  f.bias = g.bias;
-  f.gelu = g.gelu;
-  f.pre = g.pre;
+  const float* A = nullptr;
+  const float* B = nullptr;
   if (g.batch > 0 && g.M > 0 && g.N > 0 && g.K > 0 && g.alpha != 0.f) {
-    f.A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
-    f.B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
+    A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
+    B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
   }
-  gemm(f);
+  gemm(g.with_operands(A, B));
 }
 
 }  // namespace vj::cpu

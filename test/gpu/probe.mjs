@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Checks, settled as settledStats } from './checks.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/probe/step.js')));
@@ -192,21 +193,9 @@ function run(device) {
   return { records, memory, after, roundTrip, onDevice, encChanged, untrained, cached };
 }
 
-async function settled() {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats();
-}
-
-const rows = [];
-let failures = 0;
-const row = (name, value, tol) => {
-  const ok = value <= tol; // NaN fails
-  if (!ok) failures++;
-  rows.push([name, Number.isFinite(value) ? value.toExponential(2) : String(value), ok ? 'pass' : `FAIL (tol ${tol === 0 ? '0' : tol.toExponential(0)})`]);
-};
+const settled = () => settledStats(gc, memoryStats);
+const checks = new Checks();
+const row = (name, value, tol) => checks.row(name, value, tol);
 const tol = (t) => (selfCheck ? 0 : t);
 const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 const blockRel = (got, ref) => {
@@ -280,9 +269,7 @@ row(`AdamW moments max rel (worst ${mWorst})`, mRel, tol(TOL.moment));
 const end = await settled();
 row(`${DEV} bytes left after GC`, Math.abs((DEV === 'cpu' ? end.cpuBytes : end.cudaBytes) - devBase.bytes), 0);
 
-const w0 = Math.max(...rows.map((r) => r[0].length));
-console.log(`${'check'.padEnd(w0)}  ${'value'.padStart(9)}  result`);
-for (const [n, v, r] of rows) console.log(`${n.padEnd(w0)}  ${String(v).padStart(9)}  ${r}`);
-console.log(`\n${rows.length - failures}/${rows.length} checks passed`);
+checks.print();
+console.log(`\n${checks.gated - checks.failures}/${checks.gated} checks passed`);
 if (selfCheck) console.log('note: the CPU ran on both sides; run test/gpu/run.sh on a CUDA machine for the comparison.');
-process.exit(failures ? 1 : 0);
+process.exit(checks.failures ? 1 : 0);

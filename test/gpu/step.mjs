@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Checks, settled as settledStats } from './checks.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/train/iteration.js')));
@@ -134,21 +135,9 @@ function run(device, matmulDtype = 'float32') {
   return { records, after, roundTrip, onDevice };
 }
 
-async function settled() {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats();
-}
-
-const rows = [];
-let failures = 0;
-const row = (name, value, tol) => {
-  const ok = value <= tol; // NaN fails
-  if (!ok) failures++;
-  rows.push([name, Number.isFinite(value) ? value.toExponential(2) : String(value), ok ? 'pass' : `FAIL (tol ${tol.toExponential(0)})`]);
-};
+const settled = () => settledStats(gc, memoryStats);
+const checks = new Checks();
+const row = (name, value, tol) => checks.row(name, value, tol);
 
 // Rows comparing a device run with the CPU run of the same precision.
 function compare(cpu, gpu, name, tol) {
@@ -181,7 +170,7 @@ function compare(cpu, gpu, name, tol) {
     }
   }
   row(`${name} params max abs (worst ${pWorst})`, pAbs, tol.param);
-  rows.push([`${name} params max rel (scale-relative, info)`, pRel.toExponential(2), '-']);
+  checks.info(`${name} params max rel (scale-relative, info)`, pRel.toExponential(2));
   row(`${name} AdamW moments max rel (worst ${mWorst})`, mRel, tol.moment);
 }
 
@@ -319,13 +308,10 @@ function runUploads(device, ahead) {
   if (GPU) row(`${dev} uploads left unjoined`, native.uploadStats(dev).pendingUploads, 0);
 }
 
-const w0 = Math.max(...rows.map((r) => r[0].length));
-console.log(`${'check'.padEnd(w0)}  ${'value'.padStart(9)}  result`);
-for (const [n, v, r] of rows) console.log(`${n.padEnd(w0)}  ${String(v).padStart(9)}  ${r}`);
+checks.print();
 if (!GPU) {
   console.log('\nnote: only the CPU side ran; run test/gpu/run.sh on a CUDA machine for the comparison.');
-  process.exit(failures ? 1 : 0);
+  process.exit(checks.failures ? 1 : 0);
 }
-const gated = rows.filter((r) => r[2] !== '-').length;
-console.log(`\n${gated - failures}/${gated} checks passed`);
-process.exit(failures ? 1 : 0);
+console.log(`\n${checks.gated - checks.failures}/${checks.gated} checks passed`);
+process.exit(checks.failures ? 1 : 0);
