@@ -6,9 +6,13 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Tensor, memoryStats } from '../../lib/tensor.js';
+import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
+import { backward } from '../../lib/autograd.js';
+import { readSafetensors } from '../../lib/io/safetensors.js';
+import { autocast } from '../../lib/ops/autocast.js';
+import { assertClose, maxRelError } from '../helpers/compare.js';
 import { AdamW } from '../../lib/optim/adamw.js';
-import { pretrainStep, type StepRecord } from '../../lib/train/iteration.js';
+import { jepaForward, pretrainStep, type StepRecord } from '../../lib/train/iteration.js';
 import { trainingMatmulDtype } from '../../lib/train/pretrain.js';
 import type { MatmulDtype } from '../../lib/ops/autocast.js';
 import { loadParityFixture } from '../model/parity-fixture.js';
@@ -85,6 +89,40 @@ test('bf16 steps track fp32 steps to bf16 accuracy (and are not fp32)', async ()
   }
   const ratio = Math.sqrt(diff / moved);
   assert.ok(ratio > 0 && ratio < 0.1, `|w_bf16 - w_fp32| / |w_fp32 - w_0| = ${ratio.toExponential(2)} after ${S.steps} steps`);
+});
+
+test('one bf16 forward + backward equals the PyTorch emulation of the scheme (reference/make_bf16_fixture.py)', () => {
+  const ref = readSafetensors(fileURLToPath(new URL('../../../test/fixtures/parity/vjepa_tiny_bf16.safetensors', import.meta.url))).tensors;
+  const want = (k: string) => ref.get(k)!.data as Float32Array;
+  const model = fixture.buildModel();
+  const h = (n: string) => fixture.tensors.get(n)!;
+  tidy(() => {
+    const clips = Tensor.from(h('x').data as Float32Array, h('x').shape);
+    const masks = [0, 1].map((i) => ({
+      ctx: Tensor.from(h(`mask.ctx_${i}`).data as Int32Array, h(`mask.ctx_${i}`).shape, 'int32'),
+      tgt: Tensor.from(h(`mask.tgt_${i}`).data as Int32Array, h(`mask.tgt_${i}`).shape, 'int32'),
+    }));
+    autocast('bfloat16', () => {
+      const out = jepaForward(model, clips, masks, S.loss_exp, S.reg_coeff);
+      assertClose([out.loss.item()], want('bf16.loss'), 2e-6, 'loss');
+      assertClose([out.lossJepa], want('bf16.loss_jepa'), 2e-6, 'loss_jepa');
+      backward(out.loss);
+    });
+  });
+  let n = 0;
+  for (const [prefix, mod] of [['encoder.', model.encoder], ['predictor.', model.predictor]] as const)
+    for (const [name, p] of mod.namedParameters()) {
+      const key = `bf16.grad.${prefix}${name}`;
+      if (!ref.has(key)) continue;
+      // What bf16 does to this gradient (vs the fp32 fixture) sets the bound: a GEMM left in fp32 on
+      // its path would miss by about that much, while fp32 rounding differences that flip a bf16
+      // rounding upstream stay below a tenth of it (worst in the first encoder block).
+      const effect = maxRelError(want(key), fixture.tensors.get(`grad.${prefix}${name}`)!.data as Float32Array);
+      assertClose(p.tensor.grad!.toFloat32Array(), want(key), Math.max(2e-5, 0.25 * effect), key);
+      n++;
+    }
+  assert.ok(n >= 20, `compared ${n} gradients`);
+  model.dispose();
 });
 
 test('trainingMatmulDtype: bf16 / fp16 mix precision on CUDA only, fp32 on the CPU (TRAIN-09)', () => {
