@@ -42,7 +42,7 @@ export interface NativeAddon {
   numThreads(): number;
   setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'auto'): string;
   isa(): { active: string; best: string };
-  cudaInfo(): { compiled: boolean; available: boolean; reason: string };
+  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 

@@ -233,6 +233,11 @@ VJ_BINDING(cudaInfo) {
   std::string why = cuda_unavailable_reason();
   o.Set("available", why.empty());
   o.Set("reason", why);
+#ifdef VJ_CUDA_EMU
+  o.Set("emulated", true);  // test build: the CUDA backend runs on the CPU emulator
+#else
+  o.Set("emulated", false);
+#endif
   return o;
 }
 

@@ -46,6 +46,7 @@ const gc = runInNewContext('gc');
 const TOL = { loss: 1e-4, logits: 1e-4, feats: 1e-4, param: 1e-4, moment: 1e-2 };
 
 const info = native.cudaInfo();
+if (info.emulated) console.log('CUDA backend: the CPU emulator (test/native/cuda_emu): logic only, not speed or hardware rounding');
 const asked = process.env.VJEPA_GPU_DEVICE;
 const DEV = asked ?? (info.available ? 'cuda:0' : 'cpu');
 const selfCheck = DEV === 'cpu';

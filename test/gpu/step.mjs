@@ -45,6 +45,7 @@ const TOL = { loss: 1e-4, param: 1e-4, gradNorm: 1e-3, moment: 1e-2 };
 const TOL_BF16 = { loss: 1e-2, param: 2e-3, gradNorm: 5e-2, moment: 0.1 };
 
 const info = native.cudaInfo();
+if (info.emulated) console.log('CUDA backend: the CPU emulator (test/native/cuda_emu): logic only, not speed or hardware rounding');
 const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;
 if (!GPU) console.log(`CUDA unavailable: ${info.reason}`);
 

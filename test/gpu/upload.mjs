@@ -22,6 +22,7 @@ const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '../..');
 const A = require(process.env.VJEPA_ADDON ?? path.join(root, 'build/Release/vjepa.node'));
 const info = A.cudaInfo();
+if (info.emulated) console.log('CUDA backend: the CPU emulator (test/native/cuda_emu): logic only, not speed or hardware rounding');
 const child = process.argv.includes('--child');
 const DEV = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : 'cpu';
 if (!info.available && !child) console.log(`CUDA unavailable: ${info.reason} (running the loops on the CPU)`);
@@ -96,7 +97,8 @@ if (!child) {
 
 // ---------------------------------------------------------------- 2. races
 const GPU = DEV !== 'cpu';
-const SIDE = GPU ? 2048 : 64; // a batch is SIDE x SIDE floats (16 MB on the GPU)
+// a batch is SIDE x SIDE floats (16 MB on a GPU; small on the CPU and under the CPU emulator)
+const SIDE = GPU && !info.emulated ? 2048 : 64;
 const K = GPU ? 12 : 4;
 const SLOW = GPU ? 8 : 1; // GEMMs per step that read the batch
 const N = SIDE * SIDE;

@@ -1,0 +1,240 @@
+// The tensor-core attention kernels (native/cuda/attention_tc_kernels.cuh) run on the CPU under
+// the CUDA/WMMA emulator (cuda_emu.h), against a float64 reference on the same bf16-rounded
+// inputs. Awkward shapes: sequence lengths off the 64-row tile, head_dim padded (80 -> 96),
+// fused qkv with column offsets, cross-attention with 1 query. Output buffers start as NaN, so an
+// element a kernel forgets to write fails. Built and run by test/native/attention_tc_emu.test.ts:
+//   g++ -std=c++17 -O1 -Itest/native/cuda_emu/include -Inative test/native/cuda_emu/attention_tc_emu.cc
+// Prints one line per case and output; exits 1 if any error exceeds its tolerance.
+#include "cuda_emu.h"
+// cuda_emu.h first: it defines the built-ins the kernels use
+#include "cuda/attention_tc_kernels.cuh"
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+using vj::AttnArgs;
+
+namespace {
+
+float bf16_round(float f) { return vj_bf16_to_float(__float2bfloat16_rn(f)); }
+
+struct Case {
+  const char* name;
+  int B, Nq, Nk, H, hd;
+  bool fused;  // self-attention reading q|k|v of one [B, N, 3C] buffer, else q [B,Nq,C] and kv [B,Nk,2C]
+};
+
+struct Buffers {
+  std::vector<float> q, kv, o, lse, dout, dq, dkv;  // fused: q holds qkv and dq holds dqkv
+  int64_t q_rs, k_rs;
+  int64_t k_off, v_off;
+};
+
+template <int HDP>
+void run(const AttnArgs& a, bool backward, const float* D) {
+  using namespace vj::cuda;
+  using G = Geo<HDP>;
+  const float c = a.scale * kLog2e;
+  const int nqt = (int)((a.Nq + kTile - 1) / kTile), nkt = (int)((a.Nk + kTile - 1) / kTile);
+  if (!backward) {
+    vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nqt); });
+    return;
+  }
+  vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::bwd, [&] { tc_bwd_dkv_kernel<HDP>(a, c, D, nkt); });
+  vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::bwd, [&] { tc_bwd_dq_kernel<HDP>(a, c, D, nqt); });
+}
+
+void dispatch(const AttnArgs& a, bool backward, const float* D) {
+  if (a.hd <= 32) run<32>(a, backward, D);
+  else if (a.hd <= 64) run<64>(a, backward, D);
+  else if (a.hd <= 96) run<96>(a, backward, D);
+  else run<128>(a, backward, D);
+}
+
+// max |got - ref| / max |ref| over the elements ref covers; NaN anywhere counts as failure.
+double rel_err(const std::vector<double>& ref, const std::vector<float>& got, const std::vector<size_t>& at) {
+  double d = 0, m = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    double e = std::fabs((double)got[at[i]] - ref[i]);
+    if (!(e <= d)) d = std::isnan(e) ? INFINITY : e;
+    m = std::fmax(m, std::fabs(ref[i]));
+  }
+  return d / std::fmax(m, 1e-30);
+}
+
+constexpr int kGuardRows = 64;  // NaN rows after each output: a write past the tensor fails
+
+// Elements in the guard rows after `used` elements that are no longer NaN.
+double guard_hits(const std::vector<float>& buf, size_t used) {
+  double n = 0;
+  for (size_t i = used; i < buf.size(); i++) n += !std::isnan(buf[i]);
+  return n;
+}
+
+int failures = 0;
+void report(const char* cs, const char* what, double err, double tol) {
+  bool ok = err <= tol;
+  if (!ok) failures++;
+  std::printf("%-34s %-7s %.2e %s\n", cs, what, err, ok ? "pass" : "FAIL");
+}
+
+void run_case(const Case& cs, std::mt19937& rng) {
+  std::normal_distribution<float> nd;
+  const int B = cs.B, Nq = cs.Nq, Nk = cs.fused ? cs.Nq : cs.Nk, H = cs.H, hd = cs.hd, C = H * hd;
+  const float scale = 1.f / std::sqrt((float)hd);
+  Buffers b;
+  if (cs.fused) {
+    b.q.resize((size_t)B * Nq * 3 * C);
+    b.q_rs = b.k_rs = 3 * C;
+    b.k_off = C;
+    b.v_off = 2 * C;
+  } else {
+    b.q.resize((size_t)B * Nq * C);
+    b.kv.resize((size_t)B * Nk * 2 * C);
+    b.q_rs = C;
+    b.k_rs = 2 * C;
+    b.k_off = 0;
+    b.v_off = C;
+  }
+  for (float& x : b.q) x = bf16_round(nd(rng));
+  for (float& x : b.kv) x = bf16_round(nd(rng));
+  const float* kvbase = cs.fused ? b.q.data() : b.kv.data();
+  auto Q = [&](int bb, int i, int h, int d) { return (double)b.q[((size_t)bb * Nq + i) * b.q_rs + h * hd + d]; };
+  auto K = [&](int bb, int j, int h, int d) { return (double)kvbase[((size_t)bb * Nk + j) * b.k_rs + b.k_off + h * hd + d]; };
+  auto V = [&](int bb, int j, int h, int d) { return (double)kvbase[((size_t)bb * Nk + j) * b.k_rs + b.v_off + h * hd + d]; };
+
+  // float64 reference: forward and backward on the rounded inputs
+  b.dout.resize((size_t)B * Nq * C);
+  for (float& x : b.dout) x = bf16_round(nd(rng));
+  std::vector<double> Oref((size_t)B * Nq * C), Lref((size_t)B * H * Nq), dQ((size_t)B * Nq * C, 0.0),
+      dK((size_t)B * Nk * C, 0.0), dV((size_t)B * Nk * C, 0.0);
+  std::vector<double> P(Nk), dP(Nk);
+  for (int bb = 0; bb < B; bb++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < Nq; i++) {
+        double mx = -INFINITY;
+        for (int j = 0; j < Nk; j++) {
+          double s = 0;
+          for (int d = 0; d < hd; d++) s += Q(bb, i, h, d) * K(bb, j, h, d);
+          P[j] = s * scale;
+          mx = std::fmax(mx, P[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < Nk; j++) sum += (P[j] = std::exp(P[j] - mx));
+        for (int j = 0; j < Nk; j++) P[j] /= sum;
+        Lref[((size_t)bb * H + h) * Nq + i] = mx + std::log(sum);
+        double Di = 0;
+        for (int d = 0; d < hd; d++) {
+          double o = 0;
+          for (int j = 0; j < Nk; j++) o += P[j] * V(bb, j, h, d);
+          Oref[((size_t)bb * Nq + i) * C + h * hd + d] = o;
+          Di += o * b.dout[((size_t)bb * Nq + i) * C + h * hd + d];
+        }
+        for (int j = 0; j < Nk; j++) {
+          double s = 0;
+          for (int d = 0; d < hd; d++) s += b.dout[((size_t)bb * Nq + i) * C + h * hd + d] * V(bb, j, h, d);
+          dP[j] = P[j] * (s - Di);  // dS
+        }
+        for (int j = 0; j < Nk; j++)
+          for (int d = 0; d < hd; d++) {
+            dQ[((size_t)bb * Nq + i) * C + h * hd + d] += scale * dP[j] * K(bb, j, h, d);
+            dK[((size_t)bb * Nk + j) * C + h * hd + d] += scale * dP[j] * Q(bb, i, h, d);
+            dV[((size_t)bb * Nk + j) * C + h * hd + d] += P[j] * b.dout[((size_t)bb * Nq + i) * C + h * hd + d];
+          }
+      }
+
+  // forward
+  b.o.assign((size_t)(B * Nq + kGuardRows) * C, NAN);
+  b.lse.assign((size_t)B * H * Nq, NAN);
+  AttnArgs a;
+  a.B = B, a.Nq = Nq, a.Nk = Nk, a.H = H, a.hd = hd, a.scale = scale, a.bf16 = true;
+  a.q = b.q.data(), a.q_rs = b.q_rs;
+  a.k = kvbase + b.k_off, a.k_rs = b.k_rs;
+  a.v = kvbase + b.v_off, a.v_rs = b.k_rs;
+  a.o = b.o.data(), a.o_rs = C;
+  a.lse = b.lse.data();
+  dispatch(a, false, nullptr);
+  std::vector<size_t> all_o(Oref.size()), all_l(Lref.size());
+  for (size_t i = 0; i < all_o.size(); i++) all_o[i] = i;
+  for (size_t i = 0; i < all_l.size(); i++) all_l[i] = i;
+  // o: P rounded to bf16 for P V; lse: fp32 softmax statistics of exact bf16 products
+  report(cs.name, "o", rel_err(Oref, b.o, all_o), 1e-2);
+  report(cs.name, "o guard", guard_hits(b.o, (size_t)B * Nq * C), 0);
+  {
+    double d = 0;
+    for (size_t i = 0; i < Lref.size(); i++) {
+      double e = std::fabs(b.lse[i] - Lref[i]);
+      if (!(e <= d)) d = std::isnan(e) ? INFINITY : e;
+    }
+    report(cs.name, "lse", d, 1e-4);  // absolute, in nats
+  }
+
+  // backward from the kernel's own o and lse (as the autograd op does)
+  std::vector<float> D((size_t)B * H * Nq);
+  for (int bb = 0; bb < B; bb++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < Nq; i++) {
+        double s = 0;
+        for (int d = 0; d < hd; d++)
+          s += (double)b.o[((size_t)bb * Nq + i) * C + h * hd + d] * b.dout[((size_t)bb * Nq + i) * C + h * hd + d];
+        D[((size_t)bb * H + h) * Nq + i] = (float)s;
+      }
+  a.dout = b.dout.data(), a.dout_rs = C;
+  std::vector<float> dqbuf, dkvbuf;
+  if (cs.fused) {
+    dqbuf.assign((size_t)(B * Nq + kGuardRows) * 3 * C, NAN);  // every column must be written
+    a.dq = dqbuf.data(), a.dq_rs = 3 * C;
+    a.dk = dqbuf.data() + C, a.dk_rs = 3 * C;
+    a.dv = dqbuf.data() + 2 * C, a.dv_rs = 3 * C;
+  } else {
+    dqbuf.assign((size_t)(B * Nq + kGuardRows) * C, NAN);
+    dkvbuf.assign((size_t)(B * Nk + kGuardRows) * 2 * C, NAN);
+    a.dq = dqbuf.data(), a.dq_rs = C;
+    a.dk = dkvbuf.data(), a.dk_rs = 2 * C;
+    a.dv = dkvbuf.data() + C, a.dv_rs = 2 * C;
+  }
+  dispatch(a, true, D.data());
+  auto positions = [&](int rows, int64_t rs, int64_t off) {
+    std::vector<size_t> at((size_t)B * rows * C);
+    for (int bb = 0; bb < B; bb++)
+      for (int r = 0; r < rows; r++)
+        for (int col = 0; col < C; col++) at[((size_t)bb * rows + r) * C + col] = ((size_t)bb * rows + r) * rs + off + col;
+    return at;
+  };
+  const std::vector<float>& kvout = cs.fused ? dqbuf : dkvbuf;
+  const int64_t krs = cs.fused ? 3 * C : 2 * C;
+  // dS rounded to bf16 before dQ, dK; P before dV
+  report(cs.name, "dq", rel_err(dQ, dqbuf, positions(Nq, cs.fused ? 3 * C : C, 0)), 1e-2);
+  report(cs.name, "dk", rel_err(dK, kvout, positions(Nk, krs, cs.fused ? C : 0)), 1e-2);
+  report(cs.name, "dv", rel_err(dV, kvout, positions(Nk, krs, cs.fused ? 2 * C : C)), 1e-2);
+  report(cs.name, "guard", guard_hits(dqbuf, (size_t)B * Nq * (cs.fused ? 3 * C : C)) +
+                               (cs.fused ? 0 : guard_hits(dkvbuf, (size_t)B * Nk * 2 * C)), 0);
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(2024);
+  const Case cases[] = {
+      {"self hd=64 N=77 B=2 H=3", 2, 77, 77, 3, 64, true},
+      {"self hd=32 N=130 B=1 H=2", 1, 130, 130, 2, 32, true},
+      {"self hd=80 (pad 96) N=65 B=1 H=2", 1, 65, 65, 2, 80, true},
+      {"self hd=128 N=64 B=1 H=1", 1, 64, 64, 1, 128, true},
+      {"cross hd=64 Nq=5 Nk=300 B=2 H=2", 2, 5, 300, 2, 64, false},
+      {"cross hd=16 Nq=1 Nk=70 B=1 H=1", 1, 1, 70, 1, 16, false},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    run_case(c, rng);
+    n++;
+  }
+  if (failures) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all %d cases passed\n", n);
+  return 0;
+}

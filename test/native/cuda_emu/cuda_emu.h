@@ -1,0 +1,365 @@
+// A CPU emulation of the CUDA built-ins, launch and WMMA subset our kernels use, so their logic
+// (indexing, masking, tiling, synchronisation order, alignment) is tested on machines without a
+// GPU. Blocks run one at a time in a shuffled order; a block's threads are fibers (ucontext) on
+// the calling OS thread, switched at __syncthreads / __syncwarp / __shfl_xor_sync, so barrier
+// semantics are exact and a barrier some threads never reach is reported as a deadlock. A WMMA
+// fragment holds its whole 16x16 tile in every lane (the hardware layout is opaque to the
+// kernels anyway); loads, products and stores are warp-collective and check the pointer
+// alignment and leading dimensions the real API requires. Fresh dynamic shared memory is NaN.
+// Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
+// between blocks (blocks never overlap here).
+#pragma once
+#ifndef VJ_CUDA_EMU
+#define VJ_CUDA_EMU 1
+#endif
+
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __restrict__ __restrict
+#define __align__(n) alignas(n)
+#define __shared__ static  // blocks run one after another, so one copy serves every block
+
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+
+namespace vj_emu {
+
+[[noreturn]] inline void die(const char* what) {
+  std::fprintf(stderr, "cuda_emu: %s\n", what);
+  std::abort();
+}
+
+struct Fiber {
+  ucontext_t ctx;  // the first entry only
+  jmp_buf env;     // every later switch: _setjmp/_longjmp skip swapcontext's signal-mask syscall
+  bool started = false;
+  dim3 tid;
+  int wait = 0;  // 0 runnable, 1 at __syncthreads, 2 at __syncwarp
+  bool done = false;
+};
+
+struct Block {
+  bool direct = false;  // threads run one after another as plain calls (the kernel has no barrier)
+  int64_t parks = 0;
+  std::vector<Fiber> fibers;
+  std::vector<uint64_t> shfl;  // one slot per thread
+  jmp_buf main;
+  int cur = 0;
+  unsigned char* smem = nullptr;
+  const std::function<void()>* body = nullptr;
+};
+
+inline thread_local Block* t_block = nullptr;
+
+inline unsigned char* dyn_smem() { return t_block->smem; }
+inline int linear_tid() { return (int)(threadIdx.x + threadIdx.y * blockDim.x + threadIdx.z * blockDim.x * blockDim.y); }
+
+inline void fiber_entry() {
+  Block& b = *t_block;
+  (*b.body)();
+  b.fibers[b.cur].done = true;
+  _longjmp(b.main, 1);
+}
+
+inline void park(int kind) {
+  Block& b = *t_block;
+  if (b.direct) die("a kernel that ran without barriers before reached one (data-dependent __syncthreads?)");
+  b.parks++;
+  Fiber& me = b.fibers[b.cur];
+  me.wait = kind;
+  if (!_setjmp(me.env)) _longjmp(b.main, 1);
+}
+
+// Runs one block to completion: every runnable fiber until it parks or ends, then releases the
+// barriers that every (live) participant has reached.
+inline void run_block(Block& b) {
+  const int n = (int)b.fibers.size();
+  for (;;) {
+    bool ran = false, all_done = true;
+    for (int i = 0; i < n; i++) {
+      Fiber& f = b.fibers[i];
+      if (f.done) continue;
+      all_done = false;
+      if (f.wait) continue;
+      b.cur = i;
+      threadIdx = f.tid;
+      if (!_setjmp(b.main)) {
+        if (f.started) _longjmp(f.env, 1);
+        f.started = true;
+        setcontext(&f.ctx);
+        die("setcontext failed");
+      }
+      ran = true;
+    }
+    if (all_done) return;
+    bool released = false;
+    bool block_ready = true;
+    for (auto& f : b.fibers)
+      if (!f.done && f.wait != 1) block_ready = false;
+    if (block_ready) {
+      for (auto& f : b.fibers) f.wait = 0;
+      released = true;
+    } else {
+      for (int w0 = 0; w0 < n; w0 += 32) {
+        int w1 = w0 + 32 < n ? w0 + 32 : n;
+        bool warp_ready = true, any = false;
+        for (int i = w0; i < w1; i++) {
+          if (!b.fibers[i].done && b.fibers[i].wait != 2) warp_ready = false;
+          if (b.fibers[i].wait == 2) any = true;
+        }
+        if (warp_ready && any) {
+          for (int i = w0; i < w1; i++) b.fibers[i].wait = 0;
+          released = true;
+        }
+      }
+    }
+    if (!ran && !released) die("deadlock: some threads wait at a barrier the others never reach");
+  }
+}
+
+struct Stacks {
+  std::vector<char> mem;
+  char* get(size_t bytes) {
+    if (mem.size() < bytes) mem.resize(bytes);
+    return mem.data();
+  }
+};
+inline thread_local Stacks t_stacks;
+inline thread_local std::vector<unsigned char> t_smem;
+constexpr size_t kStack = 64 * 1024;
+
+// Runs body on every thread of every block (shuffled block order), like a kernel launch. With
+// *no_barriers set, threads run as plain calls; a launch that finds no barrier in its first block
+// sets it, so later blocks and launches of the same kernel skip the fibers.
+inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void()>& body, bool* no_barriers = nullptr) {
+  const int nt = (int)(block.x * block.y * block.z);
+  const unsigned nb = grid.x * grid.y * grid.z;
+  if (nt <= 0 || nt > 1024) die("launch: bad block size");
+  if (nb == 0) return;
+  Block* outer = t_block;
+  dim3 saved[4] = {threadIdx, blockIdx, blockDim, gridDim};
+  blockDim = block;
+  gridDim = grid;
+  if (t_smem.size() < smem + 128) t_smem.resize(smem + 128);
+  unsigned char* aligned = t_smem.data() + (128 - (uintptr_t)t_smem.data() % 128) % 128;
+  char* stacks = t_stacks.get(kStack * (size_t)nt);
+  std::vector<unsigned> order(nb);
+  for (unsigned i = 0; i < nb; i++) order[i] = i;
+  uint64_t st = 0x9e3779b97f4a7c15ull ^ nb;
+  for (unsigned i = nb; i > 1; i--) {
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    std::swap(order[i - 1], order[(st >> 33) % i]);
+  }
+  Block b;
+  b.body = &body;
+  b.smem = aligned;
+  t_block = &b;
+  for (unsigned o : order) {
+    blockIdx = dim3(o % grid.x, (o / grid.x) % grid.y, o / (grid.x * grid.y));
+    std::memset(aligned, 0xff, smem);  // uninitialised shared memory reads as NaN
+    if (no_barriers && *no_barriers) {
+      b.direct = true;
+      for (int t = 0; t < nt; t++) {
+        threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+        body();
+      }
+      continue;
+    }
+    b.direct = false;
+    b.parks = 0;
+    b.fibers.assign(nt, Fiber{});
+    b.shfl.assign(nt, 0);
+    for (int t = 0; t < nt; t++) {
+      Fiber& f = b.fibers[t];
+      f.tid = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+      getcontext(&f.ctx);
+      f.ctx.uc_stack.ss_sp = stacks + kStack * t;
+      f.ctx.uc_stack.ss_size = kStack;
+      f.ctx.uc_link = nullptr;
+      makecontext(&f.ctx, (void (*)())fiber_entry, 0);
+    }
+    run_block(b);
+    if (no_barriers && b.parks == 0) *no_barriers = true;
+  }
+  t_block = outer;
+  threadIdx = saved[0], blockIdx = saved[1], blockDim = saved[2], gridDim = saved[3];
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...) as rewritten by transform.mjs.
+template <class S, class... P, class... A>
+inline void launch_kernel(dim3 grid, dim3 block, size_t smem, S, void (*kernel)(P...), A&&... args) {
+  static thread_local std::unordered_map<void*, bool> no_barriers;  // per kernel, learned on first launch
+  std::function<void()> body = [&] { kernel(args...); };
+  launch(grid, block, smem, body, &no_barriers[reinterpret_cast<void*>(kernel)]);
+}
+
+}  // namespace vj_emu
+
+#define VJ_DYNAMIC_SMEM(name) unsigned char* name = vj_emu::dyn_smem()
+
+inline void __syncthreads() { vj_emu::park(1); }
+inline void __syncwarp(unsigned = 0xffffffffu) { vj_emu::park(2); }
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  static_assert(sizeof(T) <= 8, "shuffle of a wide type");
+  vj_emu::Block& b = *vj_emu::t_block;
+  const int me = vj_emu::linear_tid(), lane = me & 31, base = me - lane;
+  std::memcpy(&b.shfl[me], &v, sizeof(T));
+  __syncwarp();
+  T r;
+  std::memcpy(&r, &b.shfl[base + (lane ^ lane_mask)], sizeof(T));
+  __syncwarp();
+  return r;
+}
+
+// Fibers never run concurrently, so read-modify-write is atomic here.
+template <class T>
+inline T atomicAdd(T* p, T v) {
+  T old = *p;
+  *p = old + v;
+  return old;
+}
+
+template <class T>
+inline T atomicCAS(T* p, T compare, T v) {
+  T old = *p;
+  if (old == compare) *p = v;
+  return old;
+}
+
+inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline int64_t min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// bfloat16 storage with round-to-nearest-even conversion (as __float2bfloat16_rn).
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return {(uint16_t)((u >> 16) | 0x40)};
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return {(uint16_t)(u >> 16)};
+}
+inline float vj_bf16_to_float(__nv_bfloat16 h) {
+  uint32_t u = (uint32_t)h.bits << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static_assert(M == 16 && N == 16 && K == 16, "the emulator has 16x16x16 tiles only");
+  float x[256];  // the whole tile, [row][col], in every lane
+};
+
+namespace detail {
+inline void check_ptr(const void* p, unsigned ldm, unsigned mult, const char* op) {
+  if ((uintptr_t)p % 32 != 0) vj_emu::die(op);  // the API needs 256-bit aligned pointers
+  if (ldm % mult != 0) vj_emu::die(op);         // and ldm a multiple of 16 bytes
+}
+}  // namespace detail
+
+template <class Use, class T, class L>
+inline void fill_fragment(fragment<Use, 16, 16, 16, T, L>& f, float v) {
+  for (float& e : f.x) e = v;
+}
+
+inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
+                             unsigned ldm) {
+  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_a): misaligned pointer or ldm");
+  __syncwarp();
+  for (int i = 0; i < 16; i++)
+    for (int k = 0; k < 16; k++) f.x[i * 16 + k] = vj_bf16_to_float(p[i * ldm + k]);
+  __syncwarp();
+}
+inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, col_major>& f, const __nv_bfloat16* p,
+                             unsigned ldm) {
+  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_b col_major): misaligned pointer or ldm");
+  __syncwarp();
+  for (int k = 0; k < 16; k++)
+    for (int n = 0; n < 16; n++) f.x[k * 16 + n] = vj_bf16_to_float(p[n * ldm + k]);
+  __syncwarp();
+}
+inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
+                             unsigned ldm) {
+  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_b row_major): misaligned pointer or ldm");
+  __syncwarp();
+  for (int k = 0; k < 16; k++)
+    for (int n = 0; n < 16; n++) f.x[k * 16 + n] = vj_bf16_to_float(p[k * ldm + n]);
+  __syncwarp();
+}
+
+template <class LA, class LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA>& a,
+                     const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
+                     const fragment<accumulator, 16, 16, 16, float>& c) {
+  float out[256];
+  for (int i = 0; i < 16; i++)
+    for (int j = 0; j < 16; j++) {
+      float s = c.x[i * 16 + j];
+      for (int k = 0; k < 16; k++) s += a.x[i * 16 + k] * b.x[k * 16 + j];
+      out[i * 16 + j] = s;
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t layout) {
+  detail::check_ptr(p, ldm, 4, "store_matrix_sync: misaligned pointer or ldm");
+  if (layout != mem_row_major) vj_emu::die("store_matrix_sync: only mem_row_major is emulated");
+  __syncwarp();
+  if ((vj_emu::linear_tid() & 31) == 0)
+    for (int i = 0; i < 16; i++)
+      for (int j = 0; j < 16; j++) p[i * ldm + j] = f.x[i * 16 + j];
+  __syncwarp();
+}
+
+}  // namespace nvcuda::wmma

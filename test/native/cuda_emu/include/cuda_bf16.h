@@ -1,0 +1,3 @@
+// Emulated <cuda_bf16.h>: see ../cuda_emu.h.
+#pragma once
+#include "../cuda_emu.h"

@@ -1,0 +1,3 @@
+// Emulated <mma.h>: see ../cuda_emu.h.
+#pragma once
+#include "../cuda_emu.h"
