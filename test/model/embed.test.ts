@@ -240,7 +240,12 @@ test('--device: cpu is the default, a malformed device or (here) cuda without a 
   };
   assert.is(await fail('gpu'), "--device: expected 'cpu', 'cuda' or 'cuda:N', got 'gpu'");
   const info = native.cudaInfo();
-  if (!info.available) {
+  if (info.available) {
+    // the same features from the encoder on the GPU
+    const gpuOut = join(dir, 'dev-gpu.npy');
+    await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: gpuOut, device: 'cuda', log: () => {} });
+    assertClose(readNpy(gpuOut).data as Float32Array, readNpy(cpuOut).data as Float32Array, 1e-5, '--device cuda features');
+  } else {
     assert.is(await fail('cuda:0'), `--device: 'cuda:0' was asked for, but ${info.reason}`);
     const r = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--input', input, '--out', join(dir, 'dev-cli.npy'), '--device', 'cuda']);
     assert.is(r.status, 1);

@@ -5,7 +5,8 @@
 // (test/gpu/ops.mjs), full fp32 and bf16 pretraining steps with checkpoint round trips and
 // upload-ahead (step.mjs), probe steps (probe.mjs) and asynchronous uploads (upload.mjs). The
 // tensor-core attention kernels also run alone against a float64 reference
-// (cuda_emu/attention_tc_emu.cc). What this cannot show: speed, the hardware's own rounding
+// (cuda_emu/attention_tc_emu.cc), and the suites whose CUDA branches need a device run again on
+// the emulated addon (vjepa-train / vjepa-probe / vjepa-embed on cuda). What this cannot show: speed, the hardware's own rounding
 // and scheduling, real concurrency between streams; test/gpu/run.sh on a GPU does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -60,5 +61,14 @@ for (const [script, summary] of [
     assert.not.match(r.out, /\bFAIL\b/, r.tail);
   });
 }
+
+test('the suites with CUDA branches, run again on the emulated addon (vjepa-train, vjepa-probe, vjepa-embed, uploads on cuda)', () => {
+  const uvu = join(ROOT, 'node_modules/uvu/bin.js');
+  const r = run(process.execPath, [uvu, 'dist/test', '(train/device|probe/device|model/embed|native/upload|train/upload_ahead)\\.test\\.js$'], 15 * 60_000);
+  assert.is(r.status, 0, r.tail);
+  const total = Number(/Total:\s+(\d+)/.exec(r.out.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(r.out.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? -1);
+  assert.ok(total >= 20 && passed === total, r.tail);
+});
 
 test.run();

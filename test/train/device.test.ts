@@ -1,8 +1,9 @@
-// meta.device for the trainer: what can be checked without a GPU (the CUDA comparison itself
-// is test/gpu/step.mjs, run by test/gpu/run.sh on a CUDA machine).
+// meta.device for the trainer. Without CUDA: the refusals. With it (a GPU, or the CPU emulator of
+// test/native/cuda_emu.test.ts): vjepa-train on cuda against the CPU. The step-level comparison
+// is test/gpu/step.mjs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../lib/native.js';
 import { Tensor, tidy } from '../../lib/tensor.js';
@@ -45,6 +46,31 @@ test('vjepa-train with meta.device: cuda on a machine without a GPU stops before
   assert.is(r.code, 1, r.out);
   assert.ok(r.out.includes(`vjepa-train: meta.device: 'cuda:0' was asked for, but ${cuda.reason}`), r.out);
   assert.not.ok(existsSync(join(dir, 'jepa-latest.safetensors')));
+});
+
+function csvLosses(dir: string): number[] {
+  const [head, ...rows] = readFileSync(join(dir, 'jepa_r0.csv'), 'utf8').trim().split('\n');
+  const col = head.split(',').indexOf('loss');
+  return rows.map((r) => Number(r.split(',')[col]));
+}
+
+test('with a GPU: vjepa-train on cuda logs the CPU run\'s losses (fp32), and bf16 mixed precision stays within 1e-2', async () => {
+  if (!cuda.available) return;
+  const csv = await tinyDataset();
+  const run = async (device: string, dtype = 'float32') => {
+    const dir = tempDir(`train-${device.replace(':', '')}-${dtype}`);
+    const r = await finish(runTrain([writeConfig(dir, tinyConfigYaml(csv, dir)), '--set', `meta.device=${device}`, '--set', `meta.dtype=${dtype}`, '--set', 'optimization.epochs=1']));
+    assert.is(r.code, 0, r.out);
+    return { losses: csvLosses(dir), out: r.out };
+  };
+  const cpu = await run('cpu');
+  const gpu = await run('cuda');
+  assert.is(gpu.losses.length, 4);
+  gpu.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `iteration ${i}: ${l} on cuda vs ${cpu.losses[i]}`));
+  const bf16 = await run('cuda:0', 'bfloat16');
+  assert.match(bf16.out, /meta\.dtype: bfloat16 mixed precision/);
+  bf16.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-2 * Math.abs(cpu.losses[i]), `bf16 iteration ${i}: ${l} vs ${cpu.losses[i]}`));
+  assert.not.equal(bf16.losses, gpu.losses, 'bf16 losses equal fp32: the bf16 path did not run');
 });
 
 test('moveTo keeps the object; to the same device it is a no-op', () => {
