@@ -6,7 +6,7 @@
 // MFU (matmul FLOPs, as reference/bench_torch.py counts them, over VJEPA_PEAK_TFLOPS, default
 // 989 = H200 SXM dense bf16).
 //   node test/gpu/step_bench.mjs            # on the GPU (needs dist/ built)
-//   node test/gpu/step_bench.mjs --tiny     # CPU self-check of the harness: vit_tiny at 64 px, batch 2
+//   node test/gpu/step_bench.mjs --tiny     # harness self-check: vit_tiny at 64 px, batch 2 (CPU, or CUDA when present)
 // VJEPA_STEP_BATCHES (default 32,16) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,7 +30,7 @@ const { Rng } = await lib('util/rng.js');
 
 const tiny = process.argv.includes('--tiny');
 const info = native.cudaInfo();
-const device = tiny ? 'cpu' : info.available ? 'cuda' : null;
+const device = info.available ? 'cuda' : tiny ? 'cpu' : null;
 if (!device) {
   console.log(`CUDA unavailable: ${info.reason} (run with --tiny for the CPU self-check)`);
   process.exit(0);
@@ -55,7 +55,8 @@ const enc = probe.encoder.cfg, N = probe.encoder.numTokens;
 const spec = {
   img_size: cfg.data.crop_size, patch_size: cfg.data.patch_size, num_frames: cfg.data.num_frames, tubelet_size: cfg.data.tubelet_size,
   embed_dim: enc.embedDim, depth: enc.depth, num_heads: enc.numHeads, mlp_ratio: enc.mlpRatio,
-  pred_embed_dim: cfg.model.pred_embed_dim, pred_depth: cfg.model.pred_depth, uniform_power: cfg.model.uniform_power, device,
+  pred_embed_dim: cfg.model.pred_embed_dim, pred_depth: cfg.model.pred_depth, uniform_power: cfg.model.uniform_power,
+  device: info.emulated ? 'cpu' : device, // torch's side: the CPU when our CUDA is the emulator
 };
 probe.dispose();
 
@@ -115,7 +116,7 @@ function ours(B) {
   }
 }
 
-console.log(`step bench: ${tiny ? 'CPU self-check (tiny)' : 'ViT-L/16'} ${spec.num_frames}x${spec.img_size}² on ${device}, ${N} tokens, D=${spec.embed_dim} x ${spec.depth}, predictor ${spec.pred_embed_dim} x ${spec.pred_depth}; batches ${batches.join(',')}; ${STEPS} timed steps`);
+console.log(`step bench: ${tiny ? 'self-check (tiny)' : 'ViT-L/16'} ${spec.num_frames}x${spec.img_size}² on ${device}, ${N} tokens, D=${spec.embed_dim} x ${spec.depth}, predictor ${spec.pred_embed_dim} x ${spec.pred_depth}; batches ${batches.join(',')}; ${STEPS} timed steps`);
 const oursRows = [];
 for (const B of batches) {
   const r = ours(B);
@@ -138,7 +139,7 @@ console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
 for (const r of oursRows) {
   const t = torch?.results.find((x) => x.batch === r.batch);
   const flops = stepFlops(r.batch, r.K);
-  const mfu = (x) => (device === 'cpu' || !x || x.error ? '-' : `${((flops / (x.ms_median / 1000) / PEAK) * 100).toFixed(1)} %`);
+  const mfu = (x) => (device === 'cpu' || info.emulated || !x || x.error ? '-' : `${((flops / (x.ms_median / 1000) / PEAK) * 100).toFixed(1)} %`);
   const ratio = !r.error && t && !t.error ? (r.clips_per_s / t.clips_per_s).toFixed(2) : '-';
   console.log(`| ${r.batch} | ${r.K.ctx.join('+')} / ${r.K.tgt.join('+')} | ${r.error ?? f(r.ms_median, 1)} | ${f(r.clips_per_s)} | ${mfu(r)} | ${f(r.peak_bytes / 2 ** 30)} | ${t?.error ?? f(t?.ms_median, 1)} | ${f(t?.clips_per_s)} | ${mfu(t)} | ${f(t?.peak_bytes / 2 ** 30)} | ${ratio} |`);
 }
