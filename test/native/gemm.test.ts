@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
 import { mulberry32 } from '../helpers/random.js';
+import { Handles } from '../helpers/handles.js';
 
 function randArray(rng: () => number, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -13,21 +14,10 @@ function randArray(rng: () => number, n: number, scale = 1): Float32Array {
   return a;
 }
 
-const live: TensorHandle[] = [];
-function f32(shape: number[], data?: Float32Array): TensorHandle {
-  const h = native.empty(shape, 'float32');
-  live.push(h);
-  if (data) h.write(data);
-  return h;
-}
-function read(h: TensorHandle): Float32Array {
-  const out = new Float32Array(h.shape.reduce((a, b) => a * b, 1));
-  h.read(out);
-  return out;
-}
-function freeAll(): void {
-  for (const h of live.splice(0)) if (!h.disposed) h.dispose();
-}
+const handles = new Handles();
+const f32 = (shape: number[], data?: Float32Array): TensorHandle => handles.make(shape, 'float32', data);
+const read = (h: TensorHandle): Float32Array => handles.read(h);
+const freeAll = (): void => handles.freeAll();
 
 // erf / erfc in float64: Maclaurin series below 2.5, Lentz continued fraction above (~1e-14).
 function erfSeries(x: number): number {

@@ -6,22 +6,12 @@ import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 import { mulberry32 } from '../helpers/random.js';
+import { Handles } from '../helpers/handles.js';
 
-const live: TensorHandle[] = [];
-function tensor(shape: number[], dtype: 'float32' | 'bfloat16', data?: Float32Array | Uint16Array): TensorHandle {
-  const h = native.empty(shape, dtype);
-  live.push(h);
-  if (data) h.write(data);
-  return h;
-}
-function read(h: TensorHandle): Float32Array {
-  const out = new Float32Array(h.shape.reduce((a, b) => a * b, 1));
-  h.read(out);
-  return out;
-}
-function freeAll(): void {
-  for (const h of live.splice(0)) if (!h.disposed) h.dispose();
-}
+const handles = new Handles();
+const tensor = (shape: number[], dtype: 'float32' | 'bfloat16', data?: Float32Array | Uint16Array): TensorHandle => handles.make(shape, dtype, data);
+const read = (h: TensorHandle): Float32Array => handles.read(h);
+const freeAll = (): void => handles.freeAll();
 
 /** n random values already on the bf16 grid: [bits, exact fp32 values]. */
 function randBf16(rng: () => number, n: number, scale = 1): [Uint16Array, Float32Array] {

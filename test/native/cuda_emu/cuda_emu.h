@@ -313,29 +313,28 @@ inline void fill_fragment(fragment<Use, 16, 16, 16, T, L>& f, float v) {
   for (float& e : f.x) e = v;
 }
 
+namespace detail {
+// x[r*16 + c] = tile element (r, c), stored at p[r*ldm + c] (row-major) or p[c*ldm + r].
+inline void load_tile(float* x, const __nv_bfloat16* p, unsigned ldm, bool row_major, const char* op) {
+  check_ptr(p, ldm, 8, op);
+  __syncwarp();
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 16; c++) x[r * 16 + c] = vj_bf16_to_float(row_major ? p[r * ldm + c] : p[c * ldm + r]);
+  __syncwarp();
+}
+}  // namespace detail
+
 inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
                              unsigned ldm) {
-  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_a): misaligned pointer or ldm");
-  __syncwarp();
-  for (int i = 0; i < 16; i++)
-    for (int k = 0; k < 16; k++) f.x[i * 16 + k] = vj_bf16_to_float(p[i * ldm + k]);
-  __syncwarp();
+  detail::load_tile(f.x, p, ldm, true, "load_matrix_sync (matrix_a): misaligned pointer or ldm");
 }
 inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, col_major>& f, const __nv_bfloat16* p,
                              unsigned ldm) {
-  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_b col_major): misaligned pointer or ldm");
-  __syncwarp();
-  for (int k = 0; k < 16; k++)
-    for (int n = 0; n < 16; n++) f.x[k * 16 + n] = vj_bf16_to_float(p[n * ldm + k]);
-  __syncwarp();
+  detail::load_tile(f.x, p, ldm, false, "load_matrix_sync (matrix_b col_major): misaligned pointer or ldm");
 }
 inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
                              unsigned ldm) {
-  detail::check_ptr(p, ldm, 8, "load_matrix_sync (matrix_b row_major): misaligned pointer or ldm");
-  __syncwarp();
-  for (int k = 0; k < 16; k++)
-    for (int n = 0; n < 16; n++) f.x[k * 16 + n] = vj_bf16_to_float(p[k * ldm + n]);
-  __syncwarp();
+  detail::load_tile(f.x, p, ldm, true, "load_matrix_sync (matrix_b row_major): misaligned pointer or ldm");
 }
 
 template <class LA, class LB>
