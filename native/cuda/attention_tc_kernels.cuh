@@ -207,6 +207,26 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
 
 // ------------------------------------------------------------------------------ backward
 
+// The backward kernels' shared memory: four bf16 [64][LH] tiles, then this warp's fp32 S and dP
+// strips, bf16 P and dS strips, and the block's 64 log-sum-exps and D values.
+template <int HDP>
+struct BwdSmem {
+  bf16* tile[4];
+  float *S, *dP, *lse2, *D;
+  bf16 *P, *dS;
+  __device__ BwdSmem(unsigned char* smem, int warp) {
+    using G = Geo<HDP>;
+    for (int i = 0; i < 4; i++) tile[i] = reinterpret_cast<bf16*>(smem + i * G::tile);
+    unsigned char* p = smem + 4 * G::tile;
+    S = reinterpret_cast<float*>(p) + warp * 16 * G::LS;
+    dP = reinterpret_cast<float*>(p + G::strip) + warp * 16 * G::LS;
+    P = reinterpret_cast<bf16*>(p + 2 * G::strip) + warp * 16 * G::LP;
+    dS = reinterpret_cast<bf16*>(p + 2 * G::strip + G::pstrip) + warp * 16 * G::LP;
+    lse2 = reinterpret_cast<float*>(p + 2 * G::strip + 2 * G::pstrip);
+    D = lse2 + kTile;
+  }
+};
+
 // Per 64-key tile: dV = Pᵀ dO and dK = scale * dSᵀ Q, looping over query tiles.
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
@@ -215,18 +235,11 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   using G = Geo<HDP>;
   constexpr int LH = G::LH, LS = G::LS, LP = G::LP;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Ks = reinterpret_cast<bf16*>(smem);
-  bf16* Vs = reinterpret_cast<bf16*>(smem + G::tile);
-  bf16* Qs = reinterpret_cast<bf16*>(smem + 2 * G::tile);
-  bf16* dOs = reinterpret_cast<bf16*>(smem + 3 * G::tile);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  unsigned char* p = smem + 4 * G::tile;
-  float* Sw = reinterpret_cast<float*>(p) + warp * 16 * LS;                   // Sᵀ strip [key][query]
-  float* dPw = reinterpret_cast<float*>(p + G::strip) + warp * 16 * LS;      // dPᵀ strip
-  bf16* Pw = reinterpret_cast<bf16*>(p + 2 * G::strip) + warp * 16 * LP;     // Pᵀ (bf16)
-  bf16* dSw = reinterpret_cast<bf16*>(p + 2 * G::strip + G::pstrip) + warp * 16 * LP;
-  float* lse2s = reinterpret_cast<float*>(p + 2 * G::strip + 2 * G::pstrip);
-  float* Ds = lse2s + kTile;
+  const BwdSmem<HDP> sm(smem, warp);
+  bf16 *Ks = sm.tile[0], *Vs = sm.tile[1], *Qs = sm.tile[2], *dOs = sm.tile[3];
+  float *Sw = sm.S, *dPw = sm.dP, *lse2s = sm.lse2, *Ds = sm.D;  // Sᵀ, dPᵀ strips [key][query]
+  bf16 *Pw = sm.P, *dSw = sm.dS;                                    // Pᵀ, dSᵀ (bf16)
 
   const int64_t bh = blockIdx.x / nkt;
   const int k0 = (int)(blockIdx.x % nkt) * kTile;
@@ -277,15 +290,11 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
   using G = Geo<HDP>;
   constexpr int LH = G::LH, LS = G::LS, LP = G::LP;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Qs = reinterpret_cast<bf16*>(smem);
-  bf16* dOs = reinterpret_cast<bf16*>(smem + G::tile);
-  bf16* Ks = reinterpret_cast<bf16*>(smem + 2 * G::tile);
-  bf16* Vs = reinterpret_cast<bf16*>(smem + 3 * G::tile);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  unsigned char* p = smem + 4 * G::tile;
-  float* Sw = reinterpret_cast<float*>(p) + warp * 16 * LS;
-  float* dPw = reinterpret_cast<float*>(p + G::strip) + warp * 16 * LS;
-  bf16* dSw = reinterpret_cast<bf16*>(p + 2 * G::strip) + warp * 16 * LP;
+  const BwdSmem<HDP> sm(smem, warp);
+  bf16 *Qs = sm.tile[0], *dOs = sm.tile[1], *Ks = sm.tile[2], *Vs = sm.tile[3];
+  float *Sw = sm.S, *dPw = sm.dP;
+  bf16* dSw = sm.dS;
 
   const int64_t bh = blockIdx.x / nqt;
   const int q0 = (int)(blockIdx.x % nqt) * kTile;
