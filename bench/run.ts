@@ -55,6 +55,20 @@ if (want('memory')) {
   rows.push(...(await benchMemory()));
 }
 
+// On a CUDA machine the GPU bench follows (kernels against torch, then the ViT-L/16 train step
+// against torch bf16 autocast + SDPA); it prints its own tables. Not under the CPU emulator.
+const cuda = native.cudaInfo();
+if (cuda.available && !cuda.emulated && want('gpu')) {
+  section('GPU (test/gpu/bench.mjs, test/gpu/step_bench.mjs)');
+  const { spawnSync } = await import('node:child_process');
+  const { pathToFileURL } = await import('node:url');
+  const gpuBench = await import(pathToFileURL(join(ROOT, 'test/gpu/bench.mjs')).href);
+  await gpuBench.bench(native);
+  spawnSync(process.execPath, [join(ROOT, 'test/gpu/step_bench.mjs')], { stdio: 'inherit' });
+} else if (want('gpu')) {
+  process.stderr.write(`bench: no GPU bench (${cuda.emulated ? 'the CUDA backend is the CPU emulator' : cuda.reason})\n`);
+}
+
 const fmt = (v: number | null) => (v === null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const lines = [
   `vjepa bench — ${cpus()[0]?.model ?? 'cpu'}, ${threads} threads, ISA ${native.isa().active}, ${new Date().toISOString().slice(0, 10)}`,
