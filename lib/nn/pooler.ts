@@ -68,8 +68,11 @@ export class AttentiveClassifier extends Module {
     this.pooler = this.child('pooler', new AttentivePooler(dim, heads, { numQueries: 1, depth: opts.depth ?? 1 }, rng));
     this.linear = this.child('linear', new Linear(dim, numClasses, rng));
     // The head keeps PyTorch's default Linear init, not trunc-normal (§8.25).
-    this.linear.weight.write(uniformFanIn([numClasses, dim], dim, rng).toFloat32Array());
-    this.linear.bias!.write(uniformFanIn([numClasses], dim, rng).toFloat32Array());
+    for (const [p, shape] of [[this.linear.weight, [numClasses, dim]], [this.linear.bias!, [numClasses]]] as const) {
+      const init = uniformFanIn([...shape], dim, rng);
+      p.write(init.toFloat32Array());
+      init.dispose();
+    }
   }
 
   /** x [B, N, D] -> logits [B, numClasses] */

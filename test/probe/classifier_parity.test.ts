@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
-import { Tensor, tidy } from '../../lib/tensor.js';
+import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
@@ -27,6 +27,14 @@ function build(): AttentiveClassifier {
   assert.is(r.loaded.length, clf.namedParameters().length);
   return clf;
 }
+
+test('construction leaves exactly its parameters alive (the init temporaries are freed)', () => {
+  const before = memoryStats().liveTensors;
+  const c = new AttentiveClassifier(32, 2, 5, new InitRng(1), { depth: 2 });
+  assert.is(memoryStats().liveTensors - before, c.namedParameters().length);
+  c.dispose();
+  assert.is(memoryStats().liveTensors, before);
+});
 
 test('forward: logits and CE loss match PyTorch (1e-4)', () => {
   const clf = build();
