@@ -66,6 +66,8 @@ export interface NativeAddon {
   addRowvec(x: H, v: H, out: H): void;
   sumRows(x: H, out: H, accumulate: boolean): void;
   sumSquares(x: H): number;
+  /** Σ over the tensors of Σ x², in double; on CUDA one synchronisation for all of them. */
+  sumSquaresMany(xs: H[]): number;
   meanColStd(x: H): number;
   cast(src: H, dst: H): void;
   lossFwd(pred: H, target: H, lossExp: number): number;

@@ -108,6 +108,9 @@ struct Backend {
   // out[c] (+)= sum_r x[r, c]
   void (*sum_rows)(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate);
   double (*sum_squares)(const float* x, int64_t n);
+  // sum over k < count of sum_squares(xs[k], ns[k]), added in k order; one host read on CUDA
+  // (gradient norms over every parameter would otherwise synchronise once per tensor).
+  double (*sum_squares_many)(const float* const* xs, const int64_t* ns, int64_t count);
   // mean over columns of the std (biased) over rows: the collapse monitor.
   double (*mean_col_std)(const float* x, int64_t rows, int64_t cols);
 

@@ -109,9 +109,8 @@ export class AdamW {
 
 /** Total L2 norm of the gradients (float64 accumulation). */
 export function gradNorm(params: Tensor[]): number {
-  let s = 0;
-  for (const p of params) if (p.grad) s += native.sumSquares(p.grad.handle);
-  return Math.sqrt(s);
+  // One call: on the GPU each per-tensor read would be a synchronisation.
+  return Math.sqrt(native.sumSquaresMany(params.flatMap((p) => (p.grad ? [p.grad.handle] : []))));
 }
 
 /** torch.nn.utils.clip_grad_norm_: scales by min(1, max/(norm+1e-6)); returns the pre-clip norm. */

@@ -1,4 +1,6 @@
 // Elementwise ops, reductions and dtype casts.
+#include <vector>
+
 #include "api/common.h"
 
 using namespace vj;
@@ -60,6 +62,33 @@ VJ_BINDING(sumSquares) {
   const Backend& be = same_device("sumSquares", {&x});
   need_f32("sumSquares", {{"x", &x}});
   return Napi::Number::New(info.Env(), need(be.sum_squares, be, "sumSquares")(x.f32(), x.numel()));
+}
+
+// sumSquaresMany([x, ...]): sum of every element squared over all the tensors (one device, f32),
+// in double; on CUDA one host read for the lot (gradient norms).
+VJ_BINDING(sumSquaresMany) {
+  const char* op = "sumSquaresMany";
+  if (info.Length() < 1 || !info[0].IsArray()) fail(std::string(op) + ": expects an array of tensors");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<Tensor*> ts;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!TensorHandle::Is(v)) fail(std::string(op) + ": element " + std::to_string(i) + " is not a tensor");
+    Tensor& t = Napi::ObjectWrap<TensorHandle>::Unwrap(v.As<Napi::Object>())->tensor(op, "x");
+    check_dtype(op, ("element " + std::to_string(i)).c_str(), t, DType::F32);
+    if (!ts.empty() && (t.device() != ts[0]->device() || t.storage->device_index != ts[0]->storage->device_index))
+      fail(std::string(op) + ": tensors on different devices (" + ts[0]->desc() + " and " + t.desc() + ")");
+    ts.push_back(&t);
+  }
+  if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
+  const Backend& be = backend_for(ts[0]->device());
+  std::vector<const float*> xs;
+  std::vector<int64_t> ns;
+  for (Tensor* t : ts) {
+    xs.push_back(t->f32());
+    ns.push_back(t->numel());
+  }
+  return Napi::Number::New(info.Env(), need(be.sum_squares_many, be, op)(xs.data(), ns.data(), (int64_t)ts.size()));
 }
 
 // meanColStd(x [..., C]): mean over C of the std over all leading rows (collapse monitor)

@@ -34,6 +34,12 @@ double sum_squares(const float* x, int64_t n) {
   return s;
 }
 
+double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count) {
+  double s = 0;
+  for (int64_t k = 0; k < count; k++) s += sum_squares(xs[k], ns[k]);
+  return s;
+}
+
 double mean_col_std(const float* x, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return 0.0;
   // Two passes (mean, then centred squares): E[x^2] - mean^2 cancels when |mean| >> std.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <vector>
+
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/reduce_util.cuh"
@@ -132,6 +134,31 @@ double sum_squares(const float* x, int64_t n) {
   check_launch("sumSquares");
   sum_doubles(d, blocks, d + blocks, "sumSquares");
   return read_double(d + blocks, "sumSquares");
+}
+
+// Each tensor's partials are reduced into its own slot, the slots in order into one total: the
+// same arithmetic as calling sum_squares per tensor, with one read at the end.
+double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count) {
+  if (count <= 0) return 0.0;
+  const int threads = 256;
+  std::vector<unsigned> blocks((size_t)count);
+  int64_t total = 0;
+  for (int64_t k = 0; k < count; k++) total += (blocks[(size_t)k] = ns[k] > 0 ? grid_for(ns[k], threads * 8, 1024) : 0);
+  Scratch buf(sizeof(double) * (size_t)(total + count + 1));
+  double* part = buf.as<double>();
+  double* slots = part + total;
+  for (int64_t k = 0; k < count; k++) {
+    if (blocks[(size_t)k] == 0) {
+      check(cudaMemsetAsync(slots + k, 0, sizeof(double), stream()), "sumSquaresMany (cudaMemsetAsync)");
+      continue;
+    }
+    sumsq_partial_kernel<<<blocks[(size_t)k], threads, 0, stream()>>>(xs[k], ns[k], part);
+    check_launch("sumSquaresMany");
+    sum_doubles(part, blocks[(size_t)k], slots + k, "sumSquaresMany");
+    part += blocks[(size_t)k];
+  }
+  sum_doubles(slots, count, slots + count, "sumSquaresMany");
+  return read_double(slots + count, "sumSquaresMany");
 }
 
 double mean_col_std(const float* x, int64_t rows, int64_t cols) {

@@ -240,6 +240,7 @@ check('addRowvec', { x: F([37, 64]), v: F([64]), o: Z([37, 64]) }, (T) => A.addR
 check('sumRows', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, false), ['o']);
 check('sumRows accumulate', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, true), ['o']);
 check('sumSquares', { x: F([100003]) }, (T) => A.sumSquares(T.x), [], 1e-9);
+check('sumSquaresMany', { a: F([100003]), b: F([17]), c: F([4096 * 3]), e: Z([0]) }, (T) => A.sumSquaresMany([T.a, T.b, T.e, T.c]), [], 1e-9);
 check('meanColStd', { x: F([513, 77], 3) }, (T) => A.meanColStd(T.x), [], 1e-9);
 
 // ---------------------------------------------------------------- losses

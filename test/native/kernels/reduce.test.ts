@@ -35,6 +35,22 @@ test('sumSquares: double-accumulated sum of squares', () => {
   });
 });
 
+test('sumSquaresMany: the sum of sumSquares over the tensors, in order, bit for bit; empty lists are 0', () => {
+  const rng = new Rng(54);
+  sweep((label) => {
+    const sizes = [1, 100003, 0, 17, 4096];
+    const xs = sizes.map((n) => f32([n], rng.normals(n, 2)));
+    let want = 0;
+    for (const x of xs) want += native.sumSquares(x);
+    assert.is(native.sumSquaresMany(xs), want, `${label}: equals the per-tensor sum`);
+    let ref = 0;
+    for (const x of xs) for (const v of read(x)) ref += v * v;
+    closeNum(native.sumSquaresMany(xs), ref, { rtol: 1e-12 }, `${label}: vs float64`);
+    assert.is(native.sumSquaresMany([]), 0);
+    freeAll();
+  });
+});
+
 test('meanColStd: mean over columns of the biased std over rows', () => {
   const rng = new Rng(53);
   sweep((label) => {
@@ -76,6 +92,9 @@ test('meanColStd: mean over columns of the biased std over rows', () => {
 test('reduce errors name the op and the shapes', () => {
   throwsMsg(() => native.sumRows(f32([4, 3]), f32([5]), false), [/sumRows/, /\[4,3\]/, /\[5\]/], 'sumRows');
   throwsMsg(() => native.sumSquares(native.zeros([2], 'bfloat16')), [/sumSquares/, /float32/, /bf16\[2\]/], 'sumSquares dtype');
+  throwsMsg(() => native.sumSquaresMany([f32([3]), native.zeros([2], 'bfloat16')]), [/sumSquaresMany/, /element 1/, /float32/], 'sumSquaresMany dtype');
+  throwsMsg(() => native.sumSquaresMany([f32([3]), 5 as never]), [/sumSquaresMany/, /element 1 is not a tensor/], 'sumSquaresMany element');
+  throwsMsg(() => native.sumSquaresMany(f32([3]) as never), [/sumSquaresMany: expects an array/], 'sumSquaresMany arg');
   assert.ok(true);
   freeAll();
 });
