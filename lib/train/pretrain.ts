@@ -67,9 +67,9 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
 }
 
 /**
- * Checks meta.device and returns the device tensors should use: 'cpu' or 'cuda:N'. Callers
- * without a CUDA path (the probe, for now) leave cudaSupported false and get a clear error
- * on a GPU machine too.
+ * Checks a device setting (meta.device, or `what` names another option) and returns the device
+ * tensors should use: 'cpu' or 'cuda:N'. Callers without a CUDA path leave cudaSupported false
+ * and get a clear error on a GPU machine too.
  */
 export function selectDevice(device: string, opts: { cudaSupported?: boolean; what?: string } = {}): string {
   const what = opts.what ?? 'meta.device';
