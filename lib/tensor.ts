@@ -33,6 +33,8 @@ export class Tensor {
   grad: Tensor | null = null;
   gradFn: GradNode | null = null;
   name = '';
+  /** the device of a release()d tensor */
+  private releasedFrom: Device | null = null;
 
   constructor(handle: TensorHandle) {
     this._handle = handle;
@@ -123,7 +125,7 @@ export class Tensor {
     return this._handle;
   }
   get device(): Device {
-    return this.handle.device;
+    return this.releasedFrom ?? this.handle.device;
   }
   get numel(): number {
     return numel(this.shape);
@@ -209,6 +211,18 @@ export class Tensor {
   copyFrom(src: Tensor): this {
     native.copy(src.handle, this.handle);
     return this;
+  }
+
+  /**
+   * Frees this tensor's data now but keeps its place in the autograd graph (unlike dispose), for
+   * an intermediate whose consumers saved what their backward needs: their own views or bf16
+   * copies. Its shape and device stay readable; reading its data is an error naming the op.
+   */
+  release(): void {
+    if (this._handle.disposed) return;
+    this.releasedFrom = this._handle.device;
+    this._handle.dispose();
+    backstop.unregister(this);
   }
 
   dispose(): void {

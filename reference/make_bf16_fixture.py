@@ -4,8 +4,9 @@ precision, emulated in PyTorch. The scheme (lib/ops/autocast.ts) is:
 
   every nn.Linear and the tubelet patch embedding compute  y = r(x) r(W)^T + b  in fp32, where
   r() rounds to bfloat16 (nearest even); their backward uses r(dy) for dx = r(dy) r(W) and
-  dW = r(dy)^T r(x), and the unrounded dy for db. Everything else (attention on the CPU,
-  layernorm, GELU, losses) is fp32.
+  dW = r(dy)^T r(x), and the unrounded dy for db. The MLP's GELU runs forward on the fp32
+  pre-activation but its backward sees r(pre) (the pre-activation is saved in bf16). Everything
+  else (attention on the CPU, layernorm, losses) is fp32.
 
 The test (test/train/mixed-precision.test.ts) runs our forward and backward under
 autocast('bfloat16') on the CPU and compares loss and every gradient. For context the file also
@@ -57,6 +58,27 @@ class Bf16Gemm(torch.autograd.Function):
         return gr @ wr, g2.t() @ x2, gb
 
 
+class GeluSavedBf16(torch.autograd.Function):
+    """gelu(x) forward; backward evaluates gelu' at r(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(r(x))
+        return torch.nn.functional.gelu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (xr,) = ctx.saved_tensors
+        with torch.enable_grad():
+            t = xr.detach().requires_grad_(True)
+            (d,) = torch.autograd.grad(torch.nn.functional.gelu(t), t, g)
+        return d
+
+
+def mlp_bf16(self, x):
+    return self.fc2(GeluSavedBf16.apply(self.fc1(x)))
+
+
 def linear_bf16(self, x):
     return Bf16Gemm.apply(x, self.weight, self.bias)
 
@@ -84,11 +106,12 @@ def step0(tensors, mode):
     x = tensors['x']
     ctx = [tensors['mask.ctx_0'].long(), tensors['mask.ctx_1'].long()]
     tg = [tensors['mask.tgt_0'].long(), tensors['mask.tgt_1'].long()]
-    saved = (nn.Linear.forward, vjepa_model.PatchEmbed3D.forward)
+    saved = (nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward)
     try:
         if mode == 'ours':
             nn.Linear.forward = linear_bf16
             vjepa_model.PatchEmbed3D.forward = patch_embed_bf16
+            vjepa_model.MLP.forward = mlp_bf16
         if mode == 'torch_autocast':
             with torch.autocast('cpu', dtype=torch.bfloat16):
                 out = jepa_forward(enc, pred, tgt, x, ctx, tg, TRAIN['loss_exp'], TRAIN['reg_coeff'])
@@ -96,7 +119,7 @@ def step0(tensors, mode):
             out = jepa_forward(enc, pred, tgt, x, ctx, tg, TRAIN['loss_exp'], TRAIN['reg_coeff'])
         out['loss'].backward()
     finally:
-        nn.Linear.forward, vjepa_model.PatchEmbed3D.forward = saved
+        nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward = saved
     grads = {f'encoder.{n}': q.grad for n, q in enc.named_parameters() if q.grad is not None}
     grads.update({f'predictor.{n}': q.grad for n, q in pred.named_parameters() if q.grad is not None})
     return out, grads
@@ -114,7 +137,8 @@ def main():
         out[f'bf16.{k}'] = ours[k].detach().float().reshape(1)
     for k, v in grads.items():
         out[f'bf16.grad.{k}'] = v
-    info = {'scheme': 'bf16 GEMM operands (linear, patch embed), fp32 outputs and everything else',
+    info = {'scheme': 'bf16 GEMM operands (linear, patch embed), GELU backward on the bf16-saved pre-activation, '
+                      'fp32 outputs and everything else',
             'loss_bf16': ours['loss'].item(), 'loss_fp32': fp32['loss'].item(),
             'loss_torch_autocast_bf16': auto['loss'].item(),
             'max_grad_rel_diff_bf16_vs_fp32': max(

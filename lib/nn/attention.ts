@@ -19,7 +19,11 @@ export class Attention extends Module {
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
   forward(x: Tensor): Tensor {
-    return this.proj.forward(selfAttention(this.qkv.forward(x), this.heads));
+    // qkv stays: the attention backward reads it. Its output is saved by attention and proj.
+    const o = selfAttention(this.qkv.forward(x), this.heads);
+    const out = this.proj.forward(o);
+    o.release();
+    return out;
   }
 }
 
@@ -40,6 +44,9 @@ export class CrossAttention extends Module {
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
   forward(queries: Tensor, x: Tensor): Tensor {
-    return this.proj.forward(crossAttention(this.q.forward(queries), this.kv.forward(x), this.heads));
+    const o = crossAttention(this.q.forward(queries), this.kv.forward(x), this.heads);
+    const out = this.proj.forward(o);
+    o.release();
+    return out;
   }
 }

@@ -19,9 +19,20 @@ export class Block extends Module {
     this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
+  // Intermediates are released as soon as their consumers ran: linear saves its own operand
+  // (a view, or the bf16 copy under autocast) and add saves nothing, so their data is not needed.
   forward(x: Tensor): Tensor {
-    const h = add(x, this.attn.forward(this.norm1.forward(x)));
-    return add(h, this.mlp.forward(this.norm2.forward(h)));
+    const n1 = this.norm1.forward(x);
+    const a = this.attn.forward(n1);
+    n1.release();
+    const h = add(x, a);
+    a.release();
+    const n2 = this.norm2.forward(h);
+    const m = this.mlp.forward(n2);
+    n2.release();
+    const out = add(h, m);
+    m.release();
+    return out;
   }
 }
 
@@ -39,7 +50,16 @@ export class CrossAttentionBlock extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(q: Tensor, x: Tensor): Tensor {
-    const h = add(q, this.xattn.forward(q, this.norm1.forward(x)));
-    return add(h, this.mlp.forward(this.norm2.forward(h)));
+    const n1 = this.norm1.forward(x);
+    const a = this.xattn.forward(q, n1);
+    n1.release();
+    const h = add(q, a);
+    a.release();
+    const n2 = this.norm2.forward(h);
+    const m = this.mlp.forward(n2);
+    n2.release();
+    const out = add(h, m);
+    m.release();
+    return out;
   }
 }

@@ -15,6 +15,8 @@ export class Mlp extends Module {
   }
   forward(x: Tensor): Tensor {
     const h = linearGelu(x, this.fc1.weight, this.fc1.bias);
-    return linear(h, this.fc2.weight, this.fc2.bias);
+    const out = linear(h, this.fc2.weight, this.fc2.bias);
+    h.release(); // fc2 saved its own view (or bf16 copy) of it
+    return out;
   }
 }

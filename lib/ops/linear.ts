@@ -4,7 +4,7 @@
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
-import { gemmOperands, gradOperand, matmulDtype } from './autocast.js';
+import { gemmOperands, gradOperand, matmulDtype, toBf16 } from './autocast.js';
 
 function rows2d(x: Tensor, op: string, din: number): Tensor {
   if (x.shape[x.rank - 1] !== din)
@@ -69,7 +69,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   });
 }
 
-/** gelu(x Wᵀ + b), keeping the pre-activation (fp32) for backward. */
+/** gelu(x Wᵀ + b), keeping the pre-activation for backward (fp32; bf16 under autocast). */
 export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [dout, din] = w.shape;
   const bf16 = matmulDtype() === 'bfloat16';
@@ -85,14 +85,21 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     op.w.dispose();
     return y;
   }
-  const pre = Tensor.empty([rows, dout], 'float32', x.device);
-  native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre.handle, true, b ? b.handle : null);
+  const pre32 = Tensor.empty([rows, dout], 'float32', x.device);
+  native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre32.handle, true, b ? b.handle : null);
   y2.dispose();
+  // Under bf16 the pre-activation (4x the width: the largest saved activation of a block) is
+  // kept in bf16, as torch.autocast keeps fc1's output; the forward used it in fp32.
+  const pre = bf16 ? toBf16(pre32) : pre32;
+  if (pre !== pre32) pre32.dispose();
   return record(y, 'linearGelu', [x, w, b], [op.x, op.w, pre], (g) => {
     const dpre = Tensor.empty(pre.shape, 'float32', x.device);
+    const preF = bf16 ? Tensor.empty(pre.shape, 'float32', x.device) : pre;
+    if (preF !== pre) native.cast(pre.handle, preF.handle);
     const g2 = g.view(pre.shape);
-    native.geluBwd(pre.handle, g2.handle, dpre.handle);
+    native.geluBwd(preF.handle, g2.handle, dpre.handle);
     g2.dispose();
+    if (preF !== pre) preF.dispose();
     const da = gradOperand(dpre, bf16);
     const gx = inputGrad(x, da, op.w, din);
     const [gw, gb] = weightGrads(op.x, da, dpre, w, b);
