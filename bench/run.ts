@@ -54,6 +54,11 @@ if (want('memory')) {
   const { benchMemory } = await import('./memory.js');
   rows.push(...(await benchMemory()));
 }
+if (want('step-memory')) {
+  section('step memory');
+  const { benchStepMemory } = await import('./step_memory.js');
+  rows.push(...benchStepMemory());
+}
 
 // On a CUDA machine the GPU bench follows (kernels against torch, then the ViT-L/16 train step
 // against torch bf16 autocast + SDPA); it prints its own tables. Not under the CPU emulator.
