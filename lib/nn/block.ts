@@ -19,20 +19,9 @@ export class Block extends Module {
     this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
-  // Intermediates are released as soon as their consumers ran: linear saves its own operand
-  // (a view, or the bf16 copy under autocast) and add saves nothing, so their data is not needed.
   forward(x: Tensor): Tensor {
-    const n1 = this.norm1.forward(x);
-    const a = this.attn.forward(n1);
-    n1.release();
-    const h = add(x, a);
-    a.release();
-    const n2 = this.norm2.forward(h);
-    const m = this.mlp.forward(n2);
-    n2.release();
-    const out = add(h, m);
-    m.release();
-    return out;
+    const h = residual(x, this.norm1.forward(x), (n) => this.attn.forward(n));
+    return residual(h, this.norm2.forward(h), (n) => this.mlp.forward(n));
   }
 }
 
@@ -50,16 +39,19 @@ export class CrossAttentionBlock extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(q: Tensor, x: Tensor): Tensor {
-    const n1 = this.norm1.forward(x);
-    const a = this.xattn.forward(q, n1);
-    n1.release();
-    const h = add(q, a);
-    a.release();
-    const n2 = this.norm2.forward(h);
-    const m = this.mlp.forward(n2);
-    n2.release();
-    const out = add(h, m);
-    m.release();
-    return out;
+    const h = residual(q, this.norm1.forward(x), (n) => this.xattn.forward(q, n));
+    return residual(h, this.norm2.forward(h), (n) => this.mlp.forward(n));
   }
+}
+
+/**
+ * x + f(normed). The normed input and f's output are released once consumed: the linear layers
+ * inside f saved their own views (or bf16 copies) and the add saves nothing.
+ */
+function residual(x: Tensor, normed: Tensor, f: (n: Tensor) => Tensor): Tensor {
+  const a = f(normed);
+  normed.release();
+  const h = add(x, a);
+  a.release();
+  return h;
 }
