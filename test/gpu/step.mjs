@@ -85,26 +85,33 @@ function snapshot(model, opt) {
   return out;
 }
 
-// STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step.
-function run(device, matmulDtype = 'float32') {
+// The fixture's schedules (and post-warmup clipping) as pretrainStep settings: call once per step
+// i, in order, since each call advances lr, wd and EMA momentum.
+function stepSettings() {
   const { warmup, total } = scheduleSteps({ warmupEpochs: S.warmup_epochs, epochs: S.epochs, ipe: S.ipe, ipeScale: S.ipe_scale });
   const lrS = new WarmupCosineSchedule({ startLr: S.start_lr, refLr: S.lr, finalLr: S.final_lr, warmupSteps: warmup, totalSteps: total });
   const wdS = new CosineWDSchedule({ refWd: S.weight_decay, finalWd: S.final_weight_decay, totalSteps: total });
   const emaS = new EmaMomentumSchedule({ start: S.ema[0], end: S.ema[1], ipe: S.ipe, epochs: S.epochs, ipeScale: S.ipe_scale });
+  return (i, extra = {}) => ({
+    lossExp: S.loss_exp,
+    regCoeff: S.reg_coeff,
+    lr: lrS.step(),
+    wd: wdS.step(),
+    momentum: emaS.step(),
+    clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
+    ...extra,
+  });
+}
+
+// STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step.
+function run(device, matmulDtype = 'float32') {
+  const settings = stepSettings();
   const { clips, masks } = inputs(device);
   let { model, opt } = build(device);
   const records = [];
   const step = (i) =>
     records.push(
-      pretrainStep(model, opt, clips, masks, {
-        lossExp: S.loss_exp,
-        regCoeff: S.reg_coeff,
-        lr: lrS.step(),
-        wd: wdS.step(),
-        momentum: emaS.step(),
-        clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
-        matmulDtype,
-      }),
+      pretrainStep(model, opt, clips, masks, settings(i, { matmulDtype })),
     );
   for (let i = 0; i < STEPS; i++) step(i);
   const before = snapshot(model, opt);
@@ -224,10 +231,7 @@ function stepClips(i) {
 }
 
 function runUploads(device, ahead) {
-  const { warmup, total } = scheduleSteps({ warmupEpochs: S.warmup_epochs, epochs: S.epochs, ipe: S.ipe, ipeScale: S.ipe_scale });
-  const lrS = new WarmupCosineSchedule({ startLr: S.start_lr, refLr: S.lr, finalLr: S.final_lr, warmupSteps: warmup, totalSteps: total });
-  const wdS = new CosineWDSchedule({ refWd: S.weight_decay, finalWd: S.final_weight_decay, totalSteps: total });
-  const emaS = new EmaMomentumSchedule({ start: S.ema[0], end: S.ema[1], ipe: S.ipe, epochs: S.epochs, ipeScale: S.ipe_scale });
+  const settings = stepSettings();
   const { model, opt } = build(device);
   // A step's tensors, allocated; fill() writes them (asynchronously when ahead).
   const alloc = (i) => {
@@ -256,15 +260,7 @@ function runUploads(device, ahead) {
     cur.fill(); // a no-op when the previous step's overlap hook filled it
     const next = ahead && i + 1 < STEPS ? alloc(i + 1) : null;
     records.push(
-      pretrainStep(model, opt, cur.clips, cur.masks, {
-        lossExp: S.loss_exp,
-        regCoeff: S.reg_coeff,
-        lr: lrS.step(),
-        wd: wdS.step(),
-        momentum: emaS.step(),
-        clipGrad: Math.floor(i / S.ipe) > S.warmup_epochs ? S.clip_grad : null,
-        overlap: next ? () => next.fill() : undefined,
-      }),
+      pretrainStep(model, opt, cur.clips, cur.masks, settings(i, { overlap: next ? () => next.fill() : undefined })),
     );
     drop(cur);
     cur = next ?? (i + 1 < STEPS ? alloc(i + 1) : null);
