@@ -29,7 +29,7 @@ const { Tensor, tidy, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { WarmupCosineSchedule, CosineWDSchedule } = await lib('optim/schedules.js');
 const { InitRng } = await lib('nn/init.js');
-const { buildEncoder } = await lib('nn/vjepa.js');
+const { tinyEncoder } = await import(pathToFileURL(join(root, 'dist/test/probe/helpers.js')).href);
 const { AttentiveClassifier } = await lib('nn/pooler.js');
 const { Rng } = await lib('util/rng.js');
 const { encodeBatch } = await lib('probe/aggregate.js');
@@ -63,23 +63,7 @@ const LR = { lr: 1e-3, wd: 0.01, total: TRAIN_STEPS + 2 };
 const SEED = 7;
 
 function buildModels(device, classifierSeed = SEED + 1) {
-  const encoder = buildEncoder(
-    {
-      modelName: 'vit_tiny',
-      overrides: { embed_dim: ENC.embed_dim, depth: ENC.depth, num_heads: ENC.num_heads },
-      cropSize: ENC.res,
-      patchSize: ENC.patch,
-      numFrames: ENC.frames,
-      tubeletSize: 2,
-      uniformPower: true,
-      predEmbedDim: 1,
-      predDepth: 0,
-      numMaskTokens: 0,
-      zeroInitMaskTokens: true,
-      seed: SEED,
-    },
-    new InitRng(SEED),
-  );
+  const encoder = tinyEncoder(ENC, SEED);
   encoder.setTrainable(false);
   const classifier = tidy(() => new AttentiveClassifier(ENC.embed_dim, ENC.num_heads, C, new InitRng(classifierSeed)));
   // As runProbe does: built on the host, moved before the optimizer exists.

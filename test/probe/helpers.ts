@@ -9,31 +9,37 @@ import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { InitRng } from '../../lib/nn/init.js';
 import { exportStateDict } from '../../lib/nn/state.js';
 import { buildEncoder } from '../../lib/nn/vjepa.js';
+import type { VisionTransformer } from '../../lib/nn/vit.js';
 import { CHECKPOINT_FORMAT } from '../../lib/train/checkpoint.js';
 import { validateProbeRun, type ProbeRunConfig } from '../../lib/probe/config.js';
 
 export const TINY = { embed_dim: 32, depth: 1, num_heads: 2, frames: 4, patch: 8, res: 32 };
 
-export async function tinySetup(prefix: string): Promise<{ dir: string; trainCsv: string; valCsv: string; checkpoint: string }> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const ds = await ensureSynthDataset(join(dir, 'synth'), { videos: 8, valVideos: 4, classes: 2, frames: 12, width: 32, height: 32, fps: 12, seed: 1 });
-  const enc = buildEncoder(
+/** The probe tests' encoder: vit_tiny resized to `shape`, patch 8 from `res` px, tubelet 2, seeded. */
+export function tinyEncoder(shape: { embed_dim: number; depth: number; num_heads: number; frames: number; patch: number; res: number }, seed: number): VisionTransformer {
+  return buildEncoder(
     {
       modelName: 'vit_tiny',
-      overrides: { embed_dim: TINY.embed_dim, depth: TINY.depth, num_heads: TINY.num_heads },
-      cropSize: TINY.res,
-      patchSize: TINY.patch,
-      numFrames: TINY.frames,
+      overrides: { embed_dim: shape.embed_dim, depth: shape.depth, num_heads: shape.num_heads },
+      cropSize: shape.res,
+      patchSize: shape.patch,
+      numFrames: shape.frames,
       tubeletSize: 2,
       uniformPower: true,
       predEmbedDim: 1,
       predDepth: 0,
       numMaskTokens: 0,
       zeroInitMaskTokens: true,
-      seed: 9,
+      seed,
     },
-    new InitRng(9),
+    new InitRng(seed),
   );
+}
+
+export async function tinySetup(prefix: string): Promise<{ dir: string; trainCsv: string; valCsv: string; checkpoint: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const ds = await ensureSynthDataset(join(dir, 'synth'), { videos: 8, valVideos: 4, classes: 2, frames: 12, width: 32, height: 32, fps: 12, seed: 1 });
+  const enc = tinyEncoder(TINY, 9);
   const tensors = new Map<string, HostTensor>();
   // The target encoder gets different weights than `encoder.`, so loading the wrong key is visible.
   for (const [k, v] of exportStateDict(enc, 'target_encoder.')) tensors.set(k, v);
