@@ -55,7 +55,7 @@ export interface NativeAddon {
   layernormFwd(x: H, w: OptH, b: OptH, y: H, mean: H, rstd: H, eps: number): void;
   layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH): void;
   geluFwd(x: H, y: H): void;
-  geluBwd(x: H, dy: H, dx: H): void;
+  geluBwd(x: H, dy: H, dx: H, dx16?: OptH): void;
   unfoldTubelets(x: H, idx: OptH, out: H, tubelet: number, patch: number): void;
   gatherRows(x: H, idx: H, out: H): void;
   scatterAddRows(dout: H, idx: H, dx: H): void;

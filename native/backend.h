@@ -28,6 +28,12 @@ struct GemmArgsT {
   const float* bias = nullptr;  // [N] or null
   bool gelu = false;            // apply exact GELU after the bias (epilogue); stores pre-activation in pre if set
   float* pre = nullptr;         // [M,N] pre-activation output (ldc layout), only with gelu
+  // bf16 outputs (mixed precision), in C's layout: the epilogue rounds its results into them,
+  // so the next GEMM's operand and the saved pre-activation need no cast pass of their own.
+  // With C16 (beta must be 0) C is only the product's fp32 workspace, left unspecified; with
+  // pre16 the pre-activation goes there instead of pre.
+  uint16_t* C16 = nullptr;
+  uint16_t* pre16 = nullptr;
 
   // The same product over other operands of the same layout (the CPU's widened bf16 copies).
   template <class To>
@@ -39,6 +45,7 @@ struct GemmArgsT {
     g.B = b, g.ldb = ldb, g.stride_b = stride_b;
     g.C = C, g.ldc = ldc, g.stride_c = stride_c;
     g.alpha = alpha, g.beta = beta, g.bias = bias, g.gelu = gelu, g.pre = pre;
+    g.C16 = C16, g.pre16 = pre16;
     return g;
   }
 };
@@ -84,6 +91,9 @@ struct Backend {
 
   void (*gelu_fwd)(const float* x, float* y, int64_t n);
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written
+  // The same from a bf16 pre-activation (saved under mixed precision); dx is written in fp32 and,
+  // if dx16 is set, rounded to bf16 there too (the operand of the GEMMs that follow).
+  void (*gelu_bwd_bf16)(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t n);
 
   // Tubelet unfold: video [B,C,T,H,W] -> patches [B,K,C*t*p*p] in the conv-weight order (c, dt, dy, dx).
   // idx [B,K] selects tokens (k = d*Hp*Wp + h*Wp + w); null means all N tokens in order.

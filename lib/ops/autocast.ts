@@ -1,9 +1,9 @@
 // bf16 mixed precision (`meta.dtype: bfloat16`), in the spirit of torch.autocast but narrower:
 // inside a region, the GEMMs of linear layers, the MLP's fc1 and the patch embedding take
-// bfloat16 operands and accumulate into fp32 outputs (tensor cores on the GPU). Attention,
-// layernorm, GELU, the losses and every reduction stay fp32, and so do the master weights, their
-// gradients and the optimizer state. GEMM inputs saved for backward are kept in bf16, which
-// halves those activations.
+// bfloat16 operands and accumulate in fp32 (tensor cores on the GPU). Activations that only feed
+// a GEMM are produced in bf16 by the epilogue that makes them (the MLP's hidden layer); the
+// residual stream, layernorm, the losses and every reduction stay fp32, and so do the master
+// weights, their gradients and the optimizer state. GEMM inputs saved for backward are bf16.
 import { native } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
 
@@ -62,12 +62,18 @@ export function bf16Weight(w: Tensor, shape: readonly number[] = w.shape): Tenso
 }
 
 /**
- * The operands of one GEMM layer under the current precision: x2 (rows × in, fp32) and the
- * weight as the GEMM sees them. In fp32 they are x2 and a view of w; in bf16, fresh copies.
- * Either way the caller owns both results (x2 itself is returned in fp32, consumed in bf16).
+ * The operands of one GEMM layer under the current precision: x2 (rows × in) and the weight as
+ * the GEMM sees them. In fp32 they are x2 and a view of w; in bf16, x2 rounded (or x2 itself when
+ * it is bf16 already) and the region's copy of w. The caller owns both results (x2 itself is
+ * returned as is, consumed when rounded).
  */
 export function gemmOperands(x2: Tensor, w: Tensor, wShape: readonly number[]): { x: Tensor; w: Tensor } {
-  if (matmulDtype() !== 'bfloat16') return { x: x2, w: w.view(wShape) };
+  const bf16 = matmulDtype() === 'bfloat16';
+  if (x2.dtype === 'bfloat16') {
+    if (!bf16) throw new Error(`a bfloat16 input ${x2} reached a GEMM outside autocast('bfloat16')`);
+    return { x: x2, w: bf16Weight(w, wShape) };
+  }
+  if (!bf16) return { x: x2, w: w.view(wShape) };
   const xb = toBf16(x2);
   x2.dispose();
   return { x: xb, w: bf16Weight(w, wShape) };

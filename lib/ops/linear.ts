@@ -4,7 +4,7 @@
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
-import { gemmOperands, gradOperand, matmulDtype, toBf16 } from './autocast.js';
+import { gemmOperands, gradOperand, matmulDtype } from './autocast.js';
 
 function rows2d(x: Tensor, op: string, din: number): Tensor {
   if (x.shape[x.rank - 1] !== din)
@@ -69,13 +69,18 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   });
 }
 
-/** gelu(x Wᵀ + b), keeping the pre-activation for backward (fp32; bf16 under autocast). */
+/**
+ * gelu(x Wᵀ + b), keeping the pre-activation for backward. Under autocast('bfloat16') the output
+ * and the saved pre-activation are bf16, rounded by the GEMM's epilogue (the output only feeds
+ * fc2's GEMM, which would round it anyway); the GELU itself is computed in fp32.
+ */
 export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [dout, din] = w.shape;
   const bf16 = matmulDtype() === 'bfloat16';
+  const dtype = bf16 ? 'bfloat16' : 'float32';
   const op = gemmOperands(rows2d(x, 'linearGelu', din), w, w.shape);
   const rows = op.x.shape[0];
-  const y = Tensor.empty([...x.shape.slice(0, -1), dout], 'float32', x.device);
+  const y = Tensor.empty([...x.shape.slice(0, -1), dout], dtype, x.device);
   const y2 = y.view([rows, dout]);
   if (!needsGrad(x, w, b)) {
     // No backward: skip writing the pre-activation (a third of this op's memory traffic).
@@ -85,22 +90,17 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     op.w.dispose();
     return y;
   }
-  const pre32 = Tensor.empty([rows, dout], 'float32', x.device);
-  native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre32.handle, true, b ? b.handle : null);
+  const pre = Tensor.empty([rows, dout], dtype, x.device);
+  native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre.handle, true, b ? b.handle : null);
   y2.dispose();
-  // Under bf16 the pre-activation (4x the width: the largest saved activation of a block) is
-  // kept in bf16, as torch.autocast keeps fc1's output; the forward used it in fp32.
-  const pre = bf16 ? toBf16(pre32) : pre32;
-  if (pre !== pre32) pre32.dispose();
   return record(y, 'linearGelu', [x, w, b], [op.x, op.w, pre], (g) => {
     const dpre = Tensor.empty(pre.shape, 'float32', x.device);
-    const preF = bf16 ? Tensor.empty(pre.shape, 'float32', x.device) : pre;
-    if (preF !== pre) native.cast(pre.handle, preF.handle);
+    // bf16: one pass reads the bf16 pre-activation and writes the fp32 gradient (for the bias)
+    // and its bf16 rounding (the GEMM operand).
+    const da = bf16 ? Tensor.empty(pre.shape, 'bfloat16', x.device) : dpre;
     const g2 = g.view(pre.shape);
-    native.geluBwd(preF.handle, g2.handle, dpre.handle);
+    native.geluBwd(pre.handle, g2.handle, dpre.handle, bf16 ? da.handle : null);
     g2.dispose();
-    if (preF !== pre) preF.dispose();
-    const da = gradOperand(dpre, bf16);
     const gx = inputGrad(x, da, op.w, din);
     const [gw, gb] = weightGrads(op.x, da, dpre, w, b);
     if (da !== dpre) da.dispose();

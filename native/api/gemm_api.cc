@@ -19,8 +19,7 @@ static void mat_dims(const char* op, const char* name, const Tensor& t, int64_t*
   }
 }
 
-// A and B are both float32 (fp32 GEMM) or both bfloat16 (bf16 inputs, fp32 accumulation into
-// C); C, bias and pre are float32 either way.
+// A and B are both float32 (fp32 GEMM) or both bfloat16 (bf16 inputs, fp32 accumulation).
 static bool bf16_operands(const char* op, const Tensor& A, const Tensor& B) {
   bool a16 = A.dtype == DType::BF16, b16 = B.dtype == DType::BF16;
   if (a16 != b16 || (!a16 && (A.dtype != DType::F32 || B.dtype != DType::F32)))
@@ -30,7 +29,9 @@ static bool bf16_operands(const char* op, const Tensor& A, const Tensor& B) {
 
 template <class G>
 static G make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb, Tensor* bias) {
-  need_f32(op, {{"C", &C}, {"bias", bias}});
+  need_f32(op, {{"bias", bias}});
+  if (C.dtype != DType::F32 && C.dtype != DType::BF16)
+    fail(std::string(op) + ": C must be float32 or bfloat16, got " + C.desc());
   int64_t ba, ra, ca, bb, rb, cb, bc, rc, cc;
   mat_dims(op, "A", A, &ba, &ra, &ca);
   mat_dims(op, "B", B, &bb, &rb, &cb);
@@ -57,7 +58,6 @@ static G make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, boo
   g.B = B.ptr<In>();
   g.ldb = cb;
   g.stride_b = (B.dim() == 3 && bb != 1) ? rb * cb : 0;
-  g.C = C.f32();
   g.ldc = cc;
   g.stride_c = rc * cc;
   g.bias = bias ? bias->f32() : nullptr;
@@ -70,6 +70,8 @@ static void run_gemm(const Backend& be, const char* op, G& g) {
   else need(be.gemm_bf16, be, op)(g);
 }
 
+// A bf16 C (or pre) is the epilogue's rounded output; the product itself lands in an fp32
+// workspace from the device's allocator, freed (stream-ordered on CUDA) on return.
 template <class G>
 static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb,
                       Tensor* bias, float alpha, float beta, Tensor* pre, bool gelu) {
@@ -77,12 +79,22 @@ static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, T
   g.alpha = alpha;
   g.beta = beta;
   g.gelu = gelu;
-  g.pre = pre ? pre->f32() : nullptr;
+  Tensor workspace;
+  if (C.dtype == DType::BF16) {
+    if (beta != 0.f) fail(std::string(op) + ": beta must be 0 when C is bfloat16 (" + C.desc() + ")");
+    workspace = Tensor::empty(C.shape, DType::F32, C.device(), C.storage->device_index);
+    g.C = workspace.f32();
+    g.C16 = C.ptr<uint16_t>();
+  } else {
+    g.C = C.f32();
+  }
+  if (pre && pre->dtype == DType::BF16) g.pre16 = pre->ptr<uint16_t>();
+  else g.pre = pre ? pre->f32() : nullptr;
   run_gemm(be, op, g);
 }
 
 // gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias.
-// A and B float32 or both bfloat16; C float32.
+// A and B float32 or both bfloat16; C float32, or bfloat16 (rounded once, beta 0).
 VJ_BINDING(gemm) {
   Args a(info, "gemm");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
@@ -96,7 +108,8 @@ VJ_BINDING(gemm) {
 }
 
 // gemmGelu(A, B, C, pre|null, transB, bias|null): pre = A op(B) + bias; C = gelu(pre)  (the MLP's fc1
-// epilogue). pre is only needed for backward; without it nothing but C is written.
+// epilogue). pre is only needed for backward; without it nothing but C is written. C and pre may
+// each be bfloat16: the epilogue computes in fp32 and rounds what it stores.
 VJ_BINDING(gemmGelu) {
   Args a(info, "gemmGelu");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
@@ -105,7 +118,8 @@ VJ_BINDING(gemmGelu) {
   Tensor* bias = a.opt_tensor(5, "bias");
   const Backend& be = same_device("gemmGelu", {&A, &B, &C, P, bias});
   if (P) check_same_shape("gemmGelu", "C", C, "pre", *P);
-  need_f32("gemmGelu", {{"pre", P}});
+  if (P && P->dtype != DType::F32 && P->dtype != DType::BF16)
+    fail(std::string("gemmGelu: pre must be float32 or bfloat16, got ") + P->desc());
   if (bf16_operands("gemmGelu", A, B)) gemm_into<GemmBf16Args>(be, "gemmGelu", A, B, C, false, tb, bias, 1.f, 0.f, P, true);
   else gemm_into<GemmArgs>(be, "gemmGelu", A, B, C, false, tb, bias, 1.f, 0.f, P, true);
   return info.Env().Undefined();

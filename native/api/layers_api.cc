@@ -64,14 +64,28 @@ VJ_BINDING(geluFwd) {
   return info.Env().Undefined();
 }
 
+// geluBwd(x, dy, dx, dx16?): dx = dy * gelu'(x). x may be bfloat16 (the pre-activation saved under
+// mixed precision); then dx16, if given, receives dx rounded to bfloat16 in the same pass.
 VJ_BINDING(geluBwd) {
   Args a(info, "geluBwd");
   Tensor &x = a.tensor(0, "x"), &dy = a.tensor(1, "dy"), &dx = a.tensor(2, "dx");
-  const Backend& be = same_device("geluBwd", {&x, &dy, &dx});
-  need_f32("geluBwd", {{"x", &x}, {"dy", &dy}, {"dx", &dx}});
+  Tensor* dx16 = a.opt_tensor(3, "dx16");
+  const Backend& be = same_device("geluBwd", {&x, &dy, &dx, dx16});
+  need_f32("geluBwd", {{"dy", &dy}, {"dx", &dx}});
   check_same_shape("geluBwd", "x", x, "dy", dy);
   check_same_shape("geluBwd", "x", x, "dx", dx);
-  need(be.gelu_bwd, be, "geluBwd")(x.f32(), dy.f32(), dx.f32(), x.numel());
+  if (x.dtype == DType::BF16) {
+    if (dx16) {
+      check_dtype("geluBwd", "dx16", *dx16, DType::BF16);
+      check_same_shape("geluBwd", "x", x, "dx16", *dx16);
+    }
+    need(be.gelu_bwd_bf16, be, "geluBwd")(x.ptr<uint16_t>(), dy.f32(), dx.f32(), dx16 ? dx16->ptr<uint16_t>() : nullptr,
+                                          x.numel());
+  } else {
+    check_dtype("geluBwd", "x", x, DType::F32);
+    if (dx16) fail("geluBwd: dx16 is only written for a bfloat16 x, got x " + x.desc());
+    need(be.gelu_bwd, be, "geluBwd")(x.f32(), dy.f32(), dx.f32(), x.numel());
+  }
   return info.Env().Undefined();
 }
 

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "cpu/bf16.h"
 #include "cpu/cpuid.h"
 #include "cpu/gemm_kernels.h"
 #include "cpu/kernels.h"
@@ -39,7 +41,33 @@ void gemm_no_product(const GemmArgs& g) {
       }
   }
 }
+// Rounds the batch x M x N results (C's layout) from src into dst.
+void narrow_rows(const GemmArgs& g, const float* src, uint16_t* dst) {
+  parallel_for(g.batch * g.M, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t off = (r / g.M) * g.stride_c + (r % g.M) * g.ldc;
+      for (int64_t n = 0; n < g.N; n++) dst[off + n] = to_bf16(src[off + n]);
+    }
+  });
+}
 }  // namespace
+
+void gemm(const GemmArgs& g);
+
+// bf16 outputs: the fp32 GEMM (pre-activation into a scratch), then a rounding pass; the CUDA
+// epilogue rounds in place instead, to the same values.
+static void gemm_narrowed(const GemmArgs& g) {
+  GemmArgs f = g;
+  f.C16 = f.pre16 = nullptr;
+  std::vector<float> pre;
+  if (g.pre16 && g.gelu) {
+    pre.resize((size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N));
+    f.pre = pre.data();
+  }
+  gemm(f);
+  if (g.C16) narrow_rows(g, f.C, g.C16);
+  if (f.pre && g.pre16) narrow_rows(g, f.pre, g.pre16);
+}
 
 float* gemm_workspace(size_t floats) {
   Scratch& s = t_scratch;
@@ -64,6 +92,7 @@ void gemm_parallel(void (*fn)(void*, int, int), void* ctx) {
 
 void gemm(const GemmArgs& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  if (g.C16 || g.pre16) return gemm_narrowed(g);
   if (g.K <= 0 || g.alpha == 0.f) return gemm_no_product(g);
   switch (isa()) {
 #if defined(__x86_64__)

@@ -1,5 +1,5 @@
 // f32 <-> bf16 (stored as uint16): round to nearest even, NaN kept quiet, bit-identical to
-// native/cpu/cast.cc.
+// native/cpu/cast.cc (common.cuh's to_bf16 / from_bf16).
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 
@@ -7,19 +7,12 @@ namespace vj::cuda {
 
 namespace {
 __global__ void to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    uint32_t u = __float_as_uint(x[i]);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-      y[i] = (uint16_t)((u >> 16) | 0x40);
-    } else {
-      u += 0x7fffu + ((u >> 16) & 1u);
-      y[i] = (uint16_t)(u >> 16);
-    }
-  }
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = to_bf16(x[i]);
 }
 __global__ void from_bf16_kernel(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    y[i] = __uint_as_float((uint32_t)x[i] << 16);
+    y[i] = from_bf16(x[i]);
 }
 }  // namespace
 

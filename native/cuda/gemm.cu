@@ -1,6 +1,7 @@
 // GEMM on cuBLAS. Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so cuBLAS
 // gets (B, A) swapped with m = N, n = M and each operand's own leading dimension; strides of 0
-// broadcast one matrix to the whole batch. The bias / GELU epilogue is a separate kernel.
+// broadcast one matrix to the whole batch. The bias / GELU epilogue is a separate kernel, which
+// also rounds the outputs to bf16 when asked (C16, pre16: mixed precision).
 // fp32 GEMMs run without TF32 unless asked (cublas_dyn.h), for parity with the CPU.
 #include <climits>
 #include <string>
@@ -30,20 +31,31 @@ __global__ void scale_c_kernel(float* C, int64_t batch, int64_t M, int64_t N, in
   }
 }
 
-// C += bias[n]; with gelu: pre = C, C = gelu(C).
-__global__ void epilogue_kernel(float* C, float* pre, const float* bias, bool gelu, int64_t batch, int64_t M,
-                                int64_t N, int64_t ldc, int64_t stride_c) {
+struct Epilogue {
+  float* pre;          // fp32 pre-activation out (gelu only), or null
+  uint16_t* C16;       // bf16 result out instead of C, or null
+  uint16_t* pre16;     // bf16 pre-activation out instead of pre, or null
+  const float* bias;
+  bool gelu;
+  bool any() const { return bias || gelu || C16; }
+};
+
+// C += bias[n]; with gelu: pre = C, C = gelu(C); each result rounded into its bf16 twin if given.
+__global__ void epilogue_kernel(float* C, Epilogue e, int64_t batch, int64_t M, int64_t N, int64_t ldc,
+                                int64_t stride_c) {
   int64_t total = batch * M * N;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
     int64_t n = i % N, m = (i / N) % M, b = i / (N * M);
     int64_t off = b * stride_c + m * ldc + n;
     float v = C[off];
-    if (bias) v += bias[n];
-    if (gelu) {
-      if (pre) pre[off] = v;
+    if (e.bias) v += e.bias[n];
+    if (e.gelu) {
+      if (e.pre16) e.pre16[off] = to_bf16(v);
+      else if (e.pre) e.pre[off] = v;
       v = gelu_exact(v);
     }
-    C[off] = v;
+    if (e.C16) e.C16[off] = to_bf16(v);
+    else C[off] = v;
   }
 }
 
@@ -67,24 +79,27 @@ void check_dims(const char* op, const Dims& d) {
   need_int(op, "ldc", d.ldc);
 }
 
-void run_epilogue(const char* op, float* C, float* pre, const float* bias, bool gelu, const Dims& d) {
-  if (!bias && !gelu) return;
+void run_epilogue(const char* op, float* C, const Epilogue& e, const Dims& d) {
+  if (!e.any()) return;
   int64_t total = d.batch * d.M * d.N;
-  epilogue_kernel<<<grid_for(total, 256), 256, 0, stream()>>>(C, gelu ? pre : nullptr, bias, gelu, d.batch, d.M, d.N,
-                                                               d.ldc, d.stride_c);
+  epilogue_kernel<<<grid_for(total, 256), 256, 0, stream()>>>(C, e, d.batch, d.M, d.N, d.ldc, d.stride_c);
   check_launch(op);
 }
 
+template <class In>
+Epilogue epilogue_of(const GemmArgsT<In>& g) {
+  return Epilogue{g.gelu ? g.pre : nullptr, g.C16, g.gelu ? g.pre16 : nullptr, g.bias, g.gelu};
+}
+
 // No product: C = beta*C (+ epilogue). Returns true when handled.
-bool no_product(const char* op, float* C, float* pre, const float* bias, bool gelu, float alpha, float beta,
-                const Dims& d) {
+bool no_product(const char* op, float* C, const Epilogue& e, float alpha, float beta, const Dims& d) {
   if (d.K > 0 && alpha != 0.f) return false;
   if (beta != 1.f) {
     int64_t total = d.batch * d.M * d.N;
     scale_c_kernel<<<grid_for(total, 256), 256, 0, stream()>>>(C, d.batch, d.M, d.N, d.ldc, d.stride_c, beta);
     check_launch(op);
   }
-  run_epilogue(op, C, pre, bias, gelu, d);
+  run_epilogue(op, C, e, d);
   return true;
 }
 
@@ -95,7 +110,7 @@ void gemm(const GemmArgs& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
-  if (no_product(op, g.C, g.pre, g.bias, g.gelu, g.alpha, g.beta, d)) return;
+  if (no_product(op, g.C, epilogue_of(g), g.alpha, g.beta, d)) return;
   const blas::Api& api = blas::api();
   float alpha = g.alpha, beta = g.beta;
   blas::check(api.sgemm_strided_batched(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
@@ -104,7 +119,7 @@ void gemm(const GemmArgs& g) {
                                         &beta, g.C, (int)g.ldc, (long long)g.stride_c, (int)g.batch),
               "gemm (cublasSgemmStridedBatched)");
   check_launch(op);
-  run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
+  run_epilogue(op, g.C, epilogue_of(g), d);
 }
 
 void gemm_bf16(const GemmBf16Args& g) {
@@ -112,7 +127,7 @@ void gemm_bf16(const GemmBf16Args& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
-  if (no_product(op, g.C, g.pre, g.bias, g.gelu, g.alpha, g.beta, d)) return;
+  if (no_product(op, g.C, epilogue_of(g), g.alpha, g.beta, d)) return;
   const blas::Api& api = blas::api();
   float alpha = g.alpha, beta = g.beta;
   blas::check(api.gemm_strided_batched_ex(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
@@ -122,7 +137,7 @@ void gemm_bf16(const GemmBf16Args& g) {
                                           (long long)g.stride_c, (int)g.batch, blas::kCompute32F, blas::kGemmDefault),
               "gemm_bf16 (cublasGemmStridedBatchedEx)");
   check_launch(op);
-  run_epilogue(op, g.C, g.pre, g.bias, g.gelu, d);
+  run_epilogue(op, g.C, epilogue_of(g), d);
 }
 
 }  // namespace vj::cuda

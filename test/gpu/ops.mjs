@@ -60,6 +60,7 @@ function Fr(shape, scale = 1) {
   for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
   return t;
 }
+const Zb = (shape) => ({ shape, data: new Uint16Array(numel(shape)), dtype: 'bfloat16' });
 const I = (shape, data) => ({ shape, data: Int32Array.from(data), dtype: 'int32' });
 
 function make(spec, device) {
@@ -67,11 +68,16 @@ function make(spec, device) {
   t.write(spec.data);
   return t;
 }
-function readT(t) {
+// bf16 tensors are read back widened to fp32, so errors are in values; with bits, as bit
+// patterns (the exact checks, where NaN payloads matter).
+function readT(t, bits = false) {
   const n = numel(t.shape);
   const a = t.dtype === 'int32' ? new Int32Array(n) : t.dtype === 'bfloat16' ? new Uint16Array(n) : new Float32Array(n);
   t.read(a);
-  return a;
+  if (t.dtype !== 'bfloat16' || bits) return a;
+  const w = new Uint32Array(n);
+  for (let i = 0; i < n; i++) w[i] = a[i] << 16;
+  return new Float32Array(w.buffer);
 }
 function relErr(got, ref) {
   let d = 0, m = 0;
@@ -104,7 +110,7 @@ function check(name, inputs, fn, outs, tol = 1e-5) {
   try {
     const rg = fn(dev);
     if (typeof rc === 'number') err = Math.max(err, Math.abs(rg - rc) / Math.max(Math.abs(rc), 1e-30));
-    for (const o of outs) err = Math.max(err, relErr(readT(dev[o]), readT(cpu[o])));
+    for (const o of outs) err = Math.max(err, relErr(readT(dev[o], tol === 0), readT(cpu[o], tol === 0)));
   } catch (e) {
     err = Infinity;
     console.log(`${name}: ${e.message}`);
@@ -142,6 +148,14 @@ check('gemm bf16 batched, B broadcast', { a: Bf([3, 33, 64]), b: Bf([40, 64]), c
   (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c'], 1e-4);
 check('gemmGelu bf16', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Z([300, 384]), pre: Z([300, 384]), bias: F([384]) },
   (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre'], 1e-4);
+// bf16 outputs rounded by the epilogue: a summation-order difference may move a value across a
+// rounding boundary, one bf16 ulp (2^-8 relative), hence 1e-2 (issue 7).
+check('gemm bf16 -> bf16 C', { a: Bf([3, 33, 64]), b: Bf([40, 64]), c: Zb([3, 33, 40]), bias: F([40]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias), ['c'], 1e-2);
+check('gemmGelu bf16 -> bf16 out and pre', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Zb([300, 384]), pre: Zb([300, 384]), bias: F([384]) },
+  (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre'], 1e-2);
+check('gemmGelu bf16 -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf([130, 96], 0.2), c: Zb([77, 130]) },
+  (T) => A.gemmGelu(T.a, T.b, T.c, null, true, null), ['c'], 1e-2);
 
 // ---------------------------------------------------------------- attention
 // bf16: the CUDA tensor-core path (the CPU ignores the flag and stays fp32) on inputs already on
@@ -210,6 +224,8 @@ check('layernormFwd plain', { x: F([64, 1000]), y: Z([64, 1000]), m: Z([64]), r:
 }
 check('geluFwd', { x: F([10007], 3), y: Z([10007]) }, (T) => A.geluFwd(T.x, T.y), ['y']);
 check('geluBwd', { x: F([10007], 3), dy: F([10007]), dx: Z([10007]) }, (T) => A.geluBwd(T.x, T.dy, T.dx), ['dx']);
+check('geluBwd bf16 x (dx, dx16)', { x: Bf([10007], 3), dy: F([10007]), dx: Z([10007]), dx16: Zb([10007]) },
+  (T) => A.geluBwd(T.x, T.dy, T.dx, T.dx16), ['dx', 'dx16'], 1e-2);
 {
   const B = 2, Cc = 3, Tt = 4, H = 32, W = 48, t = 2, p = 16, N = (Tt / t) * (H / p) * (W / p);
   const idx = [...perm(N, 5), ...perm(N, 5)];

@@ -1,5 +1,5 @@
 // Raw addon tensor handles for the kernel tests: made with optional contents, read back as
-// Float32Array, and freed together at the end of a case.
+// Float32Array (or bf16 bits), and freed together at the end of a case.
 import { native, type DType, type TensorHandle } from '../../lib/native.js';
 
 export class Handles {
@@ -14,6 +14,13 @@ export class Handles {
 
   read(h: TensorHandle): Float32Array {
     const out = new Float32Array(h.shape.reduce((a, b) => a * b, 1));
+    h.read(out);
+    return out;
+  }
+
+  /** A bfloat16 tensor's raw bits. */
+  bits(h: TensorHandle): Uint16Array {
+    const out = new Uint16Array(h.shape.reduce((a, b) => a * b, 1));
     h.read(out);
     return out;
   }

@@ -1,16 +1,18 @@
 // native gemm / gemmGelu with bfloat16 A and B (native/cpu/gemm_bf16.cc): fp32 accumulation of
 // the exact bf16 values, against a float64 reference on the bf16-rounded inputs, on 1 and 2
-// threads; bit-identical to the fp32 GEMM fed the widened values; dtype errors named.
+// threads; bit-identical to the fp32 GEMM fed the widened values; bf16 outputs rounded once by
+// the epilogue; geluBwd from a bf16 pre-activation; dtype errors named.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, type TensorHandle } from '../../lib/native.js';
+import { native, type DType, type TensorHandle } from '../../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 import { mulberry32 } from '../helpers/random.js';
 import { Handles } from '../helpers/handles.js';
 
 const handles = new Handles();
-const tensor = (shape: number[], dtype: 'float32' | 'bfloat16', data?: Float32Array | Uint16Array): TensorHandle => handles.make(shape, dtype, data);
+const tensor = (shape: number[], dtype: DType, data?: Float32Array | Uint16Array): TensorHandle => handles.make(shape, dtype, data);
 const read = (h: TensorHandle): Float32Array => handles.read(h);
+const bits = (h: TensorHandle): Uint16Array => handles.bits(h);
 const freeAll = (): void => handles.freeAll();
 
 /** n random values already on the bf16 grid: [bits, exact fp32 values]. */
@@ -112,6 +114,75 @@ test('gemm / gemmGelu bf16 equal the fp32 GEMM on the widened values, bit for bi
   }
 });
 
+/** [what t holds, what it should hold given the fp32 result ref], in t's own dtype. */
+function stored(t: TensorHandle, ref: Float32Array): [number[], number[]] {
+  return t.dtype === 'bfloat16' ? [Array.from(bits(t)), Array.from(f32ToBf16(ref))] : [Array.from(read(t)), Array.from(ref)];
+}
+
+test('bf16 outputs: the epilogue rounds C and the pre-activation once, bit for bit the fp32 results rounded', () => {
+  const rng = mulberry32(17);
+  const t0 = native.numThreads();
+  try {
+    for (const [batch, M, N, K] of [[1, 1, 1, 3], [1, 37, 70, 53], [3, 9, 130, 20]]) {
+      const cShape = batch > 1 ? [batch, M, N] : [M, N];
+      const [Ab, A] = randBf16(rng, batch * M * K, 2);
+      const [Bb, B] = randBf16(rng, N * K, 0.4);
+      const bias = new Float32Array(N).map(() => rng() - 0.5);
+      const aShape = batch > 1 ? [batch, M, K] : [M, K];
+      for (const th of [1, 2]) {
+        native.setNumThreads(th);
+        for (const operands of ['float32', 'bfloat16'] as const) {
+          const a = () => tensor(aShape, operands, operands === 'bfloat16' ? Ab : A);
+          const b = () => tensor([N, K], operands, operands === 'bfloat16' ? Bb : B);
+          const what = `${batch}x${M}x${N}x${K} ${operands} ${th}t`;
+          const c32 = tensor(cShape, 'float32'), c16 = tensor(cShape, 'bfloat16');
+          native.gemm(a(), b(), c32, false, true, 1.5, 0, tensor([N], 'float32', bias));
+          native.gemm(a(), b(), c16, false, true, 1.5, 0, tensor([N], 'float32', bias));
+          assert.equal(Array.from(bits(c16)), Array.from(f32ToBf16(read(c32))), `gemm ${what}`);
+          const y32 = tensor(cShape, 'float32'), p32 = tensor(cShape, 'float32');
+          native.gemmGelu(a(), b(), y32, p32, true, tensor([N], 'float32', bias));
+          // every mix of output dtypes: C alone, pre alone, both
+          for (const [yd, pd] of [['bfloat16', 'bfloat16'], ['bfloat16', 'float32'], ['float32', 'bfloat16']] as const) {
+            const y = tensor(cShape, yd), pre = tensor(cShape, pd);
+            native.gemmGelu(a(), b(), y, pre, true, tensor([N], 'float32', bias));
+            assert.equal(...stored(y, read(y32)), `gemmGelu out ${yd}/${pd} ${what}`);
+            assert.equal(...stored(pre, read(p32)), `gemmGelu pre ${yd}/${pd} ${what}`);
+          }
+          const yOnly = tensor(cShape, 'bfloat16');
+          native.gemmGelu(a(), b(), yOnly, null, true, null);
+          assert.ok(bits(yOnly).some((v) => v !== 0), 'inference gemmGelu wrote C');
+          freeAll();
+        }
+      }
+    }
+  } finally {
+    native.setNumThreads(t0);
+    freeAll();
+  }
+});
+
+test('geluBwd from a bf16 pre-activation: the fp32 kernel on the widened values, and its bf16 rounding', () => {
+  const rng = mulberry32(23);
+  try {
+    for (const n of [1, 1023, 1025, 20000]) {
+      const [xb, x] = randBf16(rng, n, 6);
+      const dy = new Float32Array(n).map(() => rng() * 2 - 1);
+      const want = tensor([n], 'float32');
+      native.geluBwd(tensor([n], 'float32', x), tensor([n], 'float32', dy), want);
+      const dx = tensor([n], 'float32'), dx16 = tensor([n], 'bfloat16');
+      native.geluBwd(tensor([n], 'bfloat16', xb), tensor([n], 'float32', dy), dx, dx16);
+      assert.equal(Array.from(read(dx)), Array.from(read(want)), `dx n=${n}`);
+      assert.equal(Array.from(bits(dx16)), Array.from(f32ToBf16(read(want))), `dx16 n=${n}`);
+      const dxOnly = tensor([n], 'float32');
+      native.geluBwd(tensor([n], 'bfloat16', xb), tensor([n], 'float32', dy), dxOnly, null);
+      assert.equal(Array.from(read(dxOnly)), Array.from(read(want)), `dx without dx16, n=${n}`);
+      freeAll();
+    }
+  } finally {
+    freeAll();
+  }
+});
+
 function message(fn: () => void): string {
   try {
     fn();
@@ -125,8 +196,11 @@ test('gemm: mixed or wrong dtypes throw an Error naming the operands', () => {
   try {
     const a16 = tensor([3, 4], 'bfloat16'), c = tensor([3, 5], 'float32');
     assert.match(message(() => native.gemm(a16, tensor([4, 5], 'float32'), c, false, false, 1, 0, null)), /A and B must both be float32 or both bfloat16, got A bf16\[3,4\]/);
-    assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), tensor([3, 5], 'bfloat16'), false, false, 1, 0, null)), /C must be float32/);
-    assert.match(message(() => native.gemmGelu(a16, tensor([5, 4], 'bfloat16'), c, tensor([3, 5], 'bfloat16'), true, null)), /pre must be float32/);
+    assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), tensor([3, 5], 'int32'), false, false, 1, 0, null)), /C must be float32 or bfloat16, got i32\[3,5\]/);
+    assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), tensor([3, 5], 'bfloat16'), false, false, 1, 1, null)), /beta must be 0 when C is bfloat16/);
+    assert.match(message(() => native.gemmGelu(a16, tensor([5, 4], 'bfloat16'), c, tensor([3, 5], 'int32'), true, null)), /pre must be float32 or bfloat16/);
+    assert.match(message(() => native.geluBwd(c, c, c, tensor([3, 5], 'bfloat16'))), /dx16 is only written for a bfloat16 x/);
+    assert.match(message(() => native.geluBwd(tensor([3, 5], 'bfloat16'), c, c, c)), /dx16.*bf16|dx16.*bfloat16/);
     assert.match(message(() => native.gemm(a16, tensor([5, 5], 'bfloat16'), c, false, false, 1, 0, null)), /shapes do not agree/);
   } finally {
     freeAll();

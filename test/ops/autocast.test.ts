@@ -32,6 +32,14 @@ const same = (got: Float32Array, want: Float32Array, what: string) => {
   for (let i = 0; i < want.length; i++)
     if (!Object.is(got[i], want[i])) assert.unreachable(`${what}: element ${i}: got ${got[i]}, want ${want[i]}`);
 };
+/** A bf16 tensor's values, widened (exact). */
+const widened = (t: Tensor): Float32Array =>
+  tidy(() => {
+    assert.is(t.dtype, 'bfloat16');
+    const f = Tensor.empty(t.shape);
+    native.cast(t.handle, f.handle);
+    return f.toFloat32Array();
+  });
 /** C = op(A) op(B) (+ beta C) with the fp32 GEMM. */
 function mm(A: Float32Array, aShape: number[], B: Float32Array, bShape: number[], ta: boolean, tb: boolean, M: number, N: number, bias?: Float32Array): Float32Array {
   return tidy(() => {
@@ -72,7 +80,7 @@ test('linear: forward and every gradient use bf16-rounded GEMM operands, bias gr
   });
 });
 
-test('linearGelu: fc1 + GELU under bf16, the pre-activation saved in bf16, its gradient rounded before the GEMMs', () => {
+test('linearGelu: fc1 + GELU under bf16, output and saved pre-activation rounded by the epilogue, gradient rounded before the GEMMs', () => {
   const [R, din, dout] = [21, 40, 64];
   const x = randn(R * din), w = randn(dout * din, 0.3), b = randn(dout), g = randn(R * dout);
   tidy(() => {
@@ -81,7 +89,8 @@ test('linearGelu: fc1 + GELU under bf16, the pre-activation saved in bf16, its g
     // reference: the fp32 fused GEMM on rounded operands, then the gelu backward kernel
     const pre = Tensor.zeros([R, dout]), y32 = Tensor.zeros([R, dout]);
     native.gemmGelu(Tensor.from(round(x), [R, din]).handle, Tensor.from(round(w), [dout, din]).handle, y32.handle, pre.handle, true, Tensor.from(b, [dout]).handle);
-    same(y.toFloat32Array(), y32.toFloat32Array(), 'y');
+    // GELU in fp32, then one rounding: the output is the next GEMM's operand
+    same(widened(y), round(y32.toFloat32Array()), 'y');
     // the pre-activation is saved in bf16: backward sees it rounded
     const dpre = Tensor.zeros([R, dout]);
     native.geluBwd(Tensor.from(round(pre.toFloat32Array()), [R, dout]).handle, Tensor.from(g, [R, dout]).handle, dpre.handle);
@@ -89,6 +98,32 @@ test('linearGelu: fc1 + GELU under bf16, the pre-activation saved in bf16, its g
     backward(y, Tensor.from(g, [R, dout]));
     same(X.grad!.toFloat32Array(), mm(round(d), [R, dout], round(w), [dout, din], false, false, R, din), 'dx');
     same(W.grad!.toFloat32Array(), mm(round(d), [R, dout], round(x), [R, din], true, false, dout, din), 'dw');
+    same(Bv.grad!.toFloat32Array(), tidy(() => {
+      const t = Tensor.zeros([dout]);
+      native.sumRows(dpre.handle, t.handle, true);
+      return t.toFloat32Array();
+    }), 'db (unrounded gradient)');
+  });
+});
+
+test('the MLP under bf16: fc2 takes the bf16 hidden layer as it is; a bf16 input outside a region is refused', () => {
+  const [R, din, dh] = [13, 24, 40];
+  const x = randn(R * din), w1 = randn(dh * din, 0.3), w2 = randn(din * dh, 0.3), b2 = randn(din), g = randn(R * din);
+  tidy(() => {
+    const X = param(x, [R, din]), W1 = param(w1, [dh, din]), W2 = param(w2, [din, dh]), B2 = param(b2, [din]);
+    let hidden: Float32Array | null = null;
+    const out = autocast('bfloat16', () => {
+      const h = linearGelu(X, W1, null);
+      hidden = widened(h);
+      return linear(h, W2, B2);
+    });
+    assert.is(out.dtype, 'float32', 'the residual branch stays fp32');
+    same(out.toFloat32Array(), mm(hidden!, [R, dh], round(w2), [din, dh], false, true, R, din, b2), 'fc2(h)');
+    backward(out, Tensor.from(g, [R, din]));
+    same(W2.grad!.toFloat32Array(), mm(round(g), [R, din], hidden!, [R, dh], true, false, din, dh), 'dw2');
+    assert.is(X.grad!.dtype, 'float32');
+    const h16 = autocast('bfloat16', () => linearGelu(X, W1, null));
+    assert.throws(() => linear(h16, W2, B2), /bfloat16 input .* outside autocast/);
   });
 });
 
