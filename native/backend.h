@@ -72,6 +72,11 @@ struct AttnArgs {
   // Mixed precision: the CUDA backend may round q, k, v, dout, P and dS to bf16 for its tensor
   // cores (fp32 accumulation); the CPU backend ignores it and stays fp32.
   bool bf16 = false;
+  // bf16 activations: when set, q, k, v are read from (and o written to / read from) these
+  // instead of the fp32 pointers, with the same row strides. Passed only to a backend whose
+  // attention_reads_bf16 accepts the call; for the others the bindings widen to fp32 copies.
+  const uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr;
+  uint16_t* o16 = nullptr;
 };
 
 struct Backend {
@@ -81,6 +86,8 @@ struct Backend {
   void (*gemm_bf16)(const GemmBf16Args& a);
   void (*attention_fwd)(const AttnArgs& a);
   void (*attention_bwd)(const AttnArgs& a);
+  // Whether attention_fwd / attention_bwd read q16, k16, v16, o16 themselves for this call.
+  bool (*attention_reads_bf16)(const AttnArgs& a);
 
   // y = (x - mean) * rstd * w + b over the last dim; w, b may be null (no affine).
   void (*layernorm_fwd)(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,

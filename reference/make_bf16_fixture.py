@@ -5,8 +5,10 @@ precision, emulated in PyTorch. The scheme (lib/ops/autocast.ts) is:
   every nn.Linear and the tubelet patch embedding compute  y = r(x) r(W)^T + b  in fp32, where
   r() rounds to bfloat16 (nearest even); their backward uses r(dy) for dx = r(dy) r(W) and
   dW = r(dy)^T r(x), and the unrounded dy for db. The MLP's GELU runs forward on the fp32
-  pre-activation but its backward sees r(pre) (the pre-activation is saved in bf16). Everything
-  else (attention on the CPU, layernorm, losses) is fp32.
+  pre-activation but its backward sees r(pre) (the pre-activation is saved in bf16). Attention
+  takes r(q), r(k), r(v) (the qkv projection emits bf16) and returns r(O), computed in fp32; its
+  backward is the flash algebra of our kernels, D = rowsum(dO * r(O)), and passes gradients
+  straight through the roundings. Everything else (layernorm, residual stream, losses) is fp32.
 
 The test (test/train/mixed-precision.test.ts) runs our forward and backward under
 autocast('bfloat16') on the CPU and compares loss and every gradient. For context the file also
@@ -75,6 +77,33 @@ class GeluSavedBf16(torch.autograd.Function):
         return d
 
 
+class AttentionBf16(torch.autograd.Function):
+    """softmax(r(q) r(k)^T / sqrt(hd)) r(v), returned rounded; backward as our kernels compute it."""
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        qr, kr, vr = r(q), r(k), r(v)
+        scale = q.shape[-1] ** -0.5
+        p = torch.softmax(qr @ kr.transpose(-2, -1) * scale, dim=-1)
+        o = r(p @ vr)
+        ctx.save_for_backward(qr, kr, vr, p, o)
+        ctx.scale = scale
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        qr, kr, vr, p, o = ctx.saved_tensors
+        dv = p.transpose(-2, -1) @ do
+        dp = do @ vr.transpose(-2, -1)
+        ds = p * (dp - (do * o).sum(-1, keepdim=True))
+        return ds @ kr * ctx.scale, ds.transpose(-2, -1) @ qr * ctx.scale, dv
+
+
+def sdpa_bf16(q, k, v, *args, **kwargs):
+    assert not args and not kwargs, 'the model calls SDPA with q, k, v only'
+    return AttentionBf16.apply(q, k, v)
+
+
 def mlp_bf16(self, x):
     return self.fc2(GeluSavedBf16.apply(self.fc1(x)))
 
@@ -106,12 +135,14 @@ def step0(tensors, mode):
     x = tensors['x']
     ctx = [tensors['mask.ctx_0'].long(), tensors['mask.ctx_1'].long()]
     tg = [tensors['mask.tgt_0'].long(), tensors['mask.tgt_1'].long()]
-    saved = (nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward)
+    saved = (nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward,
+             vjepa_model.F.scaled_dot_product_attention)
     try:
         if mode == 'ours':
             nn.Linear.forward = linear_bf16
             vjepa_model.PatchEmbed3D.forward = patch_embed_bf16
             vjepa_model.MLP.forward = mlp_bf16
+            vjepa_model.F.scaled_dot_product_attention = sdpa_bf16
         if mode == 'torch_autocast':
             with torch.autocast('cpu', dtype=torch.bfloat16):
                 out = jepa_forward(enc, pred, tgt, x, ctx, tg, TRAIN['loss_exp'], TRAIN['reg_coeff'])
@@ -119,7 +150,8 @@ def step0(tensors, mode):
             out = jepa_forward(enc, pred, tgt, x, ctx, tg, TRAIN['loss_exp'], TRAIN['reg_coeff'])
         out['loss'].backward()
     finally:
-        nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward = saved
+        (nn.Linear.forward, vjepa_model.PatchEmbed3D.forward, vjepa_model.MLP.forward,
+         vjepa_model.F.scaled_dot_product_attention) = saved
     grads = {f'encoder.{n}': q.grad for n, q in enc.named_parameters() if q.grad is not None}
     grads.update({f'predictor.{n}': q.grad for n, q in pred.named_parameters() if q.grad is not None})
     return out, grads
@@ -138,7 +170,7 @@ def main():
     for k, v in grads.items():
         out[f'bf16.grad.{k}'] = v
     info = {'scheme': 'bf16 GEMM operands (linear, patch embed), GELU backward on the bf16-saved pre-activation, '
-                      'fp32 outputs and everything else',
+                      'attention on bf16 q, k, v with a bf16 output, fp32 residual stream and everything else',
             'loss_bf16': ours['loss'].item(), 'loss_fp32': fp32['loss'].item(),
             'loss_torch_autocast_bf16': auto['loss'].item(),
             'max_grad_rel_diff_bf16_vs_fp32': max(

@@ -4,6 +4,8 @@ import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { InitRng } from './init.js';
 
+const OPERAND = { productOperand: true } as const;
+
 /** Self-attention with a fused qkv projection (MOD-03); the scale is always 1/√head_dim. */
 export class Attention extends Module {
   readonly qkv: Linear;
@@ -20,7 +22,8 @@ export class Attention extends Module {
   }
   forward(x: Tensor): Tensor {
     // qkv stays: the attention backward reads it. Its output is saved by attention and proj.
-    const o = selfAttention(this.qkv.forward(x), this.heads);
+    // Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
+    const o = selfAttention(this.qkv.forward(x, OPERAND), this.heads);
     const out = this.proj.forward(o);
     o.release();
     return out;
@@ -44,7 +47,7 @@ export class CrossAttention extends Module {
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
   forward(queries: Tensor, x: Tensor): Tensor {
-    const o = crossAttention(this.q.forward(queries), this.kv.forward(x), this.heads);
+    const o = crossAttention(this.q.forward(queries, OPERAND), this.kv.forward(x, OPERAND), this.heads);
     const out = this.proj.forward(o);
     o.release();
     return out;

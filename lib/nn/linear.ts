@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor.js';
-import { linear } from '../ops/linear.js';
+import { linear, type LinearOptions } from '../ops/linear.js';
 import { Module } from './module.js';
 import { InitRng, truncNormal, zeros } from './init.js';
 
@@ -16,7 +16,7 @@ export class Linear extends Module {
     this.weight = this.param('weight', truncNormal([outFeatures, inFeatures], opts.std ?? 0.02, rng));
     this.bias = opts.bias === false ? null : this.param('bias', zeros([outFeatures]));
   }
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  forward(x: Tensor, opts?: LinearOptions): Tensor {
+    return linear(x, this.weight, this.bias, opts);
   }
 }

@@ -1,8 +1,9 @@
 // Multi-head scaled-dot-product attention reading the fused projections in place:
 // self-attention takes qkv [B,N,3D] (MOD-03 layout q|k|v, heads inside each), the
 // pooler's cross-attention takes q [B,Q,D] and kv [B,N,2D] (MOD-13 layout k|v).
-// Under autocast('bfloat16') the CUDA backend runs the products on bf16 tensor cores; inputs,
-// outputs and the softmax stay fp32 (the CPU backend stays fp32 throughout).
+// Under autocast('bfloat16') the CUDA backend runs the products on bf16 tensor cores (the CPU
+// backend stays fp32). Inputs may be bf16 activations (the projections emit them under bf16);
+// the output then is bf16 too. lse, the softmax and the gradients stay fp32.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
@@ -14,7 +15,7 @@ export function selfAttention(qkv: Tensor, heads: number): Tensor {
   const [B, N, C3] = qkv.shape;
   const D = C3 / 3;
   const scale = 1 / Math.sqrt(D / heads);
-  const out = Tensor.empty([B, N, D], 'float32', qkv.device);
+  const out = Tensor.empty([B, N, D], qkv.dtype, qkv.device);
   const lse = Tensor.empty([B, heads, N], 'float32', qkv.device);
   const bf16 = matmulDtype() === 'bfloat16';
   native.attentionFwd(qkv.handle, 0, qkv.handle, D, qkv.handle, 2 * D, out.handle, lse.handle, heads, scale, bf16);
@@ -37,7 +38,7 @@ export function crossAttention(q: Tensor, kv: Tensor, heads: number): Tensor {
     throw new Error(`crossAttention: expected q [B,Q,D] and kv [B,N,2D], got ${shapeStr(q.shape)} and ${shapeStr(kv.shape)}`);
   const [B, Q, D] = q.shape;
   const scale = 1 / Math.sqrt(D / heads);
-  const out = Tensor.empty([B, Q, D], 'float32', q.device);
+  const out = Tensor.empty([B, Q, D], q.dtype, q.device);
   const lse = Tensor.empty([B, heads, Q], 'float32', q.device);
   const bf16 = matmulDtype() === 'bfloat16';
   native.attentionFwd(q.handle, 0, kv.handle, 0, kv.handle, D, out.handle, lse.handle, heads, scale, bf16);

@@ -1,6 +1,7 @@
 // y = x Wᵀ + b over the last dim (nn.Linear, weight [out, in]); and the MLP's fused
 // fc1 + GELU, whose GEMM epilogue applies the bias and GELU in one pass. Under
-// autocast('bfloat16') the GEMM operands are bf16 (ops/autocast.ts).
+// autocast('bfloat16') the GEMM operands are bf16 (ops/autocast.ts), and so are outputs that
+// only feed other bf16 products.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
@@ -44,12 +45,20 @@ function inputGrad(x: Tensor, dya: Tensor, wa: Tensor, din: number): Tensor | nu
   return gx;
 }
 
-export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+export interface LinearOptions {
+  /**
+   * The output only feeds bf16 products (attention, another GEMM): under autocast('bfloat16') it
+   * is rounded to bf16 by the GEMM's epilogue instead of being stored in fp32. No effect in fp32.
+   */
+  productOperand?: boolean;
+}
+
+export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
   const [dout, din] = w.shape;
   const bf16 = matmulDtype() === 'bfloat16';
   const op = gemmOperands(rows2d(x, 'linear', din), w, w.shape);
   const rows = op.x.shape[0];
-  const y = Tensor.empty([...x.shape.slice(0, -1), dout], 'float32', x.device);
+  const y = Tensor.empty([...x.shape.slice(0, -1), dout], bf16 && opts.productOperand ? 'bfloat16' : 'float32', x.device);
   const y2 = y.view([rows, dout]);
   native.gemm(op.x.handle, op.w.handle, y2.handle, false, true, 1, 0, b ? b.handle : null);
   y2.dispose();

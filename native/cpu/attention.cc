@@ -72,4 +72,7 @@ void attention_bwd(const AttnArgs& a) {
   attention_bwd_portable(a);
 }
 
+// The kernels are fp32 only: bf16 activations reach them widened by the bindings.
+bool attention_reads_bf16(const AttnArgs&) { return false; }
+
 }  // namespace vj::cpu

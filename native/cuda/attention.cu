@@ -215,10 +215,13 @@ __global__ void attn_bwd_d_kernel(const AttnArgs a, float* __restrict__ D) {
   for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < rows;
        r += ((int64_t)gridDim.x * blockDim.x) >> 5) {
     int64_t i = r % a.Nq, bh = r / a.Nq, b = bh / a.H, h = bh % a.H;
-    const float* o = a.o + (b * a.Nq + i) * a.o_rs + h * a.hd;
+    const int64_t oo = (b * a.Nq + i) * a.o_rs + h * a.hd;
     const float* g = a.dout + (b * a.Nq + i) * a.dout_rs + h * a.hd;
     float s = 0.f;
-    for (int64_t d = lane; d < a.hd; d += 32) s += o[d] * g[d];
+    if (a.o16)
+      for (int64_t d = lane; d < a.hd; d += 32) s += from_bf16(a.o16[oo + d]) * g[d];
+    else
+      for (int64_t d = lane; d < a.hd; d += 32) s += a.o[oo + d] * g[d];
     s = warp_sum(s);
     if (lane == 0) D[r] = s;
   }
@@ -375,6 +378,11 @@ void check_args(const AttnArgs& a, const char* op) {
   if (a.Nq > INT_MAX / 2 || a.Nk > INT_MAX / 2) fail(std::string(op) + ": sequence too long for the CUDA kernel");
 }
 
+// The fp32 kernels read only q, k, v, o: bf16 activations must have been widened (bindings).
+void check_fp32_operands(const AttnArgs& a, const char* op) {
+  if (a.q16 || a.k16 || a.v16 || a.o16) fail(std::string(op) + ": bf16 activations reached the fp32 kernels");
+}
+
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 void launch_check_blocks(int64_t blocks, const char* op) {
@@ -415,21 +423,26 @@ void attention_fwd(const AttnArgs& a) {
   check_args(a, "attentionFwd");
   if (a.Nk <= 0) fail("attentionFwd: attention needs at least one key");
   if (a.bf16 && attention_tc_supported(a)) return attention_tc_fwd(a);
+  check_fp32_operands(a, "attentionFwd");
   if (a.hd <= 32) fwd<32>(a);
   else if (a.hd <= 64) fwd<64>(a);
   else if (a.hd <= 96) fwd<96>(a);
   else fwd<128>(a);
 }
 
+// Only the tensor-core kernels load bf16 tiles; the fp32 kernels get widened copies.
+bool attention_reads_bf16(const AttnArgs& a) { return a.bf16 && attention_tc_supported(a); }
+
 void attention_bwd(const AttnArgs& a) {
   if (a.B <= 0 || a.H <= 0 || a.Nq <= 0 || a.Nk <= 0) return;
   check_args(a, "attentionBwd");
-  if (!a.lse || !a.o || !a.dout) fail("attentionBwd: needs out, lse and dout from the forward");
+  if (!a.lse || !(a.o || a.o16) || !a.dout) fail("attentionBwd: needs out, lse and dout from the forward");
   int64_t rows = a.B * a.H * a.Nq;
   Scratch D(sizeof(float) * (size_t)rows);
   attn_bwd_d_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>());
   check_launch("attentionBwd (D)");
   if (a.bf16 && attention_tc_supported(a)) return attention_tc_bwd(a, D.as<float>());
+  check_fp32_operands(a, "attentionBwd");
   if (a.hd <= 32) bwd<32>(a, D.as<float>());
   else if (a.hd <= 64) bwd<64>(a, D.as<float>());
   else if (a.hd <= 96) bwd<96>(a, D.as<float>());

@@ -8,7 +8,8 @@
 // accumulator layout hides, so each warp stores its 16 x 64 score strip to shared memory, two
 // lanes per row apply the softmax (and the output rescale, whose accumulator therefore also lives
 // in shared memory in the forward), and the probabilities go back as a bf16 operand.
-// Inputs are fp32 and rounded to bf16 while a tile is loaded; outputs are fp32.
+// q, k, v are fp32 (rounded to bf16 while a tile is loaded) or already bf16 (AttnArgs::q16...,
+// mixed-precision activations); o is written in fp32 or bf16 to match; gradients are fp32.
 //
 // Device code only: attention_tc.cu launches it, and test/native/cuda_emu/ compiles it on the host
 // against a CPU emulation of the CUDA headers, built-ins and WMMA to test it without a GPU.
@@ -20,6 +21,7 @@
 #include <cstdint>
 
 #include "backend.h"
+#include "cuda/bf16.cuh"
 
 // The block's dynamic shared memory (the emulator gives each emulated block its own buffer).
 #ifndef VJ_DYNAMIC_SMEM
@@ -59,14 +61,24 @@ using FragBCol = wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::col_major>;
 using FragBRow = wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::row_major>;
 using FragC = wm::fragment<wm::accumulator, 16, 16, 16, float>;
 
+__device__ __forceinline__ float as_float(float v) { return v; }
+__device__ __forceinline__ float as_float(uint16_t v) { return from_bf16(v); }
+
 // T[r*ld + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [64) x [HDP).
-template <int HDP>
-__device__ __forceinline__ void load_tile(bf16* T, int ld, const float* __restrict__ src, int64_t rs, int nrows,
-                                          int hd) {
+template <int HDP, class In>
+__device__ __forceinline__ void load_tile(bf16* T, int ld, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
   for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
     int r = idx / HDP, d = idx % HDP;
-    T[r * ld + d] = __float2bfloat16_rn((r < nrows && d < hd) ? src[r * rs + d] : 0.f);
+    T[r * ld + d] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
   }
+}
+
+// The same from an operand held in fp32 (f) or bf16 (h, when set), at element offset off.
+template <int HDP>
+__device__ __forceinline__ void load_rows(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off, int64_t rs,
+                                          int nrows, int hd) {
+  if (h) load_tile<HDP>(T, ld, h + off, rs, nrows, hd);
+  else load_tile<HDP>(T, ld, f + off, rs, nrows, hd);
 }
 
 // S[16][N] = A[16][K] · Bᵀ with B stored [N][K] row-major (Bᵀ read column-major).
@@ -148,10 +160,9 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_tile<HDP>(Qs, LH, a.q + (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  load_rows<HDP>(Qs, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
   for (int i = lane; i < 16 * LO; i += 32) Ow[i] = 0.f;
-  const float* kb = a.k + b * a.Nk * a.k_rs + h * hd;
-  const float* vb = a.v + b * a.Nk * a.v_rs + h * hd;
+  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
   float m = -INFINITY, l = 0.f;  // of row r (both lanes of the pair hold them)
   float* srow = Sw + r * LS;
   bf16* prow = Pw + r * LP;
@@ -160,8 +171,8 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
   for (int k0 = 0; k0 < Nk; k0 += kTile) {
     const int nk = min(kTile, Nk - k0);
     __syncthreads();  // the previous tile's Ks / Vs are no longer read
-    load_tile<HDP>(Ks, LH, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    load_tile<HDP>(Vs, LH, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    load_rows<HDP>(Vs, LH, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     __syncthreads();
     mm_abt<HDP, kTile>(Sw, LS, Qs + warp * 16 * LH, LH, Ks, LH);
     __syncwarp();
@@ -198,8 +209,11 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
   const int R = warp * 16 + r;
   if (R < nq) {
     const float inv = 1.f / l;
-    float* dst = a.o + (b * a.Nq + q0 + R) * a.o_rs + h * hd;
-    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2) && d < hd; d++) dst[d] = orow[d] * inv;
+    const int64_t off = (b * a.Nq + q0 + R) * a.o_rs + h * hd;
+    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2) && d < hd; d++) {
+      if (a.o16) a.o16[off + d] = to_bf16(orow[d] * inv);
+      else a.o[off + d] = orow[d] * inv;
+    }
     if (half == 0 && a.lse) a.lse[bh * a.Nq + q0 + R] = (m + log2f(l)) * kLn2;
   }
 #endif
@@ -246,9 +260,9 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  load_tile<HDP>(Ks, LH, a.k + (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
-  load_tile<HDP>(Vs, LH, a.v + (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
-  const float* qb = a.q + b * a.Nq * a.q_rs + h * hd;
+  load_rows<HDP>(Ks, LH, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  load_rows<HDP>(Vs, LH, a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  const int64_t qb = b * a.Nq * a.q_rs + h * hd;
   const float* gb = a.dout + b * a.Nq * a.dout_rs + h * hd;
   FragC dk[HDP / 16], dv[HDP / 16];
   zero(dk);
@@ -257,7 +271,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   for (int q0 = 0; q0 < Nq; q0 += kTile) {
     const int nq = min(kTile, Nq - q0);
     __syncthreads();
-    load_tile<HDP>(Qs, LH, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
+    load_rows<HDP>(Qs, LH, a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
     load_tile<HDP>(dOs, LH, gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
     for (int i = threadIdx.x; i < kTile; i += kThreads) {
       lse2s[i] = i < nq ? a.lse[bh * a.Nq + q0 + i] * kLog2e : INFINITY;  // P = 0 for padded queries
@@ -301,21 +315,20 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_tile<HDP>(Qs, LH, a.q + (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  load_rows<HDP>(Qs, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
   load_tile<HDP>(dOs, LH, a.dout + (b * a.Nq + q0) * a.dout_rs + h * hd, a.dout_rs, nq, hd);
   const int R = warp * 16 + r;
   const float lse2 = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
   const float Dr = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
-  const float* kb = a.k + b * a.Nk * a.k_rs + h * hd;
-  const float* vb = a.v + b * a.Nk * a.v_rs + h * hd;
+  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
   FragC dq[HDP / 16];
   zero(dq);
 
   for (int k0 = 0; k0 < Nk; k0 += kTile) {
     const int nk = min(kTile, Nk - k0);
     __syncthreads();
-    load_tile<HDP>(Ks, LH, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    load_tile<HDP>(Vs, LH, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    load_rows<HDP>(Vs, LH, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     __syncthreads();
     mm_abt<HDP, kTile>(Sw, LS, Qs + warp * 16 * LH, LH, Ks, LH);    // S = Q Kᵀ
     mm_abt<HDP, kTile>(dPw, LS, dOs + warp * 16 * LH, LH, Vs, LH);  // dP = dO Vᵀ

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend.h"
+#include "cuda/bf16.cuh"
 #include "device.h"
 
 namespace vj::cuda {
@@ -70,15 +71,6 @@ inline unsigned grid_for(int64_t n, int threads, int64_t cap = 65536) {
 }
 
 // Device helpers.
-// fp32 -> bf16 bits, round to nearest even, NaN kept quiet: bit-identical to native/cpu/bf16.h.
-__device__ __forceinline__ uint16_t to_bf16(float f) {
-  uint32_t u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-__device__ __forceinline__ float from_bf16(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
