@@ -92,6 +92,9 @@ struct Backend {
   // y = (x - mean) * rstd * w + b over the last dim; w, b may be null (no affine).
   void (*layernorm_fwd)(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
                         int64_t rows, int64_t cols, float eps);
+  // The same with y rounded to bf16 (mixed precision: a norm whose output only feeds a GEMM).
+  void (*layernorm_fwd_bf16)(const float* x, const float* w, const float* b, uint16_t* y, float* mean, float* rstd,
+                             int64_t rows, int64_t cols, float eps);
   // dx is written; dw, db (if non-null) are accumulated.
   void (*layernorm_bwd)(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
                         float* dx, float* dw, float* db, int64_t rows, int64_t cols);

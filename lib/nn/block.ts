@@ -6,6 +6,9 @@ import { Attention, CrossAttention } from './attention.js';
 import { Mlp } from './mlp.js';
 import { InitRng } from './init.js';
 
+// The blocks' norms feed only GEMMs (qkv or kv, fc1): bf16 outputs under autocast('bfloat16').
+const OPERAND = { productOperand: true } as const;
+
 /** Pre-norm transformer block (MOD-03): x += attn(ln1(x)); x += mlp(ln2(x)). */
 export class Block extends Module {
   readonly norm1: LayerNorm;
@@ -20,8 +23,8 @@ export class Block extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(x: Tensor): Tensor {
-    const h = residual(x, this.norm1.forward(x), (n) => this.attn.forward(n));
-    return residual(h, this.norm2.forward(h), (n) => this.mlp.forward(n));
+    const h = residual(x, this.norm1.forward(x, OPERAND), (n) => this.attn.forward(n));
+    return residual(h, this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n));
   }
 }
 
@@ -39,8 +42,8 @@ export class CrossAttentionBlock extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(q: Tensor, x: Tensor): Tensor {
-    const h = residual(q, this.norm1.forward(x), (n) => this.xattn.forward(q, n));
-    return residual(h, this.norm2.forward(h), (n) => this.mlp.forward(n));
+    const h = residual(q, this.norm1.forward(x, OPERAND), (n) => this.xattn.forward(q, n));
+    return residual(h, this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n));
   }
 }
 

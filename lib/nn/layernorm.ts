@@ -14,7 +14,7 @@ export class LayerNorm extends Module {
     this.weight = this.param('weight', ones([dim]));
     this.bias = this.param('bias', zeros([dim]));
   }
-  forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps);
+  forward(x: Tensor, opts?: { productOperand?: boolean }): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps, opts);
   }
 }

@@ -2,11 +2,18 @@
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
+import { matmulDtype } from './autocast.js';
 
-export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps: number): Tensor {
+/**
+ * productOperand: the output only feeds a GEMM (the blocks' norms), so under
+ * autocast('bfloat16') it is written in bf16, rounded once from the fp32 result. The backward
+ * reads x, mean and rstd, never y, so nothing else changes.
+ */
+export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps: number, opts: { productOperand?: boolean } = {}): Tensor {
   const C = x.shape[x.rank - 1];
   const rows = x.numel / C;
-  const y = Tensor.empty(x.shape, 'float32', x.device);
+  const bf16 = opts.productOperand && matmulDtype() === 'bfloat16';
+  const y = Tensor.empty(x.shape, bf16 ? 'bfloat16' : 'float32', x.device);
   const mean = Tensor.empty([rows], 'float32', x.device);
   const rstd = Tensor.empty([rows], 'float32', x.device);
   native.layernormFwd(x.handle, w?.handle ?? null, b?.handle ?? null, y.handle, mean.handle, rstd.handle, eps);

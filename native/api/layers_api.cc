@@ -3,7 +3,8 @@
 
 using namespace vj;
 
-// layernormFwd(x, w|null, b|null, y, mean, rstd, eps): normalises the last dim
+// layernormFwd(x, w|null, b|null, y, mean, rstd, eps): normalises the last dim. y may be
+// bfloat16 (a norm feeding a GEMM under mixed precision): computed in fp32, rounded once.
 VJ_BINDING(layernormFwd) {
   Args a(info, "layernormFwd");
   const char* op = "layernormFwd";
@@ -15,15 +16,21 @@ VJ_BINDING(layernormFwd) {
   Tensor& rstd = a.tensor(5, "rstd");
   float eps = (float)a.num(6, "eps");
   const Backend& be = same_device(op, {&x, w, b, &y, &mean, &rstd});
-  need_f32(op, {{"x", &x}, {"weight", w}, {"bias", b}, {"y", &y}, {"mean", &mean}, {"rstd", &rstd}});
+  need_f32(op, {{"x", &x}, {"weight", w}, {"bias", b}, {"mean", &mean}, {"rstd", &rstd}});
+  if (y.dtype != DType::F32 && y.dtype != DType::BF16)
+    fail(std::string(op) + ": y must be float32 or bfloat16, got " + y.desc());
   int64_t C = last_dim(x), R = x.numel() / std::max<int64_t>(1, C);
   check_same_shape(op, "x", x, "y", y);
   if (w) check_numel(op, "weight", *w, C);
   if (b) check_numel(op, "bias", *b, C);
   check_numel(op, "mean", mean, R);
   check_numel(op, "rstd", rstd, R);
-  need(be.layernorm_fwd, be, op)(x.f32(), w ? w->f32() : nullptr, b ? b->f32() : nullptr, y.f32(), mean.f32(),
-                                 rstd.f32(), R, C, eps);
+  const float* wp = w ? w->f32() : nullptr;
+  const float* bp = b ? b->f32() : nullptr;
+  if (y.dtype == DType::BF16)
+    need(be.layernorm_fwd_bf16, be, op)(x.f32(), wp, bp, y.ptr<uint16_t>(), mean.f32(), rstd.f32(), R, C, eps);
+  else
+    need(be.layernorm_fwd, be, op)(x.f32(), wp, bp, y.f32(), mean.f32(), rstd.f32(), R, C, eps);
   return info.Env().Undefined();
 }
 

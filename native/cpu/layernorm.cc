@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/bf16.h"
 #include "cpu/cpuid.h"
 #include "cpu/kernels.h"
 #include "cpu/threadpool.h"
@@ -102,6 +103,20 @@ void layernorm_fwd(const float* x, const float* w, const float* b, float* y, flo
   FwdRows k = fwd_kernel();
   parallel_for(rows, std::max<int64_t>(1, 2048 / cols), [&](int64_t r0, int64_t r1) {
     k(x, w, b, y, mean, rstd, r0, r1, cols, eps);
+  });
+}
+
+// A row at a time into a scratch row, then rounded: the fp32 kernel's values, to the bit.
+void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t* y, float* mean, float* rstd,
+                        int64_t rows, int64_t cols, float eps) {
+  if (rows <= 0 || cols <= 0) return;
+  FwdRows k = fwd_kernel();
+  parallel_for(rows, std::max<int64_t>(1, 2048 / cols), [&](int64_t r0, int64_t r1) {
+    std::vector<float> row((size_t)cols);
+    for (int64_t r = r0; r < r1; r++) {
+      k(x + r * cols, w, b, row.data(), mean ? mean + r : nullptr, rstd ? rstd + r : nullptr, 0, 1, cols, eps);
+      for (int64_t c = 0; c < cols; c++) y[r * cols + c] = to_bf16(row[(size_t)c]);
+    }
   });
 }
 

@@ -12,8 +12,13 @@ namespace vj::cuda {
 namespace {
 constexpr int kWarps = 8;
 
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(uint16_t* p, float v) { *p = to_bf16(v); }
+
+// Out: float, or uint16_t for a bf16 y (mixed precision), rounded from the same fp32 value.
+template <class Out>
 __global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
-                              float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd, int64_t rows,
+                              Out* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd, int64_t rows,
                               int64_t cols, float eps) {
   int lane = threadIdx.x & 31;
   int64_t r = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
@@ -32,8 +37,8 @@ __global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restri
     if (mean) mean[r] = mu;
     if (rstd) rstd[r] = rs;
   }
-  float* yr = y + r * cols;
-  for (int64_t c = lane; c < cols; c += 32) yr[c] = (xr[c] - mu) * rs * (w ? w[c] : 1.f) + (b ? b[c] : 0.f);
+  Out* yr = y + r * cols;
+  for (int64_t c = lane; c < cols; c += 32) store(yr + c, (xr[c] - mu) * rs * (w ? w[c] : 1.f) + (b ? b[c] : 0.f));
 }
 
 __global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w,
@@ -111,8 +116,16 @@ void layernorm_fwd(const float* x, const float* w, const float* b, float* y, flo
                    int64_t cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
   unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
-  ln_fwd_kernel<<<blocks, kWarps * 32, 0, stream()>>>(x, w, b, y, mean, rstd, rows, cols, eps);
+  ln_fwd_kernel<float><<<blocks, kWarps * 32, 0, stream()>>>(x, w, b, y, mean, rstd, rows, cols, eps);
   check_launch("layernormFwd");
+}
+
+void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t* y, float* mean, float* rstd,
+                        int64_t rows, int64_t cols, float eps) {
+  if (rows <= 0 || cols <= 0) return;
+  unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
+  ln_fwd_kernel<uint16_t><<<blocks, kWarps * 32, 0, stream()>>>(x, w, b, y, mean, rstd, rows, cols, eps);
+  check_launch("layernormFwd (bf16 out)");
 }
 
 void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,

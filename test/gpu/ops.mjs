@@ -214,6 +214,8 @@ check('layernormFwd affine', { x: F([301, 192], 2), w: F([192]), b: F([192]), y:
   (T) => A.layernormFwd(T.x, T.w, T.b, T.y, T.m, T.r, 1e-6), ['y', 'm', 'r']);
 check('layernormFwd plain', { x: F([64, 1000]), y: Z([64, 1000]), m: Z([64]), r: Z([64]) },
   (T) => A.layernormFwd(T.x, null, null, T.y, T.m, T.r, 1e-5), ['y', 'm', 'r']);
+check('layernormFwd affine -> bf16 y', { x: F([301, 192], 2), w: F([192]), b: F([192]), y: Zb([301, 192]), m: Z([301]), r: Z([301]) },
+  (T) => A.layernormFwd(T.x, T.w, T.b, T.y, T.m, T.r, 1e-6), ['y', 'm', 'r'], 1e-2);
 {
   const R = 777, C = 192;
   const x = F([R, C]);

@@ -2,7 +2,8 @@
 // LN eps 1e-6 is the encoder/predictor norm (MOD-10), 1e-5 the target norm (TRAIN-08 a).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Rng, close, throwsMsg, dot, f32, freeAll, layernormBwd, layernormFwd, native, numGrad, read, sweep } from './reference.js';
+import { Rng, bf16, close, throwsMsg, dot, f32, freeAll, layernormBwd, layernormFwd, native, numGrad, read, readU16, sweep } from './reference.js';
+import { f32ToBf16 } from '../../../lib/io/host-tensor.js';
 
 test('reference: layernorm analytic grads match central differences (affine and not)', () => {
   const rng = new Rng(11);
@@ -40,6 +41,26 @@ test('layernormFwd: y, mean, rstd vs float64, affine / no affine, eps 1e-6 and 1
           freeAll();
         }
   }, { isa: true });
+});
+
+test('layernormFwd into a bfloat16 y: the fp32 result rounded once, bit for bit; mean and rstd unchanged', () => {
+  const rng = new Rng(21);
+  sweep((label) => {
+    for (const [rows, cols] of SHAPES) {
+      const x = rng.normals(rows * cols, 2, 1), w = rng.normals(cols), b = rng.normals(cols);
+      const y = f32([rows, cols]), mean = f32([rows]), rstd = f32([rows]);
+      native.layernormFwd(f32([rows, cols], x), f32([cols], w), f32([cols], b), y, mean, rstd, 1e-6);
+      const y16 = bf16([rows, cols]), mean2 = f32([rows]), rstd2 = f32([rows]);
+      native.layernormFwd(f32([rows, cols], x), f32([cols], w), f32([cols], b), y16, mean2, rstd2, 1e-6);
+      const at = `${label} [${rows},${cols}]`;
+      assert.equal(Array.from(readU16(y16)), Array.from(f32ToBf16(read(y))), `y ${at}`);
+      assert.equal(Array.from(read(mean2)), Array.from(read(mean)), `mean ${at}`);
+      assert.equal(Array.from(read(rstd2)), Array.from(read(rstd)), `rstd ${at}`);
+      freeAll();
+    }
+  }, { isa: true });
+  throwsMsg(() => native.layernormFwd(f32([2, 3]), null, null, native.zeros([2, 3], 'int32'), f32([2]), f32([2]), 1e-6), [/layernormFwd/, /y must be float32 or bfloat16/], 'y dtype');
+  freeAll();
 });
 
 test('layernormFwd: bias without weight, and a 3-D input normalised over the last dim', () => {
