@@ -30,8 +30,8 @@ struct GemmArgsT {
   float* pre = nullptr;         // [M,N] pre-activation output (ldc layout), only with gelu
   // bf16 outputs (mixed precision), in C's layout: the epilogue rounds its results into them,
   // so the next GEMM's operand and the saved pre-activation need no cast pass of their own.
-  // With C16 (beta must be 0) C is only the product's fp32 workspace, left unspecified; with
-  // pre16 the pre-activation goes there instead of pre.
+  // With C16 (beta must be 0) C is null (the backend finds its own scratch where it needs one)
+  // or an fp32 workspace left unspecified; with pre16 the pre-activation goes there, not to pre.
   uint16_t* C16 = nullptr;
   uint16_t* pre16 = nullptr;
 

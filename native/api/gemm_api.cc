@@ -70,8 +70,8 @@ static void run_gemm(const Backend& be, const char* op, G& g) {
   else need(be.gemm_bf16, be, op)(g);
 }
 
-// A bf16 C (or pre) is the epilogue's rounded output; the product itself lands in an fp32
-// workspace from the device's allocator, freed (stream-ordered on CUDA) on return.
+// A bf16 C (or pre) is the epilogue's rounded output; the backend keeps the fp32 product in its
+// own scratch where it needs one (cuBLASLt rounds in the GEMM and needs none).
 template <class G>
 static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb,
                       Tensor* bias, float alpha, float beta, Tensor* pre, bool gelu) {
@@ -79,11 +79,8 @@ static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, T
   g.alpha = alpha;
   g.beta = beta;
   g.gelu = gelu;
-  Tensor workspace;
   if (C.dtype == DType::BF16) {
     if (beta != 0.f) fail(std::string(op) + ": beta must be 0 when C is bfloat16 (" + C.desc() + ")");
-    workspace = Tensor::empty(C.shape, DType::F32, C.device(), C.storage->device_index);
-    g.C = workspace.f32();
     g.C16 = C.ptr<uint16_t>();
   } else {
     g.C = C.f32();

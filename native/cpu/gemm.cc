@@ -59,9 +59,14 @@ void gemm(const GemmArgs& g);
 static void gemm_narrowed(const GemmArgs& g) {
   GemmArgs f = g;
   f.C16 = f.pre16 = nullptr;
-  std::vector<float> pre;
+  const size_t span = (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N);
+  std::vector<float> c, pre;
+  if (!f.C) {
+    c.resize(span);
+    f.C = c.data();
+  }
   if (g.pre16 && g.gelu) {
-    pre.resize((size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N));
+    pre.resize(span);
     f.pre = pre.data();
   }
   gemm(f);

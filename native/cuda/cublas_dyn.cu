@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 #include "cuda/cublas_dyn.h"
@@ -17,6 +18,9 @@ std::string g_error;
 bool g_tf32 = false;
 bool g_tf32_env_read = false;
 Handle g_handles[kMaxDevices] = {};
+LtApi g_lt{};
+bool g_lt_ok = false;
+LtHandle g_lt_handles[kMaxDevices] = {};
 bool g_handle_tf32[kMaxDevices] = {};
 std::mutex g_mu;
 
@@ -51,6 +55,27 @@ void load() {
   g_api.sgemm_strided_batched = (decltype(g_api.sgemm_strided_batched))sym("cublasSgemmStridedBatched", true);
   g_api.gemm_strided_batched_ex = (decltype(g_api.gemm_strided_batched_ex))sym("cublasGemmStridedBatchedEx", true);
   g_api.status_string = (const char* (*)(Status))sym("cublasGetStatusString", false);
+
+  const char* no_lt = std::getenv("VJEPA_CUDA_NO_LT");
+  if (no_lt && no_lt[0] == '1') return;
+  bool all = true;
+  auto lt_sym = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+    all = all && fn;
+  };
+  lt_sym(g_lt.create, "cublasLtCreate");
+  lt_sym(g_lt.desc_create, "cublasLtMatmulDescCreate");
+  lt_sym(g_lt.desc_destroy, "cublasLtMatmulDescDestroy");
+  lt_sym(g_lt.desc_set, "cublasLtMatmulDescSetAttribute");
+  lt_sym(g_lt.layout_create, "cublasLtMatrixLayoutCreate");
+  lt_sym(g_lt.layout_destroy, "cublasLtMatrixLayoutDestroy");
+  lt_sym(g_lt.layout_set, "cublasLtMatrixLayoutSetAttribute");
+  lt_sym(g_lt.pref_create, "cublasLtMatmulPreferenceCreate");
+  lt_sym(g_lt.pref_destroy, "cublasLtMatmulPreferenceDestroy");
+  lt_sym(g_lt.pref_set, "cublasLtMatmulPreferenceSetAttribute");
+  lt_sym(g_lt.heuristic, "cublasLtMatmulAlgoGetHeuristic");
+  lt_sym(g_lt.matmul, "cublasLtMatmul");
+  g_lt_ok = all;
 }
 
 const char* status_name(Status s) {
@@ -74,6 +99,21 @@ const Api& api() {
   std::call_once(g_once, load);
   if (!g_error.empty()) fail(g_error);
   return g_api;
+}
+
+const LtApi* lt() {
+  api();
+  return g_lt_ok ? &g_lt : nullptr;
+}
+
+LtHandle lt_handle() {
+  const LtApi* l = lt();
+  if (!l) fail("cuBLASLt is not available");
+  int dev = current_device();
+  std::lock_guard<std::mutex> lk(g_mu);
+  LtHandle& h = g_lt_handles[dev];
+  if (!h) check(l->create(&h), "cublasLtCreate");
+  return h;
 }
 
 void check(Status s, const char* what) {

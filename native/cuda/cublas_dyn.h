@@ -5,6 +5,9 @@
 #include <cuda_runtime.h>
 #include <library_types.h>
 
+#include <cstddef>
+#include <cstdint>
+
 namespace vj::cuda::blas {
 
 typedef struct cublasContext* Handle;
@@ -31,8 +34,53 @@ struct Api {
   const char* (*status_string)(Status);  // may be null (older cuBLAS)
 };
 
+// cuBLASLt, resolved through the cuBLAS library (libcublas links libcublasLt, and dlsym searches
+// a library's dependencies; the emulator's stand-in defines both). Optional: when a symbol is
+// missing, or VJEPA_CUDA_NO_LT=1, lt() is null and every GEMM takes the cuBLAS path.
+// Values are cublasLt.h's (cuBLAS 12-13).
+typedef struct cublasLtContext* LtHandle;
+typedef void* LtDesc;    // cublasLtMatmulDesc_t
+typedef void* LtLayout;  // cublasLtMatrixLayout_t
+typedef void* LtPref;    // cublasLtMatmulPreference_t
+struct LtAlgo {
+  uint64_t data[8];
+};
+struct LtHeuristic {  // cublasLtMatmulHeuristicResult_t
+  LtAlgo algo;
+  size_t workspace_size;
+  Status state;
+  float waves;
+  int reserved[4];
+};
+enum LtDescAttr : int { kLtTransA = 3, kLtTransB = 4, kLtEpilogue = 7, kLtBiasPointer = 8, kLtBiasDataType = 26 };
+enum LtLayoutAttr : int { kLtBatchCount = 5, kLtBatchStride = 6 };
+enum LtPrefAttr : int { kLtMaxWorkspace = 1, kLtAlignA = 5, kLtAlignB = 6, kLtAlignC = 7, kLtAlignD = 8 };
+enum LtEpilogue : uint32_t { kLtEpilogueDefault = 1, kLtEpilogueBias = 4 };
+
+struct LtApi {
+  Status (*create)(LtHandle*);
+  Status (*desc_create)(LtDesc*, int compute, cudaDataType_t scale_type);
+  Status (*desc_destroy)(LtDesc);
+  Status (*desc_set)(LtDesc, int attr, const void* buf, size_t size);
+  Status (*layout_create)(LtLayout*, cudaDataType_t type, uint64_t rows, uint64_t cols, int64_t ld);
+  Status (*layout_destroy)(LtLayout);
+  Status (*layout_set)(LtLayout, int attr, const void* buf, size_t size);
+  Status (*pref_create)(LtPref*);
+  Status (*pref_destroy)(LtPref);
+  Status (*pref_set)(LtPref, int attr, const void* buf, size_t size);
+  Status (*heuristic)(LtHandle, LtDesc, LtLayout a, LtLayout b, LtLayout c, LtLayout d, LtPref, int requested,
+                      LtHeuristic* results, int* count);
+  Status (*matmul)(LtHandle, LtDesc, const void* alpha, const void* A, LtLayout, const void* B, LtLayout,
+                   const void* beta, const void* C, LtLayout, void* D, LtLayout, const LtAlgo* algo, void* workspace,
+                   size_t workspace_size, cudaStream_t stream);
+};
+
 // The loaded API; throws vj::Error "cuBLAS could not be loaded (tried ...): <dlerror>" on failure.
 const Api& api();
+// The Lt API, or null (see above). Loads cuBLAS first, so it throws as api() does.
+const LtApi* lt();
+// The Lt handle of the current device (created on first use).
+LtHandle lt_handle();
 // The handle of the current device, bound to the backend's stream (created on first use).
 Handle handle();
 // "cublasSgemmStridedBatched: CUBLAS_STATUS_... (n)" style message.

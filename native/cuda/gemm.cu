@@ -1,14 +1,17 @@
 // GEMM on cuBLAS. Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so cuBLAS
 // gets (B, A) swapped with m = N, n = M and each operand's own leading dimension; strides of 0
-// broadcast one matrix to the whole batch. The bias / GELU epilogue is a separate kernel, which
-// also rounds the outputs to bf16 when asked (C16, pre16: mixed precision).
+// broadcast one matrix to the whole batch. The forward layers' GEMMs (bias, no GELU) go to
+// cuBLASLt, which fuses the bias and the bf16 rounding (gemm_lt.cu); otherwise the bias / GELU
+// epilogue is a separate kernel, which also rounds the outputs to bf16 when asked (C16, pre16).
 // fp32 GEMMs run without TF32 unless asked (cublas_dyn.h), for parity with the CPU.
 #include <climits>
+#include <optional>
 #include <string>
 
 #include "cuda/common.cuh"
 #include "cuda/cublas_dyn.h"
 #include "cuda/extras.h"
+#include "cuda/gemm_lt.h"
 #include "cuda/kernels.h"
 
 namespace vj::cuda {
@@ -103,6 +106,26 @@ bool no_product(const char* op, float* C, const Epilogue& e, float alpha, float 
   return true;
 }
 
+// The cuBLASLt path for the calls it computes exactly as ours (see gemm_lt.cu); false if not taken.
+template <class In>
+bool try_lt(const GemmArgsT<In>& g, cudaDataType_t in_type) {
+  if (g.batch != 1 || g.beta != 0.f || g.gelu || g.K <= 0 || g.alpha == 0.f || !(g.bias || g.C16)) return false;
+  LtCall c;
+  c.ta = g.trans_a, c.tb = g.trans_b;
+  c.M = g.M, c.N = g.N, c.K = g.K, c.lda = g.lda, c.ldb = g.ldb, c.ldc = g.ldc;
+  c.A = g.A, c.B = g.B, c.in_type = in_type;
+  c.C = g.C, c.C16 = g.C16, c.bias = g.bias, c.alpha = g.alpha;
+  return gemm_lt(c);
+}
+
+// C itself, or (C16 without C) a scratch fp32 product for the epilogue to round.
+template <class In>
+float* product_buffer(const GemmArgsT<In>& g, std::optional<Scratch>& ws) {
+  if (g.C) return g.C;
+  ws.emplace(sizeof(float) * (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N));
+  return ws->as<float>();
+}
+
 }  // namespace
 
 void gemm(const GemmArgs& g) {
@@ -110,16 +133,19 @@ void gemm(const GemmArgs& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
-  if (no_product(op, g.C, epilogue_of(g), g.alpha, g.beta, d)) return;
+  if (try_lt(g, CUDA_R_32F)) return;
+  std::optional<Scratch> ws;
+  float* C = product_buffer(g, ws);
+  if (no_product(op, C, epilogue_of(g), g.alpha, g.beta, d)) return;
   const blas::Api& api = blas::api();
   float alpha = g.alpha, beta = g.beta;
   blas::check(api.sgemm_strided_batched(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
                                         g.trans_a ? blas::kOpT : blas::kOpN, (int)g.N, (int)g.M, (int)g.K, &alpha,
                                         g.B, (int)g.ldb, (long long)g.stride_b, g.A, (int)g.lda, (long long)g.stride_a,
-                                        &beta, g.C, (int)g.ldc, (long long)g.stride_c, (int)g.batch),
+                                        &beta, C, (int)g.ldc, (long long)g.stride_c, (int)g.batch),
               "gemm (cublasSgemmStridedBatched)");
   check_launch(op);
-  run_epilogue(op, g.C, epilogue_of(g), d);
+  run_epilogue(op, C, epilogue_of(g), d);
 }
 
 void gemm_bf16(const GemmBf16Args& g) {
@@ -127,17 +153,20 @@ void gemm_bf16(const GemmBf16Args& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
-  if (no_product(op, g.C, epilogue_of(g), g.alpha, g.beta, d)) return;
+  if (try_lt(g, CUDA_R_16BF)) return;
+  std::optional<Scratch> ws;
+  float* C = product_buffer(g, ws);
+  if (no_product(op, C, epilogue_of(g), g.alpha, g.beta, d)) return;
   const blas::Api& api = blas::api();
   float alpha = g.alpha, beta = g.beta;
   blas::check(api.gemm_strided_batched_ex(blas::handle(), g.trans_b ? blas::kOpT : blas::kOpN,
                                           g.trans_a ? blas::kOpT : blas::kOpN, (int)g.N, (int)g.M, (int)g.K, &alpha,
                                           g.B, CUDA_R_16BF, (int)g.ldb, (long long)g.stride_b, g.A, CUDA_R_16BF,
-                                          (int)g.lda, (long long)g.stride_a, &beta, g.C, CUDA_R_32F, (int)g.ldc,
+                                          (int)g.lda, (long long)g.stride_a, &beta, C, CUDA_R_32F, (int)g.ldc,
                                           (long long)g.stride_c, (int)g.batch, blas::kCompute32F, blas::kGemmDefault),
               "gemm_bf16 (cublasGemmStridedBatchedEx)");
   check_launch(op);
-  run_epilogue(op, g.C, epilogue_of(g), d);
+  run_epilogue(op, C, epilogue_of(g), d);
 }
 
 }  // namespace vj::cuda

@@ -44,12 +44,16 @@ torch.backends.cuda.matmul.allow_tf32=True
 out['gemm_tf32']=t(lambda: torch.mm(a,bb))
 ab=a.bfloat16(); bb16=bb.bfloat16()
 out['gemm_bf16']=t(lambda: torch.mm(ab,bb16))
+xq=torch.randn(M,K,device=dev,dtype=torch.bfloat16); wq=torch.randn(3*K,K,device=dev,dtype=torch.bfloat16); bq=torch.randn(3*K,device=dev,dtype=torch.bfloat16)
+out['linear_qkv_bf16']=t(lambda: F.linear(xq,wq,bq))
 print(json.dumps(out))
 `;
 
-export async function bench(A) {
-  const B = 8, N = 1568, H = 16, hd = 64, C = H * hd;  // ViT-L/16, 16 frames at 224 px
-  const R = B * N, M = B * N, K = 1024, Nn = 4096;
+// size overrides the ViT-L/16 shapes, and size.torch = false skips the PyTorch side (the emulator
+// smoke test in test/native/cuda_emu.test.ts runs it tiny, to catch errors before a GPU day).
+export async function bench(A, size = {}) {
+  const { B = 8, N = 1568, H = 16, hd = 64, K = 1024, torch: withTorch = true } = size;  // ViT-L/16, 16 frames at 224 px
+  const C = H * hd, R = B * N, M = B * N, Nn = 4 * K;
   const E = (shape) => { const t = A.empty(shape, 'float32', 'cuda'); A.fill(t, 0.01); return t; };
   const qkv = E([B, N, 3 * C]), o = E([B, N, C]), lse = E([B, H, N]), dout = E([B, N, C]), dqkv = E([B, N, 3 * C]);
   const sc = 1 / Math.sqrt(hd);
@@ -70,14 +74,27 @@ export async function bench(A) {
   A.cast(a, a16);
   A.cast(bm, b16);
   ours.gemm_bf16 = timeit(A, () => A.gemm(a16, b16, cm, false, false, 1, 0, null));
-  a16.dispose();
-  b16.dispose();
+  // The qkv projection under bf16: bf16 in, bf16 out, fp32 bias fused (cuBLASLt), as the trainer runs it.
+  const wq = A.empty([3 * K, K], 'bfloat16', 'cuda'), bq = E([3 * K]), yq = A.empty([M, 3 * K], 'bfloat16', 'cuda');
+  const wq32 = E([3 * K, K]);
+  A.cast(wq32, wq);
+  wq32.dispose();
+  ours.linear_qkv_bf16 = timeit(A, () => A.gemm(a16, wq, yq, false, true, 1, 0, bq));
+  // Attention on bf16 activations (q, k, v and out in bf16), as the trainer runs it.
+  const qkv16 = A.empty([B, N, 3 * C], 'bfloat16', 'cuda'), o16 = A.empty([B, N, C], 'bfloat16', 'cuda');
+  A.cast(qkv, qkv16);
+  const fwdIo = () => A.attentionFwd(qkv16, 0, qkv16, C, qkv16, 2 * C, o16, lse, H, sc, true);
+  const bwdIo = () => A.attentionBwd(qkv16, 0, qkv16, C, qkv16, 2 * C, o16, lse, dout, dqkv, 0, dqkv, C, dqkv, 2 * C, H, sc, true);
+  fwdIo();
+  ours.attn_io16_fwd_bwd = timeit(A, () => { fwdIo(); bwdIo(); });
+  for (const t of [a16, b16, wq, bq, yq, qkv16, o16]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
 
   const attnFlop = 4 * B * H * N * N * hd;  // fwd: 2 GEMMs of 2*N*N*hd; bwd adds 2.5x (ours: 3.5x, dq recomputes)
   const gemmFlop = 2 * M * K * Nn;
   let torch = {};
-  try {
+  if (!withTorch) torch = { error: 'skipped' };
+  else try {
     torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   } catch (e) {
     torch = { error: e.message.split('\n')[0] };
@@ -90,5 +107,8 @@ export async function bench(A) {
   console.log(`layernorm fwd+bwd    ours ${f(ours.layernorm)} | torch ${f(torch.layernorm)}`);
   console.log(`gemm                 ours fp32 ${f(ours.gemm_fp32)} (${(gemmFlop / ours.gemm_fp32 / 1e9).toFixed(1)} TFLOP/s) | torch fp32 ${f(torch.gemm_fp32)} tf32 ${f(torch.gemm_tf32)}`);
   console.log(`gemm bf16 (fp32 out) ours ${f(ours.gemm_bf16)} (${(gemmFlop / ours.gemm_bf16 / 1e9).toFixed(1)} TFLOP/s) | torch bf16 ${f(torch.gemm_bf16)}`);
+  const ratio = (t, o) => (typeof t === 'number' ? (t / o).toFixed(2) : '-');
+  console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
+  console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }

@@ -156,6 +156,19 @@ check('gemmGelu bf16 -> bf16 out and pre', { a: Bf([300, 96]), b: Bf([384, 96], 
   (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre'], 1e-2);
 check('gemmGelu bf16 -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf([130, 96], 0.2), c: Zb([77, 130]) },
   (T) => A.gemmGelu(T.a, T.b, T.c, null, true, null), ['c'], 1e-2);
+// The forward layers' calls (2-D, beta 0, a bias or a bf16 C, no GELU) run on cuBLASLt with the
+// bias and the rounding fused (native/cuda/gemm_lt.cu; VJEPA_CUDA_NO_LT=1 sends them back).
+for (const [ta, tb] of [[false, true], [true, false], [false, false], [true, true]]) {
+  const M = 67, N = 45, K = 129, shapes = { a: ta ? [K, M] : [M, K], b: tb ? [N, K] : [K, N] };
+  check(`Lt gemm + bias ta=${+ta} tb=${+tb}`, { a: F(shapes.a), b: F(shapes.b), c: F([M, N]), bias: F([N]) },
+    (T) => A.gemm(T.a, T.b, T.c, ta, tb, 0.5, 0, T.bias), ['c']);
+  check(`Lt gemm bf16 + bias -> bf16 C ta=${+ta} tb=${+tb}`, { a: Bf(shapes.a), b: Bf(shapes.b), c: Zb([M, N]), bias: F([N]) },
+    (T) => A.gemm(T.a, T.b, T.c, ta, tb, 1, 0, T.bias), ['c'], 1e-2);
+}
+check('Lt gemm bf16 + bias -> fp32 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: F([300, 384]), bias: F([384]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias), ['c'], 1e-4);
+check('Lt gemm bf16, no bias -> bf16 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Zb([300, 384]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c'], 1e-2);
 
 // ---------------------------------------------------------------- attention
 // bf16: the CUDA tensor-core path (the CPU ignores the flag and stays fp32) on inputs already on

@@ -62,6 +62,20 @@ for (const [script, summary] of [
   });
 }
 
+test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees what it made', () => {
+  const code = `import('${join(ROOT, 'test/gpu/bench.mjs')}').then(async (m) => {
+    const A = require(process.env.VJEPA_ADDON);
+    await m.bench(A, { B: 1, N: 70, H: 2, hd: 32, K: 64, torch: false });
+    console.log('left ' + JSON.stringify(A.stats()));
+  })`;
+  const r = run(process.execPath, ['-e', code], 10 * 60_000);
+  assert.is(r.status, 0, r.tail);
+  for (const row of ['attention bf16 io', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
+    assert.ok(r.out.includes(row), `no "${row}" row:\n${r.tail}`);
+  const left = JSON.parse(/left (\{.*\})/.exec(r.out)?.[1] ?? '{}');
+  assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
+});
+
 test('the suites with CUDA branches, run again on the emulated addon (vjepa-train, vjepa-probe, vjepa-embed, uploads on cuda)', () => {
   const uvu = join(ROOT, 'node_modules/uvu/bin.js');
   const r = run(process.execPath, [uvu, 'dist/test', '(train/device|probe/device|model/embed|native/upload|train/upload_ahead)\\.test\\.js$'], 15 * 60_000);
