@@ -1,7 +1,8 @@
 // Tensor-core attention for bf16 mixed precision (native/cuda/attention_tc.cu): the fp32 kernels'
-// algorithm with the four products (Q Kᵀ, P V and the backward's) on bf16 WMMA tiles with fp32
-// accumulation. Inputs and outputs stay fp32; q, k, v, dO, P and dS are rounded to bf16 where
-// they enter a product. attention.cu calls these when AttnArgs::bf16 is set and they apply.
+// algorithm with every product (Q Kᵀ, P V and the backward's) on bf16 mma.sync with fp32
+// accumulation. q, k, v, o are fp32 or bf16 activations; gradients, lse and the softmax stay fp32;
+// q, k, v, dO, P and dS are rounded to bf16 where they enter a product. attention.cu calls these
+// when AttnArgs::bf16 is set and they apply.
 #pragma once
 #include "backend.h"
 

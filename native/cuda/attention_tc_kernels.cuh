@@ -1,27 +1,28 @@
-// Tensor-core (bf16 WMMA, fp32 accumulate) flash attention for bf16 mixed precision. Same
-// algorithm and tiling as the fp32 kernels in attention.cu: 64-row tiles, an online softmax in
-// base-2 units, no N x N matrix in memory; backward as FlashAttention-2 without atomics (one
-// kernel owns dK, dV per key tile, another dQ per query tile).
+// Tensor-core (bf16, fp32 accumulate) flash attention for bf16 mixed precision. Same algorithm
+// and tiling as the fp32 kernels in attention.cu: 64-row tiles, an online softmax in base-2
+// units, no N x N matrix in memory; backward as FlashAttention-2 without atomics (one kernel owns
+// dK, dV per key tile, another dQ per query tile).
 //
-// A block is 4 warps; warp w owns rows [16w, 16w+16) of the block's 64-row tile. Products are
-// 16x16x16 WMMA tiles over shared memory. The softmax needs the scores per row, which WMMA's
-// accumulator layout hides, so each warp stores its 16 x 64 score strip to shared memory, two
-// lanes per row apply the softmax (and the output rescale, whose accumulator therefore also lives
-// in shared memory in the forward), and the probabilities go back as a bf16 operand.
+// A block is 4 warps; warp w owns rows [16w, 16w+16) of the block's 64-row tile (queries, or
+// keys in the dK, dV kernel). Products run on mma.sync m16n8k16 (mma_bf16.cuh), whose documented
+// fragment layouts keep each warp's scores, probabilities and accumulators in registers: the
+// accumulator of two adjacent 8-column score tiles is the A fragment of the next product, and
+// shared memory holds only the bf16 operand tiles (rows, or transposed where the product reads
+// them along the sequence).
 // q, k, v are fp32 (rounded to bf16 while a tile is loaded) or already bf16 (AttnArgs::q16...,
 // mixed-precision activations); o is written in fp32 or bf16 to match; gradients are fp32.
 //
 // Device code only: attention_tc.cu launches it, and test/native/cuda_emu/ compiles it on the host
-// against a CPU emulation of the CUDA headers, built-ins and WMMA to test it without a GPU.
+// against a CPU emulation of the CUDA headers, built-ins and mma.sync to test it without a GPU.
 #pragma once
 #include <cuda_bf16.h>
-#include <mma.h>
 
 #include <cstddef>
 #include <cstdint>
 
 #include "backend.h"
 #include "cuda/bf16.cuh"
+#include "cuda/mma_bf16.cuh"
 
 // The block's dynamic shared memory (the emulator gives each emulated block its own buffer).
 #ifndef VJ_DYNAMIC_SMEM
@@ -32,34 +33,26 @@ namespace vj::cuda {
 
 namespace {
 
-namespace wm = nvcuda::wmma;
 using bf16 = __nv_bfloat16;
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 rows (or keys) per tile
 
-// Shared-memory geometry for head_dim padded to HDP: bf16 tiles [64][LH], per-warp fp32 strips
-// [16][LS], per-warp bf16 strips [16][LP]. Leading dims keep every WMMA pointer 32-byte aligned
-// and are multiples of 8 (bf16) / 4 (fp32) elements, as load/store_matrix_sync require.
+// Shared-memory geometry for head_dim padded to HDP: row tiles [64][LH] and transposed tiles
+// [HDP][LK], in bf16. Row strides of 4 (mod 8) 32-bit words put the 32 lanes of a fragment load
+// (lane g*4 + t reads word g*stride + t) in 32 different banks.
 template <int HDP>
 struct Geo {
-  static constexpr int LH = HDP + 8, LS = (kTile > HDP ? kTile : HDP) + 4, LP = kTile + 8, LO = HDP + 4;
-  static constexpr size_t tile = sizeof(bf16) * kTile * LH;          // one [64][LH] bf16 tile
-  static constexpr size_t strip = sizeof(float) * 16 * LS * kWarps;  // one fp32 strip per warp
-  static constexpr size_t pstrip = sizeof(bf16) * 16 * LP * kWarps;  // one bf16 strip per warp
-  static constexpr size_t ostrip = sizeof(float) * 16 * LO * kWarps;
-  static constexpr size_t fwd = 3 * tile + strip + pstrip + ostrip;   // Q, K, V; S; P; O
-  static constexpr size_t bwd = 4 * tile + 2 * strip + 2 * pstrip + 2 * sizeof(float) * kTile;
-  static_assert(tile % 32 == 0 && strip % 32 == 0 && pstrip % 32 == 0 && ostrip % 32 == 0, "WMMA alignment");
+  static constexpr int LH = HDP + 8, LK = kTile + 8;
+  static constexpr size_t tile = sizeof(bf16) * kTile * LH;
+  static constexpr size_t vt = sizeof(bf16) * HDP * LK;
+  static constexpr size_t fwd = tile + vt;                                      // Q then K, Vᵀ
+  static constexpr size_t dq = 2 * tile + vt;                                   // K, V, Kᵀ
+  static constexpr size_t dkv = 2 * tile + 2 * vt + 2 * sizeof(float) * kTile;  // Q, dO, Qᵀ, dOᵀ, lse, D
+  static constexpr size_t bwd = dkv > dq ? dkv : dq;
+  static_assert(tile % 16 == 0 && vt % 16 == 0, "tiles stay 16-byte aligned");
 };
-
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
-
-using FragA = wm::fragment<wm::matrix_a, 16, 16, 16, bf16, wm::row_major>;
-using FragBCol = wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::col_major>;
-using FragBRow = wm::fragment<wm::matrix_b, 16, 16, 16, bf16, wm::row_major>;
-using FragC = wm::fragment<wm::accumulator, 16, 16, 16, float>;
 
 __device__ __forceinline__ float as_float(float v) { return v; }
 __device__ __forceinline__ float as_float(uint16_t v) { return from_bf16(v); }
@@ -81,267 +74,318 @@ __device__ __forceinline__ void load_rows(bf16* T, int ld, const float* f, const
   else load_tile<HDP>(T, ld, f + off, rs, nrows, hd);
 }
 
-// S[16][N] = A[16][K] · Bᵀ with B stored [N][K] row-major (Bᵀ read column-major).
-template <int K, int N>
-__device__ __forceinline__ void mm_abt(float* S, int lds, const bf16* A, int lda, const bf16* B, int ldb) {
-#pragma unroll
-  for (int j = 0; j < N / 16; j++) {
-    FragC c;
-    wm::fill_fragment(c, 0.f);
-#pragma unroll
-    for (int kk = 0; kk < K / 16; kk++) {
-      FragA fa;
-      FragBCol fb;
-      wm::load_matrix_sync(fa, A + kk * 16, lda);
-      wm::load_matrix_sync(fb, B + j * 16 * ldb + kk * 16, ldb);
-      wm::mma_sync(c, fa, fb, c);
-    }
-    wm::store_matrix_sync(S + j * 16, c, lds, wm::mem_row_major);
+// T[d*ld + r]: the same tile transposed, for products that read it along the sequence.
+template <int HDP>
+__device__ __forceinline__ void load_transposed(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off,
+                                                int64_t rs, int nrows, int hd) {
+  for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
+    const int r = idx / HDP, d = idx % HDP;
+    const int64_t i = off + (int64_t)r * rs + d;
+    const float v = (r < nrows && d < hd) ? (h ? from_bf16(h[i]) : f[i]) : 0.f;
+    T[d * ld + r] = __float2bfloat16_rn(v);
   }
 }
 
-// acc[j] += A[16][K] · B[K][16j, 16j+16) with B stored [K][*] row-major.
-template <int K, int NF>
-__device__ __forceinline__ void mm_ab_acc(FragC (&acc)[NF], const bf16* A, int lda, const bf16* B, int ldb) {
+__device__ __forceinline__ uint32_t word(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+// The A fragments (16 rows x HDP, KF = HDP/16 k-steps) of a row-major bf16 tile in shared memory.
+template <int KF>
+__device__ __forceinline__ void a_fragments(uint32_t (&f)[KF][4], const bf16* rows, int ld) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const bf16* p = rows + g * ld + 2 * t;
 #pragma unroll
-  for (int kk = 0; kk < K / 16; kk++) {
-    FragA fa;
-    wm::load_matrix_sync(fa, A + kk * 16, lda);
+  for (int kk = 0; kk < KF; kk++) {
+    f[kk][0] = word(p + kk * 16);
+    f[kk][1] = word(p + 8 * ld + kk * 16);
+    f[kk][2] = word(p + kk * 16 + 8);
+    f[kk][3] = word(p + 8 * ld + kk * 16 + 8);
+  }
+}
+
+template <int N>
+__device__ __forceinline__ void zero_acc(float (&acc)[N][4]) {
 #pragma unroll
-    for (int j = 0; j < NF; j++) {
-      FragBRow fb;
-      wm::load_matrix_sync(fb, B + kk * 16 * ldb + j * 16, ldb);
-      wm::mma_sync(acc[j], fa, fb, acc[j]);
+  for (int n = 0; n < N; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+}
+
+// s[j] = A · B_jᵀ for the 8-row blocks j of a row-major tile B [NT*8][HDP] (scores: rows of the
+// warp against 8 keys or queries at a time).
+template <int KF, int NT>
+__device__ __forceinline__ void scores(float (&s)[NT][4], const uint32_t (&af)[KF][4], const bf16* B, int ld) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int j = 0; j < NT; j++) {
+    s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    const bf16* p = B + (j * 8 + g) * ld + 2 * t;
+#pragma unroll
+    for (int kk = 0; kk < KF; kk++) {
+      const uint32_t bf[2] = {word(p + kk * 16), word(p + kk * 16 + 8)};
+      mma_bf16_16816(s[j], af[kk], bf);
     }
   }
 }
 
-template <int NF>
-__device__ __forceinline__ void zero(FragC (&acc)[NF]) {
+// acc += P · V with P the warp's [16][NT*8] register scores (rounded to bf16 here) and V given
+// transposed in shared memory, Vt [DT*8][ld]: the accumulator layout of two adjacent score tiles
+// is the A fragment of one 16-wide k-step.
+template <int NT, int DT>
+__device__ __forceinline__ void accumulate(float (&acc)[DT][4], const float (&p)[NT][4], const bf16* Vt, int ld) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int j = 0; j < NF; j++) wm::fill_fragment(acc[j], 0.f);
+  for (int kk = 0; kk < NT / 2; kk++) {
+    const uint32_t pf[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
+                            pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]), pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+#pragma unroll
+    for (int n = 0; n < DT; n++) {
+      const bf16* v = Vt + (n * 8 + g) * ld + kk * 16 + 2 * t;
+      const uint32_t vf[2] = {word(v), word(v + 8)};
+      mma_bf16_16816(acc[n], pf, vf);
+    }
+  }
 }
 
-// Writes a warp's 16 x HDP accumulator rows to dst (row stride rs) times mul, through the
-// warp's fp32 strip; rows >= nrows (of the warp) and columns >= hd are skipped.
-template <int HDP, int NF>
-__device__ __forceinline__ void write_acc(float* strip, int ls, FragC (&acc)[NF], float* dst, int64_t rs, int nrows,
-                                          int hd, float mul) {
-  __syncwarp();
+// Writes a warp's 16 accumulator rows (mul times) to dst (row stride rs): rows >= nrows and
+// columns >= hd are skipped.
+template <int DT>
+__device__ __forceinline__ void write_rows(const float (&acc)[DT][4], float* dst, int64_t rs, int nrows, int hd,
+                                           float mul) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int j = 0; j < NF; j++) wm::store_matrix_sync(strip + j * 16, acc[j], ls, wm::mem_row_major);
-  __syncwarp();
-  const int lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  if (r < nrows)
-    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2) && d < hd; d++) dst[r * rs + d] = strip[r * ls + d] * mul;
-  __syncwarp();
+  for (int r = 0; r < 2; r++) {
+    const int R = g + 8 * r;
+    if (R >= nrows) continue;
+#pragma unroll
+    for (int n = 0; n < DT; n++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int d = n * 8 + 2 * t + e;
+        if (d < hd) dst[R * rs + d] = acc[n][2 * r + e] * mul;
+      }
+  }
 }
-
-#endif
 
 // ------------------------------------------------------------------------------ forward
 
+// FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows [16w, 16w+16)
+// of the block's tile, keeps their Q fragments, scores, probabilities and output accumulators in
+// registers, and needs shared memory only for the Q, K tiles and Vᵀ. Lane (g, t) holds score
+// and output columns 2t, 2t+1 of each 8-wide tile for rows g and g+8; a row's max and sum
+// combine over the four lanes of its quad.
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LS = G::LS, LP = G::LP, LO = G::LO;
+  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Qs = reinterpret_cast<bf16*>(smem);
-  bf16* Ks = reinterpret_cast<bf16*>(smem + G::tile);
-  bf16* Vs = reinterpret_cast<bf16*>(smem + 2 * G::tile);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  float* Sw = reinterpret_cast<float*>(smem + 3 * G::tile) + warp * 16 * LS;
-  bf16* Pw = reinterpret_cast<bf16*>(smem + 3 * G::tile + G::strip) + warp * 16 * LP;
-  float* Ow = reinterpret_cast<float*>(smem + 3 * G::tile + G::strip + G::pstrip) + warp * 16 * LO;
+  bf16* Ks = reinterpret_cast<bf16*>(smem);                   // [64][LH]; first holds Q
+  bf16* Vt = reinterpret_cast<bf16*>(smem + G::tile);         // [HDP][LK]: V transposed
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const int64_t bh = blockIdx.x / nqt;
   const int q0 = (int)(blockIdx.x % nqt) * kTile;
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_rows<HDP>(Qs, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
-  for (int i = lane; i < 16 * LO; i += 32) Ow[i] = 0.f;
+  load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  __syncthreads();
+  uint32_t qf[KF][4];
+  a_fragments<KF>(qf, Ks + warp * 16 * LH, LH);
+  float o[DT][4];
+  zero_acc(o);
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g, g+8; l is this lane's share
   const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
-  float m = -INFINITY, l = 0.f;  // of row r (both lanes of the pair hold them)
-  float* srow = Sw + r * LS;
-  bf16* prow = Pw + r * LP;
-  float* orow = Ow + r * LO;
 
   for (int k0 = 0; k0 < Nk; k0 += kTile) {
     const int nk = min(kTile, Nk - k0);
-    __syncthreads();  // the previous tile's Ks / Vs are no longer read
+    __syncthreads();  // Q fragments taken / the previous tile's K, Vᵀ no longer read
     load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    load_rows<HDP>(Vs, LH, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    load_transposed<HDP>(Vt, LK, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     __syncthreads();
-    mm_abt<HDP, kTile>(Sw, LS, Qs + warp * 16 * LH, LH, Ks, LH);
-    __syncwarp();
-    float mx = -INFINITY;
-    for (int j = half * 32; j < half * 32 + 32; j++) {
-      float t = j < nk ? srow[j] * c : -INFINITY;
-      srow[j] = t;
-      mx = fmaxf(mx, t);
-    }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));  // finite: every tile has a key
-    const float mnew = fmaxf(m, mx), alpha = exp2f(m - mnew);
-    float sum = 0.f;
-    for (int j = half * 32; j < half * 32 + 32; j++) {
-      float p = exp2f(srow[j] - mnew);
-      sum += p;
-      prow[j] = __float2bfloat16_rn(p);
-    }
-    l = l * alpha + sum + __shfl_xor_sync(0xffffffffu, sum, 1);
-    m = mnew;
-    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2); d++) orow[d] *= alpha;
-    __syncwarp();
-    {
-      FragC pv[HDP / 16];
-      zero(pv);
-      mm_ab_acc<kTile, HDP / 16>(pv, Pw, LP, Vs, LH);
+    float s[NT][4];
+    scores<KF, NT>(s, qf, Ks, LH);  // S = Q Kᵀ
+    float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int j = 0; j < HDP / 16; j++) wm::store_matrix_sync(Sw + j * 16, pv[j], LS, wm::mem_row_major);
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float v = j * 8 + 2 * t + (e & 1) < nk ? s[j][e] * c : -INFINITY;
+        s[j][e] = v;
+        mx[e >> 1] = fmaxf(mx[e >> 1], v);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
+      const float mnew = fmaxf(m[r], mx[r]);
+      alpha[r] = exp2f(m[r] - mnew);
+      m[r] = mnew;
+      l[r] *= alpha[r];
     }
-    __syncwarp();
-    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2); d++) orow[d] += srow[d];
-    __syncwarp();
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float p = exp2f(s[j][e] - m[e >> 1]);
+        s[j][e] = p;
+        l[e >> 1] += p;
+      }
+#pragma unroll
+    for (int n = 0; n < DT; n++) {
+      o[n][0] *= alpha[0], o[n][1] *= alpha[0];
+      o[n][2] *= alpha[1], o[n][3] *= alpha[1];
+    }
+    accumulate<NT, DT>(o, s, Vt, LK);  // O += P V
   }
 
-  const int R = warp * 16 + r;
-  if (R < nq) {
-    const float inv = 1.f / l;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    const int R = warp * 16 + g + 8 * r;
+    if (R >= nq) continue;
+    const float inv = 1.f / l[r];
     const int64_t off = (b * a.Nq + q0 + R) * a.o_rs + h * hd;
-    for (int d = half * (HDP / 2); d < (half + 1) * (HDP / 2) && d < hd; d++) {
-      if (a.o16) a.o16[off + d] = to_bf16(orow[d] * inv);
-      else a.o[off + d] = orow[d] * inv;
-    }
-    if (half == 0 && a.lse) a.lse[bh * a.Nq + q0 + R] = (m + log2f(l)) * kLn2;
+#pragma unroll
+    for (int n = 0; n < DT; n++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int d = n * 8 + 2 * t + e;
+        if (d >= hd) continue;
+        const float v = o[n][2 * r + e] * inv;
+        if (a.o16) a.o16[off + d] = to_bf16(v);
+        else a.o[off + d] = v;
+      }
+    if (t == 0 && a.lse) a.lse[bh * a.Nq + q0 + R] = (m[r] + log2f(l[r])) * kLn2;
   }
 #endif
 }
 
 // ------------------------------------------------------------------------------ backward
 
-// The backward kernels' shared memory: four bf16 [64][LH] tiles, then this warp's fp32 S and dP
-// strips, bf16 P and dS strips, and the block's 64 log-sum-exps and D values.
-template <int HDP>
-struct BwdSmem {
-  bf16* tile[4];
-  float *S, *dP, *lse2, *D;
-  bf16 *P, *dS;
-  __device__ BwdSmem(unsigned char* smem, int warp) {
-    using G = Geo<HDP>;
-    for (int i = 0; i < 4; i++) tile[i] = reinterpret_cast<bf16*>(smem + i * G::tile);
-    unsigned char* p = smem + 4 * G::tile;
-    S = reinterpret_cast<float*>(p) + warp * 16 * G::LS;
-    dP = reinterpret_cast<float*>(p + G::strip) + warp * 16 * G::LS;
-    P = reinterpret_cast<bf16*>(p + 2 * G::strip) + warp * 16 * G::LP;
-    dS = reinterpret_cast<bf16*>(p + 2 * G::strip + G::pstrip) + warp * 16 * G::LP;
-    lse2 = reinterpret_cast<float*>(p + 2 * G::strip + 2 * G::pstrip);
-    D = lse2 + kTile;
-  }
-};
-
-// Per 64-key tile: dV = Pᵀ dO and dK = scale * dSᵀ Q, looping over query tiles.
+// Per 64-key tile (warp w: keys [16w, 16w+16)): Sᵀ = K Qᵀ and dPᵀ = V dOᵀ in registers, then
+// dV += Pᵀ dO and dK += scale · dSᵀ Q, looping over query tiles. Q and dO are staged twice: rows
+// (the B operand of Sᵀ, dPᵀ) and transposed (of dK, dV).
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                               int nkt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LS = G::LS, LP = G::LP;
+  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  const BwdSmem<HDP> sm(smem, warp);
-  bf16 *Ks = sm.tile[0], *Vs = sm.tile[1], *Qs = sm.tile[2], *dOs = sm.tile[3];
-  float *Sw = sm.S, *dPw = sm.dP, *lse2s = sm.lse2, *Ds = sm.D;  // Sᵀ, dPᵀ strips [key][query]
-  bf16 *Pw = sm.P, *dSw = sm.dS;                                    // Pᵀ, dSᵀ (bf16)
+  bf16* Qs = reinterpret_cast<bf16*>(smem);                     // [64][LH]; first holds K
+  bf16* dOs = reinterpret_cast<bf16*>(smem + G::tile);          // [64][LH]; first holds V
+  bf16* Qt = reinterpret_cast<bf16*>(smem + 2 * G::tile);       // [HDP][LK]
+  bf16* dOt = reinterpret_cast<bf16*>(smem + 2 * G::tile + G::vt);
+  float* lse2s = reinterpret_cast<float*>(smem + 2 * G::tile + 2 * G::vt);
+  float* Ds = lse2s + kTile;
+  const int warp = threadIdx.x >> 5, t = threadIdx.x & 3;
 
   const int64_t bh = blockIdx.x / nkt;
   const int k0 = (int)(blockIdx.x % nkt) * kTile;
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  load_rows<HDP>(Ks, LH, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
-  load_rows<HDP>(Vs, LH, a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
-  const int64_t qb = b * a.Nq * a.q_rs + h * hd;
-  const float* gb = a.dout + b * a.Nq * a.dout_rs + h * hd;
-  FragC dk[HDP / 16], dv[HDP / 16];
-  zero(dk);
-  zero(dv);
+  load_rows<HDP>(Qs, LH, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  load_rows<HDP>(dOs, LH, a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  __syncthreads();
+  uint32_t kf[KF][4], vf[KF][4];
+  a_fragments<KF>(kf, Qs + warp * 16 * LH, LH);
+  a_fragments<KF>(vf, dOs + warp * 16 * LH, LH);
+  float dk[DT][4], dv[DT][4];
+  zero_acc(dk);
+  zero_acc(dv);
+  const int64_t qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * a.dout_rs + h * hd;
 
   for (int q0 = 0; q0 < Nq; q0 += kTile) {
     const int nq = min(kTile, Nq - q0);
-    __syncthreads();
+    __syncthreads();  // K, V fragments taken / the previous tile's Q, dO no longer read
     load_rows<HDP>(Qs, LH, a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
-    load_tile<HDP>(dOs, LH, gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
+    load_tile<HDP>(dOs, LH, a.dout + gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
+    load_transposed<HDP>(Qt, LK, a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
+    load_transposed<HDP>(dOt, LK, a.dout, nullptr, gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
     for (int i = threadIdx.x; i < kTile; i += kThreads) {
       lse2s[i] = i < nq ? a.lse[bh * a.Nq + q0 + i] * kLog2e : INFINITY;  // P = 0 for padded queries
       Ds[i] = i < nq ? Dg[bh * a.Nq + q0 + i] : 0.f;
     }
     __syncthreads();
-    mm_abt<HDP, kTile>(Sw, LS, Ks + warp * 16 * LH, LH, Qs, LH);    // Sᵀ = K Qᵀ
-    mm_abt<HDP, kTile>(dPw, LS, Vs + warp * 16 * LH, LH, dOs, LH);  // dPᵀ = V dOᵀ
-    __syncwarp();
-    for (int j = half * 32; j < half * 32 + 32; j++) {
-      float pr = exp2f(Sw[r * LS + j] * c - lse2s[j]);
-      Pw[r * LP + j] = __float2bfloat16_rn(pr);
-      dSw[r * LP + j] = __float2bfloat16_rn(pr * (dPw[r * LS + j] - Ds[j]));
-    }
-    __syncwarp();
-    mm_ab_acc<kTile, HDP / 16>(dv, Pw, LP, dOs, LH);
-    mm_ab_acc<kTile, HDP / 16>(dk, dSw, LP, Qs, LH);
+    float st[NT][4], dpt[NT][4];
+    scores<KF, NT>(st, kf, Qs, LH);   // Sᵀ = K Qᵀ: [key][query]
+    scores<KF, NT>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int q = j * 8 + 2 * t + (e & 1);
+        const float p = exp2f(st[j][e] * c - lse2s[q]);
+        st[j][e] = p;
+        dpt[j][e] = p * (dpt[j][e] - Ds[q]);
+      }
+    accumulate<NT, DT>(dv, st, dOt, LK);  // dV += Pᵀ dO
+    accumulate<NT, DT>(dk, dpt, Qt, LK);  // dK += dSᵀ Q
   }
-  const int rows = max(0, min(16, nk - warp * 16));
-  write_acc<HDP>(Sw, LS, dk, a.dk + (b * a.Nk + k0 + warp * 16) * a.dk_rs + h * hd, a.dk_rs, rows, hd, a.scale);
-  write_acc<HDP>(Sw, LS, dv, a.dv + (b * a.Nk + k0 + warp * 16) * a.dv_rs + h * hd, a.dv_rs, rows, hd, 1.f);
+  const int64_t kr = b * a.Nk + k0 + warp * 16;
+  write_rows<DT>(dk, a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, a.scale);
+  write_rows<DT>(dv, a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, 1.f);
 #endif
 }
 
-// Per 64-query tile: dQ = scale * dS K, looping over key tiles.
+// Per 64-query tile (warp w: queries [16w, 16w+16)): S = Q Kᵀ and dP = dO Vᵀ in registers, then
+// dQ += scale · dS K, looping over key tiles (K staged as rows and transposed).
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                              int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LS = G::LS, LP = G::LP;
+  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  const BwdSmem<HDP> sm(smem, warp);
-  bf16 *Qs = sm.tile[0], *dOs = sm.tile[1], *Ks = sm.tile[2], *Vs = sm.tile[3];
-  float *Sw = sm.S, *dPw = sm.dP;
-  bf16* dSw = sm.dS;
+  bf16* Ks = reinterpret_cast<bf16*>(smem);             // [64][LH]; first holds Q
+  bf16* Vs = reinterpret_cast<bf16*>(smem + G::tile);   // [64][LH]; first holds dO
+  bf16* Kt = reinterpret_cast<bf16*>(smem + 2 * G::tile);  // [HDP][LK]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const int64_t bh = blockIdx.x / nqt;
   const int q0 = (int)(blockIdx.x % nqt) * kTile;
   const int64_t b = bh / a.H, h = bh % a.H;
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_rows<HDP>(Qs, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
-  load_tile<HDP>(dOs, LH, a.dout + (b * a.Nq + q0) * a.dout_rs + h * hd, a.dout_rs, nq, hd);
-  const int R = warp * 16 + r;
-  const float lse2 = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
-  const float Dr = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
+  load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  load_tile<HDP>(Vs, LH, a.dout + (b * a.Nq + q0) * a.dout_rs + h * hd, a.dout_rs, nq, hd);
+  __syncthreads();
+  uint32_t qf[KF][4], gf[KF][4];
+  a_fragments<KF>(qf, Ks + warp * 16 * LH, LH);
+  a_fragments<KF>(gf, Vs + warp * 16 * LH, LH);
+  float lse2[2], Dr[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    const int R = warp * 16 + g + 8 * r;
+    lse2[r] = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
+    Dr[r] = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
+  }
+  float dq[DT][4];
+  zero_acc(dq);
   const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
-  FragC dq[HDP / 16];
-  zero(dq);
 
   for (int k0 = 0; k0 < Nk; k0 += kTile) {
     const int nk = min(kTile, Nk - k0);
-    __syncthreads();
+    __syncthreads();  // Q, dO fragments taken / the previous tile's K, V no longer read
     load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
     load_rows<HDP>(Vs, LH, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    load_transposed<HDP>(Kt, LK, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
     __syncthreads();
-    mm_abt<HDP, kTile>(Sw, LS, Qs + warp * 16 * LH, LH, Ks, LH);    // S = Q Kᵀ
-    mm_abt<HDP, kTile>(dPw, LS, dOs + warp * 16 * LH, LH, Vs, LH);  // dP = dO Vᵀ
-    __syncwarp();
-    for (int j = half * 32; j < half * 32 + 32; j++) {
-      float pr = j < nk ? exp2f(Sw[r * LS + j] * c - lse2) : 0.f;
-      dSw[r * LP + j] = __float2bfloat16_rn(pr * (dPw[r * LS + j] - Dr));
-    }
-    __syncwarp();
-    mm_ab_acc<kTile, HDP / 16>(dq, dSw, LP, Ks, LH);
+    float s[NT][4], dp[NT][4];
+    scores<KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
+    scores<KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[j][e] * c - lse2[e >> 1]) : 0.f;
+        dp[j][e] = p * (dp[j][e] - Dr[e >> 1]);
+      }
+    accumulate<NT, DT>(dq, dp, Kt, LK);  // dQ += dS K
   }
-  const int rows = max(0, min(16, nq - warp * 16));
-  write_acc<HDP>(Sw, LS, dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, rows, hd, a.scale);
+  write_rows<DT>(dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd, a.scale);
 #endif
 }
 

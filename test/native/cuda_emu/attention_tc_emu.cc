@@ -1,5 +1,5 @@
 // The tensor-core attention kernels (native/cuda/attention_tc_kernels.cuh) run on the CPU under
-// the CUDA/WMMA emulator (cuda_emu.h), against a float64 reference on the same bf16-rounded
+// the CUDA emulator (cuda_emu.h, mma.sync from its fragment layouts), against a float64 reference on the same bf16-rounded
 // inputs. Awkward shapes: sequence lengths off the 64-row tile, head_dim padded (80 -> 96),
 // fused qkv with column offsets, cross-attention with 1 query. Output buffers start as NaN, so an
 // element a kernel forgets to write fails. Built and run by test/native/attention_tc_emu.test.ts:

@@ -1,11 +1,10 @@
-// A CPU emulation of the CUDA built-ins, launch and WMMA subset our kernels use, so their logic
-// (indexing, masking, tiling, synchronisation order, alignment) is tested on machines without a
-// GPU. Blocks run one at a time in a shuffled order; a block's threads are fibers (ucontext) on
-// the calling OS thread, switched at __syncthreads / __syncwarp / __shfl_xor_sync, so barrier
-// semantics are exact and a barrier some threads never reach is reported as a deadlock. A WMMA
-// fragment holds its whole 16x16 tile in every lane (the hardware layout is opaque to the
-// kernels anyway); loads, products and stores are warp-collective and check the pointer
-// alignment and leading dimensions the real API requires. Fresh dynamic shared memory is NaN.
+// A CPU emulation of the CUDA built-ins and launch our kernels use, so their logic (indexing,
+// masking, tiling, synchronisation order) is tested on machines without a GPU. Blocks run one at
+// a time in a shuffled order; a block's threads are fibers (ucontext) on the calling OS thread,
+// switched at __syncthreads / __syncwarp / __shfl_xor_sync / __shfl_sync, so barrier semantics
+// are exact and a barrier some threads never reach is reported as a deadlock. The tensor-core
+// product (native/cuda/mma_bf16.cuh) is emulated there from its documented fragment layouts,
+// with shuffles. Fresh dynamic shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
 // between blocks (blocks never overlap here).
 #pragma once
@@ -238,6 +237,19 @@ inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   return r;
 }
 
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src_lane) {
+  static_assert(sizeof(T) <= 8, "shuffle of a wide type");
+  vj_emu::Block& b = *vj_emu::t_block;
+  const int me = vj_emu::linear_tid(), lane = me & 31, base = me - lane;
+  std::memcpy(&b.shfl[me], &v, sizeof(T));
+  __syncwarp();
+  T r;
+  std::memcpy(&r, &b.shfl[base + (src_lane & 31)], sizeof(T));
+  __syncwarp();
+  return r;
+}
+
 // Fibers never run concurrently, so read-modify-write is atomic here.
 template <class T>
 inline T atomicAdd(T* p, T v) {
@@ -286,79 +298,3 @@ inline float vj_bf16_to_float(__nv_bfloat16 h) {
   return f;
 }
 
-namespace nvcuda::wmma {
-
-struct matrix_a {};
-struct matrix_b {};
-struct accumulator {};
-struct row_major {};
-struct col_major {};
-enum layout_t { mem_row_major, mem_col_major };
-
-template <class Use, int M, int N, int K, class T, class Layout = void>
-struct fragment {
-  static_assert(M == 16 && N == 16 && K == 16, "the emulator has 16x16x16 tiles only");
-  float x[256];  // the whole tile, [row][col], in every lane
-};
-
-namespace detail {
-inline void check_ptr(const void* p, unsigned ldm, unsigned mult, const char* op) {
-  if ((uintptr_t)p % 32 != 0) vj_emu::die(op);  // the API needs 256-bit aligned pointers
-  if (ldm % mult != 0) vj_emu::die(op);         // and ldm a multiple of 16 bytes
-}
-}  // namespace detail
-
-template <class Use, class T, class L>
-inline void fill_fragment(fragment<Use, 16, 16, 16, T, L>& f, float v) {
-  for (float& e : f.x) e = v;
-}
-
-namespace detail {
-// x[r*16 + c] = tile element (r, c), stored at p[r*ldm + c] (row-major) or p[c*ldm + r].
-inline void load_tile(float* x, const __nv_bfloat16* p, unsigned ldm, bool row_major, const char* op) {
-  check_ptr(p, ldm, 8, op);
-  __syncwarp();
-  for (int r = 0; r < 16; r++)
-    for (int c = 0; c < 16; c++) x[r * 16 + c] = vj_bf16_to_float(row_major ? p[r * ldm + c] : p[c * ldm + r]);
-  __syncwarp();
-}
-}  // namespace detail
-
-inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
-                             unsigned ldm) {
-  detail::load_tile(f.x, p, ldm, true, "load_matrix_sync (matrix_a): misaligned pointer or ldm");
-}
-inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, col_major>& f, const __nv_bfloat16* p,
-                             unsigned ldm) {
-  detail::load_tile(f.x, p, ldm, false, "load_matrix_sync (matrix_b col_major): misaligned pointer or ldm");
-}
-inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, row_major>& f, const __nv_bfloat16* p,
-                             unsigned ldm) {
-  detail::load_tile(f.x, p, ldm, true, "load_matrix_sync (matrix_b row_major): misaligned pointer or ldm");
-}
-
-template <class LA, class LB>
-inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA>& a,
-                     const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
-                     const fragment<accumulator, 16, 16, 16, float>& c) {
-  float out[256];
-  for (int i = 0; i < 16; i++)
-    for (int j = 0; j < 16; j++) {
-      float s = c.x[i * 16 + j];
-      for (int k = 0; k < 16; k++) s += a.x[i * 16 + k] * b.x[k * 16 + j];
-      out[i * 16 + j] = s;
-    }
-  std::memcpy(d.x, out, sizeof out);
-}
-
-inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t layout) {
-  detail::check_ptr(p, ldm, 4, "store_matrix_sync: misaligned pointer or ldm");
-  if (layout != mem_row_major) vj_emu::die("store_matrix_sync: only mem_row_major is emulated");
-  __syncwarp();
-  if ((vj_emu::linear_tid() & 31) == 0)
-    for (int i = 0; i < 16; i++)
-      for (int j = 0; j < 16; j++) p[i * ldm + j] = f.x[i * 16 + j];
-  __syncwarp();
-}
-
-}  // namespace nvcuda::wmma

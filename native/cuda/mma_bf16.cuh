@@ -1,0 +1,64 @@
+// One warp-wide bf16 tensor-core product, mma.sync m16n8k16 (fp32 accumulate), with the
+// fragment layouts the PTX ISA documents. With g = lane / 4 and t = lane % 4, each 32-bit register
+// holds two bf16, the lower index in the low half:
+//   A (16x16, row-major): a[0] = A[g][2t, 2t+1], a[1] = A[g+8][2t, 2t+1],
+//                         a[2] = A[g][2t+8, 2t+9], a[3] = A[g+8][2t+8, 2t+9]
+//   B (16x8, col-major):  b[0] = B[2t, 2t+1][g], b[1] = B[2t+8, 2t+9][g]
+//   D (16x8, fp32):       d[0], d[1] = D[g][2t, 2t+1], d[2], d[3] = D[g+8][2t, 2t+1]
+// Unlike WMMA's opaque fragments these layouts let a kernel keep scores and outputs in
+// registers. The CPU emulator (test/native/cuda_emu) computes the same product from the same
+// layouts, gathering the operands with shuffles.
+#pragma once
+#include <cstdint>
+
+#include "cuda/bf16.cuh"
+
+namespace vj::cuda {
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  return (uint32_t)to_bf16(lo) | ((uint32_t)to_bf16(hi) << 16);
+}
+
+#ifdef VJ_CUDA_EMU
+
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  float A0[16], A1[16], B0[16], B1[16];  // rows g and g+8 of A; columns 2t and 2t+1 of B
+  auto lo = [](uint32_t v) { return from_bf16((uint16_t)(v & 0xffffu)); };
+  auto hi = [](uint32_t v) { return from_bf16((uint16_t)(v >> 16)); };
+  for (int s = 0; s < 4; s++) {
+    const int src = g * 4 + s;  // the lanes holding rows g, g+8
+    uint32_t r0 = __shfl_sync(0xffffffffu, a[0], src), r1 = __shfl_sync(0xffffffffu, a[1], src);
+    uint32_t r2 = __shfl_sync(0xffffffffu, a[2], src), r3 = __shfl_sync(0xffffffffu, a[3], src);
+    A0[2 * s] = lo(r0), A0[2 * s + 1] = hi(r0), A0[2 * s + 8] = lo(r2), A0[2 * s + 9] = hi(r2);
+    A1[2 * s] = lo(r1), A1[2 * s + 1] = hi(r1), A1[2 * s + 8] = lo(r3), A1[2 * s + 9] = hi(r3);
+    for (int j = 0; j < 2; j++) {
+      const int col = (2 * t + j) * 4 + s;  // the lanes holding column 2t + j
+      uint32_t c0 = __shfl_sync(0xffffffffu, b[0], col), c1 = __shfl_sync(0xffffffffu, b[1], col);
+      float* B = j ? B1 : B0;
+      B[2 * s] = lo(c0), B[2 * s + 1] = hi(c0), B[2 * s + 8] = lo(c1), B[2 * s + 9] = hi(c1);
+    }
+  }
+  for (int k = 0; k < 16; k++) {
+    d[0] += A0[k] * B0[k];
+    d[1] += A0[k] * B1[k];
+    d[2] += A1[k] * B0[k];
+    d[3] += A1[k] * B1[k];
+  }
+}
+
+#else
+
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+#endif
+
+}  // namespace vj::cuda

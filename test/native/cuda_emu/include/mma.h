@@ -1,3 +1,0 @@
-// Emulated <mma.h>: see ../cuda_emu.h.
-#pragma once
-#include "../cuda_emu.h"
