@@ -224,30 +224,30 @@ inline void launch_kernel(dim3 grid, dim3 block, size_t smem, S, void (*kernel)(
 inline void __syncthreads() { vj_emu::park(1); }
 inline void __syncwarp(unsigned = 0xffffffffu) { vj_emu::park(2); }
 
-template <class T>
-inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+namespace vj_emu {
+// Every lane of the warp publishes v, then reads the value of lane src(lane).
+template <class T, class Src>
+inline T shuffle(T v, Src src) {
   static_assert(sizeof(T) <= 8, "shuffle of a wide type");
-  vj_emu::Block& b = *vj_emu::t_block;
-  const int me = vj_emu::linear_tid(), lane = me & 31, base = me - lane;
+  Block& b = *t_block;
+  const int me = linear_tid(), lane = me & 31, base = me - lane;
   std::memcpy(&b.shfl[me], &v, sizeof(T));
   __syncwarp();
   T r;
-  std::memcpy(&r, &b.shfl[base + (lane ^ lane_mask)], sizeof(T));
+  std::memcpy(&r, &b.shfl[base + (src(lane) & 31)], sizeof(T));
   __syncwarp();
   return r;
+}
+}  // namespace vj_emu
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  return vj_emu::shuffle(v, [=](int lane) { return lane ^ lane_mask; });
 }
 
 template <class T>
 inline T __shfl_sync(unsigned, T v, int src_lane) {
-  static_assert(sizeof(T) <= 8, "shuffle of a wide type");
-  vj_emu::Block& b = *vj_emu::t_block;
-  const int me = vj_emu::linear_tid(), lane = me & 31, base = me - lane;
-  std::memcpy(&b.shfl[me], &v, sizeof(T));
-  __syncwarp();
-  T r;
-  std::memcpy(&r, &b.shfl[base + (src_lane & 31)], sizeof(T));
-  __syncwarp();
-  return r;
+  return vj_emu::shuffle(v, [=](int) { return src_lane; });
 }
 
 // Fibers never run concurrently, so read-modify-write is atomic here.
