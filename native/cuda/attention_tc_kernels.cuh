@@ -57,33 +57,79 @@ struct Geo {
 __device__ __forceinline__ float as_float(float v) { return v; }
 __device__ __forceinline__ float as_float(uint16_t v) { return from_bf16(v); }
 
+// Eight consecutive elements as bf16: 16-byte loads (one for bf16 bits, two for fp32) instead of
+// eight scalar ones. p is 16-byte aligned.
+struct alignas(16) Bf16x8 {
+  uint32_t w[4];
+};
+struct alignas(16) F32x4 {
+  float v[4];
+};
+__device__ __forceinline__ Bf16x8 load8(const uint16_t* p) { return *reinterpret_cast<const Bf16x8*>(p); }
+__device__ __forceinline__ Bf16x8 load8(const float* p) {
+  const F32x4 a = reinterpret_cast<const F32x4*>(p)[0], b = reinterpret_cast<const F32x4*>(p)[1];
+  return Bf16x8{{pack_bf16(a.v[0], a.v[1]), pack_bf16(a.v[2], a.v[3]), pack_bf16(b.v[0], b.v[1]),
+                 pack_bf16(b.v[2], b.v[3])}};
+}
+__device__ __forceinline__ bf16 bf16_bits(uint32_t low16) {
+#ifdef VJ_CUDA_EMU
+  return bf16{(uint16_t)low16};
+#else
+  return __ushort_as_bfloat16((unsigned short)low16);
+#endif
+}
+// Whether every row of a tile at src (row stride rs) splits into aligned 8-element chunks.
+template <class In>
+__device__ __forceinline__ bool vectorizable(const In* src, int64_t rs, int hd) {
+  return hd % 8 == 0 && rs % 8 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0;
+}
+
 // T[r*ld + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [64) x [HDP).
 template <int HDP, class In>
 __device__ __forceinline__ void load_tile(bf16* T, int ld, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
+  if (vectorizable(src, rs, hd)) {
+    for (int idx = threadIdx.x; idx < kTile * HDP / 8; idx += kThreads) {
+      const int r = idx / (HDP / 8), d = idx % (HDP / 8) * 8;
+      *reinterpret_cast<Bf16x8*>(T + r * ld + d) = r < nrows && d < hd ? load8(src + r * rs + d) : Bf16x8{};
+    }
+    return;
+  }
   for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
     int r = idx / HDP, d = idx % HDP;
     T[r * ld + d] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
   }
 }
 
-// The same from an operand held in fp32 (f) or bf16 (h, when set), at element offset off.
+// T[d*ld + r]: the same tile transposed, for products that read it along the sequence.
+template <int HDP, class In>
+__device__ __forceinline__ void load_tile_t(bf16* T, int ld, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
+  if (vectorizable(src, rs, hd)) {
+    for (int idx = threadIdx.x; idx < kTile * HDP / 8; idx += kThreads) {
+      const int r = idx % kTile, d = idx / kTile * 8;  // lanes along r: their stores spread over banks
+      const Bf16x8 v = r < nrows && d < hd ? load8(src + r * rs + d) : Bf16x8{};
+#pragma unroll
+      for (int k = 0; k < 8; k++) T[(d + k) * ld + r] = bf16_bits(v.w[k / 2] >> (16 * (k % 2)));
+    }
+    return;
+  }
+  for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
+    const int r = idx / HDP, d = idx % HDP;
+    T[d * ld + r] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
+  }
+}
+
+// An operand held in fp32 (f) or bf16 (h, when set), at element offset off: as rows, or transposed.
 template <int HDP>
 __device__ __forceinline__ void load_rows(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off, int64_t rs,
                                           int nrows, int hd) {
   if (h) load_tile<HDP>(T, ld, h + off, rs, nrows, hd);
   else load_tile<HDP>(T, ld, f + off, rs, nrows, hd);
 }
-
-// T[d*ld + r]: the same tile transposed, for products that read it along the sequence.
 template <int HDP>
 __device__ __forceinline__ void load_transposed(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off,
                                                 int64_t rs, int nrows, int hd) {
-  for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
-    const int r = idx / HDP, d = idx % HDP;
-    const int64_t i = off + (int64_t)r * rs + d;
-    const float v = (r < nrows && d < hd) ? (h ? from_bf16(h[i]) : f[i]) : 0.f;
-    T[d * ld + r] = __float2bfloat16_rn(v);
-  }
+  if (h) load_tile_t<HDP>(T, ld, h + off, rs, nrows, hd);
+  else load_tile_t<HDP>(T, ld, f + off, rs, nrows, hd);
 }
 
 __device__ __forceinline__ uint32_t word(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }

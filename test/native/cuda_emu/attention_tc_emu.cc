@@ -3,7 +3,7 @@
 // inputs. Awkward shapes: sequence lengths off the 64-row tile, head_dim padded (80 -> 96),
 // fused qkv with column offsets, cross-attention with 1 query. Output buffers start as NaN, so an
 // element a kernel forgets to write fails. Built and run by test/native/attention_tc_emu.test.ts:
-//   g++ -std=c++17 -O1 -Itest/native/cuda_emu/include -Inative test/native/cuda_emu/attention_tc_emu.cc
+//   g++ -std=c++17 -O2 -fno-strict-aliasing -Itest/native/cuda_emu/include -Inative test/native/cuda_emu/attention_tc_emu.cc
 // Prints one line per case and output; exits 1 if any error exceeds its tolerance.
 #include "cuda_emu.h"
 // cuda_emu.h first: it defines the built-ins the kernels use
@@ -225,6 +225,8 @@ int main() {
       {"self hd=128 N=64 B=1 H=1", 1, 64, 64, 1, 128, true},
       {"cross hd=64 Nq=5 Nk=300 B=2 H=2", 2, 5, 300, 2, 64, false},
       {"cross hd=16 Nq=1 Nk=70 B=1 H=1", 1, 1, 70, 1, 16, false},
+      // head_dim off the 8-element chunks: the scalar tile loads (the others take 16-byte ones)
+      {"self hd=20 (pad 32) N=70 B=1 H=3", 1, 70, 70, 3, 20, true},
   };
   int n = 0;
   for (const Case& c : cases) {
