@@ -168,7 +168,7 @@ export function trainingMatmulDtype(dtype: string, device: string, log: (s: stri
   }
   if (dtype === 'float16')
     log('meta.dtype: float16 runs as bfloat16 mixed precision (no fp16 kernels; bf16 keeps fp32\'s range, so no loss scaler is needed)');
-  else log('meta.dtype: bfloat16 mixed precision: GEMMs take bf16 operands with fp32 accumulation; weights, optimizer state, attention and norms stay fp32');
+  else log('meta.dtype: bfloat16 mixed precision: GEMMs and attention take bf16 operands (fp32 accumulation), activations that only feed them are bf16; the residual stream, weights, gradients and optimizer state stay fp32');
   return 'bfloat16';
 }
 

@@ -49,15 +49,13 @@ bool attention_tc_supported(const AttnArgs& a) {
     return e && e[0] == '1';
   }();
   if (off || a.hd < 1 || a.hd > 128) return false;
-  static int major[kMaxDevices] = {}, smem_optin[kMaxDevices] = {};
+  static int smem_optin[kMaxDevices] = {};
   int dev = current_device();
-  if (!major[dev]) {
-    check(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+  if (!smem_optin[dev])
     check(cudaDeviceGetAttribute(&smem_optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-  }
   // The dK, dV kernel needs the most shared memory (72 KB at head_dim 128), within every sm_80+
   // part's per-block opt-in limit; the check stays for devices that report less.
-  return major[dev] >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
+  return compute_major() >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
 }
 
 void attention_tc_fwd(const AttnArgs& a) {

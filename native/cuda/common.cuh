@@ -15,6 +15,8 @@ namespace vj::cuda {
 constexpr int kMaxDevices = 16;
 
 int current_device();
+// The current device's compute capability major version (cached per device).
+int compute_major();
 // The backend's stream on the current device (created on first use; a blocking stream, so it
 // is also ordered with the legacy default stream).
 cudaStream_t stream();

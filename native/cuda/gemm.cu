@@ -151,6 +151,10 @@ void gemm(const GemmArgs& g) {
 void gemm_bf16(const GemmBf16Args& g) {
   const char* op = "gemm_bf16";
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  if (compute_major() < 8)
+    fail("bf16 mixed precision needs an NVIDIA GPU of compute capability 8.0 or newer (Ampere, Hopper); cuda:" +
+         std::to_string(current_device()) + " is " + std::to_string(compute_major()) +
+         ".x: set meta.dtype: float32");
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
   if (try_lt(g, CUDA_R_16BF)) return;

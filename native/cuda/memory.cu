@@ -189,6 +189,13 @@ Scratch::Scratch(size_t nbytes) {
 }
 Scratch::~Scratch() { cuda_free(p, dev); }
 
+int compute_major() {
+  static int major[kMaxDevices] = {};
+  const int dev = current_device();
+  if (!major[dev]) check(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+  return major[dev];
+}
+
 }  // namespace cuda
 
 using cuda::check;

@@ -76,6 +76,31 @@ test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees wha
   assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
 });
 
+test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): bf16 GEMMs refuse with a clear error, bf16 attention takes the fp32 kernels', () => {
+  const code = `const A = require(process.env.VJEPA_ADDON);
+    const t = (shape, dtype) => A.zeros(shape, dtype, 'cuda');
+    let msg = 'no error';
+    try { A.gemm(t([4, 8], 'bfloat16'), t([8, 4], 'bfloat16'), t([4, 4], 'float32'), false, false, 1, 0, null); } catch (e) { msg = e.message; }
+    console.log('gemm: ' + msg);
+    const qkv = A.empty([1, 5, 48], 'float32', 'cuda');
+    qkv.write(Float32Array.from({ length: 240 }, (_, i) => Math.sin(i * 1.7) * 2));
+    const attend = (bf16) => {
+      const o = t([1, 5, 16], 'float32'), lse = t([1, 2, 5], 'float32');
+      A.attentionFwd(qkv, 0, qkv, 16, qkv, 32, o, lse, 2, 0.35, bf16);
+      const out = new Float32Array(80); o.read(out); return out;
+    };
+    const a = attend(true), b = attend(false);
+    console.log('attention same as fp32: ' + a.every((v, i) => v === b[i]));`;
+  const r = run(process.execPath, ['-e', code], 5 * 60_000, { VJEPA_EMU_SM_MAJOR: '7' });
+  assert.is(r.status, 0, r.tail);
+  assert.match(r.out, /gemm: bf16 mixed precision needs an NVIDIA GPU of compute capability 8\.0 or newer .*cuda:0 is 7\.x: set meta\.dtype: float32/);
+  // the tensor-core path rounds to bf16 and differs (checked below on sm_90); the fp32 kernels do not
+  assert.match(r.out, /attention same as fp32: true/);
+  const r9 = run(process.execPath, ['-e', code], 5 * 60_000, { VJEPA_EMU_SM_MAJOR: '9' });
+  assert.match(r9.out, /gemm: no error/);
+  assert.match(r9.out, /attention same as fp32: false/);
+});
+
 test('the suites with CUDA branches, run again on the emulated addon (vjepa-train, vjepa-probe, vjepa-embed, uploads on cuda)', () => {
   const uvu = join(ROOT, 'node_modules/uvu/bin.js');
   const r = run(process.execPath, [uvu, 'dist/test', '(train/device|probe/device|model/embed|native/upload|train/upload_ahead)\\.test\\.js$'], 15 * 60_000);

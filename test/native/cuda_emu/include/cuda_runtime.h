@@ -82,7 +82,11 @@ inline cudaError_t cudaSetDevice(int d) {
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
   if (d < 0 || d >= vj_emu::device_count()) return vj_emu::fail_with(cudaErrorInvalidDevice);
   switch (a) {
-    case cudaDevAttrComputeCapabilityMajor: *v = 9; return cudaSuccess;  // as an H100/H200
+    case cudaDevAttrComputeCapabilityMajor: {  // as an H100/H200, or VJEPA_EMU_SM_MAJOR (older GPUs' paths)
+      const char* e = std::getenv("VJEPA_EMU_SM_MAJOR");
+      *v = e && *e ? std::atoi(e) : 9;
+      return cudaSuccess;
+    }
     case cudaDevAttrComputeCapabilityMinor: *v = 0; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = 232448; return cudaSuccess;
   }
