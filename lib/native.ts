@@ -42,7 +42,8 @@ export interface NativeAddon {
   numThreads(): number;
   setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'auto'): string;
   isa(): { active: string; best: string };
-  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean };
+  /** ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1). */
+  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean; ltGemms: number };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 

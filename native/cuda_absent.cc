@@ -17,6 +17,7 @@ void* cuda_upload_async(void*, const void*, size_t, int) { fail(kNoCuda); }
 void cuda_upload_join(void*, int, bool) {}
 void cuda_upload_drop(void*, int) {}
 CudaUploadStats cuda_upload_stats(int) { return {}; }
+uint64_t cuda_lt_gemms() { return 0; }
 const Backend& cuda_backend() { fail(kNoCuda); }
 }  // namespace vj
 #endif

@@ -31,6 +31,9 @@ struct CudaUploadStats {
   uint64_t sync_copies = 0;   // no pinned memory to be had: copied from the caller's memory
 };
 CudaUploadStats cuda_upload_stats(int device_index);
+// GEMMs run on cuBLASLt (bias / bf16 rounding fused) since the addon loaded: 0 when Lt is
+// missing, disabled (VJEPA_CUDA_NO_LT=1) or never had a call it could take.
+uint64_t cuda_lt_gemms();
 // "" when CUDA can be used, otherwise the reason it cannot.
 std::string cuda_unavailable_reason();
 bool cuda_compiled();

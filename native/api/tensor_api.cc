@@ -233,6 +233,7 @@ VJ_BINDING(cudaInfo) {
   std::string why = cuda_unavailable_reason();
   o.Set("available", why.empty());
   o.Set("reason", why);
+  o.Set("ltGemms", (double)cuda_lt_gemms());  // GEMMs run on cuBLASLt so far
 #ifdef VJ_CUDA_EMU
   o.Set("emulated", true);  // test build: the CUDA backend runs on the CPU emulator
 #else

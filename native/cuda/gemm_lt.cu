@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "cuda/common.cuh"
+#include "device.h"
 #include "cuda/cublas_dyn.h"
 #include "cuda/gemm_lt.h"
 
@@ -46,6 +47,7 @@ struct Plan {
 
 std::mutex g_mu;
 std::unordered_map<Key, Plan, KeyHash> g_plans;
+uint64_t g_calls = 0;
 void* g_workspace[kMaxDevices] = {};
 
 // The largest power of two up to 256 dividing the address: Lt's heuristic assumes 256 unless told.
@@ -126,7 +128,17 @@ bool gemm_lt(const LtCall& c) {
   set(lt->matmul(blas::lt_handle(), p.desc, &alpha, c.B, p.a, c.A, p.b, &beta, out, p.d, out, p.d, &p.algo,
                  workspace(k.dev), p.workspace, stream()),
       "cublasLtMatmul");
+  g_calls++;
   return true;
 }
 
 }  // namespace vj::cuda
+
+namespace vj {
+
+uint64_t cuda_lt_gemms() {
+  std::lock_guard<std::mutex> lk(cuda::g_mu);
+  return cuda::g_calls;
+}
+
+}  // namespace vj

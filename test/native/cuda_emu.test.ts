@@ -34,7 +34,7 @@ test('the emulated CUDA addon builds (cmake -DVJEPA_CUDA_EMU=ON) and reports its
   assert.is(b.status, 0, `build failed:\n${b.tail}`);
   assert.ok(existsSync(ADDON) && existsSync(CUBLAS));
   const info = run(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(ADDON)}).cudaInfo()))`], 60_000);
-  assert.equal(JSON.parse(info.out.trim().split('\n').pop()!), { compiled: true, available: true, reason: '', emulated: true });
+  assert.equal(JSON.parse(info.out.trim().split('\n').pop()!), { compiled: true, available: true, reason: '', emulated: true, ltGemms: 0 });
 });
 
 test('tensor-core attention kernels alone vs float64 (awkward shapes, guard rows, shuffled blocks)', () => {
@@ -74,6 +74,38 @@ test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees wha
     assert.ok(r.out.includes(row), `no "${row}" row:\n${r.tail}`);
   const left = JSON.parse(/left (\{.*\})/.exec(r.out)?.[1] ?? '{}');
   assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
+});
+
+test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give the same forward-layer GEMMs', () => {
+  const code = `const A = require(process.env.VJEPA_ADDON);
+    const rnd = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.77 + s));
+    const up = (shape, data, dtype) => { const c = A.empty(shape, 'float32', 'cuda'); c.write(data);
+      if (dtype === 'float32') return c; const b = A.empty(shape, dtype, 'cuda'); A.cast(c, b); return b; };
+    const rows = [];
+    for (const dt of ['float32', 'bfloat16']) for (const out of ['float32', 'bfloat16']) {
+      if (dt === 'float32' && out === 'bfloat16') continue;
+      const x = up([37, 24], rnd(888, 1), dt), w = up([40, 24], rnd(960, 2), dt), b = up([40], rnd(40, 3), 'float32');
+      const y = A.zeros([37, 40], out, 'cuda');
+      A.gemm(x, w, y, false, true, 1, 0, b);
+      let h = y; if (out === 'bfloat16') { h = A.empty([37, 40], 'float32', 'cuda'); A.cast(y, h); }
+      const a = new Float32Array(1480); h.read(a); rows.push(Array.from(a));
+    }
+    console.log('lt ' + A.cudaInfo().ltGemms);
+    console.log('out ' + JSON.stringify(rows));`;
+  const viaLt = run(process.execPath, ['-e', code], 5 * 60_000);
+  const viaCublas = run(process.execPath, ['-e', code], 5 * 60_000, { VJEPA_CUDA_NO_LT: '1' });
+  const parse = (r: { status: number | null; out: string; tail: string }) => {
+    assert.is(r.status, 0, r.tail);
+    return JSON.parse(/out (\[.*\])/.exec(r.out)?.[1] ?? '[]') as number[][];
+  };
+  const lt = parse(viaLt), cublas = parse(viaCublas);
+  assert.is(lt.length, 3);
+  assert.match(viaLt.out, /lt 3\b/, 'all three GEMMs ran on cuBLASLt');
+  assert.match(viaCublas.out, /lt 0\b/, 'none with VJEPA_CUDA_NO_LT=1');
+  // the same fp32 products (summed in another order) plus the same fp32 bias, rounded once
+  for (let k = 0; k < 3; k++)
+    for (let i = 0; i < lt[k].length; i++)
+      assert.ok(Math.abs(lt[k][i] - cublas[k][i]) <= 1e-5 + 8e-3 * Math.abs(cublas[k][i]), `case ${k} element ${i}: ${lt[k][i]} vs ${cublas[k][i]}`);
 });
 
 test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): bf16 GEMMs refuse with a clear error, bf16 attention takes the fp32 kernels', () => {
