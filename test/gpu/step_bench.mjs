@@ -120,7 +120,7 @@ console.log(`step bench: ${tiny ? 'self-check (tiny)' : 'ViT-L/16'} ${spec.num_f
 const oursRows = [];
 for (const B of batches) {
   const r = ours(B);
-  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}`}`);
+  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
   oursRows.push(r);
 }
 
