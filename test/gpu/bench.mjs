@@ -33,6 +33,8 @@ for dt,name in ((torch.bfloat16,'attn_bf16_flash'),(torch.float32,'attn_fp32')):
         o=F.scaled_dot_product_attention(q,k,v); o.backward(g)
     try: out[name]=t(f)
     except Exception as ex: out[name]=str(ex)[:80]
+    if dt==torch.bfloat16:
+        with torch.no_grad(): out[name+'_fwd']=t(lambda: F.scaled_dot_product_attention(q,k,v))
 x=torch.randn(R,C,device=dev,requires_grad=True); w=torch.randn(C,device=dev,requires_grad=True); b=torch.randn(C,device=dev,requires_grad=True); gy=torch.randn(R,C,device=dev)
 def ln():
     y=F.layer_norm(x,(C,),w,b,1e-6); y.backward(gy)
@@ -85,7 +87,7 @@ export async function bench(A, size = {}) {
   A.cast(qkv, qkv16);
   const fwdIo = () => A.attentionFwd(qkv16, 0, qkv16, C, qkv16, 2 * C, o16, lse, H, sc, true);
   const bwdIo = () => A.attentionBwd(qkv16, 0, qkv16, C, qkv16, 2 * C, o16, lse, dout, dqkv, 0, dqkv, C, dqkv, 2 * C, H, sc, true);
-  fwdIo();
+  ours.attn_io16_fwd = timeit(A, fwdIo);
   ours.attn_io16_fwd_bwd = timeit(A, () => { fwdIo(); bwdIo(); });
   for (const t of [a16, b16, wq, bq, yq, qkv16, o16]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
@@ -109,6 +111,7 @@ export async function bench(A, size = {}) {
   console.log(`gemm bf16 (fp32 out) ours ${f(ours.gemm_bf16)} (${(gemmFlop / ours.gemm_bf16 / 1e9).toFixed(1)} TFLOP/s) | torch bf16 ${f(torch.gemm_bf16)}`);
   const ratio = (t, o) => (typeof t === 'number' ? (t / o).toFixed(2) : '-');
   console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
+  console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd)}x`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }
