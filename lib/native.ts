@@ -44,6 +44,7 @@ export interface NativeAddon {
   isa(): { active: string; best: string };
   /** ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1). */
   cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean; ltGemms: number };
+  cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 

@@ -31,6 +31,13 @@ struct CudaUploadStats {
   uint64_t sync_copies = 0;   // no pinned memory to be had: copied from the caller's memory
 };
 CudaUploadStats cuda_upload_stats(int device_index);
+struct CudaDeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;  // compute capability
+  size_t total_bytes = 0;
+};
+// Name, compute capability and memory of one device; throws when CUDA is unusable or the index is bad.
+CudaDeviceInfo cuda_device_info(int device_index);
 // GEMMs run on cuBLASLt (bias / bf16 rounding fused) since the addon loaded: 0 when Lt is
 // missing, disabled (VJEPA_CUDA_NO_LT=1) or never had a call it could take.
 uint64_t cuda_lt_gemms();

@@ -42,6 +42,18 @@ export function assertWeightsMutable(op: string): void {
     throw new Error(`${op}: weights cannot change inside autocast('bfloat16'); step after the region ends`);
 }
 
+/**
+ * Throws, naming the config key and the fix, unless `device` runs bf16 mixed precision: a CUDA
+ * device of compute capability 8.0+ (bf16 tensor cores). The CPU needs no check (it runs fp32).
+ */
+export function assertBf16Device(device: string, key: string, fix: string): void {
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) return;
+  const d = native.cudaDevice(Number(m[1]));
+  if (d.major < 8)
+    throw new Error(`${key}: bf16 mixed precision needs an NVIDIA GPU of compute capability 8.0 or newer (Ampere, Hopper); ${device} (${d.name}) is ${d.major}.${d.minor}: ${fix}`);
+}
+
 /** A new bf16 tensor holding x rounded to nearest even. */
 export function toBf16(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, 'bfloat16', x.device);

@@ -12,7 +12,7 @@ import { InitRng } from '../nn/init.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { AdamW, type ParamGroup } from '../optim/adamw.js';
 import { CosineWDSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
-import { selectDevice } from '../train/pretrain.js';
+import { describeDevice, selectDevice } from '../train/pretrain.js';
 import { formatBytes } from '../train/log.js';
 import type { ProbeExtensions } from './config.js';
 import { buildFrozenEncoder } from './encoder.js';
@@ -22,7 +22,7 @@ import { computeFeatures, SampleTable, type FeatureBatch, type FeatureSet } from
 import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type ProbeStepRecord } from './step.js';
 import { loadProbeCheckpoint, saveProbeCheckpoint, type ProbeState } from './checkpoint.js';
 import { ProbeCsv, writeProbePlot } from './log.js';
-import { autocast, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, autocast, type MatmulDtype } from '../ops/autocast.js';
 
 /** EVAL-05: the final weight decay is fixed in the original's code, not a config key. */
 export const PROBE_FINAL_WD = 1e-6;
@@ -113,6 +113,8 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
   // EVAL-05 autocasts to fp16 with a loss scaler; bf16 needs no scaler. CPU runs stay fp32 (TRAIN-09).
   const matmulDtype: MatmulDtype = cfg.optimization.use_bfloat16 && device !== 'cpu' ? 'bfloat16' : 'float32';
+  if (device !== 'cpu') log(`device: ${describeDevice(device)}`);
+  if (matmulDtype === 'bfloat16') assertBf16Device(device, 'optimization.use_bfloat16', 'set it to false');
   if (cfg.optimization.use_bfloat16)
     log(
       device === 'cpu'

@@ -13,7 +13,7 @@ import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSt
 import { VideoLoader } from '../data/loader.js';
 import { ensureSynthDataset } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
-import type { MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatBytes } from './log.js';
 import { writeTrainingPlot } from './plot.js';
@@ -88,6 +88,14 @@ export function selectDevice(device: string, opts: { cudaSupported?: boolean; wh
     throw new Error(`${what}: '${device}' cannot be used: ${(e as Error).message}`);
   }
   return resolved;
+}
+
+/** "cuda:0 (NVIDIA H200, sm_90, 139.8 GiB)" for the log. */
+export function describeDevice(device: string): string {
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) return device;
+  const d = native.cudaDevice(Number(m[1]));
+  return `${device} (${d.name}, sm_${d.major}${d.minor}, ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB)`;
 }
 
 /** The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed. */
@@ -176,7 +184,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
+  if (device.startsWith('cuda')) log(`device: ${describeDevice(device)}`);
   const matmulDtype = trainingMatmulDtype(cfg.meta.dtype, device, log);
+  if (matmulDtype === 'bfloat16') assertBf16Device(device, 'meta.dtype', 'set meta.dtype: float32');
   if (!cfg.model.use_mask_tokens)
     throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
 

@@ -242,6 +242,18 @@ VJ_BINDING(cudaInfo) {
   return o;
 }
 
+// cudaDevice(index): { name, major, minor, totalBytes } of cuda:index.
+VJ_BINDING(cudaDevice) {
+  Args a(info, "cudaDevice");
+  CudaDeviceInfo d = cuda_device_info((int)a.i64(0, "index"));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("name", d.name);
+  o.Set("major", d.major);
+  o.Set("minor", d.minor);
+  o.Set("totalBytes", (double)d.total_bytes);
+  return o;
+}
+
 // sincos3d(out [N,D], T, Hp, Wp, uniformPower) — CPU only, built once per shape.
 VJ_BINDING(sincos3d) {
   Args a(info, "sincos3d");

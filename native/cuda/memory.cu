@@ -202,6 +202,23 @@ using cuda::check;
 
 bool cuda_compiled() { return true; }
 
+CudaDeviceInfo cuda_device_info(int dev) {
+  std::string why = cuda::reason_cached();
+  if (!why.empty()) fail(why);
+  int n = 0;
+  check(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+  if (dev < 0 || dev >= n)
+    fail("cuda:" + std::to_string(dev) + " does not exist (" + std::to_string(n) + " device" + (n == 1 ? "" : "s") + ")");
+  cudaDeviceProp p;
+  check(cudaGetDeviceProperties(&p, dev), "cudaGetDeviceProperties");
+  CudaDeviceInfo d;
+  d.name = p.name;
+  d.major = p.major;
+  d.minor = p.minor;
+  d.total_bytes = p.totalGlobalMem;
+  return d;
+}
+
 std::string cuda_unavailable_reason() { return cuda::reason_cached(); }
 
 void* cuda_alloc(size_t nbytes, int dev) {

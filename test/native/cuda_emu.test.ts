@@ -108,7 +108,7 @@ test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give t
       assert.ok(Math.abs(lt[k][i] - cublas[k][i]) <= 1e-5 + 8e-3 * Math.abs(cublas[k][i]), `case ${k} element ${i}: ${lt[k][i]} vs ${cublas[k][i]}`);
 });
 
-test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): bf16 GEMMs refuse with a clear error, bf16 attention takes the fp32 kernels', () => {
+test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): the trainer refuses bf16 up front, bf16 GEMMs refuse with a clear error, bf16 attention takes the fp32 kernels', () => {
   const code = `const A = require(process.env.VJEPA_ADDON);
     const t = (shape, dtype) => A.zeros(shape, dtype, 'cuda');
     let msg = 'no error';
@@ -128,6 +128,16 @@ test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): bf16 GEMMs refuse with a clear er
   assert.match(r.out, /gemm: bf16 mixed precision needs an NVIDIA GPU of compute capability 8\.0 or newer .*cuda:0 is 7\.x: set meta\.dtype: float32/);
   // the tensor-core path rounds to bf16 and differs (checked below on sm_90); the fp32 kernels do not
   assert.match(r.out, /attention same as fp32: true/);
+  // the trainer and the probe check before anything is built, naming the config key
+  const lib = `Promise.all([import('${join(ROOT, 'dist/lib/train/pretrain.js')}'), import('${join(ROOT, 'dist/lib/ops/autocast.js')}')]).then(([m, a]) => {
+    console.log('device: ' + m.describeDevice('cuda:0'));
+    try { a.assertBf16Device('cuda:0', 'meta.dtype', 'set meta.dtype: float32'); console.log('train: ok'); } catch (e) { console.log('train: ' + e.message); }
+  })`;
+  const t7 = run(process.execPath, ['-e', lib], 5 * 60_000, { VJEPA_EMU_SM_MAJOR: '7' });
+  assert.match(t7.out, /device: cuda:0 \(vjepa CPU emulator, sm_70, 8\.0 GiB\)/, t7.tail);
+  assert.match(t7.out, /train: meta\.dtype: bf16 mixed precision needs .* cuda:0 \(vjepa CPU emulator\) is 7\.0: set meta\.dtype: float32/, t7.tail);
+  const t9 = run(process.execPath, ['-e', lib], 5 * 60_000);
+  assert.match(t9.out, /train: ok/, t9.tail);
   const r9 = run(process.execPath, ['-e', code], 5 * 60_000, { VJEPA_EMU_SM_MAJOR: '9' });
   assert.match(r9.out, /gemm: no error/);
   assert.match(r9.out, /attention same as fp32: false/);

@@ -79,6 +79,22 @@ inline cudaError_t cudaSetDevice(int d) {
   vj_emu::t_device = d;
   return cudaSuccess;
 }
+// The fields of cudaDeviceProp the backend reads.
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  int major, minor;
+};
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d);
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
+  if (d < 0 || d >= vj_emu::device_count()) return vj_emu::fail_with(cudaErrorInvalidDevice);
+  std::memset(p, 0, sizeof *p);
+  std::strcpy(p->name, "vjepa CPU emulator");
+  p->totalGlobalMem = (size_t)8 << 30;
+  cudaDeviceGetAttribute(&p->major, cudaDevAttrComputeCapabilityMajor, d);
+  cudaDeviceGetAttribute(&p->minor, cudaDevAttrComputeCapabilityMinor, d);
+  return cudaSuccess;
+}
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
   if (d < 0 || d >= vj_emu::device_count()) return vj_emu::fail_with(cudaErrorInvalidDevice);
   switch (a) {
