@@ -190,11 +190,11 @@ __device__ __forceinline__ void accumulate(float (&acc)[DT][4], const float (&p)
   }
 }
 
-// Writes a warp's 16 accumulator rows (mul times) to dst (row stride rs): rows >= nrows and
-// columns >= hd are skipped.
-template <int DT>
-__device__ __forceinline__ void write_rows(const float (&acc)[DT][4], float* dst, int64_t rs, int nrows, int hd,
-                                           float mul) {
+// Writes a warp's 16 accumulator rows to dst (row stride rs; fp32, or bf16 rounded), rows g and
+// g+8 of each lane times mul[0] and mul[1]; rows >= nrows and columns >= hd are skipped.
+template <int DT, class Out>
+__device__ __forceinline__ void write_rows(const float (&acc)[DT][4], Out* dst, int64_t rs, int nrows, int hd,
+                                           const float (&mul)[2]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int r = 0; r < 2; r++) {
@@ -205,9 +205,19 @@ __device__ __forceinline__ void write_rows(const float (&acc)[DT][4], float* dst
 #pragma unroll
       for (int e = 0; e < 2; e++) {
         const int d = n * 8 + 2 * t + e;
-        if (d < hd) dst[R * rs + d] = acc[n][2 * r + e] * mul;
+        if (d < hd) store(dst + R * rs + d, acc[n][2 * r + e] * mul[r]);
       }
   }
+}
+
+// This block's (batch, head) and the first row of its 64-row tile, with ntiles tiles per (b, h).
+struct BlockTile {
+  int64_t bh, b, h;
+  int r0;
+};
+__device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles) {
+  const int64_t bh = blockIdx.x / ntiles;
+  return BlockTile{bh, bh / a.H, bh % a.H, (int)(blockIdx.x % ntiles) * kTile};
 }
 
 // ------------------------------------------------------------------------------ forward
@@ -227,9 +237,7 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
   bf16* Vt = reinterpret_cast<bf16*>(smem + G::tile);         // [HDP][LK]: V transposed
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
-  const int64_t bh = blockIdx.x / nqt;
-  const int q0 = (int)(blockIdx.x % nqt) * kTile;
-  const int64_t b = bh / a.H, h = bh % a.H;
+  const auto [bh, b, h, q0] = block_tile(a, nqt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
   load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
@@ -284,26 +292,18 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
     accumulate<NT, DT>(o, s, Vt, LK);  // O += P V
   }
 
+  float inv[2];
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    inv[r] = 1.f / l[r];
     const int R = warp * 16 + g + 8 * r;
-    if (R >= nq) continue;
-    const float inv = 1.f / l[r];
-    const int64_t off = (b * a.Nq + q0 + R) * a.o_rs + h * hd;
-#pragma unroll
-    for (int n = 0; n < DT; n++)
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int d = n * 8 + 2 * t + e;
-        if (d >= hd) continue;
-        const float v = o[n][2 * r + e] * inv;
-        if (a.o16) a.o16[off + d] = to_bf16(v);
-        else a.o[off + d] = v;
-      }
-    if (t == 0 && a.lse) a.lse[bh * a.Nq + q0 + R] = (m[r] + log2f(l[r])) * kLn2;
+    if (t == 0 && a.lse && R < nq) a.lse[bh * a.Nq + q0 + R] = (m[r] + log2f(l[r])) * kLn2;
   }
+  const int64_t off = (b * a.Nq + q0 + warp * 16) * a.o_rs + h * hd;
+  if (a.o16) write_rows<DT>(o, a.o16 + off, a.o_rs, nq - warp * 16, hd, inv);
+  else write_rows<DT>(o, a.o + off, a.o_rs, nq - warp * 16, hd, inv);
 #endif
 }
 
@@ -327,9 +327,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   float* Ds = lse2s + kTile;
   const int warp = threadIdx.x >> 5, t = threadIdx.x & 3;
 
-  const int64_t bh = blockIdx.x / nkt;
-  const int k0 = (int)(blockIdx.x % nkt) * kTile;
-  const int64_t b = bh / a.H, h = bh % a.H;
+  const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
   load_rows<HDP>(Qs, LH, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
@@ -371,8 +369,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     accumulate<NT, DT>(dk, dpt, Qt, LK);  // dK += dSᵀ Q
   }
   const int64_t kr = b * a.Nk + k0 + warp * 16;
-  write_rows<DT>(dk, a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, a.scale);
-  write_rows<DT>(dv, a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, 1.f);
+  write_rows<DT>(dk, a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});
+  write_rows<DT>(dv, a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, {1.f, 1.f});
 #endif
 }
 
@@ -390,9 +388,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
   bf16* Kt = reinterpret_cast<bf16*>(smem + 2 * G::tile);  // [HDP][LK]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
-  const int64_t bh = blockIdx.x / nqt;
-  const int q0 = (int)(blockIdx.x % nqt) * kTile;
-  const int64_t b = bh / a.H, h = bh % a.H;
+  const auto [bh, b, h, q0] = block_tile(a, nqt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
   load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
@@ -431,7 +427,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
       }
     accumulate<NT, DT>(dq, dp, Kt, LK);  // dQ += dS K
   }
-  write_rows<DT>(dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd, a.scale);
+  write_rows<DT>(dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd,
+                 {a.scale, a.scale});
 #endif
 }
 

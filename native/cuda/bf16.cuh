@@ -13,4 +13,8 @@ __device__ __forceinline__ uint16_t to_bf16(float f) {
 }
 __device__ __forceinline__ float from_bf16(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
 
+// Stores v into an fp32 output, or rounds it into a bf16 one: kernels templated on the output type.
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(uint16_t* p, float v) { *p = to_bf16(v); }
+
 }  // namespace vj::cuda

@@ -12,9 +12,6 @@ namespace vj::cuda {
 namespace {
 constexpr int kWarps = 8;
 
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(uint16_t* p, float v) { *p = to_bf16(v); }
-
 // Out: float, or uint16_t for a bf16 y (mixed precision), rounded from the same fp32 value.
 template <class Out>
 __global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
