@@ -2,25 +2,19 @@
 // (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc; blocking in gemm_driver.h).
 // This file also provides the ISA files with threads and scratch memory (see gemm_kernels.h).
 #include <cmath>
-#include <cstdlib>
-#include <string>
-#include <vector>
+#include <memory>
 
 #include "cpu/bf16.h"
 #include "cpu/cpuid.h"
 #include "cpu/gemm_kernels.h"
 #include "cpu/kernels.h"
+#include "cpu/scratch.h"
 #include "cpu/threadpool.h"
 
 namespace vj::cpu {
 
 namespace {
-struct Scratch {
-  float* p = nullptr;
-  size_t n = 0;
-  ~Scratch() { std::free(p); }
-};
-thread_local Scratch t_scratch;
+thread_local ScratchFloats t_scratch;
 
 inline float gelu_exact(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
 
@@ -60,34 +54,21 @@ static void gemm_narrowed(const GemmArgs& g) {
   GemmArgs f = g;
   f.C16 = f.pre16 = nullptr;
   const size_t span = (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N);
-  std::vector<float> c, pre;
+  std::unique_ptr<float[]> c, pre;  // fully written by the GEMM: no need to zero them
   if (!f.C) {
-    c.resize(span);
-    f.C = c.data();
+    c.reset(new float[span]);
+    f.C = c.get();
   }
   if (g.pre16 && g.gelu) {
-    pre.resize(span);
-    f.pre = pre.data();
+    pre.reset(new float[span]);
+    f.pre = pre.get();
   }
   gemm(f);
   if (g.C16) narrow_rows(g, f.C, g.C16);
   if (f.pre && g.pre16) narrow_rows(g, f.pre, g.pre16);
 }
 
-float* gemm_workspace(size_t floats) {
-  Scratch& s = t_scratch;
-  if (floats > s.n) {
-    std::free(s.p);
-    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    s.p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!s.p) {
-      s.n = 0;
-      fail("gemm: out of memory for " + std::to_string(bytes) + " bytes of packing scratch");
-    }
-    s.n = floats;
-  }
-  return s.p;
-}
+float* gemm_workspace(size_t floats) { return t_scratch.reserve(floats, "gemm", "packing scratch"); }
 
 int gemm_threads() { return num_threads(); }
 

@@ -2,30 +2,13 @@
 // value is exact in fp32, so this is the product cuBLAS computes with CUBLAS_COMPUTE_32F (up to
 // summation order): the CPU reference for the CUDA path and the CPU side of `meta.dtype:
 // bfloat16`. Widening costs O(MK + KN) against the O(MNK) product.
-#include <cstdlib>
-#include <cstring>
-#include <string>
-
 #include "cpu/kernels.h"
+#include "cpu/scratch.h"
 
 namespace vj::cpu {
 
 namespace {
-struct Widened {
-  float* p = nullptr;
-  size_t n = 0;
-  ~Widened() { std::free(p); }
-  float* reserve(size_t floats) {
-    if (floats > n) {
-      std::free(p);
-      p = static_cast<float*>(std::malloc(floats * sizeof(float)));
-      n = p ? floats : 0;
-      if (!p) fail("gemm_bf16: out of memory widening " + std::to_string(floats * 4) + " bytes to fp32");
-    }
-    return p;
-  }
-};
-thread_local Widened t_a, t_b;
+thread_local ScratchFloats t_a, t_b;
 
 // Elements spanned by a (batch of) rows x cols matrices with leading dim ld and batch stride.
 size_t span(int64_t batch, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
@@ -34,8 +17,8 @@ size_t span(int64_t batch, int64_t rows, int64_t cols, int64_t ld, int64_t strid
   return stride > 0 ? (size_t)((batch - 1) * stride) + one : one;
 }
 
-const float* widen(Widened& buf, const uint16_t* x, size_t n) {
-  float* y = buf.reserve(n ? n : 1);
+const float* widen(ScratchFloats& buf, const uint16_t* x, size_t n) {
+  float* y = buf.reserve(n, "gemm_bf16", "bf16 operands widened to fp32");
   bf16_to_f32(x, y, (int64_t)n);  // the gaps between rows are widened too: harmless, never read
   return y;
 }
