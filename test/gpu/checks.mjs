@@ -1,4 +1,4 @@
-// Bookkeeping shared by the GPU scripts (step.mjs, probe.mjs): named values against tolerances,
+// Bookkeeping shared by the GPU scripts (step.mjs, probe.mjs; dist.mjs finds their compiled imports): named values against tolerances,
 // printed as one table, and a memory reading taken once finalizers have run.
 
 /** memoryStats() after a few GC + event-loop turns, so dropped handles are really freed. */

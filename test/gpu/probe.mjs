@@ -9,27 +9,21 @@
 // found as lib/native.ts finds it (VJEPA_ADDON overrides). VJEPA_GPU_DEVICE=cuda:N picks the GPU;
 // VJEPA_GPU_DEVICE=cpu (or no usable GPU) runs the CPU on both sides: a self-check of this
 // script, where every difference must be exactly 0.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Checks, settled as settledStats } from './checks.mjs';
+import { compiled } from './dist.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/probe/step.js')));
-if (!root) {
-  console.error('probe.mjs: dist/ is not built next to this script; run `npm run build:ts` (or carry dist/)');
-  process.exit(2);
-}
-const lib = (p) => import(pathToFileURL(join(root, 'dist/lib', p)).href);
+const { lib, dist } = compiled(import.meta.url, 'lib/probe/step.js');
 const { native } = await lib('native.js');
 const { Tensor, tidy, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { WarmupCosineSchedule, CosineWDSchedule } = await lib('optim/schedules.js');
 const { InitRng } = await lib('nn/init.js');
-const { tinyEncoder } = await import(pathToFileURL(join(root, 'dist/test/probe/helpers.js')).href);
+const { tinyEncoder } = await dist('test/probe/helpers.js');
 const { AttentiveClassifier } = await lib('nn/pooler.js');
 const { Rng } = await lib('util/rng.js');
 const { encodeBatch } = await lib('probe/aggregate.js');

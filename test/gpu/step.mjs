@@ -9,21 +9,15 @@
 // found as lib/native.ts finds it (VJEPA_ADDON overrides). Works from test/gpu/ or dist/test/gpu/.
 // VJEPA_GPU_DEVICE=cuda:N picks another GPU than cuda:0.
 // Without a usable GPU it runs the CPU side only (so the harness is exercised) and exits 0.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Checks, settled as settledStats } from './checks.mjs';
+import { compiled } from './dist.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/train/iteration.js')));
-if (!root) {
-  console.error('step.mjs: dist/ is not built next to this script; run `npm run build:ts` (or carry dist/)');
-  process.exit(2);
-}
-const lib = (p) => import(pathToFileURL(join(root, 'dist/lib', p)).href);
+const { root, lib, dist } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
 const { Tensor, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
@@ -50,7 +44,7 @@ if (info.emulated) console.log('CUDA backend: the CPU emulator (test/native/cuda
 const GPU = info.available ? process.env.VJEPA_GPU_DEVICE ?? 'cuda:0' : null;
 if (!GPU) console.log(`CUDA unavailable: ${info.reason}`);
 
-const { loadParityFixture } = await import(pathToFileURL(join(root, 'dist/test/model/parity-fixture.js')).href);
+const { loadParityFixture } = await dist('test/model/parity-fixture.js');
 const fixture = loadParityFixture(join(root, 'test/fixtures/parity'));
 const st = fixture.tensors;
 const meta = fixture.meta;

@@ -9,17 +9,10 @@
 //   node test/gpu/step_bench.mjs --tiny     # harness self-check: vit_tiny at 64 px, batch 2 (CPU, or CUDA when present)
 // VJEPA_STEP_BATCHES (default 32,16) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { compiled } from './dist.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '../..'), resolve(here, '../../..')].find((r) => existsSync(join(r, 'dist/lib/train/iteration.js')));
-if (!root) {
-  console.error('step_bench.mjs: dist/ is not built next to this script; run `npm run build:ts`');
-  process.exit(2);
-}
-const lib = (p) => import(pathToFileURL(join(root, 'dist/lib', p)).href);
+const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
 const { Tensor, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
