@@ -6,8 +6,13 @@
 //   B (16x8, col-major):  b[0] = B[2t, 2t+1][g], b[1] = B[2t+8, 2t+9][g]
 //   D (16x8, fp32):       d[0], d[1] = D[g][2t, 2t+1], d[2], d[3] = D[g+8][2t, 2t+1]
 // Unlike WMMA's opaque fragments these layouts let a kernel keep scores and outputs in
-// registers. The CPU emulator (test/native/cuda_emu) computes the same product from the same
-// layouts, gathering the operands with shuffles.
+// registers. Fragments come from shared memory by ldmatrix (m8n8.x4: four 8x8 bf16 matrices;
+// lanes 8i..8i+7 give the addresses of matrix i's rows, 16 aligned bytes each, and lane (g, t)
+// receives row g, columns 2t, 2t+1 of each, or with .trans column g, rows 2t, 2t+1), so one
+// instruction loads an A fragment, two k-steps of a B fragment, or a B fragment read across the
+// rows of a row-major tile (P V without a transposed copy of V).
+// The CPU emulator (test/native/cuda_emu) computes the same product and loads from the same
+// layouts, gathering operands and row addresses with shuffles.
 #pragma once
 #include <cstdint>
 
@@ -47,6 +52,24 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
   }
 }
 
+// Matrix i of an x4 load is rows lanes 8i..8i+7 point at; lane (g, t) receives two elements of it.
+template <bool Trans>
+__device__ __forceinline__ void ldmatrix_x4_emu(uint32_t (&r)[4], const void* row) {
+  if (reinterpret_cast<uintptr_t>(row) % 16) vj_emu::die("ldmatrix: a row address is not 16-byte aligned");
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  for (int i = 0; i < 4; i++) {
+    uint32_t v = 0;
+    for (int j = 0; j < 2; j++) {
+      const int src = 8 * i + (Trans ? 2 * t + j : g);
+      const uint16_t* p = static_cast<const uint16_t*>(__shfl_sync(0xffffffffu, row, src));
+      v |= (uint32_t)p[Trans ? g : 2 * t + j] << (16 * j);
+    }
+    r[i] = v;
+  }
+}
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_x4_emu<false>(r, row); }
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) { ldmatrix_x4_emu<true>(r, row); }
+
 #else
 
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
@@ -56,6 +79,21 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
+#endif
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
 #endif
 }
 

@@ -3,8 +3,9 @@
 // a time in a shuffled order; a block's threads are fibers (ucontext) on the calling OS thread,
 // switched at __syncthreads / __syncwarp / __shfl_xor_sync / __shfl_sync, so barrier semantics
 // are exact and a barrier some threads never reach is reported as a deadlock. The tensor-core
-// product (native/cuda/mma_bf16.cuh) is emulated there from its documented fragment layouts,
-// with shuffles. Fresh dynamic shared memory is NaN.
+// product and ldmatrix (native/cuda/mma_bf16.cuh) are emulated there from their documented
+// fragment layouts, with shuffles; a cp.async copy (cp_async.cuh) lands when its thread waits for
+// it. Fresh dynamic shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
 // between blocks (blocks never overlap here).
 #pragma once
@@ -62,11 +63,24 @@ struct Fiber {
   bool done = false;
 };
 
+// A thread's cp.async copies (native/cuda/cp_async.cuh): each waits, with the source bytes read
+// at issue, until the thread waits for its group.
+struct AsyncCopy {
+  unsigned char* dst;
+  unsigned char bytes[16];
+  int n, group;
+};
+struct AsyncQueue {
+  std::vector<AsyncCopy> copies;
+  int group = 0;  // the open (uncommitted) group
+};
+
 struct Block {
   bool direct = false;  // threads run one after another as plain calls (the kernel has no barrier)
   int64_t parks = 0;
   std::vector<Fiber> fibers;
   std::vector<uint64_t> shfl;  // one slot per thread
+  std::vector<AsyncQueue> async;  // one per thread
   jmp_buf main;
   int cur = 0;
   unsigned char* smem = nullptr;
@@ -78,9 +92,14 @@ inline thread_local Block* t_block = nullptr;
 inline unsigned char* dyn_smem() { return t_block->smem; }
 inline int linear_tid() { return (int)(threadIdx.x + threadIdx.y * blockDim.x + threadIdx.z * blockDim.x * blockDim.y); }
 
+inline void end_thread(Block& b) {
+  if (!b.async[linear_tid()].copies.empty()) die("a thread ended with cp.async copies it never waited for");
+}
+
 inline void fiber_entry() {
   Block& b = *t_block;
   (*b.body)();
+  end_thread(b);
   b.fibers[b.cur].done = true;
   _longjmp(b.main, 1);
 }
@@ -181,11 +200,13 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
   for (unsigned o : order) {
     blockIdx = dim3(o % grid.x, (o / grid.x) % grid.y, o / (grid.x * grid.y));
     std::memset(aligned, 0xff, smem);  // uninitialised shared memory reads as NaN
+    b.async.assign(nt, AsyncQueue{});
     if (no_barriers && *no_barriers) {
       b.direct = true;
       for (int t = 0; t < nt; t++) {
         threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
         body();
+        end_thread(b);
       }
       continue;
     }
@@ -237,6 +258,29 @@ inline T shuffle(T v, Src src) {
   std::memcpy(&r, &b.shfl[base + (src(lane) & 31)], sizeof(T));
   __syncwarp();
   return r;
+}
+}  // namespace vj_emu
+
+namespace vj_emu {
+inline void async_copy(void* dst, const void* src, int n) {
+  AsyncQueue& q = t_block->async[linear_tid()];
+  AsyncCopy c;
+  c.dst = static_cast<unsigned char*>(dst);
+  std::memcpy(c.bytes, src, (size_t)n);
+  c.n = n;
+  c.group = q.group;
+  q.copies.push_back(c);
+}
+inline void async_commit() { t_block->async[linear_tid()].group++; }
+// Completes the copies of every committed group but the n most recent.
+inline void async_wait(int n) {
+  AsyncQueue& q = t_block->async[linear_tid()];
+  size_t kept = 0;
+  for (const AsyncCopy& c : q.copies) {
+    if (c.group < q.group - n) std::memcpy(c.dst, c.bytes, (size_t)c.n);
+    else q.copies[kept++] = c;
+  }
+  q.copies.resize(kept);
 }
 }  // namespace vj_emu
 
