@@ -208,7 +208,8 @@ __global__ void __launch_bounds__(kThreads) attn_fwd_kernel(const AttnArgs a, fl
 
 // ------------------------------------------------------------------------------ backward
 
-// D[bh*Nq + i] = dot(dO row, O row) over the head's columns; one warp per row.
+// D[bh*Nq + i] = dot(dO row, O row) over the head's columns; one warp per row (fp32 kernels; the
+// tensor-core path has its own, which also rounds dO to bf16).
 __global__ void attn_bwd_d_kernel(const AttnArgs a, float* __restrict__ D) {
   const int64_t rows = a.B * a.H * a.Nq;
   const int lane = threadIdx.x & 31;
@@ -218,10 +219,7 @@ __global__ void attn_bwd_d_kernel(const AttnArgs a, float* __restrict__ D) {
     const int64_t oo = (b * a.Nq + i) * a.o_rs + h * a.hd;
     const float* g = a.dout + (b * a.Nq + i) * a.dout_rs + h * a.hd;
     float s = 0.f;
-    if (a.o16)
-      for (int64_t d = lane; d < a.hd; d += 32) s += from_bf16(a.o16[oo + d]) * g[d];
-    else
-      for (int64_t d = lane; d < a.hd; d += 32) s += a.o[oo + d] * g[d];
+    for (int64_t d = lane; d < a.hd; d += 32) s += a.o[oo + d] * g[d];
     s = warp_sum(s);
     if (lane == 0) D[r] = s;
   }
@@ -437,12 +435,12 @@ void attention_bwd(const AttnArgs& a) {
   if (a.B <= 0 || a.H <= 0 || a.Nq <= 0 || a.Nk <= 0) return;
   check_args(a, "attentionBwd");
   if (!a.lse || !(a.o || a.o16) || !a.dout) fail("attentionBwd: needs out, lse and dout from the forward");
+  if (a.bf16 && attention_tc_supported(a)) return attention_tc_bwd(a);
+  check_fp32_operands(a, "attentionBwd");
   int64_t rows = a.B * a.H * a.Nq;
   Scratch D(sizeof(float) * (size_t)rows);
   attn_bwd_d_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>());
   check_launch("attentionBwd (D)");
-  if (a.bf16 && attention_tc_supported(a)) return attention_tc_bwd(a, D.as<float>());
-  check_fp32_operands(a, "attentionBwd");
   if (a.hd <= 32) bwd<32>(a, D.as<float>());
   else if (a.hd <= 64) bwd<64>(a, D.as<float>());
   else if (a.hd <= 96) bwd<96>(a, D.as<float>());

@@ -24,16 +24,16 @@ void fwd(const AttnArgs& a) {
 }
 
 template <int HDP>
-void bwd(const AttnArgs& a, const float* D) {
+void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
   using G = Geo<HDP>;
   raise_smem_limit<tc_bwd_dkv_kernel<HDP>>(G::dkv, "attentionBwd (bf16)");
   raise_smem_limit<tc_bwd_dq_kernel<HDP>>(G::dq, "attentionBwd (bf16)");
   int64_t nkt = cdiv(a.Nk, kTile), nqt = cdiv(a.Nq, kTile);
   if (nkt * a.B * a.H > INT_MAX || nqt * a.B * a.H > INT_MAX)
     fail("attentionBwd: too many (batch*heads, tiles) blocks for one launch");
-  tc_bwd_dkv_kernel<HDP><<<(unsigned)(nkt * a.B * a.H), kThreads, G::dkv, stream()>>>(a, a.scale * kLog2e, D, (int)nkt);
+  tc_bwd_dkv_kernel<HDP><<<(unsigned)(nkt * a.B * a.H), kThreads, G::dkv, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);
   check_launch("attentionBwd (bf16 dk, dv)");
-  tc_bwd_dq_kernel<HDP><<<(unsigned)(nqt * a.B * a.H), kThreads, G::dq, stream()>>>(a, a.scale * kLog2e, D, (int)nqt);
+  tc_bwd_dq_kernel<HDP><<<(unsigned)(nqt * a.B * a.H), kThreads, G::dq, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nqt);
   check_launch("attentionBwd (bf16 dq)");
 }
 
@@ -53,7 +53,7 @@ bool attention_tc_supported(const AttnArgs& a) {
   int dev = current_device();
   if (!smem_optin[dev])
     check(cudaDeviceGetAttribute(&smem_optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-  // The dK, dV kernel needs the most shared memory (72 KB at head_dim 128), within every sm_80+
+  // The dK, dV kernel needs the most shared memory (71 KB at head_dim 128), within every sm_80+
   // part's per-block opt-in limit; the check stays for devices that report less.
   return compute_major() >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
 }
@@ -65,11 +65,15 @@ void attention_tc_fwd(const AttnArgs& a) {
   else fwd<128>(a);
 }
 
-void attention_tc_bwd(const AttnArgs& a, const float* D) {
-  if (a.hd <= 32) bwd<32>(a, D);
-  else if (a.hd <= 64) bwd<64>(a, D);
-  else if (a.hd <= 96) bwd<96>(a, D);
-  else bwd<128>(a, D);
+void attention_tc_bwd(const AttnArgs& a) {
+  const int64_t rows = a.B * a.H * a.Nq;
+  Scratch D(sizeof(float) * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));
+  tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>());
+  check_launch("attentionBwd (bf16 D, dO)");
+  if (a.hd <= 32) bwd<32>(a, D.as<float>(), g16.as<uint16_t>());
+  else if (a.hd <= 64) bwd<64>(a, D.as<float>(), g16.as<uint16_t>());
+  else if (a.hd <= 96) bwd<96>(a, D.as<float>(), g16.as<uint16_t>());
+  else bwd<128>(a, D.as<float>(), g16.as<uint16_t>());
 }
 
 }  // namespace vj::cuda

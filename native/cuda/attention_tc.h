@@ -12,7 +12,7 @@ namespace vj::cuda {
 // and VJEPA_CUDA_NO_TC_ATTENTION=1 does not turn it off.
 bool attention_tc_supported(const AttnArgs& a);
 void attention_tc_fwd(const AttnArgs& a);
-// D[bh*Nq + i] = rowsum(dO * O), computed by the caller.
-void attention_tc_bwd(const AttnArgs& a, const float* D);
+// Computes D = rowsum(dO * O) and a bf16 copy of dO itself, then dQ, dK, dV.
+void attention_tc_bwd(const AttnArgs& a);
 
 }  // namespace vj::cuda

@@ -6,14 +6,19 @@
 // A block is 4 warps; warp w owns rows [16w, 16w+16) of the block's 64-row tile (queries, or
 // keys in the dK, dV kernel). Products run on mma.sync m16n8k16 (mma_bf16.cuh), whose documented
 // fragment layouts keep each warp's scores, probabilities and accumulators in registers: the
-// accumulator of two adjacent 8-column score tiles is the A fragment of the next product, and
-// shared memory holds only the bf16 operand tiles (rows, or transposed where the product reads
-// them along the sequence).
-// q, k, v are fp32 (rounded to bf16 while a tile is loaded) or already bf16 (AttnArgs::q16...,
-// mixed-precision activations); o is written in fp32 or bf16 to match; gradients are fp32.
+// accumulator of two adjacent 8-column score tiles is the A fragment of the next product.
+// Shared memory holds only row-major bf16 operand tiles; ldmatrix reads them as A or B fragments,
+// and with .trans across their rows where a product runs along the sequence (P V, Pᵀ dO, dSᵀ Q,
+// dS K), so no tile is staged twice. The loop over the other side's tiles is double-buffered:
+// tile i+1 is copied by cp.async (cp_async.cuh) while the block computes on tile i.
+// q, k, v are fp32 (rounded to bf16 while a tile is staged, through registers) or already bf16
+// (AttnArgs::q16..., mixed-precision activations: copied asynchronously); o is written in fp32 or
+// bf16 to match. The backward reads dO as the bf16 copy tc_bwd_prep_kernel writes with D;
+// gradients are fp32.
 //
 // Device code only: attention_tc.cu launches it, and test/native/cuda_emu/ compiles it on the host
-// against a CPU emulation of the CUDA headers, built-ins and mma.sync to test it without a GPU.
+// against a CPU emulation of the CUDA headers, built-ins, mma.sync, ldmatrix and cp.async to test
+// it without a GPU.
 #pragma once
 #include <cuda_bf16.h>
 
@@ -22,6 +27,7 @@
 
 #include "backend.h"
 #include "cuda/bf16.cuh"
+#include "cuda/cp_async.cuh"
 #include "cuda/mma_bf16.cuh"
 
 // The block's dynamic shared memory (the emulator gives each emulated block its own buffer).
@@ -39,44 +45,42 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 rows (or keys) per tile
 
-// Shared-memory geometry for head_dim padded to HDP: row tiles [64][LH] and transposed tiles
-// [HDP][LK], in bf16. Row strides of 4 (mod 8) 32-bit words put the 32 lanes of a fragment load
-// (lane g*4 + t reads word g*stride + t) in 32 different banks.
+// Shared-memory geometry for head_dim padded to HDP: four bf16 tiles [64][LH], two per pipeline
+// stage (K, V; or Q, dO), plus the dK, dV kernel's per-query lse and D for each stage. The
+// kernels' own rows (Q; or K, V; or Q, dO) pass through stage 1 before the loop needs it. A row
+// stride of 4 (mod 8) 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of
+// 4 banks.
 template <int HDP>
 struct Geo {
-  static constexpr int LH = HDP + 8, LK = kTile + 8;
+  static constexpr int LH = HDP + 8;
   static constexpr size_t tile = sizeof(bf16) * kTile * LH;
-  static constexpr size_t vt = sizeof(bf16) * HDP * LK;
-  static constexpr size_t fwd = tile + vt;                                      // Q then K, Vᵀ
-  static constexpr size_t dq = 2 * tile + vt;                                   // K, V, Kᵀ
-  static constexpr size_t dkv = 2 * tile + 2 * vt + 2 * sizeof(float) * kTile;  // Q, dO, Qᵀ, dOᵀ, lse, D
+  static constexpr size_t fwd = 4 * tile;
+  static constexpr size_t dq = 4 * tile;
+  static constexpr size_t dkv = 4 * tile + 2 * 2 * sizeof(float) * kTile;
   static constexpr size_t bwd = dkv > dq ? dkv : dq;
-  static_assert(tile % 16 == 0 && vt % 16 == 0, "tiles stay 16-byte aligned");
+  static_assert(tile % 128 == 0, "tiles keep the 128-byte alignment of the buffer");
 };
+
+// Tile i of the block's shared memory (stage s holds tiles 2s and 2s+1).
+template <int HDP>
+__device__ __forceinline__ bf16* smem_tile(unsigned char* smem, int i) {
+  return reinterpret_cast<bf16*>(smem + i * Geo<HDP>::tile);
+}
 
 __device__ __forceinline__ float as_float(float v) { return v; }
 __device__ __forceinline__ float as_float(uint16_t v) { return from_bf16(v); }
 
-// Eight consecutive elements as bf16: 16-byte loads (one for bf16 bits, two for fp32) instead of
-// eight scalar ones. p is 16-byte aligned.
+// Eight consecutive elements as bf16 from one 16-byte (bf16) or two (fp32) loads; p is 16-byte aligned.
 struct alignas(16) Bf16x8 {
   uint32_t w[4];
 };
 struct alignas(16) F32x4 {
   float v[4];
 };
-__device__ __forceinline__ Bf16x8 load8(const uint16_t* p) { return *reinterpret_cast<const Bf16x8*>(p); }
 __device__ __forceinline__ Bf16x8 load8(const float* p) {
   const F32x4 a = reinterpret_cast<const F32x4*>(p)[0], b = reinterpret_cast<const F32x4*>(p)[1];
   return Bf16x8{{pack_bf16(a.v[0], a.v[1]), pack_bf16(a.v[2], a.v[3]), pack_bf16(b.v[0], b.v[1]),
                  pack_bf16(b.v[2], b.v[3])}};
-}
-__device__ __forceinline__ bf16 bf16_bits(uint32_t low16) {
-#ifdef VJ_CUDA_EMU
-  return bf16{(uint16_t)low16};
-#else
-  return __ushort_as_bfloat16((unsigned short)low16);
-#endif
 }
 // Whether every row of a tile at src (row stride rs) splits into aligned 8-element chunks.
 template <class In>
@@ -84,68 +88,46 @@ __device__ __forceinline__ bool vectorizable(const In* src, int64_t rs, int hd) 
   return hd % 8 == 0 && rs % 8 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0;
 }
 
-// T[r*ld + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [64) x [HDP).
+// T[r*LH + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [64) x [HDP).
+// Aligned bf16 rows are copied by cp.async (in the caller's next group); the rest synchronously.
 template <int HDP, class In>
-__device__ __forceinline__ void load_tile(bf16* T, int ld, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
+__device__ __forceinline__ void stage_tile(bf16* T, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
+  constexpr int LH = Geo<HDP>::LH;
   if (vectorizable(src, rs, hd)) {
     for (int idx = threadIdx.x; idx < kTile * HDP / 8; idx += kThreads) {
       const int r = idx / (HDP / 8), d = idx % (HDP / 8) * 8;
-      *reinterpret_cast<Bf16x8*>(T + r * ld + d) = r < nrows && d < hd ? load8(src + r * rs + d) : Bf16x8{};
+      bf16* dst = T + r * LH + d;
+      if (r >= nrows || d >= hd) {
+        *reinterpret_cast<Bf16x8*>(dst) = Bf16x8{};
+      } else {
+        if constexpr (sizeof(In) == sizeof(uint16_t)) cp_async16(dst, src + r * rs + d);
+        else *reinterpret_cast<Bf16x8*>(dst) = load8(src + r * rs + d);
+      }
     }
     return;
   }
   for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
     int r = idx / HDP, d = idx % HDP;
-    T[r * ld + d] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
+    T[r * LH + d] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
   }
 }
 
-// T[d*ld + r]: the same tile transposed, for products that read it along the sequence.
-template <int HDP, class In>
-__device__ __forceinline__ void load_tile_t(bf16* T, int ld, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
-  if (vectorizable(src, rs, hd)) {
-    for (int idx = threadIdx.x; idx < kTile * HDP / 8; idx += kThreads) {
-      const int r = idx % kTile, d = idx / kTile * 8;  // lanes along r: their stores spread over banks
-      const Bf16x8 v = r < nrows && d < hd ? load8(src + r * rs + d) : Bf16x8{};
-#pragma unroll
-      for (int k = 0; k < 8; k++) T[(d + k) * ld + r] = bf16_bits(v.w[k / 2] >> (16 * (k % 2)));
-    }
-    return;
-  }
-  for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
-    const int r = idx / HDP, d = idx % HDP;
-    T[d * ld + r] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
-  }
-}
-
-// An operand held in fp32 (f) or bf16 (h, when set), at element offset off: as rows, or transposed.
+// An operand held in fp32 (f) or bf16 (h, when set), at element offset off.
 template <int HDP>
-__device__ __forceinline__ void load_rows(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off, int64_t rs,
-                                          int nrows, int hd) {
-  if (h) load_tile<HDP>(T, ld, h + off, rs, nrows, hd);
-  else load_tile<HDP>(T, ld, f + off, rs, nrows, hd);
+__device__ __forceinline__ void stage_rows(bf16* T, const float* f, const uint16_t* h, int64_t off, int64_t rs,
+                                           int nrows, int hd) {
+  if (h) stage_tile<HDP>(T, h + off, rs, nrows, hd);
+  else stage_tile<HDP>(T, f + off, rs, nrows, hd);
 }
-template <int HDP>
-__device__ __forceinline__ void load_transposed(bf16* T, int ld, const float* f, const uint16_t* h, int64_t off,
-                                                int64_t rs, int nrows, int hd) {
-  if (h) load_tile_t<HDP>(T, ld, h + off, rs, nrows, hd);
-  else load_tile_t<HDP>(T, ld, f + off, rs, nrows, hd);
-}
-
-__device__ __forceinline__ uint32_t word(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // The A fragments (16 rows x HDP, KF = HDP/16 k-steps) of a row-major bf16 tile in shared memory.
+// Lane 8i + r points at row r (+8 for odd i), columns 8 * (i / 2) of each k-step.
 template <int KF>
 __device__ __forceinline__ void a_fragments(uint32_t (&f)[KF][4], const bf16* rows, int ld) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const bf16* p = rows + g * ld + 2 * t;
+  const int lane = threadIdx.x & 31, i = lane >> 3;
+  const bf16* p = rows + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
 #pragma unroll
-  for (int kk = 0; kk < KF; kk++) {
-    f[kk][0] = word(p + kk * 16);
-    f[kk][1] = word(p + 8 * ld + kk * 16);
-    f[kk][2] = word(p + kk * 16 + 8);
-    f[kk][3] = word(p + 8 * ld + kk * 16 + 8);
-  }
+  for (int kk = 0; kk < KF; kk++) ldmatrix_x4(f[kk], p + kk * 16);
 }
 
 template <int N>
@@ -155,37 +137,48 @@ __device__ __forceinline__ void zero_acc(float (&acc)[N][4]) {
 }
 
 // s[j] = A · B_jᵀ for the 8-row blocks j of a row-major tile B [NT*8][HDP] (scores: rows of the
-// warp against 8 keys or queries at a time).
+// warp against 8 keys or queries at a time). One ldmatrix gives B_j's fragments of two k-steps:
+// lane 8i + r points at row r, columns 16 * (i / 2) + 8 * (i % 2).
 template <int KF, int NT>
 __device__ __forceinline__ void scores(float (&s)[NT][4], const uint32_t (&af)[KF][4], const bf16* B, int ld) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  static_assert(KF % 2 == 0, "k-steps load in pairs");
+  const int lane = threadIdx.x & 31, i = lane >> 3;
+  const bf16* p = B + (lane & 7) * ld + (i >> 1) * 16 + (i & 1) * 8;
 #pragma unroll
   for (int j = 0; j < NT; j++) {
     s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-    const bf16* p = B + (j * 8 + g) * ld + 2 * t;
 #pragma unroll
-    for (int kk = 0; kk < KF; kk++) {
-      const uint32_t bf[2] = {word(p + kk * 16), word(p + kk * 16 + 8)};
-      mma_bf16_16816(s[j], af[kk], bf);
+    for (int kk = 0; kk < KF; kk += 2) {
+      uint32_t b[4];
+      ldmatrix_x4(b, p + j * 8 * ld + kk * 16);
+      const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
+      mma_bf16_16816(s[j], af[kk], b0);
+      mma_bf16_16816(s[j], af[kk + 1], b1);
     }
   }
 }
 
-// acc += P · V with P the warp's [16][NT*8] register scores (rounded to bf16 here) and V given
-// transposed in shared memory, Vt [DT*8][ld]: the accumulator layout of two adjacent score tiles
-// is the A fragment of one 16-wide k-step.
+// acc += P · V with P the warp's [16][NT*8] register scores (rounded to bf16 here) and V a
+// row-major tile [NT*8][HDP] in shared memory: the accumulator layout of two adjacent score tiles
+// is the A fragment of one 16-wide k-step, and ldmatrix.trans reads V's B fragments down its
+// rows, two 8-column blocks at a time (lane 8i + r points at row r (+8 for odd i), column
+// block i / 2).
 template <int NT, int DT>
-__device__ __forceinline__ void accumulate(float (&acc)[DT][4], const float (&p)[NT][4], const bf16* Vt, int ld) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+__device__ __forceinline__ void accumulate(float (&acc)[DT][4], const float (&p)[NT][4], const bf16* V, int ld) {
+  static_assert(DT % 2 == 0, "column blocks load in pairs");
+  const int lane = threadIdx.x & 31, i = lane >> 3;
+  const bf16* v = V + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
 #pragma unroll
   for (int kk = 0; kk < NT / 2; kk++) {
     const uint32_t pf[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
                             pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]), pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
 #pragma unroll
-    for (int n = 0; n < DT; n++) {
-      const bf16* v = Vt + (n * 8 + g) * ld + kk * 16 + 2 * t;
-      const uint32_t vf[2] = {word(v), word(v + 8)};
-      mma_bf16_16816(acc[n], pf, vf);
+    for (int n = 0; n < DT; n += 2) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, v + kk * 16 * ld + n * 8);
+      const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
+      mma_bf16_16816(acc[n], pf, b0);
+      mma_bf16_16816(acc[n + 1], pf, b1);
     }
   }
 }
@@ -224,39 +217,51 @@ __device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles) {
 
 // FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows [16w, 16w+16)
 // of the block's tile, keeps their Q fragments, scores, probabilities and output accumulators in
-// registers, and needs shared memory only for the Q, K tiles and Vᵀ. Lane (g, t) holds score
-// and output columns 2t, 2t+1 of each 8-wide tile for rows g and g+8; a row's max and sum
-// combine over the four lanes of its quad.
+// registers, and needs shared memory only for the Q tile and two stages of K, V. Lane (g, t)
+// holds score and output columns 2t, 2t+1 of each 8-wide tile for rows g and g+8; a row's max
+// and sum combine over the four lanes of its quad.
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Ks = reinterpret_cast<bf16*>(smem);                   // [64][LH]; first holds Q
-  bf16* Vt = reinterpret_cast<bf16*>(smem + G::tile);         // [HDP][LK]: V transposed
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const auto [bh, b, h, q0] = block_tile(a, nqt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
+  // K, V of the key tile at k0 into stage s, as one cp.async group.
+  auto stage_kv = [=](int k0, int s) {
+    const int nk = min(kTile, Nk - k0);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s + 1), a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    cp_async_commit();
+  };
+  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  cp_async_commit();
+  stage_kv(0, 0);
+  cp_async_wait<1>();
   __syncthreads();
   uint32_t qf[KF][4];
-  a_fragments<KF>(qf, Ks + warp * 16 * LH, LH);
+  a_fragments<KF>(qf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
   float o[DT][4];
   zero_acc(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g, g+8; l is this lane's share
-  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
 
-  for (int k0 = 0; k0 < Nk; k0 += kTile) {
+  for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
     const int nk = min(kTile, Nk - k0);
-    __syncthreads();  // Q fragments taken / the previous tile's K, Vᵀ no longer read
-    load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    load_transposed<HDP>(Vt, LK, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    __syncthreads();  // every warp is done with the other stage (Q fragments, or the previous tile)
+    if (k0 + kTile < Nk) {
+      stage_kv(k0 + kTile, cur ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
     float s[NT][4];
-    scores<KF, NT>(s, qf, Ks, LH);  // S = Q Kᵀ
+    scores<KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < NT; j++)
@@ -289,7 +294,7 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
       o[n][0] *= alpha[0], o[n][1] *= alpha[0];
       o[n][2] *= alpha[1], o[n][3] *= alpha[1];
     }
-    accumulate<NT, DT>(o, s, Vt, LK);  // O += P V
+    accumulate<NT, DT>(o, s, smem_tile<HDP>(smem, 2 * cur + 1), LH);  // O += P V
   }
 
   float inv[2];
@@ -309,64 +314,97 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
 
 // ------------------------------------------------------------------------------ backward
 
+// D[bh*Nq + i] = rowsum(dO ∘ O) over the head's columns, and g16 = dO rounded to bf16, compact
+// [B*Nq][H*hd]: the backward kernels then stage dO tiles by cp.async, at half the bytes. One warp
+// per (row, head).
+__global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint16_t* __restrict__ g16) {
+  const int64_t rows = a.B * a.H * a.Nq, C = a.H * a.hd;
+  const int lane = threadIdx.x & 31;
+  for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < rows;
+       r += ((int64_t)gridDim.x * blockDim.x) >> 5) {
+    const int64_t i = r % a.Nq, bh = r / a.Nq, b = bh / a.H, h = bh % a.H, row = b * a.Nq + i;
+    const float* go = a.dout + row * a.dout_rs + h * a.hd;
+    const int64_t oo = row * a.o_rs + h * a.hd;
+    uint16_t* gh = g16 + row * C + h * a.hd;
+    float s = 0.f;
+    for (int64_t d = lane; d < a.hd; d += 32) {
+      const float gd = go[d];
+      s += (a.o16 ? from_bf16(a.o16[oo + d]) : a.o[oo + d]) * gd;
+      gh[d] = to_bf16(gd);
+    }
+#pragma unroll
+    for (int k = 16; k > 0; k >>= 1) s += __shfl_xor_sync(0xffffffffu, s, k);
+    if (lane == 0) D[r] = s;
+  }
+}
+
 // Per 64-key tile (warp w: keys [16w, 16w+16)): Sᵀ = K Qᵀ and dPᵀ = V dOᵀ in registers, then
-// dV += Pᵀ dO and dK += scale · dSᵀ Q, looping over query tiles. Q and dO are staged twice: rows
-// (the B operand of Sᵀ, dPᵀ) and transposed (of dK, dV).
+// dV += Pᵀ dO and dK += scale · dSᵀ Q, looping over query tiles (Q, dO, lse and D of the next
+// one staged while this one computes). g16 is tc_bwd_prep_kernel's bf16 dO.
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
-                                                              int nkt) {
+                                                              const uint16_t* __restrict__ g16, int nkt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Qs = reinterpret_cast<bf16*>(smem);                     // [64][LH]; first holds K
-  bf16* dOs = reinterpret_cast<bf16*>(smem + G::tile);          // [64][LH]; first holds V
-  bf16* Qt = reinterpret_cast<bf16*>(smem + 2 * G::tile);       // [HDP][LK]
-  bf16* dOt = reinterpret_cast<bf16*>(smem + 2 * G::tile + G::vt);
-  float* lse2s = reinterpret_cast<float*>(smem + 2 * G::tile + 2 * G::vt);
-  float* Ds = lse2s + kTile;
+  float* lse2s = reinterpret_cast<float*>(smem + 4 * G::tile);  // [2][64]: per stage
+  float* Ds = lse2s + 2 * kTile;                                // [2][64]
   const int warp = threadIdx.x >> 5, t = threadIdx.x & 3;
 
   const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  load_rows<HDP>(Qs, LH, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
-  load_rows<HDP>(dOs, LH, a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  const int64_t C = a.H * a.hd, qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * C + h * hd, rb = bh * a.Nq;
+  // Q, dO, lse (in base 2) and D of the query tile at q0 into stage s, as one cp.async group.
+  auto stage_q = [=](int q0, int s) {
+    const int nq = min(kTile, Nq - q0);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
+    stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + gb + (int64_t)q0 * C, C, nq, hd);
+    for (int i = threadIdx.x; i < kTile; i += kThreads) {
+      lse2s[s * kTile + i] = i < nq ? a.lse[rb + q0 + i] * kLog2e : INFINITY;  // P = 0 for padded queries
+      Ds[s * kTile + i] = i < nq ? Dg[rb + q0 + i] : 0.f;
+    }
+    cp_async_commit();
+  };
+  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  stage_rows<HDP>(smem_tile<HDP>(smem, 3), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  cp_async_commit();
+  stage_q(0, 0);
+  cp_async_wait<1>();
   __syncthreads();
   uint32_t kf[KF][4], vf[KF][4];
-  a_fragments<KF>(kf, Qs + warp * 16 * LH, LH);
-  a_fragments<KF>(vf, dOs + warp * 16 * LH, LH);
+  a_fragments<KF>(kf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
+  a_fragments<KF>(vf, smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
   float dk[DT][4], dv[DT][4];
   zero_acc(dk);
   zero_acc(dv);
-  const int64_t qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * a.dout_rs + h * hd;
 
-  for (int q0 = 0; q0 < Nq; q0 += kTile) {
-    const int nq = min(kTile, Nq - q0);
-    __syncthreads();  // K, V fragments taken / the previous tile's Q, dO no longer read
-    load_rows<HDP>(Qs, LH, a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
-    load_tile<HDP>(dOs, LH, a.dout + gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
-    load_transposed<HDP>(Qt, LK, a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
-    load_transposed<HDP>(dOt, LK, a.dout, nullptr, gb + (int64_t)q0 * a.dout_rs, a.dout_rs, nq, hd);
-    for (int i = threadIdx.x; i < kTile; i += kThreads) {
-      lse2s[i] = i < nq ? a.lse[bh * a.Nq + q0 + i] * kLog2e : INFINITY;  // P = 0 for padded queries
-      Ds[i] = i < nq ? Dg[bh * a.Nq + q0 + i] : 0.f;
+  for (int q0 = 0, cur = 0; q0 < Nq; q0 += kTile, cur ^= 1) {
+    __syncthreads();  // every warp is done with the other stage (K, V fragments, or the previous tile)
+    if (q0 + kTile < Nq) {
+      stage_q(q0 + kTile, cur ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
     }
     __syncthreads();
+    const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
+    const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
     float st[NT][4], dpt[NT][4];
-    scores<KF, NT>(st, kf, Qs, LH);   // Sᵀ = K Qᵀ: [key][query]
+    scores<KF, NT>(st, kf, Qs, LH);    // Sᵀ = K Qᵀ: [key][query]
     scores<KF, NT>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int q = j * 8 + 2 * t + (e & 1);
-        const float p = exp2f(st[j][e] * c - lse2s[q]);
+        const float p = exp2f(st[j][e] * c - lse2[q]);
         st[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - Ds[q]);
+        dpt[j][e] = p * (dpt[j][e] - Dq[q]);
       }
-    accumulate<NT, DT>(dv, st, dOt, LK);  // dV += Pᵀ dO
-    accumulate<NT, DT>(dk, dpt, Qt, LK);  // dK += dSᵀ Q
+    accumulate<NT, DT>(dv, st, dOs, LH);  // dV += Pᵀ dO
+    accumulate<NT, DT>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
   }
   const int64_t kr = b * a.Nk + k0 + warp * 16;
   write_rows<DT>(dk, a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});
@@ -375,28 +413,35 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
 }
 
 // Per 64-query tile (warp w: queries [16w, 16w+16)): S = Q Kᵀ and dP = dO Vᵀ in registers, then
-// dQ += scale · dS K, looping over key tiles (K staged as rows and transposed).
+// dQ += scale · dS K, looping over key tiles (K, V of the next staged while this one computes).
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
-                                                             int nqt) {
+                                                             const uint16_t* __restrict__ g16, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LK = G::LK, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
-  bf16* Ks = reinterpret_cast<bf16*>(smem);             // [64][LH]; first holds Q
-  bf16* Vs = reinterpret_cast<bf16*>(smem + G::tile);   // [64][LH]; first holds dO
-  bf16* Kt = reinterpret_cast<bf16*>(smem + 2 * G::tile);  // [HDP][LK]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const auto [bh, b, h, q0] = block_tile(a, nqt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(kTile, Nq - q0);
-  load_rows<HDP>(Ks, LH, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
-  load_tile<HDP>(Vs, LH, a.dout + (b * a.Nq + q0) * a.dout_rs + h * hd, a.dout_rs, nq, hd);
+  const int64_t C = a.H * a.hd, kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
+  auto stage_kv = [=](int k0, int s) {
+    const int nk = min(kTile, Nk - k0);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s + 1), a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    cp_async_commit();
+  };
+  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  stage_tile<HDP>(smem_tile<HDP>(smem, 3), g16 + (b * a.Nq + q0) * C + h * hd, C, nq, hd);
+  cp_async_commit();
+  stage_kv(0, 0);
+  cp_async_wait<1>();
   __syncthreads();
   uint32_t qf[KF][4], gf[KF][4];
-  a_fragments<KF>(qf, Ks + warp * 16 * LH, LH);
-  a_fragments<KF>(gf, Vs + warp * 16 * LH, LH);
+  a_fragments<KF>(qf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
+  a_fragments<KF>(gf, smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
   float lse2[2], Dr[2];
 #pragma unroll
   for (int r = 0; r < 2; r++) {
@@ -406,15 +451,18 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
   }
   float dq[DT][4];
   zero_acc(dq);
-  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
 
-  for (int k0 = 0; k0 < Nk; k0 += kTile) {
+  for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
     const int nk = min(kTile, Nk - k0);
-    __syncthreads();  // Q, dO fragments taken / the previous tile's K, V no longer read
-    load_rows<HDP>(Ks, LH, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    load_rows<HDP>(Vs, LH, a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
-    load_transposed<HDP>(Kt, LK, a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    __syncthreads();  // every warp is done with the other stage (Q, dO fragments, or the previous tile)
+    if (k0 + kTile < Nk) {
+      stage_kv(k0 + kTile, cur ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
+    const bf16 *Ks = smem_tile<HDP>(smem, 2 * cur), *Vs = smem_tile<HDP>(smem, 2 * cur + 1);
     float s[NT][4], dp[NT][4];
     scores<KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
     scores<KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
@@ -425,7 +473,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
         const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[j][e] * c - lse2[e >> 1]) : 0.f;
         dp[j][e] = p * (dp[j][e] - Dr[e >> 1]);
       }
-    accumulate<NT, DT>(dq, dp, Kt, LK);  // dQ += dS K
+    accumulate<NT, DT>(dq, dp, Ks, LH);  // dQ += dS K
   }
   write_rows<DT>(dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd,
                  {a.scale, a.scale});

@@ -34,7 +34,7 @@ struct Buffers {
 };
 
 template <int HDP>
-void run(const AttnArgs& a, bool backward, const float* D) {
+void run(const AttnArgs& a, bool backward) {
   using namespace vj::cuda;
   using G = Geo<HDP>;
   const float c = a.scale * kLog2e;
@@ -43,15 +43,21 @@ void run(const AttnArgs& a, bool backward, const float* D) {
     vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nqt); });
     return;
   }
-  vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::bwd, [&] { tc_bwd_dkv_kernel<HDP>(a, c, D, nkt); });
-  vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::bwd, [&] { tc_bwd_dq_kernel<HDP>(a, c, D, nqt); });
+  const int64_t rows = a.B * a.H * a.Nq;
+  std::vector<float> D(rows, NAN);
+  std::vector<uint16_t> g16((size_t)(rows * a.hd), 0xffff);
+  vj_emu::launch(8, 64, 0, [&] { tc_bwd_prep_kernel(a, D.data(), g16.data()); });
+  vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::bwd,
+                 [&] { tc_bwd_dkv_kernel<HDP>(a, c, D.data(), g16.data(), nkt); });
+  vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::bwd,
+                 [&] { tc_bwd_dq_kernel<HDP>(a, c, D.data(), g16.data(), nqt); });
 }
 
-void dispatch(const AttnArgs& a, bool backward, const float* D) {
-  if (a.hd <= 32) run<32>(a, backward, D);
-  else if (a.hd <= 64) run<64>(a, backward, D);
-  else if (a.hd <= 96) run<96>(a, backward, D);
-  else run<128>(a, backward, D);
+void dispatch(const AttnArgs& a, bool backward) {
+  if (a.hd <= 32) run<32>(a, backward);
+  else if (a.hd <= 64) run<64>(a, backward);
+  else if (a.hd <= 96) run<96>(a, backward);
+  else run<128>(a, backward);
 }
 
 // max |got - ref| / max |ref| over the elements ref covers; NaN anywhere counts as failure.
@@ -81,7 +87,11 @@ void report(const char* cs, const char* what, double err, double tol) {
   std::printf("%-34s %-7s %.2e %s\n", cs, what, err, ok ? "pass" : "FAIL");
 }
 
-void run_case(const Case& cs, std::mt19937& rng) {
+// bf16_io: q, k, v read and o written as bf16 activations (AttnArgs::q16...; their tiles staged by
+// cp.async where rows allow), else fp32 rounded while staged.
+void run_case(const Case& cs, std::mt19937& rng, bool bf16_io) {
+  const std::string label = std::string(cs.name) + (bf16_io ? " bf16" : "");
+  const char* name = label.c_str();
   std::normal_distribution<float> nd;
   const int B = cs.B, Nq = cs.Nq, Nk = cs.fused ? cs.Nq : cs.Nk, H = cs.H, hd = cs.hd, C = H * hd;
   const float scale = 1.f / std::sqrt((float)hd);
@@ -151,37 +161,41 @@ void run_case(const Case& cs, std::mt19937& rng) {
   b.lse.assign((size_t)B * H * Nq, NAN);
   AttnArgs a;
   a.B = B, a.Nq = Nq, a.Nk = Nk, a.H = H, a.hd = hd, a.scale = scale, a.bf16 = true;
-  a.q = b.q.data(), a.q_rs = b.q_rs;
-  a.k = kvbase + b.k_off, a.k_rs = b.k_rs;
-  a.v = kvbase + b.v_off, a.v_rs = b.k_rs;
-  a.o = b.o.data(), a.o_rs = C;
+  a.q_rs = b.q_rs, a.k_rs = a.v_rs = b.k_rs, a.o_rs = C;
   a.lse = b.lse.data();
-  dispatch(a, false, nullptr);
+  std::vector<uint16_t> q16, kv16, o16;
+  if (bf16_io) {  // the fp32 pointers stay null: a kernel that reads them crashes
+    auto bits = [](const std::vector<float>& x) {
+      std::vector<uint16_t> h(x.size());
+      for (size_t i = 0; i < x.size(); i++) h[i] = __float2bfloat16_rn(x[i]).bits;
+      return h;
+    };
+    q16 = bits(b.q), kv16 = bits(b.kv);
+    o16.assign(b.o.size(), 0xffff);  // NaN
+    const uint16_t* kv = cs.fused ? q16.data() : kv16.data();
+    a.q16 = q16.data(), a.k16 = kv + b.k_off, a.v16 = kv + b.v_off, a.o16 = o16.data();
+  } else {
+    a.q = b.q.data(), a.k = kvbase + b.k_off, a.v = kvbase + b.v_off, a.o = b.o.data();
+  }
+  dispatch(a, false);
+  if (bf16_io)
+    for (size_t i = 0; i < o16.size(); i++) b.o[i] = vj_bf16_to_float(__nv_bfloat16{o16[i]});
   std::vector<size_t> all_o(Oref.size()), all_l(Lref.size());
   for (size_t i = 0; i < all_o.size(); i++) all_o[i] = i;
   for (size_t i = 0; i < all_l.size(); i++) all_l[i] = i;
   // o: P rounded to bf16 for P V; lse: fp32 softmax statistics of exact bf16 products
-  report(cs.name, "o", rel_err(Oref, b.o, all_o), 1e-2);
-  report(cs.name, "o guard", guard_hits(b.o, (size_t)B * Nq * C), 0);
+  report(name, "o", rel_err(Oref, b.o, all_o), 1e-2);
+  report(name, "o guard", guard_hits(b.o, (size_t)B * Nq * C), 0);
   {
     double d = 0;
     for (size_t i = 0; i < Lref.size(); i++) {
       double e = std::fabs(b.lse[i] - Lref[i]);
       if (!(e <= d)) d = std::isnan(e) ? INFINITY : e;
     }
-    report(cs.name, "lse", d, 1e-4);  // absolute, in nats
+    report(name, "lse", d, 1e-4);  // absolute, in nats
   }
 
   // backward from the kernel's own o and lse (as the autograd op does)
-  std::vector<float> D((size_t)B * H * Nq);
-  for (int bb = 0; bb < B; bb++)
-    for (int h = 0; h < H; h++)
-      for (int i = 0; i < Nq; i++) {
-        double s = 0;
-        for (int d = 0; d < hd; d++)
-          s += (double)b.o[((size_t)bb * Nq + i) * C + h * hd + d] * b.dout[((size_t)bb * Nq + i) * C + h * hd + d];
-        D[((size_t)bb * H + h) * Nq + i] = (float)s;
-      }
   a.dout = b.dout.data(), a.dout_rs = C;
   std::vector<float> dqbuf, dkvbuf;
   if (cs.fused) {
@@ -196,7 +210,7 @@ void run_case(const Case& cs, std::mt19937& rng) {
     a.dk = dkvbuf.data(), a.dk_rs = 2 * C;
     a.dv = dkvbuf.data() + C, a.dv_rs = 2 * C;
   }
-  dispatch(a, true, D.data());
+  dispatch(a, true);
   auto positions = [&](int rows, int64_t rs, int64_t off) {
     std::vector<size_t> at((size_t)B * rows * C);
     for (int bb = 0; bb < B; bb++)
@@ -207,10 +221,10 @@ void run_case(const Case& cs, std::mt19937& rng) {
   const std::vector<float>& kvout = cs.fused ? dqbuf : dkvbuf;
   const int64_t krs = cs.fused ? 3 * C : 2 * C;
   // dS rounded to bf16 before dQ, dK; P before dV
-  report(cs.name, "dq", rel_err(dQ, dqbuf, positions(Nq, cs.fused ? 3 * C : C, 0)), 1e-2);
-  report(cs.name, "dk", rel_err(dK, kvout, positions(Nk, krs, cs.fused ? C : 0)), 1e-2);
-  report(cs.name, "dv", rel_err(dV, kvout, positions(Nk, krs, cs.fused ? 2 * C : C)), 1e-2);
-  report(cs.name, "guard", guard_hits(dqbuf, (size_t)B * Nq * (cs.fused ? 3 * C : C)) +
+  report(name, "dq", rel_err(dQ, dqbuf, positions(Nq, cs.fused ? 3 * C : C, 0)), 1e-2);
+  report(name, "dk", rel_err(dK, kvout, positions(Nk, krs, cs.fused ? C : 0)), 1e-2);
+  report(name, "dv", rel_err(dV, kvout, positions(Nk, krs, cs.fused ? 2 * C : C)), 1e-2);
+  report(name, "guard", guard_hits(dqbuf, (size_t)B * Nq * (cs.fused ? 3 * C : C)) +
                                (cs.fused ? 0 : guard_hits(dkvbuf, (size_t)B * Nk * 2 * C)), 0);
 }
 
@@ -229,14 +243,15 @@ int main() {
       {"self hd=20 (pad 32) N=70 B=1 H=3", 1, 70, 70, 3, 20, true},
   };
   int n = 0;
-  for (const Case& c : cases) {
-    run_case(c, rng);
-    n++;
-  }
+  for (const Case& c : cases)
+    for (bool bf16_io : {false, true}) {
+      run_case(c, rng, bf16_io);
+      n++;
+    }
   if (failures) {
     std::printf("%d check(s) failed\n", failures);
     return 1;
   }
-  std::printf("all %d cases passed\n", n);
+  std::printf("all %d runs passed\n", n);
   return 0;
 }
