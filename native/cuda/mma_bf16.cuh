@@ -56,6 +56,7 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
 template <bool Trans>
 __device__ __forceinline__ void ldmatrix_x4_emu(uint32_t (&r)[4], const void* row) {
   if (reinterpret_cast<uintptr_t>(row) % 16) vj_emu::die("ldmatrix: a row address is not 16-byte aligned");
+  if (!vj_emu::in_smem(row, 16)) vj_emu::die("ldmatrix: a row outside the block's shared memory");
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
   for (int i = 0; i < 4; i++) {
     uint32_t v = 0;

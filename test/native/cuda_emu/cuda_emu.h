@@ -84,6 +84,7 @@ struct Block {
   jmp_buf main;
   int cur = 0;
   unsigned char* smem = nullptr;
+  size_t smem_bytes = 0;
   const std::function<void()>* body = nullptr;
 };
 
@@ -196,6 +197,7 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
   Block b;
   b.body = &body;
   b.smem = aligned;
+  b.smem_bytes = smem;
   t_block = &b;
   for (unsigned o : order) {
     blockIdx = dim3(o % grid.x, (o / grid.x) % grid.y, o / (grid.x * grid.y));
@@ -262,7 +264,17 @@ inline T shuffle(T v, Src src) {
 }  // namespace vj_emu
 
 namespace vj_emu {
+// Whether [p, p + n) lies in the block's dynamic shared memory (ldmatrix's and cp.async's
+// shared-space operands; static __shared__ arrays are not used with them).
+inline bool in_smem(const void* p, size_t n) {
+  const unsigned char* c = static_cast<const unsigned char*>(p);
+  return c >= t_block->smem && c + n <= t_block->smem + t_block->smem_bytes;
+}
 inline void async_copy(void* dst, const void* src, int n) {
+  if (reinterpret_cast<uintptr_t>(dst) % n || reinterpret_cast<uintptr_t>(src) % n)
+    die("cp.async: source or destination not aligned to the copy size");
+  if (!in_smem(dst, (size_t)n)) die("cp.async: destination outside the block's shared memory");
+  if (in_smem(src, (size_t)n)) die("cp.async: source in shared memory (it must be global)");
   AsyncQueue& q = t_block->async[linear_tid()];
   AsyncCopy c;
   c.dst = static_cast<unsigned char*>(dst);
