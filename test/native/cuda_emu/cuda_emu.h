@@ -2,7 +2,9 @@
 // masking, tiling, synchronisation order) is tested on machines without a GPU. Blocks run one at
 // a time in a shuffled order; a block's threads are fibers (ucontext) on the calling OS thread,
 // switched at __syncthreads / __syncwarp / __shfl_xor_sync / __shfl_sync, so barrier semantics
-// are exact and a barrier some threads never reach is reported as a deadlock. The tensor-core
+// are exact and a barrier some threads never reach is reported as a deadlock. Between barriers
+// threads run first to last, or last to first in odd blocks, so a read that lacks a barrier
+// sees the other order's data in one of the two. The tensor-core
 // product and ldmatrix (native/cuda/mma_bf16.cuh) are emulated there from their documented
 // fragment layouts, with shuffles; a cp.async copy (cp_async.cuh) lands when its thread waits for
 // it. Fresh dynamic shared memory is NaN.
@@ -77,6 +79,7 @@ struct AsyncQueue {
 
 struct Block {
   bool direct = false;  // threads run one after another as plain calls (the kernel has no barrier)
+  bool reverse = false;  // run threads from the last: a missing barrier shows as a changed result
   int64_t parks = 0;
   std::vector<Fiber> fibers;
   std::vector<uint64_t> shfl;  // one slot per thread
@@ -114,50 +117,50 @@ inline void park(int kind) {
   if (!_setjmp(me.env)) _longjmp(b.main, 1);
 }
 
-// Runs one block to completion: every runnable fiber until it parks or ends, then releases the
-// barriers that every (live) participant has reached.
+// Runs one block to completion, a warp at a time: each warp runs until all its threads have
+// ended or wait at __syncthreads (its own __syncwarp / shuffles are released as soon as all its
+// live lanes reach them), then the next warp; once every live thread waits at __syncthreads, the
+// barrier is released and the round repeats. Letting one warp run ahead of the others is a legal
+// schedule that exposes a missing __syncthreads before warp-level work; warps and lanes go last to
+// first in odd blocks (Block::reverse).
 inline void run_block(Block& b) {
-  const int n = (int)b.fibers.size();
+  const int n = (int)b.fibers.size(), nwarps = (n + 31) / 32;
+  auto resume = [&b](int i) {
+    Fiber& f = b.fibers[i];
+    b.cur = i;
+    threadIdx = f.tid;
+    if (!_setjmp(b.main)) {
+      if (f.started) _longjmp(f.env, 1);
+      f.started = true;
+      setcontext(&f.ctx);
+      die("setcontext failed");
+    }
+  };
   for (;;) {
-    bool ran = false, all_done = true;
-    for (int i = 0; i < n; i++) {
-      Fiber& f = b.fibers[i];
-      if (f.done) continue;
-      all_done = false;
-      if (f.wait) continue;
-      b.cur = i;
-      threadIdx = f.tid;
-      if (!_setjmp(b.main)) {
-        if (f.started) _longjmp(f.env, 1);
-        f.started = true;
-        setcontext(&f.ctx);
-        die("setcontext failed");
-      }
-      ran = true;
-    }
-    if (all_done) return;
-    bool released = false;
-    bool block_ready = true;
-    for (auto& f : b.fibers)
-      if (!f.done && f.wait != 1) block_ready = false;
-    if (block_ready) {
-      for (auto& f : b.fibers) f.wait = 0;
-      released = true;
-    } else {
-      for (int w0 = 0; w0 < n; w0 += 32) {
-        int w1 = w0 + 32 < n ? w0 + 32 : n;
-        bool warp_ready = true, any = false;
+    for (int kw = 0; kw < nwarps; kw++) {
+      const int w = b.reverse ? nwarps - 1 - kw : kw, w0 = 32 * w, w1 = w0 + 32 < n ? w0 + 32 : n;
+      for (;;) {
+        for (int k = w0; k < w1; k++) {
+          const int i = b.reverse ? w1 - 1 - (k - w0) : k;
+          if (!b.fibers[i].done && !b.fibers[i].wait) resume(i);
+        }
+        bool at_syncwarp = false, warp_ready = true;
         for (int i = w0; i < w1; i++) {
-          if (!b.fibers[i].done && b.fibers[i].wait != 2) warp_ready = false;
-          if (b.fibers[i].wait == 2) any = true;
+          const Fiber& f = b.fibers[i];
+          if (f.wait == 2) at_syncwarp = true;
+          else if (!f.done) warp_ready = false;  // at __syncthreads: __syncwarp waits for it in vain
         }
-        if (warp_ready && any) {
-          for (int i = w0; i < w1; i++) b.fibers[i].wait = 0;
-          released = true;
-        }
+        if (!at_syncwarp) break;  // every lane ended or waits at __syncthreads
+        if (!warp_ready) die("deadlock: lanes of a warp wait at __syncwarp and __syncthreads at once");
+        for (int i = w0; i < w1; i++)
+          if (b.fibers[i].wait == 2) b.fibers[i].wait = 0;
       }
     }
-    if (!ran && !released) die("deadlock: some threads wait at a barrier the others never reach");
+    bool all_done = true;
+    for (const Fiber& f : b.fibers) all_done = all_done && f.done;
+    if (all_done) return;
+    // Every live thread now waits at __syncthreads (each warp ran until it did or ended).
+    for (Fiber& f : b.fibers) f.wait = 0;
   }
 }
 
@@ -202,10 +205,12 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
   for (unsigned o : order) {
     blockIdx = dim3(o % grid.x, (o / grid.x) % grid.y, o / (grid.x * grid.y));
     std::memset(aligned, 0xff, smem);  // uninitialised shared memory reads as NaN
+    b.reverse = o % 2 == 1;  // odd blocks run their threads last to first
     b.async.assign(nt, AsyncQueue{});
     if (no_barriers && *no_barriers) {
       b.direct = true;
-      for (int t = 0; t < nt; t++) {
+      for (int k = 0; k < nt; k++) {
+        const int t = b.reverse ? nt - 1 - k : k;
         threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
         body();
         end_thread(b);
