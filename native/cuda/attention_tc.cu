@@ -17,7 +17,7 @@ template <int HDP>
 void fwd(const AttnArgs& a) {
   using G = Geo<HDP>;
   raise_smem_limit<tc_fwd_kernel<HDP>>(G::fwd, "attentionFwd (bf16)");
-  int64_t nqt = cdiv(a.Nq, kTile), blocks = nqt * a.B * a.H;
+  int64_t nqt = cdiv(a.Nq, kFwdRows<HDP>), blocks = nqt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
   tc_fwd_kernel<HDP><<<(unsigned)blocks, kThreads, G::fwd, stream()>>>(a, a.scale * kLog2e, (int)nqt);
   check_launch("attentionFwd (bf16)");

@@ -88,13 +88,13 @@ __device__ __forceinline__ bool vectorizable(const In* src, int64_t rs, int hd) 
   return hd % 8 == 0 && rs % 8 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0;
 }
 
-// T[r*LH + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [64) x [HDP).
+// T[r*LH + d] = bf16(src[r*rs + d]) for r < nrows, d < hd; zeros elsewhere in [ROWS) x [HDP).
 // Aligned bf16 rows are copied by cp.async (in the caller's next group); the rest synchronously.
-template <int HDP, class In>
+template <int HDP, int ROWS = kTile, class In>
 __device__ __forceinline__ void stage_tile(bf16* T, const In* __restrict__ src, int64_t rs, int nrows, int hd) {
   constexpr int LH = Geo<HDP>::LH;
   if (vectorizable(src, rs, hd)) {
-    for (int idx = threadIdx.x; idx < kTile * HDP / 8; idx += kThreads) {
+    for (int idx = threadIdx.x; idx < ROWS * HDP / 8; idx += kThreads) {
       const int r = idx / (HDP / 8), d = idx % (HDP / 8) * 8;
       bf16* dst = T + r * LH + d;
       if (r >= nrows || d >= hd) {
@@ -106,18 +106,18 @@ __device__ __forceinline__ void stage_tile(bf16* T, const In* __restrict__ src, 
     }
     return;
   }
-  for (int idx = threadIdx.x; idx < kTile * HDP; idx += kThreads) {
+  for (int idx = threadIdx.x; idx < ROWS * HDP; idx += kThreads) {
     int r = idx / HDP, d = idx % HDP;
     T[r * LH + d] = __float2bfloat16_rn((r < nrows && d < hd) ? as_float(src[r * rs + d]) : 0.f);
   }
 }
 
 // An operand held in fp32 (f) or bf16 (h, when set), at element offset off.
-template <int HDP>
+template <int HDP, int ROWS = kTile>
 __device__ __forceinline__ void stage_rows(bf16* T, const float* f, const uint16_t* h, int64_t off, int64_t rs,
                                            int nrows, int hd) {
-  if (h) stage_tile<HDP>(T, h + off, rs, nrows, hd);
-  else stage_tile<HDP>(T, f + off, rs, nrows, hd);
+  if (h) stage_tile<HDP, ROWS>(T, h + off, rs, nrows, hd);
+  else stage_tile<HDP, ROWS>(T, f + off, rs, nrows, hd);
 }
 
 // The A fragments (16 rows x HDP, KF = HDP/16 k-steps) of a row-major bf16 tile in shared memory.
@@ -136,49 +136,62 @@ __device__ __forceinline__ void zero_acc(float (&acc)[N][4]) {
   for (int n = 0; n < N; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
 }
 
-// s[j] = A · B_jᵀ for the 8-row blocks j of a row-major tile B [NT*8][HDP] (scores: rows of the
-// warp against 8 keys or queries at a time). One ldmatrix gives B_j's fragments of two k-steps:
-// lane 8i + r points at row r, columns 16 * (i / 2) + 8 * (i % 2).
-template <int KF, int NT>
-__device__ __forceinline__ void scores(float (&s)[NT][4], const uint32_t (&af)[KF][4], const bf16* B, int ld) {
+// s[m][j] = A_m · B_jᵀ for the warp's MR 16-row blocks A_m and the 8-row blocks j of a row-major
+// tile B [NT*8][HDP] (scores: rows of the warp against 8 keys or queries at a time). One ldmatrix
+// gives B_j's fragments of two k-steps (lane 8i + r points at row r, columns 16 * (i / 2) +
+// 8 * (i % 2)) and serves all MR row blocks: shared-memory reads per product fall as 1 / MR.
+template <int MR, int KF, int NT>
+__device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&af)[MR][KF][4], const bf16* B, int ld) {
   static_assert(KF % 2 == 0, "k-steps load in pairs");
   const int lane = threadIdx.x & 31, i = lane >> 3;
   const bf16* p = B + (lane & 7) * ld + (i >> 1) * 16 + (i & 1) * 8;
 #pragma unroll
   for (int j = 0; j < NT; j++) {
-    s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+    for (int m = 0; m < MR; m++) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < KF; kk += 2) {
       uint32_t b[4];
       ldmatrix_x4(b, p + j * 8 * ld + kk * 16);
       const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
-      mma_bf16_16816(s[j], af[kk], b0);
-      mma_bf16_16816(s[j], af[kk + 1], b1);
+#pragma unroll
+      for (int m = 0; m < MR; m++) {
+        mma_bf16_16816(s[m][j], af[m][kk], b0);
+        mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
+      }
     }
   }
 }
 
-// acc += P · V with P the warp's [16][NT*8] register scores (rounded to bf16 here) and V a
+// acc[m] += P_m · V with P_m the warp's [16][NT*8] register scores (rounded to bf16 here) and V a
 // row-major tile [NT*8][HDP] in shared memory: the accumulator layout of two adjacent score tiles
 // is the A fragment of one 16-wide k-step, and ldmatrix.trans reads V's B fragments down its
 // rows, two 8-column blocks at a time (lane 8i + r points at row r (+8 for odd i), column
-// block i / 2).
-template <int NT, int DT>
-__device__ __forceinline__ void accumulate(float (&acc)[DT][4], const float (&p)[NT][4], const bf16* V, int ld) {
+// block i / 2), each load serving the MR row blocks.
+template <int MR, int NT, int DT>
+__device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float (&p)[MR][NT][4], const bf16* V, int ld) {
   static_assert(DT % 2 == 0, "column blocks load in pairs");
   const int lane = threadIdx.x & 31, i = lane >> 3;
   const bf16* v = V + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
 #pragma unroll
   for (int kk = 0; kk < NT / 2; kk++) {
-    const uint32_t pf[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
-                            pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]), pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    uint32_t pf[MR][4];
+#pragma unroll
+    for (int m = 0; m < MR; m++) {
+      const float(&q)[NT][4] = p[m];
+      pf[m][0] = pack_bf16(q[2 * kk][0], q[2 * kk][1]), pf[m][1] = pack_bf16(q[2 * kk][2], q[2 * kk][3]);
+      pf[m][2] = pack_bf16(q[2 * kk + 1][0], q[2 * kk + 1][1]), pf[m][3] = pack_bf16(q[2 * kk + 1][2], q[2 * kk + 1][3]);
+    }
 #pragma unroll
     for (int n = 0; n < DT; n += 2) {
       uint32_t b[4];
       ldmatrix_x4_trans(b, v + kk * 16 * ld + n * 8);
       const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
-      mma_bf16_16816(acc[n], pf, b0);
-      mma_bf16_16816(acc[n + 1], pf, b1);
+#pragma unroll
+      for (int m = 0; m < MR; m++) {
+        mma_bf16_16816(acc[m][n], pf[m], b0);
+        mma_bf16_16816(acc[m][n + 1], pf[m], b1);
+      }
     }
   }
 }
@@ -203,34 +216,45 @@ __device__ __forceinline__ void write_rows(const float (&acc)[DT][4], Out* dst, 
   }
 }
 
-// This block's (batch, head) and the first row of its 64-row tile, with ntiles tiles per (b, h).
+// This block's (batch, head) and the first row of its tile of `rows` rows, with ntiles tiles per (b, h).
 struct BlockTile {
   int64_t bh, b, h;
   int r0;
 };
-__device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles) {
+__device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles, int rows = kTile) {
   const int64_t bh = blockIdx.x / ntiles;
-  return BlockTile{bh, bh / a.H, bh % a.H, (int)(blockIdx.x % ntiles) * kTile};
+  return BlockTile{bh, bh / a.H, bh % a.H, (int)(blockIdx.x % ntiles) * rows};
 }
 
 // ------------------------------------------------------------------------------ forward
 
-// FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows [16w, 16w+16)
-// of the block's tile, keeps their Q fragments, scores, probabilities and output accumulators in
-// registers, and needs shared memory only for the Q tile and two stages of K, V. Lane (g, t)
-// holds score and output columns 2t, 2t+1 of each 8-wide tile for rows g and g+8; a row's max
-// and sum combine over the four lanes of its quad.
+// Query rows per forward block: 4 warps of MR 16-row blocks. Two blocks per warp (head_dim <= 64)
+// halve the shared-memory reads per product, the limit of one 16-row block per warp on sm_80+
+// (an ldmatrix.x4 of 512 bytes feeds two m16n8k16 products); above 64 the accumulators and Q
+// fragments of two blocks would not fit in registers.
+template <int HDP>
+constexpr int kFwdMR = HDP <= 64 ? 2 : 1;
+template <int HDP>
+constexpr int kFwdRows = kTile * kFwdMR<HDP>;
+
+// FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows
+// [16 MR w, 16 MR (w+1)) of the block's tile, keeps their Q fragments, scores, probabilities and
+// output accumulators in registers, and needs shared memory only for the Q tile (in stage 1's
+// tiles) and two stages of K, V. Lane (g, t) holds score and output columns 2t, 2t+1 of each
+// 8-wide tile for rows g and g+8 of each 16-row block; a row's max and sum combine over the four
+// lanes of its quad.
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8, MR = kFwdMR<HDP>, BQ = kFwdRows<HDP>;
+  static_assert(BQ * LH * sizeof(bf16) <= 2 * G::tile, "the Q tile fits in stage 1");
   VJ_DYNAMIC_SMEM(smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
-  const auto [bh, b, h, q0] = block_tile(a, nqt);
+  const auto [bh, b, h, q0] = block_tile(a, nqt, BQ);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
-  const int nq = min(kTile, Nq - q0);
+  const int nq = min(BQ, Nq - q0);
   const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
   // K, V of the key tile at k0 into stage s, as one cp.async group.
   auto stage_kv = [=](int k0, int s) {
@@ -239,16 +263,22 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
     stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s + 1), a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     cp_async_commit();
   };
-  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  stage_rows<HDP, BQ>(smem_tile<HDP>(smem, 2), a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
   cp_async_commit();
   stage_kv(0, 0);
   cp_async_wait<1>();
   __syncthreads();
-  uint32_t qf[KF][4];
-  a_fragments<KF>(qf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
-  float o[DT][4];
-  zero_acc(o);
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g, g+8; l is this lane's share
+  uint32_t qf[MR][KF][4];
+#pragma unroll
+  for (int m = 0; m < MR; m++) a_fragments<KF>(qf[m], smem_tile<HDP>(smem, 2) + (warp * MR + m) * 16 * LH, LH);
+  float o[MR][DT][4];
+  float rmax[MR][2], l[MR][2];  // rows g, g+8 of each block; l is this lane's share
+#pragma unroll
+  for (int m = 0; m < MR; m++) {
+    zero_acc(o[m]);
+    rmax[m][0] = rmax[m][1] = -INFINITY;
+    l[m][0] = l[m][1] = 0.f;
+  }
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
     const int nk = min(kTile, Nk - k0);
@@ -260,55 +290,62 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
       cp_async_wait<0>();
     }
     __syncthreads();
-    float s[NT][4];
-    scores<KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
-    float mx[2] = {-INFINITY, -INFINITY};
+    float s[MR][NT][4];
+    scores<MR, KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
 #pragma unroll
-    for (int j = 0; j < NT; j++)
+    for (int m = 0; m < MR; m++) {
+      float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float v = j * 8 + 2 * t + (e & 1) < nk ? s[j][e] * c : -INFINITY;
-        s[j][e] = v;
-        mx[e >> 1] = fmaxf(mx[e >> 1], v);
-      }
-    float alpha[2];
+      for (int j = 0; j < NT; j++)
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
-      const float mnew = fmaxf(m[r], mx[r]);
-      alpha[r] = exp2f(m[r] - mnew);
-      m[r] = mnew;
-      l[r] *= alpha[r];
-    }
+        for (int e = 0; e < 4; e++) {
+          const float v = j * 8 + 2 * t + (e & 1) < nk ? s[m][j][e] * c : -INFINITY;
+          s[m][j][e] = v;
+          mx[e >> 1] = fmaxf(mx[e >> 1], v);
+        }
+      float alpha[2];
 #pragma unroll
-    for (int j = 0; j < NT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float p = exp2f(s[j][e] - m[e >> 1]);
-        s[j][e] = p;
-        l[e >> 1] += p;
+      for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
+        const float mnew = fmaxf(rmax[m][r], mx[r]);
+        alpha[r] = exp2f(rmax[m][r] - mnew);
+        rmax[m][r] = mnew;
+        l[m][r] *= alpha[r];
       }
 #pragma unroll
-    for (int n = 0; n < DT; n++) {
-      o[n][0] *= alpha[0], o[n][1] *= alpha[0];
-      o[n][2] *= alpha[1], o[n][3] *= alpha[1];
+      for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const float p = exp2f(s[m][j][e] - rmax[m][e >> 1]);
+          s[m][j][e] = p;
+          l[m][e >> 1] += p;
+        }
+#pragma unroll
+      for (int n = 0; n < DT; n++) {
+        o[m][n][0] *= alpha[0], o[m][n][1] *= alpha[0];
+        o[m][n][2] *= alpha[1], o[m][n][3] *= alpha[1];
+      }
     }
-    accumulate<NT, DT>(o, s, smem_tile<HDP>(smem, 2 * cur + 1), LH);  // O += P V
+    accumulate<MR, NT, DT>(o, s, smem_tile<HDP>(smem, 2 * cur + 1), LH);  // O += P V
   }
 
-  float inv[2];
 #pragma unroll
-  for (int r = 0; r < 2; r++) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    inv[r] = 1.f / l[r];
-    const int R = warp * 16 + g + 8 * r;
-    if (t == 0 && a.lse && R < nq) a.lse[bh * a.Nq + q0 + R] = (m[r] + log2f(l[r])) * kLn2;
+  for (int m = 0; m < MR; m++) {
+    const int r0 = (warp * MR + m) * 16;  // the block's first row in the tile
+    float inv[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      l[m][r] += __shfl_xor_sync(0xffffffffu, l[m][r], 1);
+      l[m][r] += __shfl_xor_sync(0xffffffffu, l[m][r], 2);
+      inv[r] = 1.f / l[m][r];
+      const int R = r0 + g + 8 * r;
+      if (t == 0 && a.lse && R < nq) a.lse[bh * a.Nq + q0 + R] = (rmax[m][r] + log2f(l[m][r])) * kLn2;
+    }
+    const int64_t off = (b * a.Nq + q0 + r0) * a.o_rs + h * hd;
+    if (a.o16) write_rows<DT>(o[m], a.o16 + off, a.o_rs, nq - r0, hd, inv);
+    else write_rows<DT>(o[m], a.o + off, a.o_rs, nq - r0, hd, inv);
   }
-  const int64_t off = (b * a.Nq + q0 + warp * 16) * a.o_rs + h * hd;
-  if (a.o16) write_rows<DT>(o, a.o16 + off, a.o_rs, nq - warp * 16, hd, inv);
-  else write_rows<DT>(o, a.o + off, a.o_rs, nq - warp * 16, hd, inv);
 #endif
 }
 
@@ -373,12 +410,12 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   stage_q(0, 0);
   cp_async_wait<1>();
   __syncthreads();
-  uint32_t kf[KF][4], vf[KF][4];
-  a_fragments<KF>(kf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
-  a_fragments<KF>(vf, smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
-  float dk[DT][4], dv[DT][4];
-  zero_acc(dk);
-  zero_acc(dv);
+  uint32_t kf[1][KF][4], vf[1][KF][4];
+  a_fragments<KF>(kf[0], smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
+  a_fragments<KF>(vf[0], smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
+  float dk[1][DT][4], dv[1][DT][4];
+  zero_acc(dk[0]);
+  zero_acc(dv[0]);
 
   for (int q0 = 0, cur = 0; q0 < Nq; q0 += kTile, cur ^= 1) {
     __syncthreads();  // every warp is done with the other stage (K, V fragments, or the previous tile)
@@ -391,24 +428,24 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     __syncthreads();
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
-    float st[NT][4], dpt[NT][4];
-    scores<KF, NT>(st, kf, Qs, LH);    // Sᵀ = K Qᵀ: [key][query]
-    scores<KF, NT>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
+    float st[1][NT][4], dpt[1][NT][4];
+    scores<1, KF, NT>(st, kf, Qs, LH);    // Sᵀ = K Qᵀ: [key][query]
+    scores<1, KF, NT>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int q = j * 8 + 2 * t + (e & 1);
-        const float p = exp2f(st[j][e] * c - lse2[q]);
-        st[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - Dq[q]);
+        const float p = exp2f(st[0][j][e] * c - lse2[q]);
+        st[0][j][e] = p;
+        dpt[0][j][e] = p * (dpt[0][j][e] - Dq[q]);
       }
-    accumulate<NT, DT>(dv, st, dOs, LH);  // dV += Pᵀ dO
-    accumulate<NT, DT>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
+    accumulate<1, NT, DT>(dv, st, dOs, LH);  // dV += Pᵀ dO
+    accumulate<1, NT, DT>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
   }
   const int64_t kr = b * a.Nk + k0 + warp * 16;
-  write_rows<DT>(dk, a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});
-  write_rows<DT>(dv, a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, {1.f, 1.f});
+  write_rows<DT>(dk[0], a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});
+  write_rows<DT>(dv[0], a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, {1.f, 1.f});
 #endif
 }
 
@@ -439,9 +476,9 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
   stage_kv(0, 0);
   cp_async_wait<1>();
   __syncthreads();
-  uint32_t qf[KF][4], gf[KF][4];
-  a_fragments<KF>(qf, smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
-  a_fragments<KF>(gf, smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
+  uint32_t qf[1][KF][4], gf[1][KF][4];
+  a_fragments<KF>(qf[0], smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
+  a_fragments<KF>(gf[0], smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
   float lse2[2], Dr[2];
 #pragma unroll
   for (int r = 0; r < 2; r++) {
@@ -449,8 +486,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
     lse2[r] = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
     Dr[r] = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
   }
-  float dq[DT][4];
-  zero_acc(dq);
+  float dq[1][DT][4];
+  zero_acc(dq[0]);
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
     const int nk = min(kTile, Nk - k0);
@@ -463,19 +500,19 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
     }
     __syncthreads();
     const bf16 *Ks = smem_tile<HDP>(smem, 2 * cur), *Vs = smem_tile<HDP>(smem, 2 * cur + 1);
-    float s[NT][4], dp[NT][4];
-    scores<KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
-    scores<KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
+    float s[1][NT][4], dp[1][NT][4];
+    scores<1, KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
+    scores<1, KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[j][e] * c - lse2[e >> 1]) : 0.f;
-        dp[j][e] = p * (dp[j][e] - Dr[e >> 1]);
+        const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[0][j][e] * c - lse2[e >> 1]) : 0.f;
+        dp[0][j][e] = p * (dp[0][j][e] - Dr[e >> 1]);
       }
-    accumulate<NT, DT>(dq, dp, Ks, LH);  // dQ += dS K
+    accumulate<1, NT, DT>(dq, dp, Ks, LH);  // dQ += dS K
   }
-  write_rows<DT>(dq, a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd,
+  write_rows<DT>(dq[0], a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd,
                  {a.scale, a.scale});
 #endif
 }

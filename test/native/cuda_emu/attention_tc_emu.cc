@@ -40,7 +40,8 @@ void run(const AttnArgs& a, bool backward) {
   const float c = a.scale * kLog2e;
   const int nqt = (int)((a.Nq + kTile - 1) / kTile), nkt = (int)((a.Nk + kTile - 1) / kTile);
   if (!backward) {
-    vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nqt); });
+    const int nft = (int)((a.Nq + kFwdRows<HDP> - 1) / kFwdRows<HDP>);
+    vj_emu::launch((unsigned)(nft * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nft); });
     return;
   }
   const int64_t rows = a.B * a.H * a.Nq;
