@@ -17,7 +17,7 @@ template <int HDP>
 void fwd(const AttnArgs& a) {
   using G = Geo<HDP>;
   raise_smem_limit<tc_fwd_kernel<HDP>>(G::fwd, "attentionFwd (bf16)");
-  int64_t nqt = cdiv(a.Nq, kFwdRows<HDP>), blocks = nqt * a.B * a.H;
+  int64_t nqt = cdiv(a.Nq, kQueryRows<HDP>), blocks = nqt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
   tc_fwd_kernel<HDP><<<(unsigned)blocks, kThreads, G::fwd, stream()>>>(a, a.scale * kLog2e, (int)nqt);
   check_launch("attentionFwd (bf16)");
@@ -28,7 +28,7 @@ void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
   using G = Geo<HDP>;
   raise_smem_limit<tc_bwd_dkv_kernel<HDP>>(G::dkv, "attentionBwd (bf16)");
   raise_smem_limit<tc_bwd_dq_kernel<HDP>>(G::dq, "attentionBwd (bf16)");
-  int64_t nkt = cdiv(a.Nk, kTile), nqt = cdiv(a.Nq, kTile);
+  int64_t nkt = cdiv(a.Nk, kTile), nqt = cdiv(a.Nq, kQueryRows<HDP>);
   if (nkt * a.B * a.H > INT_MAX || nqt * a.B * a.H > INT_MAX)
     fail("attentionBwd: too many (batch*heads, tiles) blocks for one launch");
   tc_bwd_dkv_kernel<HDP><<<(unsigned)(nkt * a.B * a.H), kThreads, G::dkv, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);

@@ -50,12 +50,24 @@ constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 ro
 // kernels' own rows (Q; or K, V; or Q, dO) pass through stage 1 before the loop needs it. A row
 // stride of 4 (mod 8) 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of
 // 4 banks.
+// 16-row blocks per warp in the forward and dQ kernels (queries per block: 64 MR). Two (head_dim
+// <= 64) halve the shared-memory reads per product, the limit of one 16-row block per warp on
+// sm_80+ (an ldmatrix.x4 of 512 bytes feeds two m16n8k16 products); above 64 the accumulators and
+// fragments of two blocks would not fit in registers. With two, the dQ kernel walks 32-key tiles
+// to keep its scores and dP in registers.
+template <int HDP>
+constexpr int kMR = HDP <= 64 ? 2 : 1;
+template <int HDP>
+constexpr int kQueryRows = kTile * kMR<HDP>;
+template <int HDP>
+constexpr int kDqKeys = kMR<HDP> == 2 ? 32 : kTile;
+
 template <int HDP>
 struct Geo {
   static constexpr int LH = HDP + 8;
   static constexpr size_t tile = sizeof(bf16) * kTile * LH;
   static constexpr size_t fwd = 4 * tile;
-  static constexpr size_t dq = 4 * tile;
+  static constexpr size_t dq = (2 + 2 * kMR<HDP>) * tile;  // two stages, then Q and dO from tile 2
   static constexpr size_t dkv = 4 * tile + 2 * 2 * sizeof(float) * kTile;
   static constexpr size_t bwd = dkv > dq ? dkv : dq;
   static_assert(tile % 128 == 0, "tiles keep the 128-byte alignment of the buffer");
@@ -228,15 +240,6 @@ __device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles, i
 
 // ------------------------------------------------------------------------------ forward
 
-// Query rows per forward block: 4 warps of MR 16-row blocks. Two blocks per warp (head_dim <= 64)
-// halve the shared-memory reads per product, the limit of one 16-row block per warp on sm_80+
-// (an ldmatrix.x4 of 512 bytes feeds two m16n8k16 products); above 64 the accumulators and Q
-// fragments of two blocks would not fit in registers.
-template <int HDP>
-constexpr int kFwdMR = HDP <= 64 ? 2 : 1;
-template <int HDP>
-constexpr int kFwdRows = kTile * kFwdMR<HDP>;
-
 // FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows
 // [16 MR w, 16 MR (w+1)) of the block's tile, keeps their Q fragments, scores, probabilities and
 // output accumulators in registers, and needs shared memory only for the Q tile (in stage 1's
@@ -247,7 +250,7 @@ template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8, MR = kFwdMR<HDP>, BQ = kFwdRows<HDP>;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8, MR = kMR<HDP>, BQ = kQueryRows<HDP>;
   static_assert(BQ * LH * sizeof(bf16) <= 2 * G::tile, "the Q tile fits in stage 1");
   VJ_DYNAMIC_SMEM(smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -449,71 +452,83 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
 #endif
 }
 
-// Per 64-query tile (warp w: queries [16w, 16w+16)): S = Q Kᵀ and dP = dO Vᵀ in registers, then
-// dQ += scale · dS K, looping over key tiles (K, V of the next staged while this one computes).
+// Per query tile (warp w: the MR 16-row blocks from 16 MR w): S = Q Kᵀ and dP = dO Vᵀ in
+// registers, then dQ += scale · dS K, looping over key tiles (K, V of the next staged while this one
+// computes).
 template <int HDP>
 __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                              const uint16_t* __restrict__ g16, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int MR = kMR<HDP>, BQ = kQueryRows<HDP>, BK = kDqKeys<HDP>;
+  constexpr int LH = G::LH, KF = HDP / 16, NT = BK / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
-  const auto [bh, b, h, q0] = block_tile(a, nqt);
+  const auto [bh, b, h, q0] = block_tile(a, nqt, BQ);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
-  const int nq = min(kTile, Nq - q0);
+  const int nq = min(BQ, Nq - q0);
   const int64_t C = a.H * a.hd, kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
   auto stage_kv = [=](int k0, int s) {
-    const int nk = min(kTile, Nk - k0);
-    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s + 1), a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    const int nk = min(BK, Nk - k0);
+    stage_rows<HDP, BK>(smem_tile<HDP>(smem, 2 * s), a.k, a.k16, kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    stage_rows<HDP, BK>(smem_tile<HDP>(smem, 2 * s + 1), a.v, a.v16, vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     cp_async_commit();
   };
-  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
-  stage_tile<HDP>(smem_tile<HDP>(smem, 3), g16 + (b * a.Nq + q0) * C + h * hd, C, nq, hd);
+  bf16 *Qs = smem_tile<HDP>(smem, 2), *dOs = smem_tile<HDP>(smem, 2 + MR);
+  stage_rows<HDP, BQ>(Qs, a.q, a.q16, (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  stage_tile<HDP, BQ>(dOs, g16 + (b * a.Nq + q0) * C + h * hd, C, nq, hd);
   cp_async_commit();
   stage_kv(0, 0);
   cp_async_wait<1>();
   __syncthreads();
-  uint32_t qf[1][KF][4], gf[1][KF][4];
-  a_fragments<KF>(qf[0], smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
-  a_fragments<KF>(gf[0], smem_tile<HDP>(smem, 3) + warp * 16 * LH, LH);
-  float lse2[2], Dr[2];
+  uint32_t qf[MR][KF][4], gf[MR][KF][4];
+  float lse2[MR][2], Dr[MR][2];
+  float dq[MR][DT][4];
 #pragma unroll
-  for (int r = 0; r < 2; r++) {
-    const int R = warp * 16 + g + 8 * r;
-    lse2[r] = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
-    Dr[r] = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
+  for (int m = 0; m < MR; m++) {
+    const int r0 = (warp * MR + m) * 16;
+    a_fragments<KF>(qf[m], Qs + r0 * LH, LH);
+    a_fragments<KF>(gf[m], dOs + r0 * LH, LH);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      const int R = r0 + g + 8 * r;
+      lse2[m][r] = R < nq ? a.lse[bh * a.Nq + q0 + R] * kLog2e : 0.f;
+      Dr[m][r] = R < nq ? Dg[bh * a.Nq + q0 + R] : 0.f;
+    }
+    zero_acc(dq[m]);
   }
-  float dq[1][DT][4];
-  zero_acc(dq[0]);
 
-  for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
-    const int nk = min(kTile, Nk - k0);
+  for (int k0 = 0, cur = 0; k0 < Nk; k0 += BK, cur ^= 1) {
+    const int nk = min(BK, Nk - k0);
     __syncthreads();  // every warp is done with the other stage (Q, dO fragments, or the previous tile)
-    if (k0 + kTile < Nk) {
-      stage_kv(k0 + kTile, cur ^ 1);
+    if (k0 + BK < Nk) {
+      stage_kv(k0 + BK, cur ^ 1);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
     __syncthreads();
     const bf16 *Ks = smem_tile<HDP>(smem, 2 * cur), *Vs = smem_tile<HDP>(smem, 2 * cur + 1);
-    float s[1][NT][4], dp[1][NT][4];
-    scores<1, KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
-    scores<1, KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
+    float s[MR][NT][4], dp[MR][NT][4];
+    scores<MR, KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
+    scores<MR, KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
 #pragma unroll
-    for (int j = 0; j < NT; j++)
+    for (int m = 0; m < MR; m++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[0][j][e] * c - lse2[e >> 1]) : 0.f;
-        dp[0][j][e] = p * (dp[0][j][e] - Dr[e >> 1]);
-      }
-    accumulate<1, NT, DT>(dq, dp, Ks, LH);  // dQ += dS K
+      for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const float p = j * 8 + 2 * t + (e & 1) < nk ? exp2f(s[m][j][e] * c - lse2[m][e >> 1]) : 0.f;
+          dp[m][j][e] = p * (dp[m][j][e] - Dr[m][e >> 1]);
+        }
+    accumulate<MR, NT, DT>(dq, dp, Ks, LH);  // dQ += dS K
   }
-  write_rows<DT>(dq[0], a.dq + (b * a.Nq + q0 + warp * 16) * a.dq_rs + h * hd, a.dq_rs, nq - warp * 16, hd,
-                 {a.scale, a.scale});
+#pragma unroll
+  for (int m = 0; m < MR; m++) {
+    const int r0 = (warp * MR + m) * 16;
+    write_rows<DT>(dq[m], a.dq + (b * a.Nq + q0 + r0) * a.dq_rs + h * hd, a.dq_rs, nq - r0, hd, {a.scale, a.scale});
+  }
 #endif
 }
 

@@ -38,10 +38,9 @@ void run(const AttnArgs& a, bool backward) {
   using namespace vj::cuda;
   using G = Geo<HDP>;
   const float c = a.scale * kLog2e;
-  const int nqt = (int)((a.Nq + kTile - 1) / kTile), nkt = (int)((a.Nk + kTile - 1) / kTile);
+  const int nqt = (int)((a.Nq + kQueryRows<HDP> - 1) / kQueryRows<HDP>), nkt = (int)((a.Nk + kTile - 1) / kTile);
   if (!backward) {
-    const int nft = (int)((a.Nq + kFwdRows<HDP> - 1) / kFwdRows<HDP>);
-    vj_emu::launch((unsigned)(nft * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nft); });
+    vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::fwd, [&] { tc_fwd_kernel<HDP>(a, c, nqt); });
     return;
   }
   const int64_t rows = a.B * a.H * a.Nq;
