@@ -259,6 +259,9 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nq = min(BQ, Nq - q0);
   const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
+  // Where the rows go: computed now so that b, h, q0 need not stay live through the loop.
+  float* const lse = a.lse ? a.lse + bh * a.Nq + q0 : nullptr;
+  const int64_t ob = (b * a.Nq + q0) * a.o_rs + h * hd;
   // K, V of the key tile at k0 into stage s, as one cp.async group.
   auto stage_kv = [=](int k0, int s) {
     const int nk = min(kTile, Nk - k0);
@@ -343,9 +346,9 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
       l[m][r] += __shfl_xor_sync(0xffffffffu, l[m][r], 2);
       inv[r] = 1.f / l[m][r];
       const int R = r0 + g + 8 * r;
-      if (t == 0 && a.lse && R < nq) a.lse[bh * a.Nq + q0 + R] = (rmax[m][r] + log2f(l[m][r])) * kLn2;
+      if (t == 0 && lse && R < nq) lse[R] = (rmax[m][r] + log2f(l[m][r])) * kLn2;
     }
-    const int64_t off = (b * a.Nq + q0 + r0) * a.o_rs + h * hd;
+    const int64_t off = ob + r0 * a.o_rs;
     if (a.o16) write_rows<DT>(o[m], a.o16 + off, a.o_rs, nq - r0, hd, inv);
     else write_rows<DT>(o[m], a.o + off, a.o_rs, nq - r0, hd, inv);
   }
