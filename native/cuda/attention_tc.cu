@@ -53,8 +53,9 @@ bool attention_tc_supported(const AttnArgs& a) {
   int dev = current_device();
   if (!smem_optin[dev])
     check(cudaDeviceGetAttribute(&smem_optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-  // The dK, dV kernel needs the most shared memory (71 KB at head_dim 128), within every sm_80+
-  // part's per-block opt-in limit; the check stays for devices that report less.
+  // The backward needs the most shared memory, at most 71 KB (the dK, dV kernel at head_dim 128),
+  // within every sm_80+ part's per-block opt-in limit (99 KB on sm_86/89); the check stays for
+  // devices that report less.
   return compute_major() >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
 }
 
