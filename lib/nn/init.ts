@@ -2,11 +2,16 @@
 // original's helper does, which at σ = 0.02 is a plain normal in practice.
 import { Tensor } from '../tensor.js';
 
-/** A small seeded generator for weights (splitmix64-seeded xorshift128+, Box-Muller normals). */
+/**
+ * A small seeded generator for weights (splitmix64-seeded xorshift128+, Box-Muller normals). The
+ * 64-bit state lives in 32-bit halves in a typed array: BigInt arithmetic, or uint32 values in
+ * object fields (boxed by V8 once above 2^30), made a ViT-L's init take minutes.
+ */
 export class InitRng {
-  private s0: bigint;
-  private s1: bigint;
-  private spare: number | null = null;
+  // [s0 high, s0 low, s1 high, s1 low], unsigned
+  private readonly st = new Uint32Array(4);
+  private hasSpare = false;
+  private spare = 0;
   constructor(seed: number) {
     let z = BigInt.asUintN(64, BigInt(seed) + 0x9e3779b97f4a7c15n);
     const next = () => {
@@ -16,29 +21,41 @@ export class InitRng {
       x = BigInt.asUintN(64, (x ^ (x >> 27n)) * 0x94d049bb133111ebn);
       return x ^ (x >> 31n);
     };
-    this.s0 = next();
-    this.s1 = next();
+    const s0 = next(), s1 = next();
+    this.st[0] = Number(s0 >> 32n);
+    this.st[1] = Number(s0 & 0xffffffffn);
+    this.st[2] = Number(s1 >> 32n);
+    this.st[3] = Number(s1 & 0xffffffffn);
   }
-  /** Uniform in [0, 1) with 53 bits. */
+  /** Uniform in [0, 1) with 53 bits: the top 53 bits of xorshift128+'s s0 + s1. */
   uniform(): number {
-    let s1 = this.s0;
-    const s0 = this.s1;
-    this.s0 = s0;
-    s1 = BigInt.asUintN(64, s1 ^ (s1 << 23n));
-    this.s1 = s1 ^ s0 ^ (s1 >> 17n) ^ (s0 >> 26n);
-    return Number(BigInt.asUintN(64, this.s1 + s0) >> 11n) / 2 ** 53;
+    // x = old s0, y = old s1; new s0 = y; x ^= x << 23; new s1 = x ^ y ^ (x >> 17) ^ (y >> 26)
+    const st = this.st;
+    let xa = st[0], xb = st[1];
+    const ya = st[2], yb = st[3];
+    st[0] = ya;
+    st[1] = yb;
+    xa ^= (xa << 23) | (xb >>> 9);
+    xb ^= xb << 23;
+    const na = (xa ^ ya ^ (xa >>> 17) ^ (ya >>> 26)) >>> 0;
+    const nb = (xb ^ yb ^ ((xb >>> 17) | (xa << 15)) ^ ((yb >>> 26) | (ya << 6))) >>> 0;
+    st[2] = na;
+    st[3] = nb;
+    const lo = nb + yb;  // below 2^33: the carry is lo >= 2^32
+    const hi = (na + ya + (lo >= 4294967296 ? 1 : 0)) >>> 0;
+    return (hi * 2097152 + ((lo >>> 0) >>> 11)) / 2 ** 53;
   }
   normal(): number {
-    if (this.spare !== null) {
-      const v = this.spare;
-      this.spare = null;
-      return v;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
     }
     let u = 0;
     while (u === 0) u = this.uniform();
     const v = this.uniform();
     const r = Math.sqrt(-2 * Math.log(u));
     this.spare = r * Math.sin(2 * Math.PI * v);
+    this.hasSpare = true;
     return r * Math.cos(2 * Math.PI * v);
   }
 }
