@@ -18,6 +18,7 @@ const { Tensor, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { pretrainStep } = await lib('train/iteration.js');
 const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
+const { resolveVariant } = await lib('nn/registry.js');
 const { loadPretrainConfig } = await lib('config/index.js');
 const { Rng } = await lib('util/rng.js');
 
@@ -43,15 +44,16 @@ function maskSizes(B) {
   return { ctx: m.ctx.map((c) => c.K), tgt: m.tgt.map((t) => t.K), batch: m };
 }
 
-const probe = buildModel(cfg);
-const enc = probe.encoder.cfg, N = probe.encoder.numTokens;
+// The encoder's dimensions, without building a ViT-L just to read them.
+const m = cfg.model;
+const enc = resolveVariant(m.model_name, { embed_dim: m.embed_dim ?? undefined, depth: m.depth ?? undefined, num_heads: m.num_heads ?? undefined, mlp_ratio: m.mlp_ratio ?? undefined });
+const N = (cfg.data.num_frames / cfg.data.tubelet_size) * (cfg.data.crop_size / cfg.data.patch_size) ** 2;
 const spec = {
   img_size: cfg.data.crop_size, patch_size: cfg.data.patch_size, num_frames: cfg.data.num_frames, tubelet_size: cfg.data.tubelet_size,
   embed_dim: enc.embedDim, depth: enc.depth, num_heads: enc.numHeads, mlp_ratio: enc.mlpRatio,
   pred_embed_dim: cfg.model.pred_embed_dim, pred_depth: cfg.model.pred_depth, uniform_power: cfg.model.uniform_power,
   device: info.emulated ? 'cpu' : device, // torch's side: the CPU when our CUDA is the emulator
 };
-probe.dispose();
 
 /** Matmul FLOPs of one iteration at batch B (2 per multiply-add; backward = 2x forward; target encoder forward only). */
 function stepFlops(B, K) {
@@ -66,16 +68,17 @@ function stepFlops(B, K) {
   return B * (patch + blocks(spec.depth, N, d) + 3 * online);
 }
 
-function ours(B) {
+/** One batch size's timed steps on `model` (built once: a ViT-L's init costs more than its steps). */
+function ours(model, B) {
   const K = maskSizes(B);
   const rng = new Rng(1);
-  const model = buildModel(cfg);
   let opt = null, clips = null, masks = [];
   try {
-    if (device !== 'cpu') model.to(device);
     opt = new AdamW(model.paramGroups());
     const shape = [B, 3, spec.num_frames, spec.img_size, spec.img_size];
-    clips = Tensor.from(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape, 'float32', device);
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+    clips = Tensor.from(data, shape, 'float32', device);
     masks = K.batch.ctx.map((c, i) => ({
       ctx: Tensor.from(c.data, [B, c.K], 'int32', device),
       tgt: Tensor.from(K.batch.tgt[i].data, [B, K.batch.tgt[i].K], 'int32', device),
@@ -104,18 +107,23 @@ function ours(B) {
     }
     clips?.dispose();
     opt?.dispose();
-    model.dispose();
     if (device !== 'cpu') native.emptyCache();
   }
 }
 
 console.log(`step bench: ${tiny ? 'self-check (tiny)' : 'ViT-L/16'} ${spec.num_frames}x${spec.img_size}² on ${device}, ${N} tokens, D=${spec.embed_dim} x ${spec.depth}, predictor ${spec.pred_embed_dim} x ${spec.pred_depth}; batches ${batches.join(',')}; ${STEPS} timed steps`);
 const oursRows = [];
+const tBuild = performance.now();
+const model = buildModel(cfg);
+if (device !== 'cpu') model.to(device);
+console.log(`model built and placed in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
 for (const B of batches) {
-  const r = ours(B);
+  const r = ours(model, B);
   console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
   oursRows.push(r);
 }
+model.dispose();  // torch's side runs next on the same device
+if (device !== 'cpu') native.emptyCache();
 
 let torch = null;
 try {
