@@ -12,7 +12,17 @@ export class InitRng {
   private readonly st = new Uint32Array(4);
   private hasSpare = false;
   private spare = 0;
-  constructor(seed: number) {
+  /**
+   * Initialisers given this leave their tensors uninitialised: for weights the caller fills at
+   * once (the target encoder, a copy of the context encoder), which draw nothing.
+   */
+  static uninitialised(): InitRng {
+    return new InitRng(0, true);
+  }
+  constructor(
+    seed: number,
+    readonly skip = false,
+  ) {
     let z = BigInt.asUintN(64, BigInt(seed) + 0x9e3779b97f4a7c15n);
     const next = () => {
       z = BigInt.asUintN(64, z + 0x9e3779b97f4a7c15n);
@@ -61,6 +71,7 @@ export class InitRng {
 }
 
 export function truncNormal(shape: number[], std: number, rng: InitRng, bound = 2): Tensor {
+  if (rng.skip) return Tensor.empty(shape);
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -74,6 +85,7 @@ export function truncNormal(shape: number[], std: number, rng: InitRng, bound = 
 
 /** PyTorch's default nn.Linear init: U(±1/√fan_in) for weight and bias (MOD-13's classifier head). */
 export function uniformFanIn(shape: number[], fanIn: number, rng: InitRng): Tensor {
+  if (rng.skip) return Tensor.empty(shape);
   const n = shape.reduce((a, b) => a * b, 1);
   const bound = 1 / Math.sqrt(fanIn);
   const data = new Float32Array(n);

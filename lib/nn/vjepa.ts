@@ -67,7 +67,7 @@ export class VJepa {
       },
       rng,
     );
-    this.targetEncoder = buildEncoder(cfg, rng);
+    this.targetEncoder = buildEncoder(cfg, InitRng.uninitialised());  // filled by the copy: no draws
     this.copyEncoderToTarget();
     this.targetEncoder.setTrainable(false);
   }
