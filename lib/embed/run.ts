@@ -54,7 +54,8 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
   const cfg = loadEmbedConfig(o.config);
   for (const w of cfg.warnings) log(`warning: ${w}`);
-  const encoder = buildEncoder(cfg.model, new InitRng(0));
+  // A strict load overwrites every weight, so only --partial needs them drawn (to keep what it misses).
+  const encoder = buildEncoder(cfg.model, o.partial ? new InitRng(0) : InitRng.uninitialised());
   try {
     encoder.setTrainable(false);
     const load = loadEncoderCheckpoint(o.checkpoint, encoder, { key: o.key, strict: !o.partial });

@@ -74,7 +74,8 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
       zeroInitMaskTokens: true,
       seed: cfg.meta.seed,
     },
-    new InitRng(cfg.meta.seed),
+    // A checkpoint (loaded strictly) overwrites every weight: drawing them first would be wasted.
+    resolveEncoderCheckpoint(cfg) ? InitRng.uninitialised() : new InitRng(cfg.meta.seed),
   );
   try {
     const path = loadInto(encoder, cfg, log);
