@@ -237,9 +237,26 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
   threadIdx = saved[0], blockIdx = saved[1], blockDim = saved[2], gridDim = saved[3];
 }
 
+// Per kernel, the dynamic shared memory cudaFuncSetAttribute allowed beyond the default 48 KB.
+inline std::unordered_map<const void*, size_t>& smem_optin() {
+  static std::unordered_map<const void*, size_t> m;
+  return m;
+}
+constexpr size_t kDefaultSmem = 48 * 1024;
+// A launch the hardware refuses (more dynamic shared memory than allowed): the emulated
+// cudaGetLastError reports it as an invalid argument, as the runtime does.
+inline thread_local bool t_launch_refused = false;
+
 // kernel<<<grid, block, smem, stream>>>(args...) as rewritten by transform.mjs.
 template <class S, class... P, class... A>
 inline void launch_kernel(dim3 grid, dim3 block, size_t smem, S, void (*kernel)(P...), A&&... args) {
+  if (smem > kDefaultSmem) {
+    auto it = smem_optin().find(reinterpret_cast<const void*>(kernel));
+    if (it == smem_optin().end() || smem > it->second) {
+      t_launch_refused = true;
+      return;
+    }
+  }
   static thread_local std::unordered_map<void*, bool> no_barriers;  // per kernel, learned on first launch
   std::function<void()> body = [&] { kernel(args...); };
   launch(grid, block, smem, body, &no_barriers[reinterpret_cast<void*>(kernel)]);

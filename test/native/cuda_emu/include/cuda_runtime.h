@@ -60,12 +60,15 @@ inline const char* cudaGetErrorString(cudaError_t e) {
   }
   return "unknown error";
 }
+inline cudaError_t cudaPeekAtLastError() {
+  return vj_emu::t_launch_refused && vj_emu::t_last == cudaSuccess ? cudaErrorInvalidValue : vj_emu::t_last;
+}
 inline cudaError_t cudaGetLastError() {
-  cudaError_t e = vj_emu::t_last;
+  cudaError_t e = cudaPeekAtLastError();
   vj_emu::t_last = cudaSuccess;
+  vj_emu::t_launch_refused = false;
   return e;
 }
-inline cudaError_t cudaPeekAtLastError() { return vj_emu::t_last; }
 inline cudaError_t cudaGetDeviceCount(int* n) {
   *n = vj_emu::device_count();
   return *n > 0 ? cudaSuccess : vj_emu::fail_with(cudaErrorNoDevice);
@@ -109,8 +112,10 @@ inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
   return vj_emu::fail_with(cudaErrorInvalidValue);
 }
 template <class F>
-inline cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int v) {
-  return v <= 232448 ? cudaSuccess : vj_emu::fail_with(cudaErrorInvalidValue);
+inline cudaError_t cudaFuncSetAttribute(F* f, cudaFuncAttribute, int v) {
+  if (v < 0 || v > 232448) return vj_emu::fail_with(cudaErrorInvalidValue);
+  vj_emu::smem_optin()[reinterpret_cast<const void*>(f)] = (size_t)v;
+  return cudaSuccess;
 }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaMalloc(void** p, size_t n) {
