@@ -1,12 +1,13 @@
-// Tensor-core (bf16, fp32 accumulate) flash attention for bf16 mixed precision. Same algorithm
-// and tiling as the fp32 kernels in attention.cu: 64-row tiles, an online softmax in base-2
+// Tensor-core (bf16, fp32 accumulate) flash attention for bf16 mixed precision. Same algorithm as
+// the fp32 kernels in attention.cu: tiles of 64 (or 128, 32) rows, an online softmax in base-2
 // units, no N x N matrix in memory; backward as FlashAttention-2 without atomics (one kernel owns
 // dK, dV per key tile, another dQ per query tile).
 //
-// A block is 4 warps; warp w owns rows [16w, 16w+16) of the block's 64-row tile (queries, or
-// keys in the dK, dV kernel). Products run on mma.sync m16n8k16 (mma_bf16.cuh), whose documented
-// fragment layouts keep each warp's scores, probabilities and accumulators in registers: the
-// accumulator of two adjacent 8-column score tiles is the A fragment of the next product.
+// A block is 4 warps; each owns MR consecutive 16-row blocks of the block's rows (queries, or keys
+// in the dK, dV kernel; MR = 2 in the forward and dQ kernels at head_dim <= 64, else 1). Products
+// run on mma.sync m16n8k16 (mma_bf16.cuh), whose documented fragment layouts keep each warp's
+// scores, probabilities and accumulators in registers: the accumulator of two adjacent 8-column
+// score tiles is the A fragment of the next product.
 // Shared memory holds only row-major bf16 operand tiles; ldmatrix reads them as A or B fragments,
 // and with .trans across their rows where a product runs along the sequence (P V, Pᵀ dO, dSᵀ Q,
 // dS K), so no tile is staged twice. The loop over the other side's tiles is double-buffered:
@@ -45,11 +46,6 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 rows (or keys) per tile
 
-// Shared-memory geometry for head_dim padded to HDP: four bf16 tiles [64][LH], two per pipeline
-// stage (K, V; or Q, dO), plus the dK, dV kernel's per-query lse and D for each stage. The
-// kernels' own rows (Q; or K, V; or Q, dO) pass through stage 1 before the loop needs it. A row
-// stride of 4 (mod 8) 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of
-// 4 banks.
 // 16-row blocks per warp in the forward and dQ kernels (queries per block: 64 MR). Two (head_dim
 // <= 64) halve the shared-memory reads per product, the limit of one 16-row block per warp on
 // sm_80+ (an ldmatrix.x4 of 512 bytes feeds two m16n8k16 products); above 64 the accumulators and
@@ -62,12 +58,17 @@ constexpr int kQueryRows = kTile * kMR<HDP>;
 template <int HDP>
 constexpr int kDqKeys = kMR<HDP> == 2 ? 32 : kTile;
 
+// Shared-memory geometry for head_dim padded to HDP, in bf16 tiles [64][LH]: two per pipeline
+// stage (K, V; or Q, dO; tiles 2s, 2s+1), plus the dK, dV kernel's per-query lse and D for each
+// stage. The kernels' own rows (Q; K, V; or Q, dO) are staged from tile 2 on, before the loop
+// needs stage 1 (the dQ kernel's 128 rows of Q and dO take tiles 2-5). A row stride of 4 (mod 8)
+// 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of 4 banks.
 template <int HDP>
 struct Geo {
   static constexpr int LH = HDP + 8;
   static constexpr size_t tile = sizeof(bf16) * kTile * LH;
   static constexpr size_t fwd = 4 * tile;
-  static constexpr size_t dq = (2 + 2 * kMR<HDP>) * tile;  // two stages, then Q and dO from tile 2
+  static constexpr size_t dq = (2 + 2 * kMR<HDP>) * tile;
   static constexpr size_t dkv = 4 * tile + 2 * 2 * sizeof(float) * kTile;
   static constexpr size_t bwd = dkv > dq ? dkv : dq;
   static_assert(tile % 128 == 0, "tiles keep the 128-byte alignment of the buffer");
