@@ -2,7 +2,8 @@
 // CI shows a .nv_fatbin section), and the addon still loads and explains itself without a GPU.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { native } from '../../lib/native.js';
@@ -37,6 +38,35 @@ test('CUDA code is in the addon when nvcc is available', () => {
   }
   assert.is(info.compiled, true);
   if (process.platform === 'linux') assert.ok(elfSections(join(ROOT, 'build/Release/vjepa.node')).includes('.nv_fatbin'), 'no .nv_fatbin section');
+});
+
+// ptxas's register report for the tensor-core attention kernels: a spill at head_dim 64 (ViT-L,
+// ViT-B) puts local-memory traffic inside the loops that decide the attention bench.
+test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 and 64 (ptxas: no spills)', () => {
+  if (!hasNvcc) return;
+  const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'attention_tc.o');
+  const r = spawnSync('nvcc', ['-O3', '-std=c++17', '--generate-code=arch=compute_90,code=sm_90', '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, 'native/cuda/attention_tc.cu'), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  // "Compiling entry function '<mangled>' for 'sm_90'", then a line with the spills, then one with the registers
+  const kernels = new Map<string, { spill: number; regs: number }>();
+  let name: string | null = null;
+  for (const line of r.stderr.split('\n')) {
+    const c = /Compiling entry function '(\w+)'/.exec(line);
+    if (c) name = c[1];
+    const sp = /(\d+) bytes spill stores/.exec(line);
+    if (name && sp) kernels.set(name, { spill: Number(sp[1]), regs: 0 });
+    const rg = /Used (\d+) registers/.exec(line);
+    if (name && rg && kernels.has(name)) kernels.get(name)!.regs = Number(rg[1]);
+  }
+  const checked: string[] = [];
+  for (const [k, v] of kernels) {
+    const m = /(tc_fwd_kernel|tc_bwd_dq_kernel|tc_bwd_dkv_kernel)ILi(\d+)E/.exec(k);
+    if (!m || Number(m[2]) > 64) continue;
+    checked.push(`${m[1]}<${m[2]}>`);
+    assert.is(v.spill, 0, `${m[1]}<${m[2]}> spills ${v.spill} bytes (${v.regs} registers)`);
+    assert.ok(v.regs > 0 && v.regs <= 255, `${m[1]}<${m[2]}>: ${v.regs} registers`);
+  }
+  assert.is(checked.length, 6, `kernels found: ${checked.join(', ')}`);
 });
 
 test('without a GPU the addon loads, and asking for CUDA says why', () => {
