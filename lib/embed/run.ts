@@ -4,7 +4,7 @@ import { InitRng } from '../nn/init.js';
 import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } from '../nn/checkpoint-load.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { buildEncoder } from '../nn/vjepa.js';
-import { selectDevice } from '../train/pretrain.js';
+import { selectDevice } from '../device.js';
 import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';

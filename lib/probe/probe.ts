@@ -12,7 +12,7 @@ import { InitRng } from '../nn/init.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { AdamW, type ParamGroup } from '../optim/adamw.js';
 import { CosineWDSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
-import { describeDevice, selectDevice } from '../train/pretrain.js';
+import { describeDevice, selectDevice } from '../device.js';
 import { formatBytes } from '../train/log.js';
 import type { ProbeExtensions } from './config.js';
 import { buildFrozenEncoder } from './encoder.js';

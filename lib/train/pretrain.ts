@@ -14,6 +14,7 @@ import { VideoLoader } from '../data/loader.js';
 import { ensureSynthDataset } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
+import { describeDevice, selectDevice } from '../device.js';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatBytes } from './log.js';
 import { writeTrainingPlot } from './plot.js';
@@ -64,38 +65,6 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
     log,
   });
   return [ds.trainCsv];
-}
-
-/**
- * Checks a device setting (meta.device, or `what` names another option) and returns the device
- * tensors should use: 'cpu' or 'cuda:N'. Callers without a CUDA path leave cudaSupported false
- * and get a clear error on a GPU machine too.
- */
-export function selectDevice(device: string, opts: { cudaSupported?: boolean; what?: string } = {}): string {
-  const what = opts.what ?? 'meta.device';
-  if (device === 'cpu') return 'cpu';
-  const m = /^cuda(?::(\d+))?$/.exec(device);
-  if (!m) throw new Error(`${what}: expected 'cpu', 'cuda' or 'cuda:N', got '${device}'`);
-  const info = native.cudaInfo();
-  if (!info.available) throw new Error(`${what}: '${device}' was asked for, but ${info.reason}`);
-  if (!opts.cudaSupported)
-    throw new Error(`${what}: '${device}': this command has no CUDA path in this release yet; use cpu`);
-  const resolved = `cuda:${m[1] ?? 0}`;
-  // A bad index (cuda:3 on a one-GPU box) fails here, with the driver's reason, not mid-build.
-  try {
-    Tensor.empty([1], 'float32', resolved).dispose();
-  } catch (e) {
-    throw new Error(`${what}: '${device}' cannot be used: ${(e as Error).message}`);
-  }
-  return resolved;
-}
-
-/** "cuda:0 (NVIDIA H200, sm_90, 139.8 GiB)" for the log. */
-export function describeDevice(device: string): string {
-  const m = /^cuda:(\d+)$/.exec(device);
-  if (!m) return device;
-  const d = native.cudaDevice(Number(m[1]));
-  return `${device} (${d.name}, sm_${d.major}${d.minor}, ${(d.totalBytes / 2 ** 30).toFixed(1)} GiB)`;
 }
 
 /** The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPretrainConfig } from '../../lib/config/index.js';
 import { native } from '../../lib/native.js';
-import { selectDevice } from '../../lib/train/pretrain.js';
+import { selectDevice } from '../../lib/device.js';
 
 const configs = resolve(fileURLToPath(new URL('../../../configs', import.meta.url)));
 

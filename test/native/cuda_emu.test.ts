@@ -129,7 +129,7 @@ test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): the trainer refuses bf16 up front
   // the tensor-core path rounds to bf16 and differs (checked below on sm_90); the fp32 kernels do not
   assert.match(r.out, /attention same as fp32: true/);
   // the trainer and the probe check before anything is built, naming the config key
-  const lib = `Promise.all([import('${join(ROOT, 'dist/lib/train/pretrain.js')}'), import('${join(ROOT, 'dist/lib/ops/autocast.js')}')]).then(([m, a]) => {
+  const lib = `Promise.all([import('${join(ROOT, 'dist/lib/device.js')}'), import('${join(ROOT, 'dist/lib/ops/autocast.js')}')]).then(([m, a]) => {
     console.log('device: ' + m.describeDevice('cuda:0'));
     try { a.assertBf16Device('cuda:0', 'meta.dtype', 'set meta.dtype: float32'); console.log('train: ok'); } catch (e) { console.log('train: ' + e.message); }
   })`;

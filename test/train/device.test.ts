@@ -10,7 +10,7 @@ import { Tensor, tidy } from '../../lib/tensor.js';
 import { add } from '../../lib/ops/elementwise.js';
 import { Linear } from '../../lib/nn/linear.js';
 import { InitRng } from '../../lib/nn/init.js';
-import { selectDevice } from '../../lib/train/pretrain.js';
+import { selectDevice } from '../../lib/device.js';
 import { finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
 
 const cuda = native.cudaInfo();
