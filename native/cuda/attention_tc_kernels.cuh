@@ -83,7 +83,7 @@ __device__ __forceinline__ bf16* smem_tile(unsigned char* smem, int i) {
 __device__ __forceinline__ float as_float(float v) { return v; }
 __device__ __forceinline__ float as_float(uint16_t v) { return from_bf16(v); }
 
-// Eight consecutive elements as bf16 from one 16-byte (bf16) or two (fp32) loads; p is 16-byte aligned.
+// Eight consecutive fp32 elements rounded to bf16, from two 16-byte loads; p is 16-byte aligned.
 struct alignas(16) Bf16x8 {
   uint32_t w[4];
 };
