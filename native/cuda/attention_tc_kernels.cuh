@@ -435,19 +435,20 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     __syncthreads();
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
+    // dV is accumulated before dPᵀ exists, so the two score tiles are live together only through
+    // the dPᵀ product (at head_dim 96 the kernel spills 20 bytes instead of 40).
     float st[1][NT][4], dpt[1][NT][4];
-    scores<1, KF, NT>(st, kf, Qs, LH);    // Sᵀ = K Qᵀ: [key][query]
-    scores<1, KF, NT>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
+    scores<1, KF, NT>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int q = j * 8 + 2 * t + (e & 1);
-        const float p = exp2f(st[0][j][e] * c - lse2[q]);
-        st[0][j][e] = p;
-        dpt[0][j][e] = p * (dpt[0][j][e] - Dq[q]);
-      }
+      for (int e = 0; e < 4; e++) st[0][j][e] = exp2f(st[0][j][e] * c - lse2[j * 8 + 2 * t + (e & 1)]);
     accumulate<1, NT, DT>(dv, st, dOs, LH);  // dV += Pᵀ dO
+    scores<1, KF, NT>(dpt, vf, dOs, LH);     // dPᵀ = V dOᵀ
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) dpt[0][j][e] = st[0][j][e] * (dpt[0][j][e] - Dq[j * 8 + 2 * t + (e & 1)]);
     accumulate<1, NT, DT>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
   }
   const int64_t kr = b * a.Nk + k0 + warp * 16;
