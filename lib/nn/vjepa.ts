@@ -22,6 +22,8 @@ export interface VJepaModelConfig {
   numMaskTokens: number;
   zeroInitMaskTokens: boolean;
   seed: number;
+  /** Leave the weights undrawn (InitRng.uninitialised): for a model a strict load fills at once. */
+  uninitialised?: boolean;
 }
 
 export function buildEncoder(cfg: VJepaModelConfig, rng: InitRng): VisionTransformer {
@@ -48,7 +50,7 @@ export class VJepa {
   readonly targetEncoder: VisionTransformer;
 
   constructor(readonly cfg: VJepaModelConfig) {
-    const rng = new InitRng(cfg.seed);
+    const rng = cfg.uninitialised ? InitRng.uninitialised() : new InitRng(cfg.seed);
     this.encoder = buildEncoder(cfg, rng);
     const v = resolveVariant(cfg.modelName, cfg.overrides);
     this.predictor = new Predictor(

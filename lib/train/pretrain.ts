@@ -68,7 +68,8 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
 }
 
 /** The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed. */
-export function buildModel(cfg: PretrainConfig): VJepa {
+/** The three networks of a pretraining config; `uninitialised` skips the random init (a strict load follows). */
+export function buildModel(cfg: PretrainConfig, opts: { uninitialised?: boolean } = {}): VJepa {
   return new VJepa({
     modelName: cfg.model.model_name,
     overrides: {
@@ -87,6 +88,7 @@ export function buildModel(cfg: PretrainConfig): VJepa {
     numMaskTokens: cfg.mask.length,
     zeroInitMaskTokens: cfg.model.zero_init_mask_tokens,
     seed: cfg.meta.seed,
+    uninitialised: opts.uninitialised,
   });
 }
 
@@ -171,9 +173,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const B = cfg.data.batch_size;
   const numClips = cfg.data.num_clips;
 
-  const model = buildModel(cfg);
+  const resumePath = cfg.meta.load_checkpoint ? (cfg.meta.read_checkpoint ? join(folder, cfg.meta.read_checkpoint) : latest) : null;
+  const resuming = resumePath !== null && existsSync(resumePath);
   // Built on the host (seeded init, sincos tables), then moved; the optimizer's state is
-  // created next to each parameter, so it lands on the device too.
+  // created next to each parameter, so it lands on the device too. A resume's strict load
+  // overwrites every weight, so then nothing is drawn.
+  const model = buildModel(cfg, { uninitialised: resuming });
   if (device !== 'cpu') model.to(device);
   const opt = new AdamW(model.paramGroups(), { betas: cfg.optimization.betas, eps: cfg.optimization.eps });
   const collator = buildMaskCollator(cfg);
@@ -198,9 +203,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   let startIteration = 0;
   let epochLossSum = 0;
   let epochLossCount = 0;
-  if (cfg.meta.load_checkpoint) {
-    const path = cfg.meta.read_checkpoint ? join(folder, cfg.meta.read_checkpoint) : latest;
-    if (existsSync(path)) {
+  if (resumePath !== null) {
+    const path = resumePath;
+    if (resuming) {
       const { state } = loadCheckpoint(path, model, opt);
       startIteration = state.iteration;
       lrSched.skip(state.lrStep);
