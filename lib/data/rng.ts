@@ -1,6 +1,7 @@
 // Counter-based randomness: every random decision is a pure function of integer keys
 // (seed, batch index, slot, attempt, purpose), so batch k is identical whatever the
 // number of workers and whether or not the run was restarted (TRAIN-13 exact resume).
+import { fmix32 } from '../util/rng.js';
 
 function mixKey(h: number, k: number): number {
   // murmur3 body step on a 32-bit key
@@ -10,15 +11,6 @@ function mixKey(h: number, k: number): number {
   h ^= k;
   h = (h << 13) | (h >>> 19);
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function hashKeys(keys: readonly number[], salt: number): number {
@@ -32,7 +24,7 @@ function hashKeys(keys: readonly number[], salt: number): number {
     h = mixKey(h, lo);
     h = mixKey(h, hi);
   }
-  return fmix(h ^ (keys.length * 4));
+  return fmix32(h ^ (keys.length * 4));
 }
 
 /** Purposes, so that different decisions drawn from the same position never share a stream. */

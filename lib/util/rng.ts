@@ -8,8 +8,8 @@ export interface RngState {
   s: [number, number, number, number];
 }
 
-// murmur3 fmix32: a bijective avalanche on uint32.
-function fmix32(h: number): number {
+/** murmur3's fmix32: a bijective avalanche on uint32. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
