@@ -70,7 +70,6 @@ __global__ void ln_bwd_wb_partial_kernel(const float* __restrict__ dy, const flo
                                          const float* __restrict__ mean, const float* __restrict__ rstd, int64_t rows,
                                          int64_t cols, int64_t chunk_rows, double* __restrict__ part_w,
                                          double* __restrict__ part_b) {
-  __shared__ double s1[kColTy][kColTx + 1], s2[kColTy][kColTx + 1];
   int64_t c = blockIdx.x * (int64_t)kColTx + threadIdx.x;
   int64_t r0 = blockIdx.y * chunk_rows, r1 = min(rows, r0 + chunk_rows);
   double a = 0, q = 0;
@@ -81,18 +80,7 @@ __global__ void ln_bwd_wb_partial_kernel(const float* __restrict__ dy, const flo
       a += (double)(g * xh);
       q += (double)g;
     }
-  s1[threadIdx.y][threadIdx.x] = a;
-  s2[threadIdx.y][threadIdx.x] = q;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < cols) {
-    double t = 0, u = 0;
-    for (int yy = 0; yy < kColTy; yy++) {
-      t += s1[yy][threadIdx.x];
-      u += s2[yy][threadIdx.x];
-    }
-    part_w[blockIdx.y * cols + c] = t;
-    part_b[blockIdx.y * cols + c] = u;
-  }
+  write_col_pair(a, q, c, cols, part_w, part_b);
 }
 
 __global__ void ln_bwd_wb_final_kernel(const double* __restrict__ part_w, const double* __restrict__ part_b,

@@ -16,7 +16,6 @@ namespace {
 // part[chunk][c] = sum over the chunk's rows of x[r][c] (and of x^2 when sq is non-null).
 __global__ void col_partial_kernel(const float* __restrict__ x, int64_t rows, int64_t cols, int64_t chunk_rows,
                                    double* __restrict__ part, double* __restrict__ part_sq) {
-  __shared__ double s1[kColTy][kColTx + 1], s2[kColTy][kColTx + 1];
   int64_t c = blockIdx.x * (int64_t)kColTx + threadIdx.x;
   int64_t r0 = blockIdx.y * chunk_rows, r1 = min(rows, r0 + chunk_rows);
   double a = 0, q = 0;
@@ -26,18 +25,7 @@ __global__ void col_partial_kernel(const float* __restrict__ x, int64_t rows, in
       a += v;
       q += v * v;
     }
-  s1[threadIdx.y][threadIdx.x] = a;
-  s2[threadIdx.y][threadIdx.x] = q;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < cols) {
-    double t = 0, u = 0;
-    for (int y = 0; y < kColTy; y++) {
-      t += s1[y][threadIdx.x];
-      u += s2[y][threadIdx.x];
-    }
-    part[blockIdx.y * cols + c] = t;
-    if (part_sq) part_sq[blockIdx.y * cols + c] = u;
-  }
+  write_col_pair(a, q, c, cols, part, part_sq);
 }
 
 __global__ void sum_rows_final_kernel(const double* __restrict__ part, int64_t nchunks, int64_t cols, float* out,
