@@ -229,6 +229,21 @@ __device__ __forceinline__ void write_rows(const float (&acc)[DT][4], Out* dst, 
   }
 }
 
+// The top of each loop iteration of the two-stage pipeline: once every warp is done with the
+// other stage, stage_next() refills it (one cp.async group) if there is a next tile; then the
+// current tile's group is waited for and made visible to the whole block.
+template <class StageNext>
+__device__ __forceinline__ void pipeline_step(bool more, StageNext stage_next) {
+  __syncthreads();
+  if (more) {
+    stage_next();
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+  __syncthreads();
+}
+
 // This block's (batch, head) and the first row of its tile of `rows` rows, with ntiles tiles per (b, h).
 struct BlockTile {
   int64_t bh, b, h;
@@ -289,14 +304,7 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += kTile, cur ^= 1) {
     const int nk = min(kTile, Nk - k0);
-    __syncthreads();  // every warp is done with the other stage (Q fragments, or the previous tile)
-    if (k0 + kTile < Nk) {
-      stage_kv(k0 + kTile, cur ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
+    pipeline_step(k0 + kTile < Nk, [=] { stage_kv(k0 + kTile, cur ^ 1); });
     float s[MR][NT][4];
     scores<MR, KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
 #pragma unroll
@@ -425,14 +433,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   zero_acc(dv[0]);
 
   for (int q0 = 0, cur = 0; q0 < Nq; q0 += kTile, cur ^= 1) {
-    __syncthreads();  // every warp is done with the other stage (K, V fragments, or the previous tile)
-    if (q0 + kTile < Nq) {
-      stage_q(q0 + kTile, cur ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
+    pipeline_step(q0 + kTile < Nq, [=] { stage_q(q0 + kTile, cur ^ 1); });
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
     // dV is accumulated before dPᵀ exists, so the two score tiles are live together only through
@@ -506,14 +507,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += BK, cur ^= 1) {
     const int nk = min(BK, Nk - k0);
-    __syncthreads();  // every warp is done with the other stage (Q, dO fragments, or the previous tile)
-    if (k0 + BK < Nk) {
-      stage_kv(k0 + BK, cur ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
+    pipeline_step(k0 + BK < Nk, [=] { stage_kv(k0 + BK, cur ^ 1); });
     const bf16 *Ks = smem_tile<HDP>(smem, 2 * cur), *Vs = smem_tile<HDP>(smem, 2 * cur + 1);
     float s[MR][NT][4], dp[MR][NT][4];
     scores<MR, KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
