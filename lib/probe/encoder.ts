@@ -54,6 +54,7 @@ export interface FrozenEncoder {
 
 export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = () => undefined): FrozenEncoder {
   const p = cfg.pretrain;
+  const path = resolveEncoderCheckpoint(cfg);
   const encoder = buildEncoder(
     {
       modelName: p.model_name,
@@ -75,10 +76,10 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
       seed: cfg.meta.seed,
     },
     // A checkpoint (loaded strictly) overwrites every weight: drawing them first would be wasted.
-    resolveEncoderCheckpoint(cfg) ? InitRng.uninitialised() : new InitRng(cfg.meta.seed),
+    path ? InitRng.uninitialised() : new InitRng(cfg.meta.seed),
   );
   try {
-    const path = loadInto(encoder, cfg, log);
+    loadInto(encoder, cfg, path, log);
     encoder.setTrainable(false);
     return { encoder, checkpoint: path };
   } catch (e) {
@@ -87,9 +88,8 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
   }
 }
 
-function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, log: (s: string) => void): string | null {
+function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, path: string | null, log: (s: string) => void): void {
   const p = cfg.pretrain;
-  const path = resolveEncoderCheckpoint(cfg);
   if (path) {
     const sd = readEncoderWeights(path, p.checkpoint_key);
     // EVAL-02: a pos_embed of another size (another resolution or frame count) keeps the model's own table.
@@ -105,5 +105,4 @@ function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, log: (s: string)
   } else {
     log('warning: pretrain.checkpoint is null: probing a RANDOMLY INITIALISED encoder (baseline)');
   }
-  return path;
 }

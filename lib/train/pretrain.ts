@@ -204,9 +204,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   let epochLossSum = 0;
   let epochLossCount = 0;
   if (resumePath !== null) {
-    const path = resumePath;
     if (resuming) {
-      const { state } = loadCheckpoint(path, model, opt);
+      const { state } = loadCheckpoint(resumePath, model, opt);
       startIteration = state.iteration;
       lrSched.skip(state.lrStep);
       wdSched.skip(state.wdStep);
@@ -214,11 +213,11 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       collator.loadState({ counters: state.maskCounters });
       epochLossSum = state.loss * (state.iteration - state.epoch * ipe);
       epochLossCount = state.iteration - state.epoch * ipe;
-      log(`resume: ${path} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})`);
+      log(`resume: ${resumePath} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})`);
       await loader.close();
       loader = makeLoader(startIteration);
     } else {
-      log(`resume: no checkpoint at ${path}; starting fresh`);
+      log(`resume: no checkpoint at ${resumePath}; starting fresh`);
     }
   }
   if (cfg.meta.skip_batches > 0 && startIteration === 0) {
