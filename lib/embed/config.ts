@@ -4,6 +4,7 @@ import { readYamlFile } from '../config/load.js';
 import { pretrainSpec } from '../config/pretrain.js';
 import { validate, type SectionSpec, type Spec, type ValidationContext } from '../config/schema.js';
 import type { VJepaModelConfig } from '../nn/vjepa.js';
+import { configOverrides } from '../nn/registry.js';
 
 export interface EmbedModelConfig {
   /** What buildEncoder needs (predictor fields are unused). */
@@ -49,7 +50,7 @@ export function loadEmbedConfig(file: string): EmbedModelConfig {
   return {
     model: {
       modelName: model.model_name,
-      overrides: { embed_dim: model.embed_dim ?? undefined, depth: model.depth ?? undefined, num_heads: model.num_heads ?? undefined, mlp_ratio: model.mlp_ratio ?? undefined },
+      overrides: configOverrides(model),
       cropSize: data.crop_size,
       patchSize: data.patch_size,
       numFrames: data.num_frames,

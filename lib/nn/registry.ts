@@ -25,6 +25,16 @@ export interface ModelOverrides {
   mlp_ratio?: number;
 }
 
+/** A config's architecture keys (null or absent: the variant's own value) as resolveVariant's overrides. */
+export function configOverrides(m: {
+  embed_dim?: number | null;
+  depth?: number | null;
+  num_heads?: number | null;
+  mlp_ratio?: number | null;
+}): ModelOverrides {
+  return { embed_dim: m.embed_dim ?? undefined, depth: m.depth ?? undefined, num_heads: m.num_heads ?? undefined, mlp_ratio: m.mlp_ratio ?? undefined };
+}
+
 export function resolveVariant(name: string, overrides: ModelOverrides = {}): VariantSpec {
   const base = VIT_VARIANTS[name];
   if (!base) throw new Error(`model.model_name: unknown variant '${name}' (known: ${Object.keys(VIT_VARIANTS).join(', ')})`);

@@ -9,6 +9,7 @@ import type { ProbeConfig } from '../config/probe.js';
 import { InitRng } from '../nn/init.js';
 import { loadStateDict, section } from '../nn/state.js';
 import { buildEncoder } from '../nn/vjepa.js';
+import { configOverrides } from '../nn/registry.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 import { shapeStr } from '../tensor.js';
@@ -58,12 +59,7 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
   const encoder = buildEncoder(
     {
       modelName: p.model_name,
-      overrides: {
-        embed_dim: p.embed_dim ?? undefined,
-        depth: p.depth ?? undefined,
-        num_heads: p.num_heads ?? undefined,
-        mlp_ratio: p.mlp_ratio ?? undefined,
-      },
+      overrides: configOverrides(p),
       cropSize: cfg.optimization.resolution,
       patchSize: p.patch_size,
       numFrames: p.frames_per_clip,

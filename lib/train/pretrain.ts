@@ -8,6 +8,7 @@ import { Tensor, tidy, memoryStats, hostArrayDType } from '../tensor.js';
 import type { PretrainConfig } from '../config/index.js';
 import { MaskCollator, type MaskBatch } from '../masks/index.js';
 import { VJepa } from '../nn/vjepa.js';
+import { configOverrides } from '../nn/registry.js';
 import { AdamW } from '../optim/adamw.js';
 import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { VideoLoader } from '../data/loader.js';
@@ -67,17 +68,14 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
   return [ds.trainCsv];
 }
 
-/** The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed. */
-/** The three networks of a pretraining config; `uninitialised` skips the random init (a strict load follows). */
+/**
+ * The V-JEPA bundle a pretraining config describes, on the host, seeded by meta.seed;
+ * `uninitialised` skips the random init (a strict load follows).
+ */
 export function buildModel(cfg: PretrainConfig, opts: { uninitialised?: boolean } = {}): VJepa {
   return new VJepa({
     modelName: cfg.model.model_name,
-    overrides: {
-      embed_dim: cfg.model.embed_dim ?? undefined,
-      depth: cfg.model.depth ?? undefined,
-      num_heads: cfg.model.num_heads ?? undefined,
-      mlp_ratio: cfg.model.mlp_ratio ?? undefined,
-    },
+    overrides: configOverrides(cfg.model),
     cropSize: cfg.data.crop_size,
     patchSize: cfg.data.patch_size,
     numFrames: cfg.data.num_frames,

@@ -18,7 +18,7 @@ const { Tensor, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { pretrainStep } = await lib('train/iteration.js');
 const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
-const { resolveVariant } = await lib('nn/registry.js');
+const { resolveVariant, configOverrides } = await lib('nn/registry.js');
 const { loadPretrainConfig } = await lib('config/index.js');
 const { Rng } = await lib('util/rng.js');
 
@@ -45,8 +45,7 @@ function maskSizes(B) {
 }
 
 // The encoder's dimensions, without building a ViT-L just to read them.
-const m = cfg.model;
-const enc = resolveVariant(m.model_name, { embed_dim: m.embed_dim ?? undefined, depth: m.depth ?? undefined, num_heads: m.num_heads ?? undefined, mlp_ratio: m.mlp_ratio ?? undefined });
+const enc = resolveVariant(cfg.model.model_name, configOverrides(cfg.model));
 const N = (cfg.data.num_frames / cfg.data.tubelet_size) * (cfg.data.crop_size / cfg.data.patch_size) ** 2;
 const spec = {
   img_size: cfg.data.crop_size, patch_size: cfg.data.patch_size, num_frames: cfg.data.num_frames, tubelet_size: cfg.data.tubelet_size,
