@@ -78,8 +78,17 @@ export interface NativeAddon {
   tokenStdBwd(x: H, std: H, gstd: H, dx: H): void;
   crossEntropy(logits: H, labels: H, dlogits: OptH, gradScale: number): number;
   softmax(x: H, y: H): void;
-  adamw(p: H, g: H, m: H, v: H, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
-  ema(target: H, online: H, momentum: number): void;
+  /**
+   * One torch.optim.AdamW step for every tensor of the lists (torch's foreach path), each with its
+   * own weight decay and step count; the same bits as one tensor at a time. On CUDA a few launches
+   * for the whole list.
+   */
+  adamwMany(params: H[], grads: H[], ms: H[], vs: H[], lr: number, beta1: number, beta2: number, eps: number,
+    weightDecays: number[], steps: number[]): void;
+  /** targets[k] = m targets[k] + (1 - m) onlines[k], for the whole list at once. */
+  emaMany(targets: H[], onlines: H[], momentum: number): void;
+  /** xs[k] *= a, for the whole list at once (gradient clipping). */
+  scaleMany(xs: H[], a: number): void;
 }
 
 function findAddon(): string {

@@ -79,6 +79,19 @@ struct AttnArgs {
   uint16_t* o16 = nullptr;
 };
 
+// One tensor of an AdamW step: the parameter, its gradient and moments (n elements each), and
+// the factors of its own step count and weight decay.
+struct AdamWTensor {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  int64_t n;
+  float decay;      // 1 - lr * wd
+  float step_size;  // lr / (1 - beta1^t)
+  float bc2_sqrt;   // sqrt(1 - beta2^t)
+};
+
 struct Backend {
   const char* name;
 
@@ -147,11 +160,14 @@ struct Backend {
                           float g);
   void (*softmax)(const float* x, float* y, int64_t rows, int64_t cols);
 
-  // PyTorch AdamW (decoupled decay: p -= lr*wd*p first; bias corrections with step t >= 1).
-  void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
-                float eps, float wd, int64_t step);
-  // target = m * target + (1 - m) * online
-  void (*ema)(float* target, const float* online, int64_t n, float m);
+  // Multi-tensor ops (torch's foreach): one call, and on CUDA a few launches, for a whole
+  // parameter list. AdamW as torch.optim.AdamW: decoupled decay p *= decay first, then the Adam
+  // update with bias corrections (the per-tensor factors are formed by the caller, api/optim_api.cc).
+  void (*adamw_many)(const AdamWTensor* ts, int64_t count, float beta1, float beta2, float eps);
+  // targets[k] = m * targets[k] + (1 - m) * onlines[k]
+  void (*ema_many)(float* const* targets, const float* const* onlines, const int64_t* ns, int64_t count, float m);
+  // xs[k] *= a (gradient clipping)
+  void (*scale_many)(float* const* xs, const int64_t* ns, int64_t count, float a);
 
   // dtype casts for mixed precision (bf16 stored as uint16).
   void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);

@@ -181,6 +181,33 @@ std::string Args::str(size_t i, const char* name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+std::vector<Tensor*> Args::tensors(size_t i, const char* name) {
+  Napi::Value v = arg(i, name);
+  if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of tensors");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<Tensor*> ts(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value e = a.Get(k);
+    std::string elem = std::string(name) + "[" + std::to_string(k) + "]";
+    if (!TensorHandle::Is(e)) fail(std::string(op_) + ": " + elem + " is not a tensor");
+    ts[k] = &TensorHandle::Unwrap(e.As<Napi::Object>())->tensor(op_, elem.c_str());
+  }
+  return ts;
+}
+
+std::vector<double> Args::nums(size_t i, const char* name) {
+  Napi::Value v = arg(i, name);
+  if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of numbers");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<double> out(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value e = a.Get(k);
+    if (!e.IsNumber()) fail(std::string(op_) + ": " + name + "[" + std::to_string(k) + "] must be a number");
+    out[k] = e.As<Napi::Number>().DoubleValue();
+  }
+  return out;
+}
+
 std::vector<int64_t> Args::shape(size_t i, const char* name) {
   Napi::Value v = arg(i, name);
   if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of integers");

@@ -52,6 +52,9 @@ class Args {
   bool boolean(size_t i, const char* name);
   std::string str(size_t i, const char* name);
   std::vector<int64_t> shape(size_t i, const char* name);
+  // An array of tensors (the multi-tensor ops); errors name the element, e.g. "grads[3]".
+  std::vector<Tensor*> tensors(size_t i, const char* name);
+  std::vector<double> nums(size_t i, const char* name);
   size_t count() const { return info_.Length(); }
   Napi::Env env() const { return info_.Env(); }
   const char* op() const { return op_; }

@@ -103,10 +103,8 @@ export class VJepa {
     assertWeightsMutable('emaUpdate');
     const src = this.encoder.namedParameters();
     const dst = this.targetEncoder.namedParameters();
-    for (let i = 0; i < src.length; i++) {
-      if (!src[i][1].trainable) continue;
-      native.ema(dst[i][1].tensor.handle, src[i][1].tensor.handle, momentum);
-    }
+    const idx = src.flatMap((s, i) => (s[1].trainable ? [i] : []));
+    native.emaMany(idx.map((i) => dst[i][1].tensor.handle), idx.map((i) => src[i][1].tensor.handle), momentum);
   }
 
   /** Moves all three networks to device (before the optimizer makes its state, which follows the parameters). */

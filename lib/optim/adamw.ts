@@ -1,6 +1,6 @@
 // AdamW over named parameter groups (TRAIN-04), with per-group weight decay, the
 // "excluded from the wd schedule" flag, and torch's clip_grad_norm_.
-import { native } from '../native.js';
+import { native, type TensorHandle } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
 import { assertWeightsMutable } from '../ops/autocast.js';
 
@@ -34,9 +34,14 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
   }
 
-  /** One update with this lr and (for non-excluded groups) this weight decay. Params without grad are skipped, as torch does. */
+  /**
+   * One update with this lr and (for non-excluded groups) this weight decay. Params without grad
+   * are skipped, as torch does. All parameters go to the addon in one multi-tensor call.
+   */
   step(lr: number, wd: number): void {
     assertWeightsMutable('AdamW.step');
+    const ps: TensorHandle[] = [], gs: TensorHandle[] = [], ms: TensorHandle[] = [], vs: TensorHandle[] = [];
+    const wds: number[] = [], steps: number[] = [];
     for (const g of this.groups) {
       const groupWd = g.wdExcluded ? 0 : wd;
       for (const [, p] of g.params) {
@@ -47,9 +52,15 @@ export class AdamW {
           this.slots.set(p, s);
         }
         s.step += 1;
-        native.adamw(p.handle, p.grad.handle, s.m.handle, s.v.handle, lr, this.betas[0], this.betas[1], this.eps, groupWd, s.step);
+        ps.push(p.handle);
+        gs.push(p.grad.handle);
+        ms.push(s.m.handle);
+        vs.push(s.v.handle);
+        wds.push(groupWd);
+        steps.push(s.step);
       }
     }
+    if (ps.length) native.adamwMany(ps, gs, ms, vs, lr, this.betas[0], this.betas[1], this.eps, wds, steps);
   }
 
   zeroGrad(): void {
@@ -117,6 +128,6 @@ export function gradNorm(params: Tensor[]): number {
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
   const norm = gradNorm(params);
   const coef = Math.min(1, maxNorm / (norm + 1e-6));
-  if (coef < 1) for (const p of params) if (p.grad) native.axpby(p.grad.handle, null, p.grad.handle, coef, 0);
+  if (coef < 1) native.scaleMany(params.flatMap((p) => (p.grad ? [p.grad.handle] : [])), coef);
   return norm;
 }

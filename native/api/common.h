@@ -2,14 +2,17 @@
 #pragma once
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "backend.h"
 #include "binding.h"
 
 namespace vj {
 
-// All tensors of one op must live on one device; returns that device's backend.
-inline const Backend& same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+// All tensors of one op must live on one device; returns that device's backend (the CPU's when
+// there are none). Null entries (absent optional tensors) are skipped.
+template <class Range>
+inline const Backend& same_device_in(const char* op, const Range& ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t) continue;
@@ -18,6 +21,10 @@ inline const Backend& same_device(const char* op, std::initializer_list<const Te
       fail(std::string(op) + ": tensors on different devices (" + first->desc() + " and " + t->desc() + ")");
   }
   return backend_for(first ? first->device() : Device::CPU);
+}
+
+inline const Backend& same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  return same_device_in(op, ts);
 }
 
 inline void need_f32(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> ts) {

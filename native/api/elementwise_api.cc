@@ -68,26 +68,17 @@ VJ_BINDING(sumSquares) {
 // in double; on CUDA one host read for the lot (gradient norms).
 VJ_BINDING(sumSquaresMany) {
   const char* op = "sumSquaresMany";
-  if (info.Length() < 1 || !info[0].IsArray()) fail(std::string(op) + ": expects an array of tensors");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  std::vector<Tensor*> ts;
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value v = arr.Get(i);
-    if (!TensorHandle::Is(v)) fail(std::string(op) + ": element " + std::to_string(i) + " is not a tensor");
-    Tensor& t = Napi::ObjectWrap<TensorHandle>::Unwrap(v.As<Napi::Object>())->tensor(op, "x");
-    check_dtype(op, ("element " + std::to_string(i)).c_str(), t, DType::F32);
-    if (!ts.empty() && (t.device() != ts[0]->device() || t.storage->device_index != ts[0]->storage->device_index))
-      fail(std::string(op) + ": tensors on different devices (" + ts[0]->desc() + " and " + t.desc() + ")");
-    ts.push_back(&t);
-  }
-  if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
-  const Backend& be = backend_for(ts[0]->device());
+  Args a(info, op);
+  std::vector<Tensor*> ts = a.tensors(0, "xs");
   std::vector<const float*> xs;
   std::vector<int64_t> ns;
-  for (Tensor* t : ts) {
-    xs.push_back(t->f32());
-    ns.push_back(t->numel());
+  for (size_t k = 0; k < ts.size(); k++) {
+    check_dtype(op, ("xs[" + std::to_string(k) + "]").c_str(), *ts[k], DType::F32);
+    xs.push_back(ts[k]->f32());
+    ns.push_back(ts[k]->numel());
   }
+  const Backend& be = same_device_in(op, ts);
+  if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
   return Napi::Number::New(info.Env(), need(be.sum_squares_many, be, op)(xs.data(), ns.data(), (int64_t)ts.size()));
 }
 

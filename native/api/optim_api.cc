@@ -1,32 +1,100 @@
+#include <cmath>
+#include <vector>
+
 #include "api/common.h"
 
 using namespace vj;
 
-// adamw(param, grad, m, v, lr, beta1, beta2, eps, wd, step)
-VJ_BINDING(adamw) {
-  Args a(info, "adamw");
-  Tensor &p = a.tensor(0, "param"), &g = a.tensor(1, "grad"), &m = a.tensor(2, "m"), &v = a.tensor(3, "v");
-  float lr = (float)a.num(4, "lr"), b1 = (float)a.num(5, "beta1"), b2 = (float)a.num(6, "beta2"), eps = (float)a.num(7, "eps"),
-        wd = (float)a.num(8, "weightDecay");
-  int64_t step = a.i64(9, "step");
-  if (step < 1) fail("adamw: step must be >= 1 (bias correction), got " + std::to_string(step));
-  const Backend& be = same_device("adamw", {&p, &g, &m, &v});
-  need_f32("adamw", {{"param", &p}, {"grad", &g}, {"m", &m}, {"v", &v}});
-  check_same_shape("adamw", "param", p, "grad", g);
-  check_same_shape("adamw", "param", p, "m", m);
-  check_same_shape("adamw", "param", p, "v", v);
-  need(be.adamw, be, "adamw")(p.f32(), g.f32(), m.f32(), v.f32(), p.numel(), lr, b1, b2, eps, wd, step);
+namespace {
+
+// The element counts of a tensor list after checking that every list has its dtype (f32) and
+// that the i-th entries of the lists match the first list's shapes.
+std::vector<int64_t> list_sizes(const char* op, std::initializer_list<std::pair<const char*, const std::vector<Tensor*>*>> lists) {
+  auto [name0, first] = *lists.begin();
+  std::vector<int64_t> ns(first->size());
+  for (auto& [name, list] : lists) {
+    if (list->size() != first->size())
+      fail(std::string(op) + ": " + name + " has " + std::to_string(list->size()) + " tensors, " + name0 + " has " +
+           std::to_string(first->size()));
+    for (size_t k = 0; k < list->size(); k++) {
+      std::string elem = std::string(name) + "[" + std::to_string(k) + "]";
+      check_dtype(op, elem.c_str(), *(*list)[k], DType::F32);
+      if (list != first)
+        check_same_shape(op, (std::string(name0) + "[" + std::to_string(k) + "]").c_str(), *(*first)[k], elem.c_str(),
+                         *(*list)[k]);
+    }
+  }
+  for (size_t k = 0; k < ns.size(); k++) ns[k] = (*first)[k]->numel();
+  return ns;
+}
+
+const Backend& lists_device(const char* op, std::initializer_list<const std::vector<Tensor*>*> lists) {
+  std::vector<const Tensor*> all;
+  for (auto* l : lists) all.insert(all.end(), l->begin(), l->end());
+  return same_device_in(op, all);
+}
+
+template <class T>
+std::vector<T*> ptrs(const std::vector<Tensor*>& ts) {
+  std::vector<T*> out;
+  for (Tensor* t : ts) out.push_back(t->f32());
+  return out;
+}
+
+}  // namespace
+
+// adamwMany(params[], grads[], ms[], vs[], lr, beta1, beta2, eps, weightDecays[], steps[]): one
+// torch.optim.AdamW step for every tensor of the lists (torch's foreach / multi-tensor path), each
+// with its own weight decay and step count (bias corrections). Elementwise, so the results are
+// the same bits as one call per tensor.
+VJ_BINDING(adamwMany) {
+  const char* op = "adamwMany";
+  Args a(info, op);
+  std::vector<Tensor*> p = a.tensors(0, "params"), g = a.tensors(1, "grads"), m = a.tensors(2, "ms"), v = a.tensors(3, "vs");
+  double lr = a.num(4, "lr");
+  float b1 = (float)a.num(5, "beta1"), b2 = (float)a.num(6, "beta2"), eps = (float)a.num(7, "eps");
+  std::vector<double> wd = a.nums(8, "weightDecays"), step = a.nums(9, "steps");
+  std::vector<int64_t> ns = list_sizes(op, {{"params", &p}, {"grads", &g}, {"ms", &m}, {"vs", &v}});
+  if (wd.size() != p.size() || step.size() != p.size())
+    fail(std::string(op) + ": " + std::to_string(p.size()) + " params but " + std::to_string(wd.size()) +
+         " weight decays and " + std::to_string(step.size()) + " steps");
+  const Backend& be = lists_device(op, {&p, &g, &m, &v});
+  std::vector<AdamWTensor> ts(p.size());
+  for (size_t k = 0; k < p.size(); k++) {
+    if (step[k] < 1 || step[k] != std::floor(step[k]))
+      fail(std::string(op) + ": steps[" + std::to_string(k) + "] must be an integer >= 1 (bias correction), got " +
+           std::to_string(step[k]));
+    // Formed in double from the float32 hyper-parameters, as torch forms them.
+    const double bc1 = 1.0 - std::pow((double)b1, step[k]);
+    const double bc2 = 1.0 - std::pow((double)b2, step[k]);
+    const float flr = (float)lr;
+    ts[k] = {p[k]->f32(), g[k]->f32(), m[k]->f32(), v[k]->f32(), ns[k],
+             (float)(1.0 - (double)flr * (double)(float)wd[k]), (float)(flr / bc1), (float)std::sqrt(bc2)};
+  }
+  need(be.adamw_many, be, op)(ts.data(), (int64_t)ts.size(), b1, b2, eps);
   return info.Env().Undefined();
 }
 
-// ema(target, online, momentum)
-VJ_BINDING(ema) {
-  Args a(info, "ema");
-  Tensor &t = a.tensor(0, "target"), &o = a.tensor(1, "online");
-  float m = (float)a.num(2, "momentum");
-  const Backend& be = same_device("ema", {&t, &o});
-  need_f32("ema", {{"target", &t}, {"online", &o}});
-  check_same_shape("ema", "target", t, "online", o);
-  need(be.ema, be, "ema")(t.f32(), o.f32(), t.numel(), m);
+// emaMany(targets[], onlines[], momentum): targets[k] = m targets[k] + (1 - m) onlines[k] (TRAIN-07).
+VJ_BINDING(emaMany) {
+  const char* op = "emaMany";
+  Args a(info, op);
+  std::vector<Tensor*> t = a.tensors(0, "targets"), o = a.tensors(1, "onlines");
+  float mom = (float)a.num(2, "momentum");
+  std::vector<int64_t> ns = list_sizes(op, {{"targets", &t}, {"onlines", &o}});
+  const Backend& be = lists_device(op, {&t, &o});
+  need(be.ema_many, be, op)(ptrs<float>(t).data(), ptrs<const float>(o).data(), ns.data(), (int64_t)ns.size(), mom);
+  return info.Env().Undefined();
+}
+
+// scaleMany(xs[], a): xs[k] *= a (clip_grad_norm_'s foreach multiply).
+VJ_BINDING(scaleMany) {
+  const char* op = "scaleMany";
+  Args a(info, op);
+  std::vector<Tensor*> x = a.tensors(0, "xs");
+  float s = (float)a.num(1, "a");
+  std::vector<int64_t> ns = list_sizes(op, {{"xs", &x}});
+  const Backend& be = lists_device(op, {&x});
+  need(be.scale_many, be, op)(ptrs<float>(x).data(), ns.data(), (int64_t)ns.size(), s);
   return info.Env().Undefined();
 }

@@ -1,11 +1,13 @@
-// AdamW as torch.optim.AdamW (foreach=False): decoupled decay first, then the Adam update
-// with bias corrections; and the EMA of the target encoder (TRAIN-07). The element loops are
+// AdamW as torch.optim.AdamW: decoupled decay first, then the Adam update with bias
+// corrections; and the EMA of the target encoder (TRAIN-07). Both take tensor lists (torch's
+// foreach), split across the pool as one array (multi_tensor.h). The element loops are
 // compiled three times (here, adamw_avx2.cc, adamw_avx512.cc) and picked by vj::cpu::isa().
 #include <cmath>
+#include <vector>
 
 #include "cpu/cpuid.h"
 #include "cpu/kernels.h"
-#include "cpu/threadpool.h"
+#include "cpu/multi_tensor.h"
 
 namespace vj::cpu {
 
@@ -27,28 +29,27 @@ namespace portable {
 #include "adamw_loops.inc"
 }  // namespace portable
 
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
-           float wd, int64_t step) {
-  const double bc1 = 1.0 - std::pow((double)beta1, (double)step);
-  const double bc2 = 1.0 - std::pow((double)beta2, (double)step);
-  const float step_size = (float)(lr / bc1);
-  const float bc2_sqrt = (float)std::sqrt(bc2);
-  const float decay = (float)(1.0 - (double)lr * (double)wd);  // torch forms 1 - lr*wd in double
+void adamw_many(const AdamWTensor* ts, int64_t count, float beta1, float beta2, float eps) {
   auto k = portable::adamw_range;
 #if defined(__x86_64__)
   if (isa() == Isa::Avx512) k = avx512::adamw_range;
   else if (isa() == Isa::Avx2) k = avx2::adamw_range;
 #endif
-  parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) { k(p, g, m, v, i0, i1, decay, beta1, beta2, eps, step_size, bc2_sqrt); });
+  std::vector<int64_t> ns((size_t)count);
+  for (int64_t i = 0; i < count; i++) ns[(size_t)i] = ts[i].n;
+  parallel_for_tensors(ns.data(), count, 1 << 14, [&](int64_t t, int64_t j0, int64_t j1) {
+    const AdamWTensor& a = ts[t];
+    k(a.p, a.g, a.m, a.v, j0, j1, a.decay, beta1, beta2, eps, a.step_size, a.bc2_sqrt);
+  });
 }
 
-void ema(float* target, const float* online, int64_t n, float m) {
+void ema_many(float* const* targets, const float* const* onlines, const int64_t* ns, int64_t count, float m) {
   auto k = portable::ema_range;
 #if defined(__x86_64__)
   if (isa() == Isa::Avx512) k = avx512::ema_range;
   else if (isa() == Isa::Avx2) k = avx2::ema_range;
 #endif
-  parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) { k(target, online, i0, i1, m); });
+  parallel_for_tensors(ns, count, 1 << 14, [&](int64_t t, int64_t j0, int64_t j1) { k(targets[t], onlines[t], j0, j1, m); });
 }
 
 }  // namespace vj::cpu

@@ -1,5 +1,5 @@
 #include "cpu/kernels.h"
-#include "cpu/threadpool.h"
+#include "cpu/multi_tensor.h"
 
 namespace vj::cpu {
 
@@ -15,6 +15,13 @@ void axpby(const float* x, const float* y, float* out, int64_t n, float a, float
       for (int64_t i = i0; i < i1; i++) out[i] = a * x[i] + b * y[i];
     else
       for (int64_t i = i0; i < i1; i++) out[i] = a * x[i];
+  });
+}
+
+void scale_many(float* const* xs, const int64_t* ns, int64_t count, float a) {
+  parallel_for_tensors(ns, count, 1 << 14, [&](int64_t k, int64_t j0, int64_t j1) {
+    float* x = xs[k];
+    for (int64_t i = j0; i < j1; i++) x[i] = a * x[i];
   });
 }
 

@@ -1,18 +1,26 @@
-// AdamW as torch.optim.AdamW (foreach=False), and the target encoder's EMA; the scalar
-// factors are formed on the host exactly as native/cpu/adamw.cc forms them.
-#include <cmath>
+// AdamW as torch.optim.AdamW and the target encoder's EMA, over tensor lists (multi_tensor.cuh);
+// the per-tensor factors come from api/optim_api.cc, as on the CPU, so both compute the same bits.
+#include <vector>
 
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
+#include "cuda/multi_tensor.cuh"
 
 namespace vj::cuda {
 
 namespace {
-__global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
-                             float* __restrict__ v, int64_t n, float decay, float beta1, float beta2, float eps,
-                             float step_size, float bc2_sqrt) {
+using AdamWBatch = MtBatch<4, 3>;  // p, g, m, v; decay, step_size, bc2_sqrt
+using EmaBatch = MtBatch<2, 1>;    // target, online
+
+__global__ void adamw_many_kernel(AdamWBatch b, float beta1, float beta2, float eps) {
+  const MtChunk c = mt_chunk(b);
+  float* __restrict__ p = static_cast<float*>(b.ptr[0][c.k]);
+  const float* __restrict__ g = static_cast<const float*>(b.ptr[1][c.k]);
+  float* __restrict__ m = static_cast<float*>(b.ptr[2][c.k]);
+  float* __restrict__ v = static_cast<float*>(b.ptr[3][c.k]);
+  const float decay = b.arg[0][c.k], step_size = b.arg[1][c.k], bc2_sqrt = b.arg[2][c.k];
   const float omb1 = 1.f - beta1, omb2 = 1.f - beta2;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t i = c.i0 + threadIdx.x; i < c.i1; i += blockDim.x) {
     float pi = p[i] * decay;
     float gi = g[i];
     float mi = m[i] + (gi - m[i]) * omb1;  // torch's lerp form
@@ -23,29 +31,48 @@ __global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g,
     v[i] = vi;
   }
 }
-__global__ void ema_kernel(float* __restrict__ t, const float* __restrict__ o, int64_t n, float mom) {
+
+__global__ void ema_many_kernel(EmaBatch b, float mom) {
+  const MtChunk c = mt_chunk(b);
+  float* __restrict__ t = static_cast<float*>(b.ptr[0][c.k]);
+  const float* __restrict__ o = static_cast<const float*>(b.ptr[1][c.k]);
   const float om = 1.f - mom;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    t[i] = t[i] * mom + om * o[i];
+  for (int64_t i = c.i0 + threadIdx.x; i < c.i1; i += blockDim.x) t[i] = t[i] * mom + om * o[i];
 }
 }  // namespace
 
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
-           float wd, int64_t step) {
-  if (n <= 0) return;
-  const double bc1 = 1.0 - std::pow((double)beta1, (double)step);
-  const double bc2 = 1.0 - std::pow((double)beta2, (double)step);
-  const float step_size = (float)(lr / bc1);
-  const float bc2_sqrt = (float)std::sqrt(bc2);
-  const float decay = (float)(1.0 - (double)lr * (double)wd);
-  adamw_kernel<<<grid_for(n, 256), 256, 0, stream()>>>(p, g, m, v, n, decay, beta1, beta2, eps, step_size, bc2_sqrt);
-  check_launch("adamw");
+void adamw_many(const AdamWTensor* ts, int64_t count, float beta1, float beta2, float eps) {
+  std::vector<int64_t> ns((size_t)count);
+  for (int64_t k = 0; k < count; k++) ns[(size_t)k] = ts[k].n;
+  mt_apply<4, 3>(
+      ns.data(), count,
+      [&](AdamWBatch& b, int s, int64_t k) {
+        const AdamWTensor& a = ts[k];
+        b.ptr[0][s] = a.p;
+        b.ptr[1][s] = const_cast<float*>(a.g);
+        b.ptr[2][s] = a.m;
+        b.ptr[3][s] = a.v;
+        b.arg[0][s] = a.decay;
+        b.arg[1][s] = a.step_size;
+        b.arg[2][s] = a.bc2_sqrt;
+      },
+      [&](const AdamWBatch& b, int blocks) {
+        adamw_many_kernel<<<blocks, kMtThreads, 0, stream()>>>(b, beta1, beta2, eps);
+        check_launch("adamwMany");
+      });
 }
 
-void ema(float* target, const float* online, int64_t n, float m) {
-  if (n <= 0) return;
-  ema_kernel<<<grid_for(n, 256), 256, 0, stream()>>>(target, online, n, m);
-  check_launch("ema");
+void ema_many(float* const* targets, const float* const* onlines, const int64_t* ns, int64_t count, float m) {
+  mt_apply<2, 1>(
+      ns, count,
+      [&](EmaBatch& b, int s, int64_t k) {
+        b.ptr[0][s] = targets[k];
+        b.ptr[1][s] = const_cast<float*>(onlines[k]);
+      },
+      [&](const EmaBatch& b, int blocks) {
+        ema_many_kernel<<<blocks, kMtThreads, 0, stream()>>>(b, m);
+        check_launch("emaMany");
+      });
 }
 
 }  // namespace vj::cuda

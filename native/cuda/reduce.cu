@@ -7,6 +7,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
+#include "cuda/multi_tensor.cuh"
 #include "cuda/reduce_util.cuh"
 
 namespace vj::cuda {
@@ -62,6 +63,19 @@ __global__ void sumsq_partial_kernel(const float* __restrict__ x, int64_t n, dou
   }
   s = block_sum(s);
   if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+// One partial per block of a multi-tensor batch, at part[base + block].
+__global__ void sumsq_many_partial_kernel(MtBatch<1, 1> b, double* part, int64_t base) {
+  const MtChunk c = mt_chunk(b);
+  const float* __restrict__ x = static_cast<const float*>(b.ptr[0][c.k]);
+  double s = 0;
+  for (int64_t i = c.i0 + threadIdx.x; i < c.i1; i += blockDim.x) {
+    double v = x[i];
+    s += v * v;
+  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) part[base + blockIdx.x] = s;
 }
 
 __global__ void sum_doubles_kernel(const double* __restrict__ v, int64_t n, double* out) {
@@ -124,29 +138,24 @@ double sum_squares(const float* x, int64_t n) {
   return read_double(d + blocks, "sumSquares");
 }
 
-// Each tensor's partials are reduced into its own slot, the slots in order into one total: the
-// same arithmetic as calling sum_squares per tensor, with one read at the end.
+// Gradient norms: one partial per chunk of every tensor (multi_tensor.cuh), then one sum of all
+// partials and one read. The grouping is fixed by the sizes, so the result is deterministic.
 double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count) {
-  if (count <= 0) return 0.0;
-  const int threads = 256;
-  std::vector<unsigned> blocks((size_t)count);
   int64_t total = 0;
-  for (int64_t k = 0; k < count; k++) total += (blocks[(size_t)k] = ns[k] > 0 ? grid_for(ns[k], threads * 8, 1024) : 0);
-  Scratch buf(sizeof(double) * (size_t)(total + count + 1));
+  for (int64_t k = 0; k < count; k++) total += mt_blocks(ns[k]);
+  if (total == 0) return 0.0;
+  Scratch buf(sizeof(double) * (size_t)(total + 1));
   double* part = buf.as<double>();
-  double* slots = part + total;
-  for (int64_t k = 0; k < count; k++) {
-    if (blocks[(size_t)k] == 0) {
-      check(cudaMemsetAsync(slots + k, 0, sizeof(double), stream()), "sumSquaresMany (cudaMemsetAsync)");
-      continue;
-    }
-    sumsq_partial_kernel<<<blocks[(size_t)k], threads, 0, stream()>>>(xs[k], ns[k], part);
-    check_launch("sumSquaresMany");
-    sum_doubles(part, blocks[(size_t)k], slots + k, "sumSquaresMany");
-    part += blocks[(size_t)k];
-  }
-  sum_doubles(slots, count, slots + count, "sumSquaresMany");
-  return read_double(slots + count, "sumSquaresMany");
+  int64_t base = 0;
+  mt_apply<1, 1>(
+      ns, count, [&](MtBatch<1, 1>& b, int s, int64_t k) { b.ptr[0][s] = const_cast<float*>(xs[k]); },
+      [&](const MtBatch<1, 1>& b, int blocks) {
+        sumsq_many_partial_kernel<<<blocks, kMtThreads, 0, stream()>>>(b, part, base);
+        check_launch("sumSquaresMany");
+        base += blocks;
+      });
+  sum_doubles(part, total, part + total, "sumSquaresMany");
+  return read_double(part + total, "sumSquaresMany");
 }
 
 double mean_col_std(const float* x, int64_t rows, int64_t cols) {

@@ -304,9 +304,19 @@ check('crossEntropy', { x: F([33, 10], 3), l: I([33], randint(33, 0, 10)), d: Z(
 check('softmax', { x: F([33, 1000], 4), y: Z([33, 1000]) }, (T) => A.softmax(T.x, T.y), ['y']);
 
 // ---------------------------------------------------------------- optimiser, casts
-check('adamw step 7', { p: F([10007]), g: F([10007]), m: F([10007], 0.1), v: { shape: [10007], data: randn(10007).map((x) => x * x * 0.01), dtype: 'float32' } },
-  (T) => A.adamw(T.p, T.g, T.m, T.v, 1e-3, 0.9, 0.999, 1e-8, 0.05, 7), ['p', 'm', 'v']);
-check('ema', { t: F([10007]), o: F([10007]) }, (T) => A.ema(T.t, T.o, 0.996), ['t']);
+// Multi-tensor ops (native/cuda/multi_tensor.cuh): 60 tensors, so two launches of at most 48,
+// sizes across the 16384-element chunks, empty tensors, and per-tensor wd and step counts.
+const MT = [10007, 0, 1, 16384, 16385, 33000, ...Array.from({ length: 54 }, (_, i) => 1 + ((i * 977) % 3001))];
+const mtInputs = (fields) => Object.fromEntries(MT.flatMap((n, k) => fields.map(([f, make]) => [`${f}${k}`, make(n)])));
+const mtList = (T, f) => MT.map((_, k) => T[`${f}${k}`]);
+const mtNames = (fs) => MT.flatMap((_, k) => fs.map((f) => `${f}${k}`));
+const vInit = (n) => ({ shape: [n], data: randn(n).map((x) => x * x * 0.01), dtype: 'float32' });
+check('adamwMany, 60 tensors, wd and step per tensor', mtInputs([['p', (n) => F([n])], ['g', (n) => F([n])], ['m', (n) => F([n], 0.1)], ['v', vInit]]),
+  (T) => A.adamwMany(mtList(T, 'p'), mtList(T, 'g'), mtList(T, 'm'), mtList(T, 'v'), 1e-3, 0.9, 0.999, 1e-8,
+    MT.map((_, k) => (k % 3 ? 0.05 : 0)), MT.map((_, k) => 1 + (k % 7))), mtNames(['p', 'm', 'v']));
+check('emaMany, 60 tensors', mtInputs([['t', (n) => F([n])], ['o', (n) => F([n])]]), (T) => A.emaMany(mtList(T, 't'), mtList(T, 'o'), 0.996), mtNames(['t']));
+check('scaleMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.scaleMany(mtList(T, 'x'), 0.37), mtNames(['x']));
+check('sumSquaresMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.sumSquaresMany(mtList(T, 'x')), [], 1e-9);
 {
   const x = F([4099], 5);
   x.data[0] = NaN;

@@ -1,4 +1,5 @@
-// adamw and ema (native/cpu/adamw.cc): torch.optim.AdamW's single-tensor step, the target EMA (TRAIN-07).
+// adamwMany, emaMany, scaleMany (native/cpu/adamw.cc, elementwise.cc): torch.optim.AdamW's step and the
+// target EMA (TRAIN-07) over tensor lists, and clip_grad_norm_'s multiply.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng, adamwStep, close, f32, freeAll, native, read, sweep, throwsMsg } from './reference.js';
@@ -27,7 +28,7 @@ test('reference AdamW reproduces torch.optim.AdamW (3 steps, changing lr / wd)',
 
 test('adamw: native matches torch on the same 3 steps', () => {
   const p = f32([9], TORCH.p0), m = f32([9]), v = f32([9]);
-  TORCH.sched.forEach(([lr, wd], s) => native.adamw(p, f32([9], TORCH.grads[s]), m, v, lr, 0.9, 0.95, 1e-8, wd, s + 1));
+  TORCH.sched.forEach(([lr, wd], s) => native.adamwMany([p], [f32([9], TORCH.grads[s])], [m], [v], lr, 0.9, 0.95, 1e-8, [wd], [s + 1]));
   close(read(p), TORCH.p, { atol: 1e-7, rtol: 1e-6 }, 'p');
   close(read(m), TORCH.m, { atol: 1e-8, rtol: 1e-6 }, 'm');
   close(read(v), TORCH.v, { atol: 1e-8, rtol: 1e-6 }, 'v');
@@ -47,7 +48,7 @@ test('adamw: several steps vs the float64 reference, odd sizes, every ISA, 1 and
         // what the kernel sees: float32 hyper-parameters
         const [flr, fb1, fb2, feps, fwd] = [lr, b1, b2, 1e-8, wd].map(Math.fround);
         adamwStep(p, g, m, v, flr, fb1, fb2, feps, fwd, step);
-        native.adamw(ph, f32([n], g), mh, vh, lr, b1, b2, 1e-8, wd, step);
+        native.adamwMany([ph], [f32([n], g)], [mh], [vh], lr, b1, b2, 1e-8, [wd], [step]);
       }
       close(read(ph), p, { atol: 2e-7, rtol: 1e-6 }, `${label} p n=${n}`);
       // m is a running mean of grads ~0.5: cancellation leaves absolute, not relative, float error
@@ -65,7 +66,7 @@ test('ema: target = m target + (1 - m) online', () => {
       for (const mom of [0.998, 1, 0]) {
         const t = rng.normals(n), o = rng.normals(n);
         const th = f32([n], t);
-        native.ema(th, f32([n], o), mom);
+        native.emaMany([th], [f32([n], o)], mom);
         const fm = Math.fround(mom);
         close(read(th), t.map((v, i) => fm * v + (1 - fm) * o[i]), { atol: 1e-7, rtol: 1e-6 }, `${label} n=${n} m=${mom}`);
         freeAll();
@@ -73,11 +74,65 @@ test('ema: target = m target + (1 - m) online', () => {
   }, { isa: true });
 });
 
-test('optimizer errors name the op and the shapes', () => {
-  throwsMsg(() => native.adamw(f32([4]), f32([4]), f32([4]), f32([4]), 1e-3, 0.9, 0.999, 1e-8, 0, 0), [/adamw/, /step must be >= 1/], 'step 0');
-  throwsMsg(() => native.adamw(f32([4]), f32([4]), f32([5]), f32([4]), 1e-3, 0.9, 0.999, 1e-8, 0, 1), [/adamw/, /m/, /\[5\]/, /\[4\]/], 'm shape');
-  throwsMsg(() => native.adamw(f32([4]), native.zeros([4], 'bfloat16'), f32([4]), f32([4]), 1e-3, 0.9, 0.999, 1e-8, 0, 1), [/adamw/, /grad/, /float32/, /bf16\[4\]/], 'dtype');
-  throwsMsg(() => native.ema(f32([2, 2]), f32([4]), 0.99), [/ema/, /\[2,2\]/, /\[4\]/], 'ema shape');
+// Sizes around the CPU pool's split points and CUDA's 16384-element chunks, with empty tensors,
+// more tensors than one CUDA launch takes (48), and the step counts of params that joined late.
+const LIST = [1, 0, 5, 16384, 16385, 3, 0, 100003, ...Array.from({ length: 52 }, (_, i) => 1 + ((i * 977) % 3001))];
+
+test('adamwMany on a list: the same bits as one tensor at a time, each with its own wd and step', () => {
+  const rng = new Rng(83);
+  sweep((label) => {
+    const init = LIST.map((n) => [rng.normals(n), rng.normals(n, 0.1), rng.normals(n, 0.01), rng.normals(n, 1e-3).map((x) => x * x)]);
+    const wds = LIST.map((_, k) => (k % 3 === 0 ? 0 : 0.05 * k));
+    const steps = LIST.map((_, k) => 1 + (k % 4));
+    const one = init.map(([p, g, m, v]) => [f32([p.length], p), f32([p.length], g), f32([p.length], m), f32([p.length], v)]);
+    const many = init.map(([p, g, m, v]) => [f32([p.length], p), f32([p.length], g), f32([p.length], m), f32([p.length], v)]);
+    one.forEach(([p, g, m, v], k) => native.adamwMany([p], [g], [m], [v], 3e-3, 0.9, 0.999, 1e-8, [wds[k]], [steps[k]]));
+    native.adamwMany(many.map((t) => t[0]), many.map((t) => t[1]), many.map((t) => t[2]), many.map((t) => t[3]), 3e-3, 0.9, 0.999, 1e-8, wds, steps);
+    let moved = 0;
+    one.forEach((ts, k) => {
+      for (const i of [0, 2, 3]) assert.equal(read(many[k][i]), read(ts[i]), `${label} tensor ${k} (${LIST[k]}) slot ${i}`);
+      if (LIST[k]) moved += Number(read(ts[0])[0] !== Math.fround(init[k][0][0]));
+    });
+    assert.ok(moved >= 55, `${label}: the update changed the parameters (${moved})`);
+    // and against the float64 reference for one tensor past a chunk boundary
+    const k = LIST.indexOf(16385);
+    const [p, g, m, v] = init[k].map((a) => Float64Array.from(a, Math.fround));
+    adamwStep(p, g, m, v, Math.fround(3e-3), Math.fround(0.9), Math.fround(0.999), Math.fround(1e-8), Math.fround(wds[k]), steps[k]);
+    close(read(many[k][0]), p, { atol: 2e-7, rtol: 1e-6 }, `${label} vs float64`);
+    freeAll();
+  }, { isa: true });
+});
+
+test('emaMany and scaleMany on a list: the same bits as one tensor at a time', () => {
+  const rng = new Rng(84);
+  sweep((label) => {
+    const t = LIST.map((n) => rng.normals(n)), o = LIST.map((n) => rng.normals(n));
+    const one = t.map((a) => f32([a.length], a)), many = t.map((a) => f32([a.length], a));
+    const on = o.map((a) => f32([a.length], a));
+    one.forEach((x, k) => native.emaMany([x], [on[k]], 0.996));
+    native.emaMany(many, on, 0.996);
+    one.forEach((x, k) => assert.equal(read(many[k]), read(x), `${label} ema tensor ${k}`));
+    const fm = Math.fround(0.996);
+    close(read(many[3]), t[3].map((v, i) => fm * v + (1 - fm) * o[3][i]), { atol: 1e-7, rtol: 1e-6 }, `${label} ema vs float64`);
+    native.scaleMany(many, 0.37);
+    const c = Math.fround(0.37);
+    many.forEach((x, k) => assert.equal(read(x), read(one[k]).map((v) => Math.fround(c * v)), `${label} scale tensor ${k}`));
+    freeAll();
+  }, { isa: true });
+});
+
+test('optimizer errors name the op, the list element and the shapes', () => {
+  const adamw = (p: unknown[], g: unknown[], m: unknown[], v: unknown[], wds = [0], steps = [1]) =>
+    native.adamwMany(p as never, g as never, m as never, v as never, 1e-3, 0.9, 0.999, 1e-8, wds, steps);
+  throwsMsg(() => adamw([f32([4])], [f32([4])], [f32([4])], [f32([4])], [0], [0]), [/adamwMany/, /steps\[0\]/, />= 1/], 'step 0');
+  throwsMsg(() => adamw([f32([4]), f32([3])], [f32([4]), f32([3])], [f32([4]), f32([5])], [f32([4]), f32([3])], [0, 0], [1, 1]),
+    [/adamwMany/, /ms\[1\]/, /\[5\]/, /\[3\]/], 'm shape');
+  throwsMsg(() => adamw([f32([4])], [native.zeros([4], 'bfloat16')], [f32([4])], [f32([4])]), [/adamwMany/, /grads\[0\]/, /float32/, /bf16\[4\]/], 'dtype');
+  throwsMsg(() => adamw([f32([4])], [f32([4]), f32([4])], [f32([4])], [f32([4])]), [/adamwMany/, /grads has 2 tensors, params has 1/], 'list lengths');
+  throwsMsg(() => adamw([f32([4])], [f32([4])], [f32([4])], [f32([4])], [0, 0], [1]), [/adamwMany/, /1 params but 2 weight decays/], 'wd count');
+  throwsMsg(() => adamw([f32([4])], [5], [f32([4])], [f32([4])]), [/adamwMany/, /grads\[0\] is not a tensor/], 'element');
+  throwsMsg(() => native.emaMany([f32([2, 2])], [f32([4])], 0.99), [/emaMany/, /\[2,2\]/, /\[4\]/], 'ema shape');
+  throwsMsg(() => native.scaleMany(f32([3]) as never, 2), [/scaleMany/, /must be an array of tensors/], 'scale arg');
   assert.ok(true);
   freeAll();
 });
