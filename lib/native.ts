@@ -42,8 +42,11 @@ export interface NativeAddon {
   numThreads(): number;
   setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'auto'): string;
   isa(): { active: string; best: string };
-  /** ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1). */
-  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean; ltGemms: number };
+  /**
+   * ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1).
+   * launches: kernels the CUDA backend launched so far, each GEMM call counted as one.
+   */
+  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean; ltGemms: number; launches: number };
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;

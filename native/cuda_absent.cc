@@ -18,6 +18,7 @@ void cuda_upload_join(void*, int, bool) {}
 void cuda_upload_drop(void*, int) {}
 CudaUploadStats cuda_upload_stats(int) { return {}; }
 uint64_t cuda_lt_gemms() { return 0; }
+uint64_t cuda_launches() { return 0; }
 CudaDeviceInfo cuda_device_info(int) { fail(kNoCuda); }
 const Backend& cuda_backend() { fail(kNoCuda); }
 }  // namespace vj

@@ -26,6 +26,8 @@ void check(cudaError_t e, const char* what);
 // After a kernel launch: the launch error (if any) named by op; with VJEPA_CUDA_SYNC=1 it also
 // synchronises, so that an asynchronous fault is reported against the op that caused it.
 void check_launch(const char* op);
+// Counts one launch for cudaInfo().launches where no check_launch follows (a cuBLASLt call).
+void count_launch();
 // Synchronises the stream and raises any deferred error; used before returning host scalars.
 void sync(const char* op);
 

@@ -12,6 +12,7 @@
 // VJEPA_CUDA_NO_CACHE=1 turns the cache off (e.g. for compute-sanitizer).
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -68,7 +69,12 @@ cudaStream_t stream_on(int d) {
 
 cudaStream_t stream() { return stream_on(current_device()); }
 
+static std::atomic<uint64_t> g_launches{0};
+
+void count_launch() { g_launches.fetch_add(1, std::memory_order_relaxed); }
+
 void check_launch(const char* op) {
+  count_launch();
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) fail(std::string(op) + ": CUDA kernel launch failed: " + cudaGetErrorString(e));
   if (g_sync_each) {
@@ -201,6 +207,8 @@ int compute_major() {
 using cuda::check;
 
 bool cuda_compiled() { return true; }
+
+uint64_t cuda_launches() { return cuda::g_launches.load(std::memory_order_relaxed); }
 
 CudaDeviceInfo cuda_device_info(int dev) {
   std::string why = cuda::reason_cached();

@@ -317,6 +317,16 @@ check('adamwMany, 60 tensors, wd and step per tensor', mtInputs([['p', (n) => F(
 check('emaMany, 60 tensors', mtInputs([['t', (n) => F([n])], ['o', (n) => F([n])]]), (T) => A.emaMany(mtList(T, 't'), mtList(T, 'o'), 0.996), mtNames(['t']));
 check('scaleMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.scaleMany(mtList(T, 'x'), 0.37), mtNames(['x']));
 check('sumSquaresMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.sumSquaresMany(mtList(T, 'x')), [], 1e-9);
+// ...and they batch: 59 non-empty tensors are two launches (48 + 11), not 59.
+if (GPU) {
+  const xs = MT.map((n) => A.zeros([n], 'float32', 'cuda'));
+  const l0 = A.cudaInfo().launches;
+  A.scaleMany(xs, 0.5);
+  const n = A.cudaInfo().launches - l0;
+  if (n !== 2) failures++;
+  rows.push(['scaleMany of 60 tensors: kernel launches', String(n), n === 2 ? 'pass' : 'FAIL (want 2)']);
+  for (const x of xs) x.dispose();
+}
 {
   const x = F([4099], 5);
   x.data[0] = NaN;

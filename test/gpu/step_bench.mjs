@@ -87,15 +87,17 @@ function ours(model, B) {
     const losses = [];
     for (let i = 0; i < 2; i++) losses.push(pretrainStep(model, opt, clips, masks, settings).loss);
     const times = [];
+    const launches0 = native.cudaInfo().launches;
     for (let i = 0; i < STEPS; i++) {
       const t0 = performance.now();
       losses.push(pretrainStep(model, opt, clips, masks, settings).loss); // reads the loss back: synchronises
       times.push(performance.now() - t0);
     }
+    const launches = (native.cudaInfo().launches - launches0) / STEPS;
     times.sort((a, b) => a - b);
     const ms = times[Math.floor(times.length / 2)];
     const st = memoryStats();
-    return { batch: B, ms_median: ms, clips_per_s: (B * 1000) / ms, peak_bytes: device === 'cpu' ? st.cpuPeakBytes : st.cudaPeakBytes, first_loss: losses[0], last_loss: losses.at(-1), K };
+    return { batch: B, ms_median: ms, launches, clips_per_s: (B * 1000) / ms, peak_bytes: device === 'cpu' ? st.cpuPeakBytes : st.cudaPeakBytes, first_loss: losses[0], last_loss: losses.at(-1), K };
   } catch (e) {
     if (/out of memory/i.test(String(e.message))) return { batch: B, error: 'out of memory', K };
     throw e;
@@ -118,7 +120,7 @@ if (device !== 'cpu') model.to(device);
 console.log(`model built and placed in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
 for (const B of batches) {
   const r = ours(model, B);
-  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
+  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
   oursRows.push(r);
 }
 model.dispose();  // torch's side runs next on the same device
