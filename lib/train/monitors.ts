@@ -11,24 +11,19 @@ export function effectiveRank(x: Tensor): number {
   const N = x.numel / D;
   if (N < 2) return NaN;
   return tidy(() => {
+    // Centring the rows first keeps the Gram free of cancellation when the mean dominates, and
+    // leaves only two scalars to read: reading C back and looping over its D² entries on the host
+    // idled a GPU for milliseconds per call.
     const X = x.view([N, D]);
-    const G = Tensor.empty([D, D], 'float32', x.device);
-    native.gemm(X.handle, X.handle, G.handle, true, false, 1 / N, 0, null);
-    const s = Tensor.empty([D], 'float32', x.device);
-    native.sumRows(X.handle, s.handle, false);
-    const g = G.toFloat32Array();
-    const mu = s.toFloat32Array();
-    // float64 on the host: C = G/N − μμᵀ loses digits when the mean dominates
-    let tr = 0;
-    let fro = 0;
-    for (let i = 0; i < D; i++) {
-      const mi = mu[i] / N;
-      for (let j = 0; j < D; j++) {
-        const c = g[i * D + j] - mi * (mu[j] / N);
-        fro += c * c;
-        if (i === j) tr += c;
-      }
-    }
+    const negMean = Tensor.empty([D], 'float32', x.device);
+    native.sumRows(X.handle, negMean.handle, false);
+    native.axpby(negMean.handle, null, negMean.handle, -1 / N, 0);
+    const Xc = Tensor.empty([N, D], 'float32', x.device);
+    native.addRowvec(X.handle, negMean.handle, Xc.handle);
+    const C = Tensor.empty([D, D], 'float32', x.device);
+    native.gemm(Xc.handle, Xc.handle, C.handle, true, false, 1 / N, 0, null);
+    const tr = native.sumSquares(Xc.handle) / N;
+    const fro = native.sumSquares(C.handle);
     return fro > 0 ? (tr * tr) / fro : 0;
   });
 }

@@ -20,16 +20,17 @@ function refRank(x: Float64Array, N: number, D: number): number {
   return (tr * tr) / fro;
 }
 
-test('effectiveRank: matches float64 on awkward shapes; k orthogonal equal directions give k', () => {
+test('effectiveRank: matches float64 on awkward shapes, also when the mean dominates; k orthogonal equal directions give k', () => {
   const rng = new Rng(3);
-  for (const [B, N, D] of [[3, 37, 19], [1, 130, 64], [2, 5, 33]]) {
-    const x = new Float64Array(B * N * D);
-    // anisotropic: feature d scaled by 1/(1+d) plus a large shared offset (the mean must not count)
-    for (let i = 0; i < x.length; i++) x[i] = rng.normal() / (1 + (i % D)) + 5;
-    const t = Tensor.from(Float32Array.from(x), [B, N, D]);
+  for (const [B, N, D, offset] of [[3, 37, 19, 5], [1, 130, 64, 5], [2, 5, 33, 5], [4, 200, 16, 100]]) {
+    const x = new Float32Array(B * N * D);
+    // anisotropic: feature d scaled by 1/(1+d) plus a large shared offset (the mean must not count;
+    // the uncentred Gram, C = G/N - μμᵀ, was 1.3e-2 off at offset 100)
+    for (let i = 0; i < x.length; i++) x[i] = rng.normal() / (1 + (i % D)) + offset;
+    const t = Tensor.from(x, [B, N, D]);
     const got = effectiveRank(t);
-    const want = refRank(x, B * N, D);
-    assert.ok(Math.abs(got - want) / want < 1e-3, `[${B},${N},${D}] ${got} vs ${want}`);
+    const want = refRank(Float64Array.from(x), B * N, D);
+    assert.ok(Math.abs(got - want) / want < 1e-5, `[${B},${N},${D}] offset ${offset}: ${got} vs ${want}`);
     t.dispose();
   }
   // rows ±e_0, ±e_1, ±e_2 (balanced): covariance = diag(1/3,1/3,1/3,0,..) → exactly 3
