@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 export type DType = 'float32' | 'bfloat16' | 'int32' | 'int64' | 'uint8' | 'float64';
 
+/**
+ * One tensor view owned by JS: a slot of the addon's handle table. Lifetime is explicit: a raw
+ * handle has no GC finaliser, so dispose() it (Tensor adds a backstop for tensors no scope owns).
+ */
 export interface TensorHandle {
   readonly shape: number[];
   readonly dtype: DType;

@@ -1,15 +1,15 @@
 // Tensor: a native handle plus shape/dtype, autograd links, and explicit lifetime.
-// Lifetime is explicit (dispose() or a tidy() scope); the FinalizationRegistry only
-// catches what the code forgot, like tf.tidy / node-llama-cpp do.
+// Lifetime is explicit (dispose() or a tidy() scope), like tf.tidy / node-llama-cpp. A
+// FinalizationRegistry is the backstop for what the code forgot, but only for tensors that no
+// scope owns (parameters, kept tensors, results that left the outermost scope): a scope frees
+// its tensors itself, and registering each op's outputs would cost more than the op's launch.
 import { native, type DType, type TensorHandle } from './native.js';
 import type { GradNode } from './autograd.js';
 
 export type { DType } from './native.js';
 export type Device = string; // 'cpu' | 'cuda' | 'cuda:N'
 
-const backstop = new FinalizationRegistry<TensorHandle>((h) => {
-  if (!h.disposed) h.dispose();
-});
+const backstop = new FinalizationRegistry<TensorHandle>((h) => h.dispose());
 
 type Scope = Set<Tensor>;
 const scopes: Scope[] = [];
@@ -33,24 +33,45 @@ export class Tensor {
   grad: Tensor | null = null;
   gradFn: GradNode | null = null;
   name = '';
-  /** the device of a release()d tensor */
-  private releasedFrom: Device | null = null;
+  /** The handle's device name, read once (it outlives release()); reset by moveTo. */
+  private _device: Device | null = null;
+  /** Registered with the backstop (no scope owns it). */
+  private _guarded = false;
 
-  constructor(handle: TensorHandle) {
+  /**
+   * shape (an array the tensor may keep) and dtype, when the caller knows them, spare two reads
+   * from the handle: a tensor is made for every op's output and every view, so they add up.
+   */
+  constructor(handle: TensorHandle, shape?: number[], dtype?: DType) {
     this._handle = handle;
-    this.shape = handle.shape;
-    this.dtype = handle.dtype;
-    backstop.register(this, handle, this);
+    this.shape = shape ?? handle.shape;
+    this.dtype = dtype ?? handle.dtype;
     const top = scopes[scopes.length - 1];
     if (top) top.add(this);
+    else this.guard();
+  }
+
+  /** Hands the tensor to the GC backstop once no scope owns it. */
+  guard(): void {
+    if (this._guarded || this._handle.disposed) return;
+    backstop.register(this, this._handle, this);
+    this._guarded = true;
+  }
+
+  private unguard(): void {
+    if (!this._guarded) return;
+    backstop.unregister(this);
+    this._guarded = false;
   }
 
   static empty(shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): Tensor {
-    return new Tensor(native.empty([...shape], dtype, device));
+    const s = [...shape];
+    return new Tensor(native.empty(s, dtype, device), s, dtype);
   }
 
   static zeros(shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): Tensor {
-    return new Tensor(native.zeros([...shape], dtype, device));
+    const s = [...shape];
+    return new Tensor(native.zeros(s, dtype, device), s, dtype);
   }
 
   static full(shape: readonly number[], value: number, device: Device = 'cpu'): Tensor {
@@ -125,7 +146,7 @@ export class Tensor {
     return this._handle;
   }
   get device(): Device {
-    return this.releasedFrom ?? this.handle.device;
+    return (this._device ??= this._handle.device);
   }
   get numel(): number {
     return numel(this.shape);
@@ -165,7 +186,8 @@ export class Tensor {
 
   /** A view with another shape that shares storage (no autograd: see ops.reshape). */
   view(shape: readonly number[]): Tensor {
-    return new Tensor(native.reshape(this.handle, [...shape]));
+    const s = [...shape];
+    return new Tensor(native.reshape(this.handle, s), s, this.dtype);
   }
 
   /** Copies host values into this tensor in place. */
@@ -195,10 +217,12 @@ export class Tensor {
       moved.dispose();
       throw e;
     }
-    backstop.unregister(this);
+    const guarded = this._guarded;
+    this.unguard();
     this._handle.dispose();
     this._handle = moved;
-    backstop.register(this, moved, this);
+    this._device = null;
+    if (guarded) this.guard();
     this.grad?.moveTo(device);
     return this;
   }
@@ -220,16 +244,14 @@ export class Tensor {
    */
   release(): void {
     if (this._handle.disposed) return;
-    this.releasedFrom = this._handle.device;
+    this._device ??= this._handle.device;
     this._handle.dispose();
-    backstop.unregister(this);
+    this.unguard();
   }
 
   dispose(): void {
-    if (!this.handle.disposed) {
-      this.handle.dispose();
-      backstop.unregister(this);
-    }
+    this._handle.dispose();
+    this.unguard();
     this.gradFn = null;
   }
 
@@ -280,11 +302,7 @@ export function tidy<T extends Kept>(fn: () => T): T {
   scopes.pop();
   const survivors = new Set<Tensor>();
   collect(result, survivors);
-  const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (survivors.has(t)) parent?.add(t);
-    else t.dispose();
-  }
+  adopt(scope, survivors);
   return result;
 }
 
@@ -301,18 +319,27 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
   const survivors = new Set<Tensor>();
   collect(result, survivors);
+  adopt(scope, survivors);
+  return result;
+}
+
+/** A closed scope's survivors go to the enclosing scope, or to the backstop at the top; the rest are freed. */
+function adopt(scope: Scope, survivors: Set<Tensor>): void {
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (survivors.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!survivors.has(t)) t.dispose();
+    else if (parent) parent.add(t);
+    else t.guard();
   }
-  return result;
 }
 
 /** Removes tensors from every open scope so they outlive it (parameters, optimizer state). */
 export function keep<T extends Tensor | Tensor[]>(t: T): T {
   const list = Array.isArray(t) ? t : [t];
-  for (const s of scopes) for (const x of list) s.delete(x);
+  for (const x of list) {
+    for (const s of scopes) s.delete(x);
+    x.guard();
+  }
   return t;
 }
 

@@ -4,8 +4,8 @@
 #include "binding.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("TensorHandle", vj::TensorHandle::Init(env));
   vj::register_all(env, exports);
+  vj::init_handles(env, exports);  // after the ops: the handle class calls tensorShape & co.
   return exports;
 }
 

@@ -1,6 +1,8 @@
 #include "binding.h"
 
+#include <cmath>
 #include <cstring>
+#include <deque>
 #include <new>
 #include <utility>
 
@@ -38,69 +40,70 @@ void register_all(Napi::Env env, Napi::Object exports) {
   }
 }
 
-// ---------------------------------------------------------------- TensorHandle
+// ---------------------------------------------------------------- tensor handles
 
-static Napi::FunctionReference* g_ctor = nullptr;
+namespace {
 
-Napi::Function TensorHandle::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "TensorHandle",
-                                 {
-                                     InstanceMethod("dispose", &TensorHandle::Dispose),
-                                     InstanceMethod("read", &TensorHandle::Read),
-                                     InstanceMethod("write", &TensorHandle::Write),
-                                     InstanceAccessor("shape", &TensorHandle::GetShape, nullptr),
-                                     InstanceAccessor("dtype", &TensorHandle::GetDtype, nullptr),
-                                     InstanceAccessor("device", &TensorHandle::GetDevice, nullptr),
-                                     InstanceAccessor("disposed", &TensorHandle::GetDisposed, nullptr),
-                                     InstanceAccessor("nbytes", &TensorHandle::GetNbytes, nullptr),
-                                 });
-  g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
-  return f;
+constexpr double kSlots = 16777216.0;  // 2^24 live handles at most; id = generation * 2^24 + slot
+
+struct HandleTable {
+  std::deque<Tensor> slots;  // a deque: references stay valid while slots are added
+  std::vector<uint32_t> gen;
+  std::vector<uint32_t> free_slots;
+  Napi::FunctionReference ctor;  // the JS TensorHandle class
+  Napi::Reference<Napi::Symbol> id_key;  // handles keep their id under this symbol too: a string key would be made anew on every read
+
+  double put(Tensor t) {
+    uint32_t i;
+    if (!free_slots.empty()) {
+      i = free_slots.back();
+      free_slots.pop_back();
+      slots[i] = std::move(t);
+    } else {
+      if ((double)slots.size() >= kSlots) fail("too many live tensors (16777216): are tensors being disposed?");
+      i = (uint32_t)slots.size();
+      slots.push_back(std::move(t));
+      gen.push_back(1);
+    }
+    return (double)gen[i] * kSlots + (double)i;
+  }
+  // The live slot of id, or -1.
+  int64_t slot(double id) const {
+    if (!(id >= 0) || id != (double)(uint64_t)id) return -1;
+    uint64_t u = (uint64_t)id;
+    uint64_t i = u % (uint64_t)kSlots, g = u / (uint64_t)kSlots;
+    if (i >= slots.size() || gen[i] != g || !slots[i].storage) return -1;
+    return (int64_t)i;
+  }
+  void drop(double id) {
+    int64_t i = slot(id);
+    if (i < 0) return;  // disposing twice is allowed
+    slots[(size_t)i] = Tensor();
+    gen[(size_t)i] = gen[(size_t)i] == 0x0fffffffu ? 1 : gen[(size_t)i] + 1;
+    free_slots.push_back((uint32_t)i);
+  }
+};
+
+HandleTable& table(Napi::Env env) { return *env.GetInstanceData<HandleTable>(); }
+
+// The id of a TensorHandle argument, or NaN when v is not one.
+double handle_id(HandleTable& t, const Napi::Value& v) {
+  if (!v.IsObject()) return NAN;
+  Napi::Value id = v.As<Napi::Object>().Get(t.id_key.Value());
+  return id.IsNumber() ? id.As<Napi::Number>().DoubleValue() : NAN;
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
-
-Napi::Object TensorHandle::Wrap(Napi::Env env, Tensor t) {
-  Napi::Object o = g_ctor->New({});
-  Unwrap(o)->tensor_ = std::move(t);
-  return o;
-}
-
-bool TensorHandle::Is(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(g_ctor->Value());
-}
-
-Tensor& TensorHandle::tensor(const char* op, const char* name) {
-  if (disposed()) fail(std::string(op) + ": " + name + " was used after dispose()");
-  return tensor_;
-}
-
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  tensor_.storage.reset();
-  return info.Env().Undefined();
-}
-
-Napi::Value TensorHandle::GetShape(const Napi::CallbackInfo& info) {
-  Napi::Array a = Napi::Array::New(info.Env(), tensor_.shape.size());
-  for (size_t i = 0; i < tensor_.shape.size(); i++) a.Set(i, Napi::Number::New(info.Env(), (double)tensor_.shape[i]));
-  return a;
-}
-Napi::Value TensorHandle::GetDtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), dtype_name(tensor_.dtype));
-}
-Napi::Value TensorHandle::GetDevice(const Napi::CallbackInfo& info) {
-  if (disposed()) return Napi::String::New(info.Env(), "disposed");
-  std::string d = device_name(tensor_.device());
-  if (tensor_.device() == Device::CUDA) d += ":" + std::to_string(tensor_.storage->device_index);
-  return Napi::String::New(info.Env(), d);
-}
-Napi::Value TensorHandle::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed()); }
-Napi::Value TensorHandle::GetNbytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), (double)tensor_.nbytes());
+Tensor& handle_arg(const Napi::CallbackInfo& info, const char* op) {
+  if (info.Length() < 1) fail(std::string(op) + ": missing the tensor id");
+  HandleTable& t = table(info.Env());
+  double id = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN;
+  int64_t i = t.slot(id);
+  if (i < 0) fail(std::string(op) + ": the tensor was used after dispose()");
+  return t.slots[(size_t)i];
 }
 
 // Copies between the tensor and a JS typed array of exactly the same byte length.
-static void* typed_data(const Napi::Value& v, size_t* len, const char* op) {
+void* typed_data(const Napi::Value& v, size_t* len, const char* op) {
   if (!v.IsTypedArray()) fail(std::string(op) + ": expected a TypedArray");
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   Napi::ArrayBuffer buf = ta.ArrayBuffer();
@@ -108,34 +111,103 @@ static void* typed_data(const Napi::Value& v, size_t* len, const char* op) {
   return static_cast<char*>(buf.Data()) + ta.ByteOffset();
 }
 
-Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
-  try {
-    Tensor& t = tensor("read", "tensor");
-    size_t len;
-    void* dst = typed_data(info[0], &len, "read");
-    if (len != t.nbytes())
-      fail("read: typed array has " + std::to_string(len) + " bytes but " + t.desc() + " has " + std::to_string(t.nbytes()));
-    if (t.device() == Device::CPU) std::memcpy(dst, t.raw(), len);
-    else cuda_copy_d2h(dst, t.raw(), len, t.storage->device_index);
-    return info.Env().Undefined();
-  } catch (const Error& e) {
-    throw Napi::Error::New(info.Env(), e.what());
+// The handle class's methods and getters call these with the handle's id.
+const char* kHandleClass = R"JS(
+(function (api, key) {
+  class TensorHandle {
+    constructor(id) { this.id = id; this[key] = id; }
+    get shape() { return api.tensorShape(this.id); }
+    get dtype() { return api.tensorDtype(this.id); }
+    get device() { return api.tensorDevice(this.id); }
+    get disposed() { return !api.tensorLive(this.id); }
+    get nbytes() { return api.tensorNbytes(this.id); }
+    dispose() { api.tensorDispose(this.id); }
+    read(into) { api.tensorRead(this.id, into); }
+    write(from) { api.tensorWrite(this.id, from); }
   }
+  return TensorHandle;
+})
+)JS";
+
+}  // namespace
+
+void init_handles(Napi::Env env, Napi::Object exports) {
+  auto* t = new HandleTable();
+  env.SetInstanceData(t);
+  Napi::Function make = env.RunScript(kHandleClass).As<Napi::Function>();
+  Napi::Symbol key = Napi::Symbol::New(env, "vjepa.tensor");
+  t->id_key = Napi::Persistent(key);
+  Napi::Function cls = make.Call({exports, key}).As<Napi::Function>();
+  t->ctor = Napi::Persistent(cls);
+  exports.Set("TensorHandle", cls);
 }
 
-Napi::Value TensorHandle::Write(const Napi::CallbackInfo& info) {
-  try {
-    Tensor& t = tensor("write", "tensor");
-    size_t len;
-    const void* src = typed_data(info[0], &len, "write");
-    if (len != t.nbytes())
-      fail("write: typed array has " + std::to_string(len) + " bytes but " + t.desc() + " has " + std::to_string(t.nbytes()));
-    if (t.device() == Device::CPU) std::memcpy(t.raw(), src, len);
-    else cuda_copy_h2d(t.raw(), src, len, t.storage->device_index);
-    return info.Env().Undefined();
-  } catch (const Error& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
+Napi::Value wrap_tensor(Napi::Env env, Tensor t) {
+  HandleTable& tb = table(env);
+  return tb.ctor.New({Napi::Number::New(env, tb.put(std::move(t)))});
+}
+
+Tensor& unwrap_tensor(Napi::Env env, const Napi::Value& v, const char* op, const std::string& name,
+                      const std::string& what) {
+  HandleTable& t = table(env);
+  double id = handle_id(t, v);
+  if (id != id) fail(std::string(op) + ": " + what + " must be a tensor");
+  int64_t i = t.slot(id);
+  if (i < 0) fail(std::string(op) + ": " + name + " was used after dispose()");
+  return t.slots[(size_t)i];
+}
+
+VJ_BINDING(tensorDispose) {
+  if (info.Length() > 0 && info[0].IsNumber()) table(info.Env()).drop(info[0].As<Napi::Number>().DoubleValue());
+  return info.Env().Undefined();
+}
+
+VJ_BINDING(tensorLive) {
+  double id = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN;
+  return Napi::Boolean::New(info.Env(), table(info.Env()).slot(id) >= 0);
+}
+
+VJ_BINDING(tensorShape) {
+  Tensor& t = handle_arg(info, "shape");
+  Napi::Array a = Napi::Array::New(info.Env(), t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); i++) a.Set(i, Napi::Number::New(info.Env(), (double)t.shape[i]));
+  return a;
+}
+
+VJ_BINDING(tensorDtype) { return Napi::String::New(info.Env(), dtype_name(handle_arg(info, "dtype").dtype)); }
+
+VJ_BINDING(tensorDevice) {
+  HandleTable& tb = table(info.Env());
+  int64_t i = tb.slot(info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : NAN);
+  if (i < 0) return Napi::String::New(info.Env(), "disposed");
+  const Tensor& t = tb.slots[(size_t)i];
+  std::string d = device_name(t.device());
+  if (t.device() == Device::CUDA) d += ":" + std::to_string(t.storage->device_index);
+  return Napi::String::New(info.Env(), d);
+}
+
+VJ_BINDING(tensorNbytes) { return Napi::Number::New(info.Env(), (double)handle_arg(info, "nbytes").nbytes()); }
+
+VJ_BINDING(tensorRead) {
+  Tensor& t = handle_arg(info, "read");
+  size_t len;
+  void* dst = typed_data(info[1], &len, "read");
+  if (len != t.nbytes())
+    fail("read: typed array has " + std::to_string(len) + " bytes but " + t.desc() + " has " + std::to_string(t.nbytes()));
+  if (t.device() == Device::CPU) std::memcpy(dst, t.raw(), len);
+  else cuda_copy_d2h(dst, t.raw(), len, t.storage->device_index);
+  return info.Env().Undefined();
+}
+
+VJ_BINDING(tensorWrite) {
+  Tensor& t = handle_arg(info, "write");
+  size_t len;
+  const void* src = typed_data(info[1], &len, "write");
+  if (len != t.nbytes())
+    fail("write: typed array has " + std::to_string(len) + " bytes but " + t.desc() + " has " + std::to_string(t.nbytes()));
+  if (t.device() == Device::CPU) std::memcpy(t.raw(), src, len);
+  else cuda_copy_h2d(t.raw(), src, len, t.storage->device_index);
+  return info.Env().Undefined();
 }
 
 // ---------------------------------------------------------------- Args
@@ -147,9 +219,7 @@ const Napi::Value Args::arg(size_t i, const char* name) {
 }
 
 Tensor& Args::tensor(size_t i, const char* name) {
-  Napi::Value v = arg(i, name);
-  if (!TensorHandle::Is(v)) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be a tensor");
-  return TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(op_, name);
+  return unwrap_tensor(info_.Env(), arg(i, name), op_, name, "argument " + std::to_string(i) + " (" + name + ")");
 }
 
 Tensor* Args::opt_tensor(size_t i, const char* name) {
@@ -189,8 +259,7 @@ std::vector<Tensor*> Args::tensors(size_t i, const char* name) {
   for (uint32_t k = 0; k < a.Length(); k++) {
     Napi::Value e = a.Get(k);
     std::string elem = std::string(name) + "[" + std::to_string(k) + "]";
-    if (!TensorHandle::Is(e)) fail(std::string(op_) + ": " + elem + " is not a tensor");
-    ts[k] = &TensorHandle::Unwrap(e.As<Napi::Object>())->tensor(op_, elem.c_str());
+    ts[k] = &unwrap_tensor(info_.Env(), e, op_, elem, elem);
   }
   return ts;
 }

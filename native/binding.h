@@ -17,29 +17,19 @@ struct Registrar {
 };
 void register_all(Napi::Env env, Napi::Object exports);
 
-// The JS object that owns one tensor view. dispose() drops its reference now;
-// the GC finaliser is only the backstop.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Function Init(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, Tensor t);
-  static bool Is(const Napi::Value& v);
-  TensorHandle(const Napi::CallbackInfo& info);
-
-  Tensor& tensor(const char* op, const char* name);
-  bool disposed() const { return !tensor_.storage; }
-
- private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value GetShape(const Napi::CallbackInfo& info);
-  Napi::Value GetDtype(const Napi::CallbackInfo& info);
-  Napi::Value GetDevice(const Napi::CallbackInfo& info);
-  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
-  Napi::Value GetNbytes(const Napi::CallbackInfo& info);
-  Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value Write(const Napi::CallbackInfo& info);
-  Tensor tensor_;
-};
+// Tensors handed to JS live in a table of this addon instance; JS holds TensorHandle objects
+// (a plain JS class, made in init_handles) that carry the slot's id. A handle costs one table
+// slot and one small JS object: no C++ object wrapped per tensor and no GC finaliser, whose
+// weak references made every op's outputs and views slow to create and to collect. Lifetime
+// is explicit (dispose()); lib/tensor.ts gives tensors that outlive every scope a
+// FinalizationRegistry backstop. An id carries its slot's generation, so a handle used after
+// dispose() is an error, never the slot's next tensor.
+void init_handles(Napi::Env env, Napi::Object exports);
+Napi::Value wrap_tensor(Napi::Env env, Tensor t);
+// The tensor of a TensorHandle argument. Errors name it: "<op>: <what> must be a tensor",
+// "<op>: <name> was used after dispose()".
+Tensor& unwrap_tensor(Napi::Env env, const Napi::Value& v, const char* op, const std::string& name,
+                      const std::string& what);
 
 // Positional argument reader that names the op and the argument in every error.
 class Args {

@@ -30,7 +30,7 @@ VJ_BINDING(empty) {
   DType dt = dtype_from_name(a.str(1, "dtype"));
   int idx;
   Device dev = parse_device(a.count() > 2 ? a.str(2, "device") : "cpu", &idx, "empty");
-  return TensorHandle::Wrap(info.Env(), Tensor::empty(shape, dt, dev, idx));
+  return wrap_tensor(info.Env(), Tensor::empty(shape, dt, dev, idx));
 }
 
 // zeros(shape, dtype, device)
@@ -43,7 +43,7 @@ VJ_BINDING(zeros) {
   Tensor t = Tensor::empty(shape, dt, dev, idx);
   if (dev == Device::CPU) std::memset(t.raw(), 0, t.nbytes());
   else cuda_memset0(t.raw(), t.nbytes(), idx);
-  return TensorHandle::Wrap(info.Env(), t);
+  return wrap_tensor(info.Env(), t);
 }
 
 // reshape(t, shape) -> a view sharing storage
@@ -56,7 +56,7 @@ VJ_BINDING(reshape) {
   if (v.numel() != t.numel())
     fail("reshape: cannot view " + t.desc() + " as " + shape_str(shape) + " (" + std::to_string(t.numel()) + " vs " +
          std::to_string(v.numel()) + " elements)");
-  return TensorHandle::Wrap(info.Env(), v);
+  return wrap_tensor(info.Env(), v);
 }
 
 // narrow(t, start, length) along dim 0 -> a view sharing storage
@@ -71,7 +71,7 @@ VJ_BINDING(narrow) {
   int64_t row = t.numel() / std::max<int64_t>(1, t.shape[0]);
   v.offset += (size_t)(start * row) * dtype_size(t.dtype);
   v.shape[0] = len;
-  return TensorHandle::Wrap(info.Env(), v);
+  return wrap_tensor(info.Env(), v);
 }
 
 // copy(src, dst): same dtype and element count, any devices

@@ -130,7 +130,7 @@ test('optimizer errors name the op, the list element and the shapes', () => {
   throwsMsg(() => adamw([f32([4])], [native.zeros([4], 'bfloat16')], [f32([4])], [f32([4])]), [/adamwMany/, /grads\[0\]/, /float32/, /bf16\[4\]/], 'dtype');
   throwsMsg(() => adamw([f32([4])], [f32([4]), f32([4])], [f32([4])], [f32([4])]), [/adamwMany/, /grads has 2 tensors, params has 1/], 'list lengths');
   throwsMsg(() => adamw([f32([4])], [f32([4])], [f32([4])], [f32([4])], [0, 0], [1]), [/adamwMany/, /1 params but 2 weight decays/], 'wd count');
-  throwsMsg(() => adamw([f32([4])], [5], [f32([4])], [f32([4])]), [/adamwMany/, /grads\[0\] is not a tensor/], 'element');
+  throwsMsg(() => adamw([f32([4])], [5], [f32([4])], [f32([4])]), [/adamwMany/, /grads\[0\] must be a tensor/], 'element');
   throwsMsg(() => native.emaMany([f32([2, 2])], [f32([4])], 0.99), [/emaMany/, /\[2,2\]/, /\[4\]/], 'ema shape');
   throwsMsg(() => native.scaleMany(f32([3]) as never, 2), [/scaleMany/, /must be an array of tensors/], 'scale arg');
   assert.ok(true);
