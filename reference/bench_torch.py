@@ -1,6 +1,6 @@
 """Side-by-side PyTorch CPU numbers for the TS bench (schema in reference/README.md).
 
-    python3 reference/bench_torch.py --threads 2 --json [--only gemm|attention|layernorm|step]
+    python3 reference/bench_torch.py --threads 2 --json [--only gemm|attention|layernorm|step|dispatch]
 
 With --json, stdout carries exactly one JSON object (everything else goes to stderr). A part that
 fails is reported as {"error": "..."} and the exit status is 1; the JSON is still printed.
@@ -29,6 +29,11 @@ STEP = dict(img_size=112, patch_size=16, num_frames=16, tubelet_size=2, embed_di
 # (short: 8 blocks, scale 0.15; long: 2 blocks, scale 0.7; aspect 0.75-1.5; full temporal extent),
 # numpy Monte-Carlo over 2000 batches: short K_enc 98.9, K_pred 205.3; long K_enc 42.0, K_pred 275.9.
 STEP_MASKS = dict(ctx_0=99, tgt_0=205, ctx_1=42, tgt_1=276)
+# Dispatch-bound step: the ViT-L step's structure (encoder depth 24, predictor depth 12) at width 16 on
+# 4 tokens, so that every op's compute is negligible and the time is the framework's per-op cost.
+DISPATCH = dict(img_size=16, patch_size=8, num_frames=2, tubelet_size=2, embed_dim=16, depth=24, num_heads=1,
+                mlp_ratio=4.0, pred_embed_dim=16, pred_depth=12, batch=1, uniform_power=True)
+DISPATCH_MASKS = dict(ctx_0=1, tgt_0=3, ctx_1=1, tgt_1=3)
 
 
 def log(*a):
@@ -111,10 +116,9 @@ def bench_layernorm(reps):
     return res
 
 
-def step_matmul_gflop():
+def step_matmul_gflop(c, m):
     """Matmul FLOPs per step (2 per multiply-add), forward+backward = 3x forward for the online nets,
     forward only for the target encoder; attention counted as 4*n^2*d per block forward."""
-    c, m = STEP, STEP_MASKS
     grid = (c['num_frames'] // c['tubelet_size'], c['img_size'] // c['patch_size'], c['img_size'] // c['patch_size'])
     n = grid[0] * grid[1] * grid[2]
     d, dp = c['embed_dim'], c['pred_embed_dim']
@@ -132,10 +136,9 @@ def step_matmul_gflop():
     return c['batch'] * (target + 3 * online) / 1e9, n
 
 
-def bench_step(reps):
+def bench_step(reps, c=STEP, m=STEP_MASKS):
     from vjepa_model import Predictor, VisionTransformer, init_pretrain_
     from vjepa_step import Schedule, make_state, train_step
-    c, m = STEP, STEP_MASKS
     torch.manual_seed(0)
     enc = VisionTransformer(c['img_size'], c['patch_size'], c['num_frames'], c['tubelet_size'], c['embed_dim'],
                             c['depth'], c['num_heads'], c['mlp_ratio'], 1e-6, c['uniform_power'])
@@ -162,7 +165,7 @@ def bench_step(reps):
         losses.append(out['loss'].item())
 
     ts = timeit(one, 2, reps)
-    gflop, ntok = step_matmul_gflop()
+    gflop, ntok = step_matmul_gflop(c, m)
     med = statistics.median(ts)
     res = {'config': c, 'tokens': ntok, 'masks': m, 'loss': 'L1 (loss_exp 1), reg computed with coeff 0',
            'optimizer': 'AdamW 4 groups + EMA, no clipping (epoch 0 <= warmup)', 'dtype': 'float32',
@@ -173,7 +176,12 @@ def bench_step(reps):
     return res
 
 
-PARTS = {'gemm': bench_gemm, 'attention': bench_attention, 'layernorm': bench_layernorm, 'step': bench_step}
+def bench_dispatch(reps):
+    return bench_step(reps, DISPATCH, DISPATCH_MASKS)
+
+
+PARTS = {'gemm': bench_gemm, 'attention': bench_attention, 'layernorm': bench_layernorm, 'step': bench_step,
+         'dispatch': bench_dispatch}
 
 
 def cpu_name():
@@ -197,7 +205,7 @@ def main():
     if args.threads < 1:
         ap.error('--threads must be >= 1')
     torch.set_num_threads(args.threads)
-    default_reps = {'gemm': 8, 'attention': 10, 'layernorm': 30, 'step': 5}
+    default_reps = {'gemm': 8, 'attention': 10, 'layernorm': 30, 'step': 5, 'dispatch': 40}
     result = {'schema': 'vjepa-bench-torch/1', 'torch_version': torch.__version__, 'threads': torch.get_num_threads(),
               'cpu': cpu_name(), 'python': platform.python_version()}
     failed = False
