@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
-import { Tensor, tidy, memoryStats } from '../../lib/tensor.js';
+import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward, noGrad } from '../../lib/autograd.js';
 import { targetNorm } from '../../lib/nn/vit.js';
 import { jepaForward, type MaskPair } from '../../lib/train/iteration.js';
@@ -13,11 +13,8 @@ import { AdamW, clipGradNorm } from '../../lib/optim/adamw.js';
 import { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } from '../../lib/optim/schedules.js';
 import { assertClose } from '../helpers/compare.js';
 import { loadParityFixture } from './parity-fixture.js';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { settledLive } from '../helpers/gc.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 const fixture = loadParityFixture(fileURLToPath(new URL('../../../test/fixtures/parity/', import.meta.url)));
 const st = fixture.tensors;
@@ -77,14 +74,6 @@ test('step 0: targets, context features, predictions, losses and every gradient'
   });
   model.dispose();
 });
-
-async function settledLive(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats().liveTensors;
-}
 
 test('5 AdamW + EMA steps reproduce the losses, schedules and final weights', async () => {
   const liveBefore = await settledLive();

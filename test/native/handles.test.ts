@@ -2,21 +2,10 @@
 // with lib/tensor.ts's GC backstop for tensors no scope owns.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { native } from '../../lib/native.js';
 import { Tensor, tidy, keep, memoryStats } from '../../lib/tensor.js';
+import { settledLive } from '../helpers/gc.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-async function settledLive(): Promise<number> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats().liveTensors;
-}
 
 test('a disposed handle stays invalid after its slot is reused; disposing twice is harmless', () => {
   const a = native.empty([3], 'float32', 'cpu');

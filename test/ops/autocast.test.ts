@@ -4,10 +4,8 @@
 // bit against fp32 GEMMs fed explicitly rounded values, then the region's rules.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { native } from '../../lib/native.js';
-import { Tensor, tidy, memoryStats } from '../../lib/tensor.js';
+import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
 import { autocast, matmulDtype } from '../../lib/ops/autocast.js';
 import { linear, linearGelu } from '../../lib/ops/linear.js';
@@ -16,9 +14,8 @@ import { selfAttention } from '../../lib/ops/attention.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 import { mulberry32 } from '../helpers/random.js';
+import { settledLive } from '../helpers/gc.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 const rng = mulberry32(31337);
 const randn = (n: number, s = 1) => new Float32Array(n).map(() => (rng() + rng() + rng() - 1.5) * 2 * s);
@@ -56,14 +53,6 @@ const sumRows = (g: Tensor): Float32Array =>
     native.sumRows(g.handle, t.handle, true);
     return t.toFloat32Array();
   });
-
-async function settledLive(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats().liveTensors;
-}
 
 test('linear: forward and every gradient use bf16-rounded GEMM operands, bias grad in fp32', () => {
   const [R, din, dout] = [37, 48, 29];

@@ -9,12 +9,9 @@ import { InitRng } from '../../lib/nn/init.js';
 import { predictionLoss } from '../../lib/ops/loss.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { Module } from '../../lib/nn/module.js';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { gc, settledLive } from '../helpers/gc.js';
 
 // A collected heap makes RSS comparable across points in time.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 function settledRss(): number {
   gc();
   gc();
@@ -27,16 +24,6 @@ class Tiny extends Module {
     super();
     this.blocks = [0, 1].map((i) => (this as unknown as { child: (n: string, m: Block) => Block }).child(`blocks.${i}`, new Block(32, 2, 64, 1e-6, rng)));
   }
-}
-
-// Tensors that earlier test files left to the GC backstop are freed asynchronously; let that
-// finish so the count below only moves with what this test does.
-async function settledLive(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return memoryStats().liveTensors;
 }
 
 test('1000 iterations keep live buffers and RSS flat', async () => {

@@ -7,28 +7,17 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
 import { native } from '../../lib/native.js';
 import { memoryStats } from '../../lib/tensor.js';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { probePaths, runProbe } from '../../lib/probe/probe.js';
 import { tinyConfig, tinyRaw, tinySetup } from './helpers.js';
+import { settle } from '../helpers/gc.js';
 
 const cuda = native.cudaInfo();
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const PROBE_BIN = join(ROOT, 'dist/bin/vjepa-probe.js');
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-/** Collects garbage and lets the finalizers (which free native memory) run: they come on later turns. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 // Paths that do not exist: the device check must come before data, checkpoint or output.
 const nowhere = () => {
