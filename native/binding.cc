@@ -251,45 +251,39 @@ std::string Args::str(size_t i, const char* name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-std::vector<Tensor*> Args::tensors(size_t i, const char* name) {
+// The elements of an array argument, each read by read(value, "name[k]"), which throws for a bad one.
+template <class T, class Read>
+std::vector<T> Args::elements(size_t i, const char* name, const char* of_what, Read read) {
   Napi::Value v = arg(i, name);
-  if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of tensors");
+  if (!v.IsArray())
+    fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of " + of_what);
   Napi::Array a = v.As<Napi::Array>();
-  std::vector<Tensor*> ts(a.Length());
-  for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value e = a.Get(k);
-    std::string elem = std::string(name) + "[" + std::to_string(k) + "]";
-    ts[k] = &unwrap_tensor(info_.Env(), e, op_, elem, elem);
-  }
-  return ts;
-}
-
-std::vector<double> Args::nums(size_t i, const char* name) {
-  Napi::Value v = arg(i, name);
-  if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of numbers");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<double> out(a.Length());
-  for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value e = a.Get(k);
-    if (!e.IsNumber()) fail(std::string(op_) + ": " + name + "[" + std::to_string(k) + "] must be a number");
-    out[k] = e.As<Napi::Number>().DoubleValue();
-  }
+  std::vector<T> out(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) out[k] = read(a.Get(k), std::string(name) + "[" + std::to_string(k) + "]");
   return out;
 }
 
+std::vector<Tensor*> Args::tensors(size_t i, const char* name) {
+  return elements<Tensor*>(i, name, "tensors", [&](const Napi::Value& e, const std::string& elem) {
+    return &unwrap_tensor(info_.Env(), e, op_, elem, elem);
+  });
+}
+
+std::vector<double> Args::nums(size_t i, const char* name) {
+  return elements<double>(i, name, "numbers", [&](const Napi::Value& e, const std::string& elem) {
+    if (!e.IsNumber()) fail(std::string(op_) + ": " + elem + " must be a number");
+    return e.As<Napi::Number>().DoubleValue();
+  });
+}
+
 std::vector<int64_t> Args::shape(size_t i, const char* name) {
-  Napi::Value v = arg(i, name);
-  if (!v.IsArray()) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an array of integers");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<int64_t> s(a.Length());
-  for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value e = a.Get(k);
-    if (!e.IsNumber()) fail(std::string(op_) + ": " + name + "[" + std::to_string(k) + "] must be an integer");
+  return elements<int64_t>(i, name, "integers", [&](const Napi::Value& e, const std::string& elem) {
+    if (!e.IsNumber()) fail(std::string(op_) + ": " + elem + " must be an integer");
     double d = e.As<Napi::Number>().DoubleValue();
-    if (d < 0 || d != (double)(int64_t)d) fail(std::string(op_) + ": " + name + "[" + std::to_string(k) + "] must be a non-negative integer, got " + std::to_string(d));
-    s[k] = (int64_t)d;
-  }
-  return s;
+    if (d < 0 || d != (double)(int64_t)d)
+      fail(std::string(op_) + ": " + elem + " must be a non-negative integer, got " + std::to_string(d));
+    return (int64_t)d;
+  });
 }
 
 }  // namespace vj

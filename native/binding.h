@@ -51,6 +51,8 @@ class Args {
 
  private:
   const Napi::Value arg(size_t i, const char* name);
+  template <class T, class Read>
+  std::vector<T> elements(size_t i, const char* name, const char* of_what, Read read);
   const Napi::CallbackInfo& info_;
   const char* op_;
 };
