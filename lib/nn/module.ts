@@ -13,26 +13,41 @@ export class Parameter {
   }
 }
 
+// Bumped whenever any module registers a parameter or a child: a parent cannot see its
+// children change, so cached parameter lists are checked against this.
+let structureVersion = 0;
+
 export abstract class Module {
   private readonly params = new Map<string, Parameter>();
   private readonly children = new Map<string, Module>();
+  private named: { version: number; list: readonly [string, Parameter][] } | null = null;
 
   protected param(name: string, t: Tensor, trainable = true): Tensor {
     t.name = name;
     this.params.set(name, new Parameter(t, trainable));
+    structureVersion++;
     return t;
   }
 
   protected child<M extends Module>(name: string, m: M): M {
     this.children.set(name, m);
+    structureVersion++;
     return m;
   }
 
-  /** (name, parameter) pairs in registration order, with dotted state-dict names. */
-  namedParameters(prefix = ''): [string, Parameter][] {
+  /**
+   * (name, parameter) pairs in registration order, with dotted state-dict names. Cached: the
+   * optimizer, clipping and the EMA ask for them every step, and a ViT-L has ~300 to walk.
+   */
+  namedParameters(): readonly [string, Parameter][] {
+    if (this.named?.version !== structureVersion) this.named = { version: structureVersion, list: this.collect('') };
+    return this.named.list;
+  }
+
+  private collect(prefix: string): [string, Parameter][] {
     const out: [string, Parameter][] = [];
     for (const [n, p] of this.params) out.push([prefix + n, p]);
-    for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    for (const [n, c] of this.children) out.push(...c.collect(`${prefix}${n}.`));
     return out;
   }
 

@@ -110,7 +110,7 @@ test('5 AdamW + EMA steps reproduce the losses, schedules and final weights', as
     assertClose([m], [rec.momentum], 1e-9, `momentum at step ${step}`);
     model.emaUpdate(m);
   }
-  const byName = (mod: { namedParameters(): [string, { tensor: Tensor }][] }, n: string) =>
+  const byName = (mod: { namedParameters(): readonly [string, { tensor: Tensor }][] }, n: string) =>
     mod.namedParameters().find(([k]) => k === n)![1].tensor.toFloat32Array();
   for (const key of st.keys()) {
     if (!key.startsWith('after5.')) continue;

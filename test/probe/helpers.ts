@@ -81,7 +81,7 @@ export function tinyRaw(s: { dir: string; trainCsv: string; valCsv: string }, ov
   return raw;
 }
 
-export function snapshot(params: [string, { tensor: { toFloat32Array(): Float32Array } }][]): Map<string, Float32Array> {
+export function snapshot(params: readonly [string, { tensor: { toFloat32Array(): Float32Array } }][]): Map<string, Float32Array> {
   return new Map(params.map(([n, p]) => [n, p.tensor.toFloat32Array()]));
 }
 
