@@ -63,13 +63,6 @@ export class AdamW {
     if (ps.length) native.adamwMany(ps, gs, ms, vs, lr, this.betas[0], this.betas[1], this.eps, wds, steps);
   }
 
-  zeroGrad(): void {
-    for (const g of this.groups)
-      for (const [, p] of g.params) {
-        if (p.grad) native.fill(p.grad.handle, 0);
-      }
-  }
-
   /** Moment statistics for the log: mean |m| and mean |v| per parameter (avg, min, max). */
   momentStats(): { m: [number, number, number]; v: [number, number, number] } | null {
     const ms: number[] = [];
