@@ -69,7 +69,7 @@ struct HandleTable {
   }
   // The live slot of id, or -1.
   int64_t slot(double id) const {
-    if (!(id >= 0) || id != (double)(uint64_t)id) return -1;
+    if (!(id >= 0 && id < 4503599627370496.0) || id != (double)(uint64_t)id) return -1;  // ids stay below 2^52
     uint64_t u = (uint64_t)id;
     uint64_t i = u % (uint64_t)kSlots, g = u / (uint64_t)kSlots;
     if (i >= slots.size() || gen[i] != g || !slots[i].storage) return -1;

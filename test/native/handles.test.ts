@@ -32,6 +32,13 @@ test('only real handles are tensors: a look-alike object or a number is refused'
   const fake = { id: (a as unknown as { id: number }).id };
   assert.throws(() => native.fill(fake as never, 1), /fill: argument 0 \(x\) must be a tensor/);
   assert.throws(() => native.fill(3 as never, 1), /fill: argument 0 \(x\) must be a tensor/);
+  // the handle class's own calls take raw ids: out-of-range ones are dead slots, not a crash
+  const raw = native as unknown as { tensorDispose(id: number): void; tensorLive(id: number): boolean };
+  for (const id of [-1, NaN, Infinity, 1e300, 2 ** 60, 0.5]) {
+    raw.tensorDispose(id);
+    assert.is(raw.tensorLive(id), false, `id ${id}`);
+  }
+  assert.not.ok(a.disposed, 'a real handle is untouched');
   a.dispose();
 });
 
