@@ -1,0 +1,66 @@
+// Kernel launches per pretraining iteration, by addon call, for a model with the ViT-L step's
+// structure (encoder depth 24, predictor depth 12) at width 16 on 4 tokens: the count does not
+// depend on the widths, and small widths keep it quick on the CUDA emulator. bf16 mixed
+// precision, without and with gradient clipping.
+//   VJEPA_ADDON=$PWD/build-emu/Release/vjepa.node VJEPA_CUBLAS=$PWD/build-emu/Release/libcublas_emu.so node test/gpu/launches.mjs
+//   node test/gpu/launches.mjs            # on a GPU (needs dist/ built)
+import { compiled } from './dist.mjs';
+
+const { lib } = compiled(import.meta.url, 'lib/train/iteration.js');
+const { native } = await lib('native.js');
+const { Tensor } = await lib('tensor.js');
+const { AdamW } = await lib('optim/adamw.js');
+const { pretrainStep } = await lib('train/iteration.js');
+const { VJepa } = await lib('nn/vjepa.js');
+
+const info = native.cudaInfo();
+if (!info.available) {
+  console.log(`CUDA unavailable: ${info.reason}`);
+  process.exit(0);
+}
+const dev = 'cuda';
+const B = 1, T = 2, S = 16, P = 8;
+const model = new VJepa({
+  modelName: 'vit_large', overrides: { embed_dim: 16, num_heads: 1 }, cropSize: S, patchSize: P, numFrames: T, tubeletSize: 2,
+  uniformPower: true, predEmbedDim: 16, predDepth: 12, numMaskTokens: 2, zeroInitMaskTokens: true, seed: 0,
+}).to(dev);
+const opt = new AdamW(model.paramGroups());
+const N = model.encoder.numTokens;
+const x = Tensor.from(Float32Array.from({ length: B * 3 * T * S * S }, (_, i) => Math.sin(i)), [B, 3, T, S, S], 'float32', dev);
+const ids = (k, o) => Int32Array.from({ length: B * k }, (_, i) => (i % k) + o);
+const masks = [0, 1].map(() => ({ ctx: Tensor.from(ids(1, 0), [B, 1], 'int32', dev), tgt: Tensor.from(ids(N - 1, 1), [B, N - 1], 'int32', dev) }));
+
+// Wrap every addon call to attribute launches to it.
+const counts = new Map();
+for (const k of Object.keys(native)) {
+  const f = native[k];
+  if (typeof f !== 'function' || k === 'TensorHandle' || k === 'cudaInfo') continue;
+  native[k] = function (...a) {
+    const l0 = native.cudaInfo().launches;
+    const r = f.apply(this, a);
+    const c = counts.get(k) ?? { calls: 0, launches: 0 };
+    c.calls++;
+    c.launches += native.cudaInfo().launches - l0;
+    counts.set(k, c);
+    return r;
+  };
+}
+
+for (const clipGrad of [null, 1e-9]) {
+  const s = { lossExp: 1, regCoeff: 0, clipGrad, lr: 1e-4, wd: 0.04, momentum: 0.998, matmulDtype: 'bfloat16' };
+  pretrainStep(model, opt, x, masks, s); // first step: optimizer state, bf16 caches
+  counts.clear();
+  const l0 = native.cudaInfo().launches;
+  pretrainStep(model, opt, x, masks, s);
+  console.log(`\n${clipGrad === null ? 'no clipping' : 'clipping'}: ${native.cudaInfo().launches - l0} kernel launches per step (a GEMM counted as one)`);
+  console.log('| addon call | calls | launches |\n|---|---|---|');
+  for (const [k, v] of [...counts].filter(([, v]) => v.launches).sort((a, b) => b[1].launches - a[1].launches))
+    console.log(`| ${k} | ${v.calls} | ${v.launches} |`);
+}
+for (const m of masks) {
+  m.ctx.dispose();
+  m.tgt.dispose();
+}
+x.dispose();
+opt.dispose();
+model.dispose();
