@@ -3,7 +3,7 @@
 # the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), check
 # asynchronous uploads against synchronous ones and for races (test/gpu/upload.mjs), run full
 # pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs) and probe steps
-# (test/gpu/probe.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
+# (test/gpu/probe.mjs), count kernel launches per step (test/gpu/launches.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
 # (test/gpu/step_bench.mjs) against torch. Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
@@ -76,6 +76,7 @@ echo; echo "== train steps: CUDA vs CPU"
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 node test/gpu/step.mjs || rc=1
 echo; echo "== probe steps: CUDA vs CPU"; node test/gpu/probe.mjs || rc=1
+echo; echo "== kernel launches per step (ViT-L structure)"; node test/gpu/launches.mjs || rc=1
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   echo; echo "== bench"

@@ -62,6 +62,22 @@ for (const [script, summary] of [
   });
 }
 
+test('test/gpu/launches.mjs: the optimizer tail of a ViT-L-structured step is a few multi-tensor launches', () => {
+  const r = run(process.execPath, [join(ROOT, 'test/gpu/launches.mjs')], 10 * 60_000);
+  assert.is(r.status, 0, r.tail);
+  const rows = (op: string) => [...r.out.matchAll(new RegExp(`^\\| ${op} \\| (\\d+) \\| (\\d+) \\|$`, 'gm'))].map((m) => [+m[1], +m[2]]);
+  // 444 trainable tensors (292 in the encoder): ceil(444/48) = 10 AdamW launches, ceil(292/48) = 7 EMA launches,
+  // and per norm one launch per batch of 48 plus one final sum (7 + 1 for the encoder, 4 + 1 for the predictor).
+  assert.equal(rows('adamwMany'), [[1, 10], [1, 10]], r.tail);
+  assert.equal(rows('emaMany'), [[1, 7], [1, 7]], r.tail);
+  assert.equal(rows('sumSquaresMany'), [[2, 13], [2, 13]], r.tail);
+  assert.equal(rows('scaleMany'), [[2, 11]], 'clipping: the two lists in 11 launches');
+  const totals = [...r.out.matchAll(/(\d+) kernel launches per step/g)].map((m) => +m[1]);
+  assert.is(totals.length, 2);
+  assert.ok(totals[0] > 3000 && totals[0] < 4000, `launches per step ${totals[0]}`);
+  assert.is(totals[1] - totals[0], 11, 'clipping adds only its 11 launches');
+});
+
 test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees what it made', () => {
   const code = `import('${join(ROOT, 'test/gpu/bench.mjs')}').then(async (m) => {
     const A = require(process.env.VJEPA_ADDON);
