@@ -51,7 +51,9 @@ struct HandleTable {
   std::vector<uint32_t> gen;
   std::vector<uint32_t> free_slots;
   Napi::FunctionReference ctor;  // the JS TensorHandle class
-  Napi::Reference<Napi::Symbol> id_key;  // handles keep their id under this symbol too: a string key would be made anew on every read
+  // Handles keep their id under this symbol, which only the addon and the class hold (a string
+  // key would also be made anew on every read).
+  Napi::Reference<Napi::Symbol> id_key;
 
   double put(Tensor t) {
     uint32_t i;
@@ -111,19 +113,21 @@ void* typed_data(const Napi::Value& v, size_t* len, const char* op) {
   return static_cast<char*>(buf.Data()) + ta.ByteOffset();
 }
 
-// The handle class's methods and getters call these with the handle's id.
+// The handle class's methods and getters call these with the handle's id. The id that counts is
+// the one under the addon's symbol; `id` is there to read (logs, debugging), and changing it
+// cannot point a handle at another tensor.
 const char* kHandleClass = R"JS(
 (function (api, key) {
   class TensorHandle {
     constructor(id) { this.id = id; this[key] = id; }
-    get shape() { return api.tensorShape(this.id); }
-    get dtype() { return api.tensorDtype(this.id); }
-    get device() { return api.tensorDevice(this.id); }
-    get disposed() { return !api.tensorLive(this.id); }
-    get nbytes() { return api.tensorNbytes(this.id); }
-    dispose() { api.tensorDispose(this.id); }
-    read(into) { api.tensorRead(this.id, into); }
-    write(from) { api.tensorWrite(this.id, from); }
+    get shape() { return api.tensorShape(this[key]); }
+    get dtype() { return api.tensorDtype(this[key]); }
+    get device() { return api.tensorDevice(this[key]); }
+    get disposed() { return !api.tensorLive(this[key]); }
+    get nbytes() { return api.tensorNbytes(this[key]); }
+    dispose() { api.tensorDispose(this[key]); }
+    read(into) { api.tensorRead(this[key], into); }
+    write(from) { api.tensorWrite(this[key], from); }
   }
   return TensorHandle;
 })

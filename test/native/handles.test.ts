@@ -39,7 +39,13 @@ test('only real handles are tensors: a look-alike object or a number is refused'
     assert.is(raw.tensorLive(id), false, `id ${id}`);
   }
   assert.not.ok(a.disposed, 'a real handle is untouched');
+  // its readable id is not the one that counts: pointing it elsewhere does not retarget the handle
+  const b = native.zeros([5], 'float32', 'cpu');
+  (a as unknown as { id: number }).id = (b as unknown as { id: number }).id;
   a.dispose();
+  assert.not.ok(b.disposed, 'b survives a.dispose()');
+  assert.ok(a.disposed);
+  b.dispose();
 });
 
 test('views keep their storage alive after the base handle is disposed', () => {
