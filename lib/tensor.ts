@@ -300,9 +300,7 @@ export function tidy<T extends Kept>(fn: () => T): T {
     throw e;
   }
   scopes.pop();
-  const survivors = new Set<Tensor>();
-  collect(result, survivors);
-  adopt(scope, survivors);
+  adopt(scope, result);
   return result;
 }
 
@@ -317,14 +315,17 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     const idx = scopes.lastIndexOf(scope);
     if (idx >= 0) scopes.splice(idx, 1);
   }
-  const survivors = new Set<Tensor>();
-  collect(result, survivors);
-  adopt(scope, survivors);
+  adopt(scope, result);
   return result;
 }
 
-/** A closed scope's survivors go to the enclosing scope, or to the backstop at the top; the rest are freed. */
-function adopt(scope: Scope, survivors: Set<Tensor>): void {
+/**
+ * A closed scope's survivors (the tensors in its result) go to the enclosing scope, or to the
+ * backstop at the top; the rest are freed.
+ */
+function adopt(scope: Scope, result: unknown): void {
+  const survivors = new Set<Tensor>();
+  collect(result, survivors);
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
     if (!survivors.has(t)) t.dispose();
