@@ -111,16 +111,26 @@ export class AdamW {
   }
 }
 
+/** The gradients the params have (params without one are skipped, as torch does). */
+function gradHandles(params: Tensor[]): TensorHandle[] {
+  return params.flatMap((p) => (p.grad ? [p.grad.handle] : []));
+}
+
+/** L2 norm over the tensors, float64 accumulated; one call: on the GPU each per-tensor read would be a synchronisation. */
+function normOf(hs: TensorHandle[]): number {
+  return Math.sqrt(native.sumSquaresMany(hs));
+}
+
 /** Total L2 norm of the gradients (float64 accumulation). */
 export function gradNorm(params: Tensor[]): number {
-  // One call: on the GPU each per-tensor read would be a synchronisation.
-  return Math.sqrt(native.sumSquaresMany(params.flatMap((p) => (p.grad ? [p.grad.handle] : []))));
+  return normOf(gradHandles(params));
 }
 
 /** torch.nn.utils.clip_grad_norm_: scales by min(1, max/(norm+1e-6)); returns the pre-clip norm. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  const norm = gradNorm(params);
+  const hs = gradHandles(params);
+  const norm = normOf(hs);
   const coef = Math.min(1, maxNorm / (norm + 1e-6));
-  if (coef < 1) native.scaleMany(params.flatMap((p) => (p.grad ? [p.grad.handle] : [])), coef);
+  if (coef < 1) native.scaleMany(hs, coef);
   return norm;
 }
