@@ -70,16 +70,10 @@ VJ_BINDING(sumSquaresMany) {
   const char* op = "sumSquaresMany";
   Args a(info, op);
   std::vector<Tensor*> ts = a.tensors(0, "xs");
-  std::vector<const float*> xs;
-  std::vector<int64_t> ns;
-  for (size_t k = 0; k < ts.size(); k++) {
-    check_dtype(op, ("xs[" + std::to_string(k) + "]").c_str(), *ts[k], DType::F32);
-    xs.push_back(ts[k]->f32());
-    ns.push_back(ts[k]->numel());
-  }
-  const Backend& be = same_device_in(op, ts);
+  std::vector<int64_t> ns = list_sizes(op, {{"xs", &ts}});
+  const Backend& be = lists_device(op, {&ts});
   if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
-  return Napi::Number::New(info.Env(), need(be.sum_squares_many, be, op)(xs.data(), ns.data(), (int64_t)ts.size()));
+  return Napi::Number::New(info.Env(), need(be.sum_squares_many, be, op)(f32_ptrs<const float>(ts).data(), ns.data(), (int64_t)ts.size()));
 }
 
 // meanColStd(x [..., C]): mean over C of the std over all leading rows (collapse monitor)

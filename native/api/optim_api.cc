@@ -5,43 +5,6 @@
 
 using namespace vj;
 
-namespace {
-
-// The element counts of a tensor list after checking that every list has its dtype (f32) and
-// that the i-th entries of the lists match the first list's shapes.
-std::vector<int64_t> list_sizes(const char* op, std::initializer_list<std::pair<const char*, const std::vector<Tensor*>*>> lists) {
-  auto [name0, first] = *lists.begin();
-  std::vector<int64_t> ns(first->size());
-  for (auto& [name, list] : lists) {
-    if (list->size() != first->size())
-      fail(std::string(op) + ": " + name + " has " + std::to_string(list->size()) + " tensors, " + name0 + " has " +
-           std::to_string(first->size()));
-    for (size_t k = 0; k < list->size(); k++) {
-      std::string elem = std::string(name) + "[" + std::to_string(k) + "]";
-      check_dtype(op, elem.c_str(), *(*list)[k], DType::F32);
-      if (list != first)
-        check_same_shape(op, (std::string(name0) + "[" + std::to_string(k) + "]").c_str(), *(*first)[k], elem.c_str(),
-                         *(*list)[k]);
-    }
-  }
-  for (size_t k = 0; k < ns.size(); k++) ns[k] = (*first)[k]->numel();
-  return ns;
-}
-
-const Backend& lists_device(const char* op, std::initializer_list<const std::vector<Tensor*>*> lists) {
-  std::vector<const Tensor*> all;
-  for (auto* l : lists) all.insert(all.end(), l->begin(), l->end());
-  return same_device_in(op, all);
-}
-
-template <class T>
-std::vector<T*> ptrs(const std::vector<Tensor*>& ts) {
-  std::vector<T*> out;
-  for (Tensor* t : ts) out.push_back(t->f32());
-  return out;
-}
-
-}  // namespace
 
 // adamwMany(params[], grads[], ms[], vs[], lr, beta1, beta2, eps, weightDecays[], steps[]): one
 // torch.optim.AdamW step for every tensor of the lists (torch's foreach / multi-tensor path), each
@@ -59,6 +22,7 @@ VJ_BINDING(adamwMany) {
     fail(std::string(op) + ": " + std::to_string(p.size()) + " params but " + std::to_string(wd.size()) +
          " weight decays and " + std::to_string(step.size()) + " steps");
   const Backend& be = lists_device(op, {&p, &g, &m, &v});
+  const float flr = (float)lr;
   std::vector<AdamWTensor> ts(p.size());
   for (size_t k = 0; k < p.size(); k++) {
     if (step[k] < 1 || step[k] != std::floor(step[k]))
@@ -67,7 +31,6 @@ VJ_BINDING(adamwMany) {
     // Formed in double from the float32 hyper-parameters, as torch forms them.
     const double bc1 = 1.0 - std::pow((double)b1, step[k]);
     const double bc2 = 1.0 - std::pow((double)b2, step[k]);
-    const float flr = (float)lr;
     ts[k] = {p[k]->f32(), g[k]->f32(), m[k]->f32(), v[k]->f32(), ns[k],
              (float)(1.0 - (double)flr * (double)(float)wd[k]), (float)(flr / bc1), (float)std::sqrt(bc2)};
   }
@@ -83,7 +46,7 @@ VJ_BINDING(emaMany) {
   float mom = (float)a.num(2, "momentum");
   std::vector<int64_t> ns = list_sizes(op, {{"targets", &t}, {"onlines", &o}});
   const Backend& be = lists_device(op, {&t, &o});
-  need(be.ema_many, be, op)(ptrs<float>(t).data(), ptrs<const float>(o).data(), ns.data(), (int64_t)ns.size(), mom);
+  need(be.ema_many, be, op)(f32_ptrs<float>(t).data(), f32_ptrs<const float>(o).data(), ns.data(), (int64_t)ns.size(), mom);
   return info.Env().Undefined();
 }
 
@@ -95,6 +58,6 @@ VJ_BINDING(scaleMany) {
   float s = (float)a.num(1, "a");
   std::vector<int64_t> ns = list_sizes(op, {{"xs", &x}});
   const Backend& be = lists_device(op, {&x});
-  need(be.scale_many, be, op)(ptrs<float>(x).data(), ns.data(), (int64_t)ns.size(), s);
+  need(be.scale_many, be, op)(f32_ptrs<float>(x).data(), ns.data(), (int64_t)ns.size(), s);
   return info.Env().Undefined();
 }
