@@ -55,18 +55,8 @@ __global__ void mean_col_std_final_kernel(const double* __restrict__ part, const
   if (threadIdx.x == 0) *result = cols ? total / (double)cols : 0.0;
 }
 
-__global__ void sumsq_partial_kernel(const float* __restrict__ x, int64_t n, double* part) {
-  double s = 0;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    double v = x[i];
-    s += v * v;
-  }
-  s = block_sum(s);
-  if (threadIdx.x == 0) part[blockIdx.x] = s;
-}
-
 // One partial per block of a multi-tensor batch, at part[base + block].
-__global__ void sumsq_many_partial_kernel(MtBatch<1, 1> b, double* part, int64_t base) {
+__global__ void sumsq_partial_kernel(MtBatch<1, 1> b, double* part, int64_t base) {
   const MtChunk c = mt_chunk(b);
   const float* __restrict__ x = static_cast<const float*>(b.ptr[0][c.k]);
   double s = 0;
@@ -126,21 +116,9 @@ void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accum
   check_launch("sumRows");
 }
 
-double sum_squares(const float* x, int64_t n) {
-  if (n <= 0) return 0.0;
-  const int threads = 256;
-  unsigned blocks = grid_for(n, threads * 8, 1024);
-  Scratch part(sizeof(double) * (blocks + 1));
-  double* d = part.as<double>();
-  sumsq_partial_kernel<<<blocks, threads, 0, stream()>>>(x, n, d);
-  check_launch("sumSquares");
-  sum_doubles(d, blocks, d + blocks, "sumSquares");
-  return read_double(d + blocks, "sumSquares");
-}
-
-// Gradient norms: one partial per chunk of every tensor (multi_tensor.cuh), then one sum of all
+// Sums of squares: one partial per chunk of every tensor (multi_tensor.cuh), then one sum of all
 // partials and one read. The grouping is fixed by the sizes, so the result is deterministic.
-double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count) {
+static double sum_squares_list(const float* const* xs, const int64_t* ns, int64_t count, const char* op) {
   int64_t total = 0;
   for (int64_t k = 0; k < count; k++) total += mt_blocks(ns[k]);
   if (total == 0) return 0.0;
@@ -150,12 +128,19 @@ double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count
   mt_apply<1, 1>(
       ns, count, [&](MtBatch<1, 1>& b, int s, int64_t k) { b.ptr[0][s] = const_cast<float*>(xs[k]); },
       [&](const MtBatch<1, 1>& b, int blocks) {
-        sumsq_many_partial_kernel<<<blocks, kMtThreads, 0, stream()>>>(b, part, base);
-        check_launch("sumSquaresMany");
+        sumsq_partial_kernel<<<blocks, kMtThreads, 0, stream()>>>(b, part, base);
+        check_launch(op);
         base += blocks;
       });
-  sum_doubles(part, total, part + total, "sumSquaresMany");
-  return read_double(part + total, "sumSquaresMany");
+  sum_doubles(part, total, part + total, op);
+  return read_double(part + total, op);
+}
+
+double sum_squares(const float* x, int64_t n) { return sum_squares_list(&x, &n, 1, "sumSquares"); }
+
+// Gradient norms: every tensor of the list in one pass and one read.
+double sum_squares_many(const float* const* xs, const int64_t* ns, int64_t count) {
+  return sum_squares_list(xs, ns, count, "sumSquaresMany");
 }
 
 double mean_col_std(const float* x, int64_t rows, int64_t cols) {
