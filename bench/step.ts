@@ -12,7 +12,7 @@ import { Rng } from '../lib/util/rng.js';
 import type { BenchRow } from './types.js';
 import { torchReference } from './torch.js';
 
-interface StepSpec {
+export interface StepSpec {
   part: 'step' | 'dispatch';
   name: string;
   model: { modelName: string; overrides: Record<string, number>; cropSize: number; patchSize: number; numFrames: number; predEmbedDim: number; predDepth: number };
@@ -37,7 +37,8 @@ const STEP: StepSpec = {
 // The ViT-L step's structure (encoder depth 24, predictor depth 12) at width 16 on 4 tokens: the
 // compute is negligible, so this times the per-op cost of the framework (JS, the addon's calls,
 // handle creation, the autograd tape; Python and the dispatcher on torch's side).
-const DISPATCH: StepSpec = {
+// test/gpu/launches.mjs counts this model's kernel launches.
+export const DISPATCH: StepSpec = {
   part: 'dispatch',
   name: 'dispatch-bound: ViT-L structure (d24, pred d12) at width 16, 4 tok, B1',
   model: { modelName: 'vit_large', overrides: { embed_dim: 16, num_heads: 1 }, cropSize: 16, patchSize: 8, numFrames: 2, predEmbedDim: 16, predDepth: 12 },

@@ -1,17 +1,18 @@
-// Kernel launches per pretraining iteration, by addon call, for a model with the ViT-L step's
-// structure (encoder depth 24, predictor depth 12) at width 16 on 4 tokens: the count does not
-// depend on the widths, and small widths keep it quick on the CUDA emulator. bf16 mixed
-// precision, without and with gradient clipping.
+// Kernel launches per pretraining iteration, by addon call, for the bench's dispatch-bound model
+// (bench/step.ts DISPATCH: the ViT-L step's structure, encoder depth 24 and predictor depth 12, at
+// width 16 on 4 tokens): the count does not depend on the widths, and small widths keep it quick
+// on the CUDA emulator. bf16 mixed precision, without and with gradient clipping.
 //   VJEPA_ADDON=$PWD/build-emu/Release/vjepa.node VJEPA_CUBLAS=$PWD/build-emu/Release/libcublas_emu.so node test/gpu/launches.mjs
 //   node test/gpu/launches.mjs            # on a GPU (needs dist/ built)
 import { compiled } from './dist.mjs';
 
-const { lib } = compiled(import.meta.url, 'lib/train/iteration.js');
+const { lib, dist } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
 const { Tensor } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { pretrainStep } = await lib('train/iteration.js');
 const { VJepa } = await lib('nn/vjepa.js');
+const { DISPATCH } = await dist('bench/step.js');
 
 const info = native.cudaInfo();
 if (!info.available) {
@@ -19,16 +20,17 @@ if (!info.available) {
   process.exit(0);
 }
 const dev = 'cuda';
-const B = 1, T = 2, S = 16, P = 8;
-const model = new VJepa({
-  modelName: 'vit_large', overrides: { embed_dim: 16, num_heads: 1 }, cropSize: S, patchSize: P, numFrames: T, tubeletSize: 2,
-  uniformPower: true, predEmbedDim: 16, predDepth: 12, numMaskTokens: 2, zeroInitMaskTokens: true, seed: 0,
-}).to(dev);
+const m = DISPATCH.model, B = DISPATCH.batch;
+const model = new VJepa({ ...m, tubeletSize: 2, uniformPower: true, numMaskTokens: 2, zeroInitMaskTokens: true, seed: 0 }).to(dev);
 const opt = new AdamW(model.paramGroups());
-const N = model.encoder.numTokens;
-const x = Tensor.from(Float32Array.from({ length: B * 3 * T * S * S }, (_, i) => Math.sin(i)), [B, 3, T, S, S], 'float32', dev);
+const x = Tensor.from(Float32Array.from({ length: B * 3 * m.numFrames * m.cropSize ** 2 }, (_, i) => Math.sin(i)),
+  [B, 3, m.numFrames, m.cropSize, m.cropSize], 'float32', dev);
+// Each mask config keeps its first K_ctx tokens as context and predicts the next K_tgt.
 const ids = (k, o) => Int32Array.from({ length: B * k }, (_, i) => (i % k) + o);
-const masks = [0, 1].map(() => ({ ctx: Tensor.from(ids(1, 0), [B, 1], 'int32', dev), tgt: Tensor.from(ids(N - 1, 1), [B, N - 1], 'int32', dev) }));
+const masks = DISPATCH.masks.ctx.map((kc, i) => {
+  const kt = DISPATCH.masks.tgt[i];
+  return { ctx: Tensor.from(ids(kc, 0), [B, kc], 'int32', dev), tgt: Tensor.from(ids(kt, kc), [B, kt], 'int32', dev) };
+});
 
 // Wrap every addon call to attribute launches to it.
 const counts = new Map();
