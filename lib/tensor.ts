@@ -51,9 +51,12 @@ export class Tensor {
     else this.guard();
   }
 
-  /** Hands the tensor to the GC backstop once no scope owns it. */
+  /**
+   * Hands the tensor to the GC backstop once no scope owns it. A disposed handle may be registered
+   * too: disposing it again is a no-op, and asking the addon first would cost a call per tensor.
+   */
   guard(): void {
-    if (this._guarded || this._handle.disposed) return;
+    if (this._guarded) return;
     backstop.register(this, this._handle, this);
     this._guarded = true;
   }
