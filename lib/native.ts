@@ -39,7 +39,7 @@ export interface NativeAddon {
    */
   uploadAsync(src: ArrayBufferView, dst: H): void;
   uploadStats(device?: string): { pinnedBytes: number; pinnedBuffers: number; pendingUploads: number; asyncCopies: number; syncCopies: number };
-  stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number; cpuCachedBytes: number };
+  stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number; cpuCachedBytes: number; cudaReservedBytes: number; cudaCachedBytes: number };
   emptyCache(): void;
   resetPeak(): void;
   setNumThreads(n: number): void;

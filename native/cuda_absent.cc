@@ -17,6 +17,8 @@ void* cuda_upload_async(void*, const void*, size_t, int) { fail(kNoCuda); }
 void cuda_upload_join(void*, int, bool) {}
 void cuda_upload_drop(void*, int) {}
 CudaUploadStats cuda_upload_stats(int) { return {}; }
+CudaCacheStats cuda_cache_stats(int) { return {}; }
+void cuda_empty_cache() {}
 uint64_t cuda_lt_gemms() { return 0; }
 uint64_t cuda_launches() { return 0; }
 CudaDeviceInfo cuda_device_info(int) { fail(kNoCuda); }

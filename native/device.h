@@ -44,6 +44,16 @@ uint64_t cuda_lt_gemms();
 // Kernels the CUDA backend launched since the addon loaded, counting each GEMM call as one
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();
+// The caching allocator of one device: bytes held from cudaMalloc (in use or cached), and the
+// free part kept for reuse. device_index -1 sums every device.
+struct CudaCacheStats {
+  size_t reserved_bytes = 0;
+  size_t cached_bytes = 0;
+};
+CudaCacheStats cuda_cache_stats(int device_index);
+// Returns every device's cached blocks and idle staging buffers to the driver (synchronises
+// the devices that hold any).
+void cuda_empty_cache();
 // "" when CUDA can be used, otherwise the reason it cannot.
 std::string cuda_unavailable_reason();
 bool cuda_compiled();

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <new>
 #include <sstream>
@@ -11,6 +10,7 @@
 
 #include <sys/mman.h>
 
+#include "block_cache.h"
 #include "device.h"
 
 namespace vj {
@@ -26,9 +26,10 @@ void note_alloc(Device d, int64_t n) {
   while (now > peak && !g_peak_bytes[(int)d].compare_exchange_weak(peak, now)) {
   }
 }
-// Host buffers are recycled by size class (1/8 steps within each power of two). A training
-// step allocates the same activations every iteration; without reuse each large buffer is
-// a fresh mmap whose pages the kernel zero-fills on first touch.
+// Host buffers are recycled by size class (1/8 steps within each power of two), best fit
+// (block_cache.h). A training step allocates much the same activations every iteration;
+// without reuse each large buffer is a fresh mmap whose pages the kernel zero-fills on first
+// touch.
 //
 // Large buffers are also marked MADV_DONTFORK: the loader spawns ffmpeg processes, and
 // every fork would otherwise make all tensor pages copy-on-write, so the next write to each
@@ -42,15 +43,14 @@ class HostCache {
     return (n + step - 1) / step * step;
   }
 
-  void* get(size_t bytes) {
+  // A block of at least `bytes` (a size class); *block receives the block's own class.
+  void* get(size_t bytes, size_t* block) {
     {
       std::lock_guard<std::mutex> lk(m_);
-      auto it = free_.find(bytes);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= bytes;
-        return p;
+      BlockCache::Block b = free_.take(bytes);
+      if (b.p) {
+        *block = b.bytes;
+        return b.p;
       }
     }
     void* p = raw_alloc(bytes);
@@ -59,15 +59,15 @@ class HostCache {
       p = raw_alloc(bytes);
       if (!p) throw std::bad_alloc();
     }
+    *block = bytes;
     return p;
   }
 
   void put(void* p, size_t bytes) {
     {
       std::lock_guard<std::mutex> lk(m_);
-      if (cached_ + bytes <= limit()) {
-        free_[bytes].push_back(p);
-        cached_ += bytes;
+      if (free_.bytes() + bytes <= limit()) {
+        free_.put(p, bytes);
         return;
       }
     }
@@ -75,19 +75,17 @@ class HostCache {
   }
 
   void release_all() {
-    std::map<size_t, std::vector<void*>> drop;
+    BlockCache drop;
     {
       std::lock_guard<std::mutex> lk(m_);
-      drop.swap(free_);
-      cached_ = 0;
+      std::swap(drop, free_);
     }
-    for (auto& [b, v] : drop)
-      for (void* p : v) raw_free(p, b);
+    drop.drain(raw_free);
   }
 
   size_t cached() {
     std::lock_guard<std::mutex> lk(m_);
-    return cached_;
+    return free_.bytes();
   }
 
  private:
@@ -120,8 +118,7 @@ class HostCache {
   }
 
   std::mutex m_;
-  std::map<size_t, std::vector<void*>> free_;
-  size_t cached_ = 0;
+  BlockCache free_;
 };
 
 HostCache& host_cache() {
@@ -174,7 +171,7 @@ const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 Storage::Storage(size_t n, Device dev, int idx) : nbytes(n), device(dev), device_index(idx) {
   if (dev == Device::CPU) {
     // 64-byte alignment: one AVX-512 vector, one cache line.
-    data = host_cache().get(host_bytes(n));
+    data = host_cache().get(host_bytes(n), &block_bytes);
   } else {
     data = cuda_alloc(n == 0 ? 64 : n, idx);
   }
@@ -185,7 +182,7 @@ Storage::Storage(size_t n, Device dev, int idx) : nbytes(n), device(dev), device
 Storage::~Storage() {
   // Before the block can be handed out again, the compute stream must be past the copy.
   if (void* ev = pending_upload.exchange(nullptr)) cuda_upload_join(ev, device_index, false);
-  if (device == Device::CPU) host_cache().put(data, host_bytes(nbytes));
+  if (device == Device::CPU) host_cache().put(data, block_bytes);
   else cuda_free(data, device_index);
   g_live_storages--;
   g_live_bytes[(int)device] -= (int64_t)nbytes;

@@ -27,6 +27,7 @@ struct Error : std::runtime_error {
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
+  size_t block_bytes = 0;  // CPU: the cached host block holding data (its size class, >= nbytes)
   Device device = Device::CPU;
   int device_index = 0;
   // The event of an asynchronous upload into this storage that no op has waited for yet

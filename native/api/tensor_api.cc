@@ -189,12 +189,16 @@ VJ_BINDING(stats) {
   o.Set("cpuPeakBytes", (double)peak_bytes(Device::CPU));
   o.Set("cudaPeakBytes", (double)peak_bytes(Device::CUDA));
   o.Set("cpuCachedBytes", (double)cached_host_bytes());
+  CudaCacheStats c = cuda_cache_stats(-1);
+  o.Set("cudaReservedBytes", (double)c.reserved_bytes);
+  o.Set("cudaCachedBytes", (double)c.cached_bytes);
   return o;
 }
 
-// emptyCache(): returns the cached free host buffers to the system.
+// emptyCache(): returns the cached free host buffers and device blocks to the system.
 VJ_BINDING(emptyCache) {
   empty_host_cache();
+  cuda_empty_cache();
   return info.Env().Undefined();
 }
 

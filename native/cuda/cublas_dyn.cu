@@ -124,12 +124,6 @@ void check(Status s, const char* what) {
   fail(msg);
 }
 
-void set_tf32(bool on) {
-  std::lock_guard<std::mutex> lk(g_mu);
-  g_tf32 = on;
-  g_tf32_env_read = true;
-}
-
 bool tf32() {
   std::lock_guard<std::mutex> lk(g_mu);
   if (!g_tf32_env_read) {

@@ -86,7 +86,6 @@ Handle handle();
 // "cublasSgemmStridedBatched: CUBLAS_STATUS_... (n)" style message.
 void check(Status s, const char* what);
 // TF32 tensor-op math for fp32 GEMMs: off by default (fp32 parity with the CPU); VJEPA_CUDA_TF32=1 turns it on.
-void set_tf32(bool on);
 bool tf32();
 
 }  // namespace vj::cuda::blas

@@ -10,7 +10,6 @@
 
 #include "cuda/common.cuh"
 #include "cuda/cublas_dyn.h"
-#include "cuda/extras.h"
 #include "cuda/gemm_lt.h"
 #include "cuda/kernels.h"
 
@@ -176,9 +175,3 @@ void gemm_bf16(const GemmBf16Args& g) {
 }
 
 }  // namespace vj::cuda
-
-namespace vj {
-
-void cuda_set_tf32(bool on) { cuda::blas::set_tf32(on); }
-
-}  // namespace vj

@@ -2,10 +2,9 @@
 // statically, so the addon loads on machines without a GPU; there the first CUDA call fails
 // with the driver's reason.
 //
-// Allocation goes through a caching allocator: freed blocks are kept in per-device free lists
-// keyed by size class (512-byte steps up to 1 MiB, then quarter-power-of-two steps, so at most
-// 25% is wasted) and handed out again without cudaMalloc/cudaFree (both synchronise the
-// device). Reuse is safe because all kernels are issued on one stream per device, and the
+// Allocation goes through a caching allocator: freed blocks are kept per device by size class
+// (512-byte steps up to 1 MiB, then quarter-power-of-two steps) and handed out again, best fit
+// (block_cache.h), without cudaMalloc/cudaFree (both synchronise the device). Reuse is safe because all kernels are issued on one stream per device, and the
 // asynchronous uploads, which run on a copy stream, are ordered against it with events (see
 // "asynchronous uploads" below). When cudaMalloc runs out of memory, the cache is released
 // and the allocation retried.
@@ -22,8 +21,8 @@
 #include <vector>
 
 #include "backend.h"
+#include "block_cache.h"
 #include "cuda/common.cuh"
-#include "cuda/extras.h"
 #include "device.h"
 
 namespace vj {
@@ -134,9 +133,9 @@ namespace {
 
 struct Pool {
   std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free_lists;
-  std::unordered_map<void*, size_t> live;  // pointer -> size class
-  size_t cached = 0, reserved = 0;
+  BlockCache free;
+  std::unordered_map<void*, size_t> live;  // pointer -> its block's size class
+  size_t reserved = 0;
 };
 
 Pool* pools() {
@@ -161,14 +160,10 @@ size_t size_class(size_t n) {
 }
 
 void release_cached(Pool& pool) {  // with pool.mu held
-  for (auto& [cls, list] : pool.free_lists) {
-    for (void* p : list) {
-      cudaFree(p);
-      pool.cached -= cls;
-      pool.reserved -= cls;
-    }
-    list.clear();
-  }
+  pool.free.drain([&](void* p, size_t cls) {
+    cudaFree(p);
+    pool.reserved -= cls;
+  });
 }
 
 }  // namespace
@@ -249,13 +244,10 @@ void* cuda_alloc(size_t nbytes, int dev) {
   cuda::Pool& pool = cuda::pools()[dev];
   size_t cls = cuda::size_class(nbytes);
   std::lock_guard<std::mutex> lk(pool.mu);
-  auto it = pool.free_lists.find(cls);
-  if (it != pool.free_lists.end() && !it->second.empty()) {
-    void* p = it->second.back();
-    it->second.pop_back();
-    pool.cached -= cls;
-    pool.live[p] = cls;
-    return p;
+  BlockCache::Block b = pool.free.take(cls);
+  if (b.p) {
+    pool.live[b.p] = b.bytes;
+    return b.p;
   }
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, cls);
@@ -288,10 +280,8 @@ void cuda_free(void* p, int dev) {
     cudaFree(p);
     return;
   }
-  size_t cls = it->second;
+  pool.free.put(p, it->second);
   pool.live.erase(it);
-  pool.free_lists[cls].push_back(p);
-  pool.cached += cls;
 }
 
 void cuda_copy_h2d(void* dst, const void* src, size_t n, int dev) {
@@ -569,30 +559,36 @@ CudaUploadStats cuda_upload_stats(int dev) {
   return st;
 }
 
-// extras.h
 void cuda_empty_cache() {
-  if (!cuda::cache_enabled()) return;
-  cudaDeviceSynchronize();
+  int cur = -1;
   for (int d = 0; d < cuda::kMaxDevices; d++) {
     cuda::Pool& pool = cuda::pools()[d];
     std::lock_guard<std::mutex> lk(pool.mu);
+    if (pool.free.bytes() == 0) continue;  // a device never used is not woken up
+    if (cur < 0) cudaGetDevice(&cur);
+    cudaSetDevice(d);
+    cudaDeviceSynchronize();  // queued kernels may still read a cached block
     cuda::release_cached(pool);
   }
-  // Idle staging buffers too (their copies are done after the synchronisation above).
+  if (cur >= 0) cudaSetDevice(cur);
+  // Idle staging buffers too: release_idle frees only those whose copy has completed.
   for (int d = 0; d < cuda::kMaxDevices; d++) {
     cuda::Uploader& u = cuda::uploaders()[d];
     std::lock_guard<std::mutex> lk(u.mu);
-    cuda::release_idle(u, 0);
+    if (!u.staging.empty()) cuda::release_idle(u, 0);
   }
+  cudaGetLastError();
 }
 
 CudaCacheStats cuda_cache_stats(int dev) {
   CudaCacheStats st;
-  if (dev < 0 || dev >= cuda::kMaxDevices) return st;
-  cuda::Pool& pool = cuda::pools()[dev];
-  std::lock_guard<std::mutex> lk(pool.mu);
-  st.reserved_bytes = pool.reserved;
-  st.cached_bytes = pool.cached;
+  for (int d = 0; d < cuda::kMaxDevices; d++) {
+    if (dev >= 0 && d != dev) continue;
+    cuda::Pool& pool = cuda::pools()[d];
+    std::lock_guard<std::mutex> lk(pool.mu);
+    st.reserved_bytes += pool.reserved;
+    st.cached_bytes += pool.free.bytes();
+  }
   return st;
 }
 

@@ -327,6 +327,31 @@ if (GPU) {
   rows.push(['scaleMany of 60 tensors: kernel launches', String(n), n === 2 ? 'pass' : 'FAIL (want 2)']);
   for (const x of xs) x.dispose();
 }
+// ---------------------------------------------------------------- caching allocator
+// Best fit within 2x (native/block_cache.h), as on the CPU (test/native/allocator.test.ts);
+// emptyCache() gives the device blocks back. Classes: 4e6 B -> 4 MiB, 3.2e6 -> 3.5 MiB, 1.6e6 -> 1.75 MiB.
+if (GPU) {
+  const MiB = 2 ** 20;
+  const st = () => A.stats();
+  const expect = (name, got, want) => {
+    const ok = got === want;
+    if (!ok) failures++;
+    rows.push([`allocator: ${name}`, String(got), ok ? 'pass' : `FAIL (want ${want})`]);
+  };
+  A.emptyCache();
+  expect('emptyCache leaves nothing cached', st().cudaCachedBytes, 0);
+  const r0 = st().cudaReservedBytes;
+  A.empty([1_000_000], 'float32', 'cuda').dispose();
+  expect('a freed 4 MB block is cached', st().cudaCachedBytes, 4 * MiB);
+  const a = A.empty([800_000], 'float32', 'cuda');
+  expect('3.2 MB reuses the 4 MB block', st().cudaCachedBytes, 0);
+  a.dispose();
+  const b = A.empty([400_000], 'float32', 'cuda');
+  expect('1.6 MB does not take it (over 2x)', st().cudaReservedBytes - r0, 4 * MiB + 1.75 * MiB);
+  b.dispose();
+  A.emptyCache();
+  expect('emptyCache returns them', st().cudaReservedBytes, r0);
+}
 {
   const x = F([4099], 5);
   x.data[0] = NaN;

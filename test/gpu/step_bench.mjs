@@ -97,7 +97,7 @@ function ours(model, B) {
     times.sort((a, b) => a - b);
     const ms = times[Math.floor(times.length / 2)];
     const st = memoryStats();
-    return { batch: B, ms_median: ms, launches, clips_per_s: (B * 1000) / ms, peak_bytes: device === 'cpu' ? st.cpuPeakBytes : st.cudaPeakBytes, first_loss: losses[0], last_loss: losses.at(-1), K };
+    return { batch: B, ms_median: ms, launches, clips_per_s: (B * 1000) / ms, peak_bytes: device === 'cpu' ? st.cpuPeakBytes : st.cudaPeakBytes, reserved_bytes: st.cudaReservedBytes, first_loss: losses[0], last_loss: losses.at(-1), K };
   } catch (e) {
     if (/out of memory/i.test(String(e.message))) return { batch: B, error: 'out of memory', K };
     throw e;
@@ -120,10 +120,10 @@ if (device !== 'cpu') model.to(device);
 console.log(`model built and placed in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
 for (const B of batches) {
   const r = ours(model, B);
-  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
+  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step, peak ${(r.peak_bytes / 2 ** 30).toFixed(2)} GiB live, ${(r.reserved_bytes / 2 ** 30).toFixed(2)} GiB reserved`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
   oursRows.push(r);
 }
-model.dispose();  // torch's side runs next on the same device
+model.dispose();  // torch's side runs next on the same device: give it our cached blocks
 if (device !== 'cpu') native.emptyCache();
 
 let torch = null;
