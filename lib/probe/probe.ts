@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
-import { memoryStats, tidy, type Tensor } from '../tensor.js';
+import { tidy, type Tensor } from '../tensor.js';
 import { IMAGE_EVAL, VIDEO_EVAL, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
 import { AttentiveClassifier } from '../nn/pooler.js';
 import { InitRng } from '../nn/init.js';
@@ -13,7 +13,7 @@ import type { VisionTransformer } from '../nn/vit.js';
 import { AdamW, type ParamGroup } from '../optim/adamw.js';
 import { CosineWDSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { describeDevice, selectDevice } from '../device.js';
-import { formatBytes } from '../train/log.js';
+import { formatMemory } from '../train/log.js';
 import type { ProbeExtensions } from './config.js';
 import { buildFrozenEncoder } from './encoder.js';
 import { encodeBatch } from './aggregate.js';
@@ -307,7 +307,7 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
         log(
           `epoch ${epoch + 1}/${epochs}: train top-1 ${rec.trainTop1.toFixed(2)}% loss ${rec.trainLoss.toFixed(4)} | ` +
             `val top-1 ${rec.valTop1.toFixed(2)}% loss ${rec.valLoss.toFixed(4)} | lr ${rec.lr.toExponential(2)} wd ${rec.wd.toExponential(2)} | ${rec.seconds.toFixed(1)} s` +
-            (device === 'cpu' ? '' : ` | ${device} ${formatBytes(memoryStats().cudaBytes)}`),
+            (device === 'cpu' ? '' : ` | ${formatMemory(device)}`),
         );
       }
     } finally {

@@ -1,5 +1,6 @@
 // The per-iteration CSV (TRAIN-11 columns plus ours) and the console line.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { memoryStats } from '../tensor.js';
 
 export const CSV_COLUMNS = [
   'epoch', 'itr', 'loss', 'loss-jepa', 'reg-loss', 'enc-grad-norm', 'pred-grad-norm', 'gpu-time(ms)', 'wall-time(ms)',
@@ -77,4 +78,15 @@ export function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)}K`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(0)}M`;
   return `${(n / 1024 ** 3).toFixed(2)}G`;
+}
+
+/**
+ * The memory part of a log line: the process's RSS, the live tensor bytes on the host and, on
+ * a GPU run, on the devices with what the caching allocator holds from the driver (the
+ * counterpart of torch.cuda.memory_allocated / memory_reserved).
+ */
+export function formatMemory(device: string): string {
+  const m = memoryStats();
+  const host = `mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(m.cpuBytes)}`;
+  return device === 'cpu' ? host : `${host} | ${device} ${formatBytes(m.cudaBytes)} reserved ${formatBytes(m.cudaReservedBytes)}`;
 }

@@ -4,7 +4,7 @@ import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
-import { Tensor, tidy, memoryStats, hostArrayDType } from '../tensor.js';
+import { Tensor, tidy, hostArrayDType } from '../tensor.js';
 import type { PretrainConfig } from '../config/index.js';
 import { MaskCollator, type MaskBatch } from '../masks/index.js';
 import { VJepa } from '../nn/vjepa.js';
@@ -17,7 +17,7 @@ import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
-import { CsvLog, formatBytes } from './log.js';
+import { CsvLog, formatMemory } from './log.js';
 import { writeTrainingPlot } from './plot.js';
 
 export interface PretrainOptions {
@@ -376,8 +376,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
         `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} | rank tgt ${rec.targetRank.toFixed(1)} ctx ${rec.contextRank.toFixed(1)} ` +
-        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | mem ${formatBytes(process.memoryUsage().rss)} native ${formatBytes(memoryStats().cpuBytes)}` +
-        (device === 'cpu' ? '' : ` ${device} ${formatBytes(memoryStats().cudaBytes)}`);
+        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | ${formatMemory(device)}`;
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
       else if (itr % 10 === 0 || itr === ipe - 1) log(line);
 
