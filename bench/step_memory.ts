@@ -15,7 +15,15 @@ import { Rng } from '../lib/util/rng.js';
 import type { BenchRow } from './types.js';
 import { ROOT } from './torch.js';
 
-function stepPeakMiB(matmulDtype: MatmulDtype): number {
+type Masks = { ctx: Tensor; tgt: Tensor }[];
+interface DefaultSteps {
+  /** Mask batch i (each call also advances the collator's counters, as in training). */
+  masks(i: number): Masks;
+  /** One default-config pretraining step on random clips; disposes the masks. */
+  step(masks: Masks): void;
+}
+
+function withDefaultSteps<T>(matmulDtype: MatmulDtype, fn: (d: DefaultSteps) => T): T {
   const { config: cfg } = loadPretrainConfig(join(ROOT, 'configs/pretrain.yaml'));
   const B = cfg.data.batch_size;
   const model = buildModel(cfg);
@@ -23,45 +31,46 @@ function stepPeakMiB(matmulDtype: MatmulDtype): number {
   const rng = new Rng(1);
   const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
   const clips = Tensor.from(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
-  const m = buildMaskCollator(cfg).sample(0, B);
-  const masks = m.ctx.map((c, i) => ({ ctx: Tensor.from(c.data, [B, c.K], 'int32'), tgt: Tensor.from(m.tgt[i].data, [B, m.tgt[i].K], 'int32') }));
+  const collator = buildMaskCollator(cfg);
   const s = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype };
-  pretrainStep(model, opt, clips, masks, s); // creates the AdamW state
-  const base = memoryStats().cpuBytes;
-  native.resetPeak();
-  pretrainStep(model, opt, clips, masks, s);
-  const peak = (memoryStats().cpuPeakBytes - base) / 2 ** 20;
-  for (const t of [clips, ...masks.flatMap((x) => [x.ctx, x.tgt])]) t.dispose();
-  opt.dispose();
-  model.dispose();
-  return peak;
+  try {
+    return fn({
+      masks(i) {
+        const m = collator.sample(i, B);
+        return m.ctx.map((c, k) => ({ ctx: Tensor.from(c.data, [B, c.K], 'int32'), tgt: Tensor.from(m.tgt[k].data, [B, m.tgt[k].K], 'int32') }));
+      },
+      step(masks) {
+        pretrainStep(model, opt, clips, masks, s);
+        for (const t of masks.flatMap((x) => [x.ctx, x.tgt])) t.dispose();
+      },
+    });
+  } finally {
+    clips.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+function stepPeakMiB(matmulDtype: MatmulDtype): number {
+  return withDefaultSteps(matmulDtype, (d) => {
+    const masks = d.masks(0);
+    const again = masks.map((m) => ({ ctx: m.ctx.clone(), tgt: m.tgt.clone() }));
+    d.step(masks); // creates the AdamW state
+    const base = memoryStats().cpuBytes;
+    native.resetPeak();
+    d.step(again); // the same masks
+    return (memoryStats().cpuPeakBytes - base) / 2 ** 20;
+  });
 }
 
 function heldAfterSteps(steps: number): { held: number; peak: number } {
-  const { config: cfg } = loadPretrainConfig(join(ROOT, 'configs/pretrain.yaml'));
-  const B = cfg.data.batch_size;
-  const model = buildModel(cfg);
-  const opt = new AdamW(model.paramGroups());
-  const rng = new Rng(2);
-  const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
-  const clips = Tensor.from(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
-  const collator = buildMaskCollator(cfg);
-  const s = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'float32' as const };
-  native.emptyCache();
-  native.resetPeak();
-  for (let i = 0; i < steps; i++) {
-    const m = collator.sample(i, B);
-    const masks = m.ctx.map((c, k) => ({ ctx: Tensor.from(c.data, [B, c.K], 'int32'), tgt: Tensor.from(m.tgt[k].data, [B, m.tgt[k].K], 'int32') }));
-    pretrainStep(model, opt, clips, masks, s);
-    for (const t of masks.flatMap((x) => [x.ctx, x.tgt])) t.dispose();
-  }
-  const st = memoryStats();
-  const held = (st.cpuBytes + st.cpuCachedBytes) / 2 ** 20;
-  const peak = st.cpuPeakBytes / 2 ** 20;
-  clips.dispose();
-  opt.dispose();
-  model.dispose();
-  return { held, peak };
+  return withDefaultSteps('float32', (d) => {
+    native.emptyCache();
+    native.resetPeak();
+    for (let i = 0; i < steps; i++) d.step(d.masks(i));
+    const st = memoryStats();
+    return { held: (st.cpuBytes + st.cpuCachedBytes) / 2 ** 20, peak: st.cpuPeakBytes / 2 ** 20 };
+  });
 }
 
 export function benchStepMemory(): BenchRow[] {
