@@ -1,5 +1,6 @@
 // CUDA backend vs CPU backend, op by op, on random inputs (issue 7).
-// Run: node test/gpu/ops.mjs [--bench]   (VJEPA_ADDON overrides build/Release/vjepa.node)
+// Run: node test/gpu/ops.mjs [--bench]   (VJEPA_ADDON overrides build/Release/vjepa.node;
+// VJEPA_OPS_ONLY=<regex> runs only the op checks whose names match, as under compute-sanitizer)
 // Without a usable GPU it prints "CUDA unavailable: <reason>", still runs every CPU reference
 // (so the harness itself is exercised) and exits 0.
 // Error metric per output: max |cuda - cpu| / max |cpu| (scale-relative; per-element relative
@@ -92,9 +93,11 @@ function relErr(got, ref) {
 // ---------------------------------------------------------------- runner
 const rows = [];
 let failures = 0;
+const ONLY = process.env.VJEPA_OPS_ONLY ? new RegExp(process.env.VJEPA_OPS_ONLY) : null;
 // inputs: name -> spec; fn(T) runs the op on tensors T (one device), may return a number;
 // outs: names of tensors to compare (scalars are compared as "=").
 function check(name, inputs, fn, outs, tol = 1e-5) {
+  if (ONLY && !ONLY.test(name)) return;
   const cpu = {}, dev = {};
   for (const [k, v] of Object.entries(inputs)) {
     cpu[k] = v === null ? null : make(v, 'cpu');
@@ -318,7 +321,7 @@ check('emaMany, 60 tensors', mtInputs([['t', (n) => F([n])], ['o', (n) => F([n])
 check('scaleMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.scaleMany(mtList(T, 'x'), 0.37), mtNames(['x']));
 check('sumSquaresMany, 60 tensors', mtInputs([['x', (n) => F([n])]]), (T) => A.sumSquaresMany(mtList(T, 'x')), [], 1e-9);
 // ...and they batch: 59 non-empty tensors are two launches (48 + 11), not 59.
-if (GPU) {
+if (GPU && !ONLY) {
   const xs = MT.map((n) => A.zeros([n], 'float32', 'cuda'));
   const l0 = A.cudaInfo().launches;
   A.scaleMany(xs, 0.5);
@@ -330,7 +333,7 @@ if (GPU) {
 // ---------------------------------------------------------------- caching allocator
 // Best fit within 2x (native/block_cache.h), as on the CPU (test/native/allocator.test.ts);
 // emptyCache() gives the device blocks back. Classes: 4e6 B -> 4 MiB, 3.2e6 -> 3.5 MiB, 1.6e6 -> 1.75 MiB.
-if (GPU) {
+if (GPU && !ONLY) {
   const MiB = 2 ** 20;
   const st = () => A.stats();
   const expect = (name, got, want) => {
@@ -365,7 +368,7 @@ if (GPU) {
 }
 
 // ---------------------------------------------------------------- errors on the device
-if (GPU) {
+if (GPU && !ONLY) {
   const expectThrow = (name, fn, re) => {
     let msg = '';
     try { fn(); } catch (e) { msg = e.message; }

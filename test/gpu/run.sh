@@ -7,6 +7,8 @@
 # (test/gpu/step_bench.mjs) against torch. Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
+#   VJEPA_GPU_SANITIZE=1 bash test/gpu/run.sh   # the op checks under compute-sanitizer instead:
+#     memcheck on every op, racecheck and synccheck on the attention kernels (no bench, no steps)
 # Needs: nvcc + cmake on PATH, node (or ./node.xz / ./.node/node carried along),
 # node_modules/{node-addon-api,node-api-headers} (carried), cuBLAS (found in the Python
 # nvidia-cublas package when not on the library path), and dist/ for step.mjs (carried after
@@ -64,6 +66,19 @@ fi
 export VJEPA_ADDON=$ADDON
 node -e "const i=require(process.env.VJEPA_ADDON).cudaInfo(); console.log('cudaInfo', JSON.stringify(i)); process.exit(i.available?0:3)" \
   || { echo "CUDA not usable here: nothing to compare"; exit 0; }
+
+if [ -n "${VJEPA_GPU_SANITIZE:-}" ]; then
+  # Without the caching allocator every tensor is its own cudaMalloc, so a stray access past
+  # one is not hidden inside a cached block. The ViT-L-length attention case is left to the
+  # plain run: racecheck makes it take minutes.
+  export VJEPA_CUDA_NO_CACHE=1
+  SAN="compute-sanitizer --error-exitcode 9 --print-limit 20"
+  rc=0
+  echo; echo "== memcheck: every op";  $SAN --tool memcheck node test/gpu/ops.mjs || rc=1
+  echo; echo "== racecheck: attention"; VJEPA_OPS_ONLY='^attention(?!.*ViT-L)' $SAN --tool racecheck --racecheck-report hazard node test/gpu/ops.mjs || rc=1
+  echo; echo "== synccheck: attention"; VJEPA_OPS_ONLY='^attention(?!.*ViT-L)' $SAN --tool synccheck node test/gpu/ops.mjs || rc=1
+  exit $rc
+fi
 
 rc=0
 echo; echo "== ops: CUDA vs CPU"
