@@ -23,7 +23,8 @@ const argv = await yargs(hideBin(process.argv))
   .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips per forward pass' })
   .option('partial', { type: 'boolean', default: false, describe: 'load the keys that match and report the rest, instead of failing' })
   .option('workers', { type: 'number', describe: 'decoding threads for --video / --csv' })
-  .option('device', { type: 'string', default: 'cpu', describe: "where the encoder runs: 'cpu', 'cuda' or 'cuda:N' (fp32)" })
+  .option('device', { type: 'string', default: 'cpu', describe: "where the encoder runs: 'cpu', 'cuda' or 'cuda:N'" })
+  .option('dtype', { choices: ['float32', 'bfloat16'] as const, default: 'float32' as const, describe: 'bfloat16: bf16 mixed precision (CUDA only)' })
   .option('quiet', { type: 'boolean', default: false, describe: 'no summary line' })
   .strict()
   .help()
@@ -45,6 +46,7 @@ try {
     partial: argv.partial,
     numWorkers: argv.workers,
     device: argv.device,
+    dtype: argv.dtype,
   });
   if (!argv.quiet) {
     const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;

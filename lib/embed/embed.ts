@@ -2,6 +2,7 @@
 // device tensors live inside a tidy scope and only host features come out.
 import { noGrad } from '../autograd.js';
 import type { HostTensor } from '../io/host-tensor.js';
+import { autocast, type MatmulDtype } from '../ops/autocast.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { Tensor, tidy } from '../tensor.js';
 
@@ -48,6 +49,7 @@ function asFloat32(t: HostTensor, what: string): Float32Array {
 /**
  * Features of one batch: clips [b, 3, T, H, W] (already normalised), optional kept-token
  * indices [b, K]. Returns host floats [b, K|N, D], or [b, D] averaged over tokens for 'mean'.
+ * With matmulDtype 'bfloat16' the encoder runs under autocast (bf16 GEMM and attention operands).
  */
 export function embedBatch(
   encoder: VisionTransformer,
@@ -55,6 +57,7 @@ export function embedBatch(
   idx: Int32Array | null,
   pool: Pool,
   what = 'clips',
+  matmulDtype: MatmulDtype = 'float32',
 ): Float32Array {
   const data = asFloat32(clips, what);
   const b = clips.shape[0];
@@ -62,7 +65,7 @@ export function embedBatch(
   return tidy(() => {
     const x = Tensor.from(data, clips.shape, 'float32', device);
     const i = idx ? Tensor.from(idx, [b, idx.length / b], 'int32', device) : null;
-    const y = noGrad(() => encoder.forward(x, i));
+    const y = noGrad(() => autocast(matmulDtype, () => encoder.forward(x, i)));
     const host = y.toFloat32Array();
     return pool === 'mean' ? meanTokens(host, b, y.shape[1], y.shape[2]) : host;
   });

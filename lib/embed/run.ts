@@ -5,6 +5,7 @@ import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } fro
 import type { VisionTransformer } from '../nn/vit.js';
 import { buildEncoder } from '../nn/vjepa.js';
 import { selectDevice } from '../device.js';
+import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
@@ -30,6 +31,8 @@ export interface EmbedRunOptions {
   numWorkers?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N': where the encoder runs; features come back to the host */
   device?: string;
+  /** 'bfloat16': bf16 mixed precision, on CUDA only (the original's evals autocast to fp16) */
+  dtype?: MatmulDtype;
   log?: (msg: string) => void;
 }
 
@@ -52,6 +55,12 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
 
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
+  const dtype = o.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'bfloat16') throw new Error(`--dtype must be float32 or bfloat16, got ${String(dtype)}`);
+  if (dtype === 'bfloat16') {
+    if (device === 'cpu') throw new Error('--dtype bfloat16: bf16 mixed precision runs on CUDA only (the CPU runs fp32): add --device cuda, or drop --dtype');
+    assertBf16Device(device, '--dtype bfloat16', 'use --dtype float32');
+  }
   const cfg = loadEmbedConfig(o.config);
   for (const w of cfg.warnings) log(`warning: ${w}`);
   // A strict load overwrites every weight, so only --partial needs them drawn (to keep what it misses).
@@ -62,8 +71,9 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     if (o.partial) log(`partial load: ${describeLoad(load)}`);
     // Loaded on the host, then moved: embedBatch uploads each batch next to the weights (fp32).
     if (device !== 'cpu') encoder.to(device);
-    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, pool, batchSize)), load };
-    return { ...(await embedVideos(encoder, o, cfg.data, pool, batchSize)), load };
+    const run = { pool, batchSize, dtype };
+    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
+    return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
   } finally {
     encoder.dispose();
   }
@@ -87,7 +97,14 @@ function outShape(B: number, tokens: number, D: number, pool: Pool): number[] {
   return pool === 'mean' ? [B, D] : [B, tokens, D];
 }
 
-async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, pool: Pool, batchSize: number): Promise<{ shape: number[] }> {
+/** What every batch of a run shares. */
+interface BatchSettings {
+  pool: Pool;
+  batchSize: number;
+  dtype: MatmulDtype;
+}
+
+async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, { pool, batchSize, dtype }: BatchSettings): Promise<{ shape: number[] }> {
   const input = o.input!;
   const clips = new NpyRowReader(input);
   let idx: NpyRowReader | null = null;
@@ -103,7 +120,7 @@ async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, pool: Po
     for (let s = 0; s < B; s += batchSize) {
       const n = Math.min(batchSize, B - s);
       const kept = idx ? tokenIndices(idx.read(s, n), N, o.contextIdx!, s) : null;
-      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input));
+      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input, dtype));
     }
     writer.finish();
     writer = null;
@@ -119,8 +136,7 @@ async function embedVideos(
   encoder: VisionTransformer,
   o: EmbedRunOptions,
   data: { numFrames: number; cropSize: number; samplingRate: number | null; clipDuration: number | null },
-  pool: Pool,
-  batchSize: number,
+  { pool, batchSize, dtype }: BatchSettings,
 ): Promise<{ shape: number[]; paths: string[] }> {
   if (data.samplingRate === null && data.clipDuration === null) {
     throw new Error(`${o.config}: data.sampling_rate is needed to sample clips from videos`);
@@ -147,7 +163,7 @@ async function embedVideos(
     for await (const b of src.batches()) {
       const n = b.shape[0];
       const kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
-      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', ')));
+      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype));
     }
     writer.finish();
     writer = null;

@@ -224,7 +224,7 @@ test('--video: an undecodable file is an error naming it (no silent replacement)
   assert.ok(err && err.message.startsWith(`cannot read video ${bad}`), err?.message);
 });
 
-test('--device: cpu is the default, a malformed device or (here) cuda without a GPU is refused before any output', async () => {
+test('--device: cpu is the default, a malformed device, bf16 on the CPU or (here) cuda without a GPU is refused before any output', async () => {
   const input = join(dir, 'dev-clips.npy');
   writeNpy(input, { dtype: 'float32', shape: [1, 3, 4, 32, 32], data: randomClips(1, 5) });
   const cpuOut = join(dir, 'dev-cpu.npy');
@@ -239,12 +239,25 @@ test('--device: cpu is the default, a malformed device or (here) cuda without a 
     return 'did not throw';
   };
   assert.is(await fail('gpu'), "--device: expected 'cpu', 'cuda' or 'cuda:N', got 'gpu'");
+  let bfOnCpu = '';
+  try {
+    await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: join(dir, 'dev-bf16-cpu.npy'), dtype: 'bfloat16', log: () => {} });
+  } catch (e) {
+    bfOnCpu = (e as Error).message;
+  }
+  assert.is(bfOnCpu, '--dtype bfloat16: bf16 mixed precision runs on CUDA only (the CPU runs fp32): add --device cuda, or drop --dtype');
+  assert.not.ok(existsSync(join(dir, 'dev-bf16-cpu.npy')));
   const info = native.cudaInfo();
   if (info.available) {
     // the same features from the encoder on the GPU
     const gpuOut = join(dir, 'dev-gpu.npy');
     await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: gpuOut, device: 'cuda', log: () => {} });
     assertClose(readNpy(gpuOut).data as Float32Array, readNpy(cpuOut).data as Float32Array, 1e-5, '--device cuda features');
+    // bf16 mixed precision: within bf16 rounding of the fp32 features, and not the fp32 path itself
+    const bfOut = join(dir, 'dev-gpu-bf16.npy');
+    await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: bfOut, device: 'cuda', dtype: 'bfloat16', log: () => {} });
+    const e = assertClose(readNpy(bfOut).data as Float32Array, readNpy(cpuOut).data as Float32Array, 1e-2, '--dtype bfloat16 features');
+    assert.ok(e > 1e-4, `bf16 features differ from fp32 by only ${e}: was autocast applied?`);
   } else {
     assert.is(await fail('cuda:0'), `--device: 'cuda:0' was asked for, but ${info.reason}`);
     const r = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--input', input, '--out', join(dir, 'dev-cli.npy'), '--device', 'cuda']);
