@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+# On the device machine $OUT comes back whole, while the reply keeps only the output's tail.
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then exec > >(tee -a "$OUT/run.log") 2>&1; fi
 
 if ! command -v node >/dev/null 2>&1; then
   if [ ! -x "$ROOT/.node/node" ]; then
