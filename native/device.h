@@ -45,7 +45,8 @@ uint64_t cuda_lt_gemms();
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();
 // The caching allocator of one device: bytes held from cudaMalloc (in use or cached), and the
-// free part kept for reuse. device_index -1 sums every device.
+// free part kept for reuse. device_index -1 sums every device. Both are 0 with the cache off
+// (VJEPA_CUDA_NO_CACHE=1), when every block goes straight back to the driver.
 struct CudaCacheStats {
   size_t reserved_bytes = 0;
   size_t cached_bytes = 0;
