@@ -49,6 +49,11 @@ if (want('loader')) {
   for (const r of await benchLoader())
     rows.push({ group: 'loader', name: r.name, unit: r.unit, ours: r.ours, reference: r.reference, referenceName: 'ffmpeg decode ceiling', higherIsBetter: true });
 }
+if (want('transport')) {
+  section('batch transport');
+  const { benchTransport } = await import('./transport.js');
+  rows.push(...(await benchTransport()));
+}
 if (want('memory')) {
   section('memory');
   const { benchMemory } = await import('./memory.js');

@@ -41,6 +41,8 @@ export interface NativeAddon {
   uploadStats(device?: string): { pinnedBytes: number; pinnedBuffers: number; pendingUploads: number; asyncCopies: number; syncCopies: number };
   stats(): { liveTensors: number; cpuBytes: number; cudaBytes: number; cpuPeakBytes: number; cudaPeakBytes: number; cpuCachedBytes: number; cudaReservedBytes: number; cudaCachedBytes: number };
   emptyCache(): void;
+  /** A file's bytes as an ArrayBuffer over a private mapping (no copy); it outlives the file. */
+  mapFile(path: string): ArrayBuffer;
   resetPeak(): void;
   setNumThreads(n: number): void;
   numThreads(): number;

@@ -1,4 +1,4 @@
-// Public loaders: a pool of worker threads (each driving grouped ffmpeg processes) with a
+// Public loaders: a pool of worker processes (each driving grouped ffmpeg processes) with a
 // bounded, ordered prefetch. Batch k is a pure function of (seed, k): see rng.ts, sampler.ts.
 import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -8,6 +8,8 @@ import { BatchSampler } from './sampler.js';
 import { batchShape, type BuiltBatch, type SampleFailure, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
 import { scanImageFolder, type BuiltImageBatch, type ImageDatasetSpec } from './image-folder.js';
 import type { EvalTransformOptions, TrainTransformOptions } from './transforms.js';
+import { discard, shmDir, sweep, unpack } from './shm.js';
+import { native } from '../native.js';
 
 export interface VideoBatch {
   /** training: [numClips, B, 3, T, S, S]; eval: [numClips, numViews, B, 3, T, S, S] (see `shape`) */
@@ -72,6 +74,8 @@ export interface LoaderStats {
   failed: number;
   replaced: number;
   failedPaths: string[];
+  /** batches that came through a /dev/shm file (lib/data/shm.ts) rather than the IPC channel */
+  shmBatches: number;
 }
 
 interface PoolBatch {
@@ -94,9 +98,11 @@ class BatchPipeline<R extends PoolBatch> {
   /** keeps the process alive while jobs are in flight (workers themselves stay unref'd) */
   private keepAlive: NodeJS.Timeout | null = null;
   private totalInflight = 0;
-  readonly counters = { decoded: 0, failed: 0, replaced: 0 };
+  readonly counters = { decoded: 0, failed: 0, replaced: 0, shmBatches: 0 };
   readonly failedPaths = new Set<string>();
   readonly meta = new Map<number, VideoMeta>();
+  /** where batches travel (lib/data/shm.ts), or null for the IPC channel */
+  private readonly shm = shmDir();
 
   constructor(
     workerData: unknown,
@@ -106,9 +112,10 @@ class BatchPipeline<R extends PoolBatch> {
     private readonly minAttemptsForCheck: number,
   ) {
     const script = fileURLToPath(new URL('./worker.js', import.meta.url));
+    if (this.shm) sweep(this.shm);
     for (let i = 0; i < numWorkers; i++) {
       const w = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      w.send({ init: workerData });
+      w.send({ init: workerData, shm: this.shm });
       // Idle workers must not keep the process alive; in-flight jobs do (see busy()).
       w.unref();
       w.channel?.unref();
@@ -128,9 +135,19 @@ class BatchPipeline<R extends PoolBatch> {
     const k = m.ok ? m.batch!.batchIndex : m.batchIndex!;
     const waiter = this.waiters.get(k);
     this.waiters.delete(k);
-    if (!waiter) return;
-    if (m.ok) waiter.resolve(m.batch!);
-    else waiter.reject(new Error(m.message));
+    if (!waiter) {
+      if (m.ok) discard(m.batch as never);
+      return;
+    }
+    if (!m.ok) return waiter.reject(new Error(m.message));
+    let batch: R;
+    try {
+      if ((m.batch as { shm?: unknown }).shm) this.counters.shmBatches++;
+      batch = unpack<R>(m.batch as never, native.mapFile);
+    } catch (e) {
+      return waiter.reject(new Error(`data: batch ${k} from worker ${i}: ${(e as Error).message}`));
+    }
+    waiter.resolve(batch);
   }
 
   private busy(d: number): void {
@@ -165,6 +182,10 @@ class BatchPipeline<R extends PoolBatch> {
       this.busy(1);
       this.workers[best].send({ batchIndex, indices, meta: known });
     });
+  }
+
+  stats(): LoaderStats {
+    return { ...this.counters, failedPaths: Array.from(this.failedPaths) };
   }
 
   /** Account for a finished batch (in stream order): counters, once-per-path logs, the failure limit. */
@@ -212,6 +233,7 @@ class BatchPipeline<R extends PoolBatch> {
   async close(): Promise<void> {
     this.closed = true;
     this.failAll(new Error('loader closed'));
+    const pids = this.workers.map((w) => w.pid).filter((p): p is number => p !== undefined);
     await Promise.all(
       this.workers.map(
         (w) =>
@@ -224,6 +246,8 @@ class BatchPipeline<R extends PoolBatch> {
       ),
     );
     this.workers = [];
+    // batches built after the trainer stopped listening
+    if (this.shm) sweep(this.shm, pids);
   }
 }
 
@@ -306,8 +330,7 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
   }
 
   stats(): LoaderStats {
-    const c = this.pipeline.counters;
-    return { decoded: c.decoded, failed: c.failed, replaced: c.replaced, failedPaths: Array.from(this.pipeline.failedPaths) };
+    return this.pipeline.stats();
   }
 
   /** Dataset indices of global batch k (before any replacement). */
@@ -415,8 +438,7 @@ export class ImageFolderLoader implements AsyncIterable<ImageBatch> {
   }
 
   stats(): LoaderStats {
-    const c = this.pipeline.counters;
-    return { decoded: c.decoded, failed: c.failed, replaced: c.replaced, failedPaths: Array.from(this.pipeline.failedPaths) };
+    return this.pipeline.stats();
   }
 
   async *iterate(from: number, to: number): AsyncGenerator<ImageBatch> {

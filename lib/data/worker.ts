@@ -2,6 +2,7 @@
 // compute and must not fork: see BatchPipeline). Started with child_process.fork.
 import { VideoBatchBuilder, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
 import { ImageBatchBuilder, type ImageDatasetSpec } from './image-folder.js';
+import { ShmWriter } from './shm.js';
 
 type Init = { kind: 'video'; spec: VideoDatasetSpec } | { kind: 'image'; spec: ImageDatasetSpec };
 interface Job {
@@ -12,25 +13,32 @@ interface Job {
 
 let video: VideoBatchBuilder | null = null;
 let image: ImageBatchBuilder | null = null;
+let shm: ShmWriter | null = null;
 const send = (m: unknown) => process.send!(m);
+const packed = (b: object) => (shm ? shm.pack(b as Record<string, unknown>) : b);
 
-process.on('message', async (msg: { init: Init } | Job) => {
+process.on('message', async (msg: { init: Init; shm: string | null } | Job) => {
   if ('init' in msg) {
     video = msg.init.kind === 'video' ? new VideoBatchBuilder(msg.init.spec) : null;
     image = msg.init.kind === 'image' ? new ImageBatchBuilder(msg.init.spec) : null;
+    shm = msg.shm ? new ShmWriter(msg.shm, process.ppid) : null;
     return;
   }
   const job = msg;
   try {
     if (video) {
       if (job.meta) video.learnMeta(job.meta);
-      send({ ok: true, batch: await video.build(job.batchIndex, job.indices) });
+      send({ ok: true, batch: packed(await video.build(job.batchIndex, job.indices)) });
     } else {
-      send({ ok: true, batch: await image!.build(job.batchIndex, job.indices) });
+      send({ ok: true, batch: packed(await image!.build(job.batchIndex, job.indices)) });
     }
   } catch (e) {
     send({ ok: false, batchIndex: job.batchIndex, message: (e as Error).message });
   }
 });
-// The parent going away (even by SIGKILL) closes the channel: end with it.
-process.on('disconnect', () => process.exit(0));
+// The parent going away (even by SIGKILL) closes the channel: end with it, and take back the
+// batch files it never read.
+process.on('disconnect', () => {
+  shm?.cleanup();
+  process.exit(0);
+});

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VideoLoader, ImageFolderLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
 import { encodeFrames } from '../../lib/data/encode.js';
@@ -211,6 +211,34 @@ test('ImageFolderLoader: class subfolders, [B, 3, S, S], train and val', async (
   assert.equal(t0.shape, [4, 3, 16, 16]);
   assert.ok(t0.images.every((v: number) => Number.isFinite(v)));
   assert.ok(readFileSync(join(root, 'cat', '0.png')).length > 0);
+});
+
+test('batches through /dev/shm files equal those through the IPC channel, and no file is left behind', async () => {
+  const shm = join(dir, 'shm');
+  mkdirSync(shm);
+  const run = async (env: string) => {
+    process.env.VJEPA_SHM_DIR = env;
+    try {
+      const loader = new VideoLoader(base({ seed: 11 }));
+      const batches = await take(loader, 3);
+      const st = loader.stats();
+      await loader.close();
+      return { batches, st };
+    } finally {
+      delete process.env.VJEPA_SHM_DIR;
+    }
+  };
+  const viaFile = await run(shm);
+  assert.equal(readdirSync(shm), [], 'the trainer unlinked every file it mapped, and close() swept the rest');
+  const viaIpc = await run('');
+  assert.is(viaIpc.st.shmBatches, 0);
+  assert.ok(viaFile.st.shmBatches >= 3, `${viaFile.st.shmBatches} batches came through files`);
+  for (let k = 0; k < 3; k++) {
+    assert.equal(viaFile.batches[k].shape, viaIpc.batches[k].shape);
+    assert.equal(Array.from(viaFile.batches[k].labels), Array.from(viaIpc.batches[k].labels));
+    assert.ok(Buffer.from(viaFile.batches[k].clips.buffer, viaFile.batches[k].clips.byteOffset, viaFile.batches[k].clips.byteLength)
+      .equals(Buffer.from(viaIpc.batches[k].clips.buffer, viaIpc.batches[k].clips.byteOffset, viaIpc.batches[k].clips.byteLength)), `batch ${k}: same bytes`);
+  }
 });
 
 test('teardown', () => cleanup());
