@@ -43,11 +43,10 @@ class BlockCache {
   // Hands every cached block to release(p, bytes) and forgets it.
   template <class F>
   void drain(F release) {
-    std::map<size_t, std::vector<void*>> drop;
-    drop.swap(lists_);
-    bytes_ = 0;
-    for (auto& [bytes, list] : drop)
+    for (auto& [bytes, list] : lists_)
       for (void* p : list) release(p, bytes);
+    lists_.clear();
+    bytes_ = 0;
   }
 
   size_t bytes() const { return bytes_; }

@@ -75,12 +75,12 @@ class HostCache {
   }
 
   void release_all() {
-    BlockCache drop;
+    std::vector<BlockCache::Block> drop;  // freed outside the lock
     {
       std::lock_guard<std::mutex> lk(m_);
-      std::swap(drop, free_);
+      free_.drain([&](void* p, size_t bytes) { drop.push_back({p, bytes}); });
     }
-    drop.drain(raw_free);
+    for (const BlockCache::Block& b : drop) raw_free(b.p, b.bytes);
   }
 
   size_t cached() {
