@@ -1,30 +1,56 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
+
+export interface MissingVideo {
+  /** index file and 1-based line the entry came from */
+  file: string;
+  line: number;
+  /** the exact (resolved) path that was looked for */
+  path: string;
+}
 
 export interface VideoIndex {
   paths: string[];
   labels: Int32Array;
   /** samples contributed by each index file, in order (DATA-01, used for dataset weights) */
   perFileCounts: number[];
+  /** listed videos that do not exist (only checked when `warnMissing` is given) */
+  missing: MissingVideo[];
 }
 
+export interface ReadIndexOptions {
+  /**
+   * Check that every listed video exists and, if some do not, call this once with a summary.
+   * Missing files stay in the index: as in the original (DATA-02) they are replaced by other
+   * samples when they fail to load, so this is a warning, not an error.
+   */
+  warnMissing?: (msg: string) => void;
+}
+
+/** How many missing entries the warning lists by name. */
+const MISSING_SHOWN = 5;
+/** How many entries are looked for at most (an even sample of larger indexes). */
+const MAX_CHECKED = 20_000;
+
 /**
- * DATA-01: `path label`, single space, no header. We split at the LAST space so a path with
- * spaces still parses (the original breaks on it), and resolve relative paths against the
- * CSV's folder (the original requires absolute paths).
+ * DATA-01: `path label`, no header. The label is the LAST whitespace-separated token and the
+ * whitespace before it is the separator, so a path with spaces still parses (the original
+ * breaks on it) and trailing or doubled spaces are harmless. Relative paths resolve against the
+ * CSV's folder (the original requires absolute paths). `lines` holds each entry's 1-based line.
  */
-export function parseIndexCsv(text: string, file: string, numClasses?: number): { paths: string[]; labels: number[] } {
+export function parseIndexCsv(text: string, file: string, numClasses?: number): { paths: string[]; labels: number[]; lines: number[] } {
   const paths: string[] = [];
   const labels: number[] = [];
+  const lineNos: number[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+    const line = lines[i].trimEnd();
     if (line.trim() === '') continue;
     const where = `${file}:${i + 1}`;
-    const cut = line.lastIndexOf(' ');
-    if (cut <= 0) throw new Error(`${where}: expected "path label" separated by one space, got ${JSON.stringify(line)}`);
-    const rawPath = line.slice(0, cut);
-    const rawLabel = line.slice(cut + 1).trim();
+    const sep = /\s+(\S+)$/.exec(line);
+    if (!sep) throw new Error(`${where}: expected "path label" separated by a space, got ${JSON.stringify(line)}`);
+    const rawPath = line.slice(0, sep.index);
+    const rawLabel = sep[1];
     if (rawPath.trim() === '') throw new Error(`${where}: empty path`);
     if (!/^[+-]?\d+$/.test(rawLabel)) {
       throw new Error(`${where}: label ${JSON.stringify(rawLabel)} is not an integer`);
@@ -38,16 +64,27 @@ export function parseIndexCsv(text: string, file: string, numClasses?: number): 
     }
     paths.push(isAbsolute(rawPath) ? rawPath : resolve(dirname(file), rawPath));
     labels.push(label);
+    lineNos.push(i + 1);
   }
-  return { paths, labels };
+  return { paths, labels, lines: lineNos };
+}
+
+/** One warning for listed videos that do not exist; paths are quoted so a stray column shows. */
+export function missingVideosMessage(missing: MissingVideo[], total: number, stride = 1): string {
+  const shown = missing.slice(0, MISSING_SHOWN).map((m) => `  ${m.file}:${m.line}: "${m.path}"`);
+  if (missing.length > MISSING_SHOWN) shown.push(`  ... and ${missing.length - MISSING_SHOWN} more`);
+  const of = stride === 1 ? `${total} listed videos` : `${Math.ceil(total / stride)} checked (1 in ${stride} of ${total} listed)`;
+  return `data: ${missing.length} of ${of} do not exist (they will be replaced by other samples when loaded):\n${shown.join('\n')}`;
 }
 
 /** Concatenate several index files in order (DATA-01). */
-export function readVideoIndex(csvPaths: string[], numClasses?: number): VideoIndex {
+export function readVideoIndex(csvPaths: string[], numClasses?: number, opts: ReadIndexOptions = {}): VideoIndex {
   if (csvPaths.length === 0) throw new Error('data: no index files given (csvPaths is empty)');
   const paths: string[] = [];
   const labels: number[] = [];
   const perFileCounts: number[] = [];
+  const missing: MissingVideo[] = [];
+  const origin: { file: string; line: number }[] = [];
   for (const file of csvPaths) {
     const ext = extname(file).toLowerCase();
     // the original silently ignores other extensions; we refuse them (NPY indexes are not supported)
@@ -62,9 +99,16 @@ export function readVideoIndex(csvPaths: string[], numClasses?: number): VideoIn
     }
     const parsed = parseIndexCsv(text, file, numClasses);
     if (parsed.paths.length === 0) throw new Error(`${file}: index file has no samples`);
+    parsed.lines.forEach((line) => origin.push({ file, line }));
     paths.push(...parsed.paths);
     labels.push(...parsed.labels);
     perFileCounts.push(parsed.paths.length);
   }
-  return { paths, labels: Int32Array.from(labels), perFileCounts };
+  if (opts.warnMissing) {
+    // Every entry up to MAX_CHECKED, else an even sample: a stat each is slow on network storage.
+    const stride = Math.ceil(paths.length / MAX_CHECKED);
+    for (let k = 0; k < paths.length; k += stride) if (!existsSync(paths[k])) missing.push({ ...origin[k], path: paths[k] });
+    if (missing.length > 0) opts.warnMissing(missingVideosMessage(missing, paths.length, stride));
+  }
+  return { paths, labels: Int32Array.from(labels), perFileCounts, missing };
 }

@@ -276,7 +276,7 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
     posInt(opts.numClips, 'numClips');
     posInt(opts.cropSize, 'cropSize');
     check(Number.isFinite(opts.seed), `seed must be a number (got ${opts.seed})`);
-    const index = readVideoIndex(opts.csvPaths, opts.numClasses);
+    const index = readVideoIndex(opts.csvPaths, opts.numClasses, { warnMissing: opts.log ?? ((m: string) => console.error(m)) });
     this.numSamples = index.paths.length;
     const t = opts.transform ?? {};
     const kind = t.kind ?? (opts.training ? 'train' : 'eval');

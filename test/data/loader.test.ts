@@ -151,7 +151,8 @@ test('failures: missing, 0-byte, corrupt and too-short files are logged once, re
   assert.ok(st.failed >= 8, `failed ${st.failed}`); // every bad file is drawn at least once per pass
   assert.is(st.replaced, st.failed);
   assert.is(st.decoded, 22);
-  assert.is(logs.length, 4);
+  assert.is(logs.length, 5);
+  assert.is(logs[0], `data: 1 of 11 listed videos do not exist (they will be replaced by other samples when loaded):\n  ${mixedCsv}:9: "${join(dir, 'missing.mp4')}"`, 'warned up front, with file and line');
   assert.ok(logs.some((l) => l.includes('empty.mp4') && l.includes('0 bytes')));
   assert.ok(logs.some((l) => l.includes('missing.mp4') && l.includes('not found')));
   assert.ok(logs.some((l) => l.includes('v4.mp4') && l.includes('too short')));
