@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -83,12 +84,27 @@ interface RunResult {
   outputs: Buffer[];
 }
 
+export interface RunOptions {
+  /**
+   * Stop ffmpeg (SIGTERM) when this process dies, even by SIGKILL: a long encode would otherwise
+   * run on as an orphan. ffmpeg has no parent-death option and Node cannot set PR_SET_PDEATHSIG,
+   * so /bin/sh starts a watcher that blocks on a pipe only this process writes to, then execs
+   * ffmpeg (same pid); the pipe reads EOF when this process dies. Not with stdin or output pipes.
+   */
+  dieWithParent?: boolean;
+}
+
+// $$ is the pid that becomes ffmpeg; a "\n" from the parent means ffmpeg ended normally
+const WATCHDOG = 'exec 3<&0 </dev/null\n{ read -r _ <&3 || kill -TERM $$; } >/dev/null 2>&1 &\nexec "$@" 3<&-\n';
+
 /** Run ffmpeg with `numOutputs` extra pipes (fd 3, 4, ...) whose bytes are collected. */
-export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer): Promise<RunResult> {
+export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer, opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const stdio: ('pipe' | 'ignore')[] = [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'];
+    const watch = opts.dieWithParent === true && process.platform !== 'win32';
+    if (watch && (stdin || numOutputs > 0)) throw new Error('runFfmpeg: dieWithParent cannot be combined with stdin or output pipes');
+    const stdio: ('pipe' | 'ignore')[] = [stdin || watch ? 'pipe' : 'ignore', 'ignore', 'pipe'];
     for (let i = 0; i < numOutputs; i++) stdio.push('pipe');
-    const child = spawn(ffmpegPath(), args, { stdio });
+    const child = watch ? spawn('/bin/sh', ['-c', WATCHDOG, 'ffmpeg', ffmpegPath(), ...args], { stdio }) : spawn(ffmpegPath(), args, { stdio });
     const errChunks: Buffer[] = [];
     const outChunks: Buffer[][] = [];
     child.stderr!.on('data', (c: Buffer) => errChunks.push(c));
@@ -103,9 +119,20 @@ export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer): Promi
       child.stdin!.on('error', () => undefined);
       child.stdin!.end(stdin);
     }
+    if (watch) {
+      child.stdin!.on('error', () => undefined);
+      // release the watcher without killing anything
+      child.on('exit', () => child.stdin!.end('\n'));
+    }
     child.on('error', (e) => reject(new Error(`cannot run ffmpeg (${ffmpegPath()}): ${e.message}`)));
     child.on('close', (code) => {
-      resolvePromise({ code, stderr: Buffer.concat(errChunks).toString('utf8'), outputs: outChunks.map((c) => Buffer.concat(c)) });
+      const stderr = Buffer.concat(errChunks).toString('utf8');
+      // sh's exec reports a missing binary as exit 127 instead of a spawn error
+      if (watch && code === 127 && !existsSync(ffmpegPath())) {
+        reject(new Error(`cannot run ffmpeg (${ffmpegPath()}): not found`));
+        return;
+      }
+      resolvePromise({ code, stderr, outputs: outChunks.map((c) => Buffer.concat(c)) });
     });
   });
 }

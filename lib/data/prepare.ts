@@ -1,10 +1,11 @@
 // `vjepa-data prepare`: re-encode a CSV's videos to a small short side with a short GOP
 // (H.264, no B-frames), so that the loader decodes them quickly, and write a new CSV.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseIndexCsv } from './csv.js';
 import { ffmpegReason, runFfmpeg } from './ffmpeg.js';
+import { pidAlive } from '../util/process.js';
 
 export interface PrepareOptions {
   csv: string;
@@ -27,6 +28,22 @@ export interface PrepareResult {
   failed: { path: string; reason: string }[];
 }
 
+/** Temporary name an output is encoded under; only a finished encode is renamed to `out`. */
+export function partialName(out: string, pid = process.pid): string {
+  return `${out}.partial-${pid}`;
+}
+
+/** Delete temporaries of our outputs left by killed runs (a live pid may be a concurrent run; ours is overwritten). */
+function removeStalePartials(outDir: string, outNames: string[]): void {
+  const ours = new Set(outNames.map((p) => basename(p)));
+  for (const f of readdirSync(outDir)) {
+    const m = /^(.+)\.partial-(\d+)$/.exec(f);
+    if (!m || !ours.has(m[1])) continue;
+    const pid = Number(m[2]);
+    if (!pidAlive(pid)) rmSync(join(outDir, f), { force: true });
+  }
+}
+
 export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
   const csv = resolve(o.csv);
   const { paths, labels } = parseIndexCsv(readFileSync(csv, 'utf8'), csv);
@@ -46,6 +63,7 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
     used.add(name);
     return join(outDir, name);
   });
+  removeStalePartials(outDir, outNames);
   const worker = async () => {
     while (next < paths.length) {
       const i = next++;
@@ -57,15 +75,26 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
       }
       // even output sizes for yuv420p; the short side becomes exactly s (or s rounded up to even)
       const vf = `scale='if(lt(iw,ih),${s + (s % 2)},-2)':'if(lt(iw,ih),-2,${s + (s % 2)})':flags=bilinear`;
+      // a killed run must not leave a truncated file under the final name (it would count as done)
+      const tmp = partialName(out);
       const r = await runFfmpeg([
         '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y', '-threads', '1', '-i', paths[i],
         '-map', '0:v:0', '-an', '-vf', vf, '-vsync', '0',
         '-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(o.crf ?? 18), '-g', String(o.gop ?? 8), '-bf', '0', '-pix_fmt', 'yuv420p',
-        out,
-      ]);
-      if (r.code !== 0) {
-        failed.push({ path: paths[i], reason: ffmpegReason(r.stderr, r.code) });
-        o.log?.(`prepare: skipping ${paths[i]}: ${ffmpegReason(r.stderr, r.code)}`);
+        '-f', 'mp4', tmp,
+      ], 0, undefined, { dieWithParent: true });
+      let reason: string | null = r.code !== 0 ? ffmpegReason(r.stderr, r.code) : null;
+      if (reason === null) {
+        try {
+          renameSync(tmp, out);
+        } catch (e) {
+          reason = `cannot rename ${tmp} to ${out}: ${(e as Error).message}`;
+        }
+      }
+      if (reason !== null) {
+        rmSync(tmp, { force: true });
+        failed.push({ path: paths[i], reason });
+        o.log?.(`prepare: skipping "${paths[i]}": ${reason}`);
         continue;
       }
       written++;

@@ -8,6 +8,7 @@
 // Workers do not load the addon: the trainer passes its mapFile to unpack().
 import { accessSync, closeSync, constants, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../util/process.js';
 
 /** Arrays smaller than this travel in the message itself. */
 const MIN_BYTES = 64 * 1024;
@@ -143,15 +144,6 @@ export function discard(msg: Packed): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes batch files whose trainer is gone (killed before it took them), and with `workers`
  * this trainer's files from those worker processes (after they exited).
@@ -168,7 +160,7 @@ export function sweep(dir: string, workers: number[] = []): void {
     if (!m) continue;
     const trainer = Number(m[1]);
     const mine = trainer === process.pid && workers.includes(Number(m[2]));
-    if (mine || (trainer !== process.pid && !alive(trainer))) {
+    if (mine || (trainer !== process.pid && !pidAlive(trainer))) {
       try {
         unlinkSync(join(dir, n));
       } catch {
