@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'print {"masks":[{"context":{mean,min,max},"target":{...}}]}' })
     .option('png', { type: 'string', describe: 'draw the first batch (frames x samples; context / target / dropped)' })
     .option('set', { type: 'string', array: true, default: [], describe: 'override a config key: key.path=value (YAML value)' })
-    .option('strict', { type: 'boolean', default: false, describe: 'unknown config keys are errors' })
+    // No default: an absent flag must leave meta.strict in the file in charge.
+    .option('strict', { type: 'boolean', describe: 'unknown config keys are errors (default: meta.strict in the file)' })
     .strict()
     .help()
     .parseAsync();

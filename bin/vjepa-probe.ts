@@ -2,6 +2,7 @@
 // npx vjepa-probe CONFIG.yaml [--set key.path=value ...] [--strict] [--max-epochs N]
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { positiveLimit } from '../lib/config/cli.js';
 import { loadProbeRunConfig } from '../lib/probe/config.js';
 import { runProbe } from '../lib/probe/probe.js';
 
@@ -12,7 +13,8 @@ const argv = await yargs(hideBin(process.argv))
   )
   .positional('config', { type: 'string', describe: 'probe YAML (e.g. configs/ssv2.yaml)' })
   .option('set', { type: 'string', array: true, default: [], describe: 'override a key, e.g. --set pretrain.checkpoint=null' })
-  .option('strict', { type: 'boolean', default: false, describe: 'unknown config keys are errors, not warnings' })
+  // No default: an absent flag must leave meta.strict in the file in charge.
+  .option('strict', { type: 'boolean', describe: 'unknown config keys are errors, not warnings (default: meta.strict in the file)' })
   .option('max-epochs', { type: 'number', describe: 'stop after N epochs in this process (the run stays resumable with resume_checkpoint: true)' })
   .demandCommand(1, 'give the config file: vjepa-probe CONFIG.yaml')
   .strict()
@@ -21,6 +23,7 @@ const argv = await yargs(hideBin(process.argv))
 
 const file = String(argv._[0]);
 try {
+  positiveLimit('--max-epochs', argv['max-epochs']);
   const { config, ext, warnings } = loadProbeRunConfig(file, argv.set as string[], { strict: argv.strict });
   for (const w of warnings) console.warn(`warning: ${w}`);
   const r = await runProbe(config, ext, { maxEpochs: argv['max-epochs'] });

@@ -1,7 +1,7 @@
 // Pieces shared by the pretraining and probe schemas: our extensions and the finish step.
 import { applySets } from './overrides.js';
 import { readYamlFile } from './load.js';
-import { bool, int, num, section, str, validate, type SectionSpec, type ValidationContext } from './schema.js';
+import { bool, int, num, problemsMessage, section, str, validate, type SectionSpec, type ValidationContext } from './schema.js';
 
 export interface ConfigLoadOptions {
   /** Unknown keys become errors (also enabled by `meta.strict: true` in the file). */
@@ -94,11 +94,10 @@ export function validateWith<C>(
     setPaths: o.setPaths ?? new Set(),
     errors: [],
     warnings: [],
+    unknownKeys: [],
   };
   const config = validate(raw, spec, '', ctx) as C;
   if (ctx.errors.length === 0) crossCheck(config, ctx);
-  if (ctx.errors.length > 0) {
-    throw new Error(`invalid config ${ctx.file} (${ctx.errors.length} problem${ctx.errors.length > 1 ? 's' : ''}):\n  ${ctx.errors.join('\n  ')}`);
-  }
+  if (ctx.errors.length > 0) throw new Error(problemsMessage(ctx));
   return { config, warnings: ctx.warnings };
 }

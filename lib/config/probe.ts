@@ -170,7 +170,7 @@ function crossCheck(c: ProbeConfig, ctx: ValidationContext): void {
   if (c.optimization.use_bfloat16) {
     warn('optimization.use_bfloat16', 'true means float16 autocast with a loss scaler in the original, not bfloat16 (EVAL-05, §8.19)');
   }
-  if (c.pretrain.checkpoint === null) warn('pretrain.checkpoint', 'null: the probe runs on a randomly initialised encoder');
+  // pretrain.checkpoint: null is warned about once, where the probe builds its encoder (lib/probe/encoder.ts).
 }
 
 function pickSpec(raw: unknown): SectionSpec {

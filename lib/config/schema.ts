@@ -1,6 +1,7 @@
 // A small declarative schema for the YAML configs: type, range, default, required, and "accepted
 // but ignored" keys. validate() returns a normalised copy with every default filled in, and collects
 // errors (wrong type / range / missing) and warnings (unknown or ignored keys) by full key path.
+import { closestKey } from './suggest.js';
 
 export type Spec =
   | NumberSpec
@@ -72,6 +73,8 @@ export interface ValidationContext {
   setPaths: Set<string>;
   errors: string[];
   warnings: string[];
+  /** Unknown-key messages, kept apart so an error report can show them too (a typo leaves a key missing). */
+  unknownKeys?: string[];
 }
 
 export function describe(v: unknown): string {
@@ -96,11 +99,28 @@ function err(ctx: ValidationContext, path: string, msg: string): undefined {
   return undefined;
 }
 
-function unknownKey(ctx: ValidationContext, path: string, known: string[]): void {
-  const via = ctx.setPaths.has(path) ? ' (from --set)' : '';
-  const msg = `${ctx.file}: ${path}: unknown key${via}; known keys here: ${known.join(', ')}`;
+function unknownKey(ctx: ValidationContext, parent: string, key: string, known: string[]): void {
+  const path = parent ? `${parent}.${key}` : key;
+  // `--set optimizaton.epochs=1` reports the unknown segment `optimizaton`, not the full set path.
+  const fromSet = [...ctx.setPaths].some((p) => p === path || p.startsWith(`${path}.`));
+  const via = fromSet ? ' (from --set)' : '';
+  const near = closestKey(key, known);
+  const hint = near === null ? '' : ` (did you mean ${parent ? `${parent}.${near}` : near}?)`;
+  const msg = `${ctx.file}: ${path}: unknown key${via}${hint}; known keys here: ${known.join(', ')}`;
+  ctx.unknownKeys?.push(msg);
   if (ctx.strict) ctx.errors.push(msg);
   else ctx.warnings.push(msg + ' (ignored)');
+}
+
+/** One message listing every error; unknown keys are appended since a misspelt key is what made another one missing. */
+export function problemsMessage(ctx: ValidationContext): string {
+  const n = ctx.errors.length;
+  let msg = `invalid config ${ctx.file} (${n} problem${n > 1 ? 's' : ''}):\n  ${ctx.errors.join('\n  ')}`;
+  // In strict mode they are already among the errors.
+  if (!ctx.strict && ctx.unknownKeys && ctx.unknownKeys.length > 0) {
+    msg += `\nunknown keys (a misspelt key leaves the real one missing):\n  ${ctx.unknownKeys.join('\n  ')}`;
+  }
+  return msg;
 }
 
 function cloneDefault(d: unknown): unknown {
@@ -179,7 +199,7 @@ export function validate(value: unknown, spec: Spec, path: string, ctx: Validati
       const out: Record<string, unknown> = {};
       const known = Object.keys(spec.fields);
       for (const key of Object.keys(value)) {
-        if (!(key in spec.fields)) unknownKey(ctx, path ? `${path}.${key}` : key, known);
+        if (!(key in spec.fields)) unknownKey(ctx, path, key, known);
       }
       for (const [key, sub] of Object.entries(spec.fields)) {
         const p = path ? `${path}.${key}` : key;

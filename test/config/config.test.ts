@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { applySets, loadPretrainConfig, loadProbeConfig, parseSet, validatePretrainConfig } from '../../lib/config/index.js';
+import { closestKey, editDistance } from '../../lib/config/suggest.js';
 
 // CFG-01..05. Compiled to dist/test/config/; the YAML fixtures stay in the source tree.
 const FIX = fileURLToPath(new URL('../../../test/config/fixtures/', import.meta.url));
@@ -217,6 +218,69 @@ test('CFG-04: image probe config; resolution lives under data and is mirrored to
   const r = loadProbeConfig(fx('probe_in1k.yaml'), ['optimization.resolution=384']);
   assert.ok(r.warnings.some((w) => w.includes('optimization.resolution: unknown key (from --set)')));
   assert.throws(() => loadProbeConfig(fx('probe_in1k.yaml'), ['data.dataset_name=null']), /data\.dataset_name: expected a string, got null/);
+});
+
+const TOP_KEYS = 'app, nodes, tasks_per_node, data, data_aug, logging, loss, mask, meta, model, optimization';
+
+test('a mistyped section name is named in the error, with a suggestion, next to the keys it left missing', () => {
+  const raw = tinyRaw();
+  raw.optimizaton = raw.optimization;
+  delete raw.optimization;
+  const p = writeYaml('typo-section.yaml', raw);
+  const missing = ['weight_decay', 'final_weight_decay', 'epochs', 'warmup', 'start_lr', 'lr', 'final_lr', 'ema'];
+  const unknown = `${p}: optimizaton: unknown key (did you mean optimization?); known keys here: ${TOP_KEYS}`;
+  assert.throws(
+    () => loadPretrainConfig(p),
+    (e: Error) =>
+      e.message ===
+      `invalid config ${p} (8 problems):\n` +
+        missing.map((k) => `  ${p}: optimization.${k}: required key is missing\n`).join('') +
+        `unknown keys (a misspelt key leaves the real one missing):\n  ${unknown}`,
+  );
+  // Strict: the unknown key is one of the errors, listed once.
+  try {
+    loadPretrainConfig(p, [], { strict: true });
+    assert.unreachable('should throw');
+  } catch (e) {
+    const m = (e as Error).message;
+    assert.match(m, `invalid config ${p} (9 problems):\n  ${unknown}\n`);
+    assert.is(m.split('optimizaton: unknown key').length, 2);
+    assert.not.match(m, 'unknown keys (a misspelt');
+  }
+  // Without other errors it stays a warning, with the same suggestion.
+  const w = loadPretrainConfig(fx('tiny.yaml'), ['optimization.epoch=3']).warnings;
+  assert.ok(w.some((x) => x.includes(`optimization.epoch: unknown key (from --set) (did you mean optimization.epochs?); known keys here: ipe, `)), w.join('\n'));
+});
+
+test('suggestions: edit distance with swaps; only close keys are suggested', () => {
+  assert.is(editDistance('optimizaton', 'optimization'), 1);
+  assert.is(editDistance('optimziation', 'optimization'), 1);
+  assert.is(editDistance('kitten', 'sitting'), 3);
+  assert.is(editDistance('', 'abc'), 3);
+  assert.is(closestKey('Batch_Size', ['batch_size', 'num_clips']), 'batch_size');
+  assert.is(closestKey('epoch', ['epochs', 'warmup']), 'epochs');
+  assert.is(closestKey('wd', ['lr', 'eps']), null);
+  assert.is(closestKey('lr_typo', ['lr', 'final_lr', 'start_lr']), null);
+  assert.throws(() => loadPretrainConfig(fx('tiny.yaml'), ['zzz=1'], { strict: true }), (e: Error) => e.message.includes(`zzz: unknown key (from --set); known keys here: ${TOP_KEYS}`));
+});
+
+test('--set into an unknown section carries the (from --set) marker on the unknown segment; file keys do not', () => {
+  const r = loadPretrainConfig(fx('tiny.yaml'), ['optimizaton.epochs=1']);
+  assert.equal(r.warnings, [`${fx('tiny.yaml')}: optimizaton: unknown key (from --set) (did you mean optimization?); known keys here: ${TOP_KEYS} (ignored)`]);
+  assert.throws(() => loadPretrainConfig(fx('tiny.yaml'), ['optimizaton.epochs=1', 'optimizaton.lr=2'], { strict: true }), /: optimizaton: unknown key \(from --set\)/);
+  // A --set path that only shares a prefix string does not mark the file's own unknown key.
+  const raw = tinyRaw();
+  raw.optim = 1;
+  const p = writeYaml('file-unknown.yaml', raw);
+  const w = loadPretrainConfig(p, ['optimization.epochs=2', 'optimx.a=1']).warnings;
+  assert.ok(w.some((x) => x.startsWith(`${p}: optim: unknown key; known keys here:`)), w.join('\n'));
+  assert.ok(w.some((x) => x.startsWith(`${p}: optimx: unknown key (from --set); known keys here:`)), w.join('\n'));
+});
+
+test('pretrain.checkpoint: null gives no config warning (the probe warns once when it builds the encoder)', () => {
+  const { config: c, warnings } = loadProbeConfig(fx('probe_k400.yaml'), ['pretrain.checkpoint=null']);
+  assert.is(c.pretrain.checkpoint, null);
+  assert.equal(warnings.filter((w) => w.includes('pretrain.checkpoint')), []);
 });
 
 test.run();
