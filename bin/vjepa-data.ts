@@ -1,16 +1,36 @@
 #!/usr/bin/env node
+// npx vjepa-data synth --out DIR [...] | vjepa-data prepare --csv FILE --out DIR [...]
+import { existsSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { makeSynthDataset } from '../lib/data/synth.js';
 import { prepareVideos } from '../lib/data/prepare.js';
 
+const args = hideBin(process.argv);
+
+/** Expected failures end in one line and exit 1, like the other CLIs (no help dump, no stack trace). */
+function die(message: string): never {
+  console.error(`vjepa-data: ${message}`);
+  process.exit(1);
+}
+
 function parseSize(s: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s);
   if (!m) throw new Error(`--size must look like WxH (got "${s}")`);
-  return [Number(m[1]), Number(m[2])];
+  const [w, h] = [Number(m[1]), Number(m[2])];
+  // H.264 yuv420p needs even sides; checked here so nothing is written first.
+  if (w % 2 || h % 2 || w < 8 || h < 8) throw new Error(`--size ${s}: width and height must be even and at least 8 (H.264 yuv420p)`);
+  return [w, h];
 }
 
-await yargs(hideBin(process.argv))
+function intAtLeast(name: string, v: number | undefined, min: number, max = Infinity): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`--${name} must be an integer ${max === Infinity ? `>= ${min}` : `from ${min} to ${max}`}, got ${v}`);
+  }
+}
+
+await yargs(args)
   .scriptName('vjepa-data')
   .command(
     'synth',
@@ -28,12 +48,22 @@ await yargs(hideBin(process.argv))
         .option('scene', { choices: ['square', 'pan'] as const, default: 'square' as const, describe: 'a textured square moves, or the camera pans' })
         .strict(),
     async (a) => {
-      const [width, height] = parseSize(a.size);
-      const ds = await makeSynthDataset(a.out, {
-        videos: a.videos, valVideos: a['val-videos'], classes: a.classes, frames: a.frames, width, height, fps: a.fps, seed: a.seed, scene: a.scene,
-        log: (m) => console.log(m),
-      });
-      console.log(`train: ${ds.trainCsv}\nval:   ${ds.valCsv}`);
+      try {
+        const [width, height] = parseSize(a.size);
+        intAtLeast('videos', a.videos, 1);
+        intAtLeast('val-videos', a['val-videos'], 1);
+        intAtLeast('classes', a.classes, 2);
+        intAtLeast('frames', a.frames, 1);
+        if (!Number.isInteger(a.seed)) throw new Error(`--seed must be an integer, got ${a.seed}`);
+        if (!(a.fps > 0)) throw new Error(`--fps must be > 0, got ${a.fps}`);
+        const ds = await makeSynthDataset(a.out, {
+          videos: a.videos, valVideos: a['val-videos'], classes: a.classes, frames: a.frames, width, height, fps: a.fps, seed: a.seed, scene: a.scene,
+          log: (m) => console.log(m),
+        });
+        console.log(`train: ${ds.trainCsv}\nval:   ${ds.valCsv}`);
+      } catch (e) {
+        die((e as Error).message);
+      }
     },
   )
   .command(
@@ -51,14 +81,27 @@ await yargs(hideBin(process.argv))
         .option('overwrite', { type: 'boolean', default: false })
         .strict(),
     async (a) => {
-      const r = await prepareVideos({
-        csv: a.csv, outDir: a.out, outCsv: a['out-csv'], shortSide: a['short-side'], gop: a.gop, crf: a.crf, concurrency: a.jobs, overwrite: a.overwrite,
-        log: (m) => console.log(m),
-      });
-      if (r.failed.length > 0) process.exitCode = 1;
+      try {
+        if (!existsSync(a.csv)) throw new Error(`--csv ${a.csv}: file not found`);
+        intAtLeast('short-side', a['short-side'], 8);
+        intAtLeast('gop', a.gop, 1);
+        intAtLeast('crf', a.crf, 0, 51); // libx264's range
+        intAtLeast('jobs', a.jobs, 1);
+        const r = await prepareVideos({
+          csv: a.csv, outDir: a.out, outCsv: a['out-csv'], shortSide: a['short-side'], gop: a.gop, crf: a.crf, concurrency: a.jobs, overwrite: a.overwrite,
+          log: (m) => console.log(m),
+        });
+        if (r.failed.length > 0) process.exitCode = 1;
+      } catch (e) {
+        die((e as Error).message);
+      }
     },
   )
-  .demandCommand(1)
+  .demandCommand(1, 'give a command: synth or prepare')
   .strict()
   .help()
+  .fail((msg, err) => {
+    const cmd = args.find((x) => x === 'synth' || x === 'prepare');
+    die(`${msg ?? err?.message ?? 'invalid arguments'} (see vjepa-data ${cmd ? `${cmd} ` : ''}--help)`);
+  })
   .parseAsync();
