@@ -215,6 +215,12 @@ export async function makeSynthDataset(dir: string, o: SynthOptions): Promise<Sy
 
 const MARKER = 'synth.json';
 
+/** The index CSVs among `paths` that a synthetic dataset in `dir` does not write (its train.csv and val.csv). */
+export function notMadeBySynth(paths: string[], dir: string): string[] {
+  const made = new Set([resolve(dir, 'train.csv'), resolve(dir, 'val.csv')]);
+  return paths.filter((p) => !made.has(resolve(p)));
+}
+
 /** Create the synthetic dataset under `dir` unless one with the same options is already there. */
 export async function ensureSynthDataset(dir: string, o: SynthOptions): Promise<SynthDataset> {
   const root = resolve(dir);

@@ -82,6 +82,8 @@ export interface StepSettings {
   matmulDtype?: MatmulDtype;
   /** Sees the loss before backward; may throw to stop without an update. */
   checkLoss?: (loss: number) => void;
+  /** Sees the pre-clip gradient norms before the optimizer step; may throw to stop without an update. */
+  checkGradNorms?: (encoder: number, predictor: number) => void;
   /**
    * Called once per step, after the first kernels are queued and before the first host read,
    * so host work done there overlaps the GPU: the trainer uploads the next batch there.
@@ -125,6 +127,7 @@ export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: Mas
     encGradNorm = gradNorm(encParams);
     predGradNorm = gradNorm(predParams);
   }
+  s.checkGradNorms?.(encGradNorm, predGradNorm);
   opt.step(s.lr, s.wd);
   model.zeroGrad();
   model.emaUpdate(s.momentum);

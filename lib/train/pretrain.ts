@@ -1,7 +1,7 @@
 // The pretraining loop (TRAIN-01..14) on one machine: data → masks → V-JEPA step →
 // AdamW → EMA → log, with atomic checkpoints and an exact resume.
 import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
 import { Tensor, tidy, hostArrayDType } from '../tensor.js';
@@ -12,7 +12,7 @@ import { configOverrides } from '../nn/registry.js';
 import { AdamW } from '../optim/adamw.js';
 import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { VideoLoader } from '../data/loader.js';
-import { ensureSynthDataset } from '../data/synth.js';
+import { ensureSynthDataset, notMadeBySynth } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
@@ -32,6 +32,8 @@ export interface PretrainOptions {
    * on the CPU, where it would only move the copy. The results are the same either way.
    */
   uploadAhead?: boolean;
+  /** Start afresh in a folder that already holds a run (its checkpoint and CSV are replaced). */
+  overwrite?: boolean;
 }
 
 export interface PretrainResult {
@@ -53,6 +55,9 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
     if (cfg.data.datasets.length === 0) throw new Error('data.datasets: no index CSV given');
     throw new Error(`data.datasets: ${missing.join(', ')} not found (set data.synthetic to create a synthetic dataset)`);
   }
+  // Only the synthetic set's own CSVs may be missing: any other is a typo, not a reason to train on it.
+  const foreign = notMadeBySynth(missing, syn.dir);
+  if (foreign.length > 0) throw new Error(`data.datasets: ${foreign.join(', ')} not found (data.synthetic creates only ${join(syn.dir, 'train.csv')} and val.csv)`);
   log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
   const ds = await ensureSynthDataset(syn.dir, {
     videos: syn.videos,
@@ -65,7 +70,7 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
     scene: syn.scene,
     log,
   });
-  return [ds.trainCsv];
+  return cfg.data.datasets.length > 0 ? cfg.data.datasets : [ds.trainCsv];
 }
 
 /**
@@ -160,18 +165,30 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
 
   const folder = resolve(cfg.logging.folder);
-  mkdirSync(folder, { recursive: true });
   const tag = cfg.logging.write_tag;
   const latest = join(folder, `${tag}-latest.safetensors`);
   const csvPath = join(folder, `${tag}_r0.csv`);
   const plotPath = join(folder, `${tag}-curves.png`);
-  writeFileSync(join(folder, 'params-pretrain.yaml'), stringify(cfg));
+  // TRAIN-12; like os.path.join, an absolute read_checkpoint stands on its own.
+  const resumePath = cfg.meta.load_checkpoint ? (cfg.meta.read_checkpoint ? resolve(folder, cfg.meta.read_checkpoint) : latest) : null;
+  if (resumePath !== null && cfg.meta.read_checkpoint && !existsSync(resumePath))
+    throw new Error(`meta.read_checkpoint: ${resumePath} not found (nothing to resume from)`);
+  if (!cfg.meta.load_checkpoint && cfg.meta.read_checkpoint)
+    log(`warning: meta.read_checkpoint (${cfg.meta.read_checkpoint}) is ignored while meta.load_checkpoint is false: starting fresh`);
+  // The original overwrites a previous run without a word; forgetting the resume flag after a crash would lose it.
+  const previous = [latest, csvPath].filter((p) => existsSync(p));
+  if (!cfg.meta.load_checkpoint && !opts.overwrite && previous.length > 0)
+    throw new Error(
+      `logging.folder: ${folder} already holds a run (${previous.map((p) => basename(p)).join(', ')}). ` +
+        'Resume it with --set meta.load_checkpoint=true, replace it with --overwrite, or choose another logging.folder.',
+    );
 
   const datasets = await resolveDatasets(cfg, log);
   const B = cfg.data.batch_size;
   const numClips = cfg.data.num_clips;
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'params-pretrain.yaml'), stringify(cfg));
 
-  const resumePath = cfg.meta.load_checkpoint ? (cfg.meta.read_checkpoint ? join(folder, cfg.meta.read_checkpoint) : latest) : null;
   const resuming = resumePath !== null && existsSync(resumePath);
   // Built on the host (seeded init, sincos tables), then moved; the optimizer's state is
   // created next to each parameter, so it lands on the device too. A resume's strict load
@@ -313,6 +330,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       const lr = lrSched.step();
       const wd = wdSched.step();
       const momentum = emaSched.step();
+      const stopBeforeUpdate = (what: string): never => {
+        throw new Error(
+          `${what} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
+            `The last good checkpoint (${latest}) was not overwritten.`,
+        );
+      };
       const rec = tidy(() => {
         return pretrainStep(model, opt, clips, pairs, {
           lossExp: cfg.loss.loss_exp,
@@ -327,11 +350,11 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           // run while the rest of the step computes.
           overlap: following ? () => upload(following) : undefined,
           checkLoss: (loss) => {
-            if (!Number.isFinite(loss))
-              throw new Error(
-                `loss is ${loss} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
-                  `The last good checkpoint (${latest}) was not overwritten.`,
-              );
+            if (!Number.isFinite(loss)) stopBeforeUpdate(`loss is ${loss}`);
+          },
+          // A finite loss can still have overflowed in backward: the update would write NaN weights.
+          checkGradNorms: (enc, pred) => {
+            if (!Number.isFinite(enc) || !Number.isFinite(pred)) stopBeforeUpdate(`gradient norm is not finite (encoder ${enc}, predictor ${pred})`);
           },
         });
       });

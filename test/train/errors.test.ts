@@ -55,4 +55,29 @@ test('a NaN loss stops the run, names the iteration and keeps the last good chec
   }
 });
 
+test('a finite loss with non-finite gradients stops before the update, and the checkpoint left is finite', async () => {
+  const csv = await tinyDataset();
+  const dir = tempDir('nangrad');
+  const cfg = writeConfig(dir, tinyConfigYaml(csv, dir));
+  // lr 1e4 keeps the first losses finite while backward overflows
+  const r = await finish(runTrain([cfg, '--set', 'optimization.lr=1e4', '--set', 'optimization.start_lr=1e4', '--set', 'optimization.warmup=0', '--set', 'logging.checkpoint_every=1']));
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /gradient norm is not finite \(encoder NaN, predictor NaN\) at epoch 1, itr 1 \(iteration 1\); stopping without an update\./);
+  const st = readSafetensors(join(dir, 'jepa-latest.safetensors'));
+  let bad = 0;
+  for (const t of st.tensors.values()) if (t.dtype === 'float32') for (const v of t.data as Float32Array) if (!Number.isFinite(v)) bad++;
+  assert.ok(st.tensors.size > 10);
+  assert.is(bad, 0, 'no NaN reached the saved weights');
+});
+
+test('with data.synthetic set, a missing CSV other than the synthetic set\'s own is still an error', async () => {
+  const dir = tempDir('typo-csv');
+  const syn = join(dir, 'synth');
+  const cfg = writeConfig(dir, tinyConfigYaml(join(dir, 'my-data.csv'), dir).replace('  batch_size: 2', `  synthetic: {dir: ${syn}, videos: 4, classes: 2, frames: 8, size: 32}\n  batch_size: 2`));
+  const r = await finish(runTrain([cfg]));
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, new RegExp(`data\\.datasets: ${join(dir, 'my-data.csv')} not found \\(data\\.synthetic creates only ${join(syn, 'train.csv')} and val\\.csv\\)`));
+  assert.not.ok(existsSync(syn), 'no synthetic set was made');
+});
+
 test.run();
