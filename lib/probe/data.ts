@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGE_EVAL, type ImageProbeData, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
-import { ensureSynthDataset } from '../data/synth.js';
+import { ensureSynthDataset, notMadeBySynth } from '../data/synth.js';
 import { ImageFolderLoader, VideoLoader } from '../data/loader.js';
 import { probeTrainTransform } from '../data/transforms.js';
 import type { Layout } from './aggregate.js';
@@ -28,9 +28,12 @@ export async function resolveVideoSplits(d: VideoProbeData, log: (s: string) => 
   if (missing.length === 0) return { trainCsv: d.dataset_train, valCsv: d.dataset_val };
   const syn = d.synthetic;
   if (!syn) throw new Error(`data: ${missing.join(', ')} not found (set data.synthetic to create the synthetic dataset)`);
+  // Only the synthetic set's own CSVs may be missing: scoring a typo'd split on synthetic videos would mislead.
+  const foreign = notMadeBySynth(missing, syn.dir);
+  if (foreign.length > 0) throw new Error(`data: ${foreign.join(', ')} not found (data.synthetic creates only ${join(syn.dir, 'train.csv')} and val.csv)`);
   log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
-  const ds = await ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, scene: syn.scene, log });
-  return { trainCsv: [ds.trainCsv], valCsv: [ds.valCsv] };
+  await ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, scene: syn.scene, log });
+  return { trainCsv: d.dataset_train, valCsv: d.dataset_val };
 }
 
 export interface BatchSource {
@@ -38,6 +41,8 @@ export interface BatchSource {
   readonly length: number;
   readonly numSamples: number;
   iterate(): AsyncGenerator<ClipBatch>;
+  /** Videos (or images) that could not be loaded so far and were replaced by others (DATA-02). */
+  failedPaths(): string[];
   close(): Promise<void>;
 }
 
@@ -89,6 +94,7 @@ export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSourc
         yield { clips: b.clips, clipShape: [o.numSegments * V * B, 3, T, H, W], layout: { S: o.numSegments, V, B }, labels: b.labels, batchIndex: b.batchIndex };
       }
     },
+    failedPaths: () => loader.stats().failedPaths,
     close: () => loader.close(),
   };
 }
@@ -131,6 +137,7 @@ export function imageSource(
         yield { clips, clipShape: [B, C, T, H, W], layout: { S: 1, V: 1, B }, labels: b.labels, batchIndex: b.batchIndex };
       }
     },
+    failedPaths: () => loader.stats().failedPaths,
     close: () => loader.close(),
   };
 }

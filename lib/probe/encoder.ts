@@ -2,16 +2,13 @@
 // pretraining checkpoints or the official .pth.tar files, then never updated.
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { HostTensor } from '../io/host-tensor.js';
-import { readSafetensors } from '../io/safetensors.js';
-import { encoderStateDict, readTorchCheckpoint } from '../io/torch-pickle.js';
 import type { ProbeConfig } from '../config/probe.js';
+import { readEncoderStateDict, type EncoderStateDict } from '../nn/checkpoint-load.js';
 import { InitRng } from '../nn/init.js';
-import { loadStateDict, section } from '../nn/state.js';
+import { loadStateDict } from '../nn/state.js';
 import { buildEncoder } from '../nn/vjepa.js';
 import { configOverrides } from '../nn/registry.js';
 import type { VisionTransformer } from '../nn/vit.js';
-import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 import { shapeStr } from '../tensor.js';
 
 /** Where the pretrained weights are: a path in `pretrain.checkpoint` wins over `pretrain.folder`. */
@@ -31,20 +28,18 @@ export function resolveEncoderCheckpoint(cfg: ProbeConfig): string | null {
   return path;
 }
 
-/** The encoder state dict inside a checkpoint file, by `checkpoint_key` (falling back to `encoder`). */
-export function readEncoderWeights(path: string, key: string): Map<string, HostTensor> {
-  if (/\.(pth|pt|tar)$/i.test(path)) return encoderStateDict(readTorchCheckpoint(path), key);
-  const file = readSafetensors(path);
-  const pick = (prefix: string) => section(file.tensors, prefix);
-  if (file.metadata.format === CHECKPOINT_FORMAT || [...file.tensors.keys()].some((k) => k.startsWith('encoder.'))) {
-    const sd = pick(`${key}.`);
-    if (sd.size > 0) return sd;
-    const fallback = pick('encoder.');
-    if (fallback.size > 0) return fallback;
-    throw new Error(`${path}: no tensors under "${key}." or "encoder."`);
+/**
+ * The encoder state dict inside a checkpoint file, by `checkpoint_key`. EVAL-02 falls back to
+ * `encoder` whatever key is missing; here only the default key does (checkpoints that hold no
+ * target encoder), so a typo such as `ema` is an error rather than a silent probe of the online
+ * encoder.
+ */
+export function readEncoderWeights(path: string, key: string): EncoderStateDict {
+  try {
+    return readEncoderStateDict(path, key === 'target_encoder' ? undefined : key);
+  } catch (e) {
+    throw new Error(`pretrain.checkpoint_key: ${(e as Error).message}`);
   }
-  // A bare encoder state dict (no prefixes).
-  return file.tensors;
 }
 
 export interface FrozenEncoder {
@@ -87,7 +82,7 @@ export function buildFrozenEncoder(cfg: ProbeConfig, log: (s: string) => void = 
 function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, path: string | null, log: (s: string) => void): void {
   const p = cfg.pretrain;
   if (path) {
-    const sd = readEncoderWeights(path, p.checkpoint_key);
+    const { tensors: sd, key } = readEncoderWeights(path, p.checkpoint_key);
     // EVAL-02: a pos_embed of another size (another resolution or frame count) keeps the model's own table.
     const pos = sd.get('pos_embed');
     const own = encoder.posEmbed.shape;
@@ -96,8 +91,9 @@ function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, path: string | n
       sd.delete('pos_embed');
       if (!sd.has('pos_embed')) sd.set('pos_embed', { dtype: 'float32', shape: [...own], data: encoder.posEmbed.toFloat32Array() });
     }
-    const r = loadStateDict(encoder, sd, { what: `${path} (${p.checkpoint_key})` });
-    log(`encoder: loaded ${r.loaded.length} tensors from ${path} (key ${p.checkpoint_key})`);
+    const what = key === null ? 'a bare state dict' : `section ${key}`;
+    const r = loadStateDict(encoder, sd, { what: `${path} (${what})` });
+    log(`encoder: loaded ${r.loaded.length} tensors from ${path} (${what})`);
   } else {
     log('warning: pretrain.checkpoint is null: probing a RANDOMLY INITIALISED encoder (baseline)');
   }

@@ -57,6 +57,8 @@ export interface ProbeResult {
   results: string;
   /** set when maxEpochs stopped the run early */
   stopped_early?: boolean;
+  /** files that could not be loaded and were replaced by others (DATA-02), by split */
+  unloadable: { train: string[]; val: string[] };
 }
 
 export interface ProbePaths {
@@ -163,11 +165,23 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
     const valSegments = vd ? vd.num_segments : 1;
     const valViews = vd ? vd.num_views_per_segment : 1;
 
-    const makeTrain = (cache: boolean, startBatch: number): BatchSource =>
+    // DATA-02 replaces what cannot be loaded, in the val split too, which changes the set the
+    // top-1 is measured on: the sources note every such file, and the end of the run says so.
+    const unloadable = { train: new Set<string>(), val: new Set<string>() };
+    const noting = (src: BatchSource, into: Set<string>): BatchSource => ({
+      ...src,
+      close: async () => {
+        for (const p of src.failedPaths()) into.add(p);
+        await src.close();
+      },
+    });
+    const makeTrain = (cache: boolean, startBatch: number): BatchSource => noting(makeTrainSource(cache, startBatch), unloadable.train);
+    const makeVal = (epoch: number): BatchSource => noting(makeValSource(epoch), unloadable.val);
+    const makeTrainSource = (cache: boolean, startBatch: number): BatchSource =>
       video
         ? videoSource(cfg, { csv: splits!.trainCsv, training: !cache, evalTransform: cache, numSegments: trainSegments, numViews: 1, batchSize: B, seed, startBatch, passes: cache ? 1 : undefined, log })
         : imageSource(cfg, { split: 'train', training: !cache, evalTransform: cache, batchSize: B, seed, startBatch, passes: cache ? 1 : undefined, log });
-    const makeVal = (epoch: number): BatchSource =>
+    const makeValSource = (epoch: number): BatchSource =>
       video
         ? videoSource(cfg, { csv: splits!.valCsv, training: false, evalTransform: true, numSegments: valSegments, numViews: valViews, batchSize: B, seed: seed + 1000 + epoch, passes: 1, log })
         : imageSource(cfg, { split: 'val', training: false, evalTransform: true, batchSize: B, seed: seed + 1000 + epoch, passes: 1, log });
@@ -336,7 +350,16 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
       plot: paths.plot,
       checkpoint: paths.checkpoint,
       results: paths.results,
+      unloadable: { train: [...unloadable.train], val: [...unloadable.val] },
     };
+    for (const split of ['train', 'val'] as const) {
+      const bad = result.unloadable[split];
+      if (bad.length > 0)
+        log(
+          `warning: ${bad.length} ${split} file${bad.length > 1 ? 's' : ''} could not be loaded and ${bad.length > 1 ? 'were' : 'was'} replaced by others (DATA-02)` +
+            `${split === 'val' ? ', so val top-1 is over a different set' : ''}: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}`,
+        );
+    }
     // Keep the in-memory figures when the CSV lost precision (it stores 3 decimals).
     if (last.val.seen > 0 && n && rows['epoch'][n - 1] === stopAt) {
       result.val_top1 = (100 * last.val.correct) / last.val.seen;

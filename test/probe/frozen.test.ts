@@ -2,10 +2,11 @@
 // probe run (features recomputed every step, the path where an update could leak in).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { runProbe } from '../../lib/probe/probe.js';
+import { readEncoderWeights } from '../../lib/probe/encoder.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
 import { TINY, quiet, sameBits, snapshot, tinyConfig, tinySetup } from './helpers.js';
@@ -63,6 +64,34 @@ test('a missing checkpoint file says to run vjepa-train first', async () => {
     assert.match((e as Error).message, /nope\.safetensors not found/);
     assert.match((e as Error).message, /vjepa-train/);
   }
+});
+
+test('an unloadable val video is replaced (DATA-02), named at the end of the run and listed in the results', async () => {
+  const valCsv = join(setup.dir, 'val-with-missing.csv');
+  const missing = join(setup.dir, 'gone.mp4');
+  writeFileSync(valCsv, readFileSync(setup.valCsv, 'utf8').trim() + `\n${missing} 1\n`);
+  const { config, ext } = tinyConfig({ ...setup, valCsv }, { 'optimization.num_epochs': 1, tag: 'unloadable' });
+  const lines: string[] = [];
+  const r = await runProbe(config, ext, { log: quiet(lines) });
+  assert.equal(r.unloadable, { train: [], val: [missing] });
+  assert.ok(
+    lines.includes(`warning: 1 val file could not be loaded and was replaced by others (DATA-02), so val top-1 is over a different set: ${missing}`),
+    lines.join('\n'),
+  );
+  assert.equal(JSON.parse(readFileSync(r.results, 'utf8')).unloadable, { train: [], val: [missing] });
+});
+
+test('checkpoint_key: another section loads when asked for, a missing one is an error (no silent fallback)', () => {
+  const enc = (key: string) => tinyConfig(setup, { 'pretrain.checkpoint_key': key }).config;
+  const { tensors, key } = readEncoderWeights(setup.checkpoint, enc('encoder').pretrain.checkpoint_key);
+  assert.is(key, 'encoder');
+  const ck = readSafetensors(setup.checkpoint).tensors;
+  assert.equal(Array.from(tensors.get('pos_embed')!.data as Float32Array), Array.from(ck.get('encoder.pos_embed')!.data as Float32Array));
+  assert.throws(
+    () => readEncoderWeights(setup.checkpoint, enc('ema').pretrain.checkpoint_key),
+    (e: Error) => e.message === `pretrain.checkpoint_key: ${setup.checkpoint}: no "ema" in the checkpoint (it holds: target_encoder, encoder)`,
+  );
+  assert.is(readEncoderWeights(setup.checkpoint, 'target_encoder').key, 'target_encoder');
 });
 
 test.run();
