@@ -79,6 +79,14 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+  // The loader's line for a failed file says it was replaced; here that is an error, so keep only the
+  // cause, without the path that ffmpeg's message repeats.
+  const reasonOf = (path: string): string => {
+    const head = `data: cannot load ${path} (`;
+    const tail = '); replaced by another sample';
+    const line = reasons.find((m) => m.startsWith(head) && m.endsWith(tail));
+    return line ? ` (${line.slice(head.length, -tail.length).split(`${path}: `).join('')})` : '';
+  };
   const source: EvalClipSource = {
     paths,
     async *batches() {
@@ -90,7 +98,7 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
         if (bad.length > 0 || loader.stats().failed > 0) {
           const failed = loader.stats().failedPaths;
           const names = failed.length ? failed : bad.map((j) => paths[j]);
-          throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.join(', ')}${reasons.length ? `: ${reasons.join('; ')}` : ''}`);
+          throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.map((p) => `${p}${reasonOf(p)}`).join(', ')}`);
         }
         start += n;
         // eval layout [numClips=1, numViews=1, b, 3, T, S, S]

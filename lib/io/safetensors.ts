@@ -72,7 +72,7 @@ export function readSafetensors(path: string): SafetensorsFile {
       const n = numel(shape);
       const [b, e] = info.data_offsets ?? [];
       if (!Number.isSafeInteger(b) || !Number.isSafeInteger(e) || b < 0 || e < b || e > dataLen) {
-        throw new Error(`${path}: tensor ${name}: bad data_offsets ${JSON.stringify(info.data_offsets)} (data is ${dataLen} bytes)`);
+        throw new Error(`${path}: tensor ${name}: bad data_offsets ${JSON.stringify(info.data_offsets)} (data is ${dataLen} bytes: is the file truncated?)`);
       }
       if (e - b !== n * ITEM_SIZE[dtype]) {
         throw new Error(`${path}: tensor ${name}: ${e - b} bytes for shape [${shape.join(', ')}] of ${dtype} (expected ${n * ITEM_SIZE[dtype]})`);

@@ -88,7 +88,7 @@ export function loadStateDict(
     if (report.missing.length) parts.push(`missing keys (${report.missing.length}): ${report.missing.join(', ')}`);
     if (report.unexpected.length) parts.push(`unexpected keys (${report.unexpected.length}): ${report.unexpected.join(', ')}`);
     if (report.mismatched.length) parts.push(`shape mismatches (${report.mismatched.length}): ${report.mismatched.join('; ')}`);
-    throw new Error(`loading ${what} failed (strict): ${parts.join(' | ')}. Pass a partial-load flag to load what matches on purpose.`);
+    throw new Error(`loading ${what} failed (strict): ${parts.join(' | ')}. To load what matches on purpose, use vjepa-embed --partial or loadStateDict(..., { strict: false }).`);
   }
   const bad = new Set(report.mismatched.map((m) => stripPrefixes(m.split(':')[0])));
   for (const [name, [, t]] of byName) {

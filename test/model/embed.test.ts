@@ -221,7 +221,9 @@ test('--video: an undecodable file is an error naming it (no silent replacement)
   } catch (e) {
     err = e as Error;
   }
-  assert.ok(err && err.message.startsWith(`cannot read video ${bad}`), err?.message);
+  assert.is(err?.message, `cannot read video ${bad} (ffmpeg exit 1: Invalid data found when processing input)`);
+  assert.not.ok(err!.message.includes('replaced'), `says only why: ${err!.message}`);
+  assert.is(err!.message.split(bad).length, 2, 'names the file once');
 });
 
 test('--device: cpu is the default, a malformed device, bf16 on the CPU or (here) cuda without a GPU is refused before any output', async () => {
