@@ -186,8 +186,6 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const datasets = await resolveDatasets(cfg, log);
   const B = cfg.data.batch_size;
   const numClips = cfg.data.num_clips;
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(join(folder, 'params-pretrain.yaml'), stringify(cfg));
 
   const resuming = resumePath !== null && existsSync(resumePath);
   // Built on the host (seeded init, sincos tables), then moved; the optimizer's state is
@@ -202,6 +200,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const makeLoader = (startBatch: number) => buildLoader(cfg, datasets, startBatch, log);
 
   let loader = makeLoader(0);
+  // Only now, with the index files read, does the run folder get anything.
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'params-pretrain.yaml'), stringify(cfg));
   const ipe = cfg.optimization.ipe ?? loader.batchesPerEpoch;
   const epochs = cfg.optimization.epochs;
   const { warmup, total } = scheduleSteps({ warmupEpochs: cfg.optimization.warmup, epochs, ipe, ipeScale: cfg.optimization.ipe_scale });

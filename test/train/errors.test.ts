@@ -1,7 +1,7 @@
 // Bad configs and a diverging run fail with messages that name the key or the iteration.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
@@ -34,6 +34,17 @@ test('a missing dataset CSV is named', async () => {
   const r = await finish(runTrain([cfg]));
   assert.is(r.code, 1);
   assert.match(r.out, /nope\.csv/);
+});
+
+test('a bad index line is named by file:line, and the run folder gets nothing', async () => {
+  const dir = tempDir('badline');
+  const csv = join(dir, 'idx.csv');
+  writeFileSync(csv, `${join(dir, 'a.mp4')} 0\n${join(dir, 'b.mp4')} x\n`);
+  const folder = join(dir, 'run');
+  const r = await finish(runTrain([writeConfig(dir, tinyConfigYaml(csv, folder))]));
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, new RegExp(`${csv.replace(/[.]/g, '\\.')}:2: label "x" is not an integer`));
+  assert.not.ok(existsSync(folder), 'no run folder, no params-pretrain.yaml');
 });
 
 test('a NaN loss stops the run, names the iteration and keeps the last good checkpoint', async () => {
