@@ -3,6 +3,7 @@
 // Frozen-encoder features (MOD-08) from an official .pth.tar or one of our safetensors checkpoints.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { usageFail } from '../lib/config/cli.js';
 import { DEFAULT_BATCH_SIZE, runEmbed } from '../lib/embed/run.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -27,6 +28,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('dtype', { choices: ['float32', 'bfloat16'] as const, default: 'float32' as const, describe: 'bfloat16: bf16 mixed precision (CUDA only)' })
   .option('quiet', { type: 'boolean', default: false, describe: 'no summary line' })
   .strict()
+  .fail(usageFail('vjepa-embed'))
   .help()
   .parse();
 

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { usageFail } from '../lib/config/cli.js';
 import { loadPretrainConfig, type PretrainConfig } from '../lib/config/index.js';
 import { MaskCollator, maskStats, type MaskBatch } from '../lib/masks/index.js';
 import { Canvas, parseColor } from '../lib/plot/canvas.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     // No default: an absent flag must leave meta.strict in the file in charge.
     .option('strict', { type: 'boolean', describe: 'unknown config keys are errors (default: meta.strict in the file)' })
     .strict()
+    .fail(usageFail('vjepa-masks'))
     .help()
     .parseAsync();
 

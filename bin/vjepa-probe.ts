@@ -2,7 +2,7 @@
 // npx vjepa-probe CONFIG.yaml [--set key.path=value ...] [--strict] [--max-epochs N]
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { positiveLimit } from '../lib/config/cli.js';
+import { positiveLimit, usageFail } from '../lib/config/cli.js';
 import { loadProbeRunConfig } from '../lib/probe/config.js';
 import { runProbe } from '../lib/probe/probe.js';
 
@@ -18,6 +18,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('max-epochs', { type: 'number', describe: 'stop after N epochs in this process (the run stays resumable with resume_checkpoint: true)' })
   .demandCommand(1, 'give the config file: vjepa-probe CONFIG.yaml')
   .strict()
+  .fail(usageFail('vjepa-probe'))
   .help()
   .parse();
 

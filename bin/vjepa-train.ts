@@ -2,7 +2,7 @@
 // npx vjepa-train CONFIG.yaml [--set key.path=value ...] [--strict] [--max-iterations N] [--overwrite]
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { positiveLimit } from '../lib/config/cli.js';
+import { positiveLimit, usageFail } from '../lib/config/cli.js';
 import { loadPretrainConfig } from '../lib/config/index.js';
 import { pretrain } from '../lib/train/pretrain.js';
 
@@ -17,6 +17,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('overwrite', { type: 'boolean', default: false, describe: 'start afresh in a logging.folder that already holds a run (its checkpoint and log are replaced)' })
   .demandCommand(1, 'give the config file: vjepa-train CONFIG.yaml')
   .strict()
+  .fail(usageFail('vjepa-train'))
   .help()
   .parse();
 

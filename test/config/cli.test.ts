@@ -91,4 +91,22 @@ test('vjepa-probe with pretrain.checkpoint=null warns about the random encoder o
   assert.match(r.stdout, '(random-init encoder)');
 });
 
+test('a usage error is one line pointing at --help, exit 1, with no help dump', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-cli-usage-'));
+  const cases: [string, string[], string][] = [
+    ['vjepa-train', [], 'vjepa-train: give the config file: vjepa-train CONFIG.yaml (see vjepa-train --help)'],
+    ['vjepa-train', ['x.yaml', '--bogus'], 'vjepa-train: Unknown argument: bogus (see vjepa-train --help)'],
+    ['vjepa-probe', ['x.yaml', '--bogus', '1'], 'vjepa-probe: Unknown argument: bogus (see vjepa-probe --help)'],
+    ['vjepa-masks', [], 'vjepa-masks: Not enough non-option arguments: got 0, need at least 1 (see vjepa-masks --help)'],
+    ['vjepa-embed', ['--config', 'c.yaml'], 'vjepa-embed: Missing required arguments: checkpoint, out (see vjepa-embed --help)'],
+  ];
+  for (const [name, args, want] of cases) {
+    const r = run(name, args, dir);
+    assert.is(r.status, 1, `${name} ${args.join(' ')}`);
+    assert.is(r.stderr, want + '\n');
+    assert.is(r.stdout, '');
+  }
+  assert.equal(readdirSync(dir), []);
+});
+
 test.run();
