@@ -2,7 +2,8 @@
 // `model` and `data` sections matter here, so the other sections are accepted as they are.
 import { readYamlFile } from '../config/load.js';
 import { pretrainSpec } from '../config/pretrain.js';
-import { validate, type SectionSpec, type Spec, type ValidationContext } from '../config/schema.js';
+import { closestKey } from '../config/suggest.js';
+import { problemsMessage, validate, type SectionSpec, type Spec, type ValidationContext } from '../config/schema.js';
 import type { VJepaModelConfig } from '../nn/vjepa.js';
 import { configOverrides } from '../nn/registry.js';
 
@@ -35,9 +36,12 @@ const dataSpec = loosen(pretrainSpec.fields.data as SectionSpec, ['batch_size', 
 
 export function loadEmbedConfig(file: string): EmbedModelConfig {
   const raw = readYamlFile(file);
-  const ctx: ValidationContext = { file, strict: false, setPaths: new Set(), errors: [], warnings: [] };
+  const ctx: ValidationContext = { file, strict: false, setPaths: new Set(), errors: [], warnings: [], unknownKeys: [] };
   for (const s of ['model', 'data']) {
-    if (!(s in raw)) ctx.errors.push(`${file}: ${s}: missing section (vjepa-embed reads the architecture from the pretraining YAML's model and data sections)`);
+    if (!(s in raw)) {
+      const near = closestKey(s, Object.keys(raw));
+      ctx.errors.push(`${file}: ${s}: missing section${near ? ` (is ${near} a typo?)` : ''} (vjepa-embed reads the architecture from the pretraining YAML's model and data sections)`);
+    }
   }
   const model = 'model' in raw ? (validate(raw.model, modelSpec, 'model', ctx) as Record<string, any>) : {};
   const data = 'data' in raw ? (validate(raw.data, dataSpec, 'data', ctx) as Record<string, any>) : {};
@@ -46,7 +50,7 @@ export function loadEmbedConfig(file: string): EmbedModelConfig {
     if (data.num_frames <= 1) ctx.errors.push(`${file}: data.num_frames: image mode (num_frames = 1) is not supported by vjepa-embed`);
     if (Math.floor(data.crop_size / data.patch_size) < 1) ctx.errors.push(`${file}: data.crop_size: ${data.crop_size} px give no patch of size ${data.patch_size}`);
   }
-  if (ctx.errors.length) throw new Error(`invalid config ${file} (${ctx.errors.length} problem${ctx.errors.length > 1 ? 's' : ''}):\n  ${ctx.errors.join('\n  ')}`);
+  if (ctx.errors.length) throw new Error(problemsMessage(ctx));
   return {
     model: {
       modelName: model.model_name,

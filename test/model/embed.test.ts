@@ -17,6 +17,7 @@ import { synthVideoFrames } from '../../lib/data/synth.js';
 import { evalClipTransform } from '../../lib/data/transforms.js';
 import { meanTokens } from '../../lib/embed/embed.js';
 import { runEmbed } from '../../lib/embed/run.js';
+import { loadEmbedConfig } from '../../lib/embed/config.js';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { readNpy, writeNpy } from '../../lib/io/npy.js';
 import { writeSafetensors } from '../../lib/io/safetensors.js';
@@ -267,6 +268,21 @@ test('--device: cpu is the default, a malformed device, bf16 on the CPU or (here
     assert.match(r.stderr, /vjepa-embed: --device: 'cuda' was asked for, but /);
     assert.not.ok(existsSync(join(dir, 'dev-cli.npy')), 'no output written');
   }
+});
+
+test('config errors: a misspelt section is pointed at, and unknown keys are listed under the errors', () => {
+  const f = join(dir, 'typo.yaml');
+  writeFileSync(f, 'modle: {model_name: vit_tiny}\ndata: {crop_size: 32, patch_size: 8, num_frames: 4, tubelet_size: 2, sampling_rat: 2}\n');
+  let msg = '';
+  try {
+    loadEmbedConfig(f);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  const lines = msg.split('\n');
+  assert.is(lines[0], `invalid config ${f} (1 problem):`);
+  assert.is(lines[1], `  ${f}: model: missing section (is modle a typo?) (vjepa-embed reads the architecture from the pretraining YAML's model and data sections)`);
+  assert.match(lines[3], `${f}: data.sampling_rat: unknown key (did you mean data.sampling_rate?)`);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
