@@ -127,12 +127,13 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
   if (!video && cfg.eval_name !== IMAGE_EVAL) throw new Error(`eval_name: unknown protocol ${cfg.eval_name}`);
 
   const paths = probePaths(cfg);
-  mkdirSync(paths.folder, { recursive: true });
-  writeFileSync(join(paths.folder, 'params-probe.yaml'), stringify({ ...cfg, extensions: ext }));
 
   // Both models are built (seeded init, weights loaded) on the host, then moved; AdamW's state is
   // created next to each parameter, so it lands on the device too.
   const { encoder, checkpoint: encCkpt } = buildFrozenEncoder(cfg, log);
+  // Only once the encoder has loaded: a missing or bad checkpoint leaves no run folder behind.
+  mkdirSync(paths.folder, { recursive: true });
+  writeFileSync(join(paths.folder, 'params-probe.yaml'), stringify({ ...cfg, extensions: ext }));
   const D = encoder.cfg.embedDim;
   const numClasses = cfg.data.num_classes;
   let classifier: AttentiveClassifier | null = null;

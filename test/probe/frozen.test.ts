@@ -56,7 +56,7 @@ test('frozen encoder: weights bit-identical before/after probing; the head does 
 });
 
 test('a missing checkpoint file says to run vjepa-train first', async () => {
-  const { config, ext } = tinyConfig(setup, { 'pretrain.checkpoint': 'nope.safetensors' });
+  const { config, ext } = tinyConfig(setup, { 'pretrain.checkpoint': 'nope.safetensors', tag: 'missing-ckpt' });
   try {
     await runProbe(config, ext, { log: () => undefined });
     assert.unreachable('should have thrown');
@@ -64,6 +64,7 @@ test('a missing checkpoint file says to run vjepa-train first', async () => {
     assert.match((e as Error).message, /nope\.safetensors not found/);
     assert.match((e as Error).message, /vjepa-train/);
   }
+  assert.not.ok(existsSync(join(setup.dir, 'video_classification_frozen', 'missing-ckpt')), 'no run folder was made');
 });
 
 test('an unloadable val video is replaced (DATA-02), named at the end of the run and listed in the results', async () => {
