@@ -63,14 +63,19 @@ export class ShmWriter {
   private seq = 0;
   /** files written lately, which the trainer may not have taken if it goes away */
   private readonly recent: string[] = [];
+  /** set by the first failed write: a full /dev/shm stays full, so later batches do not try */
+  private failed = false;
 
   constructor(
     private readonly dir: string,
     private readonly trainerPid: number,
+    /** told once, when a write fails and batches switch to the channel */
+    private readonly onFallback: (msg: string) => void = () => undefined,
   ) {}
 
-  /** The message for `batch`: the batch itself when nothing is large or the write fails (e.g. a full /dev/shm). */
+  /** The message for `batch`: the batch itself when nothing is large or a write has failed (e.g. a full /dev/shm). */
   pack(batch: Record<string, unknown>): Packed {
+    if (this.failed) return batch;
     const moved: [string, Moved][] = [];
     for (const [k, v] of Object.entries(batch)) {
       if ((v instanceof Float32Array || v instanceof Int32Array) && v.byteLength >= MIN_BYTES) moved.push([k, v]);
@@ -88,13 +93,15 @@ export class ShmWriter {
         offset += Math.ceil(a.byteLength / 64) * 64;
       }
       closeSync(fd);
-    } catch {
+    } catch (e) {
       if (fd >= 0) closeSync(fd);
       try {
         unlinkSync(path);
       } catch {
         // never created
       }
+      this.failed = true;
+      this.onFallback(`data: cannot write batches to ${this.dir} (${(e as Error).message}); they go through the IPC channel instead, which is slower (Docker: --shm-size)`);
       return batch;
     }
     this.recent.push(path);

@@ -21,7 +21,7 @@ process.on('message', async (msg: { init: Init; shm: string | null } | Job) => {
   if ('init' in msg) {
     video = msg.init.kind === 'video' ? new VideoBatchBuilder(msg.init.spec) : null;
     image = msg.init.kind === 'image' ? new ImageBatchBuilder(msg.init.spec) : null;
-    shm = msg.shm ? new ShmWriter(msg.shm, process.ppid) : null;
+    shm = msg.shm ? new ShmWriter(msg.shm, process.ppid, (m) => console.error(m)) : null;
     return;
   }
   const job = msg;

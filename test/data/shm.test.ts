@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../lib/native.js';
 import { ShmWriter, discard, shmDir, sweep, unpack } from '../../lib/data/shm.js';
@@ -36,7 +36,15 @@ test('small batches and failed writes travel whole, leaving no file', () => {
   const small = { clips: new Float32Array(100) };
   assert.is(w.pack(small), small);
   const big = { clips: new Float32Array(1 << 16) };
-  assert.is(new ShmWriter(join(dir, 'no-such-folder'), 1).pack(big), big, 'an unwritable folder falls back to the channel');
+  const told: string[] = [];
+  const later = join(dir, 'later');
+  const lw = new ShmWriter(later, 1, (m) => told.push(m));
+  assert.is(lw.pack(big), big, 'an unwritable folder falls back to the channel');
+  mkdirSync(later);
+  assert.is(lw.pack(big), big, 'and later batches do not try again');
+  assert.equal(readdirSync(later), []);
+  assert.equal(told, [`data: cannot write batches to ${later} (ENOENT: no such file or directory, open '${join(later, `vjepa-batch-1-${process.pid}-0`)}'); they go through the IPC channel instead, which is slower (Docker: --shm-size)`]);
+  rmdirSync(later);
   assert.equal(readdirSync(dir), []);
 });
 
