@@ -93,6 +93,7 @@ export class ShmWriter {
         offset += Math.ceil(a.byteLength / 64) * 64;
       }
       closeSync(fd);
+      fd = -1;
     } catch (e) {
       if (fd >= 0) closeSync(fd);
       try {
