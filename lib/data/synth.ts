@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeFrames } from './encode.js';
 import { Rng } from './rng.js';
+import type { SyntheticDataConfig } from '../config/common.js';
 
 export type SynthScene = 'square' | 'pan';
 export const SYNTH_SCENES: readonly SynthScene[] = ['square', 'pan'];
@@ -215,10 +216,17 @@ export async function makeSynthDataset(dir: string, o: SynthOptions): Promise<Sy
 
 const MARKER = 'synth.json';
 
-/** The index CSVs among `paths` that a synthetic dataset in `dir` does not write (its train.csv and val.csv). */
-export function notMadeBySynth(paths: string[], dir: string): string[] {
-  const made = new Set([resolve(dir, 'train.csv'), resolve(dir, 'val.csv')]);
-  return paths.filter((p) => !made.has(resolve(p)));
+/**
+ * Creates the synthetic dataset a config's `data.synthetic` describes, for the `missing` index
+ * CSVs. Only the set's own train.csv and val.csv may be missing: any other is a typo, and
+ * training or scoring on synthetic videos instead would mislead. `key` names the config key.
+ */
+export async function synthesizeMissing(missing: string[], syn: SyntheticDataConfig, key: string, log: (s: string) => void): Promise<SynthDataset> {
+  const made = new Set([resolve(syn.dir, 'train.csv'), resolve(syn.dir, 'val.csv')]);
+  const foreign = missing.filter((p) => !made.has(resolve(p)));
+  if (foreign.length > 0) throw new Error(`${key}: ${foreign.join(', ')} not found (data.synthetic creates only ${join(syn.dir, 'train.csv')} and val.csv)`);
+  log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
+  return ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, scene: syn.scene, log });
 }
 
 /** Create the synthetic dataset under `dir` unless one with the same options is already there. */

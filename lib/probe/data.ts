@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGE_EVAL, type ImageProbeData, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
-import { ensureSynthDataset, notMadeBySynth } from '../data/synth.js';
+import { synthesizeMissing } from '../data/synth.js';
 import { ImageFolderLoader, VideoLoader } from '../data/loader.js';
 import { probeTrainTransform } from '../data/transforms.js';
 import type { Layout } from './aggregate.js';
@@ -28,11 +28,7 @@ export async function resolveVideoSplits(d: VideoProbeData, log: (s: string) => 
   if (missing.length === 0) return { trainCsv: d.dataset_train, valCsv: d.dataset_val };
   const syn = d.synthetic;
   if (!syn) throw new Error(`data: ${missing.join(', ')} not found (set data.synthetic to create the synthetic dataset)`);
-  // Only the synthetic set's own CSVs may be missing: scoring a typo'd split on synthetic videos would mislead.
-  const foreign = notMadeBySynth(missing, syn.dir);
-  if (foreign.length > 0) throw new Error(`data: ${foreign.join(', ')} not found (data.synthetic creates only ${join(syn.dir, 'train.csv')} and val.csv)`);
-  log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
-  await ensureSynthDataset(syn.dir, { videos: syn.videos, classes: syn.classes, frames: syn.frames, width: syn.size, height: syn.size, fps: syn.fps, seed: syn.seed, scene: syn.scene, log });
+  await synthesizeMissing(missing, syn, 'data', log);
   return { trainCsv: d.dataset_train, valCsv: d.dataset_val };
 }
 

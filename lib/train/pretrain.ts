@@ -12,7 +12,7 @@ import { configOverrides } from '../nn/registry.js';
 import { AdamW } from '../optim/adamw.js';
 import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { VideoLoader } from '../data/loader.js';
-import { ensureSynthDataset, notMadeBySynth } from '../data/synth.js';
+import { synthesizeMissing } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
@@ -55,21 +55,7 @@ export async function resolveDatasets(cfg: PretrainConfig, log: (s: string) => v
     if (cfg.data.datasets.length === 0) throw new Error('data.datasets: no index CSV given');
     throw new Error(`data.datasets: ${missing.join(', ')} not found (set data.synthetic to create a synthetic dataset)`);
   }
-  // Only the synthetic set's own CSVs may be missing: any other is a typo, not a reason to train on it.
-  const foreign = notMadeBySynth(missing, syn.dir);
-  if (foreign.length > 0) throw new Error(`data.datasets: ${foreign.join(', ')} not found (data.synthetic creates only ${join(syn.dir, 'train.csv')} and val.csv)`);
-  log(`data: creating the synthetic dataset in ${syn.dir} (${syn.videos} videos, ${syn.classes} classes)…`);
-  const ds = await ensureSynthDataset(syn.dir, {
-    videos: syn.videos,
-    classes: syn.classes,
-    frames: syn.frames,
-    width: syn.size,
-    height: syn.size,
-    fps: syn.fps,
-    seed: syn.seed,
-    scene: syn.scene,
-    log,
-  });
+  const ds = await synthesizeMissing(missing, syn, 'data.datasets', log);
   return cfg.data.datasets.length > 0 ? cfg.data.datasets : [ds.trainCsv];
 }
 
