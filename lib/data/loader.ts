@@ -2,6 +2,7 @@
 // bounded, ordered prefetch. Batch k is a pure function of (seed, k): see rng.ts, sampler.ts.
 import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readVideoIndex } from './csv.js';
 import { BatchSampler } from './sampler.js';
@@ -251,6 +252,9 @@ class BatchPipeline<R extends PoolBatch> {
   }
 }
 
+/** Index sets whose listed videos were already looked for in this process. */
+const checkedIndexes = new Set<string>();
+
 function check(cond: boolean, msg: string): void {
   if (!cond) throw new Error(`VideoLoader: ${msg}`);
 }
@@ -276,7 +280,11 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
     posInt(opts.numClips, 'numClips');
     posInt(opts.cropSize, 'cropSize');
     check(Number.isFinite(opts.seed), `seed must be a number (got ${opts.seed})`);
-    const index = readVideoIndex(opts.csvPaths, opts.numClasses, { warnMissing: opts.log ?? ((m: string) => console.error(m)) });
+    // Reported once per index set: the probe builds a val loader every epoch, a resume the train loader twice.
+    const indexKey = opts.csvPaths.map((p) => resolve(p)).join('\n');
+    const warnMissing = checkedIndexes.has(indexKey) ? undefined : (opts.log ?? ((m: string) => console.error(m)));
+    checkedIndexes.add(indexKey);
+    const index = readVideoIndex(opts.csvPaths, opts.numClasses, { warnMissing });
     this.numSamples = index.paths.length;
     const t = opts.transform ?? {};
     const kind = t.kind ?? (opts.training ? 'train' : 'eval');
