@@ -173,7 +173,8 @@ def fixture_probe(out_dir):
     tensors['logits'] = logits.detach()
     tensors['loss'] = loss.detach().reshape(1)
     for k, p in clf.named_parameters():
-        tensors[f'grad.classifier.{k}'] = p.grad.clone()
+        if p.grad is not None:  # xattn.proj has none: the original never applies it (MOD-13)
+            tensors[f'grad.classifier.{k}'] = p.grad.clone()
     meta = {'config': json.dumps(PROBE), 'pooler_ln_eps': '1e-5', 'loss': 'cross_entropy mean',
             'init': 'pooler trunc-normal(0.02) + depth rescale of xattn.proj/mlp.fc2 by 1/sqrt(2); linear default'}
     save_safetensors(os.path.join(out_dir, 'probe_tiny.safetensors'), tensors, meta)

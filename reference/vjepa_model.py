@@ -200,7 +200,9 @@ class CrossAttention(nn.Module):
         q = self.q(q).reshape(b, nq, self.heads, hd).transpose(1, 2)
         kv = self.kv(x).reshape(b, n, 2, self.heads, hd).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, kv[0], kv[1])
-        return self.proj(y.transpose(1, 2).reshape(b, nq, d))
+        # MOD-13 lists an output projection, but the original's code never applies self.proj (a commit that
+        # did was reverted: it broke the released probes). It stays a parameter, for the state-dict layout.
+        return y.transpose(1, 2).reshape(b, nq, d)
 
 
 class CrossAttentionBlock(nn.Module):

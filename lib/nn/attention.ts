@@ -3,6 +3,7 @@ import { crossAttention, selfAttention } from '../ops/attention.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { InitRng } from './init.js';
+import { toFloat32 } from '../ops/autocast.js';
 
 const OPERAND = { productOperand: true } as const;
 
@@ -30,7 +31,12 @@ export class Attention extends Module {
   }
 }
 
-/** The pooler's cross-attention: q from the queries, fused k|v from the tokens (MOD-13). */
+/**
+ * The pooler's cross-attention: q from the queries, fused k|v from the tokens (MOD-13). The original
+ * never applies its output projection `proj` (a commit that did was reverted because it broke the
+ * released probes), so neither do we: `proj` stays in the state dict for its layout, gets no gradient
+ * and never changes.
+ */
 export class CrossAttention extends Module {
   readonly q: Linear;
   readonly kv: Linear;
@@ -48,7 +54,9 @@ export class CrossAttention extends Module {
   }
   forward(queries: Tensor, x: Tensor): Tensor {
     const o = crossAttention(this.q.forward(queries, OPERAND), this.kv.forward(x, OPERAND), this.heads);
-    const out = this.proj.forward(o);
+    if (o.dtype === 'float32') return o;
+    // Under bf16 the heads come out bf16; the residual stream they join is fp32.
+    const out = toFloat32(o);
     o.release();
     return out;
   }

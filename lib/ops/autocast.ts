@@ -6,6 +6,7 @@
 // weights, their gradients and the optimizer state. GEMM inputs saved for backward are bf16.
 import { native } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
+import { needsGrad, record } from '../autograd.js';
 
 export type MatmulDtype = 'float32' | 'bfloat16';
 
@@ -59,6 +60,15 @@ export function toBf16(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, 'bfloat16', x.device);
   native.cast(x.handle, y.handle);
   return y;
+}
+
+/** x as float32: x itself when it is float32, else an fp32 copy whose gradient passes straight through. */
+export function toFloat32(x: Tensor): Tensor {
+  if (x.dtype === 'float32') return x;
+  const y = Tensor.empty(x.shape, 'float32', x.device);
+  native.cast(x.handle, y.handle);
+  if (!needsGrad(x)) return y;
+  return record(y, 'toFloat32', [x], [], (g) => [g.clone()]);
 }
 
 /** The region's bf16 copy of weight w, as a view of `shape` that the caller owns. */

@@ -60,11 +60,17 @@ test('backward: every parameter gradient matches PyTorch (1e-3 of the tensor max
   let n = 0;
   for (const [name, p] of clf.namedParameters()) {
     const g = p.tensor.grad;
+    if (name.startsWith('pooler.cross_attention_block.xattn.proj.')) {
+      // The original never applies the cross-attention's output projection (MOD-13, see lib/nn/attention.ts).
+      assert.not.ok(g, `${name} has a gradient`);
+      assert.not.ok(st.has(`grad.classifier.${name}`));
+      continue;
+    }
     assert.ok(g, `${name} has no gradient`);
     assertClose(g!.toFloat32Array(), get(`grad.classifier.${name}`).data as Float32Array, 1e-3, `grad ${name}`);
     n++;
   }
-  assert.is(n, 17);
+  assert.is(n, 15);
   clf.dispose();
 });
 
