@@ -4,15 +4,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { Tensor, tidy } from '../../lib/tensor.js';
-import { backward, noGrad } from '../../lib/autograd.js';
-import { targetNorm } from '../../lib/nn/vit.js';
-import { jepaForward, type MaskPair } from '../../lib/train/iteration.js';
+import { backward } from '../../lib/autograd.js';
+import { jepaForward } from '../../lib/train/iteration.js';
 import { AdamW, clipGradNorm } from '../../lib/optim/adamw.js';
 import { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } from '../../lib/optim/schedules.js';
 import { assertClose } from '../helpers/compare.js';
-import { loadParityFixture } from './parity-fixture.js';
+import { assertStep0, loadParityFixture, stepInputs } from './parity-fixture.js';
 import { settledLive } from '../helpers/gc.js';
 
 
@@ -24,17 +22,9 @@ const f32 = (name: string): Float32Array => {
   if (!t) throw new Error(`fixture has no ${name}`);
   return t.data as Float32Array;
 };
-const host = (name: string): HostTensor => st.get(name)!;
 const build = fixture.buildModel;
 
-function inputs(): { x: Tensor; masks: MaskPair[] } {
-  const x = Tensor.from(f32('x'), host('x').shape);
-  const masks = [0, 1].map((i) => ({
-    ctx: Tensor.from(host(`mask.ctx_${i}`).data as Int32Array, host(`mask.ctx_${i}`).shape, 'int32'),
-    tgt: Tensor.from(host(`mask.tgt_${i}`).data as Int32Array, host(`mask.tgt_${i}`).shape, 'int32'),
-  }));
-  return { x, masks };
-}
+const inputs = () => stepInputs(st, 2);
 
 const S = meta.schedule;
 
@@ -47,31 +37,8 @@ test('our sincos tables equal the fixture (uniform_power truncation at D=64 and 
 
 test('step 0: targets, context features, predictions, losses and every gradient', () => {
   const model = build();
-  tidy(() => {
-    const { x, masks } = inputs();
-    const h = noGrad(() => targetNorm(model.targetEncoder.forward(x)));
-    assertClose(h.toFloat32Array(), f32('step0.h'), 1e-4, 'h');
-    for (let i = 0; i < 2; i++) {
-      const z = noGrad(() => model.encoder.forward(x, masks[i].ctx));
-      assertClose(z.toFloat32Array(), f32(`step0.z_${i}`), 1e-4, `z_${i}`);
-    }
-    const out = jepaForward(model, x, masks, S.loss_exp, S.reg_coeff);
-    for (let i = 0; i < 2; i++) assertClose(out.preds[i].toFloat32Array(), f32(`step0.p_${i}`), 1e-4, `p_${i}`);
-    assertClose([out.lossJepa], f32('step0.loss_jepa'), 1e-5, 'loss_jepa');
-    assertClose([out.lossReg], f32('step0.loss_reg'), 1e-5, 'loss_reg');
-    assertClose([out.loss.item()], f32('step0.loss'), 1e-5, 'loss');
-    backward(out.loss);
-    let checked = 0;
-    for (const [prefix, m] of [['encoder', model.encoder], ['predictor', model.predictor]] as const) {
-      for (const [name, t] of m.trainableParameters()) {
-        const ref = f32(`grad.${prefix}.${name}`);
-        assert.ok(t.grad, `${prefix}.${name} has no gradient`);
-        assertClose(t.grad!.toFloat32Array(), ref, 1e-3, `grad ${prefix}.${name}`);
-        checked++;
-      }
-    }
-    assert.ok(checked > 40, `checked ${checked} gradients`);
-  });
+  const checked = assertStep0(model, st, 2, S.loss_exp, S.reg_coeff);
+  assert.ok(checked > 40, `checked ${checked} gradients`);
   model.dispose();
 });
 
