@@ -104,7 +104,7 @@ export class VideoBatchBuilder {
     const sp = this.spec.sampling;
     const span = sp.framesPerClip * effectiveFrameStep(sp, fps);
     if (this.spec.filterShortVideos && L < span) throw new Error(`video too short: ${L} frames < ${span} (filterShortVideos)`);
-    if (L < sp.numClips) throw new Error(`video too short: ${L} frames for ${sp.numClips} clips`);
+    if (L < sp.numClips && !sp.allowClipOverlap) throw new Error(`video too short: ${L} frames for ${sp.numClips} clips`);
     return sampleClipIndices(L, sp, this.clipRng(batchIndex, s), fps);
   }
 

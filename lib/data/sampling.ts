@@ -22,10 +22,12 @@ export interface ClipSamplingOptions {
   allowClipOverlap: boolean;
 }
 
-/** The effective frame step for a video (DATA-03, first bullet). */
+/**
+ * The effective frame step for a video (DATA-03, first bullet). A video whose frame rate is unknown
+ * keeps frameStep, as the original does.
+ */
 export function effectiveFrameStep(opts: ClipSamplingOptions, fps: number): number {
-  if (opts.clipDuration === undefined || opts.clipDuration === null) return opts.frameStep;
-  if (!(fps > 0)) throw new Error('clipDuration needs the video frame rate, which is unknown');
+  if (opts.clipDuration === undefined || opts.clipDuration === null || !(fps > 0)) return opts.frameStep;
   // int() truncates; a step of 0 would make an empty span, so we keep at least 1
   return Math.max(1, Math.trunc((opts.clipDuration * fps) / opts.framesPerClip));
 }
@@ -42,8 +44,9 @@ function clampTrunc(values: number[], lo: number, hi: number, add: number): Int3
 /**
  * DATA-03 clip indices for a video of `numFrames` frames: one Int32Array of framesPerClip
  * indices per clip. Cases A/B/C as in the spec. `rng` is used only in case A with random
- * sampling. Throws when the partition is empty (P = 0), which the original lets through as
- * invalid indices.
+ * sampling. Throws when the partition is empty (P = 0) without overlap, which the original lets
+ * through as invalid indices; with overlap (case C) P is not used, so such a video is sampled as
+ * the original samples it.
  */
 export function sampleClipIndices(numFrames: number, opts: ClipSamplingOptions, rng: Rng | null, fps = 0): Int32Array[] {
   const fpc = opts.framesPerClip;
@@ -51,7 +54,8 @@ export function sampleClipIndices(numFrames: number, opts: ClipSamplingOptions, 
   const span = fpc * fs;
   const L = numFrames;
   const P = Math.floor(L / opts.numClips);
-  if (P <= 0) throw new Error(`video too short: ${L} frames for ${opts.numClips} clips`);
+  if (L <= 0) throw new Error('video has no frames');
+  if (P <= 0 && !opts.allowClipOverlap) throw new Error(`video too short: ${L} frames for ${opts.numClips} clips`);
   const clips: Int32Array[] = [];
   for (let i = 0; i < opts.numClips; i++) {
     if (P > span) {
