@@ -44,6 +44,14 @@ MASKS = [
 ]
 LOSS = dict(loss_exp=1.0, reg_coeff=0.1)
 PROBE = dict(embed_dim=64, num_heads=2, depth=2, num_classes=5, batch=3, tokens=40)
+# The short run the checkpoint comes from: one epoch of IPE updates through the original's init_opt (its four
+# AdamW groups, pos_embed included in the first, and its schedulers), saved as its training loop saves, then
+# one more update (epoch 1 > warmup, so clipping is on) recorded for the resume test.
+RUN = dict(ipe=2, epochs=3, warmup=0.5, ipe_scale=1.25, start_lr=2e-4, lr=1e-3, final_lr=1e-6, wd=0.04, final_wd=0.4,
+           ema=[0.99, 1.0], clip_grad=0.3, betas=[0.9, 0.999], eps=1e-8)
+AFTER = ['encoder.patch_embed.proj.weight', 'encoder.blocks.1.attn.qkv.bias', 'encoder.norm.weight',
+         'predictor.mask_tokens.0', 'predictor.mask_tokens.1', 'predictor.predictor_proj.bias',
+         'target_encoder.patch_embed.proj.weight', 'target_encoder.blocks.0.mlp.fc2.weight']
 # lr/wd schedule of the original's WarmupCosineSchedule / CosineWDSchedule, stepped as its training loop does.
 SCHED = dict(ipe=7, epochs=3, warmup=1.5, ipe_scale=1.25, start_lr=2e-4, lr=6.25e-4, final_lr=1e-6,
              wd=0.04, final_wd=0.4)
@@ -60,9 +68,10 @@ def import_original(src):
     from src.models.attentive_pooler import AttentiveClassifier  # noqa: E402
     from src.masks.multiblock3d import MaskCollator  # noqa: E402
     from src.utils.schedulers import WarmupCosineSchedule, CosineWDSchedule  # noqa: E402
+    from app.vjepa.utils import init_opt  # noqa: E402
     return dict(vit=vit, pred=pred, MultiMaskWrapper=MultiMaskWrapper, PredictorMultiMaskWrapper=PredictorMultiMaskWrapper,
                 AttentiveClassifier=AttentiveClassifier, MaskCollator=MaskCollator,
-                WarmupCosineSchedule=WarmupCosineSchedule, CosineWDSchedule=CosineWDSchedule)
+                WarmupCosineSchedule=WarmupCosineSchedule, CosineWDSchedule=CosineWDSchedule, init_opt=init_opt)
 
 
 @torch.no_grad()
@@ -145,14 +154,11 @@ def main():
         for q in tgt.parameters():
             q.add_(0.05 * torch.randn(q.shape, generator=g))
 
-    ckpt = {
-        'encoder': prefixed(enc.state_dict()),
-        'predictor': prefixed(prd.state_dict()),
-        'target_encoder': prefixed(tgt.state_dict()),
-        'opt': None, 'scaler': None, 'epoch': 3, 'loss': 0.0, 'batch_size': BATCH, 'world_size': 1, 'lr': SCHED['lr'],
-    }
-    torch.save(ckpt, os.path.join(args.out, 'original_tiny.pth.tar'))
-
+    # The layout of the original's probe checkpoints (evals save 'classifier', 'opt', 'epoch', ...), shrunk:
+    # what a resume of pretraining must refuse by name.
+    torch.save({'classifier': prefixed({'linear.weight': torch.zeros(2, 2), 'linear.bias': torch.zeros(2)}), 'opt': None,
+                'epoch': 20, 'batch_size': BATCH, 'world_size': 1, 'lr': 1e-3},
+               os.path.join(args.out, 'original_probe_layout.pth.tar'))
     masks_enc, masks_pred = masks_from_original(orig)
     x = torch.randn(BATCH, 3, CFG['num_frames'], CFG['img_size'], CFG['img_size'], generator=g)
     t = collections.OrderedDict()
@@ -161,12 +167,49 @@ def main():
         t[f'mask.ctx_{i}'] = me.to(torch.int32)
         t[f'mask.tgt_{i}'] = mp.to(torch.int32)
 
-    # Step 0 through the original's wrappers (one encoder pass per mask config, mask_index = config index).
-    out = jepa_forward(lambda v, m: enc(v, [m])[0],
-                       lambda z, mc, mt, i: prd_one(prd, z, mc, mt, i),
-                       tgt, x, list(masks_enc), list(masks_pred), **LOSS)
-    enc.zero_grad()
-    prd.zero_grad()
+    def loss_of():
+        return jepa_forward(lambda v, m: enc(v, [m])[0], lambda z, mc, mt, i: prd_one(prd, z, mc, mt, i),
+                            tgt, x, list(masks_enc), list(masks_pred), **LOSS)
+
+    r = RUN
+    opt, _, lr_s, wd_s = orig['init_opt'](
+        encoder=enc, predictor=prd, iterations_per_epoch=r['ipe'], start_lr=r['start_lr'], ref_lr=r['lr'],
+        warmup=r['warmup'], num_epochs=r['epochs'], wd=r['wd'], final_wd=r['final_wd'], final_lr=r['final_lr'],
+        mixed_precision=False, ipe_scale=r['ipe_scale'], betas=tuple(r['betas']), eps=r['eps'])
+    # TRAIN-07: the momentum sequence as the original's training loop forms it (a float denominator).
+    n_mom = r['ipe'] * r['epochs'] * r['ipe_scale']
+    momentum = iter([r['ema'][0] + i * (r['ema'][1] - r['ema'][0]) / n_mom for i in range(int(n_mom) + 1)])
+
+    def update(epoch):
+        lr, wd = lr_s.step(), wd_s.step()
+        out = loss_of()
+        opt.zero_grad()
+        out['loss'].backward()
+        norms = (None, None)
+        if epoch > r['warmup']:
+            norms = (float(torch.nn.utils.clip_grad_norm_(enc.parameters(), r['clip_grad'])),
+                     float(torch.nn.utils.clip_grad_norm_(prd.parameters(), r['clip_grad'])))
+        opt.step()
+        m = next(momentum)
+        with torch.no_grad():
+            for q, k in zip(enc.parameters(), tgt.parameters()):
+                k.mul_(m).add_((1.0 - m) * q.detach())
+        return out, lr, wd, m, norms
+
+    run_losses = [update(0)[0]['loss'].item() for _ in range(r['ipe'])]
+    ckpt = {
+        'encoder': prefixed(enc.state_dict()),
+        'predictor': prefixed(prd.state_dict()),
+        'target_encoder': prefixed(tgt.state_dict()),
+        'opt': opt.state_dict(), 'scaler': None, 'epoch': 1, 'loss': sum(run_losses) / len(run_losses),
+        'batch_size': BATCH, 'world_size': 1, 'lr': r['lr'],
+    }
+    torch.save(ckpt, os.path.join(args.out, 'original_tiny.pth.tar'))
+
+    # "step0": the checkpoint's weights through the original's wrappers (one encoder pass per mask config,
+    # mask_index = config index): outputs, losses and gradients.
+    out = loss_of()
+    opt.zero_grad()
     out['loss'].backward()
     t['step0.h'] = out['h_full']
     for i in range(len(MASKS)):
@@ -206,7 +249,16 @@ def main():
             continue
         t[f'probe.grad.{name}'] = p.grad.detach().clone()
 
+    # The update after the checkpoint (epoch 1: clipping on), for a resume from the file to reproduce.
+    _, lr, wd, m, (enc_norm, prd_norm) = update(1)
+    nxt = {'lr': lr, 'wd': wd, 'momentum': m, 'enc_grad_norm': enc_norm, 'pred_grad_norm': prd_norm}
+    owners = {'encoder': enc.backbone, 'predictor': prd.backbone, 'target_encoder': tgt.backbone}
+    for key in AFTER:
+        section, name = key.split('.', 1)
+        t[f'after.{key}'] = dict(owners[section].named_parameters())[name].detach().clone()
+
     meta = {'config': json.dumps(CFG), 'batch': str(BATCH), 'masks': json.dumps(MASKS), 'loss': json.dumps(LOSS),
+            'run': json.dumps(RUN), 'run_losses': json.dumps(run_losses), 'next': json.dumps(nxt),
             'probe': json.dumps(PROBE), 'checkpoint': 'original_tiny.pth.tar',
             'source': 'facebookresearch/jepa ' + git_head(args.jepa_src)}
     save_safetensors(os.path.join(args.out, 'original_tiny.safetensors'), t, meta)

@@ -7,10 +7,12 @@
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { exportStateDict, loadStateDict, section } from '../nn/state.js';
+import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
+import { checkpointFormat } from '../nn/checkpoint-load.js';
+import { exportStateDict, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { VJepa } from '../nn/vjepa.js';
 import type { AdamW } from '../optim/adamw.js';
-import { exportOptimizerState, loadOptimizerState } from '../optim/checkpoint.js';
+import { exportOptimizerState, loadOptimizerState, loadTorchAdamWState } from '../optim/checkpoint.js';
 
 export const CHECKPOINT_FORMAT = 'vjepa-pretrain/1';
 
@@ -24,7 +26,8 @@ export interface LoopState {
   lrStep: number;
   wdStep: number;
   emaStep: number;
-  maskCounters: number[];
+  /** null: the collator is fast-forwarded by `iteration` steps (a resume from the original's file). */
+  maskCounters: number[] | null;
   batchSize: number;
   /** The configured peak lr, as the original stores it (§8.34). */
   lr: number;
@@ -47,10 +50,17 @@ export function saveCheckpoint(path: string, model: VJepa, opt: AdamW, state: Lo
 
 export interface LoadedCheckpoint {
   state: LoopState;
+  /** Notes for the log (a resume from the original's file says what it took and what it ignored). */
+  notes: string[];
 }
 
-export function loadCheckpoint(path: string, model: VJepa, opt: AdamW | null): LoadedCheckpoint {
+/**
+ * Resumes from one of our checkpoints or from the original's own `.pth.tar` (TRAIN-12). `ipe` places an
+ * original checkpoint, which records only completed epochs, on our iteration count.
+ */
+export function loadCheckpoint(path: string, model: VJepa, opt: AdamW | null, ipe = 1): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
+  if (checkpointFormat(path) === 'torch') return loadOriginalCheckpoint(path, model, opt, ipe);
   const file = readSafetensors(path);
   if (file.metadata.format !== CHECKPOINT_FORMAT)
     throw new Error(`${path}: not a vjepa pretraining checkpoint (format '${file.metadata.format ?? 'none'}', expected '${CHECKPOINT_FORMAT}')`);
@@ -59,5 +69,66 @@ export function loadCheckpoint(path: string, model: VJepa, opt: AdamW | null): L
   loadStateDict(model.predictor, pick('predictor.'), { what: `${path} predictor` });
   loadStateDict(model.targetEncoder, pick('target_encoder.'), { what: `${path} target_encoder` });
   if (opt) loadOptimizerState(opt, file.tensors, file.metadata.opt_steps, path);
-  return { state: JSON.parse(file.metadata.state) as LoopState };
+  return { state: JSON.parse(file.metadata.state) as LoopState, notes: [] };
+}
+
+const SECTIONS = ['encoder', 'predictor', 'target_encoder'] as const;
+
+/**
+ * The original's training checkpoint (its save_checkpoint): the three state dicts, its AdamW state and the
+ * number of completed epochs. Like its load_checkpoint, the run goes on at that epoch with the schedules and
+ * the mask counters fast-forwarded by epoch × ipe; the GradScaler state has no counterpart here (bf16 needs
+ * none) and is ignored.
+ */
+function loadOriginalCheckpoint(path: string, model: VJepa, opt: AdamW | null, ipe: number): LoadedCheckpoint {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const ckpt = readTorchCheckpoint(path) as any;
+  const keys = ckpt && typeof ckpt === 'object' && !Array.isArray(ckpt) ? Object.keys(ckpt) : [];
+  const absent = SECTIONS.filter((k) => !ckpt?.[k] || typeof ckpt[k] !== 'object');
+  if (absent.length)
+    throw new Error(
+      `${path}: not a pretraining checkpoint of the original: no ${absent.join(', ')} (it holds: ${keys.join(', ') || 'nothing'}). ` +
+        'To start from encoder weights alone, this file is for vjepa-probe / vjepa-embed.',
+    );
+  // Names in stored order, prefixes stripped: the original's AdamW groups are formed in this order.
+  const stateDicts = SECTIONS.map((k) => {
+    const entries = Object.entries(ckpt[k] as Record<string, unknown>).filter((e): e is [string, HostTensor] => isHostTensor(e[1]));
+    return new Map(entries.map(([n, t]) => [stripPrefixes(n), t]));
+  });
+  loadStateDict(model.encoder, stateDicts[0], { what: `${path} encoder` });
+  loadStateDict(model.predictor, stateDicts[1], { what: `${path} predictor` });
+  loadStateDict(model.targetEncoder, stateDicts[2], { what: `${path} target_encoder` });
+
+  const notes: string[] = [];
+  if (opt && ckpt.opt) {
+    // TRAIN-04: decayed encoder, decayed predictor, then their bias / 1-D tensors; the frozen pos_embed
+    // tables are in the first two groups (they are parameters there), without state.
+    const split = (sec: string, sd: Map<string, HostTensor>, decayed: boolean) =>
+      [...sd].filter(([n, t]) => (!n.includes('bias') && t.shape.length !== 1) === decayed).map(([n]) => `${sec}.${n}`);
+    const groups = [split('encoder', stateDicts[0], true), split('predictor', stateDicts[1], true), split('encoder', stateDicts[0], false), split('predictor', stateDicts[1], false)];
+    const n = loadTorchAdamWState(opt, ckpt.opt, groups, path);
+    notes.push(`AdamW state of ${n} tensors`);
+  } else if (opt) {
+    notes.push('no optimizer state in the file: AdamW starts from zero moments');
+  }
+  const epoch = Number(ckpt.epoch ?? 0);
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`${path}: epoch ${String(ckpt.epoch)} is not a count of completed epochs`);
+  if (ckpt.scaler) notes.push('its GradScaler state is ignored');
+  const batch = Number(ckpt.batch_size ?? 0) * Number(ckpt.world_size ?? 1);
+  const iteration = epoch * ipe;
+  return {
+    state: {
+      epoch,
+      iteration,
+      loss: 0,
+      lrStep: iteration,
+      wdStep: iteration,
+      emaStep: iteration,
+      maskCounters: null,
+      batchSize: batch,
+      lr: Number(ckpt.lr ?? 0),
+      config: null,
+    },
+    notes,
+  };
 }

@@ -207,12 +207,16 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   let epochLossCount = 0;
   if (resumePath !== null) {
     if (resuming) {
-      const { state } = loadCheckpoint(resumePath, model, opt);
+      const { state, notes } = loadCheckpoint(resumePath, model, opt, ipe);
       startIteration = state.iteration;
       lrSched.skip(state.lrStep);
       wdSched.skip(state.wdStep);
       emaSched.skip(state.emaStep);
-      collator.loadState({ counters: state.maskCounters });
+      if (state.maskCounters) collator.loadState({ counters: state.maskCounters });
+      else collator.step(state.iteration);
+      if (notes.length) log(`resume: from the original's checkpoint: ${notes.join('; ')}`);
+      if (state.batchSize > 0 && state.batchSize !== B)
+        log(`warning: ${resumePath} was trained at a global batch of ${state.batchSize}; this run's is ${B} (its epochs and schedules are counted in this config's iterations)`);
       epochLossSum = state.loss * (state.iteration - state.epoch * ipe);
       epochLossCount = state.iteration - state.epoch * ipe;
       log(`resume: ${resumePath} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})`);

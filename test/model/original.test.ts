@@ -16,10 +16,13 @@ import { InitRng } from '../../lib/nn/init.js';
 import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward, noGrad } from '../../lib/autograd.js';
 import { crossEntropy } from '../../lib/ops/loss.js';
-import { WarmupCosineSchedule, CosineWDSchedule, scheduleSteps } from '../../lib/optim/schedules.js';
+import { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } from '../../lib/optim/schedules.js';
+import { AdamW, clipGradNorm } from '../../lib/optim/adamw.js';
+import { loadCheckpoint } from '../../lib/train/checkpoint.js';
+import { jepaForward } from '../../lib/train/iteration.js';
 import type { VJepa } from '../../lib/nn/vjepa.js';
 import { assertClose } from '../helpers/compare.js';
-import { assertStep0, tinyModel } from './parity-fixture.js';
+import { assertStep0, stepInputs, tinyModel } from './parity-fixture.js';
 
 const FX = fileURLToPath(new URL('../../../test/fixtures/original/', import.meta.url));
 const file = readSafetensors(join(FX, 'original_tiny.safetensors'));
@@ -28,6 +31,9 @@ const C = JSON.parse(file.metadata.config);
 const LOSS = JSON.parse(file.metadata.loss);
 const PROBE = JSON.parse(file.metadata.probe);
 const N_MASKS = JSON.parse(file.metadata.masks).length;
+const RUN = JSON.parse(file.metadata.run);
+const NEXT = JSON.parse(file.metadata.next);
+const CKPT = join(FX, 'original_tiny.pth.tar');
 const get = (k: string): HostTensor => {
   const t = st.get(k);
   if (!t) throw new Error(`fixture has no ${k}`);
@@ -108,6 +114,67 @@ test("the original's WarmupCosineSchedule and CosineWDSchedule, stepped before e
   }
   // The original leaves the excluded (bias / 1-D) group's weight decay at 0.
   assert.is(S.excluded_group_wd, 0);
+});
+
+test("resume from the original's training checkpoint: weights, AdamW state, schedules; the next update matches", () => {
+  const model = tinyModel(C);
+  const opt = new AdamW(model.paramGroups(), { betas: RUN.betas, eps: RUN.eps });
+  const { state, notes } = loadCheckpoint(CKPT, model, opt, RUN.ipe);
+  assert.equal([state.epoch, state.iteration, state.lrStep, state.emaStep, state.maskCounters], [1, RUN.ipe, RUN.ipe, RUN.ipe, null]);
+  // every trainable tensor had a gradient in the original's run, so every one has moments (pos_embed has none)
+  const trainable = model.encoder.trainableParameters().length + model.predictor.trainableParameters().length;
+  assert.equal(notes, [`AdamW state of ${trainable} tensors`]);
+  assert.ok([...opt.state().values()].every((s) => s.step === RUN.ipe), 'step counts from the file');
+
+  const { warmup, total } = scheduleSteps({ warmupEpochs: RUN.warmup, epochs: RUN.epochs, ipe: RUN.ipe, ipeScale: RUN.ipe_scale });
+  const lr = new WarmupCosineSchedule({ startLr: RUN.start_lr, refLr: RUN.lr, finalLr: RUN.final_lr, warmupSteps: warmup, totalSteps: total });
+  const wd = new CosineWDSchedule({ refWd: RUN.wd, finalWd: RUN.final_wd, totalSteps: total });
+  const ema = new EmaMomentumSchedule({ start: RUN.ema[0], end: RUN.ema[1], ipe: RUN.ipe, epochs: RUN.epochs, ipeScale: RUN.ipe_scale });
+  lr.skip(state.lrStep);
+  wd.skip(state.wdStep);
+  ema.skip(state.emaStep);
+  const [lrV, wdV, m] = [lr.step(), wd.step(), ema.step()];
+  assertClose([lrV, wdV, m], [NEXT.lr, NEXT.wd, NEXT.momentum], 1e-12, 'lr, wd, momentum of the next update');
+
+  tidy(() => {
+    const { x, masks } = stepInputs(st, N_MASKS);
+    backward(jepaForward(model, x, masks, LOSS.loss_exp, LOSS.reg_coeff).loss);
+  });
+  assert.ok(state.epoch > RUN.warmup, 'clipping is on for this update');
+  const en = clipGradNorm(model.encoder.trainableParameters().map(([, t]) => t), RUN.clip_grad);
+  const pn = clipGradNorm(model.predictor.trainableParameters().map(([, t]) => t), RUN.clip_grad);
+  assertClose([en, pn], [NEXT.enc_grad_norm, NEXT.pred_grad_norm], 1e-4, 'encoder and predictor grad norms');
+  opt.step(lrV, wdV);
+  model.zeroGrad();
+  model.emaUpdate(m);
+  let checked = 0;
+  for (const key of st.keys()) {
+    if (!key.startsWith('after.')) continue;
+    const [, sec, ...rest] = key.split('.');
+    const mod = sec === 'encoder' ? model.encoder : sec === 'predictor' ? model.predictor : model.targetEncoder;
+    const p = mod.namedParameters().find(([n]) => n === rest.join('.'));
+    assert.ok(p, key);
+    assertClose(p![1].tensor.toFloat32Array(), get(key).data as Float32Array, 1e-4, key);
+    checked++;
+  }
+  assert.is(checked, 8);
+  opt.dispose();
+  model.dispose();
+});
+
+test("the original's checkpoint: what resuming refuses, by name", () => {
+  const model = tinyModel(C);
+  const opt = new AdamW(model.paramGroups());
+  // a probe checkpoint (the original's eval layout) cannot resume pretraining
+  const probe = join(FX, 'original_probe_layout.pth.tar');
+  assert.throws(() => loadCheckpoint(probe, model, opt, 2), (e: Error) =>
+    e.message.startsWith(`${probe}: not a pretraining checkpoint of the original: no encoder, predictor, target_encoder (it holds: classifier, opt, epoch, batch_size, world_size, lr)`));
+  // a model of another depth: every problem listed, nothing half-loaded silently
+  const deep = tinyModel({ ...C, depth: 3 });
+  assert.throws(() => loadCheckpoint(CKPT, deep, null), (e: Error) => /missing keys \(\d+\): blocks\.2\./.test(e.message) && e.message.includes('original_tiny.pth.tar encoder'));
+  deep.dispose();
+  opt.dispose();
+  model.dispose();
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { CsvLog } from '../../lib/train/log.js';
-import { finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
+import { ROOT, finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConfig } from './helpers.js';
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
@@ -86,6 +86,28 @@ test('a kill during checkpoint writes leaves the previous checkpoint loadable', 
   assert.ok(kills >= 3, `killed ${kills} runs mid-flight`);
   const rest = await finish(runTrain([cfg, '--set', 'meta.load_checkpoint=true']));
   assert.is(rest.code, 0, rest.out);
+});
+
+test("vjepa-train resumes the original's own checkpoint (.pth.tar: weights, AdamW state, epoch)", async () => {
+  const csv = await tinyDataset();
+  const dir = tempDir('from-original');
+  const orig = join(ROOT, 'test/fixtures/original/original_tiny.pth.tar');
+  // The architecture of reference/make_original_fixture.py: 6 frames at 32 px, D 64, predictor 32, 2 masks.
+  const yaml = tinyConfigYaml(csv, dir, '')
+    .replace('num_frames: 4', 'num_frames: 6')
+    .replace(/model: \{[^}]*\}/, 'model: {model_name: vit_tiny, embed_dim: 64, depth: 2, num_heads: 2, pred_depth: 2, pred_embed_dim: 32, uniform_power: true}')
+    .replace('ipe: 4', 'ipe: 2')
+    .replace('meta: {', `meta: {load_checkpoint: true, read_checkpoint: ${orig}, `);
+  const r = await finish(runTrain([writeConfig(dir, yaml), '--max-iterations', '1']));
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, `resume: ${orig} at iteration 2 (epoch 2, itr 0)`);
+  assert.match(r.out, /from the original's checkpoint: AdamW state of \d+ tensors/);
+  assert.match(r.out, /warning: .*global batch of 3; this run's is 2/);
+  const ckpt = join(dir, 'jepa-latest.safetensors');
+  assert.is(iterationOf(ckpt), 3);
+  // the saved state goes on from the file's: the step counts of its AdamW state (2) plus this update
+  const steps = JSON.parse(readSafetensors(ckpt).metadata.opt_steps) as Record<string, number>;
+  assert.equal(new Set(Object.values(steps)), new Set([3]));
 });
 
 test.run();
