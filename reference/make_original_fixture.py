@@ -154,11 +154,6 @@ def main():
         for q in tgt.parameters():
             q.add_(0.05 * torch.randn(q.shape, generator=g))
 
-    # The layout of the original's probe checkpoints (evals save 'classifier', 'opt', 'epoch', ...), shrunk:
-    # what a resume of pretraining must refuse by name.
-    torch.save({'classifier': prefixed({'linear.weight': torch.zeros(2, 2), 'linear.bias': torch.zeros(2)}), 'opt': None,
-                'epoch': 20, 'batch_size': BATCH, 'world_size': 1, 'lr': 1e-3},
-               os.path.join(args.out, 'original_probe_layout.pth.tar'))
     masks_enc, masks_pred = masks_from_original(orig)
     x = torch.randn(BATCH, 3, CFG['num_frames'], CFG['img_size'], CFG['img_size'], generator=g)
     t = collections.OrderedDict()
@@ -248,6 +243,27 @@ def main():
             assert '.xattn.proj.' in name, f'probe {name} got no gradient'
             continue
         t[f'probe.grad.{name}'] = p.grad.detach().clone()
+
+    # A probe checkpoint as the original's eval writes it (its save_checkpoint: 'classifier' of the DDP-wrapped
+    # AttentiveClassifier, 'opt', 'epoch', ...), for test/probe's encoder (D 32, 2 heads, 2 classes): its two
+    # AdamW groups are formed by the rule of the eval's init_opt (weights, then biases and 1-D tensors, which
+    # keep weight decay 0), and three updates on random features give it moments. Its logits on `pc.x` are kept.
+    pc = orig['AttentiveClassifier'](embed_dim=32, num_heads=2, depth=1, num_classes=2)
+    redraw(pc, g)
+    named = list(pc.named_parameters())
+    popt = torch.optim.AdamW([
+        {'params': [q for n, q in named if 'bias' not in n and q.dim() != 1]},
+        {'params': [q for n, q in named if 'bias' in n or q.dim() == 1], 'WD_exclude': True, 'weight_decay': 0}], lr=1e-3)
+    for _ in range(3):
+        f = torch.randn(4, 24, 32, generator=g)
+        popt.zero_grad()
+        F.cross_entropy(pc(f), torch.randint(0, 2, (4,), generator=g)).backward()
+        popt.step()
+    torch.save({'classifier': prefixed(pc.state_dict()), 'opt': popt.state_dict(), 'scaler': None, 'epoch': 1,
+                'batch_size': 4, 'world_size': 1, 'lr': 1e-3}, os.path.join(args.out, 'original_probe.pth.tar'))
+    with torch.no_grad():
+        t['pc.x'] = torch.randn(3, 24, 32, generator=g)
+        t['pc.logits'] = pc(t['pc.x'])
 
     # The update after the checkpoint (epoch 1: clipping on), for a resume from the file to reproduce.
     _, lr, wd, m, (enc_norm, prd_norm) = update(1)

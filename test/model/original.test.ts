@@ -166,9 +166,9 @@ test("the original's checkpoint: what resuming refuses, by name", () => {
   const model = tinyModel(C);
   const opt = new AdamW(model.paramGroups());
   // a probe checkpoint (the original's eval layout) cannot resume pretraining
-  const probe = join(FX, 'original_probe_layout.pth.tar');
+  const probe = join(FX, 'original_probe.pth.tar');
   assert.throws(() => loadCheckpoint(probe, model, opt, 2), (e: Error) =>
-    e.message.startsWith(`${probe}: not a pretraining checkpoint of the original: no encoder, predictor, target_encoder (it holds: classifier, opt, epoch, batch_size, world_size, lr)`));
+    e.message.startsWith(`${probe}: not a pretraining checkpoint of the original: no encoder, predictor, target_encoder (it holds: classifier, opt, scaler, epoch, batch_size, world_size, lr)`));
   // a model of another depth: every problem listed, nothing half-loaded silently
   const deep = tinyModel({ ...C, depth: 3 });
   assert.throws(() => loadCheckpoint(CKPT, deep, null), (e: Error) => /missing keys \(\d+\): blocks\.2\./.test(e.message) && e.message.includes('original_tiny.pth.tar encoder'));
