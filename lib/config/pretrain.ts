@@ -68,6 +68,8 @@ export interface PretrainConfig {
     device: string;
     threads: number | null;
     strict: boolean;
+    /** Weights to start from, with fresh optimizer, schedules and data stream (ignored on a resume). */
+    init_checkpoint: string | null;
   };
   model: ModelOverrides & {
     model_name: string;
@@ -164,6 +166,7 @@ export const pretrainSpec = section({
     device: deviceSpec,
     threads: threadsSpec,
     strict: strictSpec,
+    init_checkpoint: str({ nullable: true, default: null }),
   }, REQ),
   model: section({
     model_name: str(REQ),

@@ -132,3 +132,39 @@ function loadOriginalCheckpoint(path: string, model: VJepa, opt: AdamW | null, i
     notes,
   };
 }
+
+/**
+ * `meta.init_checkpoint` (a vjepa extension): weights only, from ours or the original's files, with the
+ * optimizer, schedules and data stream left fresh. The online encoder, target encoder and predictor come
+ * from the sections of those names; a file of encoder weights alone (one section, or a bare state dict)
+ * starts both encoders from them and keeps the predictor's fresh init. Returns a line for the log.
+ */
+export function initFromCheckpoint(path: string, model: VJepa): string {
+  if (!existsSync(path)) throw new Error(`meta.init_checkpoint: ${path} not found`);
+  const sections = new Map<string, Map<string, HostTensor>>();
+  let bare: Map<string, HostTensor> | null = null;
+  if (checkpointFormat(path) === 'torch') {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const ckpt = readTorchCheckpoint(path) as any;
+    const tensorsOf = (v: unknown) => new Map(Object.entries(v as Record<string, unknown>).filter((e): e is [string, HostTensor] => isHostTensor(e[1])));
+    for (const k of SECTIONS) if (ckpt?.[k] && typeof ckpt[k] === 'object') sections.set(k, tensorsOf(ckpt[k]));
+    if (sections.size === 0 && ckpt && typeof ckpt === 'object') bare = tensorsOf(ckpt);
+  } else {
+    const { tensors } = readSafetensors(path);
+    for (const k of SECTIONS) {
+      const sd = section(tensors, `${k}.`);
+      if (sd.size) sections.set(k, sd);
+    }
+    if (sections.size === 0) bare = tensors;
+  }
+  const encKey = sections.has('encoder') ? 'encoder' : sections.has('target_encoder') ? 'target_encoder' : null;
+  const enc = encKey ? sections.get(encKey)! : bare;
+  if (!enc || enc.size === 0) throw new Error(`meta.init_checkpoint: ${path} holds no encoder weights`);
+  const tgtKey = sections.has('target_encoder') ? 'target_encoder' : encKey;
+  const from = (key: string | null) => (key ? `[${key}]` : '(bare state dict)');
+  loadStateDict(model.encoder, enc, { what: `meta.init_checkpoint ${path} ${from(encKey)} as the encoder` });
+  loadStateDict(model.targetEncoder, tgtKey ? sections.get(tgtKey)! : enc, { what: `meta.init_checkpoint ${path} ${from(tgtKey)} as the target encoder` });
+  const pred = sections.get('predictor');
+  if (pred) loadStateDict(model.predictor, pred, { what: `meta.init_checkpoint ${path} [predictor]` });
+  return `init: weights from ${path}: encoder ${from(encKey)}, target encoder ${from(tgtKey)}, predictor ${pred ? '[predictor]' : 'fresh init'}; optimizer, schedules and data start fresh`;
+}

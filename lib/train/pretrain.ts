@@ -16,7 +16,7 @@ import { synthesizeMissing } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
-import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
+import { initFromCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatMemory } from './log.js';
 import { writeTrainingPlot } from './plot.js';
 
@@ -179,6 +179,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   // overwrites every weight, so then nothing is drawn.
   const model = buildModel(cfg, { uninitialised: resuming });
   if (device !== 'cpu') model.to(device);
+  if (cfg.meta.init_checkpoint && resuming) log(`meta.init_checkpoint: ignored, the run resumes from ${resumePath}`);
+  else if (cfg.meta.init_checkpoint) log(initFromCheckpoint(resolve(cfg.meta.init_checkpoint), model));
   const opt = new AdamW(model.paramGroups(), { betas: cfg.optimization.betas, eps: cfg.optimization.eps });
   const collator = buildMaskCollator(cfg);
 
