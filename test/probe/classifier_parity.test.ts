@@ -11,6 +11,7 @@ import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
 import { loadStateDict, section } from '../../lib/nn/state.js';
 import { crossEntropy } from '../../lib/ops/loss.js';
+import { autocast } from '../../lib/ops/autocast.js';
 import { assertClose } from '../helpers/compare.js';
 
 const fx = fileURLToPath(new URL('../../../test/fixtures/parity/probe_tiny.safetensors', import.meta.url));
@@ -72,6 +73,29 @@ test('backward: every parameter gradient matches PyTorch (1e-3 of the tensor max
   }
   assert.is(n, 15);
   clf.dispose();
+});
+
+test('under bf16 autocast: the bf16 attention heads join the fp32 residual; logits and gradients stay near fp32', () => {
+  const run = (dtype: 'float32' | 'bfloat16') => {
+    const clf = build();
+    const out = tidy(() => {
+      const x = Tensor.from(get('features').data as Float32Array, [3, 40, 64]);
+      const logits = autocast(dtype, () => {
+        const l = clf.forward(x);
+        backward(crossEntropy(l, Tensor.from(get('labels').data as Int32Array, [3], 'int32')));
+        return l;
+      });
+      assert.is(logits.dtype, 'float32');
+      return { logits: logits.toFloat32Array(), kv: clf.pooler.crossBlock.xattn.kv.weight.grad!.toFloat32Array() };
+    });
+    clf.dispose();
+    return out;
+  };
+  const f32 = run('float32');
+  const bf16 = run('bfloat16');
+  const e = assertClose(bf16.logits, f32.logits, 2e-2, 'bf16 logits');
+  assert.ok(e > 0, 'bf16 logits equal fp32 exactly: was autocast applied?');
+  assertClose(bf16.kv, f32.kv, 5e-2, 'bf16 grad xattn.kv.weight');
 });
 
 test.run();
