@@ -22,9 +22,12 @@ export interface ProbeSplits {
   valCsv: string[];
 }
 
-/** The index CSVs, creating the synthetic set (same options as the pretraining config's) when missing. */
-export async function resolveVideoSplits(d: VideoProbeData, log: (s: string) => void): Promise<ProbeSplits> {
-  const missing = [...d.dataset_train, ...d.dataset_val].filter((p) => !existsSync(p));
+/**
+ * The index CSVs, creating the synthetic set (same options as the pretraining config's) when missing. Only
+ * the `needed` splits are checked (scoring a probe reads the val split alone).
+ */
+export async function resolveVideoSplits(d: VideoProbeData, log: (s: string) => void, needed: readonly ('train' | 'val')[] = ['train', 'val']): Promise<ProbeSplits> {
+  const missing = [...(needed.includes('train') ? d.dataset_train : []), ...(needed.includes('val') ? d.dataset_val : [])].filter((p) => !existsSync(p));
   if (missing.length === 0) return { trainCsv: d.dataset_train, valCsv: d.dataset_val };
   const syn = d.synthetic;
   if (!syn) throw new Error(`data: ${missing.join(', ')} not found (set data.synthetic to create the synthetic dataset)`);
