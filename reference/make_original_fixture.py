@@ -52,6 +52,10 @@ RUN = dict(ipe=2, epochs=3, warmup=0.5, ipe_scale=1.25, start_lr=2e-4, lr=1e-3, 
 AFTER = ['encoder.patch_embed.proj.weight', 'encoder.blocks.1.attn.qkv.bias', 'encoder.norm.weight',
          'predictor.mask_tokens.0', 'predictor.mask_tokens.1', 'predictor.predictor_proj.bias',
          'target_encoder.patch_embed.proj.weight', 'target_encoder.blocks.0.mlp.fc2.weight']
+# The original's sincos tables at the released models' sizes (D, temporal grid, spatial grid, uniform_power):
+# ViT-L/H/g encoders, their 384-wide predictor, and the non-uniform split. Rows at the grid's corners and
+# seams plus every column's sum over all rows keep the fixture small.
+POSEMB = [(1024, 8, 14, True), (1280, 8, 14, True), (1408, 8, 16, True), (384, 8, 14, True), (1024, 8, 14, False)]
 # lr/wd schedule of the original's WarmupCosineSchedule / CosineWDSchedule, stepped as its training loop does.
 SCHED = dict(ipe=7, epochs=3, warmup=1.5, ipe_scale=1.25, start_lr=2e-4, lr=6.25e-4, final_lr=1e-6,
              wd=0.04, final_wd=0.4)
@@ -69,9 +73,11 @@ def import_original(src):
     from src.masks.multiblock3d import MaskCollator  # noqa: E402
     from src.utils.schedulers import WarmupCosineSchedule, CosineWDSchedule  # noqa: E402
     from app.vjepa.utils import init_opt  # noqa: E402
+    from src.models.utils.pos_embs import get_3d_sincos_pos_embed  # noqa: E402
     return dict(vit=vit, pred=pred, MultiMaskWrapper=MultiMaskWrapper, PredictorMultiMaskWrapper=PredictorMultiMaskWrapper,
                 AttentiveClassifier=AttentiveClassifier, MaskCollator=MaskCollator,
-                WarmupCosineSchedule=WarmupCosineSchedule, CosineWDSchedule=CosineWDSchedule, init_opt=init_opt)
+                WarmupCosineSchedule=WarmupCosineSchedule, CosineWDSchedule=CosineWDSchedule, init_opt=init_opt,
+                sincos3d=get_3d_sincos_pos_embed)
 
 
 @torch.no_grad()
@@ -272,6 +278,15 @@ def main():
     for key in AFTER:
         section, name = key.split('.', 1)
         t[f'after.{key}'] = dict(owners[section].named_parameters())[name].detach().clone()
+
+    for D, T, S, uniform in POSEMB:
+        table = orig['sincos3d'](D, S, T, uniform_power=uniform)  # float64 [T*S*S, D], rows t-major then h, w
+        n = table.shape[0]
+        rows = sorted({0, 1, S - 1, S, S * S - 1, S * S, n // 2, n - 1})
+        key = f'posemb.{D}_{T}x{S}x{S}_{"uniform" if uniform else "split"}'
+        t[f'{key}.rows'] = torch.from_numpy(table[rows]).float()
+        t[f'{key}.index'] = torch.tensor(rows, dtype=torch.int32)
+        t[f'{key}.colsum'] = torch.from_numpy(table.sum(axis=0)).float()
 
     meta = {'config': json.dumps(CFG), 'batch': str(BATCH), 'masks': json.dumps(MASKS), 'loss': json.dumps(LOSS),
             'run': json.dumps(RUN), 'run_losses': json.dumps(run_losses), 'next': json.dumps(nxt),

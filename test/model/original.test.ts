@@ -11,6 +11,7 @@ import { readSafetensors } from '../../lib/io/safetensors.js';
 import { readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
 import type { HostTensor } from '../../lib/io/host-tensor.js';
 import { loadStateDict, section, stripPrefixes } from '../../lib/nn/state.js';
+import { sincos3dTable } from '../../lib/nn/posemb.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
 import { Tensor, tidy } from '../../lib/tensor.js';
@@ -99,6 +100,25 @@ test('the original attentive classifier (depth 2): logits, CE loss and gradients
   }
   assert.is(checked, clf.namedParameters().length - 2);
   clf.dispose();
+});
+
+test("the original's sincos tables at ViT-L/H/g and predictor widths (uniform_power on and off)", () => {
+  const keys = [...st.keys()].filter((k) => k.startsWith('posemb.') && k.endsWith('.rows'));
+  assert.is(keys.length, 5);
+  for (const k of keys) {
+    const name = k.slice('posemb.'.length, -'.rows'.length);
+    const m = /^(\d+)_(\d+)x(\d+)x(\d+)_(uniform|split)$/.exec(name);
+    assert.ok(m, name);
+    const [D, T, H, W] = m!.slice(1, 5).map(Number);
+    const table = tidy(() => sincos3dTable(T, H, W, D, m![5] === 'uniform').toFloat32Array());
+    const index = get(`posemb.${name}.index`).data as Int32Array;
+    const rows = new Float32Array(index.length * D);
+    index.forEach((r, i) => rows.set(table.subarray(r * D, (r + 1) * D), i * D));
+    assertClose(rows, get(k).data as Float32Array, 1e-6, `${name} rows`);
+    const colsum = new Float64Array(D);
+    for (let r = 0; r < T * H * W; r++) for (let c = 0; c < D; c++) colsum[c] += table[r * D + c];
+    assertClose(colsum, get(`posemb.${name}.colsum`).data as Float32Array, 1e-5, `${name} column sums`);
+  }
 });
 
 test("the original's WarmupCosineSchedule and CosineWDSchedule, stepped before every update", () => {
