@@ -40,25 +40,29 @@ export interface ProbeOptions {
   inspect?: { loaded?: (encoder: VisionTransformer) => void; finished?: (encoder: VisionTransformer, classifier: AttentiveClassifier) => void };
 }
 
-export interface ProbeResult {
+/** What a training run's and a scoring run's results JSON both say. */
+interface ProbeRunFields {
   val_top1: number;
-  train_top1: number;
-  epochs: number;
   val_top1_batch_mean: number;
   val_loss: number;
-  train_loss: number;
   eval_name: string;
   tag: string | null;
   encoder_checkpoint: string | null;
   random_init: boolean;
   cache_features: boolean;
   seconds: number;
-  feature_seconds: number;
   folder: string;
+  results: string;
+}
+
+export interface ProbeResult extends ProbeRunFields {
+  train_top1: number;
+  epochs: number;
+  train_loss: number;
+  feature_seconds: number;
   csv: string;
   plot: string;
   checkpoint: string;
-  results: string;
   /** set when maxEpochs stopped the run early */
   stopped_early?: boolean;
   /** files that could not be loaded and were replaced by others (DATA-02), by split */
@@ -509,11 +513,8 @@ export interface ProbeScoreOptions {
 }
 
 /** `vjepa-probe CONFIG --eval-only`: one validation pass of a saved probe, written to `<tag>-eval-results.json`. */
-export interface ProbeEvalResult {
+export interface ProbeEvalResult extends ProbeRunFields {
   eval_only: true;
-  val_top1: number;
-  val_top1_batch_mean: number;
-  val_loss: number;
   /** val videos (or images) scored */
   val_samples: number;
   probe_checkpoint: string;
@@ -523,14 +524,6 @@ export interface ProbeEvalResult {
   probe_epoch: number;
   /** whose val clips were scored (1-based, as the log counts epochs): those of the training run's last epoch, the first with cache_features */
   val_clips_of_epoch: number;
-  eval_name: string;
-  tag: string | null;
-  encoder_checkpoint: string | null;
-  random_init: boolean;
-  cache_features: boolean;
-  seconds: number;
-  folder: string;
-  results: string;
   unloadable: { val: string[] };
 }
 
