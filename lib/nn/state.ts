@@ -118,3 +118,22 @@ export function section(tensors: Map<string, HostTensor>, prefix: string): Map<s
   for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
   return out;
 }
+
+/**
+ * The fixed sincos tables (`pos_embed`, `predictor_pos_embed`) of a state dict built for another grid (another
+ * resolution or frame count) give way to the module's own: they are functions of the grid, not learned, so the
+ * original keeps the model's table too (EVAL-02). Edits `sd` in place; returns a note per table replaced.
+ */
+export function keepOwnPositionTables(module: Module, sd: Map<string, HostTensor>): string[] {
+  const own = new Map(module.namedParameters().map(([n, p]) => [n, p.tensor]));
+  const notes: string[] = [];
+  for (const [raw, t] of sd) {
+    const name = stripPrefixes(raw);
+    if (name !== 'pos_embed' && name !== 'predictor_pos_embed') continue;
+    const mine = own.get(name);
+    if (!mine || shapeStr(t.shape) === shapeStr(mine.shape)) continue;
+    notes.push(`${name} ${shapeStr(t.shape)} in the file, ${shapeStr(mine.shape)} here: keeping the model's table`);
+    sd.set(raw, { dtype: 'float32', shape: [...mine.shape], data: mine.toFloat32Array() });
+  }
+  return notes;
+}

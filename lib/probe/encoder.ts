@@ -5,11 +5,10 @@ import { isAbsolute, join } from 'node:path';
 import type { ProbeConfig } from '../config/probe.js';
 import { readEncoderStateDict, type EncoderStateDict } from '../nn/checkpoint-load.js';
 import { InitRng } from '../nn/init.js';
-import { loadStateDict } from '../nn/state.js';
+import { keepOwnPositionTables, loadStateDict } from '../nn/state.js';
 import { buildEncoder } from '../nn/vjepa.js';
 import { configOverrides } from '../nn/registry.js';
 import type { VisionTransformer } from '../nn/vit.js';
-import { shapeStr } from '../tensor.js';
 
 /** Where the pretrained weights are: a path in `pretrain.checkpoint` wins over `pretrain.folder`. */
 export function resolveEncoderCheckpoint(cfg: ProbeConfig): string | null {
@@ -84,13 +83,7 @@ function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, path: string | n
   if (path) {
     const { tensors: sd, key } = readEncoderWeights(path, p.checkpoint_key);
     // EVAL-02: a pos_embed of another size (another resolution or frame count) keeps the model's own table.
-    const pos = sd.get('pos_embed');
-    const own = encoder.posEmbed.shape;
-    if (pos && shapeStr(pos.shape) !== shapeStr(own)) {
-      log(`encoder: checkpoint pos_embed ${shapeStr(pos.shape)} differs from the model's ${shapeStr(own)}; keeping the model's table (EVAL-02)`);
-      sd.delete('pos_embed');
-      if (!sd.has('pos_embed')) sd.set('pos_embed', { dtype: 'float32', shape: [...own], data: encoder.posEmbed.toFloat32Array() });
-    }
+    for (const note of keepOwnPositionTables(encoder, sd)) log(`encoder: ${note} (EVAL-02)`);
     const what = key === null ? 'a bare state dict' : `section ${key}`;
     const r = loadStateDict(encoder, sd, { what: `${path} (${what})` });
     log(`encoder: loaded ${r.loaded.length} tensors from ${path} (${what})`);

@@ -9,7 +9,7 @@ import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
 import { checkpointFormat } from '../nn/checkpoint-load.js';
-import { exportStateDict, loadStateDict, section, stripPrefixes } from '../nn/state.js';
+import { exportStateDict, keepOwnPositionTables, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { VJepa } from '../nn/vjepa.js';
 import type { AdamW } from '../optim/adamw.js';
 import { exportOptimizerState, loadOptimizerState, loadTorchAdamWState } from '../optim/checkpoint.js';
@@ -162,9 +162,15 @@ export function initFromCheckpoint(path: string, model: VJepa): string {
   if (!enc || enc.size === 0) throw new Error(`meta.init_checkpoint: ${path} holds no encoder weights`);
   const tgtKey = sections.has('target_encoder') ? 'target_encoder' : encKey;
   const from = (key: string | null) => (key ? `[${key}]` : '(bare state dict)');
-  loadStateDict(model.encoder, enc, { what: `meta.init_checkpoint ${path} ${from(encKey)} as the encoder` });
-  loadStateDict(model.targetEncoder, tgtKey ? sections.get(tgtKey)! : enc, { what: `meta.init_checkpoint ${path} ${from(tgtKey)} as the target encoder` });
+  const tgt = tgtKey ? sections.get(tgtKey)! : enc;
   const pred = sections.get('predictor');
+  // Weights trained at another resolution or frame count fit; their fixed sincos tables do not.
+  const notes = new Set([...keepOwnPositionTables(model.encoder, enc), ...keepOwnPositionTables(model.targetEncoder, tgt), ...(pred ? keepOwnPositionTables(model.predictor, pred) : [])]);
+  loadStateDict(model.encoder, enc, { what: `meta.init_checkpoint ${path} ${from(encKey)} as the encoder` });
+  loadStateDict(model.targetEncoder, tgt, { what: `meta.init_checkpoint ${path} ${from(tgtKey)} as the target encoder` });
   if (pred) loadStateDict(model.predictor, pred, { what: `meta.init_checkpoint ${path} [predictor]` });
-  return `init: weights from ${path}: encoder ${from(encKey)}, target encoder ${from(tgtKey)}, predictor ${pred ? '[predictor]' : 'fresh init'}; optimizer, schedules and data start fresh`;
+  return (
+    `init: weights from ${path}: encoder ${from(encKey)}, target encoder ${from(tgtKey)}, predictor ${pred ? '[predictor]' : 'fresh init'}; ` +
+    `optimizer, schedules and data start fresh${notes.size ? `; ${[...notes].join('; ')}` : ''}`
+  );
 }

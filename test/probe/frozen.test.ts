@@ -6,11 +6,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { runProbe } from '../../lib/probe/probe.js';
-import { readEncoderWeights } from '../../lib/probe/encoder.js';
+import { buildFrozenEncoder, readEncoderWeights } from '../../lib/probe/encoder.js';
+import { readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
+import { sincos3dTable } from '../../lib/nn/posemb.js';
+import { fileURLToPath } from 'node:url';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
 import { TINY, quiet, sameBits, snapshot, tinyConfig, tinySetup } from './helpers.js';
 
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const setup = await tinySetup('vjepa-probe-frozen-');
 
 test('frozen encoder: weights bit-identical before/after probing; the head does train', async () => {
@@ -93,6 +97,24 @@ test('checkpoint_key: another section loads when asked for, a missing one is an 
     (e: Error) => e.message === `pretrain.checkpoint_key: ${setup.checkpoint}: no "ema" in the checkpoint (it holds: target_encoder, encoder)`,
   );
   assert.is(readEncoderWeights(setup.checkpoint, 'target_encoder').key, 'target_encoder');
+});
+
+test("an official .pth.tar built for another frame count: its pos_embed gives way to the model's table (EVAL-02), the rest loads", () => {
+  // official_tiny.pth.tar: 4 frames at 32 px, D 64, depth 2 (module.backbone.* names); probed here at 6 frames.
+  const file = join(ROOT, 'test/fixtures/parity/official_tiny.pth.tar');
+  const { config } = tinyConfig(setup, {
+    'pretrain.checkpoint': file, 'pretrain.embed_dim': 64, 'pretrain.depth': 2, 'pretrain.num_heads': 2, 'pretrain.frames_per_clip': 6, 'data.frames_per_clip': 6,
+  });
+  const lines: string[] = [];
+  const { encoder } = buildFrozenEncoder(config, (l) => lines.push(l));
+  assert.ok(lines.some((l) => l === "encoder: pos_embed [1,32,64] in the file, [1,48,64] here: keeping the model's table (EVAL-02)"), lines.join('\n'));
+  const own = sincos3dTable(3, 4, 4, 64, true);
+  assert.equal(Array.from(encoder.posEmbed.toFloat32Array()), Array.from(own.toFloat32Array()));
+  own.dispose();
+  const sd = readTorchCheckpoint(file).target_encoder;
+  const w = encoder.namedParameters().find(([n]) => n === 'blocks.1.mlp.fc2.weight')![1].tensor.toFloat32Array();
+  assert.equal(Array.from(w), Array.from(sd['module.backbone.blocks.1.mlp.fc2.weight'].data as Float32Array));
+  encoder.dispose();
 });
 
 test.run();

@@ -13,9 +13,9 @@ import { ROOT, finish, runTrain, tempDir, tinyConfigYaml, tinyDataset, writeConf
 const ORIGINAL = join(ROOT, 'test/fixtures/original/original_tiny.pth.tar');
 
 /** The tiny config with the original fixture's architecture, frozen weights (lr 0, EMA 1), one iteration. */
-async function frozenRun(dir: string, init: string) {
+async function frozenRun(dir: string, init: string, frames = 6) {
   const yaml = tinyConfigYaml(await tinyDataset(), dir, '')
-    .replace('num_frames: 4', 'num_frames: 6')
+    .replace('num_frames: 4', `num_frames: ${frames}`)
     .replace(/model: \{[^}]*\}/, 'model: {model_name: vit_tiny, embed_dim: 64, depth: 2, num_heads: 2, pred_depth: 2, pred_embed_dim: 32, uniform_power: true}')
     .replace(/start_lr: [^\n]*/, 'start_lr: 0.0')
     .replace(/\n {2}lr: [^\n]*/, '\n  lr: 0.0')
@@ -62,6 +62,20 @@ test('from encoder weights alone (a bare state dict): both encoders start from t
   assert.match(r.out, 'encoder (bare state dict), target encoder (bare state dict), predictor fresh init');
   assertSame(saved(dir, 'encoder.'), bare, 'encoder');
   assertSame(saved(dir, 'target_encoder.'), bare, 'target encoder');
+});
+
+test("weights trained for another frame count: the fixed sincos tables give way to the model's, the rest loads", async () => {
+  const dir = tempDir('init-frames');
+  const r = await frozenRun(dir, ORIGINAL, 4);
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, "pos_embed [1,48,64] in the file, [1,32,64] here: keeping the model's table");
+  assert.match(r.out, "predictor_pos_embed [1,48,32] in the file, [1,32,32] here: keeping the model's table");
+  const ckpt = readTorchCheckpoint(ORIGINAL);
+  const want = new Map(Object.entries(ckpt.encoder as Record<string, HostTensor>).map(([k, v]) => [stripPrefixes(k), v]));
+  const got = saved(dir, 'encoder.');
+  for (const k of ['patch_embed.proj.weight', 'blocks.1.attn.qkv.weight', 'norm.bias'])
+    assert.equal(Array.from(got.get(k)!.data as Float32Array), Array.from(want.get(k)!.data as Float32Array), k);
+  assert.equal(got.get('pos_embed')!.shape, [1, 32, 64]);
 });
 
 test('errors name the key and the file', async () => {
