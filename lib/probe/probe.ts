@@ -484,8 +484,11 @@ function valProtocol(s: ProbeSession): string {
 }
 
 // What decides the val score besides the classifier: a probe scored with other values than it was trained
-// with does not reproduce its training run's val top-1.
+// with (another encoder, another protocol) does not reproduce its training run's val top-1.
 const VAL_PROTOCOL_KEYS = [
+  'pretrain.folder',
+  'pretrain.checkpoint',
+  'pretrain.checkpoint_key',
   'data.num_segments',
   'data.num_views_per_segment',
   'data.frames_per_clip',

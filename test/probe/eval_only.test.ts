@@ -87,6 +87,11 @@ for (const cache of [false, true]) {
     const changed = await scoreProbe(other.config, other.ext, { log: (l) => lines.push(l) });
     assert.ok(lines.includes("warning: data.num_views_per_segment: the probe was trained with 2, this config has 1; the score will differ from its training run's"), lines.join('\n'));
     assert.is.not(changed.val_loss, trained.val_loss);
+    // Scored on another encoder section than it was trained on: said too.
+    const online = tinyConfig(setup, { 'pretrain.checkpoint': setup.checkpoint, ...over, 'pretrain.checkpoint_key': 'encoder' });
+    const lines2: string[] = [];
+    await scoreProbe(online.config, online.ext, { log: (l) => lines2.push(l) });
+    assert.ok(lines2.includes(`warning: pretrain.checkpoint_key: the probe was trained with "target_encoder", this config has "encoder"; the score will differ from its training run's`), lines2.join('\n'));
   });
 }
 
