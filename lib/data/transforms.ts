@@ -163,8 +163,9 @@ export function trainClipTransform(clip: ClipFrames, S: number, o: TrainTransfor
     const b = sampleCropBox(H, W, scale, ratio, rng);
     const T = frames.frameOffsets.length;
     boxes = (i) => {
-      const f = T > 1 ? i / (T - 1) : 0;
-      const lerp = (x: number, y: number) => Math.trunc(x + (y - x) * f);
+      // (y - x)·i / (T - 1), not (y - x)·(i / (T - 1)): the latter can land just below a whole number
+      // (62.99999999999999 for 0 → 90 at 7/10), which truncates one pixel short of the original's box.
+      const lerp = (x: number, y: number) => (T > 1 ? Math.trunc(x + ((y - x) * i) / (T - 1)) : x);
       return { top: lerp(a.top, b.top), left: lerp(a.left, b.left), height: Math.max(1, lerp(a.height, b.height)), width: Math.max(1, lerp(a.width, b.width)) };
     };
   } else {
