@@ -64,6 +64,11 @@ if (want('step-memory')) {
   const { benchStepMemory } = await import('./step_memory.js');
   rows.push(...benchStepMemory());
 }
+if (want('checkpoint')) {
+  section('checkpoint read');
+  const { benchCheckpointRead } = await import('./checkpoint_read.js');
+  rows.push(...benchCheckpointRead());
+}
 
 // On a CUDA machine the GPU bench follows (kernels against torch, then the ViT-L/16 train step
 // against torch bf16 autocast + SDPA); it prints its own tables. Not under the CPU emulator.

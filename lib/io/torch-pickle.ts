@@ -178,13 +178,21 @@ function makeGlobals(file: string): (module: string, name: string) => PyGlobal |
   return (module, name) => table.get(`${module}.${name}`);
 }
 
-function materialize(file: string, root: unknown): unknown {
+/**
+ * Turns the unpickled tree into plain values. `load` fills a storage on first use (the zip layout reads it
+ * then, so storages nothing selected refers to are never read); `select` names the top-level entries of a
+ * dict root to convert, the others stay in the dict as `undefined` (their names remain for messages).
+ */
+function materialize(file: string, root: unknown, load: (s: StorageRef) => void = () => undefined, select?: ReadSelect): unknown {
   const done = new Map<TensorRef, HostTensor>();
   const seen = new Set<object>();
   const fix = (v: unknown): unknown => {
     if (v instanceof TensorRef) {
       let t = done.get(v);
-      if (!t) done.set(v, (t = toHost(file, v)));
+      if (!t) {
+        if (!v.storage.data) load(v.storage);
+        done.set(v, (t = toHost(file, v)));
+      }
       return t;
     }
     if (v instanceof NpArray) {
@@ -200,7 +208,25 @@ function materialize(file: string, root: unknown): unknown {
     else for (const k of Object.keys(v)) (v as any)[k] = fix((v as any)[k]);
     return v;
   };
+  if (select && isPlainDict(root)) {
+    const keys = Object.keys(root);
+    const sections = keys.filter((k) => isPlainDict(root[k]) && Object.values(root[k] as object).some((x) => x instanceof TensorRef));
+    const keep = new Set(select(sections, keys));
+    for (const k of Object.keys(root)) {
+      const v = root[k];
+      // Scalars (epoch, lr, ...) are kept whatever the selection: they cost nothing.
+      (root as Record<string, unknown>)[k] = keep.has(k) || typeof v !== 'object' || v === null ? fix(v) : undefined;
+    }
+    return root;
+  }
   return fix(root);
+}
+
+/** Given a dict root's state-dict entries (dicts holding tensors) and all its keys, the keys to read. */
+export type ReadSelect = (sections: string[], keys: string[]) => readonly string[];
+
+function isPlainDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof TensorRef) && !(v instanceof Uint8Array);
 }
 
 function toHost(file: string, t: TensorRef): HostTensor {
@@ -258,7 +284,7 @@ function storagePid(file: string, pid: unknown): { type: StorageType; key: strin
   return { type: cls.type, key, numel: asInt(size, 'storage size', file), view: view ?? null };
 }
 
-function readZipCheckpoint(file: string): unknown {
+function readZipCheckpoint(file: string, select?: ReadSelect): unknown {
   const zip = new ZipReader(file);
   try {
     const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
@@ -282,11 +308,11 @@ function readZipCheckpoint(file: string): unknown {
       },
     });
     const root = up.load();
-    for (const s of storages.values()) {
+    const load = (s: StorageRef) => {
       s.data = zip.read(`${prefix}data/${s.key}`);
       if (s.data.byteLength < s.numel * s.type.size) throw new Error(`${file}: storage ${s.key} is truncated`);
-    }
-    return materialize(file, root);
+    };
+    return materialize(file, root, load, select);
   } finally {
     zip.close();
   }
@@ -294,7 +320,7 @@ function readZipCheckpoint(file: string): unknown {
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
-function readLegacyCheckpoint(file: string): unknown {
+function readLegacyCheckpoint(file: string, select?: ReadSelect): unknown {
   const buf = readFileSync(file);
   const resolve = makeGlobals(file);
   const storages = new Map<string, StorageRef>();
@@ -339,15 +365,18 @@ function readLegacyCheckpoint(file: string): unknown {
     if (!r.data) throw new Error(`${file}: storage view of missing storage ${v.root}`);
     v.ref.data = r.data.subarray(v.offset * r.type.size, (v.offset + v.ref.numel) * r.type.size);
   }
-  return materialize(file, root);
+  return materialize(file, root, undefined, select);
 }
 
 /**
  * Load a torch.save file into plain JS values; tensors become HostTensor (contiguous copies).
  * Throws PickleRefused (message "refusing to load ...") if the pickle references anything other
  * than tensors, plain containers, OrderedDict, torch.Size or numpy scalars/arrays.
+ * `select`, for a dict root, picks the top-level entries to read: the others are left `undefined` and, in
+ * the zip layout, their storages are never read, so probing a released ViT-H reads its target encoder
+ * alone, not the online encoder, predictor and optimizer state beside it.
  */
-export function readTorchCheckpoint(path: string): any {
+export function readTorchCheckpoint(path: string, select?: ReadSelect): any {
   const fd = openSync(path, 'r');
   const head = new Uint8Array(4);
   try {
@@ -355,8 +384,8 @@ export function readTorchCheckpoint(path: string): any {
   } finally {
     closeSync(fd);
   }
-  if (ZipReader.isZip(head)) return readZipCheckpoint(path);
-  if (head[0] === 0x80) return readLegacyCheckpoint(path);
+  if (ZipReader.isZip(head)) return readZipCheckpoint(path, select);
+  if (head[0] === 0x80) return readLegacyCheckpoint(path, select);
   throw new Error(`${path}: not a PyTorch checkpoint (neither a zip archive nor a pickle stream)`);
 }
 

@@ -79,13 +79,14 @@ function fromSafetensors(path: string, key: string | undefined): EncoderStateDic
 }
 
 function fromTorch(path: string, key: string | undefined): EncoderStateDict {
-  const ckpt = readTorchCheckpoint(path);
+  // Only the chosen section's tensors are read from the file (readTorchCheckpoint's select).
+  let chosen: string | null = null;
+  const ckpt = readTorchCheckpoint(path, (sections, keys) => {
+    chosen = pickKey(path, sections, key);
+    return chosen === null ? keys : [chosen];
+  });
   if (typeof ckpt !== 'object' || ckpt === null || Array.isArray(ckpt)) throw new Error(`${path}: the checkpoint is not a dict`);
   const entries = Object.entries(ckpt as Record<string, unknown>);
-  const isStateDict = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) && !isHostTensor(v) && Object.values(v).some(isHostTensor);
-  const sections = entries.filter(([, v]) => isStateDict(v)).map(([k]) => k);
-  const chosen = pickKey(path, sections, key);
   let sd: Record<string, unknown>;
   if (chosen !== null) sd = (ckpt as Record<string, Record<string, unknown>>)[chosen];
   else if (entries.length > 0 && entries.some(([, v]) => isHostTensor(v))) sd = ckpt as Record<string, unknown>;

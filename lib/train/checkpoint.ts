@@ -144,8 +144,12 @@ export function initFromCheckpoint(path: string, model: VJepa): string {
   const sections = new Map<string, Map<string, HostTensor>>();
   let bare: Map<string, HostTensor> | null = null;
   if (checkpointFormat(path) === 'torch') {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const ckpt = readTorchCheckpoint(path) as any;
+    // The weights only: the optimizer state beside them (twice their size) is never read.
+    const ckpt = readTorchCheckpoint(path, (secs, keys) => {
+      const want = SECTIONS.filter((k) => secs.includes(k));
+      return want.length ? want : keys;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    }) as any;
     const tensorsOf = (v: unknown) => new Map(Object.entries(v as Record<string, unknown>).filter((e): e is [string, HostTensor] => isHostTensor(e[1])));
     for (const k of SECTIONS) if (ckpt?.[k] && typeof ckpt[k] === 'object') sections.set(k, tensorsOf(ckpt[k]));
     if (sections.size === 0 && ckpt && typeof ckpt === 'object') bare = tensorsOf(ckpt);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { toFloat32, type HostTensor } from '../../lib/io/host-tensor.js';
 import { encoderStateDict, readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
+import { ZipReader } from '../../lib/io/zip.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/io/', import.meta.url));
 const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8'));
@@ -144,6 +145,37 @@ test('deflated zip entries, odd folder names, and hand-written pickles with refu
   const z = join(dir, 'nopkl.pt');
   writeFileSync(z, zipWith('x/other.bin', Buffer.from('abc'), false));
   assert.throws(() => readTorchCheckpoint(z), /without data\.pkl/);
+});
+
+test('select: only the chosen entries are read (their storages alone leave the zip); scalars stay, the rest is undefined', () => {
+  const file = fileURLToPath(new URL('../../../test/fixtures/original/original_tiny.pth.tar', import.meta.url));
+  const orig = ZipReader.prototype.read;
+  const reads: string[] = [];
+  ZipReader.prototype.read = function (this: ZipReader, name: string) {
+    reads.push(name);
+    return orig.call(this, name);
+  };
+  let full: any, some: any, seen: [string[], string[]] | null = null;
+  try {
+    full = readTorchCheckpoint(file);
+    const all = reads.length;
+    reads.length = 0;
+    some = readTorchCheckpoint(file, (sections, keys) => {
+      seen = [sections, keys];
+      return ['target_encoder'];
+    });
+    const storages = reads.filter((n) => n.includes('/data/')).length;
+    assert.is(storages, Object.keys(full.target_encoder).length, 'one storage per target-encoder tensor, nothing else');
+    assert.ok(reads.length < all / 3, `${reads.length} of ${all} entries read`);
+  } finally {
+    ZipReader.prototype.read = orig;
+  }
+  assert.equal(seen, [['encoder', 'predictor', 'target_encoder'], ['encoder', 'predictor', 'target_encoder', 'opt', 'scaler', 'epoch', 'loss', 'batch_size', 'world_size', 'lr']]);
+  assert.equal(Object.keys(some), Object.keys(full));
+  for (const k of ['encoder', 'predictor', 'opt']) assert.is(some[k], undefined, k);
+  assert.equal([some.epoch, some.batch_size, some.lr], [full.epoch, full.batch_size, full.lr]);
+  for (const [k, v] of Object.entries(full.target_encoder as Record<string, HostTensor>))
+    assert.equal(Array.from(toFloat32(some.target_encoder[k])), Array.from(toFloat32(v)), k);
 });
 
 test.run();
