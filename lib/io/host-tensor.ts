@@ -43,22 +43,23 @@ export function typedFromBytes(dtype: HostDType, bytes: Uint8Array): HostData {
   return typedOnBuffer(dtype, buf);
 }
 
-export function typedOnBuffer(dtype: HostDType, buf: ArrayBuffer): HostData {
+/** A typed array of `dtype` over buf (all of it, or `length` elements from `byteOffset`, which must be aligned). */
+export function typedOnBuffer(dtype: HostDType, buf: ArrayBuffer, byteOffset = 0, length?: number): HostData {
   switch (dtype) {
     case 'float32':
-      return new Float32Array(buf);
+      return new Float32Array(buf, byteOffset, length);
     case 'float64':
-      return new Float64Array(buf);
+      return new Float64Array(buf, byteOffset, length);
     case 'bfloat16':
     case 'float16':
-      return new Uint16Array(buf);
+      return new Uint16Array(buf, byteOffset, length);
     case 'int64':
-      return new BigInt64Array(buf);
+      return new BigInt64Array(buf, byteOffset, length);
     case 'int32':
-      return new Int32Array(buf);
+      return new Int32Array(buf, byteOffset, length);
     case 'uint8':
     case 'bool':
-      return new Uint8Array(buf);
+      return new Uint8Array(buf, byteOffset, length);
   }
 }
 

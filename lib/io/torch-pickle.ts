@@ -3,7 +3,7 @@
 // supported, and the pickle goes through a restricted unpickler that only rebuilds tensors, plain
 // containers, OrderedDict, torch.Size and numpy scalars. Any other callable is refused.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { allocHost, numel, typedFromBytes, type HostDType, type HostTensor } from './host-tensor.js';
+import { allocHost, numel, typedFromBytes, typedOnBuffer, type HostDType, type HostTensor } from './host-tensor.js';
 import { PickleRefused, PyGlobal, SETSTATE, Unpickler, setKey } from './pickle.js';
 import { ZipReader } from './zip.js';
 
@@ -245,12 +245,17 @@ function toHost(file: string, t: TensorRef): HostTensor {
   // Gather element indices in C order (fast path when already contiguous).
   const src = new Uint8Array(st.data.buffer, st.data.byteOffset, st.data.byteLength);
   const es = type.size;
-  const out = new Uint8Array(n * es);
   let contiguous = true;
   for (let d = t.size.length - 1, expect = 1; d >= 0; d--) {
     if (t.size[d] !== 1 && t.stride[d] !== expect) contiguous = false;
     expect *= t.size[d];
   }
+  // A contiguous tensor over a storage read into its own buffer (the zip layout) is a view of it, not a
+  // copy: a released checkpoint's weights then take their size in memory once, not three times.
+  const ownBuffer = st.data.byteOffset === 0 && st.data.buffer.byteLength === st.data.byteLength;
+  if (contiguous && ownBuffer && !type.widenFrom)
+    return { dtype: type.dtype, shape: [...t.size], data: typedOnBuffer(type.dtype, st.data.buffer as ArrayBuffer, t.offset * es, n) };
+  const out = new Uint8Array(n * es);
   if (contiguous) out.set(src.subarray(t.offset * es, (t.offset + n) * es));
   else {
     const nd = t.size.length;
@@ -273,7 +278,7 @@ function toHost(file: string, t: TensorRef): HostTensor {
     data.set(narrow);
     return { dtype: 'int32', shape: [...t.size], data };
   }
-  return { dtype: type.dtype, shape: [...t.size], data: typedFromBytes(type.dtype, out) };
+  return { dtype: type.dtype, shape: [...t.size], data: typedOnBuffer(type.dtype, out.buffer) };
 }
 
 function storagePid(file: string, pid: unknown): { type: StorageType; key: string; numel: number; view: unknown } {
