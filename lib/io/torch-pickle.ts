@@ -253,7 +253,7 @@ function toHost(file: string, t: TensorRef): HostTensor {
   // A contiguous tensor over a storage read into its own buffer (the zip layout) is a view of it, not a
   // copy: a released checkpoint's weights then take their size in memory once, not three times.
   const ownBuffer = st.data.byteOffset === 0 && st.data.buffer.byteLength === st.data.byteLength;
-  if (contiguous && ownBuffer && !type.widenFrom)
+  if (n > 0 && contiguous && ownBuffer && !type.widenFrom)
     return { dtype: type.dtype, shape: [...t.size], data: typedOnBuffer(type.dtype, st.data.buffer as ArrayBuffer, t.offset * es, n) };
   const out = new Uint8Array(n * es);
   if (contiguous) out.set(src.subarray(t.offset * es, (t.offset + n) * es));
