@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrames, type VideoCodec } from '../../lib/data/encode.js';
-import { NORM255 } from '../../lib/data/transforms.js';
+import { NORM255, type ClipFrames } from '../../lib/data/transforms.js';
 
 export function tempDir(name: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `vjepa-${name}-`));
@@ -62,4 +62,20 @@ export function readIndexClip(clips: Float32Array, offset: number, T: number, S:
 
 export async function makeIndexVideo(path: string, count: number, width: number, height: number, codec: VideoCodec = 'h264-lossless', extraArgs?: string[]): Promise<void> {
   await encodeFrames(indexFrames(count, width, height), path, { width, height, codec, gop: 8, extraArgs });
+}
+
+/**
+ * A decoded clip as the batch builder hands it to the transforms: frames stored in reverse order after one junk
+ * frame (filled with `junk`) and reached through frameOffsets, so a transform that ignores them reads wrong data.
+ */
+export function clipFrames(T: number, H: number, W: number, px: (t: number, y: number, x: number, c: number) => number, junk = 77): ClipFrames {
+  const fb = H * W * 3;
+  const data = new Uint8Array((T + 1) * fb).fill(junk);
+  const frameOffsets: number[] = [];
+  for (let t = 0; t < T; t++) {
+    const base = (T - t) * fb;
+    frameOffsets.push(base);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[base + (y * W + x) * 3 + c] = px(t, y, x, c);
+  }
+  return { data, frameOffsets, height: H, width: W };
 }

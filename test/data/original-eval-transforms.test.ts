@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { evalClipTransform, IMAGENET_MEAN, IMAGENET_STD, NORM255, type ClipFrames } from '../../lib/data/transforms.js';
 import { batchShape, type VideoDatasetSpec } from '../../lib/data/batch-builder.js';
+import { clipFrames } from './helpers.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 const file = readSafetensors(root('test/fixtures/original/eval_transforms.safetensors'));
@@ -63,19 +64,7 @@ const IDENTITY_TOL = 2e-6;
 
 // ------------------------------------------------------------------------------------------ inputs
 
-/** A clip from per-pixel values; frames stored in reverse order after one junk frame, as the batch builder's
- * decoded buffers are reached through frameOffsets. */
-function buildClip(T: number, H: number, W: number, px: (t: number, y: number, x: number, c: number) => number): ClipFrames {
-  const fb = H * W * 3;
-  const data = new Uint8Array((T + 1) * fb).fill(77);
-  const frameOffsets: number[] = [];
-  for (let t = 0; t < T; t++) {
-    const base = (T - t) * fb;
-    frameOffsets.push(base);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[base + (y * W + x) * 3 + c] = px(t, y, x, c);
-  }
-  return { data, frameOffsets, height: H, width: W };
-}
+const buildClip = (T: number, H: number, W: number, px: (t: number, y: number, x: number, c: number) => number) => clipFrames(T, H, W, px);
 
 /** The script's "mix" clip: R = 1-px checkerboard on a gradient, G = hash noise, B = diagonal ramp. */
 function mixClip(T: number, H: number, W: number): ClipFrames {

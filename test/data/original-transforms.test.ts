@@ -30,6 +30,7 @@ import {
   trainClipTransform,
   type ClipFrames,
 } from '../../lib/data/transforms.js';
+import { clipFrames } from './helpers.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 const file = readSafetensors(root('test/fixtures/original/transforms.safetensors'));
@@ -54,17 +55,7 @@ const GEOM_TOL = 2e-5;
 /** The script's clip: value (37x + 101y + 53t + 89c + 5((7xy) mod 23)) mod 256. Frames are stored in reverse order
  * after one junk frame, and reached through frameOffsets, as the batch builder hands decoded videos over. */
 function makeClip(T: number, H: number, W: number): ClipFrames {
-  const fb = H * W * 3;
-  const data = new Uint8Array((T + 1) * fb).fill(255);
-  const frameOffsets: number[] = [];
-  for (let t = 0; t < T; t++) {
-    const base = (T - t) * fb;
-    frameOffsets.push(base);
-    for (let y = 0; y < H; y++)
-      for (let x = 0; x < W; x++)
-        for (let c = 0; c < 3; c++) data[base + (y * W + x) * 3 + c] = (37 * x + 101 * y + 53 * t + 89 * c + 5 * ((7 * x * y) % 23)) % 256;
-  }
-  return { data, frameOffsets, height: H, width: W };
+  return clipFrames(T, H, W, (t, y, x, c) => (37 * x + 101 * y + 53 * t + 89 * c + 5 * ((7 * x * y) % 23)) % 256, 255);
 }
 
 type Box4 = [number, number, number, number]; // top, left, h, w
