@@ -13,6 +13,7 @@ import { exportStateDict, keepOwnPositionTables, loadStateDict, section, stripPr
 import type { VJepa } from '../nn/vjepa.js';
 import type { AdamW } from '../optim/adamw.js';
 import { exportOptimizerState, loadOptimizerState, loadTorchAdamWState } from '../optim/checkpoint.js';
+import { PROBE_CHECKPOINT_FORMAT } from '../probe/checkpoint.js';
 
 export const CHECKPOINT_FORMAT = 'vjepa-pretrain/1';
 
@@ -154,7 +155,8 @@ export function initFromCheckpoint(path: string, model: VJepa): string {
     for (const k of SECTIONS) if (ckpt?.[k] && typeof ckpt[k] === 'object') sections.set(k, tensorsOf(ckpt[k]));
     if (sections.size === 0 && ckpt && typeof ckpt === 'object') bare = tensorsOf(ckpt);
   } else {
-    const { tensors } = readSafetensors(path);
+    const { tensors, metadata } = readSafetensors(path);
+    if (metadata.format === PROBE_CHECKPOINT_FORMAT) throw new Error(`meta.init_checkpoint: ${path} holds no encoder weights (it is a probe checkpoint)`);
     for (const k of SECTIONS) {
       const sd = section(tensors, `${k}.`);
       if (sd.size) sections.set(k, sd);

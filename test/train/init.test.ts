@@ -88,6 +88,11 @@ test('errors name the key and the file', async () => {
   const b = await frozenRun(dir, probe);
   assert.is(b.code, 1);
   assert.match(b.out, `meta.init_checkpoint: ${probe} holds no encoder weights`);
+  const ours = join(dir, 'probe.safetensors');
+  writeSafetensors(ours, new Map([['classifier.linear.bias', { dtype: 'float32', shape: [2], data: new Float32Array(2) }]]), { format: 'vjepa-probe/1', state: '{}' });
+  const c = await frozenRun(dir, ours);
+  assert.is(c.code, 1);
+  assert.match(c.out, `meta.init_checkpoint: ${ours} holds no encoder weights (it is a probe checkpoint)`);
 });
 
 test.run();
