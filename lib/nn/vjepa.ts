@@ -1,9 +1,8 @@
 // The three networks of V-JEPA pretraining (TRAIN-03): the context encoder, the predictor,
 // and the EMA target encoder, which starts as an exact copy of the context encoder.
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
 import { assertWeightsMutable } from '../ops/autocast.js';
-import type { ParamGroup } from '../optim/adamw.js';
+import { splitByDecay, type ParamGroup } from '../optim/adamw.js';
 import { InitRng } from './init.js';
 import { Predictor } from './predictor.js';
 import { resolveVariant, type ModelOverrides } from './registry.js';
@@ -83,9 +82,7 @@ export class VJepa {
   /** TRAIN-04: weights with decay, then biases and 1-D params without, encoder before predictor. */
   paramGroups(): ParamGroup[] {
     const split = (m: VisionTransformer | Predictor) => {
-      const decay: [string, Tensor][] = [];
-      const noDecay: [string, Tensor][] = [];
-      for (const [n, t] of m.trainableParameters()) (n.includes('bias') || t.rank === 1 ? noDecay : decay).push([n, t]);
+      const [decay, noDecay] = splitByDecay(m.trainableParameters());
       return { decay, noDecay };
     };
     const e = split(this.encoder);

@@ -11,6 +11,18 @@ export interface ParamGroup {
   wdExcluded: boolean;
 }
 
+/**
+ * TRAIN-04 / EVAL-05: parameters take weight decay unless they are biases or 1-D (the LayerNorms). Splits
+ * named parameters (ours, or a checkpoint's tensors) into [decayed, not decayed], order kept; the original's
+ * AdamW groups are formed the same way, so its optimizer state maps by this split too.
+ */
+export function splitByDecay<T extends { shape: readonly number[] }>(named: Iterable<readonly [string, T]>): [[string, T][], [string, T][]] {
+  const decay: [string, T][] = [];
+  const noDecay: [string, T][] = [];
+  for (const [n, t] of named) (n.includes('bias') || t.shape.length === 1 ? noDecay : decay).push([n, t]);
+  return [decay, noDecay];
+}
+
 export interface AdamWOptions {
   betas?: [number, number];
   eps?: number;

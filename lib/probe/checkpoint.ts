@@ -9,7 +9,7 @@ import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
 import { checkpointFormat, type CheckpointFormat } from '../nn/checkpoint-load.js';
 import { exportStateDict, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { AttentiveClassifier } from '../nn/pooler.js';
-import type { AdamW } from '../optim/adamw.js';
+import { splitByDecay, type AdamW } from '../optim/adamw.js';
 import { exportOptimizerState, loadOptimizerState, loadTorchAdamWState } from '../optim/checkpoint.js';
 
 export const PROBE_CHECKPOINT_FORMAT = 'vjepa-probe/1';
@@ -92,9 +92,7 @@ export function applyProbeCheckpoint(file: ProbeCheckpointFile, classifier: Atte
     loadOptimizerState(opt, file.opt.tensors, file.opt.steps, path);
     notes.push(`AdamW state of ${opt.state().size} tensors`);
   } else if (opt && file.opt?.kind === 'torch') {
-    const decayed = (n: string, t: HostTensor) => !n.includes('bias') && t.shape.length !== 1;
-    const entries = [...file.classifier];
-    const groups = [entries.filter(([n, t]) => decayed(n, t)).map(([n]) => n), entries.filter(([n, t]) => !decayed(n, t)).map(([n]) => n)];
+    const groups = splitByDecay(file.classifier).map((g) => g.map(([n]) => n));
     notes.push(`AdamW state of ${loadTorchAdamWState(opt, file.opt.stateDict, groups, path)} tensors`);
   } else if (opt) {
     notes.push('no optimizer state in the file: AdamW starts from zero moments');

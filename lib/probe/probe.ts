@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
-import { tidy, type Tensor } from '../tensor.js';
+import { tidy } from '../tensor.js';
 import { IMAGE_EVAL, VIDEO_EVAL, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
 import { AttentiveClassifier } from '../nn/pooler.js';
 import { InitRng } from '../nn/init.js';
 import type { VisionTransformer } from '../nn/vit.js';
-import { AdamW, type ParamGroup } from '../optim/adamw.js';
+import { AdamW, splitByDecay, type ParamGroup } from '../optim/adamw.js';
 import { CosineWDSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { describeDevice, selectDevice } from '../device.js';
 import { formatMemory } from '../train/log.js';
@@ -108,9 +108,7 @@ export function latestProbeCheckpoint(paths: ProbePaths): string | null {
 
 /** EVAL-05: weights (and the query token) decay; biases and 1-D parameters do not. */
 export function classifierParamGroups(c: AttentiveClassifier): ParamGroup[] {
-  const decay: [string, Tensor][] = [];
-  const noDecay: [string, Tensor][] = [];
-  for (const [n, t] of c.trainableParameters()) (n.includes('bias') || t.rank === 1 ? noDecay : decay).push([n, t]);
+  const [decay, noDecay] = splitByDecay(c.trainableParameters());
   return [
     { name: 'decay', params: decay, wdExcluded: false },
     { name: 'no_decay', params: noDecay, wdExcluded: true },

@@ -11,7 +11,7 @@ import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
 import { checkpointFormat } from '../nn/checkpoint-load.js';
 import { exportStateDict, keepOwnPositionTables, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { VJepa } from '../nn/vjepa.js';
-import type { AdamW } from '../optim/adamw.js';
+import { splitByDecay, type AdamW } from '../optim/adamw.js';
 import { exportOptimizerState, loadOptimizerState, loadTorchAdamWState } from '../optim/checkpoint.js';
 import { PROBE_CHECKPOINT_FORMAT } from '../probe/checkpoint.js';
 
@@ -104,9 +104,10 @@ function loadOriginalCheckpoint(path: string, model: VJepa, opt: AdamW | null, i
   if (opt && ckpt.opt) {
     // TRAIN-04: decayed encoder, decayed predictor, then their bias / 1-D tensors; the frozen pos_embed
     // tables are in the first two groups (they are parameters there), without state.
-    const split = (sec: string, sd: Map<string, HostTensor>, decayed: boolean) =>
-      [...sd].filter(([n, t]) => (!n.includes('bias') && t.shape.length !== 1) === decayed).map(([n]) => `${sec}.${n}`);
-    const groups = [split('encoder', stateDicts[0], true), split('predictor', stateDicts[1], true), split('encoder', stateDicts[0], false), split('predictor', stateDicts[1], false)];
+    const names = (sec: string, g: [string, HostTensor][]) => g.map(([n]) => `${sec}.${n}`);
+    const [encDecay, encRest] = splitByDecay(stateDicts[0]);
+    const [predDecay, predRest] = splitByDecay(stateDicts[1]);
+    const groups = [names('encoder', encDecay), names('predictor', predDecay), names('encoder', encRest), names('predictor', predRest)];
     const n = loadTorchAdamWState(opt, ckpt.opt, groups, path);
     notes.push(`AdamW state of ${n} tensors`);
   } else if (opt) {
