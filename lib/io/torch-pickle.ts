@@ -394,6 +394,13 @@ export function readTorchCheckpoint(path: string, select?: ReadSelect): any {
   throw new Error(`${path}: not a PyTorch checkpoint (neither a zip archive nor a pickle stream)`);
 }
 
+/** The tensors of a dict read from a torch checkpoint (a state dict), by stored name and in stored order. */
+export function tensorsOf(dict: unknown): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  if (typeof dict === 'object' && dict !== null) for (const [k, v] of Object.entries(dict)) if (isHostTensor(v)) out.set(k, v);
+  return out;
+}
+
 export function isHostTensor(v: unknown): v is HostTensor {
   return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as any).data);
 }

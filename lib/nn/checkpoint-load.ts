@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
+import { isHostTensor, readTorchCheckpoint, tensorsOf } from '../io/torch-pickle.js';
 import { loadStateDict, section, type LoadReport } from './state.js';
 import type { VisionTransformer } from './vit.js';
 
@@ -91,9 +91,7 @@ function fromTorch(path: string, key: string | undefined): EncoderStateDict {
   if (chosen !== null) sd = (ckpt as Record<string, Record<string, unknown>>)[chosen];
   else if (entries.length > 0 && entries.some(([, v]) => isHostTensor(v))) sd = ckpt as Record<string, unknown>;
   else throw new Error(`${path}: no encoder weights: neither "target_encoder" nor "encoder" (it holds: ${entries.map(([k]) => k).join(', ') || 'nothing'})`);
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of Object.entries(sd)) if (isHostTensor(v)) out.set(k, v);
-  return { format: 'torch', key: chosen, tensors: out };
+  return { format: 'torch', key: chosen, tensors: tensorsOf(sd) };
 }
 
 /**

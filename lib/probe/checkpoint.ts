@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
+import { isHostTensor, readTorchCheckpoint, tensorsOf } from '../io/torch-pickle.js';
 import { checkpointFormat, type CheckpointFormat } from '../nn/checkpoint-load.js';
 import { exportStateDict, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { AttentiveClassifier } from '../nn/pooler.js';
@@ -124,8 +124,7 @@ function readOriginal(path: string): ProbeCheckpointFile {
   if (!isDict(sd) || !Object.values(sd).some(isHostTensor))
     throw new Error(`${path}: not a probe checkpoint: no classifier (it holds: ${keys.join(', ') || 'nothing'})${pretrainHint(keys)}`);
   // Names in stored order, `module.` removed: the original's AdamW groups are formed in this order.
-  const classifier = new Map<string, HostTensor>();
-  for (const [k, v] of Object.entries(sd)) if (isHostTensor(v)) classifier.set(stripPrefixes(k), v);
+  const classifier = new Map([...tensorsOf(sd)].map(([k, v]) => [stripPrefixes(k), v]));
   const epoch = Number(ckpt.epoch ?? 0);
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`${path}: epoch ${String(ckpt.epoch)} is not a count of completed epochs`);
   return {

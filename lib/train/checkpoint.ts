@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { isHostTensor, readTorchCheckpoint } from '../io/torch-pickle.js';
+import { readTorchCheckpoint, tensorsOf } from '../io/torch-pickle.js';
 import { checkpointFormat } from '../nn/checkpoint-load.js';
 import { exportStateDict, keepOwnPositionTables, loadStateDict, section, stripPrefixes } from '../nn/state.js';
 import type { VJepa } from '../nn/vjepa.js';
@@ -92,10 +92,7 @@ function loadOriginalCheckpoint(path: string, model: VJepa, opt: AdamW | null, i
         'To start from encoder weights alone, this file is for vjepa-probe / vjepa-embed.',
     );
   // Names in stored order, prefixes stripped: the original's AdamW groups are formed in this order.
-  const stateDicts = SECTIONS.map((k) => {
-    const entries = Object.entries(ckpt[k] as Record<string, unknown>).filter((e): e is [string, HostTensor] => isHostTensor(e[1]));
-    return new Map(entries.map(([n, t]) => [stripPrefixes(n), t]));
-  });
+  const stateDicts = SECTIONS.map((k) => new Map([...tensorsOf(ckpt[k])].map(([n, t]) => [stripPrefixes(n), t])));
   loadStateDict(model.encoder, stateDicts[0], { what: `${path} encoder` });
   loadStateDict(model.predictor, stateDicts[1], { what: `${path} predictor` });
   loadStateDict(model.targetEncoder, stateDicts[2], { what: `${path} target_encoder` });
@@ -152,7 +149,6 @@ export function initFromCheckpoint(path: string, model: VJepa): string {
       return want.length ? want : keys;
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
     }) as any;
-    const tensorsOf = (v: unknown) => new Map(Object.entries(v as Record<string, unknown>).filter((e): e is [string, HostTensor] => isHostTensor(e[1])));
     for (const k of SECTIONS) if (ckpt?.[k] && typeof ckpt[k] === 'object') sections.set(k, tensorsOf(ckpt[k]));
     if (sections.size === 0 && ckpt && typeof ckpt === 'object') bare = tensorsOf(ckpt);
   } else {
