@@ -32,7 +32,7 @@ def sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def run_batch(s, batch, steps, dev):
+def run_batch(s, batch, steps, dev, prof_rows=0):
     torch.manual_seed(0)
     enc = VisionTransformer(s['img_size'], s['patch_size'], s['num_frames'], s['tubelet_size'], s['embed_dim'],
                             s['depth'], s['num_heads'], s['mlp_ratio'], 1e-6, s['uniform_power'])
@@ -76,6 +76,16 @@ def run_batch(s, batch, steps, dev):
         losses.append(step())
         sync(dev)
         times.append(time.perf_counter() - t0)
+    if prof_rows:
+        from torch.profiler import ProfilerActivity, profile
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == 'cuda' else [])
+        with profile(activities=acts) as prof:
+            step()
+        key = 'self_cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'
+        try:
+            log(prof.key_averages().table(sort_by=key, row_limit=prof_rows, max_name_column_width=70))
+        except Exception:  # newer torch names it device time
+            log(prof.key_averages().table(sort_by=key.replace('cuda', 'device'), row_limit=prof_rows, max_name_column_width=70))
     med = statistics.median(times)
     peak = torch.cuda.max_memory_allocated(dev) if dev.type == 'cuda' else 0
     return {'batch': batch, 'ms_median': med * 1e3, 'ms_min': min(times) * 1e3, 'clips_per_s': batch / med,
@@ -87,15 +97,17 @@ def main():
     ap.add_argument('--spec', required=True)
     ap.add_argument('--batches', default='16')
     ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--profile', type=int, default=0, metavar='ROWS',
+                    help='after timing the first batch, profile one step and print its top ROWS ops to stderr')
     a = ap.parse_args()
     s = json.loads(a.spec)
     dev = torch.device(s.get('device', 'cuda'))
     if dev.type == 'cuda':
         torch.backends.cuda.matmul.allow_tf32 = False
     results = []
-    for b in [int(v) for v in a.batches.split(',')]:
+    for i, b in enumerate(int(v) for v in a.batches.split(',')):
         try:
-            r = run_batch(s, b, a.steps, dev)
+            r = run_batch(s, b, a.steps, dev, a.profile if i == 0 else 0)
             log(f'torch batch {b}: {r["ms_median"]:.1f} ms/step, {r["clips_per_s"]:.2f} clips/s')
             results.append(r)
         except torch.cuda.OutOfMemoryError:

@@ -7,7 +7,9 @@
 // 989 = H200 SXM dense bf16).
 //   node test/gpu/step_bench.mjs            # on the GPU (needs dist/ built)
 //   node test/gpu/step_bench.mjs --tiny     # harness self-check: vit_tiny at 64 px, batch 2 (CPU, or CUDA when present)
-// VJEPA_STEP_BATCHES (default 32,16) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps.
+// VJEPA_STEP_BATCHES (default 32,16) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps;
+// VJEPA_TORCH_PROFILE=ROWS prints torch's profile of one step at the first batch (its top ROWS ops);
+// VJEPA_STEP_NO_TORCH=1 times our side alone (between runs of a tuning session).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
@@ -127,9 +129,10 @@ model.dispose();  // torch's side runs next on the same device: give it our cach
 if (device !== 'cpu') native.emptyCache();
 
 let torch = null;
-try {
+if (process.env.VJEPA_STEP_NO_TORCH) console.log('torch side skipped (VJEPA_STEP_NO_TORCH)');
+else try {
   const K = maskSizes(batches[0]);
-  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: K.ctx, tgt: K.tgt }), '--batches', batches.join(','), '--steps', String(STEPS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: K.ctx, tgt: K.tgt }), '--batches', batches.join(','), '--steps', String(STEPS), ...(process.env.VJEPA_TORCH_PROFILE ? ['--profile', process.env.VJEPA_TORCH_PROFILE] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
   torch = JSON.parse(out);
 } catch (e) {
   console.log(`torch side failed: ${String(e.message).split('\n')[0]}`);
