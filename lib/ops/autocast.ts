@@ -1,9 +1,10 @@
 // bf16 mixed precision (`meta.dtype: bfloat16`), in the spirit of torch.autocast but narrower:
 // inside a region, the GEMMs of linear layers, the MLP's fc1 and the patch embedding take
 // bfloat16 operands and accumulate in fp32 (tensor cores on the GPU). Activations that only feed
-// a GEMM are produced in bf16 by the epilogue that makes them (the MLP's hidden layer); the
-// residual stream, layernorm, the losses and every reduction stay fp32, and so do the master
-// weights, their gradients and the optimizer state. GEMM inputs saved for backward are bf16.
+// a GEMM are produced in bf16 by the epilogue that makes them (the MLP's hidden layer, q, k, v),
+// with the bias in bf16 as torch.autocast has it; the residual stream, layernorm, the losses and
+// every reduction stay fp32, and so do the master weights, their gradients and the optimizer
+// state. GEMM inputs saved for backward are bf16.
 import { native } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
@@ -68,7 +69,7 @@ export function toFloat32(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, 'float32', x.device);
   native.cast(x.handle, y.handle);
   if (!needsGrad(x)) return y;
-  return record(y, 'toFloat32', [x], [], (g) => [g.clone()]);
+  return record(y, 'toFloat32', [x], [], (g) => [g.view(x.shape)]);
 }
 
 /** The region's bf16 copy of weight w, as a view of `shape` that the caller owns. */

@@ -8,7 +8,12 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(a.shape, 'float32', a.device);
   native.axpby(a.handle, b.handle, out.handle, 1, 1);
   if (!needsGrad(a, b)) return out;
-  return record(out, 'add', [a, b], [], (g) => [a.requiresGrad ? g.clone() : null, b.requiresGrad ? g.view(b.shape).clone() : null]);
+  // The gradient passes to both inputs: a takes a view of it (the engine frees only its own
+  // handle), b a copy only when a holds the view, since either may be accumulated into in place.
+  return record(out, 'add', [a, b], [], (g) => [
+    a.requiresGrad ? g.view(a.shape) : null,
+    b.requiresGrad ? (a.requiresGrad ? g.view(b.shape).clone() : g.view(b.shape)) : null,
+  ]);
 }
 
 /** x + v where v's elements repeat over x's leading rows (x [..., *v.shape]). */
@@ -24,7 +29,7 @@ export function addBroadcast(x: Tensor, v: Tensor): Tensor {
       native.sumRows(g.handle, target.handle, true);
       gv = into ? null : target;
     }
-    return [x.requiresGrad ? g.clone() : null, gv];
+    return [x.requiresGrad ? g.view(x.shape) : null, gv];  // sumRows has read g already (stream order)
   });
 }
 
