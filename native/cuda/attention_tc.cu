@@ -68,7 +68,7 @@ void attention_tc_fwd(const AttnArgs& a) {
 
 void attention_tc_bwd(const AttnArgs& a) {
   const int64_t rows = a.B * a.H * a.Nq;
-  Scratch D(sizeof(float) * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));
+  Scratch D(sizeof(float) * 2 * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));  // D, then lse2
   tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>());
   check_launch("attentionBwd (bf16 D, dO)");
   if (a.hd <= 32) bwd<32>(a, D.as<float>(), g16.as<uint16_t>());

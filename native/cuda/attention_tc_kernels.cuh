@@ -50,13 +50,19 @@ constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 ro
 // <= 64) halve the shared-memory reads per product, the limit of one 16-row block per warp on
 // sm_80+ (an ldmatrix.x4 of 512 bytes feeds two m16n8k16 products); above 64 the accumulators and
 // fragments of two blocks would not fit in registers. With two, the dQ kernel walks 32-key tiles
-// to keep its scores and dP in registers.
+// to keep its scores and dP in registers, except at head_dim <= 32, where 64 keys fit (196
+// registers) and halve the barriers per key.
 template <int HDP>
 constexpr int kMR = HDP <= 64 ? 2 : 1;
 template <int HDP>
 constexpr int kQueryRows = kTile * kMR<HDP>;
 template <int HDP>
-constexpr int kDqKeys = kMR<HDP> == 2 ? 32 : kTile;
+constexpr int kDqKeys = kMR<HDP> == 2 && HDP > 32 ? 32 : kTile;
+
+// Forward blocks per multiprocessor the register allocation aims at: three (168 registers) at
+// head_dim <= 32, where that fits without spilling; else two (255), which head_dim 96 needs.
+template <int HDP>
+constexpr int kFwdBlocks = HDP <= 32 ? 3 : 2;
 
 // Shared-memory geometry for head_dim padded to HDP, in bf16 tiles [64][LH]: two per pipeline
 // stage (K, V; or Q, dO; tiles 2s, 2s+1), plus the dK, dV kernel's per-query lse and D for each
@@ -159,19 +165,22 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
   const int lane = threadIdx.x & 31, i = lane >> 3;
   const bf16* p = B + (lane & 7) * ld + (i >> 1) * 16 + (i & 1) * 8;
 #pragma unroll
-  for (int j = 0; j < NT; j++) {
+  for (int j = 0; j < NT; j++)
 #pragma unroll
     for (int m = 0; m < MR; m++) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.f;
+  // k-steps outermost: consecutive products write different accumulators, so none waits on the
+  // one before it (the mma asm is volatile, which keeps this order).
 #pragma unroll
-    for (int kk = 0; kk < KF; kk += 2) {
+  for (int kk = 0; kk < KF; kk += 2) {
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
       uint32_t b[4];
       ldmatrix_x4(b, p + j * 8 * ld + kk * 16);
       const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
 #pragma unroll
-      for (int m = 0; m < MR; m++) {
-        mma_bf16_16816(s[m][j], af[m][kk], b0);
-        mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
-      }
+      for (int m = 0; m < MR; m++) mma_bf16_16816(s[m][j], af[m][kk], b0);
+#pragma unroll
+      for (int m = 0; m < MR; m++) mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
     }
   }
 }
@@ -181,7 +190,8 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
 // is the A fragment of one 16-wide k-step, and ldmatrix.trans reads V's B fragments down its
 // rows, two 8-column blocks at a time (lane 8i + r points at row r (+8 for odd i), column
 // block i / 2), each load serving the MR row blocks.
-template <int MR, int NT, int DT>
+// HW: round P by cvt.rn.bf16x2 (pack_bf16_hw), for the kernels where ptxas allocates it without spilling.
+template <int MR, int NT, int DT, bool HW = false>
 __device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float (&p)[MR][NT][4], const bf16* V, int ld) {
   static_assert(DT % 2 == 0, "column blocks load in pairs");
   const int lane = threadIdx.x & 31, i = lane >> 3;
@@ -192,8 +202,9 @@ __device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float 
 #pragma unroll
     for (int m = 0; m < MR; m++) {
       const float(&q)[NT][4] = p[m];
-      pf[m][0] = pack_bf16(q[2 * kk][0], q[2 * kk][1]), pf[m][1] = pack_bf16(q[2 * kk][2], q[2 * kk][3]);
-      pf[m][2] = pack_bf16(q[2 * kk + 1][0], q[2 * kk + 1][1]), pf[m][3] = pack_bf16(q[2 * kk + 1][2], q[2 * kk + 1][3]);
+      constexpr auto pack = HW ? pack_bf16_hw : pack_bf16;
+      pf[m][0] = pack(q[2 * kk][0], q[2 * kk][1]), pf[m][1] = pack(q[2 * kk][2], q[2 * kk][3]);
+      pf[m][2] = pack(q[2 * kk + 1][0], q[2 * kk + 1][1]), pf[m][3] = pack(q[2 * kk + 1][2], q[2 * kk + 1][3]);
     }
 #pragma unroll
     for (int n = 0; n < DT; n += 2) {
@@ -256,6 +267,51 @@ __device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles, i
 
 // ------------------------------------------------------------------------------ forward
 
+// One key tile of the forward's online softmax, on the unscaled scores s of the warp's MR row
+// blocks (c > 0, so the max commutes with the scaling): each probability is one FFMA and one ex2,
+// and the running max (scaled), sum l and output accumulators o are rescaled. Only the last key
+// tile can be partial, and only it (FULL = false) pays for the per-column bound nk.
+template <bool FULL, int MR, int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&s)[MR][NT][4], float (&o)[MR][DT][4], float (&rmax)[MR][2],
+                                               float (&l)[MR][2], float c, int nk) {
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int m = 0; m < MR; m++) {
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        if (!FULL && j * 8 + 2 * t + (e & 1) >= nk) s[m][j][e] = -INFINITY;
+        mx[e >> 1] = fmaxf(mx[e >> 1], s[m][j][e]);
+      }
+    float alpha[2], neg[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
+      const float mnew = fmaxf(rmax[m][r], mx[r] * c);
+      alpha[r] = fast_exp2(rmax[m][r] - mnew);
+      rmax[m][r] = mnew;
+      neg[r] = -mnew;
+      l[m][r] *= alpha[r];
+    }
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float p = fast_exp2(fmaf(s[m][j][e], c, neg[e >> 1]));
+        s[m][j][e] = p;
+        l[m][e >> 1] += p;
+      }
+#pragma unroll
+    for (int n = 0; n < DT; n++) {
+      o[m][n][0] *= alpha[0], o[m][n][1] *= alpha[0];
+      o[m][n][2] *= alpha[1], o[m][n][3] *= alpha[1];
+    }
+  }
+}
+
 // FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows
 // [16 MR w, 16 MR (w+1)) of the block's tile, keeps their Q fragments, scores, probabilities and
 // output accumulators in registers, and needs shared memory only for the Q tile (in stage 1's
@@ -263,7 +319,7 @@ __device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles, i
 // 8-wide tile for rows g and g+8 of each 16-row block; a row's max and sum combine over the four
 // lanes of its quad.
 template <int HDP>
-__global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
+__global__ void __launch_bounds__(kThreads, kFwdBlocks<HDP>) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
   constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8, MR = kMR<HDP>, BQ = kQueryRows<HDP>;
@@ -307,42 +363,10 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
     pipeline_step(k0 + kTile < Nk, [=] { stage_kv(k0 + kTile, cur ^ 1); });
     float s[MR][NT][4];
     scores<MR, KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
-#pragma unroll
-    for (int m = 0; m < MR; m++) {
-      float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int j = 0; j < NT; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const float v = j * 8 + 2 * t + (e & 1) < nk ? s[m][j][e] * c : -INFINITY;
-          s[m][j][e] = v;
-          mx[e >> 1] = fmaxf(mx[e >> 1], v);
-        }
-      float alpha[2];
-#pragma unroll
-      for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
-        const float mnew = fmaxf(rmax[m][r], mx[r]);
-        alpha[r] = exp2f(rmax[m][r] - mnew);
-        rmax[m][r] = mnew;
-        l[m][r] *= alpha[r];
-      }
-#pragma unroll
-      for (int j = 0; j < NT; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const float p = exp2f(s[m][j][e] - rmax[m][e >> 1]);
-          s[m][j][e] = p;
-          l[m][e >> 1] += p;
-        }
-#pragma unroll
-      for (int n = 0; n < DT; n++) {
-        o[m][n][0] *= alpha[0], o[m][n][1] *= alpha[0];
-        o[m][n][2] *= alpha[1], o[m][n][3] *= alpha[1];
-      }
-    }
-    accumulate<MR, NT, DT>(o, s, smem_tile<HDP>(smem, 2 * cur + 1), LH);  // O += P V
+    if (nk == kTile) online_softmax<true>(s, o, rmax, l, c, nk);
+    else online_softmax<false>(s, o, rmax, l, c, nk);
+    // cvt rounding spills at head_dim 32 (ptxas caps that kernel at 168 registers)
+    accumulate<MR, NT, DT, (HDP > 32)>(o, s, smem_tile<HDP>(smem, 2 * cur + 1), LH);  // O += P V
   }
 
 #pragma unroll
@@ -366,9 +390,9 @@ __global__ void __launch_bounds__(kThreads) tc_fwd_kernel(const AttnArgs a, floa
 
 // ------------------------------------------------------------------------------ backward
 
-// D[bh*Nq + i] = rowsum(dO ∘ O) over the head's columns, and g16 = dO rounded to bf16, compact
-// [B*Nq][H*hd]: the backward kernels then stage dO tiles by cp.async, at half the bytes. One warp
-// per (row, head).
+// D[bh*Nq + i] = rowsum(dO ∘ O) over the head's columns, D[rows + bh*Nq + i] = lse in base 2
+// (D holds 2 * B*H*Nq floats), and g16 = dO rounded to bf16, compact [B*Nq][H*hd]: the backward
+// kernels then stage dO tiles, lse and D by cp.async, dO at half the bytes. One warp per (row, head).
 __global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint16_t* __restrict__ g16) {
   const int64_t rows = a.B * a.H * a.Nq, C = a.H * a.hd;
   const int lane = threadIdx.x & 31;
@@ -386,7 +410,10 @@ __global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint
     }
 #pragma unroll
     for (int k = 16; k > 0; k >>= 1) s += __shfl_xor_sync(0xffffffffu, s, k);
-    if (lane == 0) D[r] = s;
+    if (lane == 0) {
+      D[r] = s;
+      D[rows + r] = a.lse[r] * kLog2e;
+    }
   }
 }
 
@@ -409,13 +436,21 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   const int nk = min(kTile, Nk - k0);
   const int64_t C = a.H * a.hd, qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * C + h * hd, rb = bh * a.Nq;
   // Q, dO, lse (in base 2) and D of the query tile at q0 into stage s, as one cp.async group.
+  // lse and D travel by cp.async too: a plain load here would hold every thread up for a global
+  // memory latency, in each iteration, before the current tile's products.
+  const float* L2g = Dg + a.B * a.H * a.Nq;  // lse in base 2 (tc_bwd_prep_kernel)
   auto stage_q = [=](int q0, int s) {
     const int nq = min(kTile, Nq - q0);
     stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
     stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + gb + (int64_t)q0 * C, C, nq, hd);
     for (int i = threadIdx.x; i < kTile; i += kThreads) {
-      lse2s[s * kTile + i] = i < nq ? a.lse[rb + q0 + i] * kLog2e : INFINITY;  // P = 0 for padded queries
-      Ds[s * kTile + i] = i < nq ? Dg[rb + q0 + i] : 0.f;
+      if (i < nq) {
+        cp_async4(lse2s + s * kTile + i, L2g + rb + q0 + i);
+        cp_async4(Ds + s * kTile + i, Dg + rb + q0 + i);
+      } else {
+        lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
+        Ds[s * kTile + i] = 0.f;
+      }
     }
     cp_async_commit();
   };
@@ -443,14 +478,14 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) st[0][j][e] = exp2f(st[0][j][e] * c - lse2[j * 8 + 2 * t + (e & 1)]);
-    accumulate<1, NT, DT>(dv, st, dOs, LH);  // dV += Pᵀ dO
+      for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
+    accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
     scores<1, KF, NT>(dpt, vf, dOs, LH);     // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) dpt[0][j][e] = st[0][j][e] * (dpt[0][j][e] - Dq[j * 8 + 2 * t + (e & 1)]);
-    accumulate<1, NT, DT>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
+    accumulate<1, NT, DT, true>(dk, dpt, Qs, LH);  // dK += dSᵀ Q
   }
   const int64_t kr = b * a.Nk + k0 + warp * 16;
   write_rows<DT>(dk[0], a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});

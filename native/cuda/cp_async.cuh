@@ -11,6 +11,7 @@ namespace vj::cuda {
 #ifdef VJ_CUDA_EMU
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) { vj_emu::async_copy(smem, gmem, 16); }
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) { vj_emu::async_copy(smem, gmem, 4); }
 __device__ __forceinline__ void cp_async_commit() { vj_emu::async_commit(); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
@@ -22,6 +23,13 @@ __device__ __forceinline__ void cp_async_wait() {
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 #if __CUDA_ARCH__ >= 800
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+#endif
+}
+// One float (4 bytes; sizes under 16 take the .ca form).
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),
                "l"(gmem));
 #endif
 }

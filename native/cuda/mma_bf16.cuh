@@ -14,14 +14,43 @@
 // The CPU emulator (test/native/cuda_emu) computes the same product and loads from the same
 // layouts, gathering operands and row addresses with shuffles.
 #pragma once
+#include <cuda_bf16.h>
+
 #include <cstdint>
 
 #include "cuda/bf16.cuh"
 
 namespace vj::cuda {
 
+// Two floats rounded to nearest even into one register of bf16 (lo in the low half), by the bit
+// arithmetic of to_bf16.
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return (uint32_t)to_bf16(lo) | ((uint32_t)to_bf16(hi) << 16);
+}
+// The same by one cvt.rn.bf16x2 on the GPU: in the attention kernels' inner loops the bit
+// arithmetic is a large share of the instructions issued beside the products. The two agree
+// except on NaN payloads (the hardware returns the canonical NaN). It changes ptxas's register
+// allocation, though: some kernels spill with it (attention_tc_kernels.cuh picks per kernel).
+__device__ __forceinline__ uint32_t pack_bf16_hw(float lo, float hi) {
+#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
+  return *reinterpret_cast<const uint32_t*>(&v);
+#else
+  return pack_bf16(lo, hi);
+#endif
+}
+
+// 2^x by the special-function unit alone (ex2.approx.ftz, max error 2 ulp; results below 2^-126
+// flush to zero), where exp2f adds range handling around it. Softmax probabilities that small
+// are zero at bf16 or fp32 accumulation anyway. -inf gives +0.
+__device__ __forceinline__ float fast_exp2(float x) {
+#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__)
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+#else
+  return exp2f(x);
+#endif
 }
 
 #ifdef VJ_CUDA_EMU

@@ -44,7 +44,7 @@ void run(const AttnArgs& a, bool backward) {
     return;
   }
   const int64_t rows = a.B * a.H * a.Nq;
-  std::vector<float> D(rows, NAN);
+  std::vector<float> D(2 * rows, NAN);  // D, then lse in base 2
   std::vector<uint16_t> g16((size_t)(rows * a.hd), 0xffff);
   vj_emu::launch(8, 64, 0, [&] { tc_bwd_prep_kernel(a, D.data(), g16.data()); });
   vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::bwd,
