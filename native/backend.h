@@ -34,6 +34,11 @@ struct GemmArgsT {
   // or an fp32 workspace left unspecified; with pre16 the pre-activation goes there, not to pre.
   uint16_t* C16 = nullptr;
   uint16_t* pre16 = nullptr;
+  // With a bf16 C the results are PyTorch autocast's: the bias is rounded to bf16 (autocast casts
+  // it with the weight; bias16 passes it rounded already, instead of bias) and the GELU reads the
+  // pre-activation rounded to bf16 (fc1's bf16 output is its input there). Then cuBLASLt writes
+  // the bf16 pre-activation with the bias in its epilogue and no fp32 product goes to memory.
+  const uint16_t* bias16 = nullptr;
 
   // The same product over other operands of the same layout (the CPU's widened bf16 copies).
   template <class To>
@@ -45,7 +50,7 @@ struct GemmArgsT {
     g.B = b, g.ldb = ldb, g.stride_b = stride_b;
     g.C = C, g.ldc = ldc, g.stride_c = stride_c;
     g.alpha = alpha, g.beta = beta, g.bias = bias, g.gelu = gelu, g.pre = pre;
-    g.C16 = C16, g.pre16 = pre16;
+    g.C16 = C16, g.pre16 = pre16, g.bias16 = bias16;
     return g;
   }
 };

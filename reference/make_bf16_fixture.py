@@ -4,8 +4,9 @@ precision, emulated in PyTorch. The scheme (lib/ops/autocast.ts) is:
 
   every nn.Linear and the tubelet patch embedding compute  y = r(x) r(W)^T + b  in fp32, where
   r() rounds to bfloat16 (nearest even); their backward uses r(dy) for dx = r(dy) r(W) and
-  dW = r(dy)^T r(x), and the unrounded dy for db. The MLP's GELU runs forward on the fp32
-  pre-activation but its backward sees r(pre) (the pre-activation is saved in bf16). Attention
+  dW = r(dy)^T r(x), and the unrounded dy for db. The two whose output is bf16 (qkv, fc1) add
+  r(b) instead of b, as torch.autocast does (db still the unrounded sum). The MLP's GELU runs
+  on r(pre), forward and backward (fc1's output and the saved pre-activation are bf16). Attention
   takes r(q), r(k), r(v) (the qkv projection emits bf16) and returns r(O), computed in fp32; its
   backward is the flash algebra of our kernels, D = rowsum(dO * r(O)), and passes gradients
   straight through the roundings. Everything else (layernorm, residual stream, losses) is fp32.
@@ -40,6 +41,11 @@ def r(t):
     return t.to(torch.bfloat16).to(torch.float32)
 
 
+def rb(b):
+    """r(b) in the forward, the gradient straight through to the fp32 bias."""
+    return None if b is None else b + (r(b) - b).detach()
+
+
 class Bf16Gemm(torch.autograd.Function):
     """y = r(x) r(w)^T + b over the last dim of x."""
 
@@ -61,12 +67,12 @@ class Bf16Gemm(torch.autograd.Function):
 
 
 class GeluSavedBf16(torch.autograd.Function):
-    """gelu(x) forward; backward evaluates gelu' at r(x)."""
+    """gelu(r(x)) forward; backward evaluates gelu' at r(x)."""
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(r(x))
-        return torch.nn.functional.gelu(x)
+        return torch.nn.functional.gelu(r(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -105,11 +111,13 @@ def sdpa_bf16(q, k, v, *args, **kwargs):
 
 
 def mlp_bf16(self, x):
-    return self.fc2(GeluSavedBf16.apply(self.fc1(x)))
+    pre = Bf16Gemm.apply(x, self.fc1.weight, rb(self.fc1.bias))
+    return self.fc2(GeluSavedBf16.apply(pre))
 
 
 def linear_bf16(self, x):
-    return Bf16Gemm.apply(x, self.weight, self.bias)
+    # the qkv projection's output is bf16 (it only feeds attention): its bias is rounded
+    return Bf16Gemm.apply(x, self.weight, rb(self.bias) if getattr(self, 'bf16_output', False) else self.bias)
 
 
 def patch_embed_bf16(self, x):
@@ -139,6 +147,9 @@ def step0(tensors, mode):
              vjepa_model.F.scaled_dot_product_attention)
     try:
         if mode == 'ours':
+            for m in [*enc.modules(), *pred.modules(), *tgt.modules()]:
+                if isinstance(m, vjepa_model.Attention):
+                    m.qkv.bf16_output = True
             nn.Linear.forward = linear_bf16
             vjepa_model.PatchEmbed3D.forward = patch_embed_bf16
             vjepa_model.MLP.forward = mlp_bf16
@@ -169,7 +180,8 @@ def main():
         out[f'bf16.{k}'] = ours[k].detach().float().reshape(1)
     for k, v in grads.items():
         out[f'bf16.grad.{k}'] = v
-    info = {'scheme': 'bf16 GEMM operands (linear, patch embed), GELU backward on the bf16-saved pre-activation, '
+    info = {'scheme': 'bf16 GEMM operands (linear, patch embed), bf16 bias for the bf16 outputs (qkv, fc1), '
+                      'GELU forward and backward on the bf16 pre-activation, '
                       'attention on bf16 q, k, v with a bf16 output, fp32 residual stream and everything else',
             'loss_bf16': ours['loss'].item(), 'loss_fp32': fp32['loss'].item(),
             'loss_torch_autocast_bf16': auto['loss'].item(),

@@ -1,11 +1,25 @@
 // y = x Wᵀ + b over the last dim (nn.Linear, weight [out, in]); and the MLP's fused
 // fc1 + GELU, whose GEMM epilogue applies the bias and GELU in one pass. Under
 // autocast('bfloat16') the GEMM operands are bf16 (ops/autocast.ts), and so are outputs that
-// only feed other bf16 products.
+// only feed other bf16 products; those see the bias in bf16 and fc1's GELU reads its rounded
+// pre-activation, as under torch.autocast.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
-import { gemmOperands, gradOperand, matmulDtype } from './autocast.js';
+import { bf16Weight, gemmOperands, gradOperand, matmulDtype } from './autocast.js';
+
+/**
+ * The bias handle for a GEMM with a bf16 output: the region's bf16 copy (the GEMM would round an
+ * fp32 bias anyway, and cuBLASLt takes only a bf16 one there); else b itself. Calls fn with it.
+ */
+function withBias(b: Tensor | null, bf16Out: boolean, fn: (bias: Tensor | null) => void): void {
+  const bias = b && bf16Out ? bf16Weight(b) : b;
+  try {
+    fn(bias);
+  } finally {
+    if (bias && bias !== b) bias.dispose();
+  }
+}
 
 function rows2d(x: Tensor, op: string, din: number): Tensor {
   if (x.shape[x.rank - 1] !== din)
@@ -58,9 +72,10 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
   const bf16 = matmulDtype() === 'bfloat16';
   const op = gemmOperands(rows2d(x, 'linear', din), w, w.shape);
   const rows = op.x.shape[0];
-  const y = Tensor.empty([...x.shape.slice(0, -1), dout], bf16 && opts.productOperand ? 'bfloat16' : 'float32', x.device);
+  const outBf16 = bf16 && !!opts.productOperand;
+  const y = Tensor.empty([...x.shape.slice(0, -1), dout], outBf16 ? 'bfloat16' : 'float32', x.device);
   const y2 = y.view([rows, dout]);
-  native.gemm(op.x.handle, op.w.handle, y2.handle, false, true, 1, 0, b ? b.handle : null);
+  withBias(b, outBf16, (bias) => native.gemm(op.x.handle, op.w.handle, y2.handle, false, true, 1, 0, bias ? bias.handle : null));
   y2.dispose();
   if (!needsGrad(x, w, b)) {
     op.x.dispose();
@@ -80,8 +95,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
 
 /**
  * gelu(x Wᵀ + b), keeping the pre-activation for backward. Under autocast('bfloat16') the output
- * and the saved pre-activation are bf16, rounded by the GEMM's epilogue (the output only feeds
- * fc2's GEMM, which would round it anyway); the GELU itself is computed in fp32.
+ * and the saved pre-activation are bf16 (the output only feeds fc2's GEMM, which would round it
+ * anyway): the bias is added in bf16 and the GELU, computed in fp32, reads the rounded
+ * pre-activation, as under torch.autocast; on CUDA cuBLASLt writes it, bias included.
  */
 export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [dout, din] = w.shape;
@@ -93,14 +109,14 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const y2 = y.view([rows, dout]);
   if (!needsGrad(x, w, b)) {
     // No backward: skip writing the pre-activation (a third of this op's memory traffic).
-    native.gemmGelu(op.x.handle, op.w.handle, y2.handle, null, true, b ? b.handle : null);
+    withBias(b, bf16, (bias) => native.gemmGelu(op.x.handle, op.w.handle, y2.handle, null, true, bias ? bias.handle : null));
     y2.dispose();
     op.x.dispose();
     op.w.dispose();
     return y;
   }
   const pre = Tensor.empty([rows, dout], dtype, x.device);
-  native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre.handle, true, b ? b.handle : null);
+  withBias(b, bf16, (bias) => native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre.handle, true, bias ? bias.handle : null));
   y2.dispose();
   return record(y, 'linearGelu', [x, w, b], [op.x, op.w, pre], (g) => {
     const dpre = Tensor.empty(pre.shape, 'float32', x.device);

@@ -29,7 +29,9 @@ static bool bf16_operands(const char* op, const Tensor& A, const Tensor& B) {
 
 template <class G>
 static G make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb, Tensor* bias) {
-  need_f32(op, {{"bias", bias}});
+  if (bias && bias->dtype != DType::F32 && !(bias->dtype == DType::BF16 && C.dtype == DType::BF16))
+    fail(std::string(op) + ": bias must be float32 (or bfloat16 with a bfloat16 C), got " + bias->desc() +
+         " with C " + C.desc());
   if (C.dtype != DType::F32 && C.dtype != DType::BF16)
     fail(std::string(op) + ": C must be float32 or bfloat16, got " + C.desc());
   int64_t ba, ra, ca, bb, rb, cb, bc, rc, cc;
@@ -60,7 +62,8 @@ static G make_gemm(const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, boo
   g.stride_b = (B.dim() == 3 && bb != 1) ? rb * cb : 0;
   g.ldc = cc;
   g.stride_c = rc * cc;
-  g.bias = bias ? bias->f32() : nullptr;
+  if (bias && bias->dtype == DType::BF16) g.bias16 = bias->ptr<uint16_t>();
+  else g.bias = bias ? bias->f32() : nullptr;
   return g;
 }
 
@@ -91,7 +94,8 @@ static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, T
 }
 
 // gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias.
-// A and B float32 or both bfloat16; C float32, or bfloat16 (rounded once, beta 0).
+// A and B float32 or both bfloat16; C float32, or bfloat16 (rounded once, beta 0; the bias is then
+// rounded to bf16 too, or given in bfloat16).
 VJ_BINDING(gemm) {
   Args a(info, "gemm");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
@@ -106,7 +110,8 @@ VJ_BINDING(gemm) {
 
 // gemmGelu(A, B, C, pre|null, transB, bias|null): pre = A op(B) + bias; C = gelu(pre)  (the MLP's fc1
 // epilogue). pre is only needed for backward; without it nothing but C is written. C and pre may
-// each be bfloat16: the epilogue computes in fp32 and rounds what it stores.
+// each be bfloat16: the epilogue computes in fp32 and rounds what it stores; with a bfloat16 C the
+// bias is rounded and the GELU reads the pre-activation rounded to bf16 (backend.h).
 VJ_BINDING(gemmGelu) {
   Args a(info, "gemmGelu");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");

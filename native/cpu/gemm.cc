@@ -1,6 +1,7 @@
 // CPU GEMM entry: trivial cases here, then the packed driver for the active ISA
 // (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc; blocking in gemm_driver.h).
 // This file also provides the ISA files with threads and scratch memory (see gemm_kernels.h).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -49,21 +50,42 @@ void narrow_rows(const GemmArgs& g, const float* src, uint16_t* dst) {
 void gemm(const GemmArgs& g);
 
 // bf16 outputs: the fp32 GEMM (pre-activation into a scratch), then a rounding pass; the CUDA
-// epilogue rounds in place instead, to the same values.
+// epilogue rounds in place instead, to the same values. With a bf16 C the bias is rounded to bf16
+// and the GELU reads the rounded pre-activation (PyTorch autocast's values, backend.h).
 static void gemm_narrowed(const GemmArgs& g) {
   GemmArgs f = g;
   f.C16 = f.pre16 = nullptr;
+  f.bias16 = nullptr;
+  std::unique_ptr<float[]> bias;
+  if (g.C16 && (g.bias || g.bias16)) {
+    bias.reset(new float[g.N]);
+    for (int64_t n = 0; n < g.N; n++) bias[n] = g.bias16 ? from_bf16(g.bias16[n]) : from_bf16(to_bf16(g.bias[n]));
+    f.bias = bias.get();
+  }
+  const bool gelu_rounded = g.gelu && g.C16;  // the GELU runs below, on the rounded pre-activation
+  if (gelu_rounded) f.gelu = false, f.pre = nullptr;
   const size_t span = (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N);
   std::unique_ptr<float[]> c, pre;  // fully written by the GEMM: no need to zero them
   if (!f.C) {
     c.reset(new float[span]);
     f.C = c.get();
   }
-  if (g.pre16 && g.gelu) {
+  if (g.pre16 && g.gelu && !gelu_rounded) {
     pre.reset(new float[span]);
     f.pre = pre.get();
   }
   gemm(f);
+  if (gelu_rounded) {
+    // f.C holds the pre-activation: store it, round it, then C = gelu of the rounded values.
+    if (g.pre) std::copy(f.C, f.C + span, g.pre);
+    if (g.pre16) narrow_rows(g, f.C, g.pre16);
+    parallel_for((int64_t)span, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) f.C[i] = from_bf16(to_bf16(f.C[i]));
+    });
+    gelu_fwd(f.C, f.C, (int64_t)span);
+    narrow_rows(g, f.C, g.C16);
+    return;
+  }
   if (g.C16) narrow_rows(g, f.C, g.C16);
   if (f.pre && g.pre16) narrow_rows(g, f.pre, g.pre16);
 }

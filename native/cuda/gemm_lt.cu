@@ -1,8 +1,9 @@
 // The forward layers' GEMMs on cuBLASLt: the bias add and the bf16 rounding of the output run in
 // the GEMM's own epilogue, so the output is written once, where cuBLAS + our epilogue kernel
 // write it in fp32, read it back and write it again. Lt gets only the calls whose result it
-// computes exactly as that path does (fp32 accumulator + fp32 bias, one rounding): no batches,
-// beta 0, no GELU (Lt's GELU is the tanh approximation, not the exact erf one).
+// computes exactly as that path does (fp32 accumulator + the bias, one rounding): no batches,
+// beta 0, no GELU (Lt's GELU is the tanh approximation, not the exact erf one: gemm.cu runs ours
+// on Lt's bf16 pre-activation). A bf16 output takes a bf16 bias (bias16): Lt refuses an fp32 one.
 //
 // Plans (descriptors, layouts and the heuristic's algorithm) are cached per shape, operand and
 // output type and pointer alignment. A call Lt has no algorithm for is remembered and left to
@@ -67,10 +68,12 @@ Plan make_plan(const blas::LtApi& lt, const LtCall& c, const Key& k) {
   int32_t opa = c.tb ? blas::kOpT : blas::kOpN, opb = c.ta ? blas::kOpT : blas::kOpN;
   set(lt.desc_set(p.desc, blas::kLtTransA, &opa, sizeof opa), "cublasLtMatmulDescSetAttribute");
   set(lt.desc_set(p.desc, blas::kLtTransB, &opb, sizeof opb), "cublasLtMatmulDescSetAttribute");
-  uint32_t epi = c.bias ? blas::kLtEpilogueBias : blas::kLtEpilogueDefault;
+  uint32_t epi = c.bias || c.bias16 ? blas::kLtEpilogueBias : blas::kLtEpilogueDefault;
   set(lt.desc_set(p.desc, blas::kLtEpilogue, &epi, sizeof epi), "cublasLtMatmulDescSetAttribute");
-  if (c.bias) {
-    int32_t bt = CUDA_R_32F;  // our biases stay fp32 (master weights); Lt adds them before rounding
+  if (c.bias || c.bias16) {
+    // fp32 biases (fp32 outputs) or the bf16 copies of a bf16 output's bias (backend.h); Lt adds
+    // them to the fp32 accumulator before rounding.
+    int32_t bt = c.bias16 ? CUDA_R_16BF : CUDA_R_32F;
     if (lt.desc_set(p.desc, blas::kLtBiasDataType, &bt, sizeof bt) != 0) return p;
   }
   cudaDataType_t in = (cudaDataType_t)k.in, out = (cudaDataType_t)k.out;
@@ -110,7 +113,7 @@ bool gemm_lt(const LtCall& c) {
   const void* D = c.C16 ? static_cast<const void*>(c.C16) : static_cast<const void*>(c.C);
   Key k{};
   k.M = c.M, k.N = c.N, k.K = c.K, k.lda = c.lda, k.ldb = c.ldb, k.ldc = c.ldc;
-  k.ta = c.ta, k.tb = c.tb, k.in = c.in_type, k.out = c.C16 ? CUDA_R_16BF : CUDA_R_32F, k.bias = c.bias != nullptr;
+  k.ta = c.ta, k.tb = c.tb, k.in = c.in_type, k.out = c.C16 ? CUDA_R_16BF : CUDA_R_32F, k.bias = c.bias16 ? 2 : c.bias ? 1 : 0;
   k.compute = c.in_type == CUDA_R_32F && blas::tf32() ? blas::kCompute32FFastTf32 : blas::kCompute32F;
   k.dev = current_device();
   k.align[0] = alignment(c.B), k.align[1] = alignment(c.A), k.align[2] = alignment(D);
@@ -119,8 +122,8 @@ bool gemm_lt(const LtCall& c) {
   if (it == g_plans.end()) it = g_plans.emplace(k, make_plan(*lt, c, k)).first;
   const Plan& p = it->second;
   if (!p.ok) return false;
-  if (c.bias) {
-    const void* bias = c.bias;
+  if (c.bias || c.bias16) {
+    const void* bias = c.bias16 ? static_cast<const void*>(c.bias16) : static_cast<const void*>(c.bias);
     set(lt->desc_set(p.desc, blas::kLtBiasPointer, &bias, sizeof bias), "cublasLtMatmulDescSetAttribute");
   }
   const float alpha = c.alpha, beta = 0.f;

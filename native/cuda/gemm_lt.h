@@ -15,7 +15,8 @@ struct LtCall {
   cudaDataType_t in_type = CUDA_R_32F;  // of A and B: CUDA_R_32F or CUDA_R_16BF
   float* C = nullptr;
   uint16_t* C16 = nullptr;
-  const float* bias = nullptr;  // [N] or null
+  const float* bias = nullptr;      // [N] or null
+  const uint16_t* bias16 = nullptr;  // [N] bf16, instead of bias (with C16)
   float alpha = 1.f;
 };
 

@@ -1,7 +1,8 @@
 // native gemm / gemmGelu with bfloat16 A and B (native/cpu/gemm_bf16.cc): fp32 accumulation of
 // the exact bf16 values, against a float64 reference on the bf16-rounded inputs, on 1 and 2
 // threads; bit-identical to the fp32 GEMM fed the widened values; bf16 outputs rounded once by
-// the epilogue; geluBwd from a bf16 pre-activation; dtype errors named.
+// the epilogue, with autocast's bf16 bias and GELU input; geluBwd from a bf16 pre-activation;
+// dtype errors named.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type DType, type TensorHandle } from '../../lib/native.js';
@@ -119,7 +120,9 @@ function stored(t: TensorHandle, ref: Float32Array): [number[], number[]] {
   return t.dtype === 'bfloat16' ? [Array.from(bits(t)), Array.from(f32ToBf16(ref))] : [Array.from(read(t)), Array.from(ref)];
 }
 
-test('bf16 outputs: the epilogue rounds C and the pre-activation once, bit for bit the fp32 results rounded', () => {
+// A bf16 C follows torch.autocast (native/backend.h): the bias enters rounded to bf16 (or given in
+// bf16) and the GELU reads the pre-activation rounded to bf16; an fp32 C keeps the fp32 values.
+test('bf16 outputs: rounded once, the bias in bf16 and the GELU of the rounded pre-activation (autocast), bit for bit', () => {
   const rng = mulberry32(17);
   const t0 = native.numThreads();
   try {
@@ -128,6 +131,7 @@ test('bf16 outputs: the epilogue rounds C and the pre-activation once, bit for b
       const [Ab, A] = randBf16(rng, batch * M * K, 2);
       const [Bb, B] = randBf16(rng, N * K, 0.4);
       const bias = new Float32Array(N).map(() => rng() - 0.5);
+      const biasBits = f32ToBf16(bias), biasR = bf16ToF32(biasBits);
       const aShape = batch > 1 ? [batch, M, K] : [M, K];
       for (const th of [1, 2]) {
         native.setNumThreads(th);
@@ -135,19 +139,35 @@ test('bf16 outputs: the epilogue rounds C and the pre-activation once, bit for b
           const a = () => tensor(aShape, operands, operands === 'bfloat16' ? Ab : A);
           const b = () => tensor([N, K], operands, operands === 'bfloat16' ? Bb : B);
           const what = `${batch}x${M}x${N}x${K} ${operands} ${th}t`;
-          const c32 = tensor(cShape, 'float32'), c16 = tensor(cShape, 'bfloat16');
+          // fp32 references: with the fp32 bias (fp32 outputs) and with the rounded one (bf16 outputs)
+          const c32 = tensor(cShape, 'float32'), c32r = tensor(cShape, 'float32');
           native.gemm(a(), b(), c32, false, true, 1.5, 0, tensor([N], 'float32', bias));
-          native.gemm(a(), b(), c16, false, true, 1.5, 0, tensor([N], 'float32', bias));
-          assert.equal(Array.from(bits(c16)), Array.from(f32ToBf16(read(c32))), `gemm ${what}`);
+          native.gemm(a(), b(), c32r, false, true, 1.5, 0, tensor([N], 'float32', biasR));
+          for (const bt of ['float32', 'bfloat16'] as const) {
+            const c16 = tensor(cShape, 'bfloat16');
+            native.gemm(a(), b(), c16, false, true, 1.5, 0, bt === 'float32' ? tensor([N], 'float32', bias) : tensor([N], 'bfloat16', biasBits));
+            assert.equal(Array.from(bits(c16)), Array.from(f32ToBf16(read(c32r))), `gemm ${what}, ${bt} bias`);
+          }
+          assert.not.equal(Array.from(read(c32r)), Array.from(read(c32)), 'the rounded bias changes the result');
           const y32 = tensor(cShape, 'float32'), p32 = tensor(cShape, 'float32');
           native.gemmGelu(a(), b(), y32, p32, true, tensor([N], 'float32', bias));
+          const p32r = tensor(cShape, 'float32');
+          native.gemm(a(), b(), p32r, false, true, 1, 0, tensor([N], 'float32', biasR));
+          // what a bf16 C holds: gelu of the rounded pre-activation (of the rounded bias), rounded
+          const yAuto = tensor(cShape, 'float32');
+          native.geluFwd(tensor(cShape, 'float32', bf16ToF32(f32ToBf16(read(p32r)))), yAuto);
           // every mix of output dtypes: C alone, pre alone, both
           for (const [yd, pd] of [['bfloat16', 'bfloat16'], ['bfloat16', 'float32'], ['float32', 'bfloat16']] as const) {
             const y = tensor(cShape, yd), pre = tensor(cShape, pd);
             native.gemmGelu(a(), b(), y, pre, true, tensor([N], 'float32', bias));
-            assert.equal(...stored(y, read(y32)), `gemmGelu out ${yd}/${pd} ${what}`);
-            assert.equal(...stored(pre, read(p32)), `gemmGelu pre ${yd}/${pd} ${what}`);
+            const bf16C = yd === 'bfloat16';
+            assert.equal(...stored(y, read(bf16C ? yAuto : y32)), `gemmGelu out ${yd}/${pd} ${what}`);
+            assert.equal(...stored(pre, read(bf16C ? p32r : p32)), `gemmGelu pre ${yd}/${pd} ${what}`);
           }
+          const yB = tensor(cShape, 'bfloat16'), pB = tensor(cShape, 'bfloat16');
+          native.gemmGelu(a(), b(), yB, pB, true, tensor([N], 'bfloat16', biasBits));
+          assert.equal(...stored(yB, read(yAuto)), `gemmGelu out, bf16 bias ${what}`);
+          assert.equal(...stored(pB, read(p32r)), `gemmGelu pre, bf16 bias ${what}`);
           const yOnly = tensor(cShape, 'bfloat16');
           native.gemmGelu(a(), b(), yOnly, null, true, null);
           assert.ok(bits(yOnly).some((v) => v !== 0), 'inference gemmGelu wrote C');
@@ -202,6 +222,9 @@ test('gemm: mixed or wrong dtypes throw an Error naming the operands', () => {
     assert.match(message(() => native.geluBwd(c, c, c, tensor([3, 5], 'bfloat16'))), /dx16 is only written for a bfloat16 x/);
     assert.match(message(() => native.geluBwd(tensor([3, 5], 'bfloat16'), c, c, c)), /dx16.*bf16|dx16.*bfloat16/);
     assert.match(message(() => native.gemm(a16, tensor([5, 5], 'bfloat16'), c, false, false, 1, 0, null)), /shapes do not agree/);
+    // a bf16 bias only where the output is bf16 (an fp32 C keeps the fp32 bias)
+    assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), c, false, false, 1, 0, tensor([5], 'bfloat16'))), /bias must be float32 \(or bfloat16 with a bfloat16 C\), got bf16\[5\]\S* with C f32\[3,5\]/);
+    assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), tensor([3, 5], 'bfloat16'), false, false, 1, 0, tensor([5], 'int32'))), /bias must be float32/);
   } finally {
     freeAll();
   }

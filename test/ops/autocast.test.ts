@@ -68,19 +68,24 @@ test('linear: forward and every gradient use bf16-rounded GEMM operands, bias gr
     // fp32 outside any region: a different (unrounded) product
     const y32 = linear(X, W, Bv);
     assert.not.equal(Array.from(y32.toFloat32Array()), Array.from(y.toFloat32Array()));
+    // a bf16 output (q, k, v): the bias enters in bf16, as torch.autocast casts it
+    const yb = autocast('bfloat16', () => linear(X, W, Bv, { productOperand: true }));
+    same(widened(yb), round(mm(round(x), [R, din], round(w), [dout, din], false, true, R, dout, round(b))), 'y (bf16 output)');
+    assert.not.equal(Array.from(widened(yb)), Array.from(round(y.toFloat32Array())), 'the rounded bias changed it');
   });
 });
 
-test('linearGelu: fc1 + GELU under bf16, output and saved pre-activation rounded by the epilogue, gradient rounded before the GEMMs', () => {
+test('linearGelu: fc1 + GELU under bf16 as torch.autocast (bf16 bias, GELU of the rounded pre-activation), gradient rounded before the GEMMs', () => {
   const [R, din, dout] = [21, 40, 64];
   const x = randn(R * din), w = randn(dout * din, 0.3), b = randn(dout), g = randn(R * dout);
   tidy(() => {
     const X = param(x, [R, din]), W = param(w, [dout, din]), Bv = param(b, [dout]);
     const y = autocast('bfloat16', () => linearGelu(X, W, Bv));
-    // reference: the fp32 fused GEMM on rounded operands, then the gelu backward kernel
+    // reference: the fp32 GEMM on rounded operands with the rounded bias, GELU of its rounding
     const pre = Tensor.zeros([R, dout]), y32 = Tensor.zeros([R, dout]);
-    native.gemmGelu(Tensor.from(round(x), [R, din]).handle, Tensor.from(round(w), [dout, din]).handle, y32.handle, pre.handle, true, Tensor.from(b, [dout]).handle);
-    // GELU in fp32, then one rounding: the output is the next GEMM's operand
+    native.gemm(Tensor.from(round(x), [R, din]).handle, Tensor.from(round(w), [dout, din]).handle, pre.handle, false, true, 1, 0, Tensor.from(round(b), [dout]).handle);
+    native.geluFwd(Tensor.from(round(pre.toFloat32Array()), [R, dout]).handle, y32.handle);
+    // then one rounding: the output is the next GEMM's operand
     same(widened(y), round(y32.toFloat32Array()), 'y');
     // the pre-activation is saved in bf16: backward sees it rounded
     const dpre = Tensor.zeros([R, dout]);

@@ -163,14 +163,15 @@ LT_API int cublasLtMatmulPreferenceSetAttribute(LtPref* p, int attr, const void*
   uint32_t align;
   return attr >= 5 && attr <= 8 ? put(align, buf, size) : 7;
 }
-// One "algorithm" for fp32 or bf16 operands of one type, an fp32 or bf16 output (C = D) and an
-// fp32 bias; anything else is NOT_SUPPORTED, which sends our code to its cuBLAS path.
+// One "algorithm" for fp32 or bf16 operands of one type, an fp32 or bf16 output (C = D) and a bias
+// of the output's type; anything else is NOT_SUPPORTED, which sends our code to its cuBLAS path.
+// (The real Lt, cuBLAS 13 on an H200, had no algorithm for a bf16 output with an fp32 bias.)
 LT_API int cublasLtMatmulAlgoGetHeuristic(void*, LtDesc* d, LtLayout* a, LtLayout* b, LtLayout* c, LtLayout* dl,
                                           LtPref*, int requested, void* results, int* count) {
   *count = 0;
   bool in_ok = a->type == b->type && (a->type == CUDA_R_32F || a->type == CUDA_R_16BF);
   bool out_ok = c == dl && (dl->type == CUDA_R_32F || dl->type == CUDA_R_16BF);
-  bool epi_ok = d->epilogue == 1 || (d->epilogue == 4 && d->bias_type == CUDA_R_32F);
+  bool epi_ok = d->epilogue == 1 || (d->epilogue == 4 && d->bias_type == (int)dl->type);
   if (!in_ok || !out_ok || !epi_ok || d->compute != 68 || requested < 1) return 15;
   unsigned char* r = static_cast<unsigned char*>(results);
   std::memset(r, 0, 64 + sizeof(size_t) + 4 + 4 + 16);  // cublasLtMatmulHeuristicResult_t: state 0, workspace 0
@@ -193,7 +194,9 @@ LT_API int cublasLtMatmul(void*, LtDesc* d, const void* alpha, const void* A, Lt
         s += a * bv;
       }
       float v = (float)(al0 * s);  // the fp32 accumulator, then the epilogue in fp32
-      if (d->epilogue == 4) v += static_cast<const float*>(d->bias)[i];
+      if (d->epilogue == 4)
+        v += d->bias_type == CUDA_R_16BF ? bf16_to_float(static_cast<const uint16_t*>(d->bias)[i])
+                                         : static_cast<const float*>(d->bias)[i];
       if (dl->type == CUDA_R_16BF) static_cast<uint16_t*>(D)[i + j * dl->ld] = float_to_bf16(v);
       else static_cast<float*>(D)[i + j * dl->ld] = v;
     }
