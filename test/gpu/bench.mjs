@@ -56,7 +56,13 @@ print(json.dumps(out))
 export async function bench(A, size = {}) {
   const { B = 8, N = 1568, H = 16, hd = 64, K = 1024, torch: withTorch = true } = size;  // ViT-L/16, 16 frames at 224 px
   const C = H * hd, R = B * N, M = B * N, Nn = 4 * K;
-  const E = (shape) => { const t = A.empty(shape, 'float32', 'cuda'); A.fill(t, 0.01); return t; };
+  // Random inputs (a constant fill can run faster than real data, and hides wrong indexing).
+  let seed = 1;
+  const E = (shape) => {
+    const t = A.empty(shape, 'float32', 'cuda'), n = shape.reduce((a, b) => a * b, 1);
+    t.write(Float32Array.from({ length: n }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 - 0.5; }));
+    return t;
+  };
   const qkv = E([B, N, 3 * C]), o = E([B, N, C]), lse = E([B, H, N]), dout = E([B, N, C]), dqkv = E([B, N, 3 * C]);
   const sc = 1 / Math.sqrt(hd);
   const fwd = () => A.attentionFwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, H, sc);
@@ -76,11 +82,14 @@ export async function bench(A, size = {}) {
   A.cast(a, a16);
   A.cast(bm, b16);
   ours.gemm_bf16 = timeit(A, () => A.gemm(a16, b16, cm, false, false, 1, 0, null));
-  // The qkv projection under bf16: bf16 in, bf16 out, fp32 bias fused (cuBLASLt), as the trainer runs it.
-  const wq = A.empty([3 * K, K], 'bfloat16', 'cuda'), bq = E([3 * K]), yq = A.empty([M, 3 * K], 'bfloat16', 'cuda');
-  const wq32 = E([3 * K, K]);
+  // The qkv projection under bf16: bf16 in, bf16 out, bias fused (cuBLASLt), as the trainer runs it.
+  // The bias is bf16, as the trainer passes a bf16 output's bias (native/backend.h).
+  const wq = A.empty([3 * K, K], 'bfloat16', 'cuda'), bq = A.empty([3 * K], 'bfloat16', 'cuda'), yq = A.empty([M, 3 * K], 'bfloat16', 'cuda');
+  const wq32 = E([3 * K, K]), bq32 = E([3 * K]);
   A.cast(wq32, wq);
+  A.cast(bq32, bq);
   wq32.dispose();
+  bq32.dispose();
   ours.linear_qkv_bf16 = timeit(A, () => A.gemm(a16, wq, yq, false, true, 1, 0, bq));
   // Attention on bf16 activations (q, k, v and out in bf16), as the trainer runs it.
   const qkv16 = A.empty([B, N, 3 * C], 'bfloat16', 'cuda'), o16 = A.empty([B, N, C], 'bfloat16', 'cuda');

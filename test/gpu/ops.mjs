@@ -172,6 +172,16 @@ check('Lt gemm bf16 + bias -> fp32 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2)
   (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias), ['c'], 1e-4);
 check('Lt gemm bf16, no bias -> bf16 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Zb([300, 384]) },
   (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c'], 1e-2);
+// Mixed precision passes a bf16 C its bias in bf16 (the qkv projection, fc1): cuBLASLt adds it in
+// its epilogue; fc1's GELU then reads Lt's bf16 pre-activation (native/cuda/gemm.cu), 8 at a time
+// when the row allows it, one at a time when not (N = 130).
+check('Lt gemm bf16 + bf16 bias -> bf16 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Zb([300, 384]), bias: Bf([384]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias), ['c'], 1e-2);
+for (const N of [384, 130])
+  check(`gemmGelu bf16 + bf16 bias -> bf16 out and pre (N=${N})`, { a: Bf([300, 96]), b: Bf([N, 96], 0.2), c: Zb([300, N]), pre: Zb([300, N]), bias: Bf([N]) },
+    (T) => A.gemmGelu(T.a, T.b, T.c, T.pre, true, T.bias), ['c', 'pre'], 1e-2);
+check('gemmGelu bf16 + bf16 bias -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf([136, 96], 0.2), c: Zb([77, 136]), bias: Bf([136]) },
+  (T) => A.gemmGelu(T.a, T.b, T.c, null, true, T.bias), ['c'], 1e-2);
 
 // ---------------------------------------------------------------- attention
 // bf16: the CUDA tensor-core path (the CPU ignores the flag and stays fp32) on inputs already on
@@ -333,7 +343,9 @@ if (GPU && !ONLY) {
 // ---------------------------------------------------------------- caching allocator
 // Best fit within 2x (native/block_cache.h), as on the CPU (test/native/allocator.test.ts);
 // emptyCache() gives the device blocks back. Classes: 4e6 B -> 4 MiB, 3.2e6 -> 3.5 MiB, 1.6e6 -> 1.75 MiB.
-if (GPU && !ONLY) {
+// Not with VJEPA_CUDA_NO_CACHE=1 (run.sh's compute-sanitizer run), which turns the cache off.
+if (GPU && !ONLY && process.env.VJEPA_CUDA_NO_CACHE === '1') console.log('allocator checks skipped: VJEPA_CUDA_NO_CACHE=1 turns the cache off');
+else if (GPU && !ONLY) {
   const MiB = 2 ** 20;
   const st = () => A.stats();
   const expect = (name, got, want) => {
