@@ -41,8 +41,9 @@ test('CUDA code is in the addon when nvcc is available', () => {
 });
 
 // ptxas's register report for the tensor-core attention kernels: a spill at head_dim 64 (ViT-L,
-// ViT-B) puts local-memory traffic inside the loops that decide the attention bench.
-test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 and 64 (ptxas: no spills)', () => {
+// ViT-B) puts local-memory traffic inside the loops that decide the attention bench. At 96 (ViT-H,
+// ViT-g) the forward and dQ kernels must not spill either; the dK, dV kernel does (20 bytes).
+test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 and 64, forward and dQ at 96 (ptxas: no spills)', () => {
   if (!hasNvcc) return;
   const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'attention_tc.o');
   const r = spawnSync('nvcc', ['-O3', '-std=c++17', '--generate-code=arch=compute_90,code=sm_90', '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, 'native/cuda/attention_tc.cu'), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
@@ -61,12 +62,12 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 an
   const checked: string[] = [];
   for (const [k, v] of kernels) {
     const m = /(tc_fwd_kernel|tc_bwd_dq_kernel|tc_bwd_dkv_kernel)ILi(\d+)E/.exec(k);
-    if (!m || Number(m[2]) > 64) continue;
+    if (!m || Number(m[2]) > 96 || (Number(m[2]) === 96 && m[1] === 'tc_bwd_dkv_kernel')) continue;
     checked.push(`${m[1]}<${m[2]}>`);
     assert.is(v.spill, 0, `${m[1]}<${m[2]}> spills ${v.spill} bytes (${v.regs} registers)`);
     assert.ok(v.regs > 0 && v.regs <= 255, `${m[1]}<${m[2]}>: ${v.regs} registers`);
   }
-  assert.is(checked.length, 6, `kernels found: ${checked.join(', ')}`);
+  assert.is(checked.length, 8, `kernels found: ${checked.join(', ')}`);
 });
 
 test('without a GPU the addon loads, and asking for CUDA says why', () => {
