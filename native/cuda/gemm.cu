@@ -180,9 +180,9 @@ bool no_product(const char* op, float* C, const Epilogue& e, float alpha, float 
   return true;
 }
 
-// The cuBLASLt path for the calls it computes exactly as ours (see gemm_lt.cu); false if not taken.
-// Lt writes C16 (or C) with the bias (bf16 with a bf16 output, backend.h: an fp32 bias would need
-// rounding first, so such calls stay on the cuBLAS path).
+// One GEMM on cuBLASLt into C or C16, the bias in its epilogue; false if Lt does not take it. A
+// bf16 output's bias must come in bf16: an fp32 one is to be rounded first (backend.h), which Lt
+// would not do, so such calls stay on the cuBLAS path.
 template <class In>
 bool lt_product(const GemmArgsT<In>& g, cudaDataType_t in_type, float* C, uint16_t* C16) {
   if (g.batch != 1 || g.beta != 0.f || g.K <= 0 || g.alpha == 0.f || (C16 && g.bias)) return false;
