@@ -6,7 +6,8 @@ size in --batches and reports the step time of each that fits.
     python3 reference/bench_step_gpu.py --spec '<json from step_bench.mjs>' --batches 32,24,16 --steps 5
 
 spec: img_size patch_size num_frames tubelet_size embed_dim depth num_heads mlp_ratio pred_embed_dim
-pred_depth uniform_power ctx [K per mask config] tgt [K per mask config] device.
+pred_depth uniform_power ctx [K per mask config] tgt [K per mask config] device, and optionally masks
+{batch: {ctx, tgt}} for mask sizes that differ by batch size (they are batch minima).
 Prints one JSON object on stdout; progress goes to stderr.
 """
 import argparse
@@ -47,7 +48,8 @@ def run_batch(s, batch, steps, dev, prof_rows=0):
     x = torch.randn(batch, 3, s['num_frames'], s['img_size'], s['img_size'], device=dev)
     g = torch.Generator().manual_seed(1)
     ctx, tgt = [], []
-    for kc, kt in zip(s['ctx'], s['tgt']):
+    k = s.get('masks', {}).get(str(batch), s)  # this batch's mask sizes, if given per batch
+    for kc, kt in zip(k['ctx'], k['tgt']):
         perms = [torch.randperm(n, generator=g) for _ in range(batch)]
         ctx.append(torch.stack([p[:kc].sort().values for p in perms]).to(dev))
         tgt.append(torch.stack([p[kc:kc + kt].sort().values for p in perms]).to(dev))

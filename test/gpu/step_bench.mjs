@@ -7,7 +7,7 @@
 // 989 = H200 SXM dense bf16).
 //   node test/gpu/step_bench.mjs            # on the GPU (needs dist/ built)
 //   node test/gpu/step_bench.mjs --tiny     # harness self-check: vit_tiny at 64 px, batch 2 (CPU, or CUDA when present)
-// VJEPA_STEP_BATCHES (default 32,16) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps;
+// VJEPA_STEP_BATCHES (default 64,32,16: at 32 both sides used under a third of an H200's memory) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps;
 // VJEPA_TORCH_PROFILE=ROWS prints torch's profile of one step at the first batch (its top ROWS ops);
 // VJEPA_STEP_NO_TORCH=1 times our side alone (between runs of a tuning session).
 import { execFileSync } from 'node:child_process';
@@ -35,7 +35,7 @@ const sets = tiny
   ? ['model.model_name=vit_tiny', 'model.depth=2', 'model.pred_depth=2', 'model.pred_embed_dim=96', 'data.crop_size=64', 'data.num_frames=8']
   : [];
 const { config: cfg } = loadPretrainConfig(join(root, 'configs/vitl16.yaml'), sets);
-const batches = (process.env.VJEPA_STEP_BATCHES ?? (tiny ? '2' : '32,16')).split(',').map(Number);
+const batches = (process.env.VJEPA_STEP_BATCHES ?? (tiny ? '2' : '64,32,16')).split(',').map(Number);
 const STEPS = Number(process.env.VJEPA_STEP_STEPS ?? (tiny ? 2 : 3));
 const PEAK = Number(process.env.VJEPA_PEAK_TFLOPS ?? 989) * 1e12;
 
@@ -131,8 +131,10 @@ if (device !== 'cpu') native.emptyCache();
 let torch = null;
 if (process.env.VJEPA_STEP_NO_TORCH) console.log('torch side skipped (VJEPA_STEP_NO_TORCH)');
 else try {
+  // Each batch size with its own mask sizes (K is the batch minimum, MASK-02), as our side ran it.
   const K = maskSizes(batches[0]);
-  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: K.ctx, tgt: K.tgt }), '--batches', batches.join(','), '--steps', String(STEPS), ...(process.env.VJEPA_TORCH_PROFILE ? ['--profile', process.env.VJEPA_TORCH_PROFILE] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+  const masks = Object.fromEntries(batches.map((B) => { const k = maskSizes(B); return [B, { ctx: k.ctx, tgt: k.tgt }]; }));
+  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: K.ctx, tgt: K.tgt, masks }), '--batches', batches.join(','), '--steps', String(STEPS), ...(process.env.VJEPA_TORCH_PROFILE ? ['--profile', process.env.VJEPA_TORCH_PROFILE] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
   torch = JSON.parse(out);
 } catch (e) {
   console.log(`torch side failed: ${String(e.message).split('\n')[0]}`);
