@@ -405,16 +405,3 @@ export function isHostTensor(v: unknown): v is HostTensor {
   return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as any).data);
 }
 
-/**
- * The encoder weights of a pretraining checkpoint for a frozen eval (EVAL-02): checkpoint[key],
- * falling back to `encoder`, with every "module." and "backbone." removed from the names (MOD-15).
- */
-export function encoderStateDict(ckpt: any, key = 'target_encoder'): Map<string, HostTensor> {
-  const sd = ckpt?.[key] ?? ckpt?.encoder;
-  if (!sd || typeof sd !== 'object') throw new Error(`checkpoint has neither "${key}" nor "encoder"`);
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of Object.entries(sd)) {
-    if (isHostTensor(v)) out.set(k.replaceAll('module.', '').replaceAll('backbone.', ''), v);
-  }
-  return out;
-}

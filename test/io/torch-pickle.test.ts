@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { toFloat32, type HostTensor } from '../../lib/io/host-tensor.js';
-import { encoderStateDict, readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
+import { readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
+import { readEncoderStateDict } from '../../lib/nn/checkpoint-load.js';
+import { stripPrefixes } from '../../lib/nn/state.js';
+import { writeSafetensors } from '../../lib/io/safetensors.js';
 import { ZipReader } from '../../lib/io/zip.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/io/', import.meta.url));
@@ -66,13 +69,21 @@ for (const file of ['tiny_ckpt.pth.tar', 'tiny_ckpt_legacy.pth']) {
   });
 }
 
-test('EVAL-02 helper: target_encoder weights with module./backbone. stripped, fallback to encoder', () => {
-  const ck = readTorchCheckpoint(join(FIX, 'tiny_ckpt.pth.tar'));
-  const sd = encoderStateDict(ck);
-  assert.equal([...sd.keys()], ['patch_embed.proj.weight', 'patch_embed.proj.bias', 'pos_embed', 'blocks.0.norm1.weight', 'blocks.0.attn.qkv.weight', 'norm.bias']);
-  checkTensor('pos_embed', sd.get('pos_embed')!, expected.target_encoder['module.backbone.pos_embed']);
-  delete ck.target_encoder;
-  checkTensor('fallback', encoderStateDict(ck).get('pos_embed')!, expected.encoder['module.backbone.pos_embed']);
+test('EVAL-02: the target encoder read from a .pth.tar (names stripped as the loaders strip them), the online one by key, encoder when no target', () => {
+  const path = join(FIX, 'tiny_ckpt.pth.tar');
+  const target = readEncoderStateDict(path);
+  assert.is(target.key, 'target_encoder');
+  assert.equal([...target.tensors.keys()].map(stripPrefixes), ['patch_embed.proj.weight', 'patch_embed.proj.bias', 'pos_embed', 'blocks.0.norm1.weight', 'blocks.0.attn.qkv.weight', 'norm.bias']);
+  checkTensor('pos_embed', target.tensors.get('module.backbone.pos_embed')!, expected.target_encoder['module.backbone.pos_embed']);
+  const online = readEncoderStateDict(path, 'encoder');
+  checkTensor('encoder', online.tensors.get('module.backbone.pos_embed')!, expected.encoder['module.backbone.pos_embed']);
+  // a file that holds no target encoder falls back to `encoder`
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-eval02-'));
+  const only = join(dir, 'encoder-only.safetensors');
+  writeSafetensors(only, new Map([['encoder.pos_embed', online.tensors.get('module.backbone.pos_embed')!]]));
+  const fallback = readEncoderStateDict(only);
+  assert.is(fallback.key, 'encoder');
+  checkTensor('fallback', fallback.tensors.get('pos_embed')!, expected.encoder['module.backbone.pos_embed']);
 });
 
 test('malicious pickles are refused before anything runs (protocol 2 GLOBAL and protocol 4 STACK_GLOBAL)', () => {
