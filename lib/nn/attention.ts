@@ -22,9 +22,11 @@ export class Attention extends Module {
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
   forward(x: Tensor): Tensor {
-    // qkv stays: the attention backward reads it. Its output is saved by attention and proj.
-    // Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
-    const o = selfAttention(this.qkv.forward(x, OPERAND), this.heads);
+    // qkv stays while a graph holds it: the attention backward reads it. Its output is saved by
+    // attention and proj. Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
+    const qkv = this.qkv.forward(x, OPERAND);
+    const o = selfAttention(qkv, this.heads);
+    if (!o.gradFn) qkv.release();  // no graph (a target encoder, a frozen one): nothing reads it again
     const out = this.proj.forward(o);
     o.release();
     return out;

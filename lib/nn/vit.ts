@@ -7,7 +7,7 @@ import { gatherTokens } from '../ops/tokens.js';
 import { patchEmbed3d } from '../ops/patch_embed.js';
 import { layerNorm } from '../ops/layernorm.js';
 import { Module } from './module.js';
-import { Block } from './block.js';
+import { Block, releaseUngraphed } from './block.js';
 import { LayerNorm } from './layernorm.js';
 import { InitRng, truncNormal, zeros } from './init.js';
 import { interpolateTable, sincos3dTable } from './posemb.js';
@@ -91,16 +91,25 @@ export class VisionTransformer extends Module {
     if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W], got ${shapeStr(x.shape)}`);
     const [, , T, H, W] = x.shape;
     const pos = this.positionTable(T, H, W);
-    let h = patchEmbed3d(x, idx, this.patchEmbed.weight, this.patchEmbed.bias);
+    const e = patchEmbed3d(x, idx, this.patchEmbed.weight, this.patchEmbed.bias);
+    let h: Tensor;
     if (idx) {
       // Embedding the kept tubelets only equals embedding all then gathering (MOD-01).
       const posKept = noGrad(() => gatherTokens(pos, idx));
-      h = add(h, posKept);
+      h = add(e, posKept);
+      posKept.release();
     } else {
-      h = addBroadcast(h, pos);
+      h = addBroadcast(e, pos);
     }
-    for (const b of this.blocks) h = b.forward(h);
-    return this.norm.forward(h);
+    releaseUngraphed(e, h);
+    for (const b of this.blocks) {
+      const next = b.forward(h);
+      releaseUngraphed(h, next);
+      h = next;
+    }
+    const out = this.norm.forward(h);
+    releaseUngraphed(h, out);
+    return out;
   }
 
   /** MOD-09: one pass per mask set. */
