@@ -5,6 +5,7 @@
 //   VJEPA_ADDON=$PWD/build-emu/Release/vjepa.node VJEPA_CUBLAS=$PWD/build-emu/Release/libcublas_emu.so node test/gpu/launches.mjs
 //   node test/gpu/launches.mjs            # on a GPU (needs dist/ built)
 import { compiled } from './dist.mjs';
+import { disposeMasks } from './step_inputs.mjs';
 
 const { lib, dist } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
@@ -59,10 +60,7 @@ for (const clipGrad of [null, 1e-9]) {
   for (const [k, v] of [...counts].filter(([, v]) => v.launches).sort((a, b) => b[1].launches - a[1].launches))
     console.log(`| ${k} | ${v.calls} | ${v.launches} |`);
 }
-for (const m of masks) {
-  m.ctx.dispose();
-  m.tgt.dispose();
-}
+disposeMasks(masks);
 x.dispose();
 opt.dispose();
 model.dispose();

@@ -7,6 +7,7 @@
 //   node test/gpu/profile_step.mjs --tiny         # harness self-check: vit_tiny at 64 px on the CPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
@@ -33,15 +34,9 @@ const m = buildMaskCollator(cfg).sample(0, B);
 const model = buildModel(cfg).to(dev);
 const opt = new AdamW(model.paramGroups());
 const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
-const rng = new Rng(1);
-const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-const clips = Tensor.from(data, shape, 'float32', dev);
-const masks = m.ctx.map((c, i) => ({
-  ctx: Tensor.from(c.data, [B, c.K], 'int32', dev),
-  tgt: Tensor.from(m.tgt[i].data, [B, m.tgt[i].K], 'int32', dev),
-}));
-const settings = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };
+const clips = clipBatch(Tensor, Rng, shape, dev);
+const masks = maskTensors(Tensor, m, B, dev);
+const settings = STEP_SETTINGS;
 const probe = Tensor.zeros([1], 'float32', dev);
 const sumSquares = native.sumSquares;
 const sync = () => sumSquares(probe.handle);
@@ -97,10 +92,7 @@ const table = (title, map, n) => {
 };
 table('addon call', byCall, 30);
 table('addon call (operands)', byShape, 45);
-for (const x of masks) {
-  x.ctx.dispose();
-  x.tgt.dispose();
-}
+disposeMasks(masks);
 clips.dispose();
 probe.dispose();
 opt.dispose();

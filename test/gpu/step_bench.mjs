@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
@@ -72,20 +73,13 @@ function stepFlops(B, K) {
 /** One batch size's timed steps on `model` (built once: a ViT-L's init costs more than its steps). */
 function ours(model, B) {
   const K = maskSizes(B);
-  const rng = new Rng(1);
   let opt = null, clips = null, masks = [];
   try {
     opt = new AdamW(model.paramGroups());
-    const shape = [B, 3, spec.num_frames, spec.img_size, spec.img_size];
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-    clips = Tensor.from(data, shape, 'float32', device);
-    masks = K.batch.ctx.map((c, i) => ({
-      ctx: Tensor.from(c.data, [B, c.K], 'int32', device),
-      tgt: Tensor.from(K.batch.tgt[i].data, [B, K.batch.tgt[i].K], 'int32', device),
-    }));
+    clips = clipBatch(Tensor, Rng, [B, 3, spec.num_frames, spec.img_size, spec.img_size], device);
+    masks = maskTensors(Tensor, K.batch, B, device);
     native.resetPeak();
-    const settings = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };
+    const settings = STEP_SETTINGS;
     const losses = [];
     for (let i = 0; i < 2; i++) losses.push(pretrainStep(model, opt, clips, masks, settings).loss);
     const times = [];
@@ -104,10 +98,7 @@ function ours(model, B) {
     if (/out of memory/i.test(String(e.message))) return { batch: B, error: 'out of memory', K };
     throw e;
   } finally {
-    for (const m of masks) {
-      m.ctx.dispose();
-      m.tgt.dispose();
-    }
+    disposeMasks(masks);
     clips?.dispose();
     opt?.dispose();
     if (device !== 'cpu') native.emptyCache();
@@ -140,7 +131,7 @@ else try {
   console.log(`torch side failed: ${String(e.message).split('\n')[0]}`);
 }
 
-const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '-');
+const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 console.log(`\n| batch | K ctx / tgt | ours ms | ours clips/s | ours MFU | ours peak GB | torch ms | torch clips/s | torch MFU | torch peak GB | ours / torch |`);
 console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
 for (const r of oursRows) {

@@ -7,6 +7,7 @@
 //   node test/gpu/vitl_memory.mjs cuda      # on a GPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native } = await lib('native.js');
@@ -15,6 +16,7 @@ const { AdamW } = await lib('optim/adamw.js');
 const { pretrainStep } = await lib('train/iteration.js');
 const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
 const { loadPretrainConfig } = await lib('config/index.js');
+const { Rng } = await lib('util/rng.js');
 
 const device = process.argv[2] ?? 'cpu';
 const { config: cfg } = loadPretrainConfig(join(root, 'configs/vitl16.yaml'), []);
@@ -26,12 +28,9 @@ function peak(B) {
   if (device !== 'cpu') model.to(device);
   const opt = new AdamW(model.paramGroups());
   const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
-  const clips = Tensor.from(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37)), shape, 'float32', device);
-  const masks = sizes.ctx.map((c, i) => ({
-    ctx: Tensor.from(c.data.slice(0, B * c.K), [B, c.K], 'int32', device),
-    tgt: Tensor.from(sizes.tgt[i].data.slice(0, B * sizes.tgt[i].K), [B, sizes.tgt[i].K], 'int32', device),
-  }));
-  const s = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };
+  const clips = clipBatch(Tensor, Rng, shape, device);
+  const masks = maskTensors(Tensor, sizes, B, device);
+  const s = STEP_SETTINGS;
   try {
     pretrainStep(model, opt, clips, masks, s);  // creates the AdamW state
     const [base] = bytes(memoryStats());
@@ -40,10 +39,7 @@ function peak(B) {
     const [, top] = bytes(memoryStats());
     return { base, top };
   } finally {
-    for (const m of masks) {
-      m.ctx.dispose();
-      m.tgt.dispose();
-    }
+    disposeMasks(masks);
     clips.dispose();
     opt.dispose();
     model.dispose();

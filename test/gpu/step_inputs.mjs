@@ -1,0 +1,26 @@
+// The inputs the ViT-L step scripts (step_bench, profile_step, vitl_memory, launches) build alike:
+// the step's settings, a clip batch, and a mask sample as tensors on a device.
+
+/** bf16 pretraining step settings (the step bench's and the profile's). */
+export const STEP_SETTINGS = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };
+
+/** Standard-normal clips of `shape` on `device` from Rng(1) (lib/util/rng.js's class, passed in). */
+export function clipBatch(Tensor, Rng, shape, device) {
+  const rng = new Rng(1);
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return Tensor.from(data, shape, 'float32', device);
+}
+
+/** The first B rows of a collator sample's masks, as int32 tensors on `device`. */
+export function maskTensors(Tensor, sample, B, device) {
+  const rows = (m) => Tensor.from(m.data.slice(0, B * m.K), [B, m.K], 'int32', device);
+  return sample.ctx.map((c, i) => ({ ctx: rows(c), tgt: rows(sample.tgt[i]) }));
+}
+
+export function disposeMasks(masks) {
+  for (const m of masks) {
+    m.ctx.dispose();
+    m.tgt.dispose();
+  }
+}
