@@ -4,7 +4,8 @@
 # asynchronous uploads against synchronous ones and for races (test/gpu/upload.mjs), run full
 # pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs) and probe steps
 # (test/gpu/probe.mjs), count kernel launches per step (test/gpu/launches.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
-# (test/gpu/step_bench.mjs) against torch, and its time by addon call (test/gpu/profile_step.mjs). Run from anywhere:
+# (test/gpu/step_bench.mjs) against torch, its time by addon call (test/gpu/profile_step.mjs) and its
+# memory per clip (test/gpu/vitl_memory.mjs). Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 #   VJEPA_GPU_SANITIZE=1 bash test/gpu/run.sh   # the op checks under compute-sanitizer instead:
@@ -119,5 +120,6 @@ if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   step 120 "bench" node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))"
   step "${VJEPA_STEP_BENCH_LIMIT:-300}" "ViT-L/16 train step: ours bf16 vs torch bf16 autocast + SDPA" node test/gpu/step_bench.mjs
   step 150 "where the ViT-L step's time goes (a sync after each addon call)" node test/gpu/profile_step.mjs "${VJEPA_PROFILE_BATCH:-32}"
+  step 120 "ViT-L step memory per clip (batch 1 and 2)" node test/gpu/vitl_memory.mjs cuda
 fi
 exit $rc
