@@ -37,6 +37,16 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return false;
 }
 
+/**
+ * Releases x once out is made, when no graph holds out (no grad: a target or frozen encoder): with
+ * one, backward may read x (layernorm's reads its input, attention's its qkv). Without this a
+ * frozen ViT-L kept every block's residual stream and qkv until its scope ended: 0.5 GB per clip
+ * (test/ops/leak.test.ts).
+ */
+export function releaseUngraphed(x: Tensor, out: Tensor): void {
+  if (!out.gradFn) x.release();
+}
+
 /** Attaches a node to an op's output. Inputs that need no grad get null gradients. */
 export function record(
   out: Tensor,

@@ -1,6 +1,7 @@
 import { Tensor } from '../tensor.js';
 import { crossAttention, selfAttention } from '../ops/attention.js';
 import { Module } from './module.js';
+import { releaseUngraphed } from '../autograd.js';
 import { Linear } from './linear.js';
 import { InitRng } from './init.js';
 import { toFloat32 } from '../ops/autocast.js';
@@ -26,7 +27,7 @@ export class Attention extends Module {
     // attention and proj. Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
     const qkv = this.qkv.forward(x, OPERAND);
     const o = selfAttention(qkv, this.heads);
-    if (!o.gradFn) qkv.release();  // no graph (a target encoder, a frozen one): nothing reads it again
+    releaseUngraphed(qkv, o);
     const out = this.proj.forward(o);
     o.release();
     return out;

@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor.js';
 import { add } from '../ops/elementwise.js';
+import { releaseUngraphed } from '../autograd.js';
 import { Module } from './module.js';
 import { LayerNorm } from './layernorm.js';
 import { Attention, CrossAttention } from './attention.js';
@@ -28,15 +29,6 @@ export class Block extends Module {
     releaseUngraphed(h, out);
     return out;
   }
-}
-
-/**
- * Releases x once out is made, when no graph holds it (no grad: a target or frozen encoder), where
- * layernorm's backward would read it. Without this a frozen ViT-L kept every block's residual
- * stream and qkv until its scope ended: 0.5 GB per clip (test/ops/leak.test.ts).
- */
-export function releaseUngraphed(x: Tensor, out: Tensor): void {
-  if (!out.gradFn) x.release();
 }
 
 /** The pooler's block (MOD-13): q += xattn(q, ln1(x)); q += mlp(ln2(q)). Queries are not normed. */

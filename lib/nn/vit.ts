@@ -1,13 +1,13 @@
 // The V-JEPA video encoder (MOD-04, MOD-08, MOD-09): tubelet embed, fixed sincos table
 // added to every token, optional per-mask gather, pre-norm blocks, final LayerNorm.
 import { Tensor, keep, shapeStr } from '../tensor.js';
-import { noGrad } from '../autograd.js';
+import { noGrad, releaseUngraphed } from '../autograd.js';
 import { addBroadcast, add } from '../ops/elementwise.js';
 import { gatherTokens } from '../ops/tokens.js';
 import { patchEmbed3d } from '../ops/patch_embed.js';
 import { layerNorm } from '../ops/layernorm.js';
 import { Module } from './module.js';
-import { Block, releaseUngraphed } from './block.js';
+import { Block } from './block.js';
 import { LayerNorm } from './layernorm.js';
 import { InitRng, truncNormal, zeros } from './init.js';
 import { interpolateTable, sincos3dTable } from './posemb.js';
