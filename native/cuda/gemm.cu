@@ -129,6 +129,16 @@ __global__ void epilogue_kernel(float* C, Epilogue e, int64_t rows, int64_t M, i
 
 bool aligned(const void* p, uintptr_t bytes) { return !p || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
+// The launch of the row kernels above: a block per row (grid-stride), threads enough for one pass
+// over a row of N elements taken `per` at a time (a multiple of 32, at most 256).
+struct RowLaunch {
+  unsigned blocks;
+  int threads;
+};
+RowLaunch row_launch(int64_t rows, int64_t N, int per) {
+  return {grid_for(rows, 1, 1 << 20), (int)std::min<int64_t>(256, std::max<int64_t>(32, (N / per + 31) / 32 * 32))};
+}
+
 void need_int(const char* op, const char* what, int64_t v) {
   if (v < 0 || v > INT_MAX)
     fail(std::string(op) + ": " + what + " = " + std::to_string(v) + " does not fit cuBLAS's 32-bit int");
@@ -154,12 +164,9 @@ void run_epilogue(const char* op, float* C, const Epilogue& e, const Dims& d) {
   const int64_t rows = d.batch * d.M;
   const bool vec = d.N % 4 == 0 && d.ldc % 4 == 0 && (d.batch == 1 || d.stride_c % 4 == 0) && aligned(C, 16) &&
                    aligned(e.pre, 16) && aligned(e.C16, 8) && aligned(e.pre16, 8);
-  const int per = vec ? 4 : 1;
-  // Threads along the row: enough for one pass over it (a multiple of 32, at most 256).
-  const int threads = (int)std::min<int64_t>(256, std::max<int64_t>(32, (d.N / per + 31) / 32 * 32));
-  const unsigned blocks = grid_for(rows, 1, 1 << 20);
-  if (vec) epilogue_kernel<4><<<blocks, threads, 0, stream()>>>(C, e, rows, d.M, d.N, d.ldc, d.stride_c);
-  else epilogue_kernel<1><<<blocks, threads, 0, stream()>>>(C, e, rows, d.M, d.N, d.ldc, d.stride_c);
+  const RowLaunch l = row_launch(rows, d.N, vec ? 4 : 1);
+  if (vec) epilogue_kernel<4><<<l.blocks, l.threads, 0, stream()>>>(C, e, rows, d.M, d.N, d.ldc, d.stride_c);
+  else epilogue_kernel<1><<<l.blocks, l.threads, 0, stream()>>>(C, e, rows, d.M, d.N, d.ldc, d.stride_c);
   check_launch(op);
 }
 
@@ -211,10 +218,9 @@ bool try_lt(const GemmArgsT<In>& g, cudaDataType_t in_type) {
   }
   if (!lt_product(g, in_type, nullptr, P16)) return false;
   const bool vec = g.N % 8 == 0 && g.ldc % 8 == 0 && aligned(P16, 16) && aligned(g.C16, 16);
-  const int threads = (int)std::min<int64_t>(256, std::max<int64_t>(32, (g.N / (vec ? 8 : 1) + 31) / 32 * 32));
-  const unsigned blocks = grid_for(g.M, 1, 1 << 20);
-  if (vec) gelu_rows_bf16_kernel<8><<<blocks, threads, 0, stream()>>>(P16, g.C16, g.M, g.N, g.ldc);
-  else gelu_rows_bf16_kernel<1><<<blocks, threads, 0, stream()>>>(P16, g.C16, g.M, g.N, g.ldc);
+  const RowLaunch l = row_launch(g.M, g.N, vec ? 8 : 1);
+  if (vec) gelu_rows_bf16_kernel<8><<<l.blocks, l.threads, 0, stream()>>>(P16, g.C16, g.M, g.N, g.ldc);
+  else gelu_rows_bf16_kernel<1><<<l.blocks, l.threads, 0, stream()>>>(P16, g.C16, g.M, g.N, g.ldc);
   check_launch("gemmGelu (bf16 GELU)");
   return true;
 }
