@@ -7,16 +7,10 @@
 //   node test/gpu/profile_step.mjs --tiny         # harness self-check: vit_tiny at 64 px on the CPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native } = await lib('native.js');
-const { Tensor } = await lib('tensor.js');
-const { AdamW } = await lib('optim/adamw.js');
-const { pretrainStep } = await lib('train/iteration.js');
-const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
-const { loadPretrainConfig } = await lib('config/index.js');
-const { Rng } = await lib('util/rng.js');
+const { native, Tensor, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
 
 const tiny = process.argv.includes('--tiny');
 const info = native.cudaInfo();

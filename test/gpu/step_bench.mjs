@@ -13,17 +13,11 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native } = await lib('native.js');
-const { Tensor, memoryStats } = await lib('tensor.js');
-const { AdamW } = await lib('optim/adamw.js');
-const { pretrainStep } = await lib('train/iteration.js');
-const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
+const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
 const { resolveVariant, configOverrides } = await lib('nn/registry.js');
-const { loadPretrainConfig } = await lib('config/index.js');
-const { Rng } = await lib('util/rng.js');
 
 const tiny = process.argv.includes('--tiny');
 const info = native.cudaInfo();
@@ -123,9 +117,9 @@ let torch = null;
 if (process.env.VJEPA_STEP_NO_TORCH) console.log('torch side skipped (VJEPA_STEP_NO_TORCH)');
 else try {
   // Each batch size with its own mask sizes (K is the batch minimum, MASK-02), as our side ran it.
-  const K = maskSizes(batches[0]);
-  const masks = Object.fromEntries(batches.map((B) => { const k = maskSizes(B); return [B, { ctx: k.ctx, tgt: k.tgt }]; }));
-  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: K.ctx, tgt: K.tgt, masks }), '--batches', batches.join(','), '--steps', String(STEPS), ...(process.env.VJEPA_TORCH_PROFILE ? ['--profile', process.env.VJEPA_TORCH_PROFILE] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+  const masks = Object.fromEntries(oursRows.map((r) => [r.batch, { ctx: r.K.ctx, tgt: r.K.tgt }]));
+  const first = masks[batches[0]];
+  const out = execFileSync('python3', [join(root, 'reference/bench_step_gpu.py'), '--spec', JSON.stringify({ ...spec, ctx: first.ctx, tgt: first.tgt, masks }), '--batches', batches.join(','), '--steps', String(STEPS), ...(process.env.VJEPA_TORCH_PROFILE ? ['--profile', process.env.VJEPA_TORCH_PROFILE] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
   torch = JSON.parse(out);
 } catch (e) {
   console.log(`torch side failed: ${String(e.message).split('\n')[0]}`);

@@ -1,5 +1,18 @@
-// The inputs the ViT-L step scripts (step_bench, profile_step, vitl_memory, launches) build alike:
-// the step's settings, a clip batch, and a mask sample as tensors on a device.
+// What the ViT-L step scripts (step_bench, profile_step, vitl_memory, launches) share: the library
+// modules they run a step with, the step's settings, a clip batch, and a mask sample as tensors.
+
+/** The compiled library's modules for one pretraining step; lib is dist.mjs's loader. */
+export async function stepModules(lib) {
+  return {
+    ...(await lib('native.js')),
+    ...(await lib('tensor.js')),
+    ...(await lib('optim/adamw.js')),
+    ...(await lib('train/iteration.js')),
+    ...(await lib('train/pretrain.js')),
+    ...(await lib('config/index.js')),
+    ...(await lib('util/rng.js')),
+  };
+}
 
 /** bf16 pretraining step settings (the step bench's and the profile's). */
 export const STEP_SETTINGS = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };

@@ -7,16 +7,10 @@
 //   node test/gpu/vitl_memory.mjs cuda      # on a GPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors } from './step_inputs.mjs';
+import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native } = await lib('native.js');
-const { Tensor, memoryStats } = await lib('tensor.js');
-const { AdamW } = await lib('optim/adamw.js');
-const { pretrainStep } = await lib('train/iteration.js');
-const { buildModel, buildMaskCollator } = await lib('train/pretrain.js');
-const { loadPretrainConfig } = await lib('config/index.js');
-const { Rng } = await lib('util/rng.js');
+const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
 
 const device = process.argv[2] ?? 'cpu';
 const { config: cfg } = loadPretrainConfig(join(root, 'configs/vitl16.yaml'), []);
