@@ -1,6 +1,7 @@
 // Launches the tensor-core attention kernels (attention_tc_kernels.cuh) for bf16 mixed precision.
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "cuda/attention_tc.h"
@@ -12,6 +13,15 @@ namespace vj::cuda {
 namespace {
 
 int64_t cdiv(int64_t x, int64_t y) { return (x + y - 1) / y; }
+
+// The current device's per-block shared-memory opt-in limit (cached per device).
+int smem_optin() {
+  static int limit[kMaxDevices] = {};
+  const int dev = current_device();
+  if (!limit[dev])
+    check(cudaDeviceGetAttribute(&limit[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+  return limit[dev];
+}
 
 template <int HDP>
 void fwd(const AttnArgs& a) {
@@ -37,8 +47,30 @@ void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
   check_launch("attentionBwd (bf16 dq)");
 }
 
+template <int HDP>
+void bwd_fused(const AttnArgs& a, const float* D, const uint16_t* g16) {
+  using G = Geo<HDP>;
+  raise_smem_limit<tc_bwd_fused_kernel<HDP>>(G::fused, "attentionBwd (bf16, fused)");
+  int64_t nkt = cdiv(a.Nk, kTile);
+  if (nkt * a.B * a.H > INT_MAX) fail("attentionBwd: too many (batch*heads, tiles) blocks for one launch");
+  tc_bwd_fused_kernel<HDP><<<(unsigned)(nkt * a.B * a.H), kThreads, G::fused, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);
+  check_launch("attentionBwd (bf16 fused)");
+}
+
 size_t bwd_smem(int64_t hd) {
   return hd <= 32 ? Geo<32>::bwd : hd <= 64 ? Geo<64>::bwd : hd <= 96 ? Geo<96>::bwd : Geo<128>::bwd;
+}
+size_t fused_smem(int64_t hd) {
+  return hd <= 32 ? Geo<32>::fused : hd <= 64 ? Geo<64>::fused : hd <= 96 ? Geo<96>::fused : Geo<128>::fused;
+}
+
+// VJEPA_CUDA_ATTN_BWD, read at each call so that a benchmark can time both: "split" (or unset)
+// for the deterministic two-kernel backward, "fused" for the one-pass kernel with atomic dQ.
+bool fused_requested() {
+  const char* e = std::getenv("VJEPA_CUDA_ATTN_BWD");
+  if (!e || !*e || std::strcmp(e, "split") == 0) return false;
+  if (std::strcmp(e, "fused") == 0) return true;
+  fail(std::string("VJEPA_CUDA_ATTN_BWD: expected split or fused, got '") + e + "'");
 }
 
 }  // namespace
@@ -49,14 +81,10 @@ bool attention_tc_supported(const AttnArgs& a) {
     return e && e[0] == '1';
   }();
   if (off || a.hd < 1 || a.hd > 128) return false;
-  static int smem_optin[kMaxDevices] = {};
-  int dev = current_device();
-  if (!smem_optin[dev])
-    check(cudaDeviceGetAttribute(&smem_optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
   // The backward needs the most shared memory, at most 71 KB (the dK, dV kernel at head_dim 128),
   // within every sm_80+ part's per-block opt-in limit (99 KB on sm_86/89); the check stays for
   // devices that report less.
-  return compute_major() >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin[dev];
+  return compute_major() >= 8 && bwd_smem(a.hd) <= (size_t)smem_optin();
 }
 
 void attention_tc_fwd(const AttnArgs& a) {
@@ -68,9 +96,18 @@ void attention_tc_fwd(const AttnArgs& a) {
 
 void attention_tc_bwd(const AttnArgs& a) {
   const int64_t rows = a.B * a.H * a.Nq;
+  // The fused kernel's shared memory fits every sm_90 part (95 KB at head_dim 128) but not every sm_8x one.
+  const bool fused = fused_requested() && fused_smem(a.hd) <= (size_t)smem_optin();
   Scratch D(sizeof(float) * 2 * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));  // D, then lse2
-  tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>());
+  tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>(), fused);
   check_launch("attentionBwd (bf16 D, dO)");
+  if (fused) {
+    if (a.hd <= 32) bwd_fused<32>(a, D.as<float>(), g16.as<uint16_t>());
+    else if (a.hd <= 64) bwd_fused<64>(a, D.as<float>(), g16.as<uint16_t>());
+    else if (a.hd <= 96) bwd_fused<96>(a, D.as<float>(), g16.as<uint16_t>());
+    else bwd_fused<128>(a, D.as<float>(), g16.as<uint16_t>());
+    return;
+  }
   if (a.hd <= 32) bwd<32>(a, D.as<float>(), g16.as<uint16_t>());
   else if (a.hd <= 64) bwd<64>(a, D.as<float>(), g16.as<uint16_t>());
   else if (a.hd <= 96) bwd<96>(a, D.as<float>(), g16.as<uint16_t>());

@@ -12,7 +12,9 @@ namespace vj::cuda {
 // and VJEPA_CUDA_NO_TC_ATTENTION=1 does not turn it off.
 bool attention_tc_supported(const AttnArgs& a);
 void attention_tc_fwd(const AttnArgs& a);
-// Computes D = rowsum(dO * O) and a bf16 copy of dO itself, then dQ, dK, dV.
+// Computes D = rowsum(dO * O) and a bf16 copy of dO itself, then dQ, dK, dV: by the dK, dV and dQ
+// kernels, or in one pass with dQ summed by atomics when VJEPA_CUDA_ATTN_BWD=fused (read per call;
+// anything but split, fused or unset is an error).
 void attention_tc_bwd(const AttnArgs& a);
 
 }  // namespace vj::cuda

@@ -1,7 +1,8 @@
 // Tensor-core (bf16, fp32 accumulate) flash attention for bf16 mixed precision. Same algorithm as
 // the fp32 kernels in attention.cu: tiles of 64 (or 128, 32) rows, an online softmax in base-2
-// units, no N x N matrix in memory; backward as FlashAttention-2 without atomics (one kernel owns
-// dK, dV per key tile, another dQ per query tile).
+// units, no N x N matrix in memory; backward as FlashAttention-2, either without atomics (one
+// kernel owns dK, dV per key tile, another dQ per query tile: deterministic, the default) or in one
+// pass over the scores with dQ summed by fp32 atomics (tc_bwd_fused_kernel).
 //
 // A block is 4 warps; each owns MR consecutive 16-row blocks of the block's rows (queries, or keys
 // in the dK, dV kernel; MR = 2 in the forward and dQ kernels at head_dim <= 64, else 1). Products
@@ -77,6 +78,10 @@ struct Geo {
   static constexpr size_t dq = (2 + 2 * kMR<HDP>) * tile;
   static constexpr size_t dkv = 4 * tile + 2 * 2 * sizeof(float) * kTile;
   static constexpr size_t bwd = dkv > dq ? dkv : dq;
+  // The one-pass backward: dkv's tiles, K kept in tile 4 for dQ = dS K, and the tile's dSᵀ
+  // [64 keys][64 queries] (row stride 72: 4 (mod 8) words, as LH).
+  static constexpr size_t ds = sizeof(bf16) * kTile * (kTile + 8);
+  static constexpr size_t fused = 5 * tile + ds + 2 * 2 * sizeof(float) * kTile;
   static_assert(tile % 128 == 0, "tiles keep the 128-byte alignment of the buffer");
 };
 
@@ -185,11 +190,35 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
   }
 }
 
+// acc[m] += A_m · V[16 rows from vk] for one 16-wide k-step, A_m given as fragments and V a
+// row-major tile in shared memory: ldmatrix.trans reads V's B fragments down its rows, two
+// 8-column blocks at a time (vk: lane 8i + r points at row r (+8 for odd i), column block i / 2),
+// each load serving the MR row blocks.
+template <int MR, int DT>
+__device__ __forceinline__ void mma_kstep(float (&acc)[MR][DT][4], const uint32_t (&af)[MR][4], const bf16* vk) {
+  static_assert(DT % 2 == 0, "column blocks load in pairs");
+#pragma unroll
+  for (int n = 0; n < DT; n += 2) {
+    uint32_t b[4];
+    ldmatrix_x4_trans(b, vk + n * 8);
+    const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
+#pragma unroll
+    for (int m = 0; m < MR; m++) {
+      mma_bf16_16816(acc[m][n], af[m], b0);
+      mma_bf16_16816(acc[m][n + 1], af[m], b1);
+    }
+  }
+}
+
+// Lane 8i + r's row pointer into a row-major tile for mma_kstep.
+__device__ __forceinline__ const bf16* trans_rows(const bf16* V, int ld) {
+  const int lane = threadIdx.x & 31, i = lane >> 3;
+  return V + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
+}
+
 // acc[m] += P_m · V with P_m the warp's [16][NT*8] register scores (rounded to bf16 here) and V a
 // row-major tile [NT*8][HDP] in shared memory: the accumulator layout of two adjacent score tiles
-// is the A fragment of one 16-wide k-step, and ldmatrix.trans reads V's B fragments down its
-// rows, two 8-column blocks at a time (lane 8i + r points at row r (+8 for odd i), column
-// block i / 2), each load serving the MR row blocks.
+// is the A fragment of one 16-wide k-step.
 // HW: round P by cvt.rn.bf16x2 (pack_bf16_hw), for the kernels where ptxas allocates it without spilling.
 template <int MR, int NT, int DT, bool HW = false>
 __device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float (&p)[MR][NT][4], const bf16* V, int ld) {
@@ -206,17 +235,7 @@ __device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float 
       pf[m][0] = pack(q[2 * kk][0], q[2 * kk][1]), pf[m][1] = pack(q[2 * kk][2], q[2 * kk][3]);
       pf[m][2] = pack(q[2 * kk + 1][0], q[2 * kk + 1][1]), pf[m][3] = pack(q[2 * kk + 1][2], q[2 * kk + 1][3]);
     }
-#pragma unroll
-    for (int n = 0; n < DT; n += 2) {
-      uint32_t b[4];
-      ldmatrix_x4_trans(b, v + kk * 16 * ld + n * 8);
-      const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
-#pragma unroll
-      for (int m = 0; m < MR; m++) {
-        mma_bf16_16816(acc[m][n], pf[m], b0);
-        mma_bf16_16816(acc[m][n + 1], pf[m], b1);
-      }
-    }
+    mma_kstep<MR, DT>(acc, pf, v + kk * 16 * ld);
   }
 }
 
@@ -393,7 +412,8 @@ __global__ void __launch_bounds__(kThreads, kFwdBlocks<HDP>) tc_fwd_kernel(const
 // D[bh*Nq + i] = rowsum(dO ∘ O) over the head's columns, D[rows + bh*Nq + i] = lse in base 2
 // (D holds 2 * B*H*Nq floats), and g16 = dO rounded to bf16, compact [B*Nq][H*hd]: the backward
 // kernels then stage dO tiles, lse and D by cp.async, dO at half the bytes. One warp per (row, head).
-__global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint16_t* __restrict__ g16) {
+// zero_dq: also clear the row's dQ, which the one-pass backward then sums into by atomics.
+__global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint16_t* __restrict__ g16, bool zero_dq) {
   const int64_t rows = a.B * a.H * a.Nq, C = a.H * a.hd;
   const int lane = threadIdx.x & 31;
   for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < rows;
@@ -407,6 +427,7 @@ __global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint
       const float gd = go[d];
       s += (a.o16 ? from_bf16(a.o16[oo + d]) : a.o[oo + d]) * gd;
       gh[d] = to_bf16(gd);
+      if (zero_dq) a.dq[row * a.dq_rs + h * a.hd + d] = 0.f;
     }
 #pragma unroll
     for (int k = 16; k > 0; k >>= 1) s += __shfl_xor_sync(0xffffffffu, s, k);
@@ -563,6 +584,139 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
     const int r0 = (warp * MR + m) * 16;
     write_rows<DT>(dq[m], a.dq + (b * a.Nq + q0 + r0) * a.dq_rs + h * hd, a.dq_rs, nq - r0, hd, {a.scale, a.scale});
   }
+#endif
+}
+
+// dst[0], dst[1] += x, y by fp32 atomics (their results unused, so RED instructions); one
+// 64-bit RED on sm_90 when pair (dst 8-byte aligned), else two 32-bit ones (only x when !both).
+__device__ __forceinline__ void red_add(float* dst, float x, float y, bool both, bool pair) {
+#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (pair) {
+    atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
+    return;
+  }
+#endif
+  atomicAdd(dst, x);
+  if (both) atomicAdd(dst + 1, y);
+}
+
+// The backward in one pass over the scores (FlashAttention-2's own schedule): per 64-key tile,
+// as tc_bwd_dkv_kernel, and with each query tile's dSᵀ (already in registers for dK) stored to
+// shared memory as bf16, so that the block also computes that tile's dQ += scale · dS K (warp w:
+// queries [16w, 16w+16), K kept in tile 4) and adds it to dQ by atomics. That saves the dQ
+// kernel's second pass (S, P and dP again: 3 of the 7 products and half the exponentials) for
+// 64 x hd atomic adds per tile pair, in an order that varies from run to run: dQ is not bitwise
+// reproducible. tc_bwd_prep_kernel clears dQ first.
+template <int HDP>
+__global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
+                                                                const uint16_t* __restrict__ g16, int nkt) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  using G = Geo<HDP>;
+  constexpr int LH = G::LH, LS = kTile + 8, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  VJ_DYNAMIC_SMEM(smem);
+  bf16* const Ks = smem_tile<HDP>(smem, 4);
+  bf16* const dSt = reinterpret_cast<bf16*>(smem + 5 * G::tile);  // [key][query]
+  float* lse2s = reinterpret_cast<float*>(smem + 5 * G::tile + G::ds);  // [2][64]: per stage
+  float* Ds = lse2s + 2 * kTile;                                          // [2][64]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+
+  const auto [bh, b, h, k0] = block_tile(a, nkt);
+  const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
+  const int nk = min(kTile, Nk - k0);
+  const int64_t C = a.H * a.hd, qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * C + h * hd, rb = bh * a.Nq;
+  const float* L2g = Dg + a.B * a.H * a.Nq;  // lse in base 2 (tc_bwd_prep_kernel)
+  auto stage_q = [=](int q0, int s) {
+    const int nq = min(kTile, Nq - q0);
+    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
+    stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + gb + (int64_t)q0 * C, C, nq, hd);
+    for (int i = threadIdx.x; i < kTile; i += kThreads) {
+      if (i < nq) {
+        cp_async4(lse2s + s * kTile + i, L2g + rb + q0 + i);
+        cp_async4(Ds + s * kTile + i, Dg + rb + q0 + i);
+      } else {
+        lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
+        Ds[s * kTile + i] = 0.f;
+      }
+    }
+    cp_async_commit();
+  };
+  // V goes to tile 2 (stage 1's, free until the loop's first refill), K to tile 4 for good.
+  stage_rows<HDP>(Ks, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  cp_async_commit();
+  stage_q(0, 0);
+  cp_async_wait<1>();
+  __syncthreads();
+  uint32_t kf[1][KF][4], vf[1][KF][4];
+  a_fragments<KF>(kf[0], Ks + warp * 16 * LH, LH);
+  a_fragments<KF>(vf[0], smem_tile<HDP>(smem, 2) + warp * 16 * LH, LH);
+  float dk[1][DT][4], dv[1][DT][4];
+  zero_acc(dk[0]);
+  zero_acc(dv[0]);
+
+  for (int q0 = 0, cur = 0; q0 < Nq; q0 += kTile, cur ^= 1) {
+    const int nq = min(kTile, Nq - q0);
+    pipeline_step(q0 + kTile < Nq, [=] { stage_q(q0 + kTile, cur ^ 1); });
+    const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
+    const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
+    float st[1][NT][4], dpt[1][NT][4];
+    scores<1, KF, NT>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
+    accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
+    scores<1, KF, NT>(dpt, vf, dOs, LH);           // dPᵀ = V dOᵀ
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) dpt[0][j][e] = st[0][j][e] * (dpt[0][j][e] - Dq[j * 8 + 2 * t + (e & 1)]);
+      // dSᵀ for dQ, rounded as dK's product rounds it. Padded keys give finite dS against K's zero rows.
+      bf16* row = dSt + (warp * 16 + g) * LS + j * 8 + 2 * t;
+      *reinterpret_cast<uint32_t*>(row) = pack_bf16_hw(dpt[0][j][0], dpt[0][j][1]);
+      *reinterpret_cast<uint32_t*>(row + 8 * LS) = pack_bf16_hw(dpt[0][j][2], dpt[0][j][3]);
+    }
+    __syncthreads();  // every warp's dSᵀ rows are stored
+    {  // dK += dSᵀ Q, with dSᵀ read back (plain ldmatrix): its registers are free by now
+      const bf16* dsk = dSt + (warp * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * LS + (lane >> 4) * 8;
+      const bf16* qv = Qs + (((lane >> 3) & 1) * 8 + (lane & 7)) * LH + (lane >> 4) * 8;
+#pragma unroll
+      for (int kk = 0; kk < kTile / 16; kk++) {
+        uint32_t af[1][4];
+        ldmatrix_x4(af[0], dsk + kk * 16);
+        mma_kstep<1, DT>(dk, af, qv + kk * 16 * LH);
+      }
+    }
+    if (warp * 16 < nq) {
+      // dQ's A fragments come from dSᵀ by ldmatrix.trans: lane 8i + r points at key row
+      // 8 (i / 2) + r, query columns 16w + 8 (i % 2), so lane (g, t) receives dS[16w + g (+8)][2t, 2t+1 (+8)].
+      const bf16* dsa = dSt + ((lane >> 4) * 8 + (lane & 7)) * LS + warp * 16 + ((lane >> 3) & 1) * 8;
+      const bf16* kv = Ks + (((lane >> 3) & 1) * 8 + (lane & 7)) * LH + (lane >> 4) * 8;
+      float dq[1][DT][4];
+      zero_acc(dq[0]);
+#pragma unroll
+      for (int kk = 0; kk < kTile / 16; kk++) {  // dQ = dS K over the tile's 64 keys
+        uint32_t af[1][4];
+        ldmatrix_x4_trans(af[0], dsa + kk * 16 * LS);
+        mma_kstep<1, DT>(dq, af, kv + kk * 16 * LH);
+      }
+      float* dst = a.dq + (b * a.Nq + q0 + warp * 16 + g) * a.dq_rs + h * hd;
+      const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
+#pragma unroll
+      for (int r = 0; r < 2; r++) {
+        if (warp * 16 + g + 8 * r >= nq) continue;
+#pragma unroll
+        for (int n = 0; n < DT; n++) {
+          const int d = n * 8 + 2 * t;
+          if (d < hd)
+            red_add(dst + 8 * r * a.dq_rs + d, dq[0][n][2 * r] * a.scale, dq[0][n][2 * r + 1] * a.scale, d + 1 < hd, pair);
+        }
+      }
+    }
+  }
+  const int64_t kr = b * a.Nk + k0 + warp * 16;
+  write_rows<DT>(dk[0], a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - warp * 16, hd, {a.scale, a.scale});
+  write_rows<DT>(dv[0], a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - warp * 16, hd, {1.f, 1.f});
 #endif
 }
 

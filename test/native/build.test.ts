@@ -41,9 +41,12 @@ test('CUDA code is in the addon when nvcc is available', () => {
 });
 
 // ptxas's register report for the tensor-core attention kernels: a spill at head_dim 64 (ViT-L,
-// ViT-B) puts local-memory traffic inside the loops that decide the attention bench. At 96 (ViT-H,
-// ViT-g) the forward and dQ kernels must not spill either; the dK, dV kernel does (20 bytes).
-test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 and 64, forward and dQ at 96 (ptxas: no spills)', () => {
+// ViT-B) puts local-memory traffic inside the loops that decide the attention bench, and 96 is
+// ViT-H's and ViT-g's. Each kernel gets no spill, except two measured exceptions held to their
+// size: the dK, dV kernel at 96 (20 bytes) and the one-pass backward at 64 (8 bytes; it is not
+// the default schedule, and every rearrangement tried moved the spill rather than removing it).
+const SPILL_BUDGET: Record<string, number> = { 'tc_bwd_dkv_kernel<96>': 20, 'tc_bwd_fused_kernel<64>': 8 };
+test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32, 64 and 96 (ptxas: no spills beyond the budget)', () => {
   if (!hasNvcc) return;
   const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'attention_tc.o');
   const r = spawnSync('nvcc', ['-O3', '-std=c++17', '--generate-code=arch=compute_90,code=sm_90', '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, 'native/cuda/attention_tc.cu'), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
@@ -61,13 +64,14 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32 an
   }
   const checked: string[] = [];
   for (const [k, v] of kernels) {
-    const m = /(tc_fwd_kernel|tc_bwd_dq_kernel|tc_bwd_dkv_kernel)ILi(\d+)E/.exec(k);
-    if (!m || Number(m[2]) > 96 || (Number(m[2]) === 96 && m[1] === 'tc_bwd_dkv_kernel')) continue;
-    checked.push(`${m[1]}<${m[2]}>`);
-    assert.is(v.spill, 0, `${m[1]}<${m[2]}> spills ${v.spill} bytes (${v.regs} registers)`);
-    assert.ok(v.regs > 0 && v.regs <= 255, `${m[1]}<${m[2]}>: ${v.regs} registers`);
+    const m = /(tc_fwd_kernel|tc_bwd_dq_kernel|tc_bwd_dkv_kernel|tc_bwd_fused_kernel)ILi(\d+)E/.exec(k);
+    if (!m || Number(m[2]) > 96) continue;
+    const kernel = `${m[1]}<${m[2]}>`;
+    checked.push(kernel);
+    assert.ok(v.spill <= (SPILL_BUDGET[kernel] ?? 0), `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
+    assert.ok(v.regs > 0 && v.regs <= 255, `${kernel}: ${v.regs} registers`);
   }
-  assert.is(checked.length, 8, `kernels found: ${checked.join(', ')}`);
+  assert.is(checked.length, 12, `kernels found: ${checked.join(', ')}`);
 });
 
 test('without a GPU the addon loads, and asking for CUDA says why', () => {

@@ -33,8 +33,9 @@ struct Buffers {
   int64_t k_off, v_off;
 };
 
+// fused: the one-pass backward (tc_bwd_fused_kernel, dQ by atomics), else the dK, dV and dQ kernels.
 template <int HDP>
-void run(const AttnArgs& a, bool backward) {
+void run(const AttnArgs& a, bool backward, bool fused) {
   using namespace vj::cuda;
   using G = Geo<HDP>;
   const float c = a.scale * kLog2e;
@@ -46,18 +47,23 @@ void run(const AttnArgs& a, bool backward) {
   const int64_t rows = a.B * a.H * a.Nq;
   std::vector<float> D(2 * rows, NAN);  // D, then lse in base 2
   std::vector<uint16_t> g16((size_t)(rows * a.hd), 0xffff);
-  vj_emu::launch(8, 64, 0, [&] { tc_bwd_prep_kernel(a, D.data(), g16.data()); });
+  vj_emu::launch(8, 64, 0, [&] { tc_bwd_prep_kernel(a, D.data(), g16.data(), fused); });
+  if (fused) {
+    vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::fused,
+                   [&] { tc_bwd_fused_kernel<HDP>(a, c, D.data(), g16.data(), nkt); });
+    return;
+  }
   vj_emu::launch((unsigned)(nkt * a.B * a.H), kThreads, G::bwd,
                  [&] { tc_bwd_dkv_kernel<HDP>(a, c, D.data(), g16.data(), nkt); });
   vj_emu::launch((unsigned)(nqt * a.B * a.H), kThreads, G::bwd,
                  [&] { tc_bwd_dq_kernel<HDP>(a, c, D.data(), g16.data(), nqt); });
 }
 
-void dispatch(const AttnArgs& a, bool backward) {
-  if (a.hd <= 32) run<32>(a, backward);
-  else if (a.hd <= 64) run<64>(a, backward);
-  else if (a.hd <= 96) run<96>(a, backward);
-  else run<128>(a, backward);
+void dispatch(const AttnArgs& a, bool backward, bool fused = false) {
+  if (a.hd <= 32) run<32>(a, backward, fused);
+  else if (a.hd <= 64) run<64>(a, backward, fused);
+  else if (a.hd <= 96) run<96>(a, backward, fused);
+  else run<128>(a, backward, fused);
 }
 
 // max |got - ref| / max |ref| over the elements ref covers; NaN anywhere counts as failure.
@@ -84,7 +90,7 @@ int failures = 0;
 void report(const char* cs, const char* what, double err, double tol) {
   bool ok = err <= tol;
   if (!ok) failures++;
-  std::printf("%-34s %-7s %.2e %s\n", cs, what, err, ok ? "pass" : "FAIL");
+  std::printf("%-34s %-9s %.2e %s\n", cs, what, err, ok ? "pass" : "FAIL");
 }
 
 // bf16_io: q, k, v read and o written as bf16 activations (AttnArgs::q16...; their tiles staged by
@@ -195,37 +201,40 @@ void run_case(const Case& cs, std::mt19937& rng, bool bf16_io) {
     report(name, "lse", d, 1e-4);  // absolute, in nats
   }
 
-  // backward from the kernel's own o and lse (as the autograd op does)
+  // backward from the kernel's own o and lse (as the autograd op does), by both schedules
   a.dout = b.dout.data(), a.dout_rs = C;
-  std::vector<float> dqbuf, dkvbuf;
-  if (cs.fused) {
-    dqbuf.assign((size_t)(B * Nq + kGuardRows) * 3 * C, NAN);  // every column must be written
-    a.dq = dqbuf.data(), a.dq_rs = 3 * C;
-    a.dk = dqbuf.data() + C, a.dk_rs = 3 * C;
-    a.dv = dqbuf.data() + 2 * C, a.dv_rs = 3 * C;
-  } else {
-    dqbuf.assign((size_t)(B * Nq + kGuardRows) * C, NAN);
-    dkvbuf.assign((size_t)(B * Nk + kGuardRows) * 2 * C, NAN);
-    a.dq = dqbuf.data(), a.dq_rs = C;
-    a.dk = dkvbuf.data(), a.dk_rs = 2 * C;
-    a.dv = dkvbuf.data() + C, a.dv_rs = 2 * C;
+  for (bool fused : {false, true}) {
+    const std::string what = fused ? " fused" : "";
+    std::vector<float> dqbuf, dkvbuf;
+    if (cs.fused) {
+      dqbuf.assign((size_t)(B * Nq + kGuardRows) * 3 * C, NAN);  // every column must be written
+      a.dq = dqbuf.data(), a.dq_rs = 3 * C;
+      a.dk = dqbuf.data() + C, a.dk_rs = 3 * C;
+      a.dv = dqbuf.data() + 2 * C, a.dv_rs = 3 * C;
+    } else {
+      dqbuf.assign((size_t)(B * Nq + kGuardRows) * C, NAN);
+      dkvbuf.assign((size_t)(B * Nk + kGuardRows) * 2 * C, NAN);
+      a.dq = dqbuf.data(), a.dq_rs = C;
+      a.dk = dkvbuf.data(), a.dk_rs = 2 * C;
+      a.dv = dkvbuf.data() + C, a.dv_rs = 2 * C;
+    }
+    dispatch(a, true, fused);
+    auto positions = [&](int rows, int64_t rs, int64_t off) {
+      std::vector<size_t> at((size_t)B * rows * C);
+      for (int bb = 0; bb < B; bb++)
+        for (int r = 0; r < rows; r++)
+          for (int col = 0; col < C; col++) at[((size_t)bb * rows + r) * C + col] = ((size_t)bb * rows + r) * rs + off + col;
+      return at;
+    };
+    const std::vector<float>& kvout = cs.fused ? dqbuf : dkvbuf;
+    const int64_t krs = cs.fused ? 3 * C : 2 * C;
+    // dS rounded to bf16 before dQ, dK; P before dV
+    report(name, ("dq" + what).c_str(), rel_err(dQ, dqbuf, positions(Nq, cs.fused ? 3 * C : C, 0)), 1e-2);
+    report(name, ("dk" + what).c_str(), rel_err(dK, kvout, positions(Nk, krs, cs.fused ? C : 0)), 1e-2);
+    report(name, ("dv" + what).c_str(), rel_err(dV, kvout, positions(Nk, krs, cs.fused ? 2 * C : C)), 1e-2);
+    report(name, ("guard" + what).c_str(), guard_hits(dqbuf, (size_t)B * Nq * (cs.fused ? 3 * C : C)) +
+                                         (cs.fused ? 0 : guard_hits(dkvbuf, (size_t)B * Nk * 2 * C)), 0);
   }
-  dispatch(a, true);
-  auto positions = [&](int rows, int64_t rs, int64_t off) {
-    std::vector<size_t> at((size_t)B * rows * C);
-    for (int bb = 0; bb < B; bb++)
-      for (int r = 0; r < rows; r++)
-        for (int col = 0; col < C; col++) at[((size_t)bb * rows + r) * C + col] = ((size_t)bb * rows + r) * rs + off + col;
-    return at;
-  };
-  const std::vector<float>& kvout = cs.fused ? dqbuf : dkvbuf;
-  const int64_t krs = cs.fused ? 3 * C : 2 * C;
-  // dS rounded to bf16 before dQ, dK; P before dV
-  report(name, "dq", rel_err(dQ, dqbuf, positions(Nq, cs.fused ? 3 * C : C, 0)), 1e-2);
-  report(name, "dk", rel_err(dK, kvout, positions(Nk, krs, cs.fused ? C : 0)), 1e-2);
-  report(name, "dv", rel_err(dV, kvout, positions(Nk, krs, cs.fused ? 2 * C : C)), 1e-2);
-  report(name, "guard", guard_hits(dqbuf, (size_t)B * Nq * (cs.fused ? 3 * C : C)) +
-                               (cs.fused ? 0 : guard_hits(dkvbuf, (size_t)B * Nk * 2 * C)), 0);
 }
 
 }  // namespace
