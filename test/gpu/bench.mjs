@@ -16,9 +16,21 @@ function timeit(A, fn, iters = 20) {
   return (performance.now() - t0) / iters;
 }
 
+// Runs fn with VJEPA_CUDA_ATTN_BWD set (the addon reads it at each backward call).
+export function withAttnBwd(schedule, fn) {
+  const before = process.env.VJEPA_CUDA_ATTN_BWD;
+  process.env.VJEPA_CUDA_ATTN_BWD = schedule;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env.VJEPA_CUDA_ATTN_BWD;
+    else process.env.VJEPA_CUDA_ATTN_BWD = before;
+  }
+}
+
 const TORCH = String.raw`
 import torch, torch.nn.functional as F, json, sys
-B,N,H,hd,R,C,M,K,Nn = [int(x) for x in sys.argv[1:10]]
+B,N,H,hd,R,C,M,K,Nn,hdp = [int(x) for x in sys.argv[1:11]]
 dev='cuda'; out={}
 def t(fn, it=20):
     for _ in range(3): fn()
@@ -35,6 +47,12 @@ for dt,name in ((torch.bfloat16,'attn_bf16_flash'),(torch.float32,'attn_fp32')):
     except Exception as ex: out[name]=str(ex)[:80]
     if dt==torch.bfloat16:
         with torch.no_grad(): out[name+'_fwd']=t(lambda: F.scaled_dot_product_attention(q,k,v))
+q,k,v=[torch.randn(B,H,N,hdp,device=dev,dtype=torch.bfloat16,requires_grad=True) for _ in range(3)]
+g=torch.randn(B,H,N,hdp,device=dev,dtype=torch.bfloat16)
+def fp():
+    o=F.scaled_dot_product_attention(q,k,v); o.backward(g)
+try: out['attn_pred_bf16_flash']=t(fp)
+except Exception as ex: out['attn_pred_bf16_flash']=str(ex)[:80]
 x=torch.randn(R,C,device=dev,requires_grad=True); w=torch.randn(C,device=dev,requires_grad=True); b=torch.randn(C,device=dev,requires_grad=True); gy=torch.randn(R,C,device=dev)
 def ln():
     y=F.layer_norm(x,(C,),w,b,1e-6); y.backward(gy)
@@ -54,7 +72,8 @@ print(json.dumps(out))
 // size overrides the ViT-L/16 shapes, and size.torch = false skips the PyTorch side (the emulator
 // smoke test in test/native/cuda_emu.test.ts runs it tiny, to catch errors before a GPU day).
 export async function bench(A, size = {}) {
-  const { B = 8, N = 1568, H = 16, hd = 64, K = 1024, torch: withTorch = true } = size;  // ViT-L/16, 16 frames at 224 px
+  // ViT-L/16, 16 frames at 224 px; its predictor's heads are 384 / 16 = 24 wide (hdp)
+  const { B = 8, N = 1568, H = 16, hd = 64, hdp = 24, K = 1024, torch: withTorch = true } = size;
   const C = H * hd, R = B * N, M = B * N, Nn = 4 * K;
   // Random inputs (a constant fill can run faster than real data, and hides wrong indexing).
   let seed = 1;
@@ -98,15 +117,28 @@ export async function bench(A, size = {}) {
   const bwdIo = () => A.attentionBwd(qkv16, 0, qkv16, C, qkv16, 2 * C, o16, lse, dout, dqkv, 0, dqkv, C, dqkv, 2 * C, H, sc, true);
   ours.attn_io16_fwd = timeit(A, fwdIo);
   ours.attn_io16_fwd_bwd = timeit(A, () => { fwdIo(); bwdIo(); });
-  for (const t of [a16, b16, wq, bq, yq, qkv16, o16]) t.dispose();
+  // The backward in one pass with dQ summed by atomics (VJEPA_CUDA_ATTN_BWD=fused), at the
+  // encoder's and the predictor's head widths.
+  ours.attn_io16_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, () => { fwdIo(); bwdIo(); }));
+  const Cp = H * hdp, qkvp = A.empty([B, N, 3 * Cp], 'bfloat16', 'cuda'), op = A.empty([B, N, Cp], 'bfloat16', 'cuda');
+  const doutp = E([B, N, Cp]), dqkvp = E([B, N, 3 * Cp]), qkvp32 = E([B, N, 3 * Cp]);
+  A.cast(qkvp32, qkvp);
+  const scp = 1 / Math.sqrt(hdp);
+  const predStep = () => {
+    A.attentionFwd(qkvp, 0, qkvp, Cp, qkvp, 2 * Cp, op, lse, H, scp, true);
+    A.attentionBwd(qkvp, 0, qkvp, Cp, qkvp, 2 * Cp, op, lse, doutp, dqkvp, 0, dqkvp, Cp, dqkvp, 2 * Cp, H, scp, true);
+  };
+  ours.attn_pred_fwd_bwd = timeit(A, predStep);
+  ours.attn_pred_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, predStep));
+  for (const t of [a16, b16, wq, bq, yq, qkv16, o16, qkvp, op, doutp, dqkvp, qkvp32]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
 
-  const attnFlop = 4 * B * H * N * N * hd;  // fwd: 2 GEMMs of 2*N*N*hd; bwd adds 2.5x (ours: 3.5x, dq recomputes)
+  const attnFlop = 4 * B * H * N * N * hd;  // fwd: 2 GEMMs of 2*N*N*hd; bwd adds 2.5x (ours: 3.5x, the dQ kernel recomputes; 2.5x in one pass)
   const gemmFlop = 2 * M * K * Nn;
   let torch = {};
   if (!withTorch) torch = { error: 'skipped' };
   else try {
-    torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+    torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn, hdp].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   } catch (e) {
     torch = { error: e.message.split('\n')[0] };
   }
@@ -121,6 +153,8 @@ export async function bench(A, size = {}) {
   const ratio = (t, o) => (typeof t === 'number' ? (t / o).toFixed(2) : '-');
   console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
   console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd)}x`);
+  console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_fused)}x`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)}, one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withAttnBwd } from './bench.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -208,15 +209,16 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
   fwd(cpu);
   const bin = { ...inputs, o: { ...inputs.o, data: readT(cpu.o, true) }, lse: { ...inputs.lse, data: readT(cpu.lse) }, dout: (bf16 ? Fr : F)([B, Nq, C]) };
   for (const t of Object.values(cpu)) t.dispose();
-  if (fused) {
-    bin.dqkv = F([B, Nq, 3 * C]);  // garbage: every column must be written
-    check(`attentionBwd ${label}`, bin, (T) => A.attentionBwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, T.dout,
-      T.dqkv, 0, T.dqkv, C, T.dqkv, 2 * C, H, scale, bf16), ['dqkv'], tolB);
-  } else {
-    bin.dq = F([B, Nq, C]);
-    bin.dkv = F([B, Nk, 2 * C]);
-    check(`attentionBwd ${label}`, bin, (T) => A.attentionBwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, T.dout,
-      T.dq, 0, T.dkv, 0, T.dkv, C, H, scale, bf16), ['dq', 'dkv'], tolB);
+  // The tensor-core backward runs by both schedules: the dK, dV and dQ kernels, and the one pass
+  // whose dQ is summed by atomics (VJEPA_CUDA_ATTN_BWD=fused; it reaches the CUDA side only).
+  for (const schedule of bf16 ? ['split', 'fused'] : ['split']) {
+    const name = `attentionBwd ${label}${schedule === 'fused' ? ' (one pass, atomic dQ)' : ''}`;
+    const bwd = fused
+      ? (T) => A.attentionBwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, T.dout, T.dqkv, 0, T.dqkv, C, T.dqkv, 2 * C, H, scale, bf16)
+      : (T) => A.attentionBwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, T.dout, T.dq, 0, T.dkv, 0, T.dkv, C, H, scale, bf16);
+    // garbage outputs: every column must be written (the one pass clears dQ itself)
+    const outs = fused ? { dqkv: F([B, Nq, 3 * C]) } : { dq: F([B, Nq, C]), dkv: F([B, Nk, 2 * C]) };
+    check(name, { ...bin, ...outs }, (T) => withAttnBwd(schedule, () => bwd(T)), Object.keys(outs), tolB);
   }
 }
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true);
@@ -393,6 +395,12 @@ if (GPU && !ONLY) {
   const lg = make(F([4, 3]), 'cuda'), lb = make(I([4], [0, 1, 7, 2]), 'cuda');
   expectThrow('crossEntropy bad label -> error', () => A.crossEntropy(lg, lb, null, 1), /crossEntropy: a label/);
   for (const t of [x, out, idx, lg, lb]) t.dispose();
+  const q = make(Fr([1, 8, 3 * 32]), 'cuda'), o = make(Z([1, 8, 32]), 'cuda'), lse = make(Z([1, 1, 8]), 'cuda');
+  const dout = make(Fr([1, 8, 32]), 'cuda'), dq = make(Z([1, 8, 3 * 32]), 'cuda');
+  A.attentionFwd(q, 0, q, 32, q, 64, o, lse, 1, 0.2, true);
+  expectThrow('VJEPA_CUDA_ATTN_BWD=bogus -> error', () => withAttnBwd('bogus', () =>
+    A.attentionBwd(q, 0, q, 32, q, 64, o, lse, dout, dq, 0, dq, 32, dq, 64, 1, 0.2, true)), /VJEPA_CUDA_ATTN_BWD: expected split or fused, got 'bogus'/);
+  for (const t of [q, o, lse, dout, dq]) t.dispose();
 }
 
 // ---------------------------------------------------------------- report

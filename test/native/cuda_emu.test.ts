@@ -86,7 +86,7 @@ test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees wha
   })`;
   const r = run(process.execPath, ['-e', code], 10 * 60_000);
   assert.is(r.status, 0, r.tail);
-  for (const row of ['attention bf16 io', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
+  for (const row of ['attention bf16 io', 'one-pass backward', 'predictor attention', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
     assert.ok(r.out.includes(row), `no "${row}" row:\n${r.tail}`);
   const left = JSON.parse(/left (\{.*\})/.exec(r.out)?.[1] ?? '{}');
   assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
