@@ -10,6 +10,7 @@
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 #   VJEPA_GPU_SANITIZE=1 bash test/gpu/run.sh   # the op checks under compute-sanitizer instead:
 #     memcheck on every op, racecheck and synccheck on the attention kernels (no bench, no steps)
+#   VJEPA_GPU_NCU=1 bash test/gpu/run.sh        # Nsight Compute on the attention kernels instead
 # Needs: nvcc + cmake on PATH, node (or ./node.xz, .device/node.xz or ./.node/node carried along),
 # node_modules/{node-addon-api,node-api-headers} (carried), cuBLAS (found in the Python
 # nvidia-cublas package when not on the library path), and dist/ for step.mjs (carried after
@@ -99,6 +100,19 @@ if [ -n "${VJEPA_GPU_SANITIZE:-}" ]; then
   exit $rc
 fi
 
+if [ -n "${VJEPA_GPU_NCU:-}" ]; then
+  # Nsight Compute on the tensor-core attention kernels at ViT-L's length (ops.mjs's ViT-L case,
+  # both backward schedules): where their time goes, before changing them. --clock-control none
+  # keeps the clocks the benches run at.
+  NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+  if [ -z "$NCU" ]; then echo "ncu not found"; exit 1; fi
+  echo; echo "== ncu: attention kernels, B=1 N=1568 2 heads of 64"
+  VJEPA_OPS_ONLY='ViT-L' timeout -k 5 300 "$NCU" --clock-control none --kernel-name regex:'tc_(fwd|bwd)' \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
+    --section LaunchStats node test/gpu/ops.mjs
+  exit $?
+fi
+
 # Each phase has its own time limit, so that one hung kernel cannot spend the whole lease.
 rc=0
 step() {  # step LIMIT_S TITLE CMD...
@@ -113,12 +127,15 @@ step 150 "ops: CUDA vs CPU" env VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs
 step 60 "uploads: async vs sync, races" node test/gpu/upload.mjs
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "train steps: CUDA vs CPU" node test/gpu/step.mjs
+step 150 "train steps, one-pass attention backward (VJEPA_CUDA_ATTN_BWD=fused): CUDA vs CPU" env VJEPA_CUDA_ATTN_BWD=fused node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   step 120 "bench" node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))"
   step "${VJEPA_STEP_BENCH_LIMIT:-300}" "ViT-L/16 train step: ours bf16 vs torch bf16 autocast + SDPA" node test/gpu/step_bench.mjs
+  step 120 "ViT-L/16 train step, one-pass attention backward: ours alone at batch 32" \
+    env VJEPA_CUDA_ATTN_BWD=fused VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 150 "where the ViT-L step's time goes (a sync after each addon call)" node test/gpu/profile_step.mjs "${VJEPA_PROFILE_BATCH:-32}"
   step 120 "ViT-L step memory per clip (batch 1 and 2)" node test/gpu/vitl_memory.mjs cuda
 fi
