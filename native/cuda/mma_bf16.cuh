@@ -81,13 +81,22 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
   }
 }
 
-// Matrix i of an x4 load is rows lanes 8i..8i+7 point at; lane (g, t) receives two elements of it.
-template <bool Trans>
-__device__ __forceinline__ void ldmatrix_x4_emu(uint32_t (&r)[4], const void* row) {
-  if (reinterpret_cast<uintptr_t>(row) % 16) vj_emu::die("ldmatrix: a row address is not 16-byte aligned");
-  if (!vj_emu::in_smem(row, 16)) vj_emu::die("ldmatrix: a row outside the block's shared memory");
+// m16n8k8: A's first two registers and B's first, as in the k16 layouts above.
+__device__ __forceinline__ void mma_bf16_1688(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
+  const uint32_t a4[4] = {a[0], a[1], 0u, 0u}, b2[2] = {b, 0u};  // zeros: k 8..15 add nothing
+  mma_bf16_16816(d, a4, b2);
+}
+
+// Matrix i of an xN load is rows lanes 8i..8i+7 point at; lane (g, t) receives two elements of it.
+// Only the first 8N lanes' addresses are read (and checked), as on the hardware.
+template <bool Trans, int N = 4>
+__device__ __forceinline__ void ldmatrix_emu(uint32_t (&r)[N], const void* row) {
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  for (int i = 0; i < 4; i++) {
+  if (lane < 8 * N) {
+    if (reinterpret_cast<uintptr_t>(row) % 16) vj_emu::die("ldmatrix: a row address is not 16-byte aligned");
+    if (!vj_emu::in_smem(row, 16)) vj_emu::die("ldmatrix: a row outside the block's shared memory");
+  }
+  for (int i = 0; i < N; i++) {
     uint32_t v = 0;
     for (int j = 0; j < 2; j++) {
       const int src = 8 * i + (Trans ? 2 * t + j : g);
@@ -97,8 +106,9 @@ __device__ __forceinline__ void ldmatrix_x4_emu(uint32_t (&r)[4], const void* ro
     r[i] = v;
   }
 }
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_x4_emu<false>(r, row); }
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) { ldmatrix_x4_emu<true>(r, row); }
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_emu<false>(r, row); }
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) { ldmatrix_emu<true>(r, row); }
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) { ldmatrix_emu<true, 2>(r, row); }
 
 #else
 
@@ -109,6 +119,16 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// m16n8k8: A's first two registers and B's first, as in the k16 layouts above.
+__device__ __forceinline__ void mma_bf16_1688(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b));
 #endif
 }
 
@@ -123,6 +143,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 #if __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
+#endif
+}
+// Two matrices (lanes 0-15 give the row addresses).
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
                : "r"((unsigned)__cvta_generic_to_shared(row)));
 #endif
 }
