@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "cuda/attention_tc.h"
 #include "cuda/attention_tc_kernels.cuh"
@@ -57,11 +58,21 @@ void bwd_fused(const AttnArgs& a, const float* D, const uint16_t* g16) {
   check_launch("attentionBwd (bf16 fused)");
 }
 
+// Calls f(std::integral_constant<int, HDP>) with head_dim padded to the kernels' widths.
+template <class F>
+decltype(auto) with_hdp(int64_t hd, F&& f) {
+  if (hd <= 24) return f(std::integral_constant<int, 24>{});
+  if (hd <= 32) return f(std::integral_constant<int, 32>{});
+  if (hd <= 64) return f(std::integral_constant<int, 64>{});
+  if (hd <= 96) return f(std::integral_constant<int, 96>{});
+  return f(std::integral_constant<int, 128>{});
+}
+
 size_t bwd_smem(int64_t hd) {
-  return hd <= 32 ? Geo<32>::bwd : hd <= 64 ? Geo<64>::bwd : hd <= 96 ? Geo<96>::bwd : Geo<128>::bwd;
+  return with_hdp(hd, [](auto P) { return Geo<P.value>::bwd; });
 }
 size_t fused_smem(int64_t hd) {
-  return hd <= 32 ? Geo<32>::fused : hd <= 64 ? Geo<64>::fused : hd <= 96 ? Geo<96>::fused : Geo<128>::fused;
+  return with_hdp(hd, [](auto P) { return Geo<P.value>::fused; });
 }
 
 // VJEPA_CUDA_ATTN_BWD, read at each call so that a benchmark can time both: "split" (or unset)
@@ -88,10 +99,7 @@ bool attention_tc_supported(const AttnArgs& a) {
 }
 
 void attention_tc_fwd(const AttnArgs& a) {
-  if (a.hd <= 32) fwd<32>(a);
-  else if (a.hd <= 64) fwd<64>(a);
-  else if (a.hd <= 96) fwd<96>(a);
-  else fwd<128>(a);
+  with_hdp(a.hd, [&](auto P) { fwd<P.value>(a); });
 }
 
 void attention_tc_bwd(const AttnArgs& a) {
@@ -101,17 +109,10 @@ void attention_tc_bwd(const AttnArgs& a) {
   Scratch D(sizeof(float) * 2 * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));  // D, then lse2
   tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>(), fused);
   check_launch("attentionBwd (bf16 D, dO)");
-  if (fused) {
-    if (a.hd <= 32) bwd_fused<32>(a, D.as<float>(), g16.as<uint16_t>());
-    else if (a.hd <= 64) bwd_fused<64>(a, D.as<float>(), g16.as<uint16_t>());
-    else if (a.hd <= 96) bwd_fused<96>(a, D.as<float>(), g16.as<uint16_t>());
-    else bwd_fused<128>(a, D.as<float>(), g16.as<uint16_t>());
-    return;
-  }
-  if (a.hd <= 32) bwd<32>(a, D.as<float>(), g16.as<uint16_t>());
-  else if (a.hd <= 64) bwd<64>(a, D.as<float>(), g16.as<uint16_t>());
-  else if (a.hd <= 96) bwd<96>(a, D.as<float>(), g16.as<uint16_t>());
-  else bwd<128>(a, D.as<float>(), g16.as<uint16_t>());
+  with_hdp(a.hd, [&](auto P) {
+    if (fused) bwd_fused<P.value>(a, D.as<float>(), g16.as<uint16_t>());
+    else bwd<P.value>(a, D.as<float>(), g16.as<uint16_t>());
+  });
 }
 
 }  // namespace vj::cuda

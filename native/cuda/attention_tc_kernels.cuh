@@ -60,19 +60,28 @@ constexpr int kQueryRows = kTile * kMR<HDP>;
 template <int HDP>
 constexpr int kDqKeys = kMR<HDP> == 2 && HDP > 32 ? 32 : kTile;
 
-// Forward blocks per multiprocessor the register allocation aims at: three (168 registers) at
-// head_dim <= 32, where that fits without spilling; else two (255), which head_dim 96 needs.
+// k-steps of 16 over head_dim HDP; at 24 the last is 8 wide (an m16n8k8 product), so the
+// predictor's 24-wide heads (ViT-L's and ViT-H's: 384 / 16) run no padded products.
 template <int HDP>
-constexpr int kFwdBlocks = HDP <= 32 ? 3 : 2;
+constexpr int kKSteps = (HDP + 15) / 16;
+template <int HDP>
+constexpr bool kHalfStep = HDP % 16 == 8;
+
+// Forward blocks per multiprocessor the register allocation aims at: three (168 registers) at
+// head_dim 32, where that fits without spilling; else two (255), which head_dim 96 needs, and 24
+// too (179 registers; capped at 168 it spilled 44 bytes, though its accumulators are smaller).
+template <int HDP>
+constexpr int kFwdBlocks = HDP == 32 ? 3 : 2;
 
 // Shared-memory geometry for head_dim padded to HDP, in bf16 tiles [64][LH]: two per pipeline
 // stage (K, V; or Q, dO; tiles 2s, 2s+1), plus the dK, dV kernel's per-query lse and D for each
 // stage. The kernels' own rows (Q; K, V; or Q, dO) are staged from tile 2 on, before the loop
 // needs stage 1 (the dQ kernel's 128 rows of Q and dO take tiles 2-5). A row stride of 4 (mod 8)
-// 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of 4 banks.
+// 32-bit words puts the 8 rows of an ldmatrix matrix in 8 disjoint groups of 4 banks (at HDP 24,
+// 40 columns; the columns past HDP are never staged, and only unused fragment halves read them).
 template <int HDP>
 struct Geo {
-  static constexpr int LH = HDP + 8;
+  static constexpr int LH = HDP % 16 ? HDP + 16 : HDP + 8;
   static constexpr size_t tile = sizeof(bf16) * kTile * LH;
   static constexpr size_t fwd = 4 * tile;
   static constexpr size_t dq = (2 + 2 * kMR<HDP>) * tile;
@@ -144,7 +153,7 @@ __device__ __forceinline__ void stage_rows(bf16* T, const float* f, const uint16
   else stage_tile<HDP, ROWS>(T, f + off, rs, nrows, hd);
 }
 
-// The A fragments (16 rows x HDP, KF = HDP/16 k-steps) of a row-major bf16 tile in shared memory.
+// The A fragments (16 rows x HDP, KF = kKSteps k-steps) of a row-major bf16 tile in shared memory.
 // Lane 8i + r points at row r (+8 for odd i), columns 8 * (i / 2) of each k-step.
 template <int KF>
 __device__ __forceinline__ void a_fragments(uint32_t (&f)[KF][4], const bf16* rows, int ld) {
@@ -164,7 +173,8 @@ __device__ __forceinline__ void zero_acc(float (&acc)[N][4]) {
 // tile B [NT*8][HDP] (scores: rows of the warp against 8 keys or queries at a time). One ldmatrix
 // gives B_j's fragments of two k-steps (lane 8i + r points at row r, columns 16 * (i / 2) +
 // 8 * (i % 2)) and serves all MR row blocks: shared-memory reads per product fall as 1 / MR.
-template <int MR, int KF, int NT>
+// HALF: the last k-step is 8 wide (kHalfStep), an m16n8k8 product on its first half.
+template <int MR, int KF, int NT, bool HALF = false>
 __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&af)[MR][KF][4], const bf16* B, int ld) {
   static_assert(KF % 2 == 0, "k-steps load in pairs");
   const int lane = threadIdx.x & 31, i = lane >> 3;
@@ -185,7 +195,14 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
 #pragma unroll
       for (int m = 0; m < MR; m++) mma_bf16_16816(s[m][j], af[m][kk], b0);
 #pragma unroll
-      for (int m = 0; m < MR; m++) mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
+      for (int m = 0; m < MR; m++) {
+        if (HALF && kk + 2 == KF) {
+          const uint32_t a2[2] = {af[m][kk + 1][0], af[m][kk + 1][1]};
+          mma_bf16_1688(s[m][j], a2, b1[0]);
+        } else {
+          mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
+        }
+      }
     }
   }
 }
@@ -193,12 +210,11 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
 // acc[m] += A_m · V[16 rows from vk] for one 16-wide k-step, A_m given as fragments and V a
 // row-major tile in shared memory: ldmatrix.trans reads V's B fragments down its rows, two
 // 8-column blocks at a time (vk: lane 8i + r points at row r (+8 for odd i), column block i / 2),
-// each load serving the MR row blocks.
+// each load serving the MR row blocks; an odd last block (head_dim 24) loads alone.
 template <int MR, int DT>
 __device__ __forceinline__ void mma_kstep(float (&acc)[MR][DT][4], const uint32_t (&af)[MR][4], const bf16* vk) {
-  static_assert(DT % 2 == 0, "column blocks load in pairs");
 #pragma unroll
-  for (int n = 0; n < DT; n += 2) {
+  for (int n = 0; n + 1 < DT; n += 2) {
     uint32_t b[4];
     ldmatrix_x4_trans(b, vk + n * 8);
     const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
@@ -207,6 +223,12 @@ __device__ __forceinline__ void mma_kstep(float (&acc)[MR][DT][4], const uint32_
       mma_bf16_16816(acc[m][n], af[m], b0);
       mma_bf16_16816(acc[m][n + 1], af[m], b1);
     }
+  }
+  if constexpr (DT % 2) {
+    uint32_t b[2];
+    ldmatrix_x2_trans(b, vk + (DT - 1) * 8);  // lanes 0-15: rows 0-15 of the last block
+#pragma unroll
+    for (int m = 0; m < MR; m++) mma_bf16_16816(acc[m][DT - 1], af[m], b);
   }
 }
 
@@ -222,7 +244,6 @@ __device__ __forceinline__ const bf16* trans_rows(const bf16* V, int ld) {
 // HW: round P by cvt.rn.bf16x2 (pack_bf16_hw), for the kernels where ptxas allocates it without spilling.
 template <int MR, int NT, int DT, bool HW = false>
 __device__ __forceinline__ void accumulate(float (&acc)[MR][DT][4], const float (&p)[MR][NT][4], const bf16* V, int ld) {
-  static_assert(DT % 2 == 0, "column blocks load in pairs");
   const int lane = threadIdx.x & 31, i = lane >> 3;
   const bf16* v = V + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
 #pragma unroll
@@ -341,7 +362,7 @@ template <int HDP>
 __global__ void __launch_bounds__(kThreads, kFwdBlocks<HDP>) tc_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8, MR = kMR<HDP>, BQ = kQueryRows<HDP>;
+  constexpr int LH = G::LH, KF = kKSteps<HDP>, NT = kTile / 8, DT = HDP / 8, MR = kMR<HDP>, BQ = kQueryRows<HDP>;
   static_assert(BQ * LH * sizeof(bf16) <= 2 * G::tile, "the Q tile fits in stage 1");
   VJ_DYNAMIC_SMEM(smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -381,7 +402,7 @@ __global__ void __launch_bounds__(kThreads, kFwdBlocks<HDP>) tc_fwd_kernel(const
     const int nk = min(kTile, Nk - k0);
     pipeline_step(k0 + kTile < Nk, [=] { stage_kv(k0 + kTile, cur ^ 1); });
     float s[MR][NT][4];
-    scores<MR, KF, NT>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
+    scores<MR, KF, NT, kHalfStep<HDP>>(s, qf, smem_tile<HDP>(smem, 2 * cur), LH);  // S = Q Kᵀ
     if (nk == kTile) online_softmax<true>(s, o, rmax, l, c, nk);
     else online_softmax<false>(s, o, rmax, l, c, nk);
     // cvt rounding spills at head_dim 32 (ptxas caps that kernel at 168 registers)
@@ -446,7 +467,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
                                                               const uint16_t* __restrict__ g16, int nkt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = kKSteps<HDP>, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
   float* lse2s = reinterpret_cast<float*>(smem + 4 * G::tile);  // [2][64]: per stage
   float* Ds = lse2s + 2 * kTile;                                // [2][64]
@@ -495,13 +516,13 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     // dV is accumulated before dPᵀ exists, so the two score tiles are live together only through
     // the dPᵀ product (at head_dim 96 the kernel spills 20 bytes instead of 40).
     float st[1][NT][4], dpt[1][NT][4];
-    scores<1, KF, NT>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
+    scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
     accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
-    scores<1, KF, NT>(dpt, vf, dOs, LH);     // dPᵀ = V dOᵀ
+    scores<1, KF, NT, kHalfStep<HDP>>(dpt, vf, dOs, LH);     // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
@@ -523,7 +544,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
   constexpr int MR = kMR<HDP>, BQ = kQueryRows<HDP>, BK = kDqKeys<HDP>;
-  constexpr int LH = G::LH, KF = HDP / 16, NT = BK / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, KF = kKSteps<HDP>, NT = BK / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
@@ -566,8 +587,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
     pipeline_step(k0 + BK < Nk, [=] { stage_kv(k0 + BK, cur ^ 1); });
     const bf16 *Ks = smem_tile<HDP>(smem, 2 * cur), *Vs = smem_tile<HDP>(smem, 2 * cur + 1);
     float s[MR][NT][4], dp[MR][NT][4];
-    scores<MR, KF, NT>(s, qf, Ks, LH);   // S = Q Kᵀ
-    scores<MR, KF, NT>(dp, gf, Vs, LH);  // dP = dO Vᵀ
+    scores<MR, KF, NT, kHalfStep<HDP>>(s, qf, Ks, LH);   // S = Q Kᵀ
+    scores<MR, KF, NT, kHalfStep<HDP>>(dp, gf, Vs, LH);  // dP = dO Vᵀ
 #pragma unroll
     for (int m = 0; m < MR; m++)
 #pragma unroll
@@ -612,7 +633,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
                                                                 const uint16_t* __restrict__ g16, int nkt) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using G = Geo<HDP>;
-  constexpr int LH = G::LH, LS = kTile + 8, KF = HDP / 16, NT = kTile / 8, DT = HDP / 8;
+  constexpr int LH = G::LH, LS = kTile + 8, KF = kKSteps<HDP>, NT = kTile / 8, DT = HDP / 8;
   VJ_DYNAMIC_SMEM(smem);
   bf16* const Ks = smem_tile<HDP>(smem, 4);
   bf16* const dSt = reinterpret_cast<bf16*>(smem + 5 * G::tile);  // [key][query]
@@ -660,13 +681,13 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
     float st[1][NT][4], dpt[1][NT][4];
-    scores<1, KF, NT>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
+    scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
     accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
-    scores<1, KF, NT>(dpt, vf, dOs, LH);           // dPᵀ = V dOᵀ
+    scores<1, KF, NT, kHalfStep<HDP>>(dpt, vf, dOs, LH);           // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; j++) {
 #pragma unroll

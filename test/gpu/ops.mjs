@@ -230,6 +230,7 @@ attnCase('cross hd=96 Nq=1 Nk=1000', 2, 1, 1000, 2, 96, false);
 // ViT-L/16's sequence: minutes under the CPU emulator (cudaInfo().emulated), so only on a real GPU.
 if (!info.emulated) attnCase('self hd=64 N=1568 (ViT-L/16)', 1, 1568, 1568, 2, 64, true, true);
 attnCase('self hd=32 N=77', 2, 77, 77, 3, 32, true, true);
+attnCase('self hd=24 N=100 (the predictor\'s width)', 2, 100, 100, 3, 24, true, true, true);
 attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true);
 attnCase('self hd=128 N=65', 1, 65, 65, 2, 128, true, true);
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true, true, true);

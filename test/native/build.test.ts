@@ -46,7 +46,7 @@ test('CUDA code is in the addon when nvcc is available', () => {
 // size: the dK, dV kernel at 96 (20 bytes) and the one-pass backward at 64 (8 bytes; it is not
 // the default schedule, and every rearrangement tried moved the spill rather than removing it).
 const SPILL_BUDGET: Record<string, number> = { 'tc_bwd_dkv_kernel<96>': 20, 'tc_bwd_fused_kernel<64>': 8 };
-test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32, 64 and 96 (ptxas: no spills beyond the budget)', () => {
+test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 32, 64 and 96 (ptxas: no spills beyond the budget)', () => {
   if (!hasNvcc) return;
   const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'attention_tc.o');
   const r = spawnSync('nvcc', ['-O3', '-std=c++17', '--generate-code=arch=compute_90,code=sm_90', '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, 'native/cuda/attention_tc.cu'), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
@@ -71,7 +71,7 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 32, 6
     assert.ok(v.spill <= (SPILL_BUDGET[kernel] ?? 0), `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
     assert.ok(v.regs > 0 && v.regs <= 255, `${kernel}: ${v.regs} registers`);
   }
-  assert.is(checked.length, 12, `kernels found: ${checked.join(', ')}`);
+  assert.is(checked.length, 16, `kernels found: ${checked.join(', ')}`);
 });
 
 test('without a GPU the addon loads, and asking for CUDA says why', () => {

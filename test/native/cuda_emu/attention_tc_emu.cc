@@ -1,6 +1,6 @@
 // The tensor-core attention kernels (native/cuda/attention_tc_kernels.cuh) run on the CPU under
 // the CUDA emulator (cuda_emu.h, mma.sync from its fragment layouts), against a float64 reference on the same bf16-rounded
-// inputs. Awkward shapes: sequence lengths off the 64-row tile, head_dim padded (80 -> 96),
+// inputs. Awkward shapes: sequence lengths off the 64-row tile, head_dim padded (80 -> 96, 20 -> 24),
 // fused qkv with column offsets, cross-attention with 1 query. Output buffers start as NaN, so an
 // element a kernel forgets to write fails. Built and run by test/native/attention_tc_emu.test.ts:
 //   g++ -std=c++17 -O2 -fno-strict-aliasing -Itest/native/cuda_emu/include -Inative test/native/cuda_emu/attention_tc_emu.cc
@@ -60,7 +60,8 @@ void run(const AttnArgs& a, bool backward, bool fused) {
 }
 
 void dispatch(const AttnArgs& a, bool backward, bool fused = false) {
-  if (a.hd <= 32) run<32>(a, backward, fused);
+  if (a.hd <= 24) run<24>(a, backward, fused);
+  else if (a.hd <= 32) run<32>(a, backward, fused);
   else if (a.hd <= 64) run<64>(a, backward, fused);
   else if (a.hd <= 96) run<96>(a, backward, fused);
   else run<128>(a, backward, fused);
@@ -249,7 +250,9 @@ int main() {
       {"cross hd=64 Nq=5 Nk=300 B=2 H=2", 2, 5, 300, 2, 64, false},
       {"cross hd=16 Nq=1 Nk=70 B=1 H=1", 1, 1, 70, 1, 16, false},
       // head_dim off the 8-element chunks: the scalar tile loads (the others take 16-byte ones)
-      {"self hd=20 (pad 32) N=70 B=1 H=3", 1, 70, 70, 3, 20, true},
+      {"self hd=20 (pad 24) N=70 B=1 H=3", 1, 70, 70, 3, 20, true},
+      // the predictor's width: an 8-wide last k-step and an odd column block, no padding
+      {"self hd=24 N=100 B=2 H=2", 2, 100, 100, 2, 24, true},
   };
   int n = 0;
   for (const Case& c : cases)
