@@ -58,10 +58,17 @@ void bwd_fused(const AttnArgs& a, const float* D, const uint16_t* g16) {
   check_launch("attentionBwd (bf16 fused)");
 }
 
+// VJEPA_CUDA_ATTN_NO_HD24=1 pads head_dim <= 24 to 32 as before the 24-wide kernels, so that a
+// benchmark can time both (read at each call).
+bool hd24_off() {
+  const char* e = std::getenv("VJEPA_CUDA_ATTN_NO_HD24");
+  return e && e[0] == '1';
+}
+
 // Calls f(std::integral_constant<int, HDP>) with head_dim padded to the kernels' widths.
 template <class F>
 decltype(auto) with_hdp(int64_t hd, F&& f) {
-  if (hd <= 24) return f(std::integral_constant<int, 24>{});
+  if (hd <= 24 && !hd24_off()) return f(std::integral_constant<int, 24>{});
   if (hd <= 32) return f(std::integral_constant<int, 32>{});
   if (hd <= 64) return f(std::integral_constant<int, 64>{});
   if (hd <= 96) return f(std::integral_constant<int, 96>{});

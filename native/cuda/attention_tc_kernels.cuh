@@ -232,12 +232,6 @@ __device__ __forceinline__ void mma_kstep(float (&acc)[MR][DT][4], const uint32_
   }
 }
 
-// Lane 8i + r's row pointer into a row-major tile for mma_kstep.
-__device__ __forceinline__ const bf16* trans_rows(const bf16* V, int ld) {
-  const int lane = threadIdx.x & 31, i = lane >> 3;
-  return V + ((i & 1) * 8 + (lane & 7)) * ld + (i >> 1) * 8;
-}
-
 // acc[m] += P_m · V with P_m the warp's [16][NT*8] register scores (rounded to bf16 here) and V a
 // row-major tile [NT*8][HDP] in shared memory: the accumulator layout of two adjacent score tiles
 // is the A fragment of one 16-wide k-step.
@@ -622,9 +616,9 @@ __device__ __forceinline__ void red_add(float* dst, float x, float y, bool both,
 }
 
 // The backward in one pass over the scores (FlashAttention-2's own schedule): per 64-key tile,
-// as tc_bwd_dkv_kernel, and with each query tile's dSᵀ (already in registers for dK) stored to
-// shared memory as bf16, so that the block also computes that tile's dQ += scale · dS K (warp w:
-// queries [16w, 16w+16), K kept in tile 4) and adds it to dQ by atomics. That saves the dQ
+// as tc_bwd_dkv_kernel, except that each query tile's dSᵀ goes to shared memory as bf16 and is
+// read back for dK += dSᵀ Q and, transposed, for that tile's dQ += scale · dS K (warp w: queries
+// [16w, 16w+16), K kept in tile 4), which is added to dQ by atomics. That saves the dQ
 // kernel's second pass (S, P and dP again: 3 of the 7 products and half the exponentials) for
 // 64 x hd atomic adds per tile pair, in an order that varies from run to run: dQ is not bitwise
 // reproducible. tc_bwd_prep_kernel clears dQ first.

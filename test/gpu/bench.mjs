@@ -16,17 +16,19 @@ function timeit(A, fn, iters = 20) {
   return (performance.now() - t0) / iters;
 }
 
-// Runs fn with VJEPA_CUDA_ATTN_BWD set (the addon reads it at each backward call).
-export function withAttnBwd(schedule, fn) {
-  const before = process.env.VJEPA_CUDA_ATTN_BWD;
-  process.env.VJEPA_CUDA_ATTN_BWD = schedule;
+// Runs fn with an environment variable set; the addon reads VJEPA_CUDA_ATTN_BWD and
+// VJEPA_CUDA_ATTN_NO_HD24 at each call, so one run can time both settings.
+export function withEnv(name, value, fn) {
+  const before = process.env[name];
+  process.env[name] = value;
   try {
     return fn();
   } finally {
-    if (before === undefined) delete process.env.VJEPA_CUDA_ATTN_BWD;
-    else process.env.VJEPA_CUDA_ATTN_BWD = before;
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
   }
 }
+export const withAttnBwd = (schedule, fn) => withEnv('VJEPA_CUDA_ATTN_BWD', schedule, fn);
 
 const TORCH = String.raw`
 import torch, torch.nn.functional as F, json, sys
@@ -130,6 +132,7 @@ export async function bench(A, size = {}) {
   };
   ours.attn_pred_fwd_bwd = timeit(A, predStep);
   ours.attn_pred_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, predStep));
+  ours.attn_pred_fwd_bwd_pad32 = withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () => timeit(A, predStep));
   for (const t of [a16, b16, wq, bq, yq, qkv16, o16, qkvp, op, doutp, dqkvp, qkvp32]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
 
@@ -154,7 +157,7 @@ export async function bench(A, size = {}) {
   console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
   console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd)}x`);
   console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_fused)}x`);
-  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)}, one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}), one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }

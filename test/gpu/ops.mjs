@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withAttnBwd } from './bench.mjs';
+import { withAttnBwd, withEnv } from './bench.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -231,6 +231,8 @@ attnCase('cross hd=96 Nq=1 Nk=1000', 2, 1, 1000, 2, 96, false);
 if (!info.emulated) attnCase('self hd=64 N=1568 (ViT-L/16)', 1, 1568, 1568, 2, 64, true, true);
 attnCase('self hd=32 N=77', 2, 77, 77, 3, 32, true, true);
 attnCase('self hd=24 N=100 (the predictor\'s width)', 2, 100, 100, 3, 24, true, true, true);
+withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () =>
+  attnCase('self hd=24 N=100, padded to 32 (VJEPA_CUDA_ATTN_NO_HD24=1)', 2, 100, 100, 3, 24, true, true, true));
 attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true);
 attnCase('self hd=128 N=65', 1, 65, 65, 2, 128, true, true);
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true, true, true);
