@@ -57,7 +57,8 @@ export interface NativeAddon {
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 
-  gemm(A: H, B: H, C: H, transA: boolean, transB: boolean, alpha: number, beta: number, bias: OptH): void;
+  /** C = alpha op(A) op(B) + beta C + bias (+ residual, with beta 0; it may be C). */
+  gemm(A: H, B: H, C: H, transA: boolean, transB: boolean, alpha: number, beta: number, bias: OptH, residual?: OptH): void;
   gemmGelu(A: H, B: H, C: H, pre: OptH, transB: boolean, bias: OptH): void;
   /** bf16: tensor-core products on CUDA (sm_80+); ignored by the CPU backend. */
   attentionFwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, heads: number, scale: number, bf16?: boolean): void;

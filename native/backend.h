@@ -39,6 +39,11 @@ struct GemmArgsT {
   // pre-activation rounded to bf16 (fc1's bf16 output is its input there). Then cuBLASLt writes
   // the bf16 pre-activation with the bias in its epilogue and no fp32 product goes to memory.
   const uint16_t* bias16 = nullptr;
+  // A residual in C's layout (fp32 C, beta 0, no GELU): C = alpha op(A) op(B) + bias + R, the
+  // transformer block's x + proj(...) in the GEMM. R may be C itself. cuBLASLt reads it as its C
+  // and writes D = C: the add costs no pass of its own; other paths copy it into C first
+  // (residual_into_c).
+  const float* R = nullptr;
 
   // The same product over other operands of the same layout (the CPU's widened bf16 copies).
   template <class To>
@@ -50,10 +55,21 @@ struct GemmArgsT {
     g.B = b, g.ldb = ldb, g.stride_b = stride_b;
     g.C = C, g.ldc = ldc, g.stride_c = stride_c;
     g.alpha = alpha, g.beta = beta, g.bias = bias, g.gelu = gelu, g.pre = pre;
-    g.C16 = C16, g.pre16 = pre16, g.bias16 = bias16;
+    g.C16 = C16, g.pre16 = pre16, g.bias16 = bias16, g.R = R;
     return g;
   }
 };
+
+// A GEMM with a residual as a plain accumulating one: C = R (copy(dst, src, n) copies n floats,
+// skipped when R is C), then beta 1. C is contiguous (the bindings make it so), R in its layout.
+template <class In, class Copy>
+GemmArgsT<In> residual_into_c(const GemmArgsT<In>& g, Copy copy) {
+  GemmArgsT<In> h = g;
+  if (g.R != g.C) copy(g.C, g.R, (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N));
+  h.R = nullptr;
+  h.beta = 1.f;
+  return h;
+}
 using GemmArgs = GemmArgsT<float>;
 using GemmBf16Args = GemmArgsT<uint16_t>;
 

@@ -77,8 +77,16 @@ static void run_gemm(const Backend& be, const char* op, G& g) {
 // own scratch where it needs one (cuBLASLt rounds in the GEMM and needs none).
 template <class G>
 static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, Tensor& C, bool ta, bool tb,
-                      Tensor* bias, float alpha, float beta, Tensor* pre, bool gelu) {
+                      Tensor* bias, float alpha, float beta, Tensor* pre, bool gelu, Tensor* residual = nullptr) {
   G g = make_gemm<G>(op, A, B, C, ta, tb, bias);
+  if (residual) {
+    if (C.dtype != DType::F32 || residual->dtype != DType::F32)
+      fail(std::string(op) + ": a residual needs float32 C and residual, got C " + C.desc() + ", residual " +
+           residual->desc());
+    check_same_shape(op, "C", C, "residual", *residual);
+    if (beta != 0.f) fail(std::string(op) + ": beta must be 0 with a residual (C = A B + bias + residual)");
+    g.R = residual->f32();
+  }
   g.alpha = alpha;
   g.beta = beta;
   g.gelu = gelu;
@@ -93,7 +101,8 @@ static void gemm_into(const Backend& be, const char* op, Tensor& A, Tensor& B, T
   run_gemm(be, op, g);
 }
 
-// gemm(A, B, C, transA, transB, alpha, beta, bias|null): C = alpha op(A) op(B) + beta C + bias.
+// gemm(A, B, C, transA, transB, alpha, beta, bias|null, residual?): C = alpha op(A) op(B) + beta C
+// + bias (+ residual, with beta 0: a transformer block's x + proj(...) in one GEMM; it may be C).
 // A and B float32 or both bfloat16; C float32, or bfloat16 (rounded once, beta 0; the bias is then
 // rounded to bf16 too, or given in bfloat16).
 VJ_BINDING(gemm) {
@@ -102,9 +111,10 @@ VJ_BINDING(gemm) {
   bool ta = a.boolean(3, "transA"), tb = a.boolean(4, "transB");
   float alpha = (float)a.num(5, "alpha"), beta = (float)a.num(6, "beta");
   Tensor* bias = a.opt_tensor(7, "bias");
-  const Backend& be = same_device("gemm", {&A, &B, &C, bias});
-  if (bf16_operands("gemm", A, B)) gemm_into<GemmBf16Args>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false);
-  else gemm_into<GemmArgs>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false);
+  Tensor* R = a.opt_tensor(8, "residual");
+  const Backend& be = same_device("gemm", {&A, &B, &C, bias, R});
+  if (bf16_operands("gemm", A, B)) gemm_into<GemmBf16Args>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false, R);
+  else gemm_into<GemmArgs>(be, "gemm", A, B, C, ta, tb, bias, alpha, beta, nullptr, false, R);
   return info.Env().Undefined();
 }
 

@@ -3,6 +3,7 @@
 // This file also provides the ISA files with threads and scratch memory (see gemm_kernels.h).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "cpu/bf16.h"
@@ -100,6 +101,7 @@ void gemm_parallel(void (*fn)(void*, int, int), void* ctx) {
 
 void gemm(const GemmArgs& g) {
   if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  if (g.R) return gemm(residual_into_c(g, [](float* d, const float* s, size_t n) { std::memcpy(d, s, n * sizeof(float)); }));
   if (g.C16 || g.pre16) return gemm_narrowed(g);
   if (g.K <= 0 || g.alpha == 0.f) return gemm_no_product(g);
   switch (isa()) {

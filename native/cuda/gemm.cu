@@ -197,7 +197,7 @@ bool lt_product(const GemmArgsT<In>& g, cudaDataType_t in_type, float* C, uint16
   c.ta = g.trans_a, c.tb = g.trans_b;
   c.M = g.M, c.N = g.N, c.K = g.K, c.lda = g.lda, c.ldb = g.ldb, c.ldc = g.ldc;
   c.A = g.A, c.B = g.B, c.in_type = in_type;
-  c.C = C, c.C16 = C16, c.bias = g.bias, c.bias16 = g.bias16, c.alpha = g.alpha;
+  c.C = C, c.C16 = C16, c.bias = g.bias, c.bias16 = g.bias16, c.alpha = g.alpha, c.R = g.R;
   if (!gemm_lt(c)) return false;
   count_launch();  // the cuBLAS paths count theirs in check_launch
   return true;
@@ -208,7 +208,7 @@ bool lt_product(const GemmArgsT<In>& g, cudaDataType_t in_type, float* C, uint16
 // or a scratch), then gelu_rows_bf16_kernel reads it: half the bytes of an fp32 product.
 template <class In>
 bool try_lt(const GemmArgsT<In>& g, cudaDataType_t in_type) {
-  if (!g.gelu) return (g.bias || g.bias16 || g.C16) && lt_product(g, in_type, g.C, g.C16);
+  if (!g.gelu) return (g.bias || g.bias16 || g.C16 || g.R) && lt_product(g, in_type, g.C, g.C16);
   if (!g.C16 || g.pre) return false;
   std::optional<Scratch> ws;
   uint16_t* P16 = g.pre16;
@@ -233,6 +233,14 @@ float* product_buffer(const GemmArgsT<In>& g, std::optional<Scratch>& ws) {
   return ws->as<float>();
 }
 
+// The residual copied into C on the stream, for the paths that cannot read it as Lt does.
+template <class In>
+GemmArgsT<In> residual_copied(const GemmArgsT<In>& g) {
+  return residual_into_c(g, [](float* d, const float* s, size_t n) {
+    check(cudaMemcpyAsync(d, s, n * sizeof(float), cudaMemcpyDeviceToDevice, stream()), "gemm residual (cudaMemcpyAsync)");
+  });
+}
+
 }  // namespace
 
 void gemm(const GemmArgs& g) {
@@ -241,6 +249,7 @@ void gemm(const GemmArgs& g) {
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
   if (try_lt(g, CUDA_R_32F)) return;
+  if (g.R) return gemm(residual_copied(g));
   std::optional<Scratch> ws;
   float* C = product_buffer(g, ws);
   if (no_product(op, C, epilogue_of(g), g.alpha, g.beta, d)) return;
@@ -265,6 +274,7 @@ void gemm_bf16(const GemmBf16Args& g) {
   Dims d{g.batch, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c, g.trans_a, g.trans_b};
   check_dims(op, d);
   if (try_lt(g, CUDA_R_16BF)) return;
+  if (g.R) return gemm_bf16(residual_copied(g));
   std::optional<Scratch> ws;
   float* C = product_buffer(g, ws);
   if (no_product(op, C, epilogue_of(g), g.alpha, g.beta, d)) return;

@@ -26,7 +26,7 @@ constexpr size_t kWorkspaceBytes = 32u << 20;  // NVIDIA's recommendation for Ho
 struct Key {
   int64_t M, N, K, lda, ldb, ldc;
   int ta, tb, in, out, bias, compute, dev;
-  uint32_t align[3];
+  uint32_t align[4];  // B, A, D, and Lt's C (the residual; D when there is none)
   bool operator==(const Key& o) const { return std::memcmp(this, &o, sizeof(Key)) == 0; }
 };
 struct KeyHash {
@@ -86,7 +86,7 @@ Plan make_plan(const blas::LtApi& lt, const LtCall& c, const Key& k) {
   lt.pref_set(pref, blas::kLtMaxWorkspace, &ws, sizeof ws);
   lt.pref_set(pref, blas::kLtAlignA, &k.align[0], sizeof(uint32_t));
   lt.pref_set(pref, blas::kLtAlignB, &k.align[1], sizeof(uint32_t));
-  lt.pref_set(pref, blas::kLtAlignC, &k.align[2], sizeof(uint32_t));
+  lt.pref_set(pref, blas::kLtAlignC, &k.align[3], sizeof(uint32_t));
   lt.pref_set(pref, blas::kLtAlignD, &k.align[2], sizeof(uint32_t));
   blas::LtHeuristic h{};
   int n = 0;
@@ -117,6 +117,7 @@ bool gemm_lt(const LtCall& c) {
   k.compute = c.in_type == CUDA_R_32F && blas::tf32() ? blas::kCompute32FFastTf32 : blas::kCompute32F;
   k.dev = current_device();
   k.align[0] = alignment(c.B), k.align[1] = alignment(c.A), k.align[2] = alignment(D);
+  k.align[3] = c.R ? alignment(c.R) : k.align[2];
   std::lock_guard<std::mutex> lk(g_mu);
   auto it = g_plans.find(k);
   if (it == g_plans.end()) it = g_plans.emplace(k, make_plan(*lt, c, k)).first;
@@ -126,9 +127,10 @@ bool gemm_lt(const LtCall& c) {
     const void* bias = c.bias16 ? static_cast<const void*>(c.bias16) : static_cast<const void*>(c.bias);
     set(lt->desc_set(p.desc, blas::kLtBiasPointer, &bias, sizeof bias), "cublasLtMatmulDescSetAttribute");
   }
-  const float alpha = c.alpha, beta = 0.f;
+  const float alpha = c.alpha, beta = c.R ? 1.f : 0.f;
   void* out = const_cast<void*>(D);
-  set(lt->matmul(blas::lt_handle(), p.desc, &alpha, c.B, p.a, c.A, p.b, &beta, out, p.d, out, p.d, &p.algo,
+  const void* cin = c.R ? static_cast<const void*>(c.R) : out;
+  set(lt->matmul(blas::lt_handle(), p.desc, &alpha, c.B, p.a, c.A, p.b, &beta, cin, p.d, out, p.d, &p.algo,
                  workspace(k.dev), p.workspace, stream()),
       "cublasLtMatmul");
   g_calls++;

@@ -1,5 +1,5 @@
-// One forward-layer GEMM for cuBLASLt (gemm_lt.cu): D = alpha op(A) op(B) + bias, row-major as in
-// GemmArgs, written to C (fp32) or C16 (bf16, rounded once).
+// One forward-layer GEMM for cuBLASLt (gemm_lt.cu): D = alpha op(A) op(B) + bias (+ R), row-major
+// as in GemmArgs, written to C (fp32) or C16 (bf16, rounded once).
 #pragma once
 #include <library_types.h>
 
@@ -18,6 +18,7 @@ struct LtCall {
   const float* bias = nullptr;      // [N] or null
   const uint16_t* bias16 = nullptr;  // [N] bf16, instead of bias (with C16)
   float alpha = 1.f;
+  const float* R = nullptr;  // a residual in C's layout (fp32 C): read as Lt's C with beta 1
 };
 
 // Runs the call on cuBLASLt and returns true, or returns false (nothing done) when Lt is not

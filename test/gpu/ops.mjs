@@ -173,6 +173,13 @@ check('Lt gemm bf16 + bias -> fp32 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2)
   (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias), ['c'], 1e-4);
 check('Lt gemm bf16, no bias -> bf16 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: Zb([300, 384]) },
   (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null), ['c'], 1e-2);
+// A block's residual in the GEMM (proj, fc2): cuBLASLt reads it as its C with beta 1; R may be C.
+check('Lt gemm + bias + residual', { a: F([67, 129]), b: F([45, 129]), c: F([67, 45]), bias: F([45]), r: F([67, 45]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias, T.r), ['c']);
+check('Lt gemm bf16 + residual, no bias -> fp32 C', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: F([300, 384]), r: F([300, 384]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, null, T.r), ['c'], 1e-4);
+check('Lt gemm bf16 + bias + residual in place (R is C)', { a: Bf([300, 96]), b: Bf([384, 96], 0.2), c: F([300, 384]), bias: F([384]) },
+  (T) => A.gemm(T.a, T.b, T.c, false, true, 1, 0, T.bias, T.c), ['c'], 1e-4);
 // Mixed precision passes a bf16 C its bias in bf16 (the qkv projection, fc1): cuBLASLt adds it in
 // its epilogue; fc1's GELU then reads Lt's bf16 pre-activation (native/cuda/gemm.cu), 8 at a time
 // when the row allows it, one at a time when not (N = 130).

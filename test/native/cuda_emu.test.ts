@@ -92,7 +92,7 @@ test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees wha
   assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
 });
 
-test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give the same forward-layer GEMMs and bf16 fc1', () => {
+test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give the same forward-layer GEMMs, bf16 fc1 and residual GEMMs', () => {
   const code = `const A = require(process.env.VJEPA_ADDON);
     const rnd = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.77 + s));
     const up = (shape, data, dtype) => { const c = A.empty(shape, 'float32', 'cuda'); c.write(data);
@@ -112,6 +112,14 @@ test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give t
     const y = A.zeros([37, 40], 'bfloat16', 'cuda'), pre = A.zeros([37, 40], 'bfloat16', 'cuda');
     A.gemmGelu(x, w, y, pre, true, b);
     for (const t of [y, pre]) { const h = A.empty([37, 40], 'float32', 'cuda'); A.cast(t, h); const a = new Float32Array(1480); h.read(a); rows.push(Array.from(a)); }
+    // a block's residual in the GEMM (Lt reads it as its C with beta 1; the cuBLAS path copies it
+    // into C first), with and without a bias
+    for (const dt of ['float32', 'bfloat16']) {
+      const x = up([37, 24], rnd(888, 4), dt), w = up([40, 24], rnd(960, 5), dt), r = up([37, 40], rnd(1480, 7), 'float32');
+      const y = A.empty([37, 40], 'float32', 'cuda');
+      A.gemm(x, w, y, false, true, 1, 0, dt === 'float32' ? up([40], rnd(40, 6), 'float32') : null, r);
+      const a = new Float32Array(1480); y.read(a); rows.push(Array.from(a));
+    }
     console.log('lt ' + A.cudaInfo().ltGemms);
     console.log('out ' + JSON.stringify(rows));`;
   const viaLt = run(process.execPath, ['-e', code], 5 * 60_000);
@@ -121,12 +129,12 @@ test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give t
     return JSON.parse(/out (\[.*\])/.exec(r.out)?.[1] ?? '[]') as number[][];
   };
   const lt = parse(viaLt), cublas = parse(viaCublas);
-  assert.is(lt.length, 5);
-  assert.match(viaLt.out, /lt 4\b/, 'all four GEMMs ran on cuBLASLt');
+  assert.is(lt.length, 7);
+  assert.match(viaLt.out, /lt 6\b/, 'all six GEMMs ran on cuBLASLt');
   assert.match(viaCublas.out, /lt 0\b/, 'none with VJEPA_CUDA_NO_LT=1');
   // the same fp32 products (summed in another order) plus the same bias, rounded once (the GELU of
   // a pre-activation that rounded the other way differs by about one bf16 step too)
-  for (let k = 0; k < 5; k++)
+  for (let k = 0; k < 7; k++)
     for (let i = 0; i < lt[k].length; i++)
       assert.ok(Math.abs(lt[k][i] - cublas[k][i]) <= (k === 3 ? 1e-3 : 1e-5) + 8e-3 * Math.abs(cublas[k][i]), `case ${k} element ${i}: ${lt[k][i]} vs ${cublas[k][i]}`);
 });

@@ -273,6 +273,39 @@ test('gemm: K = 0 and alpha = 0 leave C = beta C + bias without reading A, B', (
   });
 });
 
+// A transformer block's x + proj(...): C = op(A) op(B) + bias + R in one call (C's old contents
+// ignored; R may be C itself), against the float64 reference with R as a beta-1 C0.
+test('gemm: residual (C = A op(B) + bias + R), R apart from C or C itself, vs float64', () => {
+  const rng = mulberry32(11);
+  for (const [M, N, K, tb, withBias] of [[1, 1, 1, false, false], [29, 65, 17, true, true], [100, 97, 385, true, true], [13, 31, 15, false, true]] as [number, number, number, boolean, boolean][]) {
+    const A = randArray(rng, M * K), B = randArray(rng, K * N), R = randArray(rng, M * N, 3);
+    const bias = withBias ? randArray(rng, N) : null;
+    const c: Case = { batch: 1, M, N, K, ta: false, tb, aBatched: false, bBatched: false, alpha: 1, beta: 1, bias: withBias };
+    const ref = reference(c, A, B, R, bias);
+    sweep((label) => {
+      const Ah = f32([M, K], A), Bh = f32(tb ? [N, K] : [K, N], B), bh = bias ? f32([N], bias) : null;
+      const Ch = f32([M, N], new Float32Array(M * N).fill(NaN)), Rh = f32([M, N], R);
+      native.gemm(Ah, Bh, Ch, false, tb, 1, 0, bh, Rh);
+      checkClose(read(Ch), ref, K, `${label} ${M}x${N}x${K} residual apart`);
+      assert.equal(Array.from(read(Rh)), Array.from(R), `${label}: the residual is left as it was`);
+      native.gemm(Ah, Bh, Rh, false, tb, 1, 0, bh, Rh);  // in place: R is C
+      checkClose(read(Rh), ref, K, `${label} ${M}x${N}x${K} residual in place`);
+      freeAll();
+    });
+  }
+});
+
+test('gemm: a residual with a bf16 C, another shape, or beta != 0 is refused, naming it', () => {
+  try {
+    const A = f32([3, 4]), B = f32([4, 6]), C = f32([3, 6]);
+    assert.throws(() => native.gemm(A, B, C, false, false, 1, 0, null, f32([3, 5])), (e: Error) => /residual/.test(e.message) && /\[3,5\]/.test(e.message));
+    assert.throws(() => native.gemm(A, B, C, false, false, 1, 1, null, f32([3, 6])), (e: Error) => /beta must be 0 with a residual/.test(e.message));
+    assert.throws(() => native.gemm(A, B, handles.make([3, 6], 'bfloat16'), false, false, 1, 0, null, f32([3, 6])), (e: Error) => /residual needs float32 C/.test(e.message));
+  } finally {
+    freeAll();
+  }
+});
+
 test('gemm: mismatched shapes throw an Error naming the shapes', () => {
   try {
     const A = f32([3, 4]), B = f32([5, 6]), C = f32([3, 6]);

@@ -163,8 +163,9 @@ LT_API int cublasLtMatmulPreferenceSetAttribute(LtPref* p, int attr, const void*
   uint32_t align;
   return attr >= 5 && attr <= 8 ? put(align, buf, size) : 7;
 }
-// One "algorithm" for fp32 or bf16 operands of one type, an fp32 or bf16 output (C = D) and a bias
-// of the output's type; anything else is NOT_SUPPORTED, which sends our code to its cuBLAS path.
+// One "algorithm" for fp32 or bf16 operands of one type, an fp32 or bf16 output (C's layout is
+// D's) and a bias of the output's type; anything else is NOT_SUPPORTED, which sends our code to its
+// cuBLAS path. beta 0, or 1 with an fp32 C (a residual), possibly at another address than D.
 // (The real Lt, cuBLAS 13 on an H200, had no algorithm for a bf16 output with an fp32 bias.)
 LT_API int cublasLtMatmulAlgoGetHeuristic(void*, LtDesc* d, LtLayout* a, LtLayout* b, LtLayout* c, LtLayout* dl,
                                           LtPref*, int requested, void* results, int* count) {
@@ -179,9 +180,10 @@ LT_API int cublasLtMatmulAlgoGetHeuristic(void*, LtDesc* d, LtLayout* a, LtLayou
   return 0;
 }
 LT_API int cublasLtMatmul(void*, LtDesc* d, const void* alpha, const void* A, LtLayout* al, const void* B,
-                          LtLayout* bl, const void* beta, const void*, LtLayout*, void* D, LtLayout* dl, const void*,
+                          LtLayout* bl, const void* beta, const void* C, LtLayout*, void* D, LtLayout* dl, const void*,
                           void*, size_t, void*) {
-  if (*static_cast<const float*>(beta) != 0.f) return 15;  // our calls never accumulate
+  const float be = *static_cast<const float*>(beta);
+  if (be != 0.f && (be != 1.f || dl->type != CUDA_R_32F)) return 15;  // our calls add a residual or nothing
   const long long m = (long long)dl->rows, n = (long long)dl->cols;
   const long long k = d->transa ? (long long)al->rows : (long long)al->cols;
   const float al0 = *static_cast<const float*>(alpha);
@@ -194,6 +196,7 @@ LT_API int cublasLtMatmul(void*, LtDesc* d, const void* alpha, const void* A, Lt
         s += a * bv;
       }
       float v = (float)(al0 * s);  // the fp32 accumulator, then the epilogue in fp32
+      if (be != 0.f) v += static_cast<const float*>(C)[i + j * dl->ld];
       if (d->epilogue == 4)
         v += d->bias_type == CUDA_R_16BF ? bf16_to_float(static_cast<const uint16_t*>(d->bias)[i])
                                          : static_cast<const float*>(d->bias)[i];
