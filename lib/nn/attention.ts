@@ -22,13 +22,14 @@ export class Attention extends Module {
     this.qkv = this.child('qkv', new Linear(dim, 3 * dim, rng));
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
-  forward(x: Tensor): Tensor {
+  /** proj(attention(x)), plus residual when given (added by proj's GEMM: the block's x + attn(...)). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     // qkv stays while a graph holds it: the attention backward reads it. Its output is saved by
     // attention and proj. Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
     const qkv = this.qkv.forward(x, OPERAND);
     const o = selfAttention(qkv, this.heads);
     releaseUngraphed(qkv, o);
-    const out = this.proj.forward(o);
+    const out = this.proj.forward(o, residual ? { residual } : undefined);
     o.release();
     return out;
   }

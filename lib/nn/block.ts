@@ -24,8 +24,9 @@ export class Block extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(x: Tensor): Tensor {
-    const h = residual(x, this.norm1.forward(x, OPERAND), (n) => this.attn.forward(n));
-    const out = residual(h, this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n));
+    // The residual adds happen in proj's and fc2's GEMMs (LinearOptions.residual).
+    const h = consume(this.norm1.forward(x, OPERAND), (n) => this.attn.forward(n, x));
+    const out = consume(this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n, h));
     releaseUngraphed(h, out);
     return out;
   }
@@ -45,19 +46,17 @@ export class CrossAttentionBlock extends Module {
     this.mlp = this.child('mlp', new Mlp(dim, mlpHidden, rng));
   }
   forward(q: Tensor, x: Tensor): Tensor {
-    const h = residual(q, this.norm1.forward(x, OPERAND), (n) => this.xattn.forward(q, n));
-    return residual(h, this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n));
+    // No GEMM ends the cross-attention (its proj is not applied), so that residual is an add.
+    const a = consume(this.norm1.forward(x, OPERAND), (n) => this.xattn.forward(q, n));
+    const h = add(q, a);
+    a.release();
+    return consume(this.norm2.forward(h, OPERAND), (n) => this.mlp.forward(n, h));
   }
 }
 
-/**
- * x + f(normed). The normed input and f's output are released once consumed: the linear layers
- * inside f saved their own views (or bf16 copies) and the add saves nothing.
- */
-function residual(x: Tensor, normed: Tensor, f: (n: Tensor) => Tensor): Tensor {
-  const a = f(normed);
+/** f(normed), releasing normed once consumed: the linear layers inside f saved their own views (or bf16 copies). */
+function consume(normed: Tensor, f: (n: Tensor) => Tensor): Tensor {
+  const out = f(normed);
   normed.release();
-  const h = add(x, a);
-  a.release();
-  return h;
+  return out;
 }

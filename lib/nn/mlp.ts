@@ -13,9 +13,10 @@ export class Mlp extends Module {
     this.fc1 = this.child('fc1', new Linear(dim, hidden, rng));
     this.fc2 = this.child('fc2', new Linear(hidden, dim, rng));
   }
-  forward(x: Tensor): Tensor {
+  /** fc2(gelu(fc1(x))), plus residual when given (added by fc2's GEMM: the block's x + mlp(...)). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const h = linearGelu(x, this.fc1.weight, this.fc1.bias);
-    const out = linear(h, this.fc2.weight, this.fc2.bias);
+    const out = linear(h, this.fc2.weight, this.fc2.bias, residual ? { residual } : undefined);
     h.release(); // fc2 saved its own view (or bf16 copy) of it
     return out;
   }

@@ -65,31 +65,47 @@ export interface LinearOptions {
    * is rounded to bf16 by the GEMM's epilogue instead of being stored in fp32. No effect in fp32.
    */
   productOperand?: boolean;
+  /**
+   * y = x Wᵀ + b + residual (fp32, y's shape): a block's residual add done by the GEMM, which on
+   * CUDA reads it as cuBLASLt's C (no pass of its own; elsewhere it is copied into y first). Its
+   * gradient is y's. Not with productOperand: the residual stream stays fp32.
+   */
+  residual?: Tensor;
 }
 
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
   const [dout, din] = w.shape;
   const bf16 = matmulDtype() === 'bfloat16';
+  const r = opts.residual ?? null;
+  if (r && opts.productOperand) throw new Error('linear: a residual output is fp32, not a bf16 product operand');
+  const outShape = [...x.shape.slice(0, -1), dout];
+  if (r && shapeStr(r.shape) !== shapeStr(outShape))
+    throw new Error(`linear: residual ${shapeStr(r.shape)} is not the output's shape ${shapeStr(outShape)}`);
   const op = gemmOperands(rows2d(x, 'linear', din), w, w.shape);
   const rows = op.x.shape[0];
   const outBf16 = bf16 && !!opts.productOperand;
-  const y = Tensor.empty([...x.shape.slice(0, -1), dout], outBf16 ? 'bfloat16' : 'float32', x.device);
+  const y = Tensor.empty(outShape, outBf16 ? 'bfloat16' : 'float32', x.device);
   const y2 = y.view([rows, dout]);
-  withBias(b, outBf16, (bias) => native.gemm(op.x.handle, op.w.handle, y2.handle, false, true, 1, 0, bias ? bias.handle : null));
+  const r2 = r ? r.view([rows, dout]) : null;
+  withBias(b, outBf16, (bias) =>
+    native.gemm(op.x.handle, op.w.handle, y2.handle, false, true, 1, 0, bias ? bias.handle : null, r2 ? r2.handle : null));
   y2.dispose();
-  if (!needsGrad(x, w, b)) {
+  r2?.dispose();
+  if (!needsGrad(x, w, b, r)) {
     op.x.dispose();
     op.w.dispose();
     return y;
   }
-  return record(y, 'linear', [x, w, b], [op.x, op.w], (g) => {
+  return record(y, 'linear', [x, w, b, r], [op.x, op.w], (g) => {
     const g2 = g.view([rows, dout]);
     const ga = gradOperand(g2, bf16);
     const gx = inputGrad(x, ga, op.w, din);
     const [gw, gb] = weightGrads(op.x, ga, g2, w, b);
     if (ga !== g2) ga.dispose();
     g2.dispose();
-    return [gx, gw, gb];
+    // The residual's gradient is y's own: a view (the engine frees only its handle; the reads of
+    // g above are ordered before any in-place accumulation into it).
+    return [gx, gw, gb, r && r.requiresGrad ? g.view(r.shape) : null];
   });
 }
 

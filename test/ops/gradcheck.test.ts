@@ -75,6 +75,8 @@ function gradcheck(name: string, inputs: Tensor[], f: (xs: Tensor[]) => Tensor, 
 
 test('linear (3-D input, bias)', () => gradcheck('linear', [leaf([2, 5, 7]), leaf([3, 7]), leaf([3])], ([x, w, b]) => linear(x, w, b)));
 test('linear without bias', () => gradcheck('linear', [leaf([4, 6]), leaf([5, 6])], ([x, w]) => linear(x, w, null)));
+test('linear with a residual (the block\'s x + proj(...) in the GEMM)', () =>
+  gradcheck('linear', [leaf([2, 5, 7]), leaf([3, 7]), leaf([3]), leaf([2, 5, 3])], ([x, w, b, r]) => linear(x, w, b, { residual: r })));
 test('linearGelu (fused fc1 + GELU)', () => gradcheck('linearGelu', [leaf([3, 4, 6]), leaf([9, 6]), leaf([9])], ([x, w, b]) => linearGelu(x, w, b)));
 test('layerNorm affine', () => gradcheck('layerNorm', [leaf([3, 4, 7]), leaf([7]), leaf([7])], ([x, w, b]) => layerNorm(x, w, b, 1e-6)));
 test('layerNorm without affine', () => gradcheck('layerNorm', [leaf([5, 9])], ([x]) => layerNorm(x, null, null, 1e-5)));
@@ -123,6 +125,7 @@ test('crossEntropy', () => {
 test('a shape mismatch names the op and shapes', () => {
   tidy(() => {
     assert.throws(() => linear(randn([2, 5]), randn([3, 4]), null), /linear: input \[2,5\] does not end in the weight's in_features 4/);
+    assert.throws(() => linear(randn([2, 4]), randn([3, 4]), null, { residual: randn([2, 4]) }), /linear: residual \[2,4\] is not the output's shape \[2,3\]/);
     assert.throws(() => add(randn([2, 5]), randn([3, 4])), /add: shapes \[2,5\] and \[3,4\] differ/);
   });
 });
