@@ -453,6 +453,32 @@ __global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint
   }
 }
 
+// Q, dO, lse (in base 2) and D of the query tile at q0 into stage s (tiles 2s, 2s+1; lse2s and Ds
+// hold [2][64]), as one cp.async group: the refill of the dK, dV and one-pass kernels. lse and D
+// travel by cp.async too: a plain load here would hold every thread up for a global memory
+// latency, in each iteration, before the current tile's products. g16 and Dg as tc_bwd_prep_kernel
+// writes them (Dg: D, then lse in base 2).
+template <int HDP>
+__device__ __forceinline__ void stage_query_tile(unsigned char* smem, float* lse2s, float* Ds, const AttnArgs& a,
+                                                 const uint16_t* __restrict__ g16, const float* __restrict__ Dg,
+                                                 int64_t b, int64_t h, int64_t bh, int q0, int s) {
+  const int hd = (int)a.hd, nq = min(kTile, (int)a.Nq - q0);
+  const int64_t C = a.H * a.hd, row = b * a.Nq + q0, rb = bh * a.Nq + q0;
+  const float* L2g = Dg + a.B * a.H * a.Nq;
+  stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, row * a.q_rs + h * hd, a.q_rs, nq, hd);
+  stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + row * C + h * hd, C, nq, hd);
+  for (int i = threadIdx.x; i < kTile; i += kThreads) {
+    if (i < nq) {
+      cp_async4(lse2s + s * kTile + i, L2g + rb + i);
+      cp_async4(Ds + s * kTile + i, Dg + rb + i);
+    } else {
+      lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
+      Ds[s * kTile + i] = 0.f;
+    }
+  }
+  cp_async_commit();
+}
+
 // Per 64-key tile (warp w: keys [16w, 16w+16)): Sᵀ = K Qᵀ and dPᵀ = V dOᵀ in registers, then
 // dV += Pᵀ dO and dK += scale · dSᵀ Q, looping over query tiles (Q, dO, lse and D of the next
 // one staged while this one computes). g16 is tc_bwd_prep_kernel's bf16 dO.
@@ -470,26 +496,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  const int64_t C = a.H * a.hd, qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * C + h * hd, rb = bh * a.Nq;
-  // Q, dO, lse (in base 2) and D of the query tile at q0 into stage s, as one cp.async group.
-  // lse and D travel by cp.async too: a plain load here would hold every thread up for a global
-  // memory latency, in each iteration, before the current tile's products.
-  const float* L2g = Dg + a.B * a.H * a.Nq;  // lse in base 2 (tc_bwd_prep_kernel)
-  auto stage_q = [=](int q0, int s) {
-    const int nq = min(kTile, Nq - q0);
-    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
-    stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + gb + (int64_t)q0 * C, C, nq, hd);
-    for (int i = threadIdx.x; i < kTile; i += kThreads) {
-      if (i < nq) {
-        cp_async4(lse2s + s * kTile + i, L2g + rb + q0 + i);
-        cp_async4(Ds + s * kTile + i, Dg + rb + q0 + i);
-      } else {
-        lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
-        Ds[s * kTile + i] = 0.f;
-      }
-    }
-    cp_async_commit();
-  };
+  auto stage_q = [=](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
   stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
   stage_rows<HDP>(smem_tile<HDP>(smem, 3), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
   cp_async_commit();
@@ -508,7 +515,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
     // dV is accumulated before dPᵀ exists, so the two score tiles are live together only through
-    // the dPᵀ product (at head_dim 96 the kernel spills 20 bytes instead of 40).
+    // the dPᵀ product (at head_dim 96 the kernel spilled 20 bytes instead of 40; none since the query-tile
+    // refill became stage_query_tile).
     float st[1][NT][4], dpt[1][NT][4];
     scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
 #pragma unroll
@@ -638,23 +646,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
   const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  const int64_t C = a.H * a.hd, qb = b * a.Nq * a.q_rs + h * hd, gb = b * a.Nq * C + h * hd, rb = bh * a.Nq;
-  const float* L2g = Dg + a.B * a.H * a.Nq;  // lse in base 2 (tc_bwd_prep_kernel)
-  auto stage_q = [=](int q0, int s) {
-    const int nq = min(kTile, Nq - q0);
-    stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, qb + (int64_t)q0 * a.q_rs, a.q_rs, nq, hd);
-    stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + gb + (int64_t)q0 * C, C, nq, hd);
-    for (int i = threadIdx.x; i < kTile; i += kThreads) {
-      if (i < nq) {
-        cp_async4(lse2s + s * kTile + i, L2g + rb + q0 + i);
-        cp_async4(Ds + s * kTile + i, Dg + rb + q0 + i);
-      } else {
-        lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
-        Ds[s * kTile + i] = 0.f;
-      }
-    }
-    cp_async_commit();
-  };
+  auto stage_q = [=](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
   // V goes to tile 2 (stage 1's, free until the loop's first refill), K to tile 4 for good.
   stage_rows<HDP>(Ks, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
   stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
