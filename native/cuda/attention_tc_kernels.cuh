@@ -660,6 +660,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
   float dk[1][DT][4], dv[1][DT][4];
   zero_acc(dk[0]);
   zero_acc(dv[0]);
+  const bool key_lo = warp * 16 + g < nk, key_hi = warp * 16 + g + 8 < nk;  // this lane's two key rows are real
 
   for (int q0 = 0, cur = 0; q0 < Nq; q0 += kTile, cur ^= 1) {
     const int nq = min(kTile, Nq - q0);
@@ -678,10 +679,12 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
     for (int j = 0; j < NT; j++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) dpt[0][j][e] = st[0][j][e] * (dpt[0][j][e] - Dq[j * 8 + 2 * t + (e & 1)]);
-      // dSᵀ for dQ, rounded as dK's product rounds it. Padded keys give finite dS against K's zero rows.
+      // dSᵀ for dQ, rounded as dK's product rounds it. A padded key's row is stored as 0: its P =
+      // 2^(0 - lse) overflows when the log-sum-exp is far below zero, and inf times K's zero row
+      // would be NaN in dQ (dK and dV drop those rows; the split dQ kernel bounds the keys).
       bf16* row = dSt + (warp * 16 + g) * LS + j * 8 + 2 * t;
-      *reinterpret_cast<uint32_t*>(row) = pack_bf16_hw(dpt[0][j][0], dpt[0][j][1]);
-      *reinterpret_cast<uint32_t*>(row + 8 * LS) = pack_bf16_hw(dpt[0][j][2], dpt[0][j][3]);
+      *reinterpret_cast<uint32_t*>(row) = key_lo ? pack_bf16_hw(dpt[0][j][0], dpt[0][j][1]) : 0u;
+      *reinterpret_cast<uint32_t*>(row + 8 * LS) = key_hi ? pack_bf16_hw(dpt[0][j][2], dpt[0][j][3]) : 0u;
     }
     __syncthreads();  // every warp's dSᵀ rows are stored
     {  // dK += dSᵀ Q, with dSᵀ read back (plain ldmatrix): its registers are free by now
