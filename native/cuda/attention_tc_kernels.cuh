@@ -496,7 +496,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
   const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  auto stage_q = [=](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
+  // init-captures: C++17 lambdas cannot capture structured bindings by name
+  auto stage_q = [=, b = b, h = h, bh = bh](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
   stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
   stage_rows<HDP>(smem_tile<HDP>(smem, 3), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
   cp_async_commit();
@@ -646,7 +647,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
   const auto [bh, b, h, k0] = block_tile(a, nkt);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk;
   const int nk = min(kTile, Nk - k0);
-  auto stage_q = [=](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
+  // init-captures: C++17 lambdas cannot capture structured bindings by name
+  auto stage_q = [=, b = b, h = h, bh = bh](int q0, int s) { stage_query_tile<HDP>(smem, lse2s, Ds, a, g16, Dg, b, h, bh, q0, s); };
   // V goes to tile 2 (stage 1's, free until the loop's first refill), K to tile 4 for good.
   stage_rows<HDP>(Ks, a.k, a.k16, (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
   stage_rows<HDP>(smem_tile<HDP>(smem, 2), a.v, a.v16, (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
