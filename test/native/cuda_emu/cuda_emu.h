@@ -7,15 +7,20 @@
 // sees the other order's data in one of the two. The tensor-core
 // product and ldmatrix (native/cuda/mma_bf16.cuh) are emulated there from their documented
 // fragment layouts, with shuffles; a cp.async copy (cp_async.cuh) lands when its thread waits for
-// it. Fresh dynamic shared memory is NaN.
+// it. Hopper's wgmma (wgmma.cuh) reads its shared-memory operands through the descriptors'
+// swizzled layouts at an emulated shared address that is not 1024-aligned (so a kernel must align
+// its tiles), gathers register operands across the warpgroup at a warpgroup barrier, and its
+// results land in the accumulators only when the thread waits for their group. Fresh dynamic
+// shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
-// between blocks (blocks never overlap here).
+// between blocks (blocks never overlap here), wgmma.fence and the async-proxy fence.
 #pragma once
 #ifndef VJ_CUDA_EMU
 #define VJ_CUDA_EMU 1
 #endif
 
 #include <setjmp.h>
+#include <array>
 #include <ucontext.h>
 
 #include <cmath>
@@ -69,7 +74,7 @@ struct Fiber {
   jmp_buf env;     // every later switch: _setjmp/_longjmp skip swapcontext's signal-mask syscall
   bool started = false;
   dim3 tid;
-  int wait = 0;  // 0 runnable, 1 at __syncthreads, 2 at __syncwarp
+  int wait = 0;  // 0 runnable, 1 at __syncthreads, 2 at __syncwarp, 3 at a warpgroup barrier (wgmma)
   bool done = false;
 };
 
@@ -84,6 +89,17 @@ struct AsyncQueue {
   std::vector<AsyncCopy> copies;
   int group = 0;  // the open (uncommitted) group
 };
+// A thread's wgmma products in flight: each result (the whole accumulator, n floats) is written to
+// d when the thread waits for its group.
+struct PendingMma {
+  float* d;
+  int n, group;
+  std::vector<float> v;
+};
+struct MmaQueue {
+  std::vector<PendingMma> q;
+  int group = 0;
+};
 
 struct Block {
   bool direct = false;  // threads run one after another as plain calls (the kernel has no barrier)
@@ -92,6 +108,8 @@ struct Block {
   std::vector<Fiber> fibers;
   std::vector<uint64_t> shfl;  // one slot per thread
   std::vector<AsyncQueue> async;  // one per thread
+  std::vector<MmaQueue> mma;      // one per thread
+  std::vector<std::array<uint32_t, 4>> wg_regs;  // a thread's wgmma A registers, for its warpgroup
   jmp_buf main;
   int cur = 0;
   unsigned char* smem = nullptr;
@@ -106,6 +124,7 @@ inline int linear_tid() { return (int)(threadIdx.x + threadIdx.y * blockDim.x + 
 
 inline void end_thread(Block& b) {
   if (!b.async[linear_tid()].copies.empty()) die("a thread ended with cp.async copies it never waited for");
+  if (!b.mma[linear_tid()].q.empty()) die("a thread ended with wgmma products it never waited for");
 }
 
 inline void fiber_entry() {
@@ -158,7 +177,7 @@ inline void run_block(Block& b) {
           if (f.wait == 2) at_syncwarp = true;
           else if (!f.done) warp_ready = false;  // at __syncthreads: __syncwarp waits for it in vain
         }
-        if (!at_syncwarp) break;  // every lane ended or waits at __syncthreads
+        if (!at_syncwarp) break;  // every lane ended or waits at __syncthreads (or a warpgroup barrier)
         if (!warp_ready) die("deadlock: lanes of a warp wait at __syncwarp and __syncthreads at once");
         for (int i = w0; i < w1; i++)
           if (b.fibers[i].wait == 2) b.fibers[i].wait = 0;
@@ -167,7 +186,21 @@ inline void run_block(Block& b) {
     bool all_done = true;
     for (const Fiber& f : b.fibers) all_done = all_done && f.done;
     if (all_done) return;
-    // Every live thread now waits at __syncthreads (each warp ran until it did or ended).
+    // Every live thread now waits at __syncthreads or a warpgroup barrier (each warp ran until it
+    // did or ended). Warpgroups whose live threads all wait at their barrier go on first.
+    bool released = false;
+    for (int w0 = 0; w0 < n; w0 += 128) {
+      int live = 0, at_group = 0;
+      for (int i = w0; i < w0 + 128 && i < n; i++) {
+        live += !b.fibers[i].done;
+        at_group += b.fibers[i].wait == 3;
+      }
+      if (at_group == 0) continue;
+      if (at_group != live) die("deadlock: threads of a warpgroup wait at a wgmma and at __syncthreads at once");
+      for (int i = w0; i < w0 + 128 && i < n; i++) b.fibers[i].wait = 0;
+      released = true;
+    }
+    if (released) continue;
     for (Fiber& f : b.fibers) f.wait = 0;
   }
 }
@@ -215,6 +248,8 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
     std::memset(aligned, 0xff, smem);  // uninitialised shared memory reads as NaN
     b.reverse = o % 2 == 1;  // odd blocks run their threads last to first
     b.async.assign(nt, AsyncQueue{});
+    b.mma.assign(nt, MmaQueue{});
+    b.wg_regs.assign(nt, {});
     if (no_barriers && *no_barriers) {
       b.direct = true;
       for (int k = 0; k < nt; k++) {
@@ -384,3 +419,94 @@ inline float vj_bf16_to_float(__nv_bfloat16 h) {
   return f;
 }
 
+
+namespace vj_emu {
+
+// Shared-memory addresses (__cvta_generic_to_shared) of the block's dynamic shared memory. The
+// window starts at 0x80, not at a multiple of 1024, as a kernel may not assume more.
+constexpr uint32_t kSmemBase = 0x80;
+inline uint32_t smem_addr(const void* p) {
+  if (!in_smem(p, 1)) die("a shared address of a pointer outside the block's shared memory");
+  return kSmemBase + (uint32_t)(static_cast<const unsigned char*>(p) - t_block->smem);
+}
+
+// The warpgroup's threads (128 consecutive) wait for one another.
+inline void wg_sync() {
+  if ((blockDim.x * blockDim.y * blockDim.z) % 128) die("wgmma: the block is not whole warpgroups");
+  park(3);
+}
+
+inline float bf16_at(uint32_t addr) {
+  const unsigned char* p = t_block->smem + (addr - kSmemBase);
+  if (addr < kSmemBase || addr % 2 || !in_smem(p, 2)) die("wgmma: a descriptor reaches outside the block's shared memory");
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return vj_bf16_to_float(__nv_bfloat16{h});
+}
+
+// Element (mn, k) of one 16-deep k-step of a shared-memory operand, by its descriptor (wgmma.cuh
+// gives the layouts): tnsp 0 for K-major, 1 for MN-major.
+inline float desc_at(uint64_t desc, int mn, int k, int tnsp) {
+  const uint32_t start = (uint32_t)(desc & 0x3fff) << 4, lbo = (uint32_t)((desc >> 16) & 0x3fff) << 4;
+  const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3fff) << 4, mode = (uint32_t)(desc >> 62);
+  if (mode == 0) die("wgmma: the interleaved (unswizzled) layout is not emulated");
+  const uint32_t sw = mode == 1 ? 128 : mode == 2 ? 64 : 32, aw = sw / 2;
+  if ((desc >> 46) & 0xffff) die("wgmma: descriptor bits 46-61 (base offset) are not emulated");
+  uint32_t addr = tnsp ? start + 2 * (mn % aw) + (mn / aw) * lbo + (k % 8) * sw + (k / 8) * sbo
+                       : start + (mn % 8) * sw + (mn / 8) * sbo + 2 * k;
+  const uint32_t mask = sw == 128 ? 0x70u : sw == 64 ? 0x30u : 0x10u;
+  return bf16_at(addr ^ ((addr >> 3) & mask));
+}
+
+// One wgmma.mma_async m64nNk16 bf16 -> fp32 product for the calling thread's share: d (n / 2
+// floats) gets (acc ? d : 0) + A B, A from the warpgroup's registers (a) or from descriptor da,
+// B from db. The result waits in the thread's queue until wgmma_wait; a product on the same
+// accumulator issued before then chains on the queued value, as the hardware's do.
+inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, int acc, int ta, int tb) {
+  Block& b = *t_block;
+  const int me = linear_tid(), wg0 = me & ~127, w = (me - wg0) >> 5, lane = me & 31, g = lane >> 2, t = lane & 3;
+  if (n % 8 || n < 8 || n > 256) die("wgmma: N must be a multiple of 8 in [8, 256]");
+  if (a) std::memcpy(b.wg_regs[me].data(), a, 16);
+  wg_sync();
+  float A[2][16];  // this thread's rows 16w + g and 16w + g + 8
+  for (int r = 0; r < 2; r++)
+    for (int k = 0; k < 16; k++) {
+      const int row = 16 * w + g + 8 * r;
+      if (a) {
+        const uint32_t v = b.wg_regs[wg0 + 32 * w + 4 * g + (k % 8) / 2][(k / 8) * 2 + r];
+        A[r][k] = vj_bf16_to_float(__nv_bfloat16{(uint16_t)(k % 2 ? v >> 16 : v & 0xffffu)});
+      } else {
+        A[r][k] = desc_at(da, row, k, ta);
+      }
+    }
+  MmaQueue& q = b.mma[me];
+  const float* base = d;
+  for (auto it = q.q.rbegin(); it != q.q.rend(); ++it)
+    if (it->d == d) {
+      if (it->n != n / 2) die("wgmma: products of different N on one accumulator in flight");
+      base = it->v.data();
+      break;
+    }
+  PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2)};
+  for (int i = 0; i < n / 2; i++) {
+    const int r = (i / 2) % 2, col = 8 * (i / 4) + 2 * t + i % 2;
+    float s = acc ? base[i] : 0.f;
+    for (int k = 0; k < 16; k++) s += A[r][k] * desc_at(db, col, k, tb);
+    p.v[i] = s;
+  }
+  q.q.push_back(std::move(p));
+  wg_sync();  // the warpgroup has read every thread's registers before any thread publishes again
+}
+inline void wgmma_commit() { t_block->mma[linear_tid()].group++; }
+// Lands the products of every committed group but the n most recent.
+inline void wgmma_wait(int n) {
+  MmaQueue& q = t_block->mma[linear_tid()];
+  size_t kept = 0;
+  for (PendingMma& p : q.q) {
+    if (p.group < q.group - n) std::memcpy(p.d, p.v.data(), sizeof(float) * (size_t)p.n);
+    else q.q[kept++] = std::move(p);
+  }
+  q.q.resize(kept);
+}
+
+}  // namespace vj_emu
