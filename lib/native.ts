@@ -51,8 +51,17 @@ export interface NativeAddon {
   /**
    * ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1).
    * launches: kernels the CUDA backend launched so far, each GEMM call counted as one.
+   * wgmmaAttention: attention forwards run by the Hopper wgmma kernels so far (VJEPA_CUDA_ATTN_FWD=wgmma).
    */
-  cudaInfo(): { compiled: boolean; available: boolean; reason: string; emulated: boolean; ltGemms: number; launches: number };
+  cudaInfo(): {
+    compiled: boolean;
+    available: boolean;
+    reason: string;
+    emulated: boolean;
+    ltGemms: number;
+    launches: number;
+    wgmmaAttention: number;
+  };
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;

@@ -41,6 +41,8 @@ CudaDeviceInfo cuda_device_info(int device_index);
 // GEMMs run on cuBLASLt (bias / bf16 rounding fused) since the addon loaded: 0 when Lt is
 // missing, disabled (VJEPA_CUDA_NO_LT=1) or never had a call it could take.
 uint64_t cuda_lt_gemms();
+// Attention forwards run by the wgmma kernels (VJEPA_CUDA_ATTN_FWD=wgmma on sm_90) since the addon loaded.
+uint64_t cuda_wgmma_attention();
 // Kernels the CUDA backend launched since the addon loaded, counting each GEMM call as one
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();

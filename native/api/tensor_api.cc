@@ -238,6 +238,7 @@ VJ_BINDING(cudaInfo) {
   o.Set("available", why.empty());
   o.Set("reason", why);
   o.Set("ltGemms", (double)cuda_lt_gemms());  // GEMMs run on cuBLASLt so far
+  o.Set("wgmmaAttention", (double)cuda_wgmma_attention());  // attention forwards run by the wgmma kernels
   o.Set("launches", (double)cuda_launches());  // kernels launched so far, a GEMM counted as one
 #ifdef VJ_CUDA_EMU
   o.Set("emulated", true);  // test build: the CUDA backend runs on the CPU emulator

@@ -12,9 +12,19 @@ namespace vj::cuda {
 // and VJEPA_CUDA_NO_TC_ATTENTION=1 does not turn it off.
 bool attention_tc_supported(const AttnArgs& a);
 void attention_tc_fwd(const AttnArgs& a);
+// The forward on Hopper's wgmma (attention_wgmma.cu) when VJEPA_CUDA_ATTN_FWD=wgmma (read per
+// call; anything but mma, wgmma or unset is an error) and attention_wgmma_applies. Returns
+// whether it ran.
+bool attention_wgmma_fwd(const AttnArgs& a);
+// Whether the wgmma kernels take this call: sm_90 (the sm_90a image loaded), bf16 q, k, v in
+// 16-byte chunks, 24 < head_dim <= 128.
+bool attention_wgmma_applies(const AttnArgs& a);
+// The one-pass backward on wgmma, from tc_bwd_prep_kernel's D, lse and bf16 dO, dQ cleared.
+void attention_wgmma_bwd(const AttnArgs& a, const float* D, const uint16_t* g16);
 // Computes D = rowsum(dO * O) and a bf16 copy of dO itself, then dQ, dK, dV: by the dK, dV and dQ
-// kernels, or in one pass with dQ summed by atomics when VJEPA_CUDA_ATTN_BWD=fused (read per call;
-// anything but split, fused or unset is an error).
+// kernels, or in one pass with dQ summed by atomics when VJEPA_CUDA_ATTN_BWD=fused, or that pass
+// on wgmma when it is wgmma and attention_wgmma_applies (else the default). Read per call;
+// anything but split, fused, wgmma or unset is an error.
 void attention_tc_bwd(const AttnArgs& a);
 
 }  // namespace vj::cuda

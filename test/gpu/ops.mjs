@@ -198,6 +198,7 @@ check('gemmGelu bf16 + bf16 bias -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf(
 // tensor-core kernels read them; without it CUDA's fp32 kernels get widened copies, as the CPU
 // always does, so only out's rounding can differ (one bf16 ulp, within 1e-2) and the backward
 // matches to fp32 accuracy. One bf16 ulp is at most 2^-7 = 7.8e-3 relative.
+const wgmmaCalls = [];  // [label, wgmma kernel calls the case made]
 function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
   const C = H * hd, scale = 1 / Math.sqrt(hd);
   const X = io16 ? Bf : bf16 ? Fr : F, O = io16 ? Zb : Z;
@@ -211,21 +212,31 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
     ? A.attentionFwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, H, scale, bf16)
     : A.attentionFwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, H, scale, bf16);
   check(`attentionFwd ${label}`, inputs, fwd, ['o', 'lse'], tol);
+  // bf16 activations: the same forward on Hopper's wgmma kernels (VJEPA_CUDA_ATTN_FWD=wgmma) where
+  // the device is sm_90 and head_dim > 24 is a multiple of 8; elsewhere the call falls back.
+  if (io16) {
+    const before = A.cudaInfo().wgmmaAttention;
+    check(`attentionFwd ${label} (wgmma)`, inputs, (T) => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T)), ['o', 'lse'], tol);
+    if (bf16 && hd > 24 && hd % 8 === 0) wgmmaCalls.push([label, A.cudaInfo().wgmmaAttention - before]);
+  }
   // backward from the CPU forward's out/lse, so the comparison isolates the backward
   const cpu = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, make(v, 'cpu')]));
   fwd(cpu);
   const bin = { ...inputs, o: { ...inputs.o, data: readT(cpu.o, true) }, lse: { ...inputs.lse, data: readT(cpu.lse) }, dout: (bf16 ? Fr : F)([B, Nq, C]) };
   for (const t of Object.values(cpu)) t.dispose();
-  // The tensor-core backward runs by both schedules: the dK, dV and dQ kernels, and the one pass
-  // whose dQ is summed by atomics (VJEPA_CUDA_ATTN_BWD=fused; it reaches the CUDA side only).
-  for (const schedule of bf16 ? ['split', 'fused'] : ['split']) {
-    const name = `attentionBwd ${label}${schedule === 'fused' ? ' (one pass, atomic dQ)' : ''}`;
+  // The tensor-core backward runs by each schedule: the dK, dV and dQ kernels, the one pass whose
+  // dQ is summed by atomics (VJEPA_CUDA_ATTN_BWD=fused; it reaches the CUDA side only), and with
+  // bf16 activations that pass on wgmma (VJEPA_CUDA_ATTN_BWD=wgmma, where the device allows).
+  for (const schedule of bf16 ? ['split', 'fused', ...(io16 ? ['wgmma'] : [])] : ['split']) {
+    const name = `attentionBwd ${label}${{ split: '', fused: ' (one pass, atomic dQ)', wgmma: ' (one pass on wgmma)' }[schedule]}`;
     const bwd = fused
       ? (T) => A.attentionBwd(T.qkv, 0, T.qkv, C, T.qkv, 2 * C, T.o, T.lse, T.dout, T.dqkv, 0, T.dqkv, C, T.dqkv, 2 * C, H, scale, bf16)
       : (T) => A.attentionBwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, T.dout, T.dq, 0, T.dkv, 0, T.dkv, C, H, scale, bf16);
     // garbage outputs: every column must be written (the one pass clears dQ itself)
     const outs = fused ? { dqkv: F([B, Nq, 3 * C]) } : { dq: F([B, Nq, C]), dkv: F([B, Nk, 2 * C]) };
+    const before = A.cudaInfo().wgmmaAttention;
     check(name, { ...bin, ...outs }, (T) => withAttnBwd(schedule, () => bwd(T)), Object.keys(outs), tolB);
+    if (schedule === 'wgmma' && hd > 24 && hd % 8 === 0) wgmmaCalls.push([`${label} backward`, A.cudaInfo().wgmmaAttention - before]);
   }
 }
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true);
@@ -235,7 +246,7 @@ attnCase('self hd=128 N=200', 1, 200, 200, 2, 128, true);
 attnCase('cross hd=64 Nq=5 Nk=300', 3, 5, 300, 4, 64, false);
 attnCase('cross hd=96 Nq=1 Nk=1000', 2, 1, 1000, 2, 96, false);
 // ViT-L/16's sequence: minutes under the CPU emulator (cudaInfo().emulated), so only on a real GPU.
-if (!info.emulated) attnCase('self hd=64 N=1568 (ViT-L/16)', 1, 1568, 1568, 2, 64, true, true);
+if (!info.emulated) attnCase('self hd=64 N=1568 (ViT-L/16)', 1, 1568, 1568, 2, 64, true, true, true);
 attnCase('self hd=32 N=77', 2, 77, 77, 3, 32, true, true);
 attnCase('self hd=24 N=100 (the predictor\'s width)', 2, 100, 100, 3, 24, true, true, true);
 withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () =>
@@ -243,9 +254,23 @@ withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () =>
 attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true);
 attnCase('self hd=128 N=65', 1, 65, 65, 2, 128, true, true);
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true, true, true);
+// The wgmma forward's tiles: 128 queries a block, 128 keys a tile (64 above head_dim 64), head_dim
+// padded to 32, 64, 96 or 128 inside the swizzled atoms.
+attnCase('self hd=64 N=300', 1, 300, 300, 2, 64, true, true, true);
+attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true, true);
+attnCase('cross hd=128 Nq=70 Nk=200', 2, 70, 200, 1, 128, false, true, true);
+attnCase('cross hd=40 Nq=3 Nk=150', 2, 3, 150, 2, 40, false, true, true);
 attnCase('cross hd=32 Nq=5 Nk=130', 2, 5, 130, 2, 32, false, true, true);
 attnCase('self hd=48 N=70, fp32 kernels', 1, 70, 70, 2, 48, true, false, true);
 attnCase('cross hd=64 Nq=5 Nk=300', 3, 5, 300, 4, 64, false, true);
+if (GPU) {  // on sm_90 (and the emulator, which is one) every such call ran on wgmma; elsewhere none may
+  const { major, minor } = A.cudaDevice(0);
+  const expect = (major === 9 && minor === 0) || info.emulated;
+  const ran = wgmmaCalls.filter(([, n]) => n > 0).length;
+  const ok = expect ? ran === wgmmaCalls.length : ran === 0;
+  if (!ok) failures++;
+  rows.push([`attention on wgmma: ${ran} of ${wgmmaCalls.length} forwards and backwards ran it (sm_${major}${minor})`, '-', ok ? 'pass' : `FAIL (${wgmmaCalls.map(([l, n]) => `${l}: ${n}`).join('; ')})`]);
+}
 
 // ---------------------------------------------------------------- layers
 check('layernormFwd affine', { x: F([301, 192], 2), w: F([192]), b: F([192]), y: Z([301, 192]), m: Z([301]), r: Z([301]) },
@@ -409,7 +434,9 @@ if (GPU && !ONLY) {
   const dout = make(Fr([1, 8, 32]), 'cuda'), dq = make(Z([1, 8, 3 * 32]), 'cuda');
   A.attentionFwd(q, 0, q, 32, q, 64, o, lse, 1, 0.2, true);
   expectThrow('VJEPA_CUDA_ATTN_BWD=bogus -> error', () => withAttnBwd('bogus', () =>
-    A.attentionBwd(q, 0, q, 32, q, 64, o, lse, dout, dq, 0, dq, 32, dq, 64, 1, 0.2, true)), /VJEPA_CUDA_ATTN_BWD: expected split or fused, got 'bogus'/);
+    A.attentionBwd(q, 0, q, 32, q, 64, o, lse, dout, dq, 0, dq, 32, dq, 64, 1, 0.2, true)), /VJEPA_CUDA_ATTN_BWD: expected split, fused or wgmma, got 'bogus'/);
+  expectThrow('VJEPA_CUDA_ATTN_FWD=bogus -> error', () => withEnv('VJEPA_CUDA_ATTN_FWD', 'bogus', () =>
+    A.attentionFwd(q, 0, q, 32, q, 64, o, lse, 1, 0.2, true)), /VJEPA_CUDA_ATTN_FWD: expected mma or wgmma, got 'bogus'/);
   for (const t of [q, o, lse, dout, dq]) t.dispose();
 }
 

@@ -46,10 +46,11 @@ test('CUDA code is in the addon when nvcc is available', () => {
 // the one-pass backward at 64 (8 bytes; it is not the default schedule, and every rearrangement
 // tried moved the spill rather than removing it).
 const SPILL_BUDGET: Record<string, number> = { 'tc_bwd_fused_kernel<64>': 8 };
-test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 32, 64 and 96 (ptxas: no spills beyond the budget)', () => {
-  if (!hasNvcc) return;
-  const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'attention_tc.o');
-  const r = spawnSync('nvcc', ['-O3', '-std=c++17', '--generate-code=arch=compute_90,code=sm_90', '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, 'native/cuda/attention_tc.cu'), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
+
+/** nvcc -Xptxas -v on one file for one target: spill bytes and registers per entry function. */
+function ptxasReport(file: string, gencode: string): Map<string, { spill: number; regs: number }> {
+  const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'kernels.o');
+  const r = spawnSync('nvcc', ['-O3', '-std=c++17', gencode, '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, file), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
   assert.is(r.status, 0, r.stderr);
   // "Compiling entry function '<mangled>' for 'sm_90'", then a line with the spills, then one with the registers
   const kernels = new Map<string, { spill: number; regs: number }>();
@@ -62,6 +63,12 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
     const rg = /Used (\d+) registers/.exec(line);
     if (name && rg && kernels.has(name)) kernels.get(name)!.regs = Number(rg[1]);
   }
+  return kernels;
+}
+
+test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 32, 64 and 96 (ptxas: no spills beyond the budget)', () => {
+  if (!hasNvcc) return;
+  const kernels = ptxasReport('native/cuda/attention_tc.cu', '--generate-code=arch=compute_90,code=sm_90');
   const checked: string[] = [];
   for (const [k, v] of kernels) {
     const m = /(tc_fwd_kernel|tc_bwd_dq_kernel|tc_bwd_dkv_kernel|tc_bwd_fused_kernel)ILi(\d+)E/.exec(k);
@@ -72,6 +79,34 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
     assert.ok(v.regs > 0 && v.regs <= 255, `${kernel}: ${v.regs} registers`);
   }
   assert.is(checked.length, 16, `kernels found: ${checked.join(', ')}`);
+});
+
+// The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's design is two blocks
+// per multiprocessor (one block's softmax overlaps the other's products): at most 128 registers.
+// The backward holds dK, dV and a dQ share in registers (one block, up to 255). Neither may spill
+// at the head_dims of shipped models (up to 96); at 128 the backward spills 32 bytes, budgeted.
+// And the PTX must hold the products: were the sm_90a feature macro missing, the kernels would
+// compile empty and the runtime probe would refuse them.
+const WG_SPILL_BUDGET: Record<string, number> = { 'wg_bwd_kernel<128>': 32 };
+test('wgmma attention kernels compile for sm_90a within their register budgets, with their wgmma products', () => {
+  if (!hasNvcc) return;
+  const kernels = ptxasReport('native/cuda/attention_wgmma.cu', '--generate-code=arch=compute_90a,code=sm_90a');
+  const found: string[] = [];
+  for (const [k, v] of kernels) {
+    const m = /(wg_fwd_kernel|wg_bwd_kernel)ILi(\d+)E/.exec(k);
+    if (!m) continue;
+    const kernel = `${m[1]}<${m[2]}>`;
+    found.push(kernel);
+    assert.ok(v.spill <= (WG_SPILL_BUDGET[kernel] ?? 0), `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
+    assert.ok(v.regs > 0 && v.regs <= (m[1] === 'wg_fwd_kernel' ? 128 : 255), `${kernel}: ${v.regs} registers`);
+  }
+  assert.is(found.length, 8, `kernels found: ${found.join(', ')}`);
+  const ptx = join(mkdtempSync(join(tmpdir(), 'vjepa-ptx-')), 'wgmma.ptx');
+  const r = spawnSync('nvcc', ['-O3', '-std=c++17', '-arch=compute_90a', '-ptx', '-I', join(ROOT, 'native'), join(ROOT, 'native/cuda/attention_wgmma.cu'), '-o', ptx], { encoding: 'utf8', timeout: 5 * 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const text = readFileSync(ptx, 'utf8');
+  // products N wide: scores over 128 keys (forward, head_dim <= 64) or 64; P V, dV, dK and dQ at each head_dim
+  for (const n of [32, 64, 96, 128]) assert.ok(text.includes(`wgmma.mma_async.sync.aligned.m64n${n}k16.f32.bf16.bf16`), `no m64n${n}k16 product in the PTX`);
 });
 
 test('without a GPU the addon loads, and asking for CUDA says why', () => {

@@ -43,7 +43,9 @@ test('tensor-core attention kernels alone vs float64 (awkward shapes, guard rows
   assert.is(c.status, 0, `compile failed:\n${c.tail}`);
   const r = run(exe, [], 5 * 60_000);
   assert.is(r.status, 0, r.tail);
-  assert.match(r.out, /all 17 runs passed/);  // 8 shapes with fp32 and bf16 activations, 1 with extreme scores
+  // 9 shapes with fp32 and bf16 activations (one with extreme scores); the wgmma forward and
+  // backward too on the 6 bf16 runs whose head_dim they serve
+  assert.match(r.out, /all 18 runs passed \(6 with the wgmma kernels too\)/);
   assert.not.match(r.out, /FAIL/);
 });
 
@@ -86,8 +88,9 @@ test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees wha
   })`;
   const r = run(process.execPath, ['-e', code], 10 * 60_000);
   assert.is(r.status, 0, r.tail);
-  for (const row of ['attention bf16 io', 'one-pass backward', 'predictor attention', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
+  for (const row of ['attention bf16 io', 'one-pass backward', 'fwd on wgmma', 'with the wgmma fwd', 'predictor attention', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
     assert.ok(r.out.includes(row), `no "${row}" row:\n${r.tail}`);
+  assert.not.ok(r.out.includes('wgmma NOT run'), 'the emulated device (sm_90) did not take the wgmma forward');
   const left = JSON.parse(/left (\{.*\})/.exec(r.out)?.[1] ?? '{}');
   assert.equal([left.liveTensors, left.cudaBytes], [0, 0], r.tail);
 });

@@ -1,0 +1,109 @@
+// Launches the wgmma attention kernels (attention_wgmma_kernels.cuh), forward and backward. CMake compiles this file
+// for sm_90a, whose SASS runs only on compute capability 9.0 (H100, H200), so the kernels are
+// launched only there, after a probe of the loaded image (the emulated build takes it as such).
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "cuda/attention_tc.h"
+#include "cuda/attention_wgmma_kernels.cuh"
+#include "cuda/common.cuh"
+
+namespace vj::cuda {
+
+namespace {
+
+std::atomic<uint64_t> g_wgmma_calls{0};
+
+// VJEPA_CUDA_ATTN_FWD, read at each call so that a benchmark can time both: "mma" (or unset) for
+// the mma.sync kernels, "wgmma" for these where the device and the call allow.
+bool wgmma_requested() {
+  const char* e = std::getenv("VJEPA_CUDA_ATTN_FWD");
+  if (!e || !*e || std::strcmp(e, "mma") == 0) return false;
+  if (std::strcmp(e, "wgmma") == 0) return true;
+  fail(std::string("VJEPA_CUDA_ATTN_FWD: expected mma or wgmma, got '") + e + "'");
+}
+
+// Whether the current device runs this file's sm_90a code: compute capability 9.0, and the
+// image the driver loaded is the one with wgmma (wg_probe_kernel).
+bool device_has_wgmma() {
+  static int state[kMaxDevices] = {};  // 0 not asked yet, 1 yes, 2 no
+  const int dev = current_device();
+  if (!state[dev]) {
+    int major = 0, minor = 0;
+    check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev), "cudaDeviceGetAttribute");
+    int has = 0;
+    if (major == 9 && minor == 0) {
+      Scratch flag(sizeof(int));
+      wg_probe_kernel<<<1, 1, 0, stream()>>>(flag.as<int>());
+      check_launch("attentionFwd (wgmma probe)");
+      check(cudaMemcpyAsync(&has, flag.as<int>(), sizeof(int), cudaMemcpyDeviceToHost, stream()), "wgmma probe");
+      check(cudaStreamSynchronize(stream()), "wgmma probe");
+    }
+    state[dev] = has == 1 ? 1 : 2;
+  }
+  return state[dev] == 1;
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <int HD>
+void fwd(const AttnArgs& a) {
+  using G = WgGeo<HD>;
+  raise_smem_limit<wg_fwd_kernel<HD>>(G::smem, "attentionFwd (bf16, wgmma)");
+  const int64_t nqt = (a.Nq + G::BM - 1) / G::BM, blocks = nqt * a.B * a.H;
+  if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
+  wg_fwd_kernel<HD><<<(unsigned)blocks, kWgThreads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
+  check_launch("attentionFwd (bf16, wgmma)");
+}
+
+template <int HD>
+void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
+  using G = WgBwdGeo<HD>;
+  raise_smem_limit<wg_bwd_kernel<HD>>(G::smem, "attentionBwd (bf16, wgmma)");
+  const int64_t nkt = (a.Nk + G::BN - 1) / G::BN, blocks = nkt * a.B * a.H;
+  if (blocks > INT_MAX) fail("attentionBwd: too many (batch*heads, tiles) blocks for one launch");
+  wg_bwd_kernel<HD><<<(unsigned)blocks, kWgThreads, G::smem, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);
+  check_launch("attentionBwd (bf16, wgmma)");
+}
+
+template <class F>
+void with_hd(int64_t hd, F&& f) {
+  if (hd <= 32) f(std::integral_constant<int, 32>{});
+  else if (hd <= 64) f(std::integral_constant<int, 64>{});
+  else if (hd <= 96) f(std::integral_constant<int, 96>{});
+  else f(std::integral_constant<int, 128>{});
+}
+
+}  // namespace
+
+bool attention_wgmma_applies(const AttnArgs& a) {
+  // bf16 activations in whole 16-byte chunks; head_dim <= 24 keeps the unpadded mma.sync kernels
+  if (!a.q16 || !a.k16 || !a.v16 || a.hd <= 24 || a.hd > 128 || a.hd % 8) return false;
+  if (a.q_rs % 8 || a.k_rs % 8 || a.v_rs % 8 || !aligned16(a.q16) || !aligned16(a.k16) || !aligned16(a.v16)) return false;
+  return device_has_wgmma();
+}
+
+bool attention_wgmma_fwd(const AttnArgs& a) {
+  if (!wgmma_requested() || !attention_wgmma_applies(a)) return false;
+  with_hd(a.hd, [&](auto HD) { fwd<HD.value>(a); });
+  g_wgmma_calls++;
+  return true;
+}
+
+void attention_wgmma_bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
+  with_hd(a.hd, [&](auto HD) { bwd<HD.value>(a, D, g16); });
+  g_wgmma_calls++;
+}
+
+}  // namespace vj::cuda
+
+namespace vj {
+
+uint64_t cuda_wgmma_attention() { return cuda::g_wgmma_calls.load(); }
+
+}  // namespace vj

@@ -1,0 +1,355 @@
+// The attention forward on Hopper's warpgroup products (wgmma.cuh, sm_90a): FlashAttention's
+// online softmax, as tc_fwd_kernel (attention_tc_kernels.cuh) computes it, with each warpgroup's
+// S = Q Kᵀ and O += P V issued as 64-row wgmma instructions instead of 16-row mma.sync ones.
+//
+// A block is two warpgroups over 128 query rows (64 each) and walks the key tiles (128 keys at
+// head_dim <= 64, else 64), double-buffered by cp.async as the mma.sync kernels are. Q, K and V
+// live in shared memory in the swizzled K-major layout wgmma's descriptors read: S = Q Kᵀ takes both
+// operands from there (Q and K are K-major for it), and P V takes P from registers (the
+// accumulator layout of S is the A fragment, as with mma.sync) and V as an MN-major operand, so V
+// is never transposed. Each warp's share of S and O has the mma.sync accumulator layout, so the
+// softmax, the rescaling and the output rows are tc_fwd_kernel's own code.
+// bf16 q, k, v only (rows 16-byte aligned, head_dim a multiple of 8): attention_wgmma.cu checks.
+//
+// Device code only: attention_wgmma.cu launches it, and the CPU emulator (test/native/cuda_emu)
+// runs it with wgmma computed from the same descriptors.
+#pragma once
+#include "cuda/attention_tc_kernels.cuh"
+#include "cuda/wgmma.cuh"
+
+namespace vj::cuda {
+
+namespace {
+
+constexpr int kWgGroups = 2, kWgThreads = 128 * kWgGroups;
+
+// Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms
+// of R x AW columns, one after another; an atom's rows are SW bytes, 16-byte chunks swizzled.
+template <int HD>
+struct WgGeo {
+  static constexpr int SW = HD % 64 == 0 ? 128 : 64;  // the widest swizzle that divides a row
+  static constexpr int AW = SW / 2;                   // bf16 columns per atom
+  static constexpr int BM = 64 * kWgGroups;           // query rows per block
+  static constexpr int BN = HD <= 64 ? 128 : 64;      // keys per tile: S (BN / 2 floats a thread) and O fit
+  static constexpr uint32_t q = BM * HD * 2, kv = BN * HD * 2;
+  // Q, then K and V for each of two stages; 1024 bytes of slack to align the swizzle atoms.
+  static constexpr size_t smem = 1024 + q + 4 * (size_t)kv;
+  static_assert(HD % AW == 0 && q % 1024 == 0 && kv % 1024 == 0, "tiles keep the 1024-byte alignment");
+};
+
+// Byte offset of element (r, d), d a multiple of 8, in a swizzled tile of R rows.
+template <int HD, int R>
+__device__ __forceinline__ uint32_t wg_offset(int r, int d) {
+  using G = WgGeo<HD>;
+  return wg_swizzle<G::SW>((uint32_t)((d / G::AW) * R * G::SW + r * G::SW + (d % G::AW) * 2));
+}
+
+// Rows [0, R) x columns [0, HD) of the bf16 matrix at src (row stride rs) into a swizzled tile:
+// rows < nrows and columns < hd by cp.async (in the caller's next group), zeros elsewhere.
+template <int HD, int R>
+__device__ __forceinline__ void wg_stage(unsigned char* tile, const uint16_t* __restrict__ src, int64_t rs, int nrows,
+                                         int hd) {
+  for (int idx = threadIdx.x; idx < R * HD / 8; idx += kWgThreads) {
+    const int r = idx / (HD / 8), d = idx % (HD / 8) * 8;
+    unsigned char* dst = tile + wg_offset<HD, R>(r, d);
+    if (r < nrows && d < hd) cp_async16(dst, src + r * rs + d);
+    else *reinterpret_cast<Bf16x8*>(dst) = Bf16x8{};
+  }
+}
+
+// Descriptor of the k-step at column d0 (a multiple of 16) of a swizzled tile of R rows at shared
+// address tile, as a K-major operand (rows are M or N).
+template <int HD, int R>
+__device__ __forceinline__ uint64_t wg_kmajor(uint32_t tile, int d0) {
+  using G = WgGeo<HD>;
+  return wg_desc<G::SW>(tile + (d0 / G::AW) * R * G::SW + (d0 % G::AW) * 2, 16, 8 * G::SW);
+}
+
+// Descriptor of rows [r0, r0 + 16) of the same tile as an MN-major operand (rows are K, the
+// columns N): 8 rows of SW bytes, the next 8 at 8 SW, the next atom of columns at R SW.
+template <int HD, int R>
+__device__ __forceinline__ uint64_t wg_mnmajor(uint32_t tile, int r0) {
+  using G = WgGeo<HD>;
+  return wg_desc<G::SW>(tile + r0 * G::SW, R * G::SW, 8 * G::SW);
+}
+
+// Blocks per multiprocessor the registers aim at: two, so that one block's softmax overlaps the
+// other's products (a block's two warpgroups meet at every tile's barrier and would otherwise
+// leave the tensor cores idle together).
+constexpr int kWgBlocks = 2;
+
+template <int N>
+__device__ __forceinline__ float (&as_tiles(float (&f)[4 * N]))[1][N][4] {
+  return *reinterpret_cast<float(*)[1][N][4]>(&f);
+}
+
+template <int HD>
+__global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
+#if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using G = WgGeo<HD>;
+  constexpr int NT = G::BN / 8, DT = HD / 8, KS = HD / 16, PS = G::BN / 16;
+  VJ_DYNAMIC_SMEM(raw);
+  unsigned char* const smem = raw + (1024 - smem_addr(raw) % 1024) % 1024;
+  const uint32_t sq = smem_addr(smem);  // Q; stage s: K at sq + q + 2 s kv, V after it
+  const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+
+  const auto [bh, b, h, q0] = block_tile(a, nqt, G::BM);
+  const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk, nq = min(G::BM, Nq - q0);
+  const int64_t kb = b * a.Nk * a.k_rs + h * hd, vb = b * a.Nk * a.v_rs + h * hd;
+  float* const lse = a.lse ? a.lse + bh * a.Nq + q0 : nullptr;
+  const int64_t ob = (b * a.Nq + q0) * a.o_rs + h * hd;
+  auto stage_kv = [=](int k0, int s) {
+    const int nk = min(G::BN, Nk - k0);
+    unsigned char* kt = smem + G::q + 2 * s * G::kv;
+    wg_stage<HD, G::BN>(kt, a.k16 + kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    wg_stage<HD, G::BN>(kt + G::kv, a.v16 + vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    cp_async_commit();
+  };
+  wg_stage<HD, G::BM>(smem, a.q16 + (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  cp_async_commit();
+  stage_kv(0, 0);
+
+  float o[4 * DT], rmax[1][2] = {{-INFINITY, -INFINITY}}, l[1][2] = {{0.f, 0.f}};
+#pragma unroll
+  for (int i = 0; i < 4 * DT; i++) o[i] = 0.f;
+  const uint32_t qw = sq + 64 * wg * G::SW;  // this warpgroup's 64 rows of Q (rows are SW bytes in every atom)
+
+  for (int k0 = 0, cur = 0; k0 < Nk; k0 += G::BN, cur ^= 1) {
+    const int nk = min(G::BN, Nk - k0);
+    __syncthreads();  // both warpgroups are done with the other stage
+    if (k0 + G::BN < Nk) {
+      stage_kv(k0 + G::BN, cur ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    proxy_fence();  // this thread's copies and stores, visible to the products' async reads
+    __syncthreads();
+    const uint32_t kt = sq + G::q + 2 * cur * G::kv, vt = kt + G::kv;
+
+    float s[4 * NT];  // S = Q Kᵀ: 64 x BN per warpgroup
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++) {
+      const uint64_t dq = wg_kmajor<HD, G::BM>(qw, 16 * kk), dk = wg_kmajor<HD, G::BN>(kt, 16 * kk);
+      wgmma_ss<0, 0>(s, dq, dk, kk > 0);
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operand(s);
+
+    if (nk == G::BN) online_softmax<true>(as_tiles<NT>(s), as_tiles<DT>(o), rmax, l, c, nk);
+    else online_softmax<false>(as_tiles<NT>(s), as_tiles<DT>(o), rmax, l, c, nk);
+
+    uint32_t p[PS][4];  // P in bf16, as the A fragments of the PS k-steps of P V
+#pragma unroll
+    for (int kk = 0; kk < PS; kk++) {
+      const float* q = s + 8 * kk;  // score tiles 2 kk and 2 kk + 1
+      p[kk][0] = pack_bf16_hw(q[0], q[1]), p[kk][1] = pack_bf16_hw(q[2], q[3]);
+      p[kk][2] = pack_bf16_hw(q[4], q[5]), p[kk][3] = pack_bf16_hw(q[6], q[7]);
+    }
+    fence_operand(o);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < PS; kk++) wgmma_rs<1>(o, p[kk], wg_mnmajor<HD, G::BN>(vt, 16 * kk), 1);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operand(o);
+  }
+
+  const int r0 = 64 * wg + 16 * warp;  // the warp's first row in the block's tile
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[0][r] += __shfl_xor_sync(0xffffffffu, l[0][r], 1);
+    l[0][r] += __shfl_xor_sync(0xffffffffu, l[0][r], 2);
+    inv[r] = 1.f / l[0][r];
+    const int R = r0 + g + 8 * r;
+    if (t == 0 && lse && R < nq) lse[R] = (rmax[0][r] + log2f(l[0][r])) * kLn2;
+  }
+  const int64_t off = ob + r0 * a.o_rs;
+  if (a.o16) write_rows<DT>(as_tiles<DT>(o)[0], a.o16 + off, a.o_rs, nq - r0, hd, inv);
+  else write_rows<DT>(as_tiles<DT>(o)[0], a.o + off, a.o_rs, nq - r0, hd, inv);
+#endif
+}
+
+// ------------------------------------------------------------------------------ backward
+
+// The backward's geometry: a block is two warpgroups over 128 keys (64 each) and walks 64-query
+// tiles. Shared memory: K and V (kept), Q and dO for two stages, the tile's dSᵀ, and lse (base 2)
+// and D for two stages.
+template <int HD>
+struct WgBwdGeo {
+  static constexpr int BN = 128, BM = 64;
+  static constexpr uint32_t kv = BN * HD * 2, qt = BM * HD * 2;
+  // dSᵀ [key][query]: rows of 64 queries, 128 bytes, one 128-byte swizzle atom wide: read as
+  // dQ's A operand (queries x keys) in the MN-major layout.
+  static constexpr uint32_t ds = BN * BM * 2;
+  static constexpr uint32_t k = 0, v = kv, q = 2 * kv, dst = 2 * kv + 4 * qt, stats = dst + ds;
+  static constexpr size_t smem = 1024 + stats + 2 * 2 * BM * sizeof(float);
+  static_assert(kv % 1024 == 0 && qt % 1024 == 0 && ds % 1024 == 0, "tiles keep the 1024-byte alignment");
+};
+
+// FlashAttention-2's one-pass backward (tc_bwd_fused_kernel's schedule) on wgmma. Warpgroup w
+// owns keys [64 w, 64 w + 64) of the block's tile; per query tile it computes Sᵀ = K Qᵀ and
+// dPᵀ = V dOᵀ (both operands from shared memory), then P and dS in registers, and issues
+// dV += Pᵀ dO and dK += dSᵀ Q with Pᵀ and dSᵀ as register A operands (the accumulator layout of
+// Sᵀ, as in the forward) and dO, Q as MN-major B operands (no transposed copies). dSᵀ also goes
+// to shared memory as bf16, and each warpgroup's dQ share = dS K over its 64 keys (dSᵀ and K both
+// read MN-major) is added to dQ by fp32 atomics, so each dQ element gets two adds per key tile.
+// tc_bwd_prep_kernel writes D, lse in base 2 and dO in bf16 (g16), and clears dQ first.
+template <int HD>
+__global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
+                                                                const uint16_t* __restrict__ g16, int nkt) {
+#if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using G = WgBwdGeo<HD>;
+  using F = WgGeo<HD>;
+  constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = HD / 8, KS = HD / 16, QS = BM / 16;
+  VJ_DYNAMIC_SMEM(raw);
+  unsigned char* const smem = raw + (1024 - smem_addr(raw) % 1024) % 1024;
+  const uint32_t sa = smem_addr(smem);
+  float* const lse2s = reinterpret_cast<float*>(smem + G::stats);  // [2][BM]: per stage
+  float* const Ds = lse2s + 2 * BM;                                // [2][BM]
+  const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+
+  const auto [bh, b, h, k0] = block_tile(a, nkt, BN);
+  const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk, nk = min(BN, Nk - k0);
+  const int64_t C = a.H * a.hd, qrow0 = b * a.Nq, rb = bh * a.Nq;
+  const float* const L2g = Dg + a.B * a.H * a.Nq;
+  // Q, dO, lse and D of the query tile at q0 into stage s, as one cp.async group.
+  auto stage_q = [=, b = b, h = h](int q0, int s) {
+    const int nq = min(BM, Nq - q0);
+    unsigned char* qt = smem + G::q + 2 * s * G::qt;
+    wg_stage<HD, BM>(qt, a.q16 + (qrow0 + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+    wg_stage<HD, BM>(qt + G::qt, g16 + (qrow0 + q0) * C + h * hd, C, nq, hd);
+    for (int i = threadIdx.x; i < BM; i += kWgThreads) {
+      if (i < nq) {
+        cp_async4(lse2s + s * BM + i, L2g + rb + q0 + i);
+        cp_async4(Ds + s * BM + i, Dg + rb + q0 + i);
+      } else {
+        lse2s[s * BM + i] = INFINITY;  // P = 0 for padded queries
+        Ds[s * BM + i] = 0.f;
+      }
+    }
+    cp_async_commit();
+  };
+  wg_stage<HD, BN>(smem + G::k, a.k16 + (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  wg_stage<HD, BN>(smem + G::v, a.v16 + (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  cp_async_commit();
+  stage_q(0, 0);
+
+  float dk[4 * DT], dv[4 * DT];
+#pragma unroll
+  for (int i = 0; i < 4 * DT; i++) dk[i] = dv[i] = 0.f;
+  const int kw = 64 * wg;  // the warpgroup's first key in the tile
+  const uint32_t kt = sa + G::k, vt = sa + G::v, dst = sa + G::dst;
+  const uint32_t kwa = kt + kw * F::SW, vwa = vt + kw * F::SW;  // its rows of K and V
+  // This thread's two key rows (g and g + 8 of its warp's 16) are real keys: a padded key's P =
+  // 2^(0 - lse) overflows when the log-sum-exp is far below zero, so its P and dS are set to 0.
+  const int krow = kw + 16 * warp + g;  // this thread's first key row of Sᵀ, dSᵀ in the tile
+  const bool key_ok[2] = {krow < nk, krow + 8 < nk};
+  const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
+
+  for (int q0 = 0, cur = 0; q0 < Nq; q0 += BM, cur ^= 1) {
+    const int nq = min(BM, Nq - q0);
+    __syncthreads();  // both warpgroups are done with the other stage and with dSᵀ
+    if (q0 + BM < Nq) {
+      stage_q(q0 + BM, cur ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    proxy_fence();
+    __syncthreads();
+    const uint32_t qt = sa + G::q + 2 * cur * G::qt, ot = qt + G::qt;
+    const float *lse2 = lse2s + cur * BM, *Dq = Ds + cur * BM;
+
+    float st[4 * NT], dpt[4 * NT];  // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ: [64 keys][64 queries]
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(st, wg_kmajor<HD, BN>(kwa, 16 * kk), wg_kmajor<HD, BM>(qt, 16 * kk), kk > 0);
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(dpt, wg_kmajor<HD, BN>(vwa, 16 * kk), wg_kmajor<HD, BM>(ot, 16 * kk), kk > 0);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operand(st);
+    fence_operand(dpt);
+
+    uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
+#pragma unroll
+    for (int i = 0; i < 4 * NT; i++) {
+      const int col = 8 * (i / 4) + 2 * t + (i & 1);
+      const float p = key_ok[(i >> 1) & 1] ? fast_exp2(fmaf(st[i], c, -lse2[col])) : 0.f;
+      st[i] = p;
+      dpt[i] = p * (dpt[i] - Dq[col]);
+    }
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) {
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        pp[kk][r] = pack_bf16_hw(st[8 * kk + 2 * r], st[8 * kk + 2 * r + 1]);
+        ps[kk][r] = pack_bf16_hw(dpt[8 * kk + 2 * r], dpt[8 * kk + 2 * r + 1]);
+      }
+      // to dSᵀ in shared memory, swizzled as dQ's descriptor reads it: ps[kk][r] holds key row
+      // krow (+8 for odd r), queries 16 kk + 2t, +1 (+8 for r >= 2)
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
+        *reinterpret_cast<uint32_t*>(smem + G::dst + wg_swizzle<128>(row * BM * 2 + col * 2)) = ps[kk][r];
+      }
+    }
+    fence_operand(dv);
+    fence_operand(dk);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor<HD, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor<HD, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
+    wgmma_commit();
+    proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
+    __syncthreads();
+
+    float dq[4 * DT];  // this warpgroup's share of dQ = dS K: [64 queries][HD]
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+      wgmma_ss<1, 1>(dq, wg_desc<128>(dst + (kw + 16 * kk) * (BM * 2), BN * BM * 2, 8 * BM * 2),
+                     wg_mnmajor<HD, BN>(kt, kw + 16 * kk), kk > 0);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operand(dq);
+    fence_operand(dv);
+    fence_operand(dk);
+    float* const dqg = a.dq + (qrow0 + q0 + 16 * warp + g) * a.dq_rs + h * hd;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      if (16 * warp + g + 8 * r >= nq) continue;
+#pragma unroll
+      for (int n = 0; n < DT; n++) {
+        const int d = n * 8 + 2 * t;
+        if (d < hd) red_add(dqg + 8 * r * a.dq_rs + d, dq[4 * n + 2 * r] * a.scale, dq[4 * n + 2 * r + 1] * a.scale, d + 1 < hd, pair);
+      }
+    }
+  }
+  const int r0 = kw + 16 * warp;
+  const int64_t kr = b * a.Nk + k0 + r0;
+  write_rows<DT>(as_tiles<DT>(dk)[0], a.dk + kr * a.dk_rs + h * hd, a.dk_rs, nk - r0, hd, {a.scale, a.scale});
+  write_rows<DT>(as_tiles<DT>(dv)[0], a.dv + kr * a.dv_rs + h * hd, a.dv_rs, nk - r0, hd, {1.f, 1.f});
+#endif
+}
+
+// 1 in the device image that has wgmma (sm_90a), 0 in any other: a fatbin may carry both, and the
+// driver picks one.
+__global__ void wg_probe_kernel(int* out) {
+#if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  *out = 1;
+#else
+  *out = 0;
+#endif
+}
+
+}  // namespace
+
+}  // namespace vj::cuda
