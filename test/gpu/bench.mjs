@@ -29,6 +29,7 @@ export function withEnv(name, value, fn) {
   }
 }
 export const withAttnBwd = (schedule, fn) => withEnv('VJEPA_CUDA_ATTN_BWD', schedule, fn);
+export const withAttnFwd = (kernels, fn) => withEnv('VJEPA_CUDA_ATTN_FWD', kernels, fn);
 
 const TORCH = String.raw`
 import torch, torch.nn.functional as F, json, sys
@@ -122,6 +123,14 @@ export async function bench(A, size = {}) {
   // The backward in one pass with dQ summed by atomics (VJEPA_CUDA_ATTN_BWD=fused), at the
   // encoder's and the predictor's head widths.
   ours.attn_io16_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, () => { fwdIo(); bwdIo(); }));
+  // The kernels on Hopper's wgmma (VJEPA_CUDA_ATTN_FWD=wgmma, VJEPA_CUDA_ATTN_BWD=wgmma; sm_90
+  // only, else they fall back and the row says so): the forward alone, then with each backward.
+  const wg0 = A.cudaInfo().wgmmaAttention;
+  ours.attn_io16_fwd_wgmma = withAttnFwd('wgmma', () => timeit(A, fwdIo));
+  ours.wgmma_ran = A.cudaInfo().wgmmaAttention > wg0;
+  ours.attn_io16_fwd_bwd_wgmma = withAttnFwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); }));
+  ours.attn_io16_fwd_bwd_wgmma_fused = withAttnFwd('wgmma', () => withAttnBwd('fused', () => timeit(A, () => { fwdIo(); bwdIo(); })));
+  ours.attn_io16_fwd_bwd_wgmma_both = withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); })));
   const Cp = H * hdp, qkvp = A.empty([B, N, 3 * Cp], 'bfloat16', 'cuda'), op = A.empty([B, N, Cp], 'bfloat16', 'cuda');
   const doutp = E([B, N, Cp]), dqkvp = E([B, N, 3 * Cp]), qkvp32 = E([B, N, 3 * Cp]);
   A.cast(qkvp32, qkvp);
@@ -157,6 +166,10 @@ export async function bench(A, size = {}) {
   console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
   console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd)}x`);
   console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_fused)}x`);
+  const wgNote = ours.wgmma_ran ? 'VJEPA_CUDA_ATTN_FWD=wgmma' : 'wgmma NOT run on this device: the mma.sync kernels';
+  console.log(`attention bf16 io    ours fwd on wgmma ${f(ours.attn_io16_fwd_wgmma)} (${(attnFlop / ours.attn_io16_fwd_wgmma / 1e9).toFixed(1)} TFLOP/s; ${wgNote}) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd_wgmma)}x`);
+  console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd: split bwd ${f(ours.attn_io16_fwd_bwd_wgmma)}, one-pass bwd ${f(ours.attn_io16_fwd_bwd_wgmma_fused)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma)}x, ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_fused)}x`);
+  console.log(`attention bf16 io    ours fwd+bwd all on wgmma ${f(ours.attn_io16_fwd_bwd_wgmma_both)} (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_both)}x`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}), one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);

@@ -107,7 +107,7 @@ if [ -n "${VJEPA_GPU_NCU:-}" ]; then
   NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
   if [ -z "$NCU" ]; then echo "ncu not found"; exit 1; fi
   echo; echo "== ncu: attention kernels, B=1 N=1568 2 heads of 64"
-  VJEPA_OPS_ONLY='ViT-L' timeout -k 5 300 "$NCU" --clock-control none --kernel-name regex:'tc_(fwd|bwd)' \
+  VJEPA_OPS_ONLY='ViT-L' timeout -k 5 300 "$NCU" --clock-control none --kernel-name regex:'(tc|wg)_(fwd|bwd)' \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
     --section LaunchStats node test/gpu/ops.mjs
   exit $?
@@ -128,6 +128,9 @@ step 60 "uploads: async vs sync, races" node test/gpu/upload.mjs
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "train steps: CUDA vs CPU" node test/gpu/step.mjs
 step 150 "train steps, one-pass attention backward (VJEPA_CUDA_ATTN_BWD=fused): CUDA vs CPU" env VJEPA_CUDA_ATTN_BWD=fused node test/gpu/step.mjs
+# The wgmma kernels, forward and backward (each is checked alone in ops.mjs).
+step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma): CUDA vs CPU" \
+  env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
 
@@ -136,6 +139,8 @@ if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   step "${VJEPA_STEP_BENCH_LIMIT:-300}" "ViT-L/16 train step: ours bf16 vs torch bf16 autocast + SDPA" node test/gpu/step_bench.mjs
   step 120 "ViT-L/16 train step, one-pass attention backward: ours alone at batch 32" \
     env VJEPA_CUDA_ATTN_BWD=fused VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
+  step 120 "ViT-L/16 train step, attention on wgmma (forward and backward): ours alone at batch 32" \
+    env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 150 "where the ViT-L step's time goes (a sync after each addon call)" node test/gpu/profile_step.mjs "${VJEPA_PROFILE_BATCH:-32}"
   step 120 "ViT-L step memory per clip (batch 1 and 2)" node test/gpu/vitl_memory.mjs cuda
 fi
