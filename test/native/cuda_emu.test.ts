@@ -34,7 +34,7 @@ test('the emulated CUDA addon builds (cmake -DVJEPA_CUDA_EMU=ON) and reports its
   assert.is(b.status, 0, `build failed:\n${b.tail}`);
   assert.ok(existsSync(ADDON) && existsSync(CUBLAS));
   const info = run(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(ADDON)}).cudaInfo()))`], 60_000);
-  assert.equal(JSON.parse(info.out.trim().split('\n').pop()!), { compiled: true, available: true, reason: '', emulated: true, ltGemms: 0, launches: 0 });
+  assert.equal(JSON.parse(info.out.trim().split('\n').pop()!), { compiled: true, available: true, reason: '', emulated: true, ltGemms: 0, launches: 0, wgmmaAttention: 0 });
 });
 
 test('tensor-core attention kernels alone vs float64 (awkward shapes, guard rows, shuffled blocks)', () => {

@@ -9,8 +9,9 @@
 // fragment layouts, with shuffles; a cp.async copy (cp_async.cuh) lands when its thread waits for
 // it. Hopper's wgmma (wgmma.cuh) reads its shared-memory operands through the descriptors'
 // swizzled layouts at an emulated shared address that is not 1024-aligned (so a kernel must align
-// its tiles), gathers register operands across the warpgroup at a warpgroup barrier, and its
-// results land in the accumulators only when the thread waits for their group. Fresh dynamic
+// its tiles), as the last __syncthreads left them (stores since are not seen: the kernels publish
+// operands with a barrier), gathers register operands across the warpgroup at a warpgroup
+// rendezvous, and its results land in the accumulators only when the thread waits for their group. Fresh dynamic
 // shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
 // between blocks (blocks never overlap here), wgmma.fence and the async-proxy fence.
@@ -110,6 +111,8 @@ struct Block {
   std::vector<AsyncQueue> async;  // one per thread
   std::vector<MmaQueue> mma;      // one per thread
   std::vector<std::array<uint32_t, 4>> wg_regs;  // a thread's wgmma A registers, for its warpgroup
+  // The block's shared memory as the last __syncthreads released it: what wgmma reads.
+  std::vector<unsigned char> bar_snap;
   jmp_buf main;
   int cur = 0;
   unsigned char* smem = nullptr;
@@ -201,6 +204,7 @@ inline void run_block(Block& b) {
       released = true;
     }
     if (released) continue;
+    b.bar_snap.assign(b.smem, b.smem + b.smem_bytes);
     for (Fiber& f : b.fibers) f.wait = 0;
   }
 }
@@ -250,6 +254,7 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
     b.async.assign(nt, AsyncQueue{});
     b.mma.assign(nt, MmaQueue{});
     b.wg_regs.assign(nt, {});
+    b.bar_snap.assign(aligned, aligned + smem);
     if (no_barriers && *no_barriers) {
       b.direct = true;
       for (int k = 0; k < nt; k++) {
@@ -436,11 +441,12 @@ inline void wg_sync() {
   park(3);
 }
 
+// A bf16 element of shared memory as the last __syncthreads left it.
 inline float bf16_at(uint32_t addr) {
   const unsigned char* p = t_block->smem + (addr - kSmemBase);
   if (addr < kSmemBase || addr % 2 || !in_smem(p, 2)) die("wgmma: a descriptor reaches outside the block's shared memory");
   uint16_t h;
-  std::memcpy(&h, p, 2);
+  std::memcpy(&h, t_block->bar_snap.data() + (p - t_block->smem), 2);
   return vj_bf16_to_float(__nv_bfloat16{h});
 }
 
@@ -467,6 +473,9 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
   const int me = linear_tid(), wg0 = me & ~127, w = (me - wg0) >> 5, lane = me & 31, g = lane >> 2, t = lane & 3;
   if (n % 8 || n < 8 || n > 256) die("wgmma: N must be a multiple of 8 in [8, 256]");
   if (a) std::memcpy(b.wg_regs[me].data(), a, 16);
+  // Shared operands are read as the last __syncthreads left them (bar_snap): the instruction
+  // orders no thread's stores before it, even those of its own warpgroup, so a store that no
+  // barrier published is not seen, and a missing __syncthreads fails.
   wg_sync();
   float A[2][16];  // this thread's rows 16w + g and 16w + g + 8
   for (int r = 0; r < 2; r++)
