@@ -108,6 +108,8 @@ export interface NativeAddon {
   emaMany(targets: H[], onlines: H[], momentum: number): void;
   /** xs[k] *= a, for the whole list at once (gradient clipping). */
   scaleMany(xs: H[], a: number): void;
+  /** dsts[k] = bfloat16(srcs[k]) for float32 srcs, in a few launches on CUDA. */
+  castMany(srcs: H[], dsts: H[]): void;
 }
 
 function findAddon(): string {

@@ -193,6 +193,8 @@ struct Backend {
   // dtype casts for mixed precision (bf16 stored as uint16).
   void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);
   void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
+  // ys[k] = bf16(xs[k]) for a list (the weights an autocast region rounds, in few launches).
+  void (*f32_to_bf16_many)(const float* const* xs, uint16_t* const* ys, const int64_t* ns, int64_t count);
 };
 
 const Backend& cpu_backend();

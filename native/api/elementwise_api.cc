@@ -86,6 +86,31 @@ VJ_BINDING(meanColStd) {
   return Napi::Number::New(info.Env(), need(be.mean_col_std, be, "meanColStd")(x.f32(), x.numel() / std::max<int64_t>(1, C), C));
 }
 
+// castMany(srcs[], dsts[]): dsts[k] = bfloat16(srcs[k]) (float32 -> bfloat16, same element
+// counts), in a few launches on CUDA: an autocast region's weights at once.
+VJ_BINDING(castMany) {
+  const char* op = "castMany";
+  Args a(info, op);
+  std::vector<Tensor*> s = a.tensors(0, "srcs"), d = a.tensors(1, "dsts");
+  if (s.size() != d.size())
+    fail(std::string(op) + ": dsts has " + std::to_string(d.size()) + " tensors, srcs has " + std::to_string(s.size()));
+  std::vector<const float*> xs;
+  std::vector<uint16_t*> ys;
+  std::vector<int64_t> ns;
+  for (size_t k = 0; k < s.size(); k++) {
+    const std::string sk = "srcs[" + std::to_string(k) + "]", dk = "dsts[" + std::to_string(k) + "]";
+    check_dtype(op, sk.c_str(), *s[k], DType::F32);
+    check_dtype(op, dk.c_str(), *d[k], DType::BF16);
+    check_numel(op, dk.c_str(), *d[k], s[k]->numel());
+    xs.push_back(s[k]->f32());
+    ys.push_back(d[k]->ptr<uint16_t>());
+    ns.push_back(s[k]->numel());
+  }
+  const Backend& be = lists_device(op, {&s, &d});
+  need(be.f32_to_bf16_many, be, op)(xs.data(), ys.data(), ns.data(), (int64_t)ns.size());
+  return info.Env().Undefined();
+}
+
 // cast(src, dst): float32 <-> bfloat16 (same element count)
 VJ_BINDING(cast) {
   Args a(info, "cast");

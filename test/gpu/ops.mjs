@@ -263,7 +263,7 @@ attnCase('cross hd=40 Nq=3 Nk=150', 2, 3, 150, 2, 40, false, true, true);
 attnCase('cross hd=32 Nq=5 Nk=130', 2, 5, 130, 2, 32, false, true, true);
 attnCase('self hd=48 N=70, fp32 kernels', 1, 70, 70, 2, 48, true, false, true);
 attnCase('cross hd=64 Nq=5 Nk=300', 3, 5, 300, 4, 64, false, true);
-if (GPU) {  // on sm_90 (and the emulator, which is one) every such call ran on wgmma; elsewhere none may
+if (GPU && !ONLY) {  // on sm_90 (and the emulator, which is one) every such call ran on wgmma; elsewhere none may
   const { major, minor } = A.cudaDevice(0);
   const expect = (major === 9 && minor === 0) || info.emulated;
   const ran = wgmmaCalls.filter(([, n]) => n > 0).length;
@@ -414,6 +414,16 @@ else if (GPU && !ONLY) {
     (T) => A.cast(T.x, T.y), ['y'], 0);
   check('cast bf16->f32', { y: { shape: [4099], data: Uint16Array.from({ length: 4099 }, () => Math.floor(rand() * 0x7f00)), dtype: 'bfloat16' }, x: Z([4099]) },
     (T) => A.cast(T.y, T.x), ['x'], 0);
+  // a list of 53 (two multi-tensor batches of 48 and 5), sizes across chunk edges and one empty
+  const sizes = Array.from({ length: 53 }, (_, k) => [0, 1, 16384, 16385, 40000][k % 5] + k);
+  sizes[7] = 0;
+  const ins = {};
+  sizes.forEach((n, k) => {
+    ins[`x${k}`] = F([n], 3);
+    ins[`y${k}`] = { shape: [n], data: new Uint16Array(n), dtype: 'bfloat16' };
+  });
+  check('castMany f32->bf16 (53 tensors, bits)', ins, (T) => A.castMany(sizes.map((_, k) => T[`x${k}`]), sizes.map((_, k) => T[`y${k}`])),
+    sizes.map((_, k) => `y${k}`), 0);
 }
 
 // ---------------------------------------------------------------- errors on the device

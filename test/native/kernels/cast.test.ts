@@ -47,6 +47,33 @@ test('f32 -> bf16 -> f32: nearest-even by value, NaN / Inf / denormals, odd size
   });
 });
 
+test('castMany: the same bits as cast, one tensor at a time, over a list of odd sizes', () => {
+  const rng = new Rng(7);
+  sweep((label) => {
+    const sizes = [1, 0, 13, 70001, 1000, 3];
+    const srcs = sizes.map((n) => {
+      const xs = new Float32Array(n);
+      for (let i = 0; i < n; i++) xs[i] = fromBits((rng.u() * 4294967296) >>> 0);
+      return f32([n], xs);
+    });
+    const many = sizes.map((n) => bf16([n])), one = sizes.map((n) => bf16([n]));
+    native.castMany(srcs, many);
+    srcs.forEach((s, k) => native.cast(s, one[k]));
+    sizes.forEach((n, k) => assert.equal(Array.from(readU16(many[k])), Array.from(readU16(one[k])), `${label}: tensor ${k} (${n})`));
+    native.castMany([], []);
+    freeAll();
+  });
+});
+
+test('castMany errors name the list and the entry', () => {
+  throwsMsg(() => native.castMany([f32([2]), f32([3])], [bf16([2])]), [/castMany/, /dsts has 1 tensors, srcs has 2/], 'lengths');
+  throwsMsg(() => native.castMany([f32([2]), bf16([3])], [bf16([2]), bf16([3])]), [/castMany/, /srcs\[1\]/, /float32/], 'src dtype');
+  throwsMsg(() => native.castMany([f32([2]), f32([3])], [bf16([2]), f32([3])]), [/castMany/, /dsts\[1\]/, /bfloat16/], 'dst dtype');
+  throwsMsg(() => native.castMany([f32([2]), f32([3])], [bf16([2]), bf16([4])]), [/castMany/, /dsts\[1\]/, /bf16\[4\]/], 'count');
+  assert.ok(true);
+  freeAll();
+});
+
 test('cast errors: only f32 <-> bf16, same element count', () => {
   throwsMsg(() => native.cast(f32([4]), f32([4])), [/cast/, /f32\[4\]/, /float32 <-> bfloat16/], 'f32->f32');
   throwsMsg(() => native.cast(f32([4]), bf16([5])), [/cast/, /dst/, /bf16\[5\]/], 'count');
