@@ -13,24 +13,70 @@ export type MatmulDtype = 'float32' | 'bfloat16';
 
 interface Region {
   dtype: MatmulDtype;
-  /** bf16 copies of weights, made on first use in the region and freed when it ends. */
+  /** bf16 copies of weights, made on first use in the region (or at its start, from the plan) and freed when it ends. */
   weights: Map<Tensor, Tensor>;
+  plan?: CastPlan;
 }
 const regions: Region[] = [];
 
 /**
+ * The weights bf16 regions rounded, in the order they met them, kept from one region to the
+ * next: a region given the plan rounds them all as it starts, by castMany (a few launches on CUDA
+ * where one cast per weight took one each: about 500 a ViT-L step), and adds any other it meets.
+ * A loop keeps one for its steps (the trainer, the probe's frozen encoder).
+ */
+export class CastPlan {
+  private weights: Tensor[] = [];
+  private readonly known = new Set<Tensor>();
+  note(w: Tensor): void {
+    if (this.known.has(w)) return;
+    this.known.add(w);
+    this.weights.push(w);
+  }
+  /** The weights in order, less those disposed since (a model replaced by a resumed one). */
+  live(): readonly Tensor[] {
+    if (this.weights.some((w) => w.disposed)) {
+      for (const w of this.weights) if (w.disposed) this.known.delete(w);
+      this.weights = this.weights.filter((w) => !w.disposed);
+    }
+    return this.weights;
+  }
+}
+
+/**
  * Runs fn with GEMMs in `dtype`. Weights must not change inside (their bf16 copies are made
  * once per region): run forward and backward in it, the optimizer step after. Graphs recorded
- * inside may be run backward outside; they keep what they need.
+ * inside may be run backward outside; they keep what they need. With a plan, a bf16 region
+ * rounds the plan's weights up front and records the others it rounds.
  */
-export function autocast<T>(dtype: MatmulDtype, fn: () => T): T {
-  const region: Region = { dtype, weights: new Map() };
+export function autocast<T>(dtype: MatmulDtype, fn: () => T, plan?: CastPlan): T {
+  const region: Region = { dtype, weights: new Map(), plan: dtype === 'bfloat16' ? plan : undefined };
   regions.push(region);
   try {
+    if (region.plan) precast(region, region.plan);
     return fn();
   } finally {
     regions.splice(regions.lastIndexOf(region), 1);
     for (const w of region.weights.values()) w.dispose();
+  }
+}
+
+/** The plan's live weights rounded into the region's copies, one castMany per device. */
+function precast(region: Region, plan: CastPlan): void {
+  const byDevice = new Map<string, Tensor[]>();
+  for (const w of plan.live()) {
+    const list = byDevice.get(w.device) ?? [];
+    list.push(w);
+    byDevice.set(w.device, list);
+  }
+  for (const ws of byDevice.values()) {
+    const copies: Tensor[] = [];
+    for (const w of ws) {
+      const c = keep(Tensor.empty(w.shape, 'bfloat16', w.device));
+      copies.push(c);
+      region.weights.set(w, c);  // the region frees it, even if the cast below throws
+    }
+    native.castMany(ws.map((w) => w.handle), copies.map((c) => c.handle));
   }
 }
 
@@ -80,6 +126,7 @@ export function bf16Weight(w: Tensor, shape: readonly number[] = w.shape): Tenso
   if (!copy || copy.disposed) {
     copy = keep(toBf16(w));
     region.weights.set(w, copy);
+    region.plan?.note(w);
   }
   return copy.view(shape);
 }

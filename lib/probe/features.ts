@@ -1,7 +1,7 @@
 // The frozen-feature cache: when the train split has no augmentation (optimization.cache_features),
 // every video goes through the frozen encoder once and the head trains on the stored features.
 import { tidy } from '../tensor.js';
-import { autocast, type MatmulDtype } from '../ops/autocast.js';
+import { autocast, CastPlan, type MatmulDtype } from '../ops/autocast.js';
 import type { VisionTransformer } from '../nn/vit.js';
 import { Rng } from '../util/rng.js';
 import { encodeBatch, type Layout } from './aggregate.js';
@@ -33,9 +33,10 @@ export async function computeFeatures(
   let N = 0;
   let D = 0;
   let n = 0;
+  const plan = new CastPlan();  // the encoder's weights, rounded in a few launches per batch after the first
   for await (const b of source.iterate()) {
     const feats = tidy(() => {
-      const f = autocast(matmulDtype, () => encodeBatch(encoder, b.clips, b.clipShape, b.layout, chunk));
+      const f = autocast(matmulDtype, () => encodeBatch(encoder, b.clips, b.clipShape, b.layout, chunk), plan);
       N = f.shape[1];
       D = f.shape[2];
       return f.toFloat32Array();

@@ -23,7 +23,7 @@ import { computeFeatures, SampleTable, type FeatureBatch, type FeatureSet } from
 import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type ProbeStepRecord, type ProbeStepSettings } from './step.js';
 import { applyProbeCheckpoint, loadProbeCheckpoint, readProbeCheckpoint, saveProbeCheckpoint, type ProbeCheckpointFile, type ProbeState } from './checkpoint.js';
 import { ProbeCsv, writeProbePlot } from './log.js';
-import { assertBf16Device, autocast, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, autocast, CastPlan, type MatmulDtype } from '../ops/autocast.js';
 
 /** EVAL-05: the final weight decay is fixed in the original's code, not a config key. */
 export const PROBE_FINAL_WD = 1e-6;
@@ -154,6 +154,8 @@ interface ProbeSession {
   settings: ProbeStepSettings;
   /** DATA-02 replaces what cannot be loaded: the sources note every such file, the end of the run names them */
   unloadable: { train: Set<string>; val: Set<string> };
+  /** the frozen encoder's bf16 weights, rounded together per batch after the first (ops/autocast.ts) */
+  castPlan: CastPlan;
 }
 
 /** The device and precision of a run (before any output or model exists: a missing GPU stops here). */
@@ -206,6 +208,7 @@ async function openSession(
     valViews: vd ? vd.num_views_per_segment : 1,
     settings: { attendAcrossSegments: cfg.optimization.attend_across_segments, numClasses: cfg.data.num_classes, matmulDtype: run.matmulDtype },
     unloadable: { train: new Set<string>(), val: new Set<string>() },
+    castPlan: new CastPlan(),
   };
 }
 
@@ -232,7 +235,7 @@ function valSource(s: ProbeSession, epoch: number): BatchSource {
 
 /** One batch of clips through the frozen encoder: one host-to-device copy; labels go with the loss. */
 function clipInput(s: ProbeSession, b: ClipBatch): FeatureInput {
-  return { feats: autocast(s.matmulDtype, () => encodeBatch(s.encoder, b.clips, b.clipShape, b.layout, s.ext.encoderBatch)), layout: b.layout, labels: b.labels };
+  return { feats: autocast(s.matmulDtype, () => encodeBatch(s.encoder, b.clips, b.clipShape, b.layout, s.ext.encoderBatch), s.castPlan), layout: b.layout, labels: b.labels };
 }
 
 /** A cached feature block, copied to the classifier's device. */

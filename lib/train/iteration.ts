@@ -11,7 +11,7 @@ import { predictionLoss, varianceHinge, weightedSum } from '../ops/loss.js';
 import { targetNorm } from '../nn/vit.js';
 import type { VJepa } from '../nn/vjepa.js';
 import { effectiveRank } from './monitors.js';
-import { autocast, type MatmulDtype } from '../ops/autocast.js';
+import { autocast, type CastPlan, type MatmulDtype } from '../ops/autocast.js';
 
 export interface MaskPair {
   ctx: Tensor; // int32 [B, K_enc]
@@ -80,6 +80,8 @@ export interface StepSettings {
   clipGrad: number | null;
   /** GEMM precision of forward and backward (TRAIN-09); fp32 when absent. */
   matmulDtype?: MatmulDtype;
+  /** The run's bf16 weight plan (ops/autocast.ts): step 1 learns it, later steps round every weight in a few launches. */
+  castPlan?: CastPlan;
   /** Sees the loss before backward; may throw to stop without an update. */
   checkLoss?: (loss: number) => void;
   /** Sees the pre-clip gradient norms before the optimizer step; may throw to stop without an update. */
@@ -115,6 +117,7 @@ export function pretrainStep(model: VJepa, opt: AdamW, clips: Tensor, masks: Mas
       rec = { loss, lossJepa: out.lossJepa, lossReg: out.lossReg, targetStd: out.targetStd, predStd: out.predStd, targetRank: out.targetRank, contextRank: out.contextRank };
       backward(out.loss);
     }),
+    s.castPlan,
   );
   const encParams = model.encoder.trainableParameters().map(([, t]) => t);
   const predParams = model.predictor.trainableParameters().map(([, t]) => t);

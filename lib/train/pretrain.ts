@@ -14,7 +14,7 @@ import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSt
 import { VideoLoader } from '../data/loader.js';
 import { synthesizeMissing } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
-import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, CastPlan, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
 import { initFromCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatMemory } from './log.js';
@@ -147,6 +147,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   if (device.startsWith('cuda')) log(`device: ${describeDevice(device)}`);
   const matmulDtype = trainingMatmulDtype(cfg.meta.dtype, device, log);
   if (matmulDtype === 'bfloat16') assertBf16Device(device, 'meta.dtype', 'set meta.dtype: float32');
+  const castPlan = new CastPlan();  // the bf16 weight copies: learned at step 1, rounded together after
   if (!cfg.model.use_mask_tokens)
     throw new Error('model.use_mask_tokens: false selects the original\'s dead "diffusion" predictor path (§8.28), which vjepa does not implement');
 
@@ -337,6 +338,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           wd,
           momentum,
           matmulDtype,
+          castPlan,
           // TRAIN-08 step 7: clip only after warmup (epoch index > warmup).
           clipGrad: cfg.optimization.clip_grad !== null && epoch > cfg.optimization.warmup ? cfg.optimization.clip_grad : null,
           // The next batch's copies are issued once this step's first kernels are queued and

@@ -7,10 +7,10 @@
 //   node test/gpu/profile_step.mjs --tiny         # harness self-check: vit_tiny at 64 px on the CPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
+import { clipBatch, disposeMasks, maskTensors, stepModules, stepSettings } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native, Tensor, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
+const { native, Tensor, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng, CastPlan } = await stepModules(lib);
 
 const tiny = process.argv.includes('--tiny');
 const info = native.cudaInfo();
@@ -30,7 +30,7 @@ const opt = new AdamW(model.paramGroups());
 const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
 const clips = clipBatch(Tensor, Rng, shape, dev);
 const masks = maskTensors(Tensor, m, B, dev);
-const settings = STEP_SETTINGS;
+const settings = stepSettings(CastPlan);
 const probe = Tensor.zeros([1], 'float32', dev);
 const sumSquares = native.sumSquares;
 const sync = () => sumSquares(probe.handle);

@@ -23,6 +23,7 @@ const { Tensor, memoryStats } = await lib('tensor.js');
 const { AdamW } = await lib('optim/adamw.js');
 const { WarmupCosineSchedule, CosineWDSchedule, EmaMomentumSchedule, scheduleSteps } = await lib('optim/schedules.js');
 const { pretrainStep } = await lib('train/iteration.js');
+const { CastPlan } = await lib('ops/autocast.js');
 const { saveCheckpoint, loadCheckpoint } = await lib('train/checkpoint.js');
 
 setFlagsFromString('--expose-gc');
@@ -98,15 +99,17 @@ function stepSettings() {
   });
 }
 
-// STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step.
+// STEPS steps, checkpoint, fresh model + optimizer from the checkpoint, one more step. One bf16
+// weight plan throughout, as the trainer keeps: the resumed model's weights replace the first's in it.
 function run(device, matmulDtype = 'float32') {
   const settings = stepSettings();
+  const castPlan = new CastPlan();
   const { clips, masks } = inputs(device);
   let { model, opt } = build(device);
   const records = [];
   const step = (i) =>
     records.push(
-      pretrainStep(model, opt, clips, masks, settings(i, { matmulDtype })),
+      pretrainStep(model, opt, clips, masks, settings(i, { matmulDtype, castPlan })),
     );
   for (let i = 0; i < STEPS; i++) step(i);
   const before = snapshot(model, opt);

@@ -13,10 +13,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
+import { clipBatch, disposeMasks, maskTensors, stepModules, stepSettings } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
+const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng, CastPlan } = await stepModules(lib);
 const { resolveVariant, configOverrides } = await lib('nn/registry.js');
 
 const tiny = process.argv.includes('--tiny');
@@ -73,7 +73,7 @@ function ours(model, B) {
     clips = clipBatch(Tensor, Rng, [B, 3, spec.num_frames, spec.img_size, spec.img_size], device);
     masks = maskTensors(Tensor, K.batch, B, device);
     native.resetPeak();
-    const settings = STEP_SETTINGS;
+    const settings = stepSettings(CastPlan);
     const losses = [];
     for (let i = 0; i < 2; i++) losses.push(pretrainStep(model, opt, clips, masks, settings).loss);
     const times = [];

@@ -11,11 +11,18 @@ export async function stepModules(lib) {
     ...(await lib('train/pretrain.js')),
     ...(await lib('config/index.js')),
     ...(await lib('util/rng.js')),
+    ...(await lib('ops/autocast.js')),
   };
 }
 
-/** bf16 pretraining step settings (the step bench's and the profile's). */
-export const STEP_SETTINGS = { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16' };
+/**
+ * bf16 pretraining step settings (the step bench's and the profile's), with a weight plan of
+ * their own as the trainer keeps one (CastPlan: ops/autocast.js's class, passed in): use one
+ * settings object per model.
+ */
+export function stepSettings(CastPlan) {
+  return { lossExp: 1, regCoeff: 0, lr: 1e-4, wd: 0.04, momentum: 0.999, clipGrad: 10, matmulDtype: 'bfloat16', castPlan: new CastPlan() };
+}
 
 /** Standard-normal clips of `shape` on `device` from Rng(1) (lib/util/rng.js's class, passed in). */
 export function clipBatch(Tensor, Rng, shape, device) {

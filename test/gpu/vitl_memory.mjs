@@ -7,10 +7,10 @@
 //   node test/gpu/vitl_memory.mjs cuda      # on a GPU
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
-import { STEP_SETTINGS, clipBatch, disposeMasks, maskTensors, stepModules } from './step_inputs.mjs';
+import { clipBatch, disposeMasks, maskTensors, stepModules, stepSettings } from './step_inputs.mjs';
 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
-const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng } = await stepModules(lib);
+const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng, CastPlan } = await stepModules(lib);
 
 const device = process.argv[2] ?? 'cpu';
 const { config: cfg } = loadPretrainConfig(join(root, 'configs/vitl16.yaml'), []);
@@ -24,7 +24,7 @@ function peak(B) {
   const shape = [B, 3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size];
   const clips = clipBatch(Tensor, Rng, shape, device);
   const masks = maskTensors(Tensor, sizes, B, device);
-  const s = STEP_SETTINGS;
+  const s = stepSettings(CastPlan);
   try {
     pretrainStep(model, opt, clips, masks, s);  // creates the AdamW state
     const [base] = bytes(memoryStats());

@@ -74,6 +74,9 @@ test('test/gpu/launches.mjs: the optimizer tail of a ViT-L-structured step is a 
   assert.equal(rows('emaMany'), [[1, 7], [1, 7]], r.tail);
   assert.equal(rows('sumSquaresMany'), [[2, 13], [2, 13]], r.tail);
   assert.equal(rows('scaleMany'), [[2, 11]], 'clipping: the two lists in 11 launches');
+  // the bf16 weight copies: the trainer's CastPlan rounds the ~370 weights of both networks in one
+  // castMany (8 launches of 48) where a cast each took one launch per weight
+  assert.equal(rows('castMany'), [[1, 8], [1, 8]], r.tail);
   const totals = [...r.out.matchAll(/(\d+) kernel launches per step/g)].map((m) => +m[1]);
   assert.is(totals.length, 2);
   assert.ok(totals[0] > 3000 && totals[0] < 4000, `launches per step ${totals[0]}`);

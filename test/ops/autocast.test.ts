@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { native } from '../../lib/native.js';
 import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
-import { autocast, matmulDtype } from '../../lib/ops/autocast.js';
+import { CastPlan, autocast, matmulDtype } from '../../lib/ops/autocast.js';
 import { linear, linearGelu } from '../../lib/ops/linear.js';
 import { patchEmbed3d } from '../../lib/ops/patch_embed.js';
 import { selfAttention } from '../../lib/ops/attention.js';
@@ -189,6 +189,77 @@ test('autocast regions: nesting, fp32 inside bf16, weights frozen inside, backwa
   W.grad?.dispose();
   W.dispose();
   assert.is(await settledLive(), before, 'bf16 copies and saved operands are all freed');
+});
+
+test('a CastPlan: the first region learns its weights, later ones round them all up front by castMany, same bits', async () => {
+  const before = await settledLive();
+  const [R, d, h] = [7, 24, 40];
+  const x = randn(R * d), g = randn(R * d);
+  const W1 = param(randn(h * d, 0.2), [h, d]), B1 = param(randn(h), [h]), W2 = param(randn(d * h, 0.2), [d, h]);
+  const X = Tensor.from(x, [R, d]);
+  // fc1 with a bf16 output (its bias rounded too), then fc2: three weights to round
+  const step = () => {
+    const y = linear(linear(X, W1, B1, { productOperand: true }), W2, null);
+    backward(y, Tensor.from(g, [R, d]));
+    const out = [y.toFloat32Array(), ...[W1, B1, W2].map((t) => t.grad!.toFloat32Array())];
+    y.dispose();
+    for (const t of [W1, B1, W2]) {
+      t.grad!.dispose();
+      t.grad = null;
+    }
+    return out;
+  };
+  // which weights reach native.cast one at a time, and which castMany
+  const cast = native.cast, castMany = native.castMany;
+  const weights = new Map([[W1.handle, 'W1'], [B1.handle, 'B1'], [W2.handle, 'W2']]);
+  let single: string[] = [], many: string[][] = [];
+  native.cast = (s, dst) => {
+    if (weights.has(s)) single.push(weights.get(s)!);
+    cast(s, dst);
+  };
+  native.castMany = (ss, ds) => {
+    many.push(ss.map((s) => weights.get(s) ?? '?'));
+    castMany(ss, ds);
+  };
+  try {
+    const want = tidy(() => autocast('bfloat16', step));  // no plan
+    assert.equal([single, many], [['W1', 'B1', 'W2'], []]);
+    const plan = new CastPlan();
+    for (let i = 0; i < 3; i++) {
+      single = [];
+      many = [];
+      const got = tidy(() => autocast('bfloat16', step, plan));
+      // the first region learns the order it met them in; the next ones cast them together
+      assert.equal([single, many], i === 0 ? [['W1', 'B1', 'W2'], []] : [[], [['W1', 'B1', 'W2']]], `region ${i}`);
+      got.forEach((a, k) => same(a, want[k], `region ${i}, output ${k}`));
+    }
+    assert.equal(plan.live().length, 3);
+    // fp32 regions ignore the plan
+    single = [];
+    many = [];
+    tidy(() => autocast('float32', step, plan));
+    assert.equal([single, many], [[], []]);
+    // a disposed weight leaves the plan; the region rounds the rest together and learns its replacement
+    const W3 = param(randn(d * h, 0.2), [d, h]);
+    weights.set(W3.handle, 'W3');
+    W2.dispose();
+    single = [];
+    many = [];
+    tidy(() =>
+      autocast('bfloat16', () => {
+        const y = linear(linear(X, W1, B1, { productOperand: true }), W3, null);
+        y.dispose();
+      }, plan),
+    );
+    assert.equal([single, many], [['W3'], [['W1', 'B1']]]);
+    assert.equal(plan.live().length, 3);
+    W3.dispose();
+  } finally {
+    native.cast = cast;
+    native.castMany = castMany;
+  }
+  for (const t of [W1, B1, X]) t.dispose();
+  assert.is(await settledLive(), before, 'the region frees the copies it made up front');
 });
 
 test.run();
