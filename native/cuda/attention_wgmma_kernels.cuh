@@ -1,14 +1,15 @@
-// The attention forward on Hopper's warpgroup products (wgmma.cuh, sm_90a): FlashAttention's
-// online softmax, as tc_fwd_kernel (attention_tc_kernels.cuh) computes it, with each warpgroup's
-// S = Q Kᵀ and O += P V issued as 64-row wgmma instructions instead of 16-row mma.sync ones.
+// Attention on Hopper's warpgroup products (wgmma.cuh, sm_90a), forward and one-pass backward:
+// the algorithms of tc_fwd_kernel and tc_bwd_fused_kernel (attention_tc_kernels.cuh), with each
+// warpgroup's products issued as 64-row wgmma instructions instead of 16-row mma.sync ones.
 //
-// A block is two warpgroups over 128 query rows (64 each) and walks the key tiles (128 keys at
+// Forward: a block is two warpgroups over 128 query rows (64 each) and walks the key tiles (128 keys at
 // head_dim <= 64, else 64), double-buffered by cp.async as the mma.sync kernels are. Q, K and V
 // live in shared memory in the swizzled K-major layout wgmma's descriptors read: S = Q Kᵀ takes both
 // operands from there (Q and K are K-major for it), and P V takes P from registers (the
 // accumulator layout of S is the A fragment, as with mma.sync) and V as an MN-major operand, so V
 // is never transposed. Each warp's share of S and O has the mma.sync accumulator layout, so the
-// softmax, the rescaling and the output rows are tc_fwd_kernel's own code.
+// softmax, the rescaling and the output rows are tc_fwd_kernel's own code. The backward is
+// described at wg_bwd_kernel.
 // bf16 q, k, v only (rows 16-byte aligned, head_dim a multiple of 8): attention_wgmma.cu checks.
 //
 // Device code only: attention_wgmma.cu launches it, and the CPU emulator (test/native/cuda_emu)
@@ -78,6 +79,22 @@ __device__ __forceinline__ uint64_t wg_mnmajor(uint32_t tile, int r0) {
 // leave the tensor cores idle together).
 constexpr int kWgBlocks = 2;
 
+// The top of each loop iteration (pipeline_step's, with the async-proxy fence): once both
+// warpgroups are done with the other stage, stage_next() refills it if there is a next tile; the
+// current tile's copies are waited for, fenced for the products' reads and published by a barrier.
+template <class StageNext>
+__device__ __forceinline__ void wg_pipeline_step(bool more, StageNext stage_next) {
+  __syncthreads();
+  if (more) {
+    stage_next();
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+  proxy_fence();
+  __syncthreads();
+}
+
 template <int N>
 __device__ __forceinline__ float (&as_tiles(float (&f)[4 * N]))[1][N][4] {
   return *reinterpret_cast<float(*)[1][N][4]>(&f);
@@ -116,15 +133,7 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += G::BN, cur ^= 1) {
     const int nk = min(G::BN, Nk - k0);
-    __syncthreads();  // both warpgroups are done with the other stage
-    if (k0 + G::BN < Nk) {
-      stage_kv(k0 + G::BN, cur ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    proxy_fence();  // this thread's copies and stores, visible to the products' async reads
-    __syncthreads();
+    wg_pipeline_step(k0 + G::BN < Nk, [=] { stage_kv(k0 + G::BN, cur ^ 1); });
     const uint32_t kt = sq + G::q + 2 * cur * G::kv, vt = kt + G::kv;
 
     float s[4 * NT];  // S = Q Kᵀ: 64 x BN per warpgroup
@@ -252,15 +261,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
 
   for (int q0 = 0, cur = 0; q0 < Nq; q0 += BM, cur ^= 1) {
     const int nq = min(BM, Nq - q0);
-    __syncthreads();  // both warpgroups are done with the other stage and with dSᵀ
-    if (q0 + BM < Nq) {
-      stage_q(q0 + BM, cur ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    proxy_fence();
-    __syncthreads();
+    wg_pipeline_step(q0 + BM < Nq, [=] { stage_q(q0 + BM, cur ^ 1); });  // its first barrier also frees dSᵀ
     const uint32_t qt = sa + G::q + 2 * cur * G::qt, ot = qt + G::qt;
     const float *lse2 = lse2s + cur * BM, *Dq = Ds + cur * BM;
 
