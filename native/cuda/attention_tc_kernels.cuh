@@ -274,11 +274,16 @@ __device__ __forceinline__ void write_rows(const float (&acc)[DT][4], Out* dst, 
   }
 }
 
+struct NoFence {
+  __device__ __forceinline__ void operator()() const {}
+};
+
 // The top of each loop iteration of the two-stage pipeline: once every warp is done with the
 // other stage, stage_next() refills it (one cp.async group) if there is a next tile; then the
-// current tile's group is waited for and made visible to the whole block.
-template <class StageNext>
-__device__ __forceinline__ void pipeline_step(bool more, StageNext stage_next) {
+// current tile's group is waited for and made visible to the whole block (fence() first: the
+// wgmma kernels' async-proxy fence).
+template <class StageNext, class Fence = NoFence>
+__device__ __forceinline__ void pipeline_step(bool more, StageNext stage_next, Fence fence = {}) {
   __syncthreads();
   if (more) {
     stage_next();
@@ -286,6 +291,7 @@ __device__ __forceinline__ void pipeline_step(bool more, StageNext stage_next) {
   } else {
     cp_async_wait<0>();
   }
+  fence();
   __syncthreads();
 }
 

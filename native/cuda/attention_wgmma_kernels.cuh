@@ -79,20 +79,11 @@ __device__ __forceinline__ uint64_t wg_mnmajor(uint32_t tile, int r0) {
 // leave the tensor cores idle together).
 constexpr int kWgBlocks = 2;
 
-// The top of each loop iteration (pipeline_step's, with the async-proxy fence): once both
-// warpgroups are done with the other stage, stage_next() refills it if there is a next tile; the
-// current tile's copies are waited for, fenced for the products' reads and published by a barrier.
+// pipeline_step with the async-proxy fence: the current tile's copies are waited for, fenced for
+// the products' reads, and published by the barrier.
 template <class StageNext>
 __device__ __forceinline__ void wg_pipeline_step(bool more, StageNext stage_next) {
-  __syncthreads();
-  if (more) {
-    stage_next();
-    cp_async_wait<1>();
-  } else {
-    cp_async_wait<0>();
-  }
-  proxy_fence();
-  __syncthreads();
+  pipeline_step(more, stage_next, [] { proxy_fence(); });
 }
 
 template <int N>
