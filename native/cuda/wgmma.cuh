@@ -103,6 +103,9 @@ __device__ __forceinline__ void fence_operand(float (&r)[R]) {
   for (int i = 0; i < R; i++) fence_operand(r[i]);
 }
 
+// One overload per N (the accumulator's size picks it): an inline-asm operand list cannot be
+// generated, so each is written out (as CUTLASS's are). N = 32, 64, 96, 128 serve head_dim 32-128
+// and the 64- and 128-key score tiles.
 template <int TA, int TB>
 __device__ __forceinline__ void wgmma_ss(float (&d)[16], uint64_t da, uint64_t db, int acc) {
   asm volatile(
