@@ -63,6 +63,8 @@ export interface NativeAddon {
     wgmmaAttention: number;
   };
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
+  /** One wgmma product per operand layout of the Hopper attention kernels, exact where the device agrees; [] without wgmma. */
+  wgmmaSelfTest(): { layout: string; maxErr: number }[];
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 

@@ -21,6 +21,7 @@ CudaCacheStats cuda_cache_stats(int) { return {}; }
 void cuda_empty_cache() {}
 uint64_t cuda_lt_gemms() { return 0; }
 uint64_t cuda_wgmma_attention() { return 0; }
+std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() { fail(kNoCuda); }
 uint64_t cuda_launches() { return 0; }
 CudaDeviceInfo cuda_device_info(int) { fail(kNoCuda); }
 const Backend& cuda_backend() { fail(kNoCuda); }

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vj {
 void* cuda_alloc(size_t nbytes, int device_index);
@@ -43,6 +45,9 @@ CudaDeviceInfo cuda_device_info(int device_index);
 uint64_t cuda_lt_gemms();
 // Attention forwards run by the wgmma kernels (VJEPA_CUDA_ATTN_FWD=wgmma on sm_90) since the addon loaded.
 uint64_t cuda_wgmma_attention();
+// One wgmma product per operand layout the attention kernels use (native/cuda/wgmma_selftest.cu),
+// exact on the device that has them: (layout, max |error|) each; empty where wgmma is not there.
+std::vector<std::pair<std::string, double>> cuda_wgmma_selftest();
 // Kernels the CUDA backend launched since the addon loaded, counting each GEMM call as one
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();

@@ -248,6 +248,20 @@ VJ_BINDING(cudaInfo) {
   return o;
 }
 
+// wgmmaSelfTest(): [{ layout, maxErr }] for each wgmma operand layout the attention kernels use
+// (exact: maxErr 0 where the hardware agrees with wgmma.cuh); [] where the device has no wgmma.
+VJ_BINDING(wgmmaSelfTest) {
+  const auto rows = cuda_wgmma_selftest();
+  Napi::Array out = Napi::Array::New(info.Env(), rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("layout", rows[i].first);
+    o.Set("maxErr", rows[i].second);
+    out.Set((uint32_t)i, o);
+  }
+  return out;
+}
+
 // cudaDevice(index): { name, major, minor, totalBytes } of cuda:index.
 VJ_BINDING(cudaDevice) {
   Args a(info, "cudaDevice");

@@ -16,6 +16,9 @@ void attention_tc_fwd(const AttnArgs& a);
 // call; anything but mma, wgmma or unset is an error) and attention_wgmma_applies. Returns
 // whether it ran.
 bool attention_wgmma_fwd(const AttnArgs& a);
+// Whether the current device runs the sm_90a code (attention_wgmma.cu, wgmma_selftest.cu):
+// compute capability 9.0 and the image with wgmma loaded (asked once per device).
+bool wgmma_available();
 // Whether the wgmma kernels take this call: sm_90 (the sm_90a image loaded), bf16 q, k, v in
 // 16-byte chunks, 24 < head_dim <= 128.
 bool attention_wgmma_applies(const AttnArgs& a);

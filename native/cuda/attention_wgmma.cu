@@ -27,9 +27,11 @@ bool wgmma_requested() {
   fail(std::string("VJEPA_CUDA_ATTN_FWD: expected mma or wgmma, got '") + e + "'");
 }
 
+}  // namespace
+
 // Whether the current device runs this file's sm_90a code: compute capability 9.0, and the
 // image the driver loaded is the one with wgmma (wg_probe_kernel).
-bool device_has_wgmma() {
+bool wgmma_available() {
   static int state[kMaxDevices] = {};  // 0 not asked yet, 1 yes, 2 no
   const int dev = current_device();
   if (!state[dev]) {
@@ -48,6 +50,8 @@ bool device_has_wgmma() {
   }
   return state[dev] == 1;
 }
+
+namespace {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
@@ -85,7 +89,7 @@ bool attention_wgmma_applies(const AttnArgs& a) {
   // bf16 activations in whole 16-byte chunks; head_dim <= 24 keeps the unpadded mma.sync kernels
   if (!a.q16 || !a.k16 || !a.v16 || a.hd <= 24 || a.hd > 128 || a.hd % 8) return false;
   if (a.q_rs % 8 || a.k_rs % 8 || a.v_rs % 8 || !aligned16(a.q16) || !aligned16(a.k16) || !aligned16(a.v16)) return false;
-  return device_has_wgmma();
+  return wgmma_available();
 }
 
 bool attention_wgmma_fwd(const AttnArgs& a) {

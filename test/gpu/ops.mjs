@@ -198,6 +198,24 @@ check('gemmGelu bf16 + bf16 bias -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf(
 // tensor-core kernels read them; without it CUDA's fp32 kernels get widened copies, as the CPU
 // always does, so only out's rounding can differ (one bf16 ulp, within 1e-2) and the backward
 // matches to fp32 accuracy. One bf16 ulp is at most 2^-7 = 7.8e-3 relative.
+// Hopper's wgmma, one product per operand layout the attention kernels use (wgmma_selftest.cu),
+// exact on small integers: where an attention check below fails on a GPU, this names the layout.
+if (GPU && (!ONLY || ONLY.test('wgmma self-test') || ONLY.test('wgmma layout'))) {
+  const { major, minor } = A.cudaDevice(0);
+  const res = A.wgmmaSelfTest();
+  if ((major === 9 && minor === 0) || info.emulated) {
+    if (res.length !== 5) failures++;
+    rows.push([`wgmma self-test: ${res.length} of 5 layouts ran (sm_${major}${minor})`, '-', res.length === 5 ? 'pass' : 'FAIL']);
+    for (const { layout, maxErr } of res) {
+      if (maxErr !== 0) failures++;
+      rows.push([`wgmma layout: ${layout}`, maxErr.toExponential(2), maxErr === 0 ? 'pass' : 'FAIL (not the layout wgmma.cuh assumes)']);
+    }
+  } else {
+    rows.push([`wgmma self-test: sm_${major}${minor} has no wgmma`, '-', res.length === 0 ? 'pass' : 'FAIL']);
+    if (res.length !== 0) failures++;
+  }
+}
+
 const wgmmaCalls = [];  // [label, wgmma kernel calls the case made]
 function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
   const C = H * hd, scale = 1 / Math.sqrt(hd);
