@@ -115,6 +115,7 @@ namespace vj {
 std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() {
   using namespace cuda;
   std::vector<std::pair<std::string, double>> out;
+  if (const std::string why = cuda_unavailable_reason(); !why.empty()) fail("wgmmaSelfTest: " + why);
   if (!wgmma_available()) return out;
   // Pseudo-random small integers, exact in bf16, whose 64-term sums are exact in fp32. (They must
   // vary along k: a layout error that permutes k the same way in A and B leaves A B unchanged only

@@ -115,6 +115,7 @@ test('without a GPU the addon loads, and asking for CUDA says why', () => {
   assert.ok(info.reason.length > 10, info.reason);
   assert.throws(() => native.empty([2], 'float32', 'cuda'), (e: Error) => e.message.includes(info.reason.slice(0, 20)) || /CUDA/.test(e.message));
   assert.throws(() => native.empty([2], 'float32', 'tpu'), /bad device 'tpu'/);
+  assert.throws(() => native.wgmmaSelfTest(), (e: Error) => e.message.startsWith('wgmmaSelfTest: ') && e.message.includes(info.reason.slice(0, 20)));
 });
 
 test('the CPU instruction set is chosen at run time and can be forced', () => {
