@@ -1,6 +1,7 @@
-// Launches the wgmma attention kernels (attention_wgmma_kernels.cuh), forward and backward. CMake compiles this file
-// for sm_90a, whose SASS runs only on compute capability 9.0 (H100, H200), so the kernels are
-// launched only there, after a probe of the loaded image (the emulated build takes it as such).
+// Launches the wgmma attention kernels (attention_wgmma_kernels.cuh), forward and backward.
+// CMake compiles this file for sm_90a, whose SASS runs only on compute capability 9.0 (H100,
+// H200), so the kernels are launched only there, after a probe of the loaded image (the emulated
+// build takes it as such).
 #include <atomic>
 #include <climits>
 #include <cstdlib>
