@@ -107,7 +107,7 @@ if (device !== 'cpu') model.to(device);
 console.log(`model built and placed in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
 for (const B of batches) {
   const r = ours(model, B);
-  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step, peak ${(r.peak_bytes / 2 ** 30).toFixed(2)} GiB live, ${(r.reserved_bytes / 2 ** 30).toFixed(2)} GiB reserved`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}`);
+  console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step, peak ${(r.peak_bytes / 2 ** 30).toFixed(2)} GiB live, ${(r.reserved_bytes / 2 ** 30).toFixed(2)} GiB reserved`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}, wgmma attention calls so far ${native.cudaInfo().wgmmaAttention}`);
   oursRows.push(r);
 }
 model.dispose();  // torch's side runs next on the same device: give it our cached blocks
