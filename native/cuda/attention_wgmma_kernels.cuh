@@ -38,40 +38,17 @@ struct WgGeo {
   static_assert(HD % AW == 0 && q % 1024 == 0 && kv % 1024 == 0, "tiles keep the 1024-byte alignment");
 };
 
-// Byte offset of element (r, d), d a multiple of 8, in a swizzled tile of R rows.
-template <int HD, int R>
-__device__ __forceinline__ uint32_t wg_offset(int r, int d) {
-  using G = WgGeo<HD>;
-  return wg_swizzle<G::SW>((uint32_t)((d / G::AW) * R * G::SW + r * G::SW + (d % G::AW) * 2));
-}
-
-// Rows [0, R) x columns [0, HD) of the bf16 matrix at src (row stride rs) into a swizzled tile:
-// rows < nrows and columns < hd by cp.async (in the caller's next group), zeros elsewhere.
+// Rows [0, R) x columns [0, HD) of the bf16 matrix at src (row stride rs) into a swizzled tile
+// (wg_tile_offset): rows < nrows and columns < hd by cp.async (in the caller's next group), zeros elsewhere.
 template <int HD, int R>
 __device__ __forceinline__ void wg_stage(unsigned char* tile, const uint16_t* __restrict__ src, int64_t rs, int nrows,
                                          int hd) {
   for (int idx = threadIdx.x; idx < R * HD / 8; idx += kWgThreads) {
     const int r = idx / (HD / 8), d = idx % (HD / 8) * 8;
-    unsigned char* dst = tile + wg_offset<HD, R>(r, d);
+    unsigned char* dst = tile + wg_tile_offset<WgGeo<HD>::SW, R>(r, d);
     if (r < nrows && d < hd) cp_async16(dst, src + r * rs + d);
     else *reinterpret_cast<Bf16x8*>(dst) = Bf16x8{};
   }
-}
-
-// Descriptor of the k-step at column d0 (a multiple of 16) of a swizzled tile of R rows at shared
-// address tile, as a K-major operand (rows are M or N).
-template <int HD, int R>
-__device__ __forceinline__ uint64_t wg_kmajor(uint32_t tile, int d0) {
-  using G = WgGeo<HD>;
-  return wg_desc<G::SW>(tile + (d0 / G::AW) * R * G::SW + (d0 % G::AW) * 2, 16, 8 * G::SW);
-}
-
-// Descriptor of rows [r0, r0 + 16) of the same tile as an MN-major operand (rows are K, the
-// columns N): 8 rows of SW bytes, the next 8 at 8 SW, the next atom of columns at R SW.
-template <int HD, int R>
-__device__ __forceinline__ uint64_t wg_mnmajor(uint32_t tile, int r0) {
-  using G = WgGeo<HD>;
-  return wg_desc<G::SW>(tile + r0 * G::SW, R * G::SW, 8 * G::SW);
 }
 
 // Blocks per multiprocessor the registers aim at: two, so that one block's softmax overlaps the
@@ -97,7 +74,7 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
   using G = WgGeo<HD>;
   constexpr int NT = G::BN / 8, DT = HD / 8, KS = HD / 16, PS = G::BN / 16;
   VJ_DYNAMIC_SMEM(raw);
-  unsigned char* const smem = raw + (1024 - smem_addr(raw) % 1024) % 1024;
+  unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sq = smem_addr(smem);  // Q; stage s: K at sq + q + 2 s kv, V after it
   const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
@@ -131,7 +108,7 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < KS; kk++) {
-      const uint64_t dq = wg_kmajor<HD, G::BM>(qw, 16 * kk), dk = wg_kmajor<HD, G::BN>(kt, 16 * kk);
+      const uint64_t dq = wg_kmajor_desc<G::SW, G::BM>(qw, 16 * kk), dk = wg_kmajor_desc<G::SW, G::BN>(kt, 16 * kk);
       wgmma_ss<0, 0>(s, dq, dk, kk > 0);
     }
     wgmma_commit();
@@ -151,7 +128,7 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
     fence_operand(o);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < PS; kk++) wgmma_rs<1>(o, p[kk], wg_mnmajor<HD, G::BN>(vt, 16 * kk), 1);
+    for (int kk = 0; kk < PS; kk++) wgmma_rs<1>(o, p[kk], wg_mnmajor_desc<G::SW, G::BN>(vt, 16 * kk), 1);
     wgmma_commit();
     wgmma_wait<0>();
     fence_operand(o);
@@ -185,6 +162,7 @@ struct WgBwdGeo {
   // dSᵀ [key][query]: rows of 64 queries, 128 bytes, one 128-byte swizzle atom wide: read as
   // dQ's A operand (queries x keys) in the MN-major layout.
   static constexpr uint32_t ds = BN * BM * 2;
+  static_assert(BM * 2 == 128, "a dSᵀ row is one 128-byte atom wide (wg_tile_offset<128, BN>)");
   static constexpr uint32_t k = 0, v = kv, q = 2 * kv, dst = 2 * kv + 4 * qt, stats = dst + ds;
   static constexpr size_t smem = 1024 + stats + 2 * 2 * BM * sizeof(float);
   static_assert(kv % 1024 == 0 && qt % 1024 == 0 && ds % 1024 == 0, "tiles keep the 1024-byte alignment");
@@ -206,7 +184,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   using F = WgGeo<HD>;
   constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = HD / 8, KS = HD / 16, QS = BM / 16;
   VJ_DYNAMIC_SMEM(raw);
-  unsigned char* const smem = raw + (1024 - smem_addr(raw) % 1024) % 1024;
+  unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sa = smem_addr(smem);
   float* const lse2s = reinterpret_cast<float*>(smem + G::stats);  // [2][BM]: per stage
   float* const Ds = lse2s + 2 * BM;                                // [2][BM]
@@ -260,10 +238,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(st, wg_kmajor<HD, BN>(kwa, 16 * kk), wg_kmajor<HD, BM>(qt, 16 * kk), kk > 0);
+      wgmma_ss<0, 0>(st, wg_kmajor_desc<F::SW, BN>(kwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(qt, 16 * kk), kk > 0);
 #pragma unroll
     for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(dpt, wg_kmajor<HD, BN>(vwa, 16 * kk), wg_kmajor<HD, BM>(ot, 16 * kk), kk > 0);
+      wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
     wgmma_commit();
     wgmma_wait<0>();
     fence_operand(st);
@@ -289,16 +267,16 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
 #pragma unroll
       for (int r = 0; r < 4; r++) {
         const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
-        *reinterpret_cast<uint32_t*>(smem + G::dst + wg_swizzle<128>(row * BM * 2 + col * 2)) = ps[kk][r];
+        *reinterpret_cast<uint32_t*>(smem + G::dst + wg_tile_offset<128, BN>(row, col)) = ps[kk][r];
       }
     }
     fence_operand(dv);
     fence_operand(dk);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor<HD, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor_desc<F::SW, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
 #pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor<HD, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor_desc<F::SW, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
     wgmma_commit();
     proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
     __syncthreads();
@@ -307,8 +285,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; kk++)
-      wgmma_ss<1, 1>(dq, wg_desc<128>(dst + (kw + 16 * kk) * (BM * 2), BN * BM * 2, 8 * BM * 2),
-                     wg_mnmajor<HD, BN>(kt, kw + 16 * kk), kk > 0);
+      wgmma_ss<1, 1>(dq, wg_mnmajor_desc<128, BN>(dst, kw + 16 * kk), wg_mnmajor_desc<F::SW, BN>(kt, kw + 16 * kk), kk > 0);
     wgmma_commit();
     wgmma_wait<0>();
     fence_operand(dq);

@@ -47,6 +47,26 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32
          (uint64_t)((sbo & 0x3ffffu) >> 4) << 32 | (uint64_t)wg_layout_code(SW) << 62;
 }
 
+// Tiles as the kernels store them: R rows of bf16 in atoms SW bytes wide (SW / 2 columns), one
+// atom after another (R SW bytes each), every 16-byte chunk swizzled. Byte offset of (row, col):
+template <int SW, int R>
+__device__ __forceinline__ uint32_t wg_tile_offset(int row, int col) {
+  constexpr int AW = SW / 2;
+  return wg_swizzle<SW>((uint32_t)((col / AW) * R * SW + row * SW + (col % AW) * 2));
+}
+// The descriptor of such a tile (at shared address tile) as a K-major operand whose rows are M or
+// N, for the k-step at column k0 (a multiple of 16): inside an atom the step only moves the start.
+template <int SW, int R>
+__device__ __forceinline__ uint64_t wg_kmajor_desc(uint32_t tile, int k0) {
+  return wg_desc<SW>(tile + (k0 / (SW / 2)) * R * SW + (k0 % (SW / 2)) * 2, 16, 8 * SW);
+}
+// ... and as an MN-major operand whose rows are K, for rows [r0, r0 + 16): 8 rows of SW bytes,
+// the next 8 at 8 SW, the next atom of columns (N or M) at R SW.
+template <int SW, int R>
+__device__ __forceinline__ uint64_t wg_mnmajor_desc(uint32_t tile, int r0) {
+  return wg_desc<SW>(tile + r0 * SW, R * SW, 8 * SW);
+}
+
 #ifdef VJ_CUDA_EMU
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) { return vj_emu::smem_addr(p); }
@@ -211,5 +231,11 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[64], const uint32_t (&a)[4],
 }
 
 #endif
+
+// The first 1024-byte-aligned byte of a block's dynamic shared memory (the swizzle is a function
+// of the address, so tiles start on its period); the kernels ask for 1024 bytes of slack.
+__device__ __forceinline__ unsigned char* wg_aligned_smem(unsigned char* raw) {
+  return raw + (1024 - smem_addr(raw) % 1024) % 1024;
+}
 
 }  // namespace vj::cuda

@@ -37,22 +37,14 @@ const char* const kNames[kLayouts] = {"A, B K-major, 128-byte swizzle", "A regis
                                       "A, B K-major, two 64-byte atoms", "A registers, B MN-major, two 64-byte atoms",
                                       "A, B MN-major, 128-byte swizzle"};
 
-// Byte offset of element (row, col) of a 64 x 64 bf16 tile stored in atoms SW bytes wide (each
-// atom 64 rows of SW bytes, atoms one after another), swizzled.
-template <int SW>
-__device__ __forceinline__ uint32_t tile_offset(int row, int col) {
-  constexpr int AW = SW / 2;
-  return wg_swizzle<SW>((uint32_t)((col / AW) * 64 * SW + row * SW + (col % AW) * 2));
-}
-
-// Stores M[r][c] (row-major 64 x 64 bf16 in global memory) into a tile; kmajor_rows_are_r: the
-// tile's rows are M's rows (else its columns, a transposed store).
+// Stores M[r][c] (row-major 64 x 64 bf16 in global memory) into a tile laid out as the kernels'
+// (wg_tile_offset, 64 rows); transpose: the tile's rows are M's columns.
 template <int SW>
 __device__ void store_tile(unsigned char* tile, const uint16_t* M, bool transpose) {
   for (int i = threadIdx.x; i < 64 * 64; i += blockDim.x) {
     const int r = i / 64, c = i % 64;
     const int row = transpose ? c : r, col = transpose ? r : c;
-    *reinterpret_cast<uint16_t*>(tile + tile_offset<SW>(row, col)) = M[i];
+    *reinterpret_cast<uint16_t*>(tile + wg_tile_offset<SW, 64>(row, col)) = M[i];
   }
 }
 
@@ -60,7 +52,7 @@ __global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint
                                       int layout) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
   VJ_DYNAMIC_SMEM(raw);
-  unsigned char* const smem = raw + (1024 - smem_addr(raw) % 1024) % 1024;
+  unsigned char* const smem = wg_aligned_smem(raw);
   unsigned char *at = smem, *bt = smem + 8192;
   const uint32_t aa = smem_addr(at), ba = smem_addr(bt);
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -86,16 +78,13 @@ __global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint
       const int m = 16 * w + g + 8 * (r & 1), k = k0 + 8 * (r >> 1) + 2 * t;
       a[r] = (uint32_t)A[m * kK + k] | (uint32_t)A[m * kK + k + 1] << 16;
     }
+    // the descriptors the attention kernels build (wgmma.cuh), over 64-row tiles
     switch (layout) {
-      case kKmajor128: wgmma_ss<0, 0>(d, wg_desc<128>(aa + 2 * k0, 16, 1024), wg_desc<128>(ba + 2 * k0, 16, 1024), 1); break;
-      case kRegsMn128: wgmma_rs<1>(d, a, wg_desc<128>(ba + k0 * 128, 64 * 128, 1024), 1); break;
-      case kKmajor64: {
-        const uint32_t off = (k0 / 32) * 64 * 64 + (k0 % 32) * 2;
-        wgmma_ss<0, 0>(d, wg_desc<64>(aa + off, 16, 512), wg_desc<64>(ba + off, 16, 512), 1);
-        break;
-      }
-      case kRegsMn64: wgmma_rs<1>(d, a, wg_desc<64>(ba + k0 * 64, 64 * 64, 512), 1); break;
-      case kMnMn128: wgmma_ss<1, 1>(d, wg_desc<128>(aa + k0 * 128, 64 * 128, 1024), wg_desc<128>(ba + k0 * 128, 64 * 128, 1024), 1); break;
+      case kKmajor128: wgmma_ss<0, 0>(d, wg_kmajor_desc<128, 64>(aa, k0), wg_kmajor_desc<128, 64>(ba, k0), 1); break;
+      case kRegsMn128: wgmma_rs<1>(d, a, wg_mnmajor_desc<128, 64>(ba, k0), 1); break;
+      case kKmajor64: wgmma_ss<0, 0>(d, wg_kmajor_desc<64, 64>(aa, k0), wg_kmajor_desc<64, 64>(ba, k0), 1); break;
+      case kRegsMn64: wgmma_rs<1>(d, a, wg_mnmajor_desc<64, 64>(ba, k0), 1); break;
+      case kMnMn128: wgmma_ss<1, 1>(d, wg_mnmajor_desc<128, 64>(aa, k0), wg_mnmajor_desc<128, 64>(ba, k0), 1); break;
     }
   }
   wgmma_commit();
