@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <type_traits>
+#include <utility>
 
 #include "cuda/attention_tc.h"
 #include "cuda/attention_tc_kernels.cuh"
@@ -65,14 +65,10 @@ bool hd24_off() {
   return e && e[0] == '1';
 }
 
-// Calls f(std::integral_constant<int, HDP>) with head_dim padded to the kernels' widths.
+// with_head_width, with head_dim <= 24 unpadded unless VJEPA_CUDA_ATTN_NO_HD24 says otherwise.
 template <class F>
 decltype(auto) with_hdp(int64_t hd, F&& f) {
-  if (hd <= 24 && !hd24_off()) return f(std::integral_constant<int, 24>{});
-  if (hd <= 32) return f(std::integral_constant<int, 32>{});
-  if (hd <= 64) return f(std::integral_constant<int, 64>{});
-  if (hd <= 96) return f(std::integral_constant<int, 96>{});
-  return f(std::integral_constant<int, 128>{});
+  return with_head_width<true>(hd, hd24_off(), std::forward<F>(f));
 }
 
 size_t bwd_smem(int64_t hd) {

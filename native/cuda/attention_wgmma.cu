@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <type_traits>
 
 #include "cuda/attention_tc.h"
 #include "cuda/attention_wgmma_kernels.cuh"
@@ -54,8 +53,6 @@ bool wgmma_available() {
 
 namespace {
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 template <int HD>
 void fwd(const AttnArgs& a) {
   using G = WgGeo<HD>;
@@ -76,32 +73,19 @@ void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
   check_launch("attentionBwd (bf16, wgmma)");
 }
 
-template <class F>
-void with_hd(int64_t hd, F&& f) {
-  if (hd <= 32) f(std::integral_constant<int, 32>{});
-  else if (hd <= 64) f(std::integral_constant<int, 64>{});
-  else if (hd <= 96) f(std::integral_constant<int, 96>{});
-  else f(std::integral_constant<int, 128>{});
-}
-
 }  // namespace
 
-bool attention_wgmma_applies(const AttnArgs& a) {
-  // bf16 activations in whole 16-byte chunks; head_dim <= 24 keeps the unpadded mma.sync kernels
-  if (!a.q16 || !a.k16 || !a.v16 || a.hd <= 24 || a.hd > 128 || a.hd % 8) return false;
-  if (a.q_rs % 8 || a.k_rs % 8 || a.v_rs % 8 || !aligned16(a.q16) || !aligned16(a.k16) || !aligned16(a.v16)) return false;
-  return wgmma_available();
-}
+bool attention_wgmma_applies(const AttnArgs& a) { return wg_takes(a) && wgmma_available(); }
 
 bool attention_wgmma_fwd(const AttnArgs& a) {
   if (!wgmma_requested() || !attention_wgmma_applies(a)) return false;
-  with_hd(a.hd, [&](auto HD) { fwd<HD.value>(a); });
+  with_head_width<false>(a.hd, true, [&](auto HD) { fwd<HD.value>(a); });
   g_wgmma_calls++;
   return true;
 }
 
 void attention_wgmma_bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
-  with_hd(a.hd, [&](auto HD) { bwd<HD.value>(a, D, g16); });
+  with_head_width<false>(a.hd, true, [&](auto HD) { bwd<HD.value>(a, D, g16); });
   g_wgmma_calls++;
 }
 

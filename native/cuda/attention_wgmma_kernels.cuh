@@ -24,6 +24,15 @@ namespace {
 
 constexpr int kWgGroups = 2, kWgThreads = 128 * kWgGroups;
 
+// Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks,
+// 24 < head_dim <= 128 (head_dim <= 24 keeps the unpadded mma.sync kernels: wgmma's k-steps are
+// 16 deep). Their head widths are with_head_width's with head_dim 24 padded: 32, 64, 96, 128.
+inline bool wg_takes(const AttnArgs& a) {
+  auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (!a.q16 || !a.k16 || !a.v16 || a.hd <= 24 || a.hd > 128 || a.hd % 8) return false;
+  return a.q_rs % 8 == 0 && a.k_rs % 8 == 0 && a.v_rs % 8 == 0 && aligned16(a.q16) && aligned16(a.k16) && aligned16(a.v16);
+}
+
 // Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms
 // of R x AW columns, one after another; an atom's rows are SW bytes, 16-byte chunks swizzled.
 template <int HD>

@@ -84,28 +84,17 @@ void run_wgmma_bwd(const AttnArgs& a) {
   vj_emu::launch((unsigned)(nkt * a.B * a.H), kWgThreads, G::smem,
                  [&] { wg_bwd_kernel<HD>(a, a.scale * kLog2e, D.data(), g16.data(), nkt); });
 }
+// The head widths and the wgmma kernels' conditions as the launchers have them (less the device).
 void dispatch_wgmma_bwd(const AttnArgs& a) {
-  if (a.hd <= 32) run_wgmma_bwd<32>(a);
-  else if (a.hd <= 64) run_wgmma_bwd<64>(a);
-  else if (a.hd <= 96) run_wgmma_bwd<96>(a);
-  else run_wgmma_bwd<128>(a);
+  vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) { run_wgmma_bwd<HD.value>(a); });
 }
-
-// Whether the wgmma forward takes this call (as attention_wgmma.cu decides, less the device checks).
-bool wgmma_applies(const AttnArgs& a) { return a.q16 && a.hd > 24 && a.hd <= 128 && a.hd % 8 == 0; }
+bool wgmma_applies(const AttnArgs& a) { return vj::cuda::wg_takes(a); }
 void dispatch_wgmma(const AttnArgs& a) {
-  if (a.hd <= 32) run_wgmma<32>(a);
-  else if (a.hd <= 64) run_wgmma<64>(a);
-  else if (a.hd <= 96) run_wgmma<96>(a);
-  else run_wgmma<128>(a);
+  vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) { run_wgmma<HD.value>(a); });
 }
 
 void dispatch(const AttnArgs& a, bool backward, bool fused = false) {
-  if (a.hd <= 24) run<24>(a, backward, fused);
-  else if (a.hd <= 32) run<32>(a, backward, fused);
-  else if (a.hd <= 64) run<64>(a, backward, fused);
-  else if (a.hd <= 96) run<96>(a, backward, fused);
-  else run<128>(a, backward, fused);
+  vj::cuda::with_head_width<true>(a.hd, false, [&](auto HD) { run<HD.value>(a, backward, fused); });
 }
 
 // max |got - ref| / max |ref| over the elements ref covers; NaN anywhere counts as failure.
