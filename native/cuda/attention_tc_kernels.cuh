@@ -474,6 +474,23 @@ __global__ void tc_bwd_prep_kernel(const AttnArgs a, float* __restrict__ D, uint
   }
 }
 
+// lse (in base 2) and D of the kTile query rows from rb (nq of them real) into lse2 and D, by
+// cp.async (the caller commits); padded rows get lse +inf (P = 0) and D 0. NT threads share it.
+// Dg and L2g as tc_bwd_prep_kernel writes them: D, then lse in base 2 (L2g = Dg + B H Nq).
+template <int NT>
+__device__ __forceinline__ void stage_query_stats(float* lse2, float* D, const float* __restrict__ L2g,
+                                                  const float* __restrict__ Dg, int64_t rb, int nq) {
+  for (int i = threadIdx.x; i < kTile; i += NT) {
+    if (i < nq) {
+      cp_async4(lse2 + i, L2g + rb + i);
+      cp_async4(D + i, Dg + rb + i);
+    } else {
+      lse2[i] = INFINITY;
+      D[i] = 0.f;
+    }
+  }
+}
+
 // Q, dO, lse (in base 2) and D of the query tile at q0 into stage s (tiles 2s, 2s+1; lse2s and Ds
 // hold [2][64]), as one cp.async group: the refill of the dK, dV and one-pass kernels. lse and D
 // travel by cp.async too: a plain load here would hold every thread up for a global memory
@@ -488,15 +505,7 @@ __device__ __forceinline__ void stage_query_tile(unsigned char* smem, float* lse
   const float* L2g = Dg + a.B * a.H * a.Nq;
   stage_rows<HDP>(smem_tile<HDP>(smem, 2 * s), a.q, a.q16, row * a.q_rs + h * hd, a.q_rs, nq, hd);
   stage_tile<HDP>(smem_tile<HDP>(smem, 2 * s + 1), g16 + row * C + h * hd, C, nq, hd);
-  for (int i = threadIdx.x; i < kTile; i += kThreads) {
-    if (i < nq) {
-      cp_async4(lse2s + s * kTile + i, L2g + rb + i);
-      cp_async4(Ds + s * kTile + i, Dg + rb + i);
-    } else {
-      lse2s[s * kTile + i] = INFINITY;  // P = 0 for padded queries
-      Ds[s * kTile + i] = 0.f;
-    }
-  }
+  stage_query_stats<kThreads>(lse2s + s * kTile, Ds + s * kTile, L2g, Dg, rb, nq);
   cp_async_commit();
 }
 

@@ -172,6 +172,7 @@ struct WgBwdGeo {
   // dQ's A operand (queries x keys) in the MN-major layout.
   static constexpr uint32_t ds = BN * BM * 2;
   static_assert(BM * 2 == 128, "a dSᵀ row is one 128-byte atom wide (wg_tile_offset<128, BN>)");
+  static_assert(BM == kTile, "query tiles of stage_query_stats' size");
   static constexpr uint32_t k = 0, v = kv, q = 2 * kv, dst = 2 * kv + 4 * qt, stats = dst + ds;
   static constexpr size_t smem = 1024 + stats + 2 * 2 * BM * sizeof(float);
   static_assert(kv % 1024 == 0 && qt % 1024 == 0 && ds % 1024 == 0, "tiles keep the 1024-byte alignment");
@@ -209,15 +210,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     unsigned char* qt = smem + G::q + 2 * s * G::qt;
     wg_stage<HD, BM>(qt, a.q16 + (qrow0 + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
     wg_stage<HD, BM>(qt + G::qt, g16 + (qrow0 + q0) * C + h * hd, C, nq, hd);
-    for (int i = threadIdx.x; i < BM; i += kWgThreads) {
-      if (i < nq) {
-        cp_async4(lse2s + s * BM + i, L2g + rb + q0 + i);
-        cp_async4(Ds + s * BM + i, Dg + rb + q0 + i);
-      } else {
-        lse2s[s * BM + i] = INFINITY;  // P = 0 for padded queries
-        Ds[s * BM + i] = 0.f;
-      }
-    }
+    stage_query_stats<kWgThreads>(lse2s + s * BM, Ds + s * BM, L2g, Dg, rb + q0, nq);
     cp_async_commit();
   };
   wg_stage<HD, BN>(smem + G::k, a.k16 + (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
