@@ -355,14 +355,20 @@ inline void async_copy(void* dst, const void* src, int n) {
 }
 inline void async_commit() { t_block->async[linear_tid()].group++; }
 // Completes the copies of every committed group but the n most recent.
+// Lands (land(item)) the items of every committed group but the n most recent, open_group being
+// the one still open, and keeps the rest in order: a thread's cp.async copies and wgmma products.
+template <class T, class Land>
+inline void land_groups(std::vector<T>& items, int open_group, int n, Land land) {
+  size_t kept = 0;
+  for (size_t i = 0; i < items.size(); i++) {
+    if (items[i].group < open_group - n) land(items[i]);
+    else if (kept++ != i) items[kept - 1] = std::move(items[i]);  // never onto itself: a self-moved vector empties
+  }
+  items.resize(kept);
+}
 inline void async_wait(int n) {
   AsyncQueue& q = t_block->async[linear_tid()];
-  size_t kept = 0;
-  for (const AsyncCopy& c : q.copies) {
-    if (c.group < q.group - n) std::memcpy(c.dst, c.bytes, (size_t)c.n);
-    else q.copies[kept++] = c;
-  }
-  q.copies.resize(kept);
+  land_groups(q.copies, q.group, n, [](const AsyncCopy& c) { std::memcpy(c.dst, c.bytes, (size_t)c.n); });
 }
 }  // namespace vj_emu
 
@@ -510,12 +516,7 @@ inline void wgmma_commit() { t_block->mma[linear_tid()].group++; }
 // Lands the products of every committed group but the n most recent.
 inline void wgmma_wait(int n) {
   MmaQueue& q = t_block->mma[linear_tid()];
-  size_t kept = 0;
-  for (PendingMma& p : q.q) {
-    if (p.group < q.group - n) std::memcpy(p.d, p.v.data(), sizeof(float) * (size_t)p.n);
-    else q.q[kept++] = std::move(p);
-  }
-  q.q.resize(kept);
+  land_groups(q.q, q.group, n, [](const PendingMma& p) { std::memcpy(p.d, p.v.data(), sizeof(float) * (size_t)p.n); });
 }
 
 }  // namespace vj_emu
