@@ -509,6 +509,26 @@ __device__ __forceinline__ void stage_query_tile(unsigned char* smem, float* lse
   cp_async_commit();
 }
 
+// The dK, dV and one-pass kernels' shared step for one query tile, a warp's 16 keys: Pᵀ (st, from
+// Sᵀ = K Qᵀ and the queries' lse in base 2), dV += Pᵀ dO, then dPᵀ = V dOᵀ (dpt). dV is
+// accumulated before dPᵀ exists, so the two score tiles are live together only through the dPᵀ
+// product (at head_dim 96 that halved the dK, dV kernel's spill; none since the query-tile refill
+// became stage_query_tile).
+template <int HDP, int KF = kKSteps<HDP>, int NT = kTile / 8, int DT = HDP / 8>
+__device__ __forceinline__ void key_tile_scores(float (&st)[1][NT][4], float (&dpt)[1][NT][4], float (&dv)[1][DT][4],
+                                                const uint32_t (&kf)[1][KF][4], const uint32_t (&vf)[1][KF][4],
+                                                const bf16* Qs, const bf16* dOs, const float* lse2, float c) {
+  constexpr int LH = Geo<HDP>::LH;
+  const int t = threadIdx.x & 3;
+  scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
+#pragma unroll
+  for (int j = 0; j < NT; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
+  accumulate<1, NT, DT, true>(dv, st, dOs, LH);        // dV += Pᵀ dO
+  scores<1, KF, NT, kHalfStep<HDP>>(dpt, vf, dOs, LH);  // dPᵀ = V dOᵀ
+}
+
 // Per 64-key tile (warp w: keys [16w, 16w+16)): Sᵀ = K Qᵀ and dPᵀ = V dOᵀ in registers, then
 // dV += Pᵀ dO and dK += scale · dSᵀ Q, looping over query tiles (Q, dO, lse and D of the next
 // one staged while this one computes). g16 is tc_bwd_prep_kernel's bf16 dO.
@@ -545,17 +565,8 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dkv_kernel(const AttnArgs a, 
     pipeline_step(q0 + kTile < Nq, [=] { stage_q(q0 + kTile, cur ^ 1); });
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
-    // dV is accumulated before dPᵀ exists, so the two score tiles are live together only through
-    // the dPᵀ product (at head_dim 96 the kernel spilled 20 bytes instead of 40; none since the query-tile
-    // refill became stage_query_tile).
     float st[1][NT][4], dpt[1][NT][4];
-    scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
-#pragma unroll
-    for (int j = 0; j < NT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
-    accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
-    scores<1, KF, NT, kHalfStep<HDP>>(dpt, vf, dOs, LH);     // dPᵀ = V dOᵀ
+    key_tile_scores<HDP>(st, dpt, dv, kf, vf, Qs, dOs, lse2, c);
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
@@ -700,13 +711,7 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_fused_kernel(const AttnArgs a
     const bf16 *Qs = smem_tile<HDP>(smem, 2 * cur), *dOs = smem_tile<HDP>(smem, 2 * cur + 1);
     const float *lse2 = lse2s + cur * kTile, *Dq = Ds + cur * kTile;
     float st[1][NT][4], dpt[1][NT][4];
-    scores<1, KF, NT, kHalfStep<HDP>>(st, kf, Qs, LH);  // Sᵀ = K Qᵀ: [key][query]
-#pragma unroll
-    for (int j = 0; j < NT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) st[0][j][e] = fast_exp2(fmaf(st[0][j][e], c, -lse2[j * 8 + 2 * t + (e & 1)]));
-    accumulate<1, NT, DT, true>(dv, st, dOs, LH);  // dV += Pᵀ dO
-    scores<1, KF, NT, kHalfStep<HDP>>(dpt, vf, dOs, LH);           // dPᵀ = V dOᵀ
+    key_tile_scores<HDP>(st, dpt, dv, kf, vf, Qs, dOs, lse2, c);
 #pragma unroll
     for (int j = 0; j < NT; j++) {
 #pragma unroll
