@@ -70,13 +70,13 @@ __device__ __forceinline__ uint64_t wg_mnmajor_desc(uint32_t tile, int r0) {
 #ifdef VJ_CUDA_EMU
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) { return vj_emu::smem_addr(p); }
-__device__ __forceinline__ void wgmma_fence() {}
+__device__ __forceinline__ void wgmma_fence() { vj_emu::wgmma_fence(); }
 __device__ __forceinline__ void wgmma_commit() { vj_emu::wgmma_commit(); }
 template <int N>
 __device__ __forceinline__ void wgmma_wait() {
   vj_emu::wgmma_wait(N);
 }
-__device__ __forceinline__ void proxy_fence() {}
+__device__ __forceinline__ void proxy_fence() { vj_emu::proxy_fence(); }
 template <class T>
 __device__ __forceinline__ void fence_operand(T&) {}
 template <int TA, int TB, int R>

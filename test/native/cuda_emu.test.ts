@@ -49,6 +49,30 @@ test('tensor-core attention kernels alone vs float64 (awkward shapes, guard rows
   assert.not.match(r.out, /FAIL/);
 });
 
+test('the emulator refuses wgmma without its fences, barrier and register discipline (cuda_emu/wgmma_rules_emu.cc)', () => {
+  const exe = join(mkdtempSync(join(tmpdir(), 'vjepa-emu-')), 'wgmma_rules_emu');
+  const c = run('g++', ['-std=c++17', '-O2', '-fno-strict-aliasing', '-Itest/native/cuda_emu/include', '-Inative', 'test/native/cuda_emu/wgmma_rules_emu.cc', '-o', exe], 5 * 60_000);
+  assert.is(c.status, 0, `compile failed:\n${c.tail}`);
+  for (const ok of ['ok', 'ok-cp-async', 'ok-registers-a']) {
+    const r = run(exe, [ok], 60_000);
+    assert.is(r.status, 0, r.tail);
+    assert.match(r.out, `${ok}: exact`);
+  }
+  const broken: [string, RegExp][] = [
+    ['no-proxy-fence', /published by a barrier without fence\.proxy\.async/],
+    ['cp-async-fenced-before-its-wait', /published by a barrier without fence\.proxy\.async/],
+    ['no-wgmma-fence', /no wgmma\.fence since this thread's last wgmma commit or wait/],
+    ['a-registers-reused', /the A registers of a product in flight were written before its wait/],
+    ['accumulator-written', /the accumulator of a product in flight was written before its wait/],
+    ['no-barrier', /no-barrier: 2048 of 2048 wrong/],  // reads shared memory as the last barrier left it: NaN
+  ];
+  for (const [name, why] of broken) {
+    const r = run(exe, [name], 60_000);
+    assert.is.not(r.status, 0, `${name} passed:\n${r.tail}`);
+    assert.match(r.out, why, name);
+  }
+});
+
 for (const [script, summary] of [
   ['ops.mjs', /(\d+)\/\1 passed/],
   ['step.mjs', /(\d+)\/\1 checks passed/],

@@ -11,10 +11,13 @@
 // swizzled layouts at an emulated shared address that is not 1024-aligned (so a kernel must align
 // its tiles), as the last __syncthreads left them (stores since are not seen: the kernels publish
 // operands with a barrier), gathers register operands across the warpgroup at a warpgroup
-// rendezvous, and its results land in the accumulators only when the thread waits for their group. Fresh dynamic
-// shared memory is NaN.
+// rendezvous, and its results land in the accumulators only when the thread waits for their
+// group. Its fences are checked by rule: a product needs a wgmma.fence since its thread's last
+// commit or wait, reads only shared memory its writers fenced into the async proxy before the
+// barrier that published it (publish_async), and fails if its A registers or accumulator are
+// written while it is in flight. Fresh dynamic shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
-// between blocks (blocks never overlap here), wgmma.fence and the async-proxy fence.
+// between blocks (blocks never overlap here).
 #pragma once
 #ifndef VJ_CUDA_EMU
 #define VJ_CUDA_EMU 1
@@ -96,10 +99,23 @@ struct PendingMma {
   float* d;
   int n, group;
   std::vector<float> v;
+  // What the product read from registers, to catch a write to them before its wait: the A
+  // fragment (a_src, null for a shared A) and the accumulator as they were at issue.
+  const uint32_t* a_src;
+  uint32_t a_val[4];
+  std::vector<float> d_at_issue;
 };
 struct MmaQueue {
   std::vector<PendingMma> q;
   int group = 0;
+};
+
+// A thread's standing with the two fences wgmma needs: the cp.async copies it landed since its
+// last fence.proxy.async, whether it fenced since the last barrier, and whether a wgmma.fence came
+// after its last wgmma commit or wait.
+struct ProxyState {
+  std::vector<std::pair<unsigned char*, int>> unfenced;
+  bool fenced = false, wg_fenced = false;
 };
 
 struct Block {
@@ -113,6 +129,10 @@ struct Block {
   std::vector<std::array<uint32_t, 4>> wg_regs;  // a thread's wgmma A registers, for its warpgroup
   // The block's shared memory as the last __syncthreads released it: what wgmma reads.
   std::vector<unsigned char> bar_snap;
+  // The async proxy (publish_async): bytes of shared memory cp.async landed since the last barrier,
+  // and bytes a barrier published unfenced, which wgmma may not read.
+  std::vector<unsigned char> cp_landed, stale;
+  std::vector<ProxyState> proxy;  // one per thread
   jmp_buf main;
   int cur = 0;
   unsigned char* smem = nullptr;
@@ -145,6 +165,27 @@ inline void park(int kind) {
   Fiber& me = b.fibers[b.cur];
   me.wait = kind;
   if (!_setjmp(me.env)) _longjmp(b.main, 1);
+}
+
+// At a barrier's release, which stores the async proxy (wgmma's operand reads) sees from now on.
+// A store reaches it only if its thread ran fence.proxy.async after it and before the barrier.
+// cp.async copies are followed per thread, from where they land (at the thread's wait); ordinary
+// stores cannot be told apart by thread here, so a changed byte that no copy wrote counts as
+// fenced only if every live thread fenced since the last barrier. Stricter than the hardware for
+// kernels whose writers alone fence; every kernel here fences in all threads.
+inline void publish_async(Block& b) {
+  bool all = true;
+  for (size_t i = 0; i < b.fibers.size(); i++) all = all && (b.fibers[i].done || b.proxy[i].fenced);
+  if (all) std::fill(b.stale.begin(), b.stale.end(), 0);
+  for (size_t i = 0; i < b.smem_bytes; i++)
+    if (b.cp_landed[i]) b.stale[i] = 0;
+    else if (b.smem[i] != b.bar_snap[i]) b.stale[i] = !all;
+  for (ProxyState& p : b.proxy) {
+    for (const auto& [dst, n] : p.unfenced) std::memset(b.stale.data() + (dst - b.smem), 1, (size_t)n);
+    p.unfenced.clear();
+    p.fenced = false;
+  }
+  std::fill(b.cp_landed.begin(), b.cp_landed.end(), 0);
 }
 
 // Runs one block to completion, a warp at a time: each warp runs until all its threads have
@@ -204,6 +245,7 @@ inline void run_block(Block& b) {
       released = true;
     }
     if (released) continue;
+    publish_async(b);
     b.bar_snap.assign(b.smem, b.smem + b.smem_bytes);
     for (Fiber& f : b.fibers) f.wait = 0;
   }
@@ -255,6 +297,9 @@ inline void launch(dim3 grid, dim3 block, size_t smem, const std::function<void(
     b.mma.assign(nt, MmaQueue{});
     b.wg_regs.assign(nt, {});
     b.bar_snap.assign(aligned, aligned + smem);
+    b.cp_landed.assign(smem, 0);
+    b.stale.assign(smem, 0);
+    b.proxy.assign(nt, ProxyState{});
     if (no_barriers && *no_barriers) {
       b.direct = true;
       for (int k = 0; k < nt; k++) {
@@ -367,8 +412,20 @@ inline void land_groups(std::vector<T>& items, int open_group, int n, Land land)
   items.resize(kept);
 }
 inline void async_wait(int n) {
-  AsyncQueue& q = t_block->async[linear_tid()];
-  land_groups(q.copies, q.group, n, [](const AsyncCopy& c) { std::memcpy(c.dst, c.bytes, (size_t)c.n); });
+  Block& b = *t_block;
+  const int me = linear_tid();
+  land_groups(b.async[me].copies, b.async[me].group, n, [&](const AsyncCopy& c) {
+    std::memcpy(c.dst, c.bytes, (size_t)c.n);
+    std::memset(b.cp_landed.data() + (c.dst - b.smem), 1, (size_t)c.n);
+    b.proxy[me].unfenced.emplace_back(c.dst, c.n);
+  });
+}
+// fence.proxy.async.shared::cta: this thread's shared-memory stores so far reach the async proxy
+// at the next barrier.
+inline void proxy_fence() {
+  ProxyState& p = t_block->proxy[linear_tid()];
+  p.unfenced.clear();
+  p.fenced = true;
 }
 }  // namespace vj_emu
 
@@ -451,8 +508,11 @@ inline void wg_sync() {
 inline float bf16_at(uint32_t addr) {
   const unsigned char* p = t_block->smem + (addr - kSmemBase);
   if (addr < kSmemBase || addr % 2 || !in_smem(p, 2)) die("wgmma: a descriptor reaches outside the block's shared memory");
+  const size_t off = (size_t)(p - t_block->smem);
+  if (t_block->stale[off] || t_block->stale[off + 1])
+    die("wgmma: an operand in shared memory was published by a barrier without fence.proxy.async before it");
   uint16_t h;
-  std::memcpy(&h, t_block->bar_snap.data() + (p - t_block->smem), 2);
+  std::memcpy(&h, t_block->bar_snap.data() + off, 2);
   return vj_bf16_to_float(__nv_bfloat16{h});
 }
 
@@ -470,6 +530,17 @@ inline float desc_at(uint64_t desc, int mn, int k, int tnsp) {
   return bf16_at(addr ^ ((addr >> 3) & mask));
 }
 
+// A product's registers (its A fragment, its accumulator) belong to it until its wait: a write
+// to them before then is undefined (the hardware may not have read them yet, or may overwrite).
+inline void check_in_flight(const MmaQueue& q) {
+  for (const PendingMma& p : q.q) {
+    if (p.a_src && std::memcmp(p.a_src, p.a_val, 16))
+      die("wgmma: the A registers of a product in flight were written before its wait");
+    if (std::memcmp(p.d, p.d_at_issue.data(), sizeof(float) * (size_t)p.n))
+      die("wgmma: the accumulator of a product in flight was written before its wait");
+  }
+}
+
 // One wgmma.mma_async m64nNk16 bf16 -> fp32 product for the calling thread's share: d (n / 2
 // floats) gets (acc ? d : 0) + A B, A from the warpgroup's registers (a) or from descriptor da,
 // B from db. The result waits in the thread's queue until wgmma_wait; a product on the same
@@ -478,6 +549,7 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
   Block& b = *t_block;
   const int me = linear_tid(), wg0 = me & ~127, w = (me - wg0) >> 5, lane = me & 31, g = lane >> 2, t = lane & 3;
   if (n % 8 || n < 8 || n > 256) die("wgmma: N must be a multiple of 8 in [8, 256]");
+  if (!b.proxy[me].wg_fenced) die("wgmma: no wgmma.fence since this thread's last wgmma commit or wait");
   if (a) std::memcpy(b.wg_regs[me].data(), a, 16);
   // Shared operands are read as the last __syncthreads left them (bar_snap): the instruction
   // orders no thread's stores before it, even those of its own warpgroup, so a store that no
@@ -495,6 +567,7 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
       }
     }
   MmaQueue& q = b.mma[me];
+  check_in_flight(q);
   const float* base = d;
   for (auto it = q.q.rbegin(); it != q.q.rend(); ++it)
     if (it->d == d) {
@@ -502,7 +575,8 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
       base = it->v.data();
       break;
     }
-  PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2)};
+  PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2), a, {}, std::vector<float>(d, d + n / 2)};
+  if (a) std::memcpy(p.a_val, a, 16);
   for (int i = 0; i < n / 2; i++) {
     const int r = (i / 2) % 2, col = 8 * (i / 4) + 2 * t + i % 2;
     float s = acc ? base[i] : 0.f;
@@ -512,10 +586,19 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
   q.q.push_back(std::move(p));
   wg_sync();  // the warpgroup has read every thread's registers before any thread publishes again
 }
-inline void wgmma_commit() { t_block->mma[linear_tid()].group++; }
+// wgmma.fence orders the thread's register accesses before the products that follow. The ISA asks
+// for it before the first product and between other accesses to a product's registers and the
+// product; here, as CUTLASS's warpgroup_arrive, once per group: commit and wait end its reach.
+inline void wgmma_fence() { t_block->proxy[linear_tid()].wg_fenced = true; }
+inline void wgmma_commit() {
+  t_block->mma[linear_tid()].group++;
+  t_block->proxy[linear_tid()].wg_fenced = false;
+}
 // Lands the products of every committed group but the n most recent.
 inline void wgmma_wait(int n) {
+  t_block->proxy[linear_tid()].wg_fenced = false;
   MmaQueue& q = t_block->mma[linear_tid()];
+  check_in_flight(q);
   land_groups(q.q, q.group, n, [](const PendingMma& p) { std::memcpy(p.d, p.v.data(), sizeof(float) * (size_t)p.n); });
 }
 
