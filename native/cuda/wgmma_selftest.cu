@@ -69,15 +69,20 @@ __global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint
   float d[kN / 2];
 #pragma unroll
   for (int i = 0; i < kN / 2; i++) d[i] = 0.f;
+  // The m16n8k16 A fragments of rows 16w..16w+15, every k-step's before the fence: a product
+  // owns its registers until its wait, so the next step's may not reuse them.
+  uint32_t af[kK / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < kK / 16; kk++)
+    for (int r = 0; r < 4; r++) {
+      const int m = 16 * w + g + 8 * (r & 1), k = 16 * kk + 8 * (r >> 1) + 2 * t;
+      af[kk][r] = (uint32_t)A[m * kK + k] | (uint32_t)A[m * kK + k + 1] << 16;
+    }
   wgmma_fence();
 #pragma unroll
   for (int kk = 0; kk < kK / 16; kk++) {
     const int k0 = 16 * kk;
-    uint32_t a[4];  // the m16n8k16 A fragment of rows 16w..16w+15, columns k0..k0+15
-    for (int r = 0; r < 4; r++) {
-      const int m = 16 * w + g + 8 * (r & 1), k = k0 + 8 * (r >> 1) + 2 * t;
-      a[r] = (uint32_t)A[m * kK + k] | (uint32_t)A[m * kK + k + 1] << 16;
-    }
+    const uint32_t(&a)[4] = af[kk];
     // the descriptors the attention kernels build (wgmma.cuh), over 64-row tiles
     switch (layout) {
       case kKmajor128: wgmma_ss<0, 0>(d, wg_kmajor_desc<128, 64>(aa, k0), wg_kmajor_desc<128, 64>(ba, k0), 1); break;
