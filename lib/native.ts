@@ -78,7 +78,8 @@ export interface NativeAddon {
   layernormFwd(x: H, w: OptH, b: OptH, y: H, mean: H, rstd: H, eps: number): void;
   layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH): void;
   geluFwd(x: H, y: H): void;
-  geluBwd(x: H, dy: H, dx: H, dx16?: OptH): void;
+  /** x bf16: dx16 gets dx rounded, db (+)= dx summed over rows, dx may be null: one pass. */
+  geluBwd(x: H, dy: H, dx: OptH, dx16?: OptH, db?: OptH, accumulate?: boolean): void;
   unfoldTubelets(x: H, idx: OptH, out: H, tubelet: number, patch: number): void;
   gatherRows(x: H, idx: H, out: H): void;
   scatterAddRows(dout: H, idx: H, dx: H): void;
@@ -87,7 +88,8 @@ export interface NativeAddon {
   fill(x: H, value: number): void;
   axpby(x: H, y: OptH, out: H, a: number, b: number): void;
   addRowvec(x: H, v: H, out: H): void;
-  sumRows(x: H, out: H, accumulate: boolean): void;
+  /** out (+)= x summed over rows; xb, if given, gets x rounded to bf16 in the same pass. */
+  sumRows(x: H, out: H, accumulate: boolean, xb?: OptH): void;
   sumSquares(x: H): number;
   /** Σ over the tensors of Σ x², in double; on CUDA one synchronisation for all of them. */
   sumSquaresMany(xs: H[]): number;

@@ -135,9 +135,11 @@ struct Backend {
 
   void (*gelu_fwd)(const float* x, float* y, int64_t n);
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written
-  // The same from a bf16 pre-activation (saved under mixed precision); dx is written in fp32 and,
-  // if dx16 is set, rounded to bf16 there too (the operand of the GEMMs that follow).
-  void (*gelu_bwd_bf16)(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t n);
+  // The same from a bf16 pre-activation [rows, cols] (saved under mixed precision), in one pass:
+  // dx in fp32 and dx16 rounded to bf16 (the operand of the GEMMs that follow), each if non-null,
+  // and db[c] (+)= sum_r dx[r, c] (fc1's bias gradient, summed in double) if db is non-null.
+  void (*gelu_bwd_bf16)(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows,
+                        int64_t cols, bool accumulate);
 
   // Tubelet unfold: video [B,C,T,H,W] -> patches [B,K,C*t*p*p] in the conv-weight order (c, dt, dy, dx).
   // idx [B,K] selects tokens (k = d*Hp*Wp + h*Wp + w); null means all N tokens in order.
@@ -159,8 +161,9 @@ struct Backend {
   void (*axpby)(const float* x, const float* y, float* out, int64_t n, float a, float b);
   // out[r, c] = x[r, c] + v[c] for r < rows (broadcast add of a row vector of length cols).
   void (*add_rowvec)(const float* x, const float* v, float* out, int64_t rows, int64_t cols);
-  // out[c] (+)= sum_r x[r, c]
-  void (*sum_rows)(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate);
+  // out[c] (+)= sum_r x[r, c], summed in double; xb, if non-null, gets x rounded to bf16 in the
+  // same pass (a linear layer's output gradient: its bias gradient and its GEMM operand).
+  void (*sum_rows)(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate, uint16_t* xb);
   double (*sum_squares)(const float* x, int64_t n);
   // sum over k < count of sum_squares(xs[k], ns[k]), added in k order; one host read on CUDA
   // (gradient norms over every parameter would otherwise synchronise once per tensor).

@@ -43,16 +43,22 @@ VJ_BINDING(addRowvec) {
   return info.Env().Undefined();
 }
 
-// sumRows(x, out, accumulate): out[c] (+)= sum over rows of x viewed as [numel/C, C], C = out.numel
+// sumRows(x, out, accumulate, xb?): out[c] (+)= sum over rows of x viewed as [numel/C, C],
+// C = out.numel; xb (bfloat16, x's shape), if given, receives x rounded in the same pass.
 VJ_BINDING(sumRows) {
   Args a(info, "sumRows");
   Tensor &x = a.tensor(0, "x"), &out = a.tensor(1, "out");
   bool acc = a.boolean(2, "accumulate");
-  const Backend& be = same_device("sumRows", {&x, &out});
+  Tensor* xb = a.opt_tensor(3, "xb");
+  const Backend& be = same_device("sumRows", {&x, &out, xb});
   need_f32("sumRows", {{"x", &x}, {"out", &out}});
+  if (xb) {
+    check_dtype("sumRows", "xb", *xb, DType::BF16);
+    check_same_shape("sumRows", "x", x, "xb", *xb);
+  }
   int64_t cols = out.numel();
   if (cols == 0 || x.numel() % cols) fail("sumRows: x " + x.desc() + " is not a whole number of rows of out " + out.desc());
-  need(be.sum_rows, be, "sumRows")(x.f32(), out.f32(), x.numel() / cols, cols, acc);
+  need(be.sum_rows, be, "sumRows")(x.f32(), out.f32(), x.numel() / cols, cols, acc, xb ? xb->ptr<uint16_t>() : nullptr);
   return info.Env().Undefined();
 }
 

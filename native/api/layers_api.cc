@@ -71,27 +71,43 @@ VJ_BINDING(geluFwd) {
   return info.Env().Undefined();
 }
 
-// geluBwd(x, dy, dx, dx16?): dx = dy * gelu'(x). x may be bfloat16 (the pre-activation saved under
-// mixed precision); then dx16, if given, receives dx rounded to bfloat16 in the same pass.
+// geluBwd(x, dy, dx, dx16?, db?, accumulate?): dx = dy * gelu'(x). x may be bfloat16 (the
+// pre-activation saved under mixed precision); then, in the same pass, dx16 (if given) receives
+// dx rounded to bfloat16, db [C] (if given) gets db[c] (+)= sum over the rows of dx viewed as
+// [numel/C, C] (fc1's bias gradient), and dx may be null when dx16 or db is given.
 VJ_BINDING(geluBwd) {
   Args a(info, "geluBwd");
-  Tensor &x = a.tensor(0, "x"), &dy = a.tensor(1, "dy"), &dx = a.tensor(2, "dx");
-  Tensor* dx16 = a.opt_tensor(3, "dx16");
-  const Backend& be = same_device("geluBwd", {&x, &dy, &dx, dx16});
-  need_f32("geluBwd", {{"dy", &dy}, {"dx", &dx}});
+  Tensor &x = a.tensor(0, "x"), &dy = a.tensor(1, "dy");
+  Tensor *dx = a.opt_tensor(2, "dx"), *dx16 = a.opt_tensor(3, "dx16"), *db = a.opt_tensor(4, "db");
+  const bool acc = a.count() > 5 && !info[5].IsUndefined() && a.boolean(5, "accumulate");
+  const Backend& be = same_device("geluBwd", {&x, &dy, dx, dx16, db});
+  need_f32("geluBwd", {{"dy", &dy}});
   check_same_shape("geluBwd", "x", x, "dy", dy);
-  check_same_shape("geluBwd", "x", x, "dx", dx);
+  if (dx) {
+    need_f32("geluBwd", {{"dx", dx}});
+    check_same_shape("geluBwd", "x", x, "dx", *dx);
+  }
   if (x.dtype == DType::BF16) {
+    if (!dx && !dx16 && !db) fail("geluBwd: nothing to write: give dx, dx16 or db");
     if (dx16) {
       check_dtype("geluBwd", "dx16", *dx16, DType::BF16);
       check_same_shape("geluBwd", "x", x, "dx16", *dx16);
     }
-    need(be.gelu_bwd_bf16, be, "geluBwd")(x.ptr<uint16_t>(), dy.f32(), dx.f32(), dx16 ? dx16->ptr<uint16_t>() : nullptr,
-                                          x.numel());
+    int64_t cols = x.numel();
+    if (db) {
+      need_f32("geluBwd", {{"db", db}});
+      cols = db->numel();
+      if (cols == 0 || x.numel() % cols) fail("geluBwd: x " + x.desc() + " is not a whole number of rows of db " + db->desc());
+    }
+    need(be.gelu_bwd_bf16, be, "geluBwd")(x.ptr<uint16_t>(), dy.f32(), dx ? dx->f32() : nullptr,
+                                          dx16 ? dx16->ptr<uint16_t>() : nullptr, db ? db->f32() : nullptr,
+                                          cols ? x.numel() / cols : 0, cols, acc);
   } else {
     check_dtype("geluBwd", "x", x, DType::F32);
     if (dx16) fail("geluBwd: dx16 is only written for a bfloat16 x, got x " + x.desc());
-    need(be.gelu_bwd, be, "geluBwd")(x.f32(), dy.f32(), dx.f32(), x.numel());
+    if (db) fail("geluBwd: db is only summed for a bfloat16 x, got x " + x.desc());
+    if (!dx) fail("geluBwd: dx must be a tensor for a float32 x");
+    need(be.gelu_bwd, be, "geluBwd")(x.f32(), dy.f32(), dx->f32(), x.numel());
   }
   return info.Env().Undefined();
 }

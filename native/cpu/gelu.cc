@@ -2,6 +2,7 @@
 // (gelu_avx512.cc, gelu_avx2.cc) use a vectorised erf with max rel err ~2e-7.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "cpu/bf16.h"
 #include "cpu/cpuid.h"
@@ -62,19 +63,45 @@ void gelu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
   parallel_for(n, 8192, [&](int64_t i0, int64_t i1) { k(x, dy, dx, i0, i1); });
 }
 
-// Widens x a tile at a time (every bf16 value is exact in fp32), so it is gelu_bwd to the bit.
-void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t n) {
+// Widens x a tile at a time (every bf16 value is exact in fp32), so it is gelu_bwd to the bit:
+// each tile [t0, t0 + len) goes through the fp32 kernel into a scratch tile, then to dx, dx16
+// and the column sums.
+namespace {
+constexpr int64_t kTile = 1024;
+template <class Bwd>
+void gelu_bwd_bf16_tile(Bwd k, const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t t0, int64_t len,
+                        float* ds) {
+  alignas(64) float xs[kTile];
+  for (int64_t i = 0; i < len; i++) xs[i] = from_bf16(x[t0 + i]);
+  k(xs, dy + t0, ds, 0, len);
+  if (dx) std::copy(ds, ds + len, dx + t0);
+  if (dx16)
+    for (int64_t i = 0; i < len; i++) dx16[t0 + i] = to_bf16(ds[i]);
+}
+}  // namespace
+
+void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows, int64_t cols,
+                   bool accumulate) {
   auto k = bwd_kernel();
-  parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
-    constexpr int64_t kTile = 1024;
-    alignas(64) float xs[kTile];
-    for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
-      int64_t len = std::min(kTile, i1 - t0);
-      for (int64_t i = 0; i < len; i++) xs[i] = from_bf16(x[t0 + i]);
-      k(xs, dy + t0, dx + t0, 0, len);
-      if (dx16)
-        for (int64_t i = t0; i < t0 + len; i++) dx16[i] = to_bf16(dx[i]);
-    }
+  if (!db) {
+    parallel_for(rows * cols, 8192, [&](int64_t i0, int64_t i1) {
+      alignas(64) float ds[kTile];
+      for (int64_t t0 = i0; t0 < i1; t0 += kTile) gelu_bwd_bf16_tile(k, x, dy, dx, dx16, t0, std::min(kTile, i1 - t0), ds);
+    });
+    return;
+  }
+  // With the bias gradient: each thread owns columns and walks every row, summing in row order in
+  // double, so db has sum_rows' bits.
+  parallel_for(cols, 16, [&](int64_t c0, int64_t c1) {
+    std::vector<double> acc((size_t)(c1 - c0), 0.0);
+    alignas(64) float ds[kTile];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
+        const int64_t len = std::min(kTile, c1 - s0);
+        gelu_bwd_bf16_tile(k, x, dy, dx, dx16, r * cols + s0, len, ds);
+        for (int64_t i = 0; i < len; i++) acc[(size_t)(s0 - c0 + i)] += ds[i];
+      }
+    for (int64_t c = c0; c < c1; c++) db[c] = (float)((accumulate ? (double)db[c] : 0.0) + acc[(size_t)(c - c0)]);
   });
 }
 

@@ -3,18 +3,21 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/bf16.h"
 #include "cpu/kernels.h"
 #include "cpu/threadpool.h"
 
 namespace vj::cpu {
 
 // Bias gradients sum ~3000 rows: a float running sum drifts by ~1e-4 there, double does not.
-void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate) {
+void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate, uint16_t* xb) {
   parallel_for(cols, 16, [&](int64_t c0, int64_t c1) {
     std::vector<double> acc((size_t)(c1 - c0), 0.0);
     for (int64_t r = 0; r < rows; r++) {
       const float* xr = x + r * cols;
       for (int64_t c = c0; c < c1; c++) acc[c - c0] += xr[c];
+      if (xb)
+        for (int64_t c = c0; c < c1; c++) xb[r * cols + c] = to_bf16(xr[c]);
     }
     for (int64_t c = c0; c < c1; c++) out[c] = (float)((accumulate ? (double)out[c] : 0.0) + acc[c - c0]);
   });

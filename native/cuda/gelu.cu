@@ -2,6 +2,7 @@
 // accuracy, as the CPU's vector kernels do.
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
+#include "cuda/reduce_util.cuh"
 
 namespace vj::cuda {
 
@@ -22,14 +23,22 @@ __global__ void gelu_bwd_kernel(const float* x, const float* dy, float* dx, int6
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     dx[i] = dy[i] * gelu_grad(x[i]);
 }
-// Mixed precision: reads the bf16 pre-activation and writes the gradient in fp32 (for the bias)
-// and bf16 (the next GEMMs' operand) in one pass.
-__global__ void gelu_bwd_bf16_kernel(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    float d = dy[i] * gelu_grad(from_bf16(x[i]));
-    dx[i] = d;
+// Mixed precision: element i of the gradient from the bf16 pre-activation, stored in fp32 and in
+// bf16 (the next GEMMs' operand) where asked.
+struct GeluBwdBf16 {
+  const uint16_t* __restrict__ x;
+  const float* __restrict__ dy;
+  float* __restrict__ dx;
+  uint16_t* __restrict__ dx16;
+  __device__ __forceinline__ float operator()(int64_t i) const {
+    const float d = dy[i] * gelu_grad(from_bf16(x[i]));
+    if (dx) dx[i] = d;
     if (dx16) dx16[i] = to_bf16(d);
+    return d;
   }
+};
+__global__ void gelu_bwd_bf16_kernel(GeluBwdBf16 f, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) f(i);
 }
 }  // namespace
 
@@ -45,9 +54,23 @@ void gelu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
   check_launch("geluBwd");
 }
 
-void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t n) {
+// With db, fc1's bias gradient is summed from the same values in the same pass (reduce_util.cuh), so the
+// fp32 gradient need not be stored at all.
+void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows, int64_t cols,
+                   bool accumulate) {
+  const GeluBwdBf16 f{x, dy, dx, dx16};
+  if (db) {
+    if (col_sums_empty(rows, cols, db, accumulate, "geluBwd (bf16)")) return;
+    ColPartials cp(rows, cols, false);
+    col_partial_value_kernel<GeluBwdBf16><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(f, rows, cols, kChunkRows,
+                                                                                               cp.part);
+    check_launch("geluBwd (bf16)");
+    col_sums_finish(cp, cols, db, accumulate, "geluBwd (bf16)");
+    return;
+  }
+  const int64_t n = rows * cols;
   if (n <= 0) return;
-  gelu_bwd_bf16_kernel<<<grid_for(n, 256), 256, 0, stream()>>>(x, dy, dx, dx16, n);
+  gelu_bwd_bf16_kernel<<<grid_for(n, 256), 256, 0, stream()>>>(f, n);
   check_launch("geluBwd (bf16)");
 }
 

@@ -97,23 +97,46 @@ ColPartials::ColPartials(int64_t rows, int64_t cols, bool with_sq)
 }
 
 void ColPartials::run(const float* x, int64_t rows, int64_t cols, const char* op) {
-  dim3 grid((unsigned)((cols + kColTx - 1) / kColTx), (unsigned)nchunks), block(kColTx, kColTy);
-  col_partial_kernel<<<grid, block, 0, stream()>>>(x, rows, cols, kChunkRows, part, part_sq);
+  col_partial_kernel<<<grid(cols), block(), 0, stream()>>>(x, rows, cols, kChunkRows, part, part_sq);
   check_launch(op);
 }
 
-// Bias gradients: out[c] (+)= sum_r x[r, c], summed in double.
-void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate) {
-  if (cols <= 0) return;
+bool col_sums_empty(int64_t rows, int64_t cols, float* out, bool accumulate, const char* op) {
+  if (cols <= 0) return true;
   if (rows <= 0) {
     if (!accumulate) fill(out, cols, 0.f);
-    return;
+    return true;
   }
-  if (rows > (int64_t)kChunkRows * 65535) fail("sumRows: too many rows for the CUDA kernel");
-  ColPartials cp(rows, cols, false);
-  cp.run(x, rows, cols, "sumRows");
+  if (rows > kChunkRows * 65535) fail(std::string(op) + ": too many rows for the CUDA kernel");
+  return false;
+}
+
+void col_sums_finish(const ColPartials& cp, int64_t cols, float* out, bool accumulate, const char* op) {
   sum_rows_final_kernel<<<grid_for(cols, 256), 256, 0, stream()>>>(cp.part, cp.nchunks, cols, out, accumulate);
+  check_launch(op);
+}
+
+namespace {
+// x[i], and its bf16 rounding into xb when set.
+struct RowsAndCast {
+  const float* __restrict__ x;
+  uint16_t* __restrict__ xb;
+  __device__ __forceinline__ float operator()(int64_t i) const {
+    const float v = x[i];
+    if (xb) xb[i] = to_bf16(v);
+    return v;
+  }
+};
+}  // namespace
+
+// Bias gradients: out[c] (+)= sum_r x[r, c], summed in double; xb gets x in bf16 on the way.
+void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate, uint16_t* xb) {
+  if (col_sums_empty(rows, cols, out, accumulate, "sumRows")) return;
+  ColPartials cp(rows, cols, false);
+  col_partial_value_kernel<RowsAndCast><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(RowsAndCast{x, xb}, rows, cols,
+                                                                                             kChunkRows, cp.part);
   check_launch("sumRows");
+  col_sums_finish(cp, cols, out, accumulate, "sumRows");
 }
 
 // Sums of squares: one partial per chunk of every tensor (multi_tensor.cuh), then one sum of all

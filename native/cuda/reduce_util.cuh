@@ -36,7 +36,34 @@ struct ColPartials {
   double* part_sq = nullptr;
   ColPartials(int64_t rows, int64_t cols, bool with_sq);
   void run(const float* x, int64_t rows, int64_t cols, const char* op);
+  dim3 grid(int64_t cols) const { return dim3((unsigned)((cols + kColTx - 1) / kColTx), (unsigned)nchunks); }
+  static dim3 block() { return dim3(kColTx, kColTy); }
 };
+
+// Column sums of a matrix computed on the fly: value(i) is element i = r * cols + c, and may store
+// what its op writes of it (a bf16 copy, a gradient), so the op and the sums take one pass.
+template <class Value>
+__global__ void col_partial_value_kernel(Value value, int64_t rows, int64_t cols, int64_t chunk_rows, double* part) {
+  const int64_t c = blockIdx.x * (int64_t)kColTx + threadIdx.x;
+  const int64_t r0 = blockIdx.y * chunk_rows, r1 = min(rows, r0 + chunk_rows);
+  double a = 0;
+  if (c < cols)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColTy) a += value(r * cols + c);
+  write_col_pair(a, 0, c, cols, part, nullptr);
+}
+
+// Column sums through col_partial_value_kernel take three steps; the launch itself is written in
+// each .cu file (the emulator's build rewrites launches there, not in headers):
+//   if (col_sums_empty(rows, cols, out, accumulate, op)) return;
+//   ColPartials cp(rows, cols, false);
+//   col_partial_value_kernel<V><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(v, rows, cols, kChunkRows, cp.part);
+//   check_launch(op);
+//   col_sums_finish(cp, cols, out, accumulate, op);
+// col_sums_empty handles the shapes with nothing to sum (out zeroed unless accumulating) and
+// refuses more rows than the grid holds; col_sums_finish adds column c's chunk partials into
+// out[c] in chunk order, so the result depends only on the shape.
+bool col_sums_empty(int64_t rows, int64_t cols, float* out, bool accumulate, const char* op);
+void col_sums_finish(const ColPartials& cp, int64_t cols, float* out, bool accumulate, const char* op);
 
 // *out = sum of v[0..n) in a fixed order (one block), on the stream.
 void sum_doubles(const double* v, int64_t n, double* out, const char* op);

@@ -318,6 +318,11 @@ check('geluFwd', { x: F([10007], 3), y: Z([10007]) }, (T) => A.geluFwd(T.x, T.y)
 check('geluBwd', { x: F([10007], 3), dy: F([10007]), dx: Z([10007]) }, (T) => A.geluBwd(T.x, T.dy, T.dx), ['dx']);
 check('geluBwd bf16 x (dx, dx16)', { x: Bf([10007], 3), dy: F([10007]), dx: Z([10007]), dx16: Zb([10007]) },
   (T) => A.geluBwd(T.x, T.dy, T.dx, T.dx16), ['dx', 'dx16'], 1e-2);
+// fc1's backward under bf16: the bias gradient summed in the same pass, no fp32 gradient stored
+check('geluBwd bf16 x (dx16, db accumulate, no dx)', { x: Bf([3001, 96], 3), dy: F([3001, 96]), dx16: Zb([3001, 96]), db: F([96]) },
+  (T) => A.geluBwd(T.x, T.dy, null, T.dx16, T.db, true), ['dx16', 'db'], 1e-2);
+check('geluBwd bf16 x (dx, db)', { x: Bf([301, 1500], 3), dy: F([301, 1500]), dx: Z([301, 1500]), db: F([1500]) },
+  (T) => A.geluBwd(T.x, T.dy, T.dx, null, T.db, false), ['dx', 'db']);
 {
   const B = 2, Cc = 3, Tt = 4, H = 32, W = 48, t = 2, p = 16, N = (Tt / t) * (H / p) * (W / p);
   const idx = [...perm(N, 5), ...perm(N, 5)];
@@ -347,6 +352,8 @@ check('axpby y=null, in place', { x: F([1001]) }, (T) => A.axpby(T.x, null, T.x,
 check('addRowvec', { x: F([37, 64]), v: F([64]), o: Z([37, 64]) }, (T) => A.addRowvec(T.x, T.v, T.o), ['o']);
 check('sumRows', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, false), ['o']);
 check('sumRows accumulate', { x: F([3001, 96]), o: F([96]) }, (T) => A.sumRows(T.x, T.o, true), ['o']);
+// a linear layer's output gradient under bf16: its bias gradient and its bf16 operand in one pass
+check('sumRows with xb', { x: F([3001, 96]), o: F([96]), xb: Zb([3001, 96]) }, (T) => A.sumRows(T.x, T.o, true, T.xb), ['o', 'xb']);
 check('sumSquares', { x: F([100003]) }, (T) => A.sumSquares(T.x), [], 1e-9);
 check('sumSquaresMany', { a: F([100003]), b: F([17]), c: F([4096 * 3]), e: Z([0]) }, (T) => A.sumSquaresMany([T.a, T.b, T.e, T.c]), [], 1e-9);
 check('meanColStd', { x: F([513, 77], 3) }, (T) => A.meanColStd(T.x), [], 1e-9);

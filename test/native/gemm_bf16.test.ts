@@ -203,6 +203,68 @@ test('geluBwd from a bf16 pre-activation: the fp32 kernel on the widened values,
   }
 });
 
+test('geluBwd with db: fc1 bias gradient summed in the same pass, bit for bit sumRows of dx; dx may be null', () => {
+  const rng = mulberry32(29);
+  try {
+    for (const [rows, cols] of [[1, 1], [7, 3], [300, 17], [33, 1500]]) {
+      const n = rows * cols;
+      const [xb, x] = randBf16(rng, n, 6);
+      const dy = new Float32Array(n).map(() => rng() * 2 - 1);
+      const want = tensor([rows, cols], 'float32');
+      native.geluBwd(tensor([rows, cols], 'float32', x), tensor([rows, cols], 'float32', dy), want);
+      const db0 = new Float32Array(cols).map(() => rng() - 0.5);
+      for (const acc of [false, true]) {
+        const wantDb = tensor([cols], 'float32', db0);
+        native.sumRows(want, wantDb, acc);
+        const dx = tensor([rows, cols], 'float32'), dx16 = tensor([rows, cols], 'bfloat16'), db = tensor([cols], 'float32', db0);
+        native.geluBwd(tensor([rows, cols], 'bfloat16', xb), tensor([rows, cols], 'float32', dy), dx, dx16, db, acc);
+        const label = `[${rows},${cols}] accumulate ${acc}`;
+        assert.equal(Array.from(read(db)), Array.from(read(wantDb)), `db ${label}`);
+        assert.equal(Array.from(read(dx)), Array.from(read(want)), `dx ${label}`);
+        assert.equal(Array.from(bits(dx16)), Array.from(f32ToBf16(read(want))), `dx16 ${label}`);
+        // the trainer's call: no fp32 gradient at all
+        const only16 = tensor([rows, cols], 'bfloat16'), db2 = tensor([cols], 'float32', db0);
+        native.geluBwd(tensor([rows, cols], 'bfloat16', xb), tensor([rows, cols], 'float32', dy), null, only16, db2, acc);
+        assert.equal(Array.from(bits(only16)), Array.from(bits(dx16)), `dx16 without dx ${label}`);
+        assert.equal(Array.from(read(db2)), Array.from(read(wantDb)), `db without dx ${label}`);
+      }
+      freeAll();
+    }
+    // a float64 check of the sums themselves, on a column of 5000 rows
+    const [xb, x] = randBf16(rng, 5000, 3);
+    const dy = new Float32Array(5000).map(() => rng() * 2 - 1);
+    const dx = tensor([5000, 1], 'float32'), db = tensor([1], 'float32');
+    native.geluBwd(tensor([5000, 1], 'bfloat16', xb), tensor([5000, 1], 'float32', dy), dx, null, db, false);
+    let s = 0;
+    for (const v of read(dx)) s += v;
+    assert.ok(Math.abs(read(db)[0] - s) <= 1e-6 * Math.max(1, Math.abs(s)), `db ${read(db)[0]} vs float64 ${s}`);
+    assert.ok(Math.abs(s) > 1, 'the column sum is not trivially small');
+  } finally {
+    freeAll();
+  }
+});
+
+test('sumRows with xb: the bias gradient and the bf16 operand in one pass, each bit for bit the separate ops', () => {
+  const rng = mulberry32(31);
+  try {
+    for (const [rows, cols] of [[1, 1], [5, 1], [13, 17], [3001, 96]]) {
+      const x = new Float32Array(rows * cols).map(() => (rng() * 2 - 1) * 3);
+      const o0 = new Float32Array(cols).map(() => rng() - 0.5);
+      for (const acc of [false, true]) {
+        const want = tensor([cols], 'float32', o0), got = tensor([cols], 'float32', o0), xb = tensor([rows, cols], 'bfloat16');
+        const xh = tensor([rows, cols], 'float32', x);
+        native.sumRows(xh, want, acc);
+        native.sumRows(xh, got, acc, xb);
+        assert.equal(Array.from(read(got)), Array.from(read(want)), `sums [${rows},${cols}] accumulate ${acc}`);
+        assert.equal(Array.from(bits(xb)), Array.from(f32ToBf16(x)), `xb [${rows},${cols}]`);
+      }
+      freeAll();
+    }
+  } finally {
+    freeAll();
+  }
+});
+
 function message(fn: () => void): string {
   try {
     fn();
@@ -221,6 +283,12 @@ test('gemm: mixed or wrong dtypes throw an Error naming the operands', () => {
     assert.match(message(() => native.gemmGelu(a16, tensor([5, 4], 'bfloat16'), c, tensor([3, 5], 'int32'), true, null)), /pre must be float32 or bfloat16/);
     assert.match(message(() => native.geluBwd(c, c, c, tensor([3, 5], 'bfloat16'))), /dx16 is only written for a bfloat16 x/);
     assert.match(message(() => native.geluBwd(tensor([3, 5], 'bfloat16'), c, c, c)), /dx16.*bf16|dx16.*bfloat16/);
+    assert.match(message(() => native.geluBwd(c, c, c, null, tensor([5], 'float32'))), /db is only summed for a bfloat16 x/);
+    assert.match(message(() => native.geluBwd(c, c, null)), /geluBwd: dx must be a tensor for a float32 x/);
+    assert.match(message(() => native.geluBwd(tensor([3, 5], 'bfloat16'), c, null, null)), /geluBwd: nothing to write: give dx, dx16 or db/);
+    assert.match(message(() => native.geluBwd(tensor([3, 5], 'bfloat16'), c, null, null, tensor([4], 'float32'))), /geluBwd: x bf16\[3,5\]\S* is not a whole number of rows of db f32\[4\]/);
+    assert.match(message(() => native.sumRows(c, tensor([5], 'float32'), false, tensor([3, 5], 'float32'))), /sumRows: xb/);
+    assert.match(message(() => native.sumRows(c, tensor([5], 'float32'), false, tensor([5, 3], 'bfloat16'))), /sumRows.*xb/);
     assert.match(message(() => native.gemm(a16, tensor([5, 5], 'bfloat16'), c, false, false, 1, 0, null)), /shapes do not agree/);
     // a bf16 bias only where the output is bf16 (an fp32 C keeps the fp32 bias)
     assert.match(message(() => native.gemm(a16, tensor([4, 5], 'bfloat16'), c, false, false, 1, 0, tensor([5], 'bfloat16'))), /bias must be float32 \(or bfloat16 with a bfloat16 C\), got bf16\[5\]\S* with C f32\[3,5\]/);
