@@ -148,8 +148,3 @@ export function gemmOperands(x2: Tensor, w: Tensor, wShape: readonly number[]): 
   x2.dispose();
   return { x: xb, w: bf16Weight(w, wShape) };
 }
-
-/** The upstream gradient as a GEMM operand of the current precision (a new tensor in bf16, g itself in fp32). */
-export function gradOperand(g: Tensor, bf16: boolean): Tensor {
-  return bf16 ? toBf16(g) : g;
-}

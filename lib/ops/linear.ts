@@ -6,7 +6,7 @@
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { leafGrad, needsGrad, record } from '../autograd.js';
-import { bf16Weight, gemmOperands, gradOperand, matmulDtype } from './autocast.js';
+import { bf16Weight, gemmOperands, matmulDtype } from './autocast.js';
 
 /**
  * The bias handle for a GEMM with a bf16 output: the region's bf16 copy (the GEMM would round an
@@ -28,25 +28,34 @@ function rows2d(x: Tensor, op: string, din: number): Tensor {
 }
 
 /**
- * Accumulates dW += dyᵀ x and db += Σ dy into the leaves (or returns temporaries). xa and dya are
- * the GEMM operands (bf16 under autocast), dy the fp32 gradient for the bias.
+ * Accumulates into p's gradient: add(target) adds to the leaf's own buffer, or to a zeroed
+ * temporary that is returned (null when p needs none, or when the leaf took it).
  */
-function weightGrads(xa: Tensor, dya: Tensor, dy: Tensor, w: Tensor, b: Tensor | null): [Tensor | null, Tensor | null] {
-  let gw: Tensor | null = null;
-  let gb: Tensor | null = null;
-  if (w.requiresGrad) {
-    const into = leafGrad(w);
-    const target = into ?? Tensor.zeros(w.shape, 'float32', w.device);
-    native.gemm(dya.handle, xa.handle, target.handle, true, false, 1, 1, null);
-    gw = into ? null : target;
-  }
-  if (b && b.requiresGrad) {
-    const into = leafGrad(b);
-    const target = into ?? Tensor.zeros(b.shape, 'float32', b.device);
-    native.sumRows(dy.handle, target.handle, true);
-    gb = into ? null : target;
-  }
-  return [gw, gb];
+export function paramGrad(p: Tensor | null, add: (target: Tensor) => void): Tensor | null {
+  if (!p || !p.requiresGrad) return null;
+  const into = leafGrad(p);
+  const target = into ?? Tensor.zeros(p.shape, 'float32', p.device);
+  add(target);
+  return into ? null : target;
+}
+
+/** dW += dyᵀ x, from the GEMM operands xa and dya (bf16 under autocast). */
+function weightGrad(xa: Tensor, dya: Tensor, w: Tensor): Tensor | null {
+  return paramGrad(w, (t) => native.gemm(dya.handle, xa.handle, t.handle, true, false, 1, 1, null));
+}
+
+/**
+ * A GEMM layer's output gradient dy (fp32, [rows, out]): the bias gradient db += Σ dy, and, when
+ * `operand`, dy as the operand of the backward GEMMs (null otherwise; dy itself in fp32, a bf16
+ * rounding the caller owns under autocast). Under bf16 one pass sums dy and rounds it (sumRows'
+ * xb), where a cast and a sum would read it twice.
+ */
+export function outputGrad(dy: Tensor, b: Tensor | null, bf16: boolean, operand: boolean): { dya: Tensor | null; gb: Tensor | null } {
+  const dya = !operand ? null : bf16 ? Tensor.empty(dy.shape, 'bfloat16', dy.device) : dy;
+  const round = dya && dya !== dy ? dya : null;
+  const gb = paramGrad(b, (t) => native.sumRows(dy.handle, t.handle, true, round?.handle ?? null));
+  if (round && !(b && b.requiresGrad)) native.cast(dy.handle, round.handle);
+  return { dya, gb };
 }
 
 /** gx = dy W (operands of the forward's precision), or null when x needs no gradient. */
@@ -98,10 +107,10 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
   }
   return record(y, 'linear', [x, w, b, r], [op.x, op.w], (g) => {
     const g2 = g.view([rows, dout]);
-    const ga = gradOperand(g2, bf16);
-    const gx = inputGrad(x, ga, op.w, din);
-    const [gw, gb] = weightGrads(op.x, ga, g2, w, b);
-    if (ga !== g2) ga.dispose();
+    const { dya: ga, gb } = outputGrad(g2, b, bf16, x.requiresGrad || w.requiresGrad);
+    const gx = ga && inputGrad(x, ga, op.w, din);
+    const gw = ga && weightGrad(op.x, ga, w);
+    if (ga !== g2) ga?.dispose();
     g2.dispose();
     // The residual's gradient is y's own: a view (the engine frees only its handle; the reads of
     // g above are ordered before any in-place accumulation into it).
@@ -135,17 +144,23 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   withBias(b, bf16, (bias) => native.gemmGelu(op.x.handle, op.w.handle, y2.handle, pre.handle, true, bias ? bias.handle : null));
   y2.dispose();
   return record(y, 'linearGelu', [x, w, b], [op.x, op.w, pre], (g) => {
-    const dpre = Tensor.empty(pre.shape, 'float32', x.device);
-    // bf16: one pass reads the bf16 pre-activation and writes the fp32 gradient (for the bias)
-    // and its bf16 rounding (the GEMM operand).
-    const da = bf16 ? Tensor.empty(pre.shape, 'bfloat16', x.device) : dpre;
     const g2 = g.view(pre.shape);
-    native.geluBwd(pre.handle, g2.handle, dpre.handle, bf16 ? da.handle : null);
+    let da: Tensor, gb: Tensor | null;
+    if (bf16) {
+      // One pass reads the bf16 pre-activation and writes the gradient in bf16 (the GEMM
+      // operand), summing its fp32 values into the bias gradient: the fp32 gradient is never stored.
+      da = Tensor.empty(pre.shape, 'bfloat16', x.device);
+      gb = paramGrad(b, (t) => native.geluBwd(pre.handle, g2.handle, null, da.handle, t.handle, true));
+      if (!(b && b.requiresGrad)) native.geluBwd(pre.handle, g2.handle, null, da.handle);
+    } else {
+      da = Tensor.empty(pre.shape, 'float32', x.device);
+      native.geluBwd(pre.handle, g2.handle, da.handle);
+      gb = paramGrad(b, (t) => native.sumRows(da.handle, t.handle, true));
+    }
     g2.dispose();
     const gx = inputGrad(x, da, op.w, din);
-    const [gw, gb] = weightGrads(op.x, da, dpre, w, b);
-    if (da !== dpre) da.dispose();
-    dpre.dispose();
+    const gw = weightGrad(op.x, da, w);
+    da.dispose();
     return [gx, gw, gb];
   });
 }

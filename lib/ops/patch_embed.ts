@@ -3,8 +3,9 @@
 // Under autocast('bfloat16') the unfolded patches and the weight enter the GEMM as bf16.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
-import { leafGrad, needsGrad, record } from '../autograd.js';
-import { gemmOperands, gradOperand, matmulDtype } from './autocast.js';
+import { needsGrad, record } from '../autograd.js';
+import { gemmOperands, matmulDtype } from './autocast.js';
+import { outputGrad, paramGrad } from './linear.js';
 
 /** video [B,3,T,H,W] -> tokens [B,K,D]; w [D,3,t,p,p], b [D]; idx int32 [B,K] or null. */
 export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Tensor): Tensor {
@@ -31,24 +32,13 @@ export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Te
   }
   return record(out, 'patchEmbed3d', [null, w, b], [op.x], (g) => {
     const g2 = g.view([B * K, D]);
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (w.requiresGrad) {
-      const into = leafGrad(w);
-      const target = into ?? Tensor.zeros(w.shape, 'float32', w.device);
+    const { dya: ga, gb } = outputGrad(g2, b, bf16, w.requiresGrad);
+    const gw = paramGrad(w, (target) => {
       const t2 = target.view([D, cols]);
-      const ga = gradOperand(g2, bf16);
-      native.gemm(ga.handle, op.x.handle, t2.handle, true, false, 1, 1, null);
-      if (ga !== g2) ga.dispose();
+      native.gemm(ga!.handle, op.x.handle, t2.handle, true, false, 1, 1, null);
       t2.dispose();
-      gw = into ? null : target;
-    }
-    if (b.requiresGrad) {
-      const into = leafGrad(b);
-      const target = into ?? Tensor.zeros(b.shape, 'float32', b.device);
-      native.sumRows(g2.handle, target.handle, true);
-      gb = into ? null : target;
-    }
+    });
+    if (ga !== g2) ga?.dispose();
     g2.dispose();
     return [null, gw, gb];
   });
