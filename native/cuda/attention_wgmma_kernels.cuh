@@ -25,11 +25,13 @@ namespace {
 constexpr int kWgGroups = 2, kWgThreads = 128 * kWgGroups;
 
 // Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks,
-// 24 < head_dim <= 128 (head_dim <= 24 keeps the unpadded mma.sync kernels: wgmma's k-steps are
-// 16 deep). Their head widths are with_head_width's with head_dim 24 padded: 32, 64, 96, 128.
-inline bool wg_takes(const AttnArgs& a) {
+// 24 < head_dim <= 128, and 16 <= head_dim <= 24 only when hd24 (VJEPA_CUDA_ATTN_WGMMA_HD24=1):
+// wgmma's k-steps are 16 deep, so the predictor's 24 is padded to 32 here, where the mma.sync
+// kernels run it unpadded; which wins is for a GPU to say. Their head widths are with_head_width's
+// with head_dim 24 padded: 32, 64, 96, 128.
+inline bool wg_takes(const AttnArgs& a, bool hd24) {
   auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (!a.q16 || !a.k16 || !a.v16 || a.hd <= 24 || a.hd > 128 || a.hd % 8) return false;
+  if (!a.q16 || !a.k16 || !a.v16 || a.hd < 16 || (a.hd <= 24 && !hd24) || a.hd > 128 || a.hd % 8) return false;
   return a.q_rs % 8 == 0 && a.k_rs % 8 == 0 && a.v_rs % 8 == 0 && aligned16(a.q16) && aligned16(a.k16) && aligned16(a.v16);
 }
 

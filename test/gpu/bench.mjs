@@ -16,8 +16,8 @@ function timeit(A, fn, iters = 20) {
   return (performance.now() - t0) / iters;
 }
 
-// Runs fn with an environment variable set; the addon reads VJEPA_CUDA_ATTN_BWD and
-// VJEPA_CUDA_ATTN_NO_HD24 at each call, so one run can time both settings.
+// Runs fn with an environment variable set; the addon reads VJEPA_CUDA_ATTN_FWD, _BWD, _NO_HD24
+// and _WGMMA_HD24 at each call, so one run can time each setting.
 export function withEnv(name, value, fn) {
   const before = process.env[name];
   process.env[name] = value;
@@ -142,6 +142,11 @@ export async function bench(A, size = {}) {
   ours.attn_pred_fwd_bwd = timeit(A, predStep);
   ours.attn_pred_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, predStep));
   ours.attn_pred_fwd_bwd_pad32 = withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () => timeit(A, predStep));
+  // ... and on the wgmma kernels, padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1; sm_90 only)
+  const wgp0 = A.cudaInfo().wgmmaAttention;
+  ours.attn_pred_fwd_bwd_wgmma = withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () =>
+    withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, predStep))));
+  ours.wgmma_pred_ran = A.cudaInfo().wgmmaAttention > wgp0;
   for (const t of [a16, b16, wq, bq, yq, qkv16, o16, qkvp, op, doutp, dqkvp, qkvp32]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
 
@@ -171,6 +176,7 @@ export async function bench(A, size = {}) {
   console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd: split bwd ${f(ours.attn_io16_fwd_bwd_wgmma)}, one-pass bwd ${f(ours.attn_io16_fwd_bwd_wgmma_fused)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma)}x, ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_fused)}x`);
   console.log(`attention bf16 io    ours fwd+bwd all on wgmma ${f(ours.attn_io16_fwd_bwd_wgmma_both)} (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_both)}x`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}), one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}) | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_wgmma)}x`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }

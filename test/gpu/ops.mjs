@@ -217,6 +217,8 @@ if (GPU && (!ONLY || ONLY.test('wgmma self-test') || ONLY.test('wgmma layout')))
 }
 
 const wgmmaCalls = [];  // [label, wgmma kernel calls the case made]
+// The shapes the wgmma kernels take (wg_takes in attention_wgmma_kernels.cuh), the device aside.
+const wgmmaTakes = (hd) => hd % 8 === 0 && hd <= 128 && (hd > 24 || (hd >= 16 && process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 === '1'));
 function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
   const C = H * hd, scale = 1 / Math.sqrt(hd);
   const X = io16 ? Bf : bf16 ? Fr : F, O = io16 ? Zb : Z;
@@ -231,11 +233,11 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
     : A.attentionFwd(T.q, 0, T.kv, 0, T.kv, C, T.o, T.lse, H, scale, bf16);
   check(`attentionFwd ${label}`, inputs, fwd, ['o', 'lse'], tol);
   // bf16 activations: the same forward on Hopper's wgmma kernels (VJEPA_CUDA_ATTN_FWD=wgmma) where
-  // the device is sm_90 and head_dim > 24 is a multiple of 8; elsewhere the call falls back.
+  // the device is sm_90 and wgmmaTakes(hd); elsewhere the call falls back.
   if (io16) {
     const before = A.cudaInfo().wgmmaAttention;
     check(`attentionFwd ${label} (wgmma)`, inputs, (T) => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T)), ['o', 'lse'], tol);
-    if (bf16 && hd > 24 && hd % 8 === 0) wgmmaCalls.push([label, A.cudaInfo().wgmmaAttention - before]);
+    if (bf16 && wgmmaTakes(hd)) wgmmaCalls.push([label, A.cudaInfo().wgmmaAttention - before]);
   }
   // backward from the CPU forward's out/lse, so the comparison isolates the backward
   const cpu = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, make(v, 'cpu')]));
@@ -254,7 +256,7 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
     const outs = fused ? { dqkv: F([B, Nq, 3 * C]) } : { dq: F([B, Nq, C]), dkv: F([B, Nk, 2 * C]) };
     const before = A.cudaInfo().wgmmaAttention;
     check(name, { ...bin, ...outs }, (T) => withAttnBwd(schedule, () => bwd(T)), Object.keys(outs), tolB);
-    if (schedule === 'wgmma' && hd > 24 && hd % 8 === 0) wgmmaCalls.push([`${label} backward`, A.cudaInfo().wgmmaAttention - before]);
+    if (schedule === 'wgmma' && wgmmaTakes(hd)) wgmmaCalls.push([`${label} backward`, A.cudaInfo().wgmmaAttention - before]);
   }
 }
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true);
@@ -269,6 +271,11 @@ attnCase('self hd=32 N=77', 2, 77, 77, 3, 32, true, true);
 attnCase('self hd=24 N=100 (the predictor\'s width)', 2, 100, 100, 3, 24, true, true, true);
 withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () =>
   attnCase('self hd=24 N=100, padded to 32 (VJEPA_CUDA_ATTN_NO_HD24=1)', 2, 100, 100, 3, 24, true, true, true));
+// ... and on the wgmma kernels, padded to 32 (opt-in: VJEPA_CUDA_ATTN_WGMMA_HD24=1)
+withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () => {
+  attnCase('self hd=24 N=150 on wgmma padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1)', 2, 150, 150, 3, 24, true, true, true);
+  attnCase('cross hd=16 Nq=3 Nk=140 on wgmma padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1)', 2, 3, 140, 2, 16, false, true, true);
+});
 attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true);
 attnCase('self hd=128 N=65', 1, 65, 65, 2, 128, true, true);
 attnCase('self hd=64 N=77', 2, 77, 77, 3, 64, true, true, true);

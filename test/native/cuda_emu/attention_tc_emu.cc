@@ -88,7 +88,8 @@ void run_wgmma_bwd(const AttnArgs& a) {
 void dispatch_wgmma_bwd(const AttnArgs& a) {
   vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) { run_wgmma_bwd<HD.value>(a); });
 }
-bool wgmma_applies(const AttnArgs& a) { return vj::cuda::wg_takes(a); }
+// every shape the kernels may take, head_dim <= 24 (VJEPA_CUDA_ATTN_WGMMA_HD24) included
+bool wgmma_applies(const AttnArgs& a) { return vj::cuda::wg_takes(a, true); }
 void dispatch_wgmma(const AttnArgs& a) {
   vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) { run_wgmma<HD.value>(a); });
 }
