@@ -30,6 +30,8 @@ export interface NativeAddon {
   empty(shape: number[], dtype: DType, device?: string): H;
   zeros(shape: number[], dtype: DType, device?: string): H;
   reshape(t: H, shape: number[]): H;
+  /** Whether a and b are views of one storage. */
+  sharesStorage(a: H, b: H): boolean;
   narrow(t: H, start: number, length: number): H;
   copy(src: H, dst: H): void;
   /**
@@ -76,7 +78,8 @@ export interface NativeAddon {
   attentionBwd(q: H, qOff: number, k: H, kOff: number, v: H, vOff: number, out: H, lse: H, dout: H,
     dq: H, dqOff: number, dk: H, dkOff: number, dv: H, dvOff: number, heads: number, scale: number, bf16?: boolean): void;
   layernormFwd(x: H, w: OptH, b: OptH, y: H, mean: H, rstd: H, eps: number): void;
-  layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH): void;
+  /** dx written, or added to with accumulateDx (dx may not share storage with dy or x then); dw, db added to. */
+  layernormBwd(dy: H, x: H, w: OptH, mean: H, rstd: H, dx: H, dw: OptH, db: OptH, accumulateDx?: boolean): void;
   geluFwd(x: H, y: H): void;
   /** x bf16: dx16 gets dx rounded, db (+)= dx summed over rows, dx may be null: one pass. */
   geluBwd(x: H, dy: H, dx: OptH, dx16?: OptH, db?: OptH, accumulate?: boolean): void;

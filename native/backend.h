@@ -129,9 +129,10 @@ struct Backend {
   // The same with y rounded to bf16 (mixed precision: a norm whose output only feeds a GEMM).
   void (*layernorm_fwd_bf16)(const float* x, const float* w, const float* b, uint16_t* y, float* mean, float* rstd,
                              int64_t rows, int64_t cols, float eps);
-  // dx is written; dw, db (if non-null) are accumulated.
+  // dx is written (added to, with accumulate_dx: a residual stream's gradient, in place of a pass
+  // of its own); dw, db (if non-null) are accumulated.
   void (*layernorm_bwd)(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
-                        float* dx, float* dw, float* db, int64_t rows, int64_t cols);
+                        float* dx, float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx);
 
   void (*gelu_fwd)(const float* x, float* y, int64_t n);
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written

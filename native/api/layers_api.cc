@@ -34,7 +34,8 @@ VJ_BINDING(layernormFwd) {
   return info.Env().Undefined();
 }
 
-// layernormBwd(dy, x, w|null, mean, rstd, dx, dw|null, db|null): dx written, dw/db accumulated
+// layernormBwd(dy, x, w|null, mean, rstd, dx, dw|null, db|null, accumulateDx?): dx written (added to
+// with accumulateDx), dw/db accumulated
 VJ_BINDING(layernormBwd) {
   Args a(info, "layernormBwd");
   const char* op = "layernormBwd";
@@ -46,6 +47,7 @@ VJ_BINDING(layernormBwd) {
   Tensor& dx = a.tensor(5, "dx");
   Tensor* dw = a.opt_tensor(6, "dweight");
   Tensor* db = a.opt_tensor(7, "dbias");
+  const bool acc = a.count() > 8 && !info[8].IsUndefined() && a.boolean(8, "accumulateDx");
   const Backend& be = same_device(op, {&dy, &x, w, &mean, &rstd, &dx, dw, db});
   need_f32(op, {{"dy", &dy}, {"x", &x}, {"weight", w}, {"mean", &mean}, {"rstd", &rstd}, {"dx", &dx}, {"dweight", dw}, {"dbias", db}});
   int64_t C = last_dim(x), R = x.numel() / std::max<int64_t>(1, C);
@@ -56,8 +58,13 @@ VJ_BINDING(layernormBwd) {
   if (db) check_numel(op, "dbias", *db, C);
   check_numel(op, "mean", mean, R);
   check_numel(op, "rstd", rstd, R);
+  // Rows of dx are written as dy's and x's are read, so dx may not share their storage when it is
+  // added to (a gradient that arrived as a view of dy, say).
+  if (acc && (dx.storage == dy.storage || dx.storage == x.storage))
+    fail(std::string(op) + ": dx " + dx.desc() + " shares storage with " + (dx.storage == dy.storage ? "dy" : "x") +
+         "; it cannot be accumulated into in place");
   need(be.layernorm_bwd, be, op)(dy.f32(), x.f32(), w ? w->f32() : nullptr, mean.f32(), rstd.f32(), dx.f32(),
-                                 dw ? dw->f32() : nullptr, db ? db->f32() : nullptr, R, C);
+                                 dw ? dw->f32() : nullptr, db ? db->f32() : nullptr, R, C, acc);
   return info.Env().Undefined();
 }
 

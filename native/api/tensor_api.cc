@@ -74,6 +74,14 @@ VJ_BINDING(narrow) {
   return wrap_tensor(info.Env(), v);
 }
 
+// sharesStorage(a, b): whether the two are views of one storage (so an op that writes one while
+// reading the other may not run in place).
+VJ_BINDING(sharesStorage) {
+  Args a(info, "sharesStorage");
+  Tensor &x = a.tensor(0, "a"), &y = a.tensor(1, "b");
+  return Napi::Boolean::New(info.Env(), x.storage == y.storage);
+}
+
 // copy(src, dst): same dtype and element count, any devices
 VJ_BINDING(copy) {
   Args a(info, "copy");

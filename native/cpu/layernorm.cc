@@ -17,7 +17,7 @@ namespace vj::cpu {
   void layernorm_fwd_rows(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,      \
                           int64_t r0, int64_t r1, int64_t cols, float eps);                                        \
   void layernorm_bwd_rows(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,   \
-                          float* dx, float* pdw, float* pdb, int64_t r0, int64_t r1, int64_t cols);                \
+                          float* dx, float* pdw, float* pdb, int64_t r0, int64_t r1, int64_t cols, bool acc);      \
   }
 VJ_LN_DECLARE(avx512)
 VJ_LN_DECLARE(avx2)
@@ -29,7 +29,7 @@ namespace {
 using FwdRows = void (*)(const float*, const float*, const float*, float*, float*, float*, int64_t, int64_t, int64_t,
                          float);
 using BwdRows = void (*)(const float*, const float*, const float*, const float*, const float*, float*, float*, float*,
-                         int64_t, int64_t, int64_t);
+                         int64_t, int64_t, int64_t, bool);
 
 void fwd_rows_portable(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t r0,
                        int64_t r1, int64_t cols, float eps) {
@@ -53,7 +53,7 @@ void fwd_rows_portable(const float* x, const float* w, const float* b, float* y,
 }
 
 void bwd_rows_portable(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
-                       float* pdw, float* pdb, int64_t r0, int64_t r1, int64_t cols) {
+                       float* pdw, float* pdb, int64_t r0, int64_t r1, int64_t cols, bool acc) {
   const float inv = 1.f / (float)cols;
   for (int64_t r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
@@ -74,7 +74,8 @@ void bwd_rows_portable(const float* dy, const float* x, const float* w, const fl
     for (int64_t c = 0; c < cols; c++) {
       float xh = (xr[c] - mu) * rs;
       float g = dyr[c] * (w ? w[c] : 1.f);
-      dxr[c] = rs * (g - inv * sum_g - xh * inv * sum_gx);
+      const float d = rs * (g - inv * sum_g - xh * inv * sum_gx);
+      dxr[c] = acc ? dxr[c] + d : d;
     }
   }
 }
@@ -121,7 +122,7 @@ void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t
 }
 
 void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
-                   float* dw, float* db, int64_t rows, int64_t cols) {
+                   float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
   if (rows <= 0 || cols <= 0) return;
   BwdRows k = bwd_kernel();
   const bool want_wb = dw || db;
@@ -135,7 +136,7 @@ void layernorm_bwd(const float* dy, const float* x, const float* w, const float*
     int64_t r0 = rows * tid / ntr, r1 = rows * (tid + 1) / ntr;
     if (r0 >= r1) return;
     float* pdw = want_wb ? part.data() + (size_t)tid * stride : nullptr;
-    k(dy, x, w, mean, rstd, dx, pdw, pdw ? pdw + cols : nullptr, r0, r1, cols);
+    k(dy, x, w, mean, rstd, dx, pdw, pdw ? pdw + cols : nullptr, r0, r1, cols, accumulate_dx);
     used[(size_t)tid] = 1;
   });
   if (!want_wb) return;

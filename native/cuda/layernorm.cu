@@ -40,7 +40,7 @@ __global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restri
 
 __global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w,
                                  const float* __restrict__ mean, const float* __restrict__ rstd, float* __restrict__ dx,
-                                 int64_t rows, int64_t cols) {
+                                 int64_t rows, int64_t cols, bool acc) {
   int lane = threadIdx.x & 31;
   int64_t r = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
   if (r >= rows) return;
@@ -61,7 +61,8 @@ __global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __re
   for (int64_t c = lane; c < cols; c += 32) {
     float xh = (xr[c] - mu) * rs;
     float g = dyr[c] * (w ? w[c] : 1.f);
-    dxr[c] = rs * (g - inv * sg - xh * inv * sgx);
+    const float d = rs * (g - inv * sg - xh * inv * sgx);
+    dxr[c] = acc ? dxr[c] + d : d;
   }
 }
 
@@ -114,10 +115,10 @@ void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t
 }
 
 void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
-                   float* dw, float* db, int64_t rows, int64_t cols) {
+                   float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
   if (rows <= 0 || cols <= 0) return;
   unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
-  ln_bwd_dx_kernel<<<blocks, kWarps * 32, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, cols);
+  ln_bwd_dx_kernel<<<blocks, kWarps * 32, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, cols, accumulate_dx);
   check_launch("layernormBwd");
   if (!dw && !db) return;
   int64_t nchunks = std::max<int64_t>(1, (rows + kChunkRows - 1) / kChunkRows);

@@ -127,6 +127,40 @@ test('layernormBwd: dw/db accumulate over two calls (gradient accumulation)', ()
   freeAll();
 });
 
+test('layernormBwd with accumulateDx: dx added to what it held, within an ulp of the written dx plus it', () => {
+  const rng = new Rng(6);
+  sweep((label) => {
+    for (const [rows, cols] of SHAPES)
+      for (const affine of [true, false]) {
+        const x = rng.normals(rows * cols, 1.5, 1), dy = rng.normals(rows * cols), dx0 = rng.normals(rows * cols, 2);
+        const w = affine ? rng.normals(cols) : null;
+        const xh = f32([rows, cols], x), wh = w && f32([cols], w), dyh = f32([rows, cols], dy);
+        const mean = f32([rows]), rstd = f32([rows]);
+        native.layernormFwd(xh, wh, null, f32([rows, cols]), mean, rstd, 1e-6);
+        const written = f32([rows, cols]), added = f32([rows, cols], dx0);
+        native.layernormBwd(dyh, xh, wh, mean, rstd, written, null, null);
+        native.layernormBwd(dyh, xh, wh, mean, rstd, added, null, null, true);
+        // the kernel's last multiply may fuse with the add (one rounding where write-then-add has two)
+        const got = read(added), wr = read(written);
+        let bad = -1;
+        for (let i = 0; i < got.length && bad < 0; i++) {
+          const a = Math.fround(dx0[i]), want = wr[i] + a;
+          if (!(Math.abs(got[i] - want) <= 2 ** -23 * (Math.abs(wr[i]) + Math.abs(a)))) bad = i;
+        }
+        assert.is(bad, -1, `${label} [${rows},${cols}] affine ${affine}: element ${bad} ${got[bad]} vs ${wr[bad]} + ${dx0[bad]}`);
+        freeAll();
+      }
+  }, { isa: true });
+  // dx may not be read and written in place over dy or x
+  const x = f32([4, 6]), dy = f32([4, 6]), mean = f32([4]), rstd = f32([4]);
+  native.layernormFwd(x, null, null, f32([4, 6]), mean, rstd, 1e-6);
+  throwsMsg(() => native.layernormBwd(dy, x, null, mean, rstd, native.reshape(dy, [4, 6]), null, null, true), [/layernormBwd/, /shares storage with dy/], 'dx over dy');
+  throwsMsg(() => native.layernormBwd(dy, x, null, mean, rstd, x, null, null, true), [/layernormBwd/, /shares storage with x/], 'dx over x');
+  assert.is(native.sharesStorage(dy, native.reshape(dy, [24])), true);
+  assert.is(native.sharesStorage(dy, x), false);
+  freeAll();
+});
+
 test('layernorm errors name the op and the shapes; use after dispose', () => {
   const x = f32([4, 6]);
   throwsMsg(() => native.layernormFwd(x, f32([5]), null, f32([4, 6]), f32([4]), f32([4]), 1e-6), [/layernormFwd/, /weight/, /\[5\]/], 'weight');
