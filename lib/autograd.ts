@@ -4,11 +4,25 @@
 import { native } from './native.js';
 import { Tensor, keep } from './tensor.js';
 
+/**
+ * What a node's backward returns for an input whose gradient it added into the pending one
+ * (pending(i)) itself, in place, instead of returning a new tensor for the engine to add.
+ */
+export const ACCUMULATED: unique symbol = Symbol('accumulated');
+export type InputGrad = Tensor | null | typeof ACCUMULATED;
+
+/**
+ * The gradient already summed for input i when its node runs backward (from the input's other
+ * consumers), if any: an op whose kernel can add into its output (layernorm's dx) adds its
+ * gradient there and returns ACCUMULATED, sparing the engine a pass over both.
+ */
+export type PendingGrad = (i: number) => Tensor | undefined;
+
 export interface GradNode {
   name: string;
   inputs: (Tensor | null)[];
   /** Gradients for each input (null where the input needs none). Called once. */
-  backward(gradOut: Tensor): (Tensor | null)[];
+  backward(gradOut: Tensor, pending: PendingGrad): InputGrad[];
   /** Tensors saved for backward, disposed after backward (or when the graph is dropped). */
   saved: Tensor[];
 }
@@ -53,7 +67,7 @@ export function record(
   name: string,
   inputs: (Tensor | null)[],
   saved: Tensor[],
-  backward: (g: Tensor) => (Tensor | null)[],
+  backward: (g: Tensor, pending: PendingGrad) => InputGrad[],
 ): Tensor {
   out.requiresGrad = true;
   out.gradFn = { name, inputs, saved, backward };
@@ -121,7 +135,10 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
       }
       continue;
     }
-    const inGrads = node.backward(g);
+    const inGrads = node.backward(g, (i) => {
+      const inp = node.inputs[i];
+      return inp && inp.requiresGrad ? grads.get(inp) : undefined;
+    });
     g.dispose();
     for (const s of node.saved) s.dispose();
     node.saved = [];
@@ -129,7 +146,7 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
     for (let i = 0; i < node.inputs.length; i++) {
       const inp = node.inputs[i];
       const ig = inGrads[i];
-      if (!ig) continue;
+      if (!ig || ig === ACCUMULATED) continue;
       if (!inp || !inp.requiresGrad) {
         ig.dispose();
         continue;

@@ -1,7 +1,7 @@
 // LayerNorm over the last dim; w and b null gives the parameter-free form used on targets.
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
-import { leafGrad, needsGrad, record } from '../autograd.js';
+import { Tensor, shapeStr } from '../tensor.js';
+import { ACCUMULATED, leafGrad, needsGrad, record } from '../autograd.js';
 import { matmulDtype } from './autocast.js';
 
 /**
@@ -22,13 +22,18 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps: nu
     rstd.dispose();
     return y;
   }
-  return record(y, 'layerNorm', [x, w, b], [mean, rstd], (g) => {
-    const dx = Tensor.empty(x.shape, 'float32', x.device);
+  return record(y, 'layerNorm', [x, w, b], [mean, rstd], (g, pending) => {
+    // In a pre-norm block x's gradient already holds the residual's share when this runs: dx is
+    // added into it by the kernel, sparing the engine an add over the residual stream.
+    const into = x.requiresGrad ? pending(0) : undefined;
+    const inPlace = !!into && into.dtype === 'float32' && shapeStr(into.shape) === shapeStr(x.shape) &&
+      !native.sharesStorage(into.handle, g.handle) && !native.sharesStorage(into.handle, x.handle);
+    const dx = inPlace ? into : Tensor.empty(x.shape, 'float32', x.device);
     const dwLeaf = w && w.requiresGrad ? leafGrad(w) : null;
     const dbLeaf = b && b.requiresGrad ? leafGrad(b) : null;
     const dw = w && w.requiresGrad ? (dwLeaf ?? Tensor.zeros(w.shape, 'float32', x.device)) : null;
     const db = b && b.requiresGrad ? (dbLeaf ?? Tensor.zeros(b.shape, 'float32', x.device)) : null;
-    native.layernormBwd(g.handle, x.handle, w?.handle ?? null, mean.handle, rstd.handle, dx.handle, dw?.handle ?? null, db?.handle ?? null);
-    return [x.requiresGrad ? dx : (dx.dispose(), null), dwLeaf ? null : dw, dbLeaf ? null : db];
+    native.layernormBwd(g.handle, x.handle, w?.handle ?? null, mean.handle, rstd.handle, dx.handle, dw?.handle ?? null, db?.handle ?? null, inPlace);
+    return [inPlace ? ACCUMULATED : x.requiresGrad ? dx : (dx.dispose(), null), dwLeaf ? null : dw, dbLeaf ? null : db];
   });
 }

@@ -320,6 +320,10 @@ check('layernormFwd affine -> bf16 y', { x: F([301, 192], 2), w: F([192]), b: F(
     dy: F([R, C]), x, w: F([C]), m: { shape: [R], data: m, dtype: 'float32' }, r: { shape: [R], data: r, dtype: 'float32' },
     dx: F([R, C]), dw: F([C]), db: F([C]),
   }, (T) => A.layernormBwd(T.dy, T.x, T.w, T.m, T.r, T.dx, T.dw, T.db), ['dx', 'dw', 'db']);
+  // dx added to the residual's gradient in place (a pre-norm block's backward)
+  check('layernormBwd (dx accumulate)', {
+    dy: F([R, C]), x, m: { shape: [R], data: m, dtype: 'float32' }, r: { shape: [R], data: r, dtype: 'float32' }, dx: F([R, C]),
+  }, (T) => A.layernormBwd(T.dy, T.x, null, T.m, T.r, T.dx, null, null, true), ['dx']);
 }
 check('geluFwd', { x: F([10007], 3), y: Z([10007]) }, (T) => A.geluFwd(T.x, T.y), ['y']);
 check('geluBwd', { x: F([10007], 3), dy: F([10007]), dx: Z([10007]) }, (T) => A.geluBwd(T.x, T.dy, T.dx), ['dx']);

@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tidy } from '../../lib/tensor.js';
-import { backward, noGrad } from '../../lib/autograd.js';
+import { backward, noGrad, record } from '../../lib/autograd.js';
+import { native } from '../../lib/native.js';
 import { linear, linearGelu } from '../../lib/ops/linear.js';
 import { layerNorm } from '../../lib/ops/layernorm.js';
 import { selfAttention, crossAttention } from '../../lib/ops/attention.js';
@@ -80,6 +81,30 @@ test('linear with a residual (the block\'s x + proj(...) in the GEMM)', () =>
 test('linearGelu (fused fc1 + GELU)', () => gradcheck('linearGelu', [leaf([3, 4, 6]), leaf([9, 6]), leaf([9])], ([x, w, b]) => linearGelu(x, w, b)));
 test('layerNorm affine', () => gradcheck('layerNorm', [leaf([3, 4, 7]), leaf([7]), leaf([7])], ([x, w, b]) => layerNorm(x, w, b, 1e-6)));
 test('layerNorm without affine', () => gradcheck('layerNorm', [leaf([5, 9])], ([x]) => layerNorm(x, null, null, 1e-5)));
+test('a pre-norm residual, x + proj(ln(x)): layerNorm adds its dx into the residual\'s gradient in place', () => {
+  let adds = 0;
+  const axpby = native.axpby;
+  native.axpby = (...a) => {
+    adds++;
+    return axpby.apply(native, a);
+  };
+  try {
+    gradcheck('pre-norm residual', [leaf([2, 5, 7]), leaf([7, 7]), leaf([7]), leaf([7]), leaf([7])],
+      ([x, w, b, lw, lb]) => linear(layerNorm(x, lw, lb, 1e-6), w, b, { residual: x }));
+  } finally {
+    native.axpby = axpby;
+  }
+  assert.is(adds, 0, 'the engine added no gradients: layerNorm accumulated into the residual view');
+});
+test('layerNorm whose pending input gradient shares storage with its own output gradient falls back to a fresh dx', () => {
+  // a node handing one gradient's views to both inputs (as add would without its clone)
+  const both = (a: Tensor, b: Tensor): Tensor => {
+    const out = Tensor.empty(a.shape, 'float32', a.device);
+    native.axpby(a.handle, b.handle, out.handle, 1, 1);
+    return record(out, 'both', [a, b], [], (g) => [g.view(a.shape), g.view(b.shape)]);
+  };
+  gradcheck('aliased pending gradient', [leaf([3, 6]), leaf([6]), leaf([6])], ([x, lw, lb]) => both(x, layerNorm(x, lw, lb, 1e-6)));
+});
 test('selfAttention (fused qkv, 2 heads)', () => gradcheck('selfAttention', [leaf([2, 5, 3 * 8])], ([qkv]) => selfAttention(qkv, 2)));
 test('crossAttention (1 query, 2 heads)', () =>
   gradcheck('crossAttention', [leaf([2, 1, 8]), leaf([2, 6, 16])], ([q, kv]) => crossAttention(q, kv, 2)));
