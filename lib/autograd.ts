@@ -146,7 +146,12 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
     for (let i = 0; i < node.inputs.length; i++) {
       const inp = node.inputs[i];
       const ig = inGrads[i];
-      if (!ig || ig === ACCUMULATED) continue;
+      if (ig === ACCUMULATED) {
+        // only into a gradient the engine offered: else this input's gradient would be lost
+        if (!inp || !grads.has(inp)) throw new Error(`backward: ${node.name} returned ACCUMULATED for input ${i}, which had no pending gradient`);
+        continue;
+      }
+      if (!ig) continue;
       if (!inp || !inp.requiresGrad) {
         ig.dispose();
         continue;

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tidy } from '../../lib/tensor.js';
-import { backward, noGrad, record } from '../../lib/autograd.js';
+import { ACCUMULATED, backward, noGrad, record } from '../../lib/autograd.js';
 import { native } from '../../lib/native.js';
 import { linear, linearGelu } from '../../lib/ops/linear.js';
 import { layerNorm } from '../../lib/ops/layernorm.js';
@@ -95,6 +95,14 @@ test('a pre-norm residual, x + proj(ln(x)): layerNorm adds its dx into the resid
     native.axpby = axpby;
   }
   assert.is(adds, 0, 'the engine added no gradients: layerNorm accumulated into the residual view');
+});
+test('a node claiming ACCUMULATED for an input with no pending gradient is an error, not a lost gradient', () => {
+  tidy(() => {
+    const x = leaf([2, 3]);
+    const out = record(Tensor.empty([2, 3], 'float32', 'cpu'), 'claims', [x], [], () => [ACCUMULATED]);
+    assert.throws(() => backward(out, Tensor.full([2, 3], 1, 'cpu')), /claims returned ACCUMULATED for input 0, which had no pending gradient/);
+    x.dispose();
+  });
 });
 test('layerNorm whose pending input gradient shares storage with its own output gradient falls back to a fresh dx', () => {
   // a node handing one gradient's views to both inputs (as add would without its clone)
