@@ -60,10 +60,7 @@ void bwd_fused(const AttnArgs& a, const float* D, const uint16_t* g16) {
 
 // VJEPA_CUDA_ATTN_NO_HD24=1 pads head_dim <= 24 to 32 as before the 24-wide kernels, so that a
 // benchmark can time both (read at each call).
-bool hd24_off() {
-  const char* e = std::getenv("VJEPA_CUDA_ATTN_NO_HD24");
-  return e && e[0] == '1';
-}
+bool hd24_off() { return env_flag("VJEPA_CUDA_ATTN_NO_HD24"); }
 
 // with_head_width, with head_dim <= 24 unpadded unless VJEPA_CUDA_ATTN_NO_HD24 says otherwise.
 template <class F>
@@ -93,10 +90,7 @@ BwdSchedule bwd_requested() {
 }  // namespace
 
 bool attention_tc_supported(const AttnArgs& a) {
-  static const bool off = [] {
-    const char* e = std::getenv("VJEPA_CUDA_NO_TC_ATTENTION");  // falls back to the fp32 kernels
-    return e && e[0] == '1';
-  }();
+  static const bool off = env_flag("VJEPA_CUDA_NO_TC_ATTENTION");  // falls back to the fp32 kernels
   if (off || a.hd < 1 || a.hd > 128) return false;
   // The backward needs the most shared memory, at most 71 KB (the dK, dV kernel at head_dim 128),
   // within every sm_80+ part's per-block opt-in limit (99 KB on sm_86/89); the check stays for

@@ -77,10 +77,7 @@ void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
 
 // VJEPA_CUDA_ATTN_WGMMA_HD24=1 lets these kernels take head_dim <= 24 too, padded to 32 (read at
 // each call, so that a benchmark can time the predictor's heads both ways).
-bool wgmma_hd24() {
-  const char* e = std::getenv("VJEPA_CUDA_ATTN_WGMMA_HD24");
-  return e && e[0] == '1';
-}
+bool wgmma_hd24() { return env_flag("VJEPA_CUDA_ATTN_WGMMA_HD24"); }
 
 bool attention_wgmma_applies(const AttnArgs& a) { return wg_takes(a, wgmma_hd24()) && wgmma_available(); }
 

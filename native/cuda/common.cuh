@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "backend.h"
@@ -13,6 +14,12 @@
 namespace vj::cuda {
 
 constexpr int kMaxDevices = 16;
+
+// The backend's on/off switches: whether environment variable name is set and starts with '1'.
+inline bool env_flag(const char* name) {
+  const char* e = std::getenv(name);
+  return e && e[0] == '1';
+}
 
 int current_device();
 // The current device's compute capability major version (cached per device).

@@ -56,8 +56,7 @@ void load() {
   g_api.gemm_strided_batched_ex = (decltype(g_api.gemm_strided_batched_ex))sym("cublasGemmStridedBatchedEx", true);
   g_api.status_string = (const char* (*)(Status))sym("cublasGetStatusString", false);
 
-  const char* no_lt = std::getenv("VJEPA_CUDA_NO_LT");
-  if (no_lt && no_lt[0] == '1') return;
+  if (env_flag("VJEPA_CUDA_NO_LT")) return;
   bool all = true;
   auto lt_sym = [&](auto& fn, const char* name) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
@@ -127,8 +126,7 @@ void check(Status s, const char* what) {
 bool tf32() {
   std::lock_guard<std::mutex> lk(g_mu);
   if (!g_tf32_env_read) {
-    const char* e = std::getenv("VJEPA_CUDA_TF32");
-    g_tf32 = e && e[0] == '1';
+    g_tf32 = env_flag("VJEPA_CUDA_TF32");
     g_tf32_env_read = true;
   }
   return g_tf32;

@@ -46,10 +46,7 @@ int current_device() {
 namespace {
 std::mutex g_stream_mu;
 cudaStream_t g_streams[kMaxDevices] = {};
-bool g_sync_each = [] {
-  const char* e = std::getenv("VJEPA_CUDA_SYNC");
-  return e && e[0] == '1';
-}();
+bool g_sync_each = env_flag("VJEPA_CUDA_SYNC");
 }  // namespace
 
 // The compute stream of device d, created with d current (the current device is restored).
@@ -144,10 +141,7 @@ Pool* pools() {
 }
 
 bool cache_enabled() {
-  static bool on = [] {
-    const char* e = std::getenv("VJEPA_CUDA_NO_CACHE");
-    return !(e && e[0] == '1');
-  }();
+  static bool on = !env_flag("VJEPA_CUDA_NO_CACHE");
   return on;
 }
 
