@@ -60,12 +60,9 @@ void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16
                    bool accumulate) {
   const GeluBwdBf16 f{x, dy, dx, dx16};
   if (db) {
-    if (col_sums_empty(rows, cols, db, accumulate, "geluBwd (bf16)")) return;
-    ColPartials cp(rows, cols, false);
-    col_partial_value_kernel<GeluBwdBf16><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(f, rows, cols, kChunkRows,
-                                                                                               cp.part);
-    check_launch("geluBwd (bf16)");
-    col_sums_finish(cp, cols, db, accumulate, "geluBwd (bf16)");
+    col_sums(rows, cols, db, accumulate, "geluBwd (bf16)", [&](dim3 grid, dim3 block, double* part) {
+      col_partial_value_kernel<GeluBwdBf16><<<grid, block, 0, stream()>>>(f, rows, cols, kChunkRows, part);
+    });
     return;
   }
   const int64_t n = rows * cols;

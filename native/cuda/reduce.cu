@@ -131,12 +131,10 @@ struct RowsAndCast {
 
 // Bias gradients: out[c] (+)= sum_r x[r, c], summed in double; xb gets x in bf16 on the way.
 void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, bool accumulate, uint16_t* xb) {
-  if (col_sums_empty(rows, cols, out, accumulate, "sumRows")) return;
-  ColPartials cp(rows, cols, false);
-  col_partial_value_kernel<RowsAndCast><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(RowsAndCast{x, xb}, rows, cols,
-                                                                                             kChunkRows, cp.part);
-  check_launch("sumRows");
-  col_sums_finish(cp, cols, out, accumulate, "sumRows");
+  const RowsAndCast v{x, xb};
+  col_sums(rows, cols, out, accumulate, "sumRows", [&](dim3 grid, dim3 block, double* part) {
+    col_partial_value_kernel<RowsAndCast><<<grid, block, 0, stream()>>>(v, rows, cols, kChunkRows, part);
+  });
 }
 
 // Sums of squares: one partial per chunk of every tensor (multi_tensor.cuh), then one sum of all

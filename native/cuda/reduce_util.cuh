@@ -52,18 +52,24 @@ __global__ void col_partial_value_kernel(Value value, int64_t rows, int64_t cols
   write_col_pair(a, 0, c, cols, part, nullptr);
 }
 
-// Column sums through col_partial_value_kernel take three steps; the launch itself is written in
-// each .cu file (the emulator's build rewrites launches there, not in headers):
-//   if (col_sums_empty(rows, cols, out, accumulate, op)) return;
-//   ColPartials cp(rows, cols, false);
-//   col_partial_value_kernel<V><<<cp.grid(cols), ColPartials::block(), 0, stream()>>>(v, rows, cols, kChunkRows, cp.part);
-//   check_launch(op);
-//   col_sums_finish(cp, cols, out, accumulate, op);
-// col_sums_empty handles the shapes with nothing to sum (out zeroed unless accumulating) and
-// refuses more rows than the grid holds; col_sums_finish adds column c's chunk partials into
-// out[c] in chunk order, so the result depends only on the shape.
+// col_sums' parts, in reduce.cu: the shapes with nothing to sum (out zeroed unless accumulating;
+// more rows than the grid holds refused), and the chunk partials of column c added into out[c] in
+// chunk order, so the result depends only on the shape.
 bool col_sums_empty(int64_t rows, int64_t cols, float* out, bool accumulate, const char* op);
 void col_sums_finish(const ColPartials& cp, int64_t cols, float* out, bool accumulate, const char* op);
+
+// out[c] (+)= sum_r value(r * cols + c): launch(grid, block, part) launches
+// col_partial_value_kernel for the value over that grid (the launch is written in the .cu file,
+// where the emulator's build rewrites launches, as mt_apply's callers do), then the partials are
+// summed.
+template <class Launch>
+void col_sums(int64_t rows, int64_t cols, float* out, bool accumulate, const char* op, Launch launch) {
+  if (col_sums_empty(rows, cols, out, accumulate, op)) return;
+  ColPartials cp(rows, cols, false);
+  launch(cp.grid(cols), ColPartials::block(), cp.part);
+  check_launch(op);
+  col_sums_finish(cp, cols, out, accumulate, op);
+}
 
 // *out = sum of v[0..n) in a fixed order (one block), on the stream.
 void sum_doubles(const double* v, int64_t n, double* out, const char* op);
