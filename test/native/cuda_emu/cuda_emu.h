@@ -35,6 +35,7 @@
 #include <functional>
 #include <unordered_map>
 #include <utility>
+#include <utility>
 #include <vector>
 
 #define __global__
@@ -104,6 +105,8 @@ struct PendingMma {
   const uint32_t* a_src;
   uint32_t a_val[4];
   std::vector<float> d_at_issue;
+  // The shared-memory bf16 elements it read (byte offset, bits), which must hold until its wait.
+  std::vector<std::pair<uint32_t, uint16_t>> reads;
 };
 struct MmaQueue {
   std::vector<PendingMma> q;
@@ -504,6 +507,9 @@ inline void wg_sync() {
   park(3);
 }
 
+// Where bf16_at records what the product being computed reads (PendingMma::reads).
+inline thread_local std::vector<std::pair<uint32_t, uint16_t>>* t_reads = nullptr;
+
 // A bf16 element of shared memory as the last __syncthreads left it.
 inline float bf16_at(uint32_t addr) {
   const unsigned char* p = t_block->smem + (addr - kSmemBase);
@@ -513,6 +519,7 @@ inline float bf16_at(uint32_t addr) {
     die("wgmma: an operand in shared memory was published by a barrier without fence.proxy.async before it");
   uint16_t h;
   std::memcpy(&h, t_block->bar_snap.data() + off, 2);
+  if (t_reads) t_reads->emplace_back((uint32_t)off, h);
   return vj_bf16_to_float(__nv_bfloat16{h});
 }
 
@@ -541,6 +548,22 @@ inline void check_in_flight(const MmaQueue& q) {
   }
 }
 
+// A product reads shared memory asynchronously, and each warp of the group reads B (and its A
+// rows) for its own share: bytes a product read must not change (by a store, or a cp.async
+// landing) before the thread's wait for it, so rewriting an operand takes every thread of the
+// warpgroup waiting first, then a barrier. Checked at each of the thread's waits, against what its
+// products in flight read; a byte changed before the product's issue but after the barrier that
+// published it is the same race, and fails here too.
+inline void check_operands(const MmaQueue& q) {
+  const unsigned char* live = t_block->smem;
+  for (const PendingMma& p : q.q)
+    for (const auto& [off, bits] : p.reads) {
+      uint16_t now;
+      std::memcpy(&now, live + off, 2);
+      if (now != bits) die("wgmma: shared memory a product reads changed between the barrier that published it and the thread's wait for the product");
+    }
+}
+
 // One wgmma.mma_async m64nNk16 bf16 -> fp32 product for the calling thread's share: d (n / 2
 // floats) gets (acc ? d : 0) + A B, A from the warpgroup's registers (a) or from descriptor da,
 // B from db. The result waits in the thread's queue until wgmma_wait; a product on the same
@@ -555,6 +578,8 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
   // orders no thread's stores before it, even those of its own warpgroup, so a store that no
   // barrier published is not seen, and a missing __syncthreads fails.
   wg_sync();
+  std::vector<std::pair<uint32_t, uint16_t>> reads;
+  t_reads = &reads;
   float A[2][16];  // this thread's rows 16w + g and 16w + g + 8
   for (int r = 0; r < 2; r++)
     for (int k = 0; k < 16; k++) {
@@ -575,7 +600,7 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
       base = it->v.data();
       break;
     }
-  PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2), a, {}, std::vector<float>(d, d + n / 2)};
+  PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2), a, {}, std::vector<float>(d, d + n / 2), {}};
   if (a) std::memcpy(p.a_val, a, 16);
   for (int i = 0; i < n / 2; i++) {
     const int r = (i / 2) % 2, col = 8 * (i / 4) + 2 * t + i % 2;
@@ -583,6 +608,8 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
     for (int k = 0; k < 16; k++) s += A[r][k] * desc_at(db, col, k, tb);
     p.v[i] = s;
   }
+  t_reads = nullptr;
+  p.reads = std::move(reads);
   q.q.push_back(std::move(p));
   wg_sync();  // the warpgroup has read every thread's registers before any thread publishes again
 }
@@ -599,6 +626,7 @@ inline void wgmma_wait(int n) {
   t_block->proxy[linear_tid()].wg_fenced = false;
   MmaQueue& q = t_block->mma[linear_tid()];
   check_in_flight(q);
+  check_operands(q);
   land_groups(q.q, q.group, n, [](const PendingMma& p) { std::memcpy(p.d, p.v.data(), sizeof(float) * (size_t)p.n); });
 }
 

@@ -30,6 +30,10 @@ struct Case {
   bool regs_a = false;         // A from registers, every k-step's fragment built before the fence
   bool regs_a_in_loop = false; // ... or each built in the issuing loop, into one array
   bool touch_acc = false;      // write the accumulator while its products are in flight
+  // After the products, each warp rewrites its quarter of B's tile: once the whole block has
+  // waited for them and met at a barrier (legal), or as soon as the warp itself has waited (a
+  // race: the other warps' shares of the product may still be reading B).
+  bool rewrite_b_after_barrier = false, rewrite_b_after_own_wait = false;
 };
 
 void kernel(const Case& cs, const uint16_t* A, const uint16_t* B, float* D) {
@@ -82,6 +86,10 @@ void kernel(const Case& cs, const uint16_t* A, const uint16_t* B, float* D) {
   }
   wgmma_commit();
   wgmma_wait<0>();
+  if (cs.rewrite_b_after_barrier || cs.rewrite_b_after_own_wait) {
+    if (cs.rewrite_b_after_barrier) __syncthreads();
+    for (int i = 2 * kN * kK / 4 * w + lane; i < 2 * kN * kK / 4 * (w + 1); i += 32) bt[i] = (unsigned char)~bt[i];
+  }
   for (int i = 0; i < kN / 2; i++) D[(16 * w + g + 8 * ((i >> 1) & 1)) * kN + 8 * (i / 4) + 2 * t + (i & 1)] = d[i];
 }
 
@@ -99,6 +107,8 @@ int main(int argc, char** argv) {
   else if (name == "no-wgmma-fence") cs.wgmma_fence = false;
   else if (name == "a-registers-reused") cs.regs_a_in_loop = true;
   else if (name == "accumulator-written") cs.touch_acc = true;
+  else if (name == "ok-operand-rewritten-after-barrier") cs.rewrite_b_after_barrier = true;
+  else if (name == "operand-rewritten-after-own-wait") cs.rewrite_b_after_own_wait = true;
   else {
     std::fprintf(stderr, "unknown case %s\n", name.c_str());
     return 2;
