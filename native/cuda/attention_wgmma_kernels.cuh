@@ -175,9 +175,12 @@ struct WgBwdGeo {
   static constexpr uint32_t ds = BN * BM * 2;
   static_assert(BM * 2 == 128, "a dSᵀ row is one 128-byte atom wide (wg_tile_offset<128, BN>)");
   static_assert(BM == kTile, "query tiles of stage_query_stats' size");
-  static constexpr uint32_t k = 0, v = kv, q = 2 * kv, dst = 2 * kv + 4 * qt, stats = dst + ds;
+  // dSᵀ is double-buffered: with Overlap, tile j's dQ products still read theirs while tile j + 1's
+  // are stored.
+  static constexpr uint32_t k = 0, v = kv, q = 2 * kv, dst = 2 * kv + 4 * qt, stats = dst + 2 * ds;
   static constexpr size_t smem = 1024 + stats + 2 * 2 * BM * sizeof(float);
   static_assert(kv % 1024 == 0 && qt % 1024 == 0 && ds % 1024 == 0, "tiles keep the 1024-byte alignment");
+  static constexpr bool overlap = HD <= 96;  // wg_bwd_kernel's dQ overlap: its registers fit
 };
 
 // FlashAttention-2's one-pass backward (tc_bwd_fused_kernel's schedule) on wgmma. Warpgroup w
@@ -188,6 +191,14 @@ struct WgBwdGeo {
 // to shared memory as bf16, and each warpgroup's dQ share = dS K over its 64 keys (dSᵀ and K both
 // read MN-major) is added to dQ by fp32 atomics, so each dQ element gets two adds per key tile.
 // tc_bwd_prep_kernel writes D, lse in base 2 and dO in bf16 (g16), and clears dQ first.
+//
+// The tensor cores are kept busy while the warpgroup's own threads work: the products go as
+// groups that land in order (Sᵀ; dPᵀ; dV; dK; dQ), each waited for only when its result is
+// needed, so P's exponentials run while dPᵀ is computed and dS while dV is. With Overlap, a
+// tile's dQ products are not waited for in their own iteration either: they run through the
+// pipeline's barrier and staging, and their atomics run while the next tile's Sᵀ and dPᵀ are on
+// the tensor cores. That keeps a dQ accumulator live across the next tile's score products, so it
+// is for the head_dims whose registers allow it (WgBwdGeo::overlap), and dSᵀ is double-buffered.
 template <int HD>
 __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                                 const uint16_t* __restrict__ g16, int nkt) {
@@ -195,6 +206,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   using G = WgBwdGeo<HD>;
   using F = WgGeo<HD>;
   constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = HD / 8, KS = HD / 16, QS = BM / 16;
+  constexpr bool Overlap = G::overlap;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sa = smem_addr(smem);
@@ -232,69 +244,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   const bool key_ok[2] = {krow < nk, krow + 8 < nk};
   const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
 
-  for (int q0 = 0, cur = 0; q0 < Nq; q0 += BM, cur ^= 1) {
+  float dq[4 * DT];  // this warpgroup's share of dQ = dS K for a query tile: [64 queries][HD]
+  // adds the share of the tile at q0 to dQ (fp32 atomics)
+  auto add_dq = [&, h = h](int q0) {
     const int nq = min(BM, Nq - q0);
-    wg_pipeline_step(q0 + BM < Nq, [=] { stage_q(q0 + BM, cur ^ 1); });  // its first barrier also frees dSᵀ
-    const uint32_t qt = sa + G::q + 2 * cur * G::qt, ot = qt + G::qt;
-    const float *lse2 = lse2s + cur * BM, *Dq = Ds + cur * BM;
-
-    float st[4 * NT], dpt[4 * NT];  // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ: [64 keys][64 queries]
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(st, wg_kmajor_desc<F::SW, BN>(kwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(qt, 16 * kk), kk > 0);
-#pragma unroll
-    for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operand(st);
-    fence_operand(dpt);
-
-    uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
-#pragma unroll
-    for (int i = 0; i < 4 * NT; i++) {
-      const int col = 8 * (i / 4) + 2 * t + (i & 1);
-      const float p = key_ok[(i >> 1) & 1] ? fast_exp2(fmaf(st[i], c, -lse2[col])) : 0.f;
-      st[i] = p;
-      dpt[i] = p * (dpt[i] - Dq[col]);
-    }
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++) {
-#pragma unroll
-      for (int r = 0; r < 4; r++) {
-        pp[kk][r] = pack_bf16_hw(st[8 * kk + 2 * r], st[8 * kk + 2 * r + 1]);
-        ps[kk][r] = pack_bf16_hw(dpt[8 * kk + 2 * r], dpt[8 * kk + 2 * r + 1]);
-      }
-      // to dSᵀ in shared memory, swizzled as dQ's descriptor reads it: ps[kk][r] holds key row
-      // krow (+8 for odd r), queries 16 kk + 2t, +1 (+8 for r >= 2)
-#pragma unroll
-      for (int r = 0; r < 4; r++) {
-        const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
-        *reinterpret_cast<uint32_t*>(smem + G::dst + wg_tile_offset<128, BN>(row, col)) = ps[kk][r];
-      }
-    }
-    fence_operand(dv);
-    fence_operand(dk);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor_desc<F::SW, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor_desc<F::SW, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
-    wgmma_commit();
-    proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
-    __syncthreads();
-
-    float dq[4 * DT];  // this warpgroup's share of dQ = dS K: [64 queries][HD]
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++)
-      wgmma_ss<1, 1>(dq, wg_mnmajor_desc<128, BN>(dst, kw + 16 * kk), wg_mnmajor_desc<F::SW, BN>(kt, kw + 16 * kk), kk > 0);
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operand(dq);
-    fence_operand(dv);
-    fence_operand(dk);
     float* const dqg = a.dq + (qrow0 + q0 + 16 * warp + g) * a.dq_rs + h * hd;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -305,6 +258,98 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
         if (d < hd) red_add(dqg + 8 * r * a.dq_rs + d, dq[4 * n + 2 * r] * a.scale, dq[4 * n + 2 * r + 1] * a.scale, d + 1 < hd, pair);
       }
     }
+  };
+
+  for (int q0 = 0, cur = 0; q0 < Nq; q0 += BM, cur ^= 1) {
+    // Its first barrier also frees the dSᵀ buffer tile j - 2's dQ read (Overlap) or the only one.
+    wg_pipeline_step(q0 + BM < Nq, [=] { stage_q(q0 + BM, cur ^ 1); });
+    const uint32_t qt = sa + G::q + 2 * cur * G::qt, ot = qt + G::qt;
+    const int dsb = Overlap ? cur : 0;  // this tile's dSᵀ buffer
+    const float *lse2 = lse2s + cur * BM, *Dq = Ds + cur * BM;
+
+    // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ, [64 keys][64 queries], as two groups: P's exponentials run while
+    // dPᵀ is on the tensor cores, and dS while dV += Pᵀ dO is.
+    float st[4 * NT], dpt[4 * NT];
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(st, wg_kmajor_desc<F::SW, BN>(kwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(qt, 16 * kk), kk > 0);
+    wgmma_commit();
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
+    wgmma_commit();
+    if (Overlap && q0 > 0) {
+      wgmma_wait<2>();  // the previous tile's dQ share lands; its atomics overlap Sᵀ and dPᵀ
+      fence_operand(dq);
+      add_dq(q0 - BM);
+    }
+    wgmma_wait<1>();
+    fence_operand(st);
+
+    uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
+#pragma unroll
+    for (int i = 0; i < 4 * NT; i++) {
+      const int col = 8 * (i / 4) + 2 * t + (i & 1);
+      st[i] = key_ok[(i >> 1) & 1] ? fast_exp2(fmaf(st[i], c, -lse2[col])) : 0.f;
+    }
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++)
+#pragma unroll
+      for (int r = 0; r < 4; r++) pp[kk][r] = pack_bf16_hw(st[8 * kk + 2 * r], st[8 * kk + 2 * r + 1]);
+    fence_operand(dv);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor_desc<F::SW, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
+    wgmma_commit();
+    wgmma_wait<1>();  // dPᵀ lands
+    fence_operand(dpt);
+
+#pragma unroll
+    for (int i = 0; i < 4 * NT; i++) {
+      const int col = 8 * (i / 4) + 2 * t + (i & 1);
+      dpt[i] = st[i] * (dpt[i] - Dq[col]);
+    }
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) {
+#pragma unroll
+      for (int r = 0; r < 4; r++) ps[kk][r] = pack_bf16_hw(dpt[8 * kk + 2 * r], dpt[8 * kk + 2 * r + 1]);
+      // to dSᵀ in shared memory, swizzled as dQ's descriptor reads it: ps[kk][r] holds key row
+      // krow (+8 for odd r), queries 16 kk + 2t, +1 (+8 for r >= 2)
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
+        *reinterpret_cast<uint32_t*>(smem + G::dst + dsb * G::ds + wg_tile_offset<128, BN>(row, col)) = ps[kk][r];
+      }
+    }
+    fence_operand(dk);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor_desc<F::SW, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
+    wgmma_commit();
+    proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
+    __syncthreads();
+
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+      wgmma_ss<1, 1>(dq, wg_mnmajor_desc<128, BN>(dst + dsb * G::ds, kw + 16 * kk), wg_mnmajor_desc<F::SW, BN>(kt, kw + 16 * kk), kk > 0);
+    wgmma_commit();
+    if (Overlap) {
+      wgmma_wait<1>();  // dV and dK land: the next pipeline step restages the Q and dO they read
+    } else {
+      wgmma_wait<0>();
+      fence_operand(dq);
+      add_dq(q0);
+    }
+    fence_operand(dv);
+    fence_operand(dk);
+  }
+  if (Overlap) {
+    wgmma_wait<0>();
+    fence_operand(dq);
+    add_dq((Nq - 1) / BM * BM);
   }
   const int r0 = kw + 16 * warp;
   const int64_t kr = b * a.Nk + k0 + r0;

@@ -83,11 +83,11 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
 
 // The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's design is two blocks
 // per multiprocessor (one block's softmax overlaps the other's products): at most 128 registers.
-// The backward holds dK, dV and a dQ share in registers (one block, up to 255). Neither may spill
-// at the head_dims of shipped models (up to 96); at 128 the backward spills 32 bytes, budgeted.
+// The backward holds dK, dV and a dQ share in registers (one block, up to 255), at head_dim <= 96
+// across the next tile's score products too (WgBwdGeo::overlap: at 128 that spilled 132 bytes).
+// Neither may spill.
 // And the PTX must hold the products: were the sm_90a feature macro missing, the kernels would
 // compile empty and the runtime probe would refuse them.
-const WG_SPILL_BUDGET: Record<string, number> = { 'wg_bwd_kernel<128>': 32 };
 test('wgmma attention kernels compile for sm_90a within their register budgets, with their wgmma products', () => {
   if (!hasNvcc) return;
   const kernels = ptxasReport('native/cuda/attention_wgmma.cu', '--generate-code=arch=compute_90a,code=sm_90a');
@@ -97,7 +97,7 @@ test('wgmma attention kernels compile for sm_90a within their register budgets, 
     if (!m) continue;
     const kernel = `${m[1]}<${m[2]}>`;
     found.push(kernel);
-    assert.ok(v.spill <= (WG_SPILL_BUDGET[kernel] ?? 0), `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
+    assert.is(v.spill, 0, `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
     assert.ok(v.regs > 0 && v.regs <= (m[1] === 'wg_fwd_kernel' ? 128 : 255), `${kernel}: ${v.regs} registers`);
   }
   assert.is(found.length, 8, `kernels found: ${found.join(', ')}`);
