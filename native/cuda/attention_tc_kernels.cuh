@@ -324,11 +324,14 @@ __device__ __forceinline__ BlockTile block_tile(const AttnArgs& a, int ntiles, i
 
 // One key tile of the forward's online softmax, on the unscaled scores s of the warp's MR row
 // blocks (c > 0, so the max commutes with the scaling): each probability is one FFMA and one ex2,
-// and the running max (scaled), sum l and output accumulators o are rescaled. Only the last key
-// tile can be partial, and only it (FULL = false) pays for the per-column bound nk.
-template <bool FULL, int MR, int NT, int DT>
-__device__ __forceinline__ void online_softmax(float (&s)[MR][NT][4], float (&o)[MR][DT][4], float (&rmax)[MR][2],
-                                               float (&l)[MR][2], float c, int nk) {
+// and the running max (scaled) and sum l are updated; alpha is the factor the output accumulators
+// must be rescaled by (rescale_rows), kept apart so that a kernel whose accumulators are still
+// in a tensor-core product can apply it later. Only the last key tile can be partial, and only it
+// (FULL = false) pays for the per-column bound nk. Every row's running max must be finite after
+// the call: the first tile has a key.
+template <bool FULL, int MR, int NT>
+__device__ __forceinline__ void softmax_scores(float (&s)[MR][NT][4], float (&rmax)[MR][2], float (&l)[MR][2], float c,
+                                               int nk, float (&alpha)[MR][2]) {
   const int t = threadIdx.x & 3;
 #pragma unroll
   for (int m = 0; m < MR; m++) {
@@ -340,16 +343,16 @@ __device__ __forceinline__ void online_softmax(float (&s)[MR][NT][4], float (&o)
         if (!FULL && j * 8 + 2 * t + (e & 1) >= nk) s[m][j][e] = -INFINITY;
         mx[e >> 1] = fmaxf(mx[e >> 1], s[m][j][e]);
       }
-    float alpha[2], neg[2];
+    float neg[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));  // finite: every tile has a key
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
       const float mnew = fmaxf(rmax[m][r], mx[r] * c);
-      alpha[r] = fast_exp2(rmax[m][r] - mnew);
+      alpha[m][r] = fast_exp2(rmax[m][r] - mnew);
       rmax[m][r] = mnew;
       neg[r] = -mnew;
-      l[m][r] *= alpha[r];
+      l[m][r] *= alpha[m][r];
     }
 #pragma unroll
     for (int j = 0; j < NT; j++)
@@ -359,12 +362,27 @@ __device__ __forceinline__ void online_softmax(float (&s)[MR][NT][4], float (&o)
         s[m][j][e] = p;
         l[m][e >> 1] += p;
       }
+  }
+}
+
+// Output accumulators times softmax_scores' alpha, row by row.
+template <int MR, int DT>
+__device__ __forceinline__ void rescale_rows(float (&o)[MR][DT][4], const float (&alpha)[MR][2]) {
+#pragma unroll
+  for (int m = 0; m < MR; m++)
 #pragma unroll
     for (int n = 0; n < DT; n++) {
-      o[m][n][0] *= alpha[0], o[m][n][1] *= alpha[0];
-      o[m][n][2] *= alpha[1], o[m][n][3] *= alpha[1];
+      o[m][n][0] *= alpha[m][0], o[m][n][1] *= alpha[m][0];
+      o[m][n][2] *= alpha[m][1], o[m][n][3] *= alpha[m][1];
     }
-  }
+}
+
+template <bool FULL, int MR, int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&s)[MR][NT][4], float (&o)[MR][DT][4], float (&rmax)[MR][2],
+                                               float (&l)[MR][2], float c, int nk) {
+  float alpha[MR][2];
+  softmax_scores<FULL>(s, rmax, l, c, nk, alpha);
+  rescale_rows(o, alpha);
 }
 
 // FlashAttention-2's forward on mma.sync (mma_bf16.cuh): warp w owns query rows

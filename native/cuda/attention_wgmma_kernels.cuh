@@ -115,32 +115,59 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
     wg_pipeline_step(k0 + G::BN < Nk, [=] { stage_kv(k0 + G::BN, cur ^ 1); });
     const uint32_t kt = sq + G::q + 2 * cur * G::kv, vt = kt + G::kv;
 
-    float s[4 * NT];  // S = Q Kᵀ: 64 x BN per warpgroup
+    // S = Q Kᵀ, 64 x BN per warpgroup, as two groups of BN / 2 keys each, so that the tensor cores
+    // work while the threads do the softmax: half a's exponentials run while half b's scores are
+    // computed, and half b's while P V runs on half a. The accumulators of the output are in
+    // that product meanwhile, so half b's rescaling of them waits for it (softmax_scores' alpha).
+    float s[4 * NT];
+    float(&sa)[2 * NT] = *reinterpret_cast<float(*)[2 * NT]>(s);
+    float(&sb)[2 * NT] = *reinterpret_cast<float(*)[2 * NT]>(s + 2 * NT);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++) {
-      const uint64_t dq = wg_kmajor_desc<G::SW, G::BM>(qw, 16 * kk), dk = wg_kmajor_desc<G::SW, G::BN>(kt, 16 * kk);
-      wgmma_ss<0, 0>(s, dq, dk, kk > 0);
-    }
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(sa, wg_kmajor_desc<G::SW, G::BM>(qw, 16 * kk), wg_kmajor_desc<G::SW, G::BN>(kt, 16 * kk), kk > 0);
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_operand(s);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++)
+      wgmma_ss<0, 0>(sb, wg_kmajor_desc<G::SW, G::BM>(qw, 16 * kk), wg_kmajor_desc<G::SW, G::BN>(kt + G::BN / 2 * G::SW, 16 * kk),
+                     kk > 0);
+    wgmma_commit();
 
-    if (nk == G::BN) online_softmax<true>(as_tiles<NT>(s), as_tiles<DT>(o), rmax, l, c, nk);
-    else online_softmax<false>(as_tiles<NT>(s), as_tiles<DT>(o), rmax, l, c, nk);
-
+    float alpha[1][2];
     uint32_t p[PS][4];  // P in bf16, as the A fragments of the PS k-steps of P V
+    // the scores of half hf (tiles NT / 2 hf ...) to probabilities, packed into its k-steps of P
+    auto softmax_half = [&](float(&sh)[2 * NT], int hf) {
+      const int nkh = nk - hf * G::BN / 2;
+      if (nk == G::BN) softmax_scores<true>(as_tiles<NT / 2>(sh), rmax, l, c, nkh, alpha);
+      else softmax_scores<false>(as_tiles<NT / 2>(sh), rmax, l, c, nkh, alpha);
 #pragma unroll
-    for (int kk = 0; kk < PS; kk++) {
-      const float* q = s + 8 * kk;  // score tiles 2 kk and 2 kk + 1
-      p[kk][0] = pack_bf16_hw(q[0], q[1]), p[kk][1] = pack_bf16_hw(q[2], q[3]);
-      p[kk][2] = pack_bf16_hw(q[4], q[5]), p[kk][3] = pack_bf16_hw(q[6], q[7]);
-    }
+      for (int kk = 0; kk < PS / 2; kk++) {
+        const float* q = sh + 8 * kk;  // score tiles 2 kk and 2 kk + 1 of the half
+        uint32_t(&pk)[4] = p[PS / 2 * hf + kk];
+        pk[0] = pack_bf16_hw(q[0], q[1]), pk[1] = pack_bf16_hw(q[2], q[3]);
+        pk[2] = pack_bf16_hw(q[4], q[5]), pk[3] = pack_bf16_hw(q[6], q[7]);
+      }
+    };
+    auto pv_half = [&](int hf) {  // O += P V over the half's keys
+      fence_operand(o);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = PS / 2 * hf; kk < PS / 2 * (hf + 1); kk++) wgmma_rs<1>(o, p[kk], wg_mnmajor_desc<G::SW, G::BN>(vt, 16 * kk), 1);
+      wgmma_commit();
+    };
+    wgmma_wait<1>();
+    fence_operand(sa);
+    softmax_half(sa, 0);
+    rescale_rows(as_tiles<DT>(o), alpha);  // no product holds O yet
+    pv_half(0);
+    wgmma_wait<1>();  // half b's scores land (P V on half a may still run)
+    fence_operand(sb);
+    softmax_half(sb, 1);
+    wgmma_wait<0>();
     fence_operand(o);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < PS; kk++) wgmma_rs<1>(o, p[kk], wg_mnmajor_desc<G::SW, G::BN>(vt, 16 * kk), 1);
-    wgmma_commit();
+    rescale_rows(as_tiles<DT>(o), alpha);
+    pv_half(1);
     wgmma_wait<0>();
     fence_operand(o);
   }
