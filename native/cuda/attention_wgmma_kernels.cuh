@@ -288,7 +288,8 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   };
 
   for (int q0 = 0, cur = 0; q0 < Nq; q0 += BM, cur ^= 1) {
-    // Its first barrier also frees the dSᵀ buffer tile j - 2's dQ read (Overlap) or the only one.
+    // Its first barrier also frees this tile's dSᵀ buffer: every thread has waited for the dQ
+    // products that read it last (the tile before the previous one with Overlap, else the previous).
     wg_pipeline_step(q0 + BM < Nq, [=] { stage_q(q0 + BM, cur ^ 1); });
     const uint32_t qt = sa + G::q + 2 * cur * G::qt, ot = qt + G::qt;
     const int dsb = Overlap ? cur : 0;  // this tile's dSᵀ buffer
