@@ -49,7 +49,7 @@ test('tensor-core attention kernels alone vs float64 (awkward shapes, guard rows
   assert.not.match(r.out, /FAIL/);
 });
 
-test('the emulator refuses wgmma without its fences, barrier and register discipline (cuda_emu/wgmma_rules_emu.cc)', () => {
+test('the emulator refuses wgmma without its fences, barrier, register and operand discipline (cuda_emu/wgmma_rules_emu.cc)', () => {
   const exe = join(mkdtempSync(join(tmpdir(), 'vjepa-emu-')), 'wgmma_rules_emu');
   const c = run('g++', ['-std=c++17', '-O2', '-fno-strict-aliasing', '-Itest/native/cuda_emu/include', '-Inative', 'test/native/cuda_emu/wgmma_rules_emu.cc', '-o', exe], 5 * 60_000);
   assert.is(c.status, 0, `compile failed:\n${c.tail}`);

@@ -15,7 +15,8 @@
 // group. Its fences are checked by rule: a product needs a wgmma.fence since its thread's last
 // commit or wait, reads only shared memory its writers fenced into the async proxy before the
 // barrier that published it (publish_async), and fails if its A registers or accumulator are
-// written while it is in flight. Fresh dynamic shared memory is NaN.
+// written while it is in flight, or the shared memory it read changes before its thread waits for
+// it (check_operands). Fresh dynamic shared memory is NaN.
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
 // between blocks (blocks never overlap here).
 #pragma once
