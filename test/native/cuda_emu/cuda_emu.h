@@ -36,7 +36,6 @@
 #include <functional>
 #include <unordered_map>
 #include <utility>
-#include <utility>
 #include <vector>
 
 #define __global__
