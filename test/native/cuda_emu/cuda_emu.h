@@ -602,12 +602,18 @@ inline void wgmma(float* d, int n, const uint32_t* a, uint64_t da, uint64_t db, 
     }
   PendingMma p{d, n / 2, q.group, std::vector<float>(n / 2), a, {}, std::vector<float>(d, d + n / 2), {}};
   if (a) std::memcpy(p.a_val, a, 16);
-  for (int i = 0; i < n / 2; i++) {
-    const int r = (i / 2) % 2, col = 8 * (i / 4) + 2 * t + i % 2;
-    float s = acc ? base[i] : 0.f;
-    for (int k = 0; k < 16; k++) s += A[r][k] * desc_at(db, col, k, tb);
-    p.v[i] = s;
-  }
+  // d[4j + 2r + e] is row r's element of column 8j + 2t + e: each B column is read once for both rows
+  for (int j = 0; j < n / 8; j++)
+    for (int e = 0; e < 2; e++) {
+      float B[16];
+      for (int k = 0; k < 16; k++) B[k] = desc_at(db, 8 * j + 2 * t + e, k, tb);
+      for (int r = 0; r < 2; r++) {
+        const int i = 4 * j + 2 * r + e;
+        float s = acc ? base[i] : 0.f;
+        for (int k = 0; k < 16; k++) s += A[r][k] * B[k];
+        p.v[i] = s;
+      }
+    }
   t_reads = nullptr;
   p.reads = std::move(reads);
   q.q.push_back(std::move(p));
