@@ -22,6 +22,8 @@ void cuda_empty_cache() {}
 uint64_t cuda_lt_gemms() { return 0; }
 uint64_t cuda_wgmma_attention() { return 0; }
 std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() { fail(kNoCuda); }
+void cuda_set_attention_kernels(int, int64_t, const std::string&, const std::string&) { fail(kNoCuda); }
+CudaAttnKernels cuda_attention_kernels(int, int64_t) { fail(kNoCuda); }
 uint64_t cuda_launches() { return 0; }
 CudaDeviceInfo cuda_device_info(int) { fail(kNoCuda); }
 const Backend& cuda_backend() { fail(kNoCuda); }

@@ -48,6 +48,15 @@ uint64_t cuda_wgmma_attention();
 // One wgmma product per operand layout the attention kernels use (native/cuda/wgmma_selftest.cu),
 // exact on the device that has them: (layout, max |error|) each; empty where wgmma is not there.
 std::vector<std::pair<std::string, double>> cuda_wgmma_selftest();
+// The bf16 attention kernels for head_dim on cuda:device (native/cuda/attention_choice.cu): the
+// tuner's choice, fwd "mma" or "wgmma" and bwd "split", "fused" or "wgmma" ("" forgets it);
+// VJEPA_CUDA_ATTN_FWD / _BWD still override it. Throws on a bad name or head_dim.
+void cuda_set_attention_kernels(int device, int64_t head_dim, const std::string& fwd, const std::string& bwd);
+// What runs for head_dim on cuda:device, and where each choice comes from: "env", "tuned" or "default".
+struct CudaAttnKernels {
+  std::string fwd, bwd, fwd_from, bwd_from;
+};
+CudaAttnKernels cuda_attention_kernels(int device, int64_t head_dim);
 // Kernels the CUDA backend launched since the addon loaded, counting each GEMM call as one
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();

@@ -270,6 +270,33 @@ VJ_BINDING(wgmmaSelfTest) {
   return out;
 }
 
+// setAttentionKernels(device, headDim, fwd, bwd): the bf16 attention kernels for headDim on that
+// CUDA device, as the tuner (lib/ops/attention-tuning.ts) chose them; '' forgets a choice.
+VJ_BINDING(setAttentionKernels) {
+  Args a(info, "setAttentionKernels");
+  int idx = 0;
+  if (parse_device(a.str(0, "device"), &idx, "setAttentionKernels") != Device::CUDA)
+    fail("setAttentionKernels: device must be cuda or cuda:N");
+  cuda_set_attention_kernels(idx, a.i64(1, "headDim"), a.str(2, "fwd"), a.str(3, "bwd"));
+  return info.Env().Undefined();
+}
+
+// attentionKernels(device, headDim): { fwd, bwd, fwdFrom, bwdFrom }, what runs for headDim there
+// and why ('env', 'tuned' or 'default').
+VJ_BINDING(attentionKernels) {
+  Args a(info, "attentionKernels");
+  int idx = 0;
+  if (parse_device(a.str(0, "device"), &idx, "attentionKernels") != Device::CUDA)
+    fail("attentionKernels: device must be cuda or cuda:N");
+  CudaAttnKernels k = cuda_attention_kernels(idx, a.i64(1, "headDim"));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("fwd", k.fwd);
+  o.Set("bwd", k.bwd);
+  o.Set("fwdFrom", k.fwd_from);
+  o.Set("bwdFrom", k.bwd_from);
+  return o;
+}
+
 // cudaDevice(index): { name, major, minor, totalBytes } of cuda:index.
 VJ_BINDING(cudaDevice) {
   Args a(info, "cudaDevice");

@@ -75,18 +75,6 @@ size_t fused_smem(int64_t hd) {
   return with_hdp(hd, [](auto P) { return Geo<P.value>::fused; });
 }
 
-// VJEPA_CUDA_ATTN_BWD, read at each call so that a benchmark can time each: "split" (or unset)
-// for the deterministic two-kernel backward, "fused" for the one-pass kernel with atomic dQ,
-// "wgmma" for that pass on Hopper's wgmma (attention_wgmma.cu).
-enum class BwdSchedule { split, fused, wgmma };
-BwdSchedule bwd_requested() {
-  const char* e = std::getenv("VJEPA_CUDA_ATTN_BWD");
-  if (!e || !*e || std::strcmp(e, "split") == 0) return BwdSchedule::split;
-  if (std::strcmp(e, "fused") == 0) return BwdSchedule::fused;
-  if (std::strcmp(e, "wgmma") == 0) return BwdSchedule::wgmma;
-  fail(std::string("VJEPA_CUDA_ATTN_BWD: expected split, fused or wgmma, got '") + e + "'");
-}
-
 }  // namespace
 
 bool attention_tc_supported(const AttnArgs& a) {
@@ -105,11 +93,11 @@ void attention_tc_fwd(const AttnArgs& a) {
 
 void attention_tc_bwd(const AttnArgs& a) {
   const int64_t rows = a.B * a.H * a.Nq;
-  const BwdSchedule req = bwd_requested();
+  const AttnBwd req = attention_kernels(a.hd).bwd;
   // The wgmma pass where the device and call allow it, else the default.
-  const bool wg = req == BwdSchedule::wgmma && attention_wgmma_applies(a);
+  const bool wg = req == AttnBwd::wgmma && attention_wgmma_applies(a);
   // The fused kernel's shared memory fits every sm_90 part (95 KB at head_dim 128) but not every sm_8x one.
-  const bool fused = req == BwdSchedule::fused && fused_smem(a.hd) <= (size_t)smem_optin();
+  const bool fused = req == AttnBwd::fused && fused_smem(a.hd) <= (size_t)smem_optin();
   Scratch D(sizeof(float) * 2 * (size_t)rows), g16(sizeof(uint16_t) * (size_t)(rows * a.hd));  // D, then lse2
   tc_bwd_prep_kernel<<<grid_for(rows * 32, 256), 256, 0, stream()>>>(a, D.as<float>(), g16.as<uint16_t>(), fused || wg);
   check_launch("attentionBwd (bf16 D, dO)");

@@ -4,8 +4,6 @@
 // build takes it as such).
 #include <atomic>
 #include <climits>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "cuda/attention_tc.h"
@@ -17,15 +15,6 @@ namespace vj::cuda {
 namespace {
 
 std::atomic<uint64_t> g_wgmma_calls{0};
-
-// VJEPA_CUDA_ATTN_FWD, read at each call so that a benchmark can time both: "mma" (or unset) for
-// the mma.sync kernels, "wgmma" for these where the device and the call allow.
-bool wgmma_requested() {
-  const char* e = std::getenv("VJEPA_CUDA_ATTN_FWD");
-  if (!e || !*e || std::strcmp(e, "mma") == 0) return false;
-  if (std::strcmp(e, "wgmma") == 0) return true;
-  fail(std::string("VJEPA_CUDA_ATTN_FWD: expected mma or wgmma, got '") + e + "'");
-}
 
 }  // namespace
 
@@ -75,14 +64,12 @@ void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
 
 }  // namespace
 
-// VJEPA_CUDA_ATTN_WGMMA_HD24=1 lets these kernels take head_dim <= 24 too, padded to 32 (read at
-// each call, so that a benchmark can time the predictor's heads both ways).
-bool wgmma_hd24() { return env_flag("VJEPA_CUDA_ATTN_WGMMA_HD24"); }
-
-bool attention_wgmma_applies(const AttnArgs& a) { return wg_takes(a, wgmma_hd24()) && wgmma_available(); }
+bool attention_wgmma_applies(const AttnArgs& a) {
+  return wg_takes(a, attention_kernels(a.hd).pad_wgmma) && wgmma_available();
+}
 
 bool attention_wgmma_fwd(const AttnArgs& a) {
-  if (!wgmma_requested() || !attention_wgmma_applies(a)) return false;
+  if (attention_kernels(a.hd).fwd != AttnFwd::wgmma || !attention_wgmma_applies(a)) return false;
   with_head_width<false>(a.hd, true, [&](auto HD) { fwd<HD.value>(a); });
   g_wgmma_calls++;
   return true;
