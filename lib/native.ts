@@ -22,6 +22,12 @@ export interface TensorHandle {
   write(from: ArrayBufferView): void;
 }
 
+/** Attention forward kernels on CUDA (bf16): mma.sync (sm_80+), or Hopper's wgmma (sm_90). */
+export type AttnFwdKernels = 'mma' | 'wgmma';
+/** Attention backward on CUDA (bf16): two deterministic kernels, one pass with atomic dQ, or that pass on wgmma. */
+export type AttnBwdKernels = 'split' | 'fused' | 'wgmma';
+export type AttnKernelsFrom = 'env' | 'tuned' | 'default';
+
 type H = TensorHandle;
 type OptH = TensorHandle | null;
 
@@ -67,6 +73,13 @@ export interface NativeAddon {
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
   /** One wgmma product per operand layout of the Hopper attention kernels, exact where the device agrees; [] without wgmma. */
   wgmmaSelfTest(): { layout: string; maxErr: number }[];
+  /**
+   * The bf16 attention kernels for headDim on a CUDA device, as lib/ops/attention-tuning.ts chose
+   * them ('' forgets a choice). VJEPA_CUDA_ATTN_FWD / _BWD, where set, still win.
+   */
+  setAttentionKernels(device: string, headDim: number, fwd: AttnFwdKernels | '', bwd: AttnBwdKernels | ''): void;
+  /** What runs for headDim on that device, and whether each came from the environment, the tuner or the default. */
+  attentionKernels(device: string, headDim: number): { fwd: AttnFwdKernels; bwd: AttnBwdKernels; fwdFrom: AttnKernelsFrom; bwdFrom: AttnKernelsFrom };
   sincos3d(out: H, T: number, Hp: number, Wp: number, uniformPower: boolean): void;
   sincos2d(out: H, Hp: number, Wp: number): void;
 
@@ -119,6 +132,11 @@ export interface NativeAddon {
   castMany(srcs: H[], dsts: H[]): void;
 }
 
+/** The addon file this process loaded (the tuner keys its cache on its contents). */
+export function addonPath(): string {
+  return loadedFrom;
+}
+
 function findAddon(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // dist/lib/native.js -> repo root is two levels up; lib/native.ts (ts-node style) one level.
@@ -138,4 +156,5 @@ function findAddon(): string {
 }
 
 const require = createRequire(import.meta.url);
-export const native: NativeAddon = require(findAddon());
+const loadedFrom = findAddon();
+export const native: NativeAddon = require(loadedFrom);

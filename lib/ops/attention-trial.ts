@@ -1,0 +1,282 @@
+// The child side of attention tuning (attention-tuning.ts): on one CUDA device, for each attention
+// shape asked for, runs every bf16 kernel candidate on random inputs, checks its outputs against
+// the default kernels' (mma.sync forward, split backward) and times it. It runs in a child
+// process because a candidate the GPU disagrees with could fault, and a fault poisons the whole
+// CUDA context: here it costs this process only.
+//
+//   node dist/lib/ops/attention-trial.js '{"device":"cuda:0","shapes":[...],"iters":10}'
+//
+// prints one line `VJEPA_ATTENTION_TRIAL <TrialReport as JSON>` on stdout.
+import { pathToFileURL } from 'node:url';
+import { native, type AttnBwdKernels, type AttnFwdKernels, type TensorHandle } from '../native.js';
+import { Rng } from '../util/rng.js';
+
+/** One self-attention call: q, k, v of [batch, tokens, heads * headDim]. */
+export interface AttnShape {
+  headDim: number;
+  heads: number;
+  tokens: number;
+  batch: number;
+}
+
+export interface TrialRequest {
+  device: string;
+  shapes: AttnShape[];
+  /** Timed calls per candidate, after two untimed ones. */
+  iters: number;
+}
+
+/** err: the largest |candidate - default| over every output, relative to the default's largest |value|. */
+export interface Candidate {
+  ok: boolean;
+  ms?: number;
+  err?: number;
+  why?: string;
+}
+
+export interface TrialResult {
+  shape: AttnShape;
+  fwd: Partial<Record<AttnFwdKernels, Candidate>>;
+  bwd: Partial<Record<AttnBwdKernels, Candidate>>;
+}
+
+export interface TrialReport {
+  /** Why the wgmma kernels were not tried at all ('' when they were). */
+  wgmmaSkipped: string;
+  results: TrialResult[];
+}
+
+export const TRIAL_MARKER = 'VJEPA_ATTENTION_TRIAL';
+/** The bf16 tolerance of issue 7's op checks; two bf16 kernels differ by their summation order only. */
+export const TRIAL_TOLERANCE = 1e-2;
+
+/** max |got - ref| / max |ref|; a NaN or infinity in got makes it Infinity. */
+export function relativeError(got: Float32Array, ref: Float32Array): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i] - ref[i]);
+    if (!(e <= d)) d = Number.isFinite(e) ? e : Infinity;
+    m = Math.max(m, Math.abs(ref[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+/** The wgmma kernels' own limits (native/cuda/attention_wgmma_kernels.cuh: wg_takes). */
+export function wgmmaTakes(headDim: number): boolean {
+  return headDim % 8 === 0 && headDim >= 16 && headDim <= 128;
+}
+
+function withEnv<T>(name: string, value: string, fn: () => T): T {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
+function readF32(t: TensorHandle, device: string): Float32Array {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (t.dtype === 'float32') {
+    t.read(out);
+    return out;
+  }
+  const f = native.empty(t.shape, 'float32', device);
+  try {
+    native.cast(t, f);
+    f.read(out);
+  } finally {
+    f.dispose();
+  }
+  return out;
+}
+
+/** One shape's tensors and calls; dispose() frees them. */
+class Case {
+  private readonly owned: TensorHandle[] = [];
+  readonly qkv: TensorHandle;
+  readonly dout: TensorHandle;
+  readonly oRef: TensorHandle;
+  readonly lseRef: TensorHandle;
+  readonly dqkvRef: TensorHandle;
+  private readonly sync: TensorHandle;
+  private readonly C: number;
+  private readonly scale: number;
+  private refOut: { o: Float32Array; lse: Float32Array; dqkv: Float32Array } | null = null;
+
+  constructor(readonly shape: AttnShape, readonly device: string, seed: number) {
+    const { headDim, heads, tokens, batch } = shape;
+    this.C = heads * headDim;
+    this.scale = 1 / Math.sqrt(headDim);
+    const rng = new Rng(seed, headDim, heads, tokens, batch);
+    const random = (dims: number[], dtype: 'float32' | 'bfloat16') => {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const host = native.empty(dims, 'float32', device);
+      this.owned.push(host);
+      host.write(Float32Array.from({ length: n }, () => rng.normal()));
+      if (dtype === 'float32') return host;
+      const t = this.make(dims, 'bfloat16');
+      native.cast(host, t);
+      return t;
+    };
+    this.qkv = random([batch, tokens, 3 * this.C], 'bfloat16');
+    this.dout = random([batch, tokens, this.C], 'float32');
+    this.oRef = this.make([batch, tokens, this.C], 'bfloat16');
+    this.lseRef = this.make([batch, heads, tokens], 'float32');
+    this.dqkvRef = this.make([batch, tokens, 3 * this.C], 'float32');
+    this.sync = this.make([1], 'float32');
+    native.fill(this.sync, 0);
+  }
+
+  private make(dims: number[], dtype: 'float32' | 'bfloat16'): TensorHandle {
+    const t = native.empty(dims, dtype, this.device);
+    this.owned.push(t);
+    return t;
+  }
+
+  fwd(o: TensorHandle, lse: TensorHandle): void {
+    const { qkv, C } = this;
+    native.attentionFwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, this.shape.heads, this.scale, true);
+  }
+
+  bwd(dqkv: TensorHandle): void {
+    const { qkv, C } = this;
+    native.attentionBwd(qkv, 0, qkv, C, qkv, 2 * C, this.oRef, this.lseRef, this.dout, dqkv, 0, dqkv, C, dqkv, 2 * C,
+      this.shape.heads, this.scale, true);
+  }
+
+  /** Mean ms of iters calls after two untimed ones; sumSquares returns a host value, so it waits for the stream. */
+  time(fn: () => void, iters: number): number {
+    fn();
+    fn();
+    native.sumSquares(this.sync);
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    native.sumSquares(this.sync);
+    return (performance.now() - t0) / iters;
+  }
+
+  /** The default kernels' outputs, which every candidate is checked against. */
+  reference(iters: number): { fwd: Candidate; bwd: Candidate } {
+    const fwd = withEnv('VJEPA_CUDA_ATTN_FWD', 'mma', () => {
+      this.fwd(this.oRef, this.lseRef);
+      return this.time(() => this.fwd(this.oRef, this.lseRef), iters);
+    });
+    const bwd = withEnv('VJEPA_CUDA_ATTN_BWD', 'split', () => {
+      this.bwd(this.dqkvRef);
+      return this.time(() => this.bwd(this.dqkvRef), iters);
+    });
+    this.refOut = { o: readF32(this.oRef, this.device), lse: readF32(this.lseRef, this.device), dqkv: readF32(this.dqkvRef, this.device) };
+    return { fwd: { ok: true, ms: fwd, err: 0 }, bwd: { ok: true, ms: bwd, err: 0 } };
+  }
+
+  /** A forward candidate: its outputs start as NaN, so an element it never writes fails the check. */
+  tryFwd(kernels: AttnFwdKernels, iters: number): Candidate {
+    return withEnv('VJEPA_CUDA_ATTN_FWD', kernels, () => {
+      const o = native.empty(this.oRef.shape, 'bfloat16', this.device);
+      const lse = native.empty(this.lseRef.shape, 'float32', this.device);
+      const nan = native.empty(this.oRef.shape, 'float32', this.device);
+      try {
+        native.fill(nan, NaN);
+        native.cast(nan, o);  // fill takes float32 only
+        native.fill(lse, NaN);
+        this.fwd(o, lse);
+        const ref = this.refOut!;
+        const err = Math.max(relativeError(readF32(o, this.device), ref.o), relativeError(readF32(lse, this.device), ref.lse));
+        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `forward outputs off by ${err.toExponential(1)} relative` };
+        return { ok: true, err, ms: this.time(() => this.fwd(o, lse), iters) };
+      } finally {
+        o.dispose();
+        lse.dispose();
+        nan.dispose();
+      }
+    });
+  }
+
+  tryBwd(kernels: AttnBwdKernels, iters: number): Candidate {
+    return withEnv('VJEPA_CUDA_ATTN_BWD', kernels, () => {
+      const dqkv = native.empty(this.dqkvRef.shape, 'float32', this.device);
+      try {
+        native.fill(dqkv, NaN);
+        this.bwd(dqkv);
+        const err = relativeError(readF32(dqkv, this.device), this.refOut!.dqkv);
+        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `gradients off by ${err.toExponential(1)} relative` };
+        return { ok: true, err, ms: this.time(() => this.bwd(dqkv), iters) };
+      } finally {
+        dqkv.dispose();
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+  }
+}
+
+/** A candidate that threw: the error is its result, and the trial goes on. */
+function guarded(fn: () => Candidate): Candidate {
+  try {
+    return fn();
+  } catch (e) {
+    return { ok: false, why: (e as Error).message.split('\n')[0] };
+  }
+}
+
+/** Why wgmma is not tried on this device ('' when it is): no sm_90a code here, or a layout the hardware reads otherwise. */
+function wgmmaVerdict(): string {
+  let rows: { layout: string; maxErr: number }[];
+  try {
+    rows = native.wgmmaSelfTest();
+  } catch (e) {
+    return `wgmma self-test failed: ${(e as Error).message.split('\n')[0]}`;
+  }
+  if (rows.length === 0) return 'this device has no wgmma (compute capability 9.0 only)';
+  const bad = rows.find((r) => r.maxErr !== 0);
+  return bad ? `wgmma self-test: layout "${bad.layout}" off by ${bad.maxErr}` : '';
+}
+
+export function runTrial(req: TrialRequest): TrialReport {
+  // The padded wgmma kernels for head_dim <= 24 are a candidate too (the tuner's choice implies the padding).
+  process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 = '1';
+  const cases = req.shapes.map((s, i) => new Case(s, req.device, 7 + i));
+  try {
+    // Everything that can only fail politely first: the defaults and the mma.sync one-pass backward.
+    const results: TrialResult[] = cases.map((c) => {
+      const ref = c.reference(req.iters);
+      return { shape: c.shape, fwd: { mma: ref.fwd }, bwd: { split: ref.bwd, fused: guarded(() => c.tryBwd('fused', req.iters)) } };
+    });
+    // Then wgmma, where a fault would end every later call of this process.
+    const wgmmaSkipped = wgmmaVerdict();
+    if (!wgmmaSkipped) {
+      cases.forEach((c, i) => {
+        const r = results[i];
+        if (!wgmmaTakes(c.shape.headDim)) {
+          const why = `head_dim ${c.shape.headDim} is not a multiple of 8 in [16, 128]`;
+          r.fwd.wgmma = { ok: false, why };
+          r.bwd.wgmma = { ok: false, why };
+          return;
+        }
+        const ran = () => native.cudaInfo().wgmmaAttention;
+        const counted = (fn: () => Candidate): Candidate => {
+          const before = ran();
+          const out = fn();
+          return out.ok && ran() === before ? { ok: false, why: 'the call did not run the wgmma kernels' } : out;
+        };
+        r.fwd.wgmma = guarded(() => counted(() => c.tryFwd('wgmma', req.iters)));
+        r.bwd.wgmma = guarded(() => counted(() => c.tryBwd('wgmma', req.iters)));
+      });
+    }
+    return { wgmmaSkipped, results };
+  } finally {
+    for (const c of cases) c.dispose();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const req = JSON.parse(process.argv[2] ?? '') as TrialRequest;
+  process.stdout.write(`${TRIAL_MARKER} ${JSON.stringify(runTrial(req))}\n`);
+}
