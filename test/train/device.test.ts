@@ -69,6 +69,8 @@ test('with a GPU: vjepa-train on cuda logs the CPU run\'s losses (fp32), and bf1
   gpu.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `iteration ${i}: ${l} on cuda vs ${cpu.losses[i]}`));
   const bf16 = await run('cuda:0', 'bfloat16');
   assert.match(bf16.out, /meta\.dtype: bfloat16 mixed precision/);
+  // the attention tuner chose for the encoder's and the predictor's head_dim, or the environment did
+  assert.match(bf16.out, /attention kernels, head_dim \d+ \(\d+ heads, \d+ tokens, batch \d+\): forward (mma|wgmma), backward (split|fused|wgmma)|attention kernels: from the environment/);
   bf16.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-2 * Math.abs(cpu.losses[i]), `bf16 iteration ${i}: ${l} vs ${cpu.losses[i]}`));
   assert.not.equal(bf16.losses, gpu.losses, 'bf16 losses equal fp32: the bf16 path did not run');
 });
