@@ -11,6 +11,7 @@ import { scanImageFolder, type BuiltImageBatch, type ImageDatasetSpec } from './
 import type { EvalTransformOptions, TrainTransformOptions } from './transforms.js';
 import { discard, shmDir, sweep, unpack } from './shm.js';
 import { native } from '../native.js';
+import { scriptExecArgv } from '../util/process.js';
 
 export interface VideoBatch {
   /** training: [numClips, B, 3, T, S, S]; eval: [numClips, numViews, B, 3, T, S, S] (see `shape`) */
@@ -115,7 +116,9 @@ class BatchPipeline<R extends PoolBatch> {
     const script = fileURLToPath(new URL('./worker.js', import.meta.url));
     if (this.shm) sweep(this.shm);
     for (let i = 0; i < numWorkers; i++) {
-      const w = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // Not process.execArgv as is: under `node -e` it holds the inline program, which the workers ran.
+      const execArgv = scriptExecArgv();
+      const w = fork(script, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       w.send({ init: workerData, shm: this.shm });
       // Idle workers must not keep the process alive; in-flight jobs do (see busy()).
       w.unref();

@@ -7,3 +7,22 @@ export function pidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * The parent's node flags for a child that runs a script of its own: without the inline program
+ * of `node -e` / `-p` (which fork() would otherwise run in the child instead of its script: the
+ * child would start the loader again) and without --input-type, which node refuses with a file.
+ */
+export function scriptExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '-pe' || a === '--input-type') {
+      i++;  // and its value
+      continue;
+    }
+    if (/^(--eval|--print|--input-type)=/.test(a) || a === '-i' || a === '--interactive') continue;
+    out.push(a);
+  }
+  return out;
+}

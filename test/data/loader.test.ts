@@ -2,6 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { scriptExecArgv } from '../../lib/util/process.js';
 import { VideoLoader, ImageFolderLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { indexFrames, makeIndexVideo, readIndexClip, tempDir } from './helpers.js';
@@ -244,6 +247,21 @@ test('batches through /dev/shm files equal those through the IPC channel, and no
     assert.ok(Buffer.from(viaFile.batches[k].clips.buffer, viaFile.batches[k].clips.byteOffset, viaFile.batches[k].clips.byteLength)
       .equals(Buffer.from(viaIpc.batches[k].clips.buffer, viaIpc.batches[k].clips.byteOffset, viaIpc.batches[k].clips.byteLength)), `batch ${k}: same bytes`);
   }
+});
+
+test('a loader started from `node --input-type=module -e`: its workers run the worker script, not the inline program', () => {
+  const loaderJs = pathToFileURL(fileURLToPath(new URL('../../lib/data/loader.js', import.meta.url))).href;
+  const code = `import { VideoLoader } from '${loaderJs}';
+    console.log('program started');
+    const l = new VideoLoader(${JSON.stringify({ ...base({}), numWorkers: 2 })});
+    for await (const b of l) { console.log('batch ' + b.shape.join('x')); break; }
+    await l.close();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  // before: each worker ran this program again (and started its own loader) instead of worker.js
+  assert.is(r.stdout.match(/program started/g)?.length, 1, r.stdout);
+  assert.match(r.stdout, /^batch 1x4x3x8x32x32$/m);
+  assert.equal(scriptExecArgv(['--input-type=module', '-e', 'x()', '--max-old-space-size=64', '-p', 'y', '--eval=z', '--enable-source-maps']), ['--max-old-space-size=64', '--enable-source-maps']);
 });
 
 test('teardown', () => cleanup());
