@@ -9,6 +9,7 @@
 // prints one line `VJEPA_ATTENTION_TRIAL <TrialReport as JSON>` on stdout.
 import { pathToFileURL } from 'node:url';
 import { native, type AttnBwdKernels, type AttnFwdKernels, type TensorHandle } from '../native.js';
+import { withEnv } from '../util/process.js';
 import { Rng } from '../util/rng.js';
 
 /** One self-attention call: q, k, v of [batch, tokens, heads * headDim]. */
@@ -65,17 +66,6 @@ export function relativeError(got: Float32Array, ref: Float32Array): number {
 /** The wgmma kernels' own limits (native/cuda/attention_wgmma_kernels.cuh: wg_takes). */
 export function wgmmaTakes(headDim: number): boolean {
   return headDim % 8 === 0 && headDim >= 16 && headDim <= 128;
-}
-
-function withEnv<T>(name: string, value: string, fn: () => T): T {
-  const before = process.env[name];
-  process.env[name] = value;
-  try {
-    return fn();
-  } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
-  }
 }
 
 function readF32(t: TensorHandle, device: string): Float32Array {

@@ -26,3 +26,18 @@ export function scriptExecArgv(argv: readonly string[] = process.execArgv): stri
   }
   return out;
 }
+
+/**
+ * fn() with an environment variable set, then restored. The addon reads its VJEPA_CUDA_ATTN_*
+ * switches at each call, so one process can run (and time) each setting in turn.
+ */
+export function withEnv<T>(name: string, value: string, fn: () => T): T {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}

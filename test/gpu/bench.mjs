@@ -2,6 +2,7 @@
 // (SDPA flash in bf16 and SDPA in fp32, F.layer_norm, torch.mm), timed by wall clock around a
 // synchronising read (ours) and CUDA events (torch). Called by ops.mjs --bench.
 import { execFileSync } from 'node:child_process';
+import { compiled } from './dist.mjs';
 
 function timeit(A, fn, iters = 20) {
   const s = A.empty([1], 'float32', 'cuda');
@@ -16,18 +17,10 @@ function timeit(A, fn, iters = 20) {
   return (performance.now() - t0) / iters;
 }
 
-// Runs fn with an environment variable set; the addon reads VJEPA_CUDA_ATTN_FWD, _BWD, _NO_HD24
-// and _WGMMA_HD24 at each call, so one run can time each setting.
-export function withEnv(name, value, fn) {
-  const before = process.env[name];
-  process.env[name] = value;
-  try {
-    return fn();
-  } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
-  }
-}
+// withEnv(name, value, fn): the addon reads VJEPA_CUDA_ATTN_FWD, _BWD, _NO_HD24 and _WGMMA_HD24 at
+// each call, so one run can time each setting.
+const { withEnv } = await compiled(import.meta.url, 'lib/util/process.js').lib('util/process.js');
+export { withEnv };
 export const withAttnBwd = (schedule, fn) => withEnv('VJEPA_CUDA_ATTN_BWD', schedule, fn);
 export const withAttnFwd = (kernels, fn) => withEnv('VJEPA_CUDA_ATTN_FWD', kernels, fn);
 

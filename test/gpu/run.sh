@@ -123,20 +123,24 @@ step() {  # step LIMIT_S TITLE CMD...
   timeout -k 5 "$lim" "$@" || { echo "!! $title: exit $?"; rc=1; }
   phase "$title"
 }
+# dist/ first: every script below imports from it (ops.mjs and bench.mjs their withEnv).
+if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "ops: CUDA vs CPU" env VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs
 step 60 "uploads: async vs sync, races" node test/gpu/upload.mjs
-if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "train steps: CUDA vs CPU" node test/gpu/step.mjs
 step 150 "train steps, one-pass attention backward (VJEPA_CUDA_ATTN_BWD=fused): CUDA vs CPU" env VJEPA_CUDA_ATTN_BWD=fused node test/gpu/step.mjs
 # The wgmma kernels, forward and backward (each is checked alone in ops.mjs).
 step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma): CUDA vs CPU" \
   env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
+step 90 "attention tuner at ViT-L shapes (what vjepa-train would run)" node test/gpu/tune.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   step 120 "bench" node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))"
-  step "${VJEPA_STEP_BENCH_LIMIT:-300}" "ViT-L/16 train step: ours bf16 vs torch bf16 autocast + SDPA" node test/gpu/step_bench.mjs
+  step "${VJEPA_STEP_BENCH_LIMIT:-300}" "ViT-L/16 train step: ours bf16 (tuned attention) vs torch bf16 autocast + SDPA" node test/gpu/step_bench.mjs
+  step 120 "ViT-L/16 train step, default attention kernels (VJEPA_CUDA_ATTN_TUNE=0): ours alone at batch 32" \
+    env VJEPA_CUDA_ATTN_TUNE=0 VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 120 "ViT-L/16 train step, one-pass attention backward: ours alone at batch 32" \
     env VJEPA_CUDA_ATTN_BWD=fused VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 120 "ViT-L/16 train step, attention on wgmma (forward and backward): ours alone at batch 32" \

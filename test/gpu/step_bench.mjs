@@ -10,6 +10,7 @@
 // VJEPA_STEP_BATCHES (default 64,32,16: at 32 both sides used under a third of an H200's memory) and VJEPA_STEP_STEPS (default 3) set the batches tried and the timed steps;
 // VJEPA_TORCH_PROFILE=ROWS prints torch's profile of one step at the first batch (its top ROWS ops);
 // VJEPA_STEP_NO_TORCH=1 times our side alone (between runs of a tuning session).
+// Our side runs the attention kernels the tuner chooses, as vjepa-train does (VJEPA_CUDA_ATTN_TUNE=0: the defaults).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compiled } from './dist.mjs';
@@ -18,6 +19,7 @@ import { clipBatch, disposeMasks, maskTensors, stepModules, stepSettings } from 
 const { root, lib } = compiled(import.meta.url, 'lib/train/iteration.js');
 const { native, Tensor, memoryStats, AdamW, pretrainStep, buildModel, buildMaskCollator, loadPretrainConfig, Rng, CastPlan } = await stepModules(lib);
 const { resolveVariant, configOverrides } = await lib('nn/registry.js');
+const { tuneRunAttention } = await lib('ops/attention-tuning.js');
 
 const tiny = process.argv.includes('--tiny');
 const info = native.cudaInfo();
@@ -105,6 +107,11 @@ const tBuild = performance.now();
 const model = buildModel(cfg);
 if (device !== 'cpu') model.to(device);
 console.log(`model built and placed in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
+// As vjepa-train does: the attention kernels this GPU checked and timed fastest (the env's, where set).
+tuneRunAttention(device, 'bfloat16', [
+  { dim: spec.embed_dim, heads: enc.numHeads, tokens: N, batch: batches[0] },
+  { dim: spec.pred_embed_dim, heads: enc.numHeads, tokens: N, batch: batches[0] },
+], (l) => console.log(l));
 for (const B of batches) {
   const r = ours(model, B);
   console.log(`ours  batch ${B}: ${r.error ?? `${r.ms_median.toFixed(1)} ms/step, ${r.clips_per_s.toFixed(2)} clips/s, loss ${r.first_loss.toFixed(4)} -> ${r.last_loss.toFixed(4)}, ${r.launches} kernel launches per step, peak ${(r.peak_bytes / 2 ** 30).toFixed(2)} GiB live, ${(r.reserved_bytes / 2 ** 30).toFixed(2)} GiB reserved`}; cuBLASLt GEMMs so far ${native.cudaInfo().ltGemms}, wgmma attention calls so far ${native.cudaInfo().wgmmaAttention}`);

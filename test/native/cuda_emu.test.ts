@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,9 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const OUT = join(ROOT, 'build-emu');
 const ADDON = join(OUT, 'Release/vjepa.node');
 const CUBLAS = join(OUT, 'Release/libcublas_emu.so');
-const env = { ...process.env, VJEPA_ADDON: ADDON, VJEPA_CUBLAS: CUBLAS, VJEPA_CUDA_SYNC: '' };
+// The suites below tune attention on the emulated device: their verdicts go to a scratch cache, not ~/.cache.
+const env = { ...process.env, VJEPA_ADDON: ADDON, VJEPA_CUBLAS: CUBLAS, VJEPA_CUDA_SYNC: '', VJEPA_CACHE_DIR: mkdtempSync(join(tmpdir(), 'vjepa-emu-cache-')) };
+for (const k of ['VJEPA_CUDA_ATTN_FWD', 'VJEPA_CUDA_ATTN_BWD', 'VJEPA_CUDA_ATTN_TUNE', 'VJEPA_CUDA_ATTN_WGMMA_HD24']) delete (env as Record<string, string | undefined>)[k];
 
 function run(cmd: string, args: string[], timeoutMs: number, extraEnv: Record<string, string> = {}) {
   const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
@@ -174,6 +176,65 @@ test('cuBLASLt and the cuBLAS + epilogue-kernel path (VJEPA_CUDA_NO_LT=1) give t
   for (let k = 0; k < 7; k++)
     for (let i = 0; i < lt[k].length; i++)
       assert.ok(Math.abs(lt[k][i] - cublas[k][i]) <= (k === 3 ? 1e-3 : 1e-5) + 8e-3 * Math.abs(cublas[k][i]), `case ${k} element ${i}: ${lt[k][i]} vs ${cublas[k][i]}`);
+});
+
+test('the attention tuner on the emulated sm_90: wgmma and the one-pass backward checked in a child, chosen, cached, and the environment still wins', () => {
+  const code = `Promise.all([import('${join(ROOT, 'dist/lib/ops/attention-tuning.js')}'), import('${join(ROOT, 'dist/lib/native.js')}')]).then(([t, { native }]) => {
+    const cacheFile = process.argv[1];
+    const shapes = [{ headDim: 32, heads: 2, tokens: 70, batch: 1 }, { headDim: 24, heads: 2, tokens: 33, batch: 1 }, { headDim: 12, heads: 2, tokens: 20, batch: 1 }];
+    // the emulator's timings say nothing: every matched candidate counts as faster, so that all are applied
+    const first = t.tuneAttention('cuda:0', shapes, { log: (l) => console.log('log: ' + l), cacheFile, iters: 1 });
+    for (const [hd, c] of first) console.log('choice ' + hd + ' ' + JSON.stringify(c));
+    console.log('applied 32 ' + JSON.stringify(native.attentionKernels('cuda:0', 32)));
+    console.log('applied 16 ' + JSON.stringify(native.attentionKernels('cuda:0', 16)));
+    const again = t.tuneAttention('cuda:0', shapes.slice(0, 1), { log: (l) => console.log('again: ' + l), cacheFile, iters: 1 });
+    console.log('again from ' + again.get(32).from);
+    for (const bad of [() => native.setAttentionKernels('cuda:0', 32, 'fast', ''), () => native.setAttentionKernels('cuda:0', 32, 'mma', 'fused2'),
+      () => native.setAttentionKernels('cuda:0', 0, 'mma', ''), () => native.attentionKernels('cpu', 32)])
+      try { bad(); console.log('bad: no error'); } catch (e) { console.log('bad: ' + e.message); }
+    console.log('kept 32 ' + JSON.stringify(native.attentionKernels('cuda:0', 32)));
+    process.env.VJEPA_CUDA_ATTN_BWD = 'split';
+    console.log('env 32 ' + JSON.stringify(native.attentionKernels('cuda:0', 32)));
+    native.setAttentionKernels('cuda:0', 32, '', '');
+    delete process.env.VJEPA_CUDA_ATTN_BWD;
+    console.log('forgot 32 ' + JSON.stringify(native.attentionKernels('cuda:0', 32)));
+  })`;
+  const cacheFile = join(mkdtempSync(join(tmpdir(), 'vjepa-tune-')), 'k.json');
+  // MIN_GAIN is a fraction of the default's time: the emulator's are long and noisy, so its choice is not asserted,
+  // only that every candidate ran, matched the defaults and was timed.
+  const r = run(process.execPath, ['-e', code, cacheFile], 10 * 60_000);
+  assert.is(r.status, 0, r.tail);
+  const choice = (hd: number) => JSON.parse(new RegExp(`^choice ${hd} (.*)$`, 'm').exec(r.out)?.[1] ?? 'null');
+  for (const hd of [32, 24]) {
+    const c = choice(hd);
+    assert.is(c?.from, 'trial', r.tail);
+    assert.match(c.detail, /^forward mma [\d.]+ ms, wgmma [\d.]+ ms; backward split [\d.]+ ms, fused [\d.]+ ms, wgmma [\d.]+ ms$/, `head_dim ${hd}: ${c.detail}`);
+  }
+  // head_dim 12: no wgmma (not a multiple of 8 in [16, 128]); the one-pass backward still a candidate
+  assert.match(choice(12).detail, /wgmma not used \(head_dim 12 is not a multiple of 8 in \[16, 128\]\)/);
+  assert.match(choice(12).detail, /fused [\d.]+ ms/);
+  assert.match(r.out, /log: attention kernels: tried 3 shapes in a child process in [\d.]+ s \(bf16 outputs checked against the defaults within 0\.01\); cached in /);
+  assert.match(r.out, /log: attention kernels, head_dim 32 \(2 heads, 70 tokens, batch 1\): forward (mma|wgmma), backward (split|fused|wgmma): forward mma/);
+  const applied = JSON.parse(/^applied 32 (.*)$/m.exec(r.out)![1]);
+  assert.equal([applied.fwd, applied.bwd], [choice(32).fwd, choice(32).bwd]);
+  assert.equal([applied.fwdFrom, applied.bwdFrom], ['tuned', 'tuned']);
+  assert.equal(JSON.parse(/^applied 16 (.*)$/m.exec(r.out)![1]), { fwd: 'mma', bwd: 'split', fwdFrom: 'default', bwdFrom: 'default' });
+  // the second call reads the cache, runs no child
+  assert.match(r.out, /again from cache/);
+  assert.not.match(r.out, /again: attention kernels: tried/);
+  assert.match(r.out, /again: attention kernels, head_dim 32 .*\(cached \d{4}-\d\d-\d\d\)/);
+  assert.equal(JSON.parse(readFileSync(cacheFile, 'utf8')).version, 1);
+  const bad = [...r.out.matchAll(/^bad: (.*)$/gm)].map((m) => m[1]);
+  assert.equal(bad, [
+    "setAttentionKernels: fwd: expected mma or wgmma, got 'fast'",
+    "setAttentionKernels: bwd: expected split, fused or wgmma, got 'fused2'",
+    'setAttentionKernels: headDim must be in [1, 128], got 0',
+    'attentionKernels: device must be cuda or cuda:N',
+  ]);
+  assert.equal(JSON.parse(/^kept 32 (.*)$/m.exec(r.out)![1]), applied, 'a refused name changes nothing');
+  const envd = JSON.parse(/^env 32 (.*)$/m.exec(r.out)![1]);
+  assert.equal([envd.bwd, envd.bwdFrom, envd.fwdFrom], ['split', 'env', 'tuned']);
+  assert.equal(JSON.parse(/^forgot 32 (.*)$/m.exec(r.out)![1]), { fwd: 'mma', bwd: 'split', fwdFrom: 'default', bwdFrom: 'default' });
 });
 
 test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): the trainer refuses bf16 up front, bf16 GEMMs refuse with a clear error, bf16 attention takes the fp32 kernels', () => {
