@@ -85,39 +85,56 @@ function readF32(t: TensorHandle, device: string): Float32Array {
   return out;
 }
 
-/** One shape's tensors and calls; dispose() frees them. */
+/** Queries of the cross-attention check: a ragged part of one tile, as the probe's pooler (one query) has. */
+export const CROSS_QUERIES = 3;
+
+/**
+ * One shape's tensors and calls; dispose() frees them. Self-attention reads q, k and v from one
+ * [batch, tokens, 3C] tensor, as the blocks do; with `queries`, cross-attention reads q from its
+ * own [batch, queries, C] and k, v from a [batch, tokens, 2C], as the attentive pooler does.
+ */
 class Case {
   private readonly owned: TensorHandle[] = [];
-  readonly qkv: TensorHandle;
-  readonly dout: TensorHandle;
-  readonly oRef: TensorHandle;
-  readonly lseRef: TensorHandle;
-  readonly dqkvRef: TensorHandle;
+  private readonly q: TensorHandle;
+  private readonly kv: TensorHandle;
+  private readonly offs: [number, number, number];
+  private readonly dout: TensorHandle;
+  private readonly oRef: TensorHandle;
+  private readonly lseRef: TensorHandle;
+  /** Gradient buffers as [dq, dkv] (the same tensor twice for self-attention). */
+  private readonly gradRef: TensorHandle[];
   private readonly sync: TensorHandle;
   private readonly C: number;
   private readonly scale: number;
-  private refOut: { o: Float32Array; lse: Float32Array; dqkv: Float32Array } | null = null;
+  private refOut: { o: Float32Array; lse: Float32Array; grads: Float32Array[] } | null = null;
 
-  constructor(readonly shape: AttnShape, readonly device: string, seed: number) {
+  constructor(readonly shape: AttnShape, readonly device: string, seed: number, readonly queries?: number) {
     const { headDim, heads, tokens, batch } = shape;
-    this.C = heads * headDim;
+    const C = (this.C = heads * headDim);
     this.scale = 1 / Math.sqrt(headDim);
-    const rng = new Rng(seed, headDim, heads, tokens, batch);
+    const rng = new Rng(seed, headDim, heads, tokens, batch, queries ?? 0);
     const random = (dims: number[], dtype: 'float32' | 'bfloat16') => {
-      const n = dims.reduce((a, b) => a * b, 1);
-      const host = native.empty(dims, 'float32', device);
-      this.owned.push(host);
-      host.write(Float32Array.from({ length: n }, () => rng.normal()));
+      const host = this.make(dims, 'float32');
+      host.write(Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.normal()));
       if (dtype === 'float32') return host;
       const t = this.make(dims, 'bfloat16');
       native.cast(host, t);
       return t;
     };
-    this.qkv = random([batch, tokens, 3 * this.C], 'bfloat16');
-    this.dout = random([batch, tokens, this.C], 'float32');
-    this.oRef = this.make([batch, tokens, this.C], 'bfloat16');
-    this.lseRef = this.make([batch, heads, tokens], 'float32');
-    this.dqkvRef = this.make([batch, tokens, 3 * this.C], 'float32');
+    const Nq = queries ?? tokens;
+    if (queries === undefined) {
+      this.q = this.kv = random([batch, tokens, 3 * C], 'bfloat16');
+      this.offs = [0, C, 2 * C];
+      this.gradRef = [this.make([batch, tokens, 3 * C], 'float32')];
+    } else {
+      this.q = random([batch, Nq, C], 'bfloat16');
+      this.kv = random([batch, tokens, 2 * C], 'bfloat16');
+      this.offs = [0, 0, C];
+      this.gradRef = [this.make([batch, Nq, C], 'float32'), this.make([batch, tokens, 2 * C], 'float32')];
+    }
+    this.dout = random([batch, Nq, C], 'float32');
+    this.oRef = this.make([batch, Nq, C], 'bfloat16');
+    this.lseRef = this.make([batch, heads, Nq], 'float32');
     this.sync = this.make([1], 'float32');
     native.fill(this.sync, 0);
   }
@@ -129,14 +146,17 @@ class Case {
   }
 
   fwd(o: TensorHandle, lse: TensorHandle): void {
-    const { qkv, C } = this;
-    native.attentionFwd(qkv, 0, qkv, C, qkv, 2 * C, o, lse, this.shape.heads, this.scale, true);
+    const { q, kv, offs } = this;
+    native.attentionFwd(q, offs[0], kv, offs[1], kv, offs[2], o, lse, this.shape.heads, this.scale, true);
   }
 
-  bwd(dqkv: TensorHandle): void {
-    const { qkv, C } = this;
-    native.attentionBwd(qkv, 0, qkv, C, qkv, 2 * C, this.oRef, this.lseRef, this.dout, dqkv, 0, dqkv, C, dqkv, 2 * C,
-      this.shape.heads, this.scale, true);
+  /** grads: [dq, dkv] for cross-attention, [dqkv] for self-attention. */
+  bwd(grads: TensorHandle[]): void {
+    const { q, kv, offs, C } = this;
+    const [dq, dkv] = grads.length === 1 ? [grads[0], grads[0]] : grads;
+    const dOffs = grads.length === 1 ? [0, C, 2 * C] : [0, 0, C];
+    native.attentionBwd(q, offs[0], kv, offs[1], kv, offs[2], this.oRef, this.lseRef, this.dout,
+      dq, dOffs[0], dkv, dOffs[1], dkv, dOffs[2], this.shape.heads, this.scale, true);
   }
 
   /** Mean ms of iters calls after two untimed ones; sumSquares returns a host value, so it waits for the stream. */
@@ -150,21 +170,30 @@ class Case {
     return (performance.now() - t0) / iters;
   }
 
-  /** The default kernels' outputs, which every candidate is checked against. */
+  /** The default kernels' outputs, which every candidate is checked against; timed where iters > 0. */
   reference(iters: number): { fwd: Candidate; bwd: Candidate } {
     const fwd = withEnv('VJEPA_CUDA_ATTN_FWD', 'mma', () => {
       this.fwd(this.oRef, this.lseRef);
-      return this.time(() => this.fwd(this.oRef, this.lseRef), iters);
+      return iters > 0 ? this.time(() => this.fwd(this.oRef, this.lseRef), iters) : undefined;
     });
     const bwd = withEnv('VJEPA_CUDA_ATTN_BWD', 'split', () => {
-      this.bwd(this.dqkvRef);
-      return this.time(() => this.bwd(this.dqkvRef), iters);
+      this.bwd(this.gradRef);
+      return iters > 0 ? this.time(() => this.bwd(this.gradRef), iters) : undefined;
     });
-    this.refOut = { o: readF32(this.oRef, this.device), lse: readF32(this.lseRef, this.device), dqkv: readF32(this.dqkvRef, this.device) };
+    this.refOut = {
+      o: readF32(this.oRef, this.device),
+      lse: readF32(this.lseRef, this.device),
+      grads: this.gradRef.map((g) => readF32(g, this.device)),
+    };
     return { fwd: { ok: true, ms: fwd, err: 0 }, bwd: { ok: true, ms: bwd, err: 0 } };
   }
 
-  /** A forward candidate: its outputs start as NaN, so an element it never writes fails the check. */
+  /** What a cross-attention check adds to a candidate's reason for failing. */
+  private get label(): string {
+    return this.queries === undefined ? '' : ` (cross-attention, ${this.queries} queries)`;
+  }
+
+  /** A forward candidate, timed where iters > 0: its outputs start as NaN, so an element it never writes fails the check. */
   tryFwd(kernels: AttnFwdKernels, iters: number): Candidate {
     return withEnv('VJEPA_CUDA_ATTN_FWD', kernels, () => {
       const o = native.empty(this.oRef.shape, 'bfloat16', this.device);
@@ -177,8 +206,8 @@ class Case {
         this.fwd(o, lse);
         const ref = this.refOut!;
         const err = Math.max(relativeError(readF32(o, this.device), ref.o), relativeError(readF32(lse, this.device), ref.lse));
-        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `forward outputs off by ${err.toExponential(1)} relative` };
-        return { ok: true, err, ms: this.time(() => this.fwd(o, lse), iters) };
+        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `forward outputs${this.label} off by ${err.toExponential(1)} relative` };
+        return { ok: true, err, ms: iters > 0 ? this.time(() => this.fwd(o, lse), iters) : undefined };
       } finally {
         o.dispose();
         lse.dispose();
@@ -189,15 +218,15 @@ class Case {
 
   tryBwd(kernels: AttnBwdKernels, iters: number): Candidate {
     return withEnv('VJEPA_CUDA_ATTN_BWD', kernels, () => {
-      const dqkv = native.empty(this.dqkvRef.shape, 'float32', this.device);
+      const grads = this.gradRef.map((g) => native.empty(g.shape, 'float32', this.device));
       try {
-        native.fill(dqkv, NaN);
-        this.bwd(dqkv);
-        const err = relativeError(readF32(dqkv, this.device), this.refOut!.dqkv);
-        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `gradients off by ${err.toExponential(1)} relative` };
-        return { ok: true, err, ms: this.time(() => this.bwd(dqkv), iters) };
+        for (const g of grads) native.fill(g, NaN);
+        this.bwd(grads);
+        const err = Math.max(...grads.map((g, i) => relativeError(readF32(g, this.device), this.refOut!.grads[i])));
+        if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `gradients${this.label} off by ${err.toExponential(1)} relative` };
+        return { ok: true, err, ms: iters > 0 ? this.time(() => this.bwd(grads), iters) : undefined };
       } finally {
-        dqkv.dispose();
+        for (const g of grads) g.dispose();
       }
     });
   }
@@ -205,6 +234,13 @@ class Case {
   dispose(): void {
     for (const t of this.owned) t.dispose();
   }
+}
+
+/** A candidate checked on the self-attention case and timed, then checked untimed on the cross-attention one. */
+export function both(self: Candidate, cross: () => Candidate): Candidate {
+  if (!self.ok) return self;
+  const c = cross();
+  return c.ok ? self : { ...c, ms: undefined };
 }
 
 /** A candidate that threw: the error is its result, and the trial goes on. */
@@ -232,20 +268,27 @@ function wgmmaVerdict(): string {
 export function runTrial(req: TrialRequest): TrialReport {
   // The padded wgmma kernels for head_dim <= 24 are a candidate too (the tuner's choice implies the padding).
   process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 = '1';
-  const cases = req.shapes.map((s, i) => new Case(s, req.device, 7 + i));
+  // Per shape, the model's self-attention (checked and timed) and a cross-attention of the same
+  // head_dim (checked only): a choice holds for every call of that head_dim, the pooler's too.
+  const cases = req.shapes.map((s, i) => ({
+    self: new Case(s, req.device, 7 + i),
+    cross: new Case({ ...s, batch: Math.min(s.batch, 2) }, req.device, 1007 + i, CROSS_QUERIES),
+  }));
   try {
     // Everything that can only fail politely first: the defaults and the mma.sync one-pass backward.
-    const results: TrialResult[] = cases.map((c) => {
-      const ref = c.reference(req.iters);
-      return { shape: c.shape, fwd: { mma: ref.fwd }, bwd: { split: ref.bwd, fused: guarded(() => c.tryBwd('fused', req.iters)) } };
+    const results: TrialResult[] = cases.map(({ self, cross }) => {
+      const ref = self.reference(req.iters);
+      cross.reference(0);
+      const fused = guarded(() => both(self.tryBwd('fused', req.iters), () => cross.tryBwd('fused', 0)));
+      return { shape: self.shape, fwd: { mma: ref.fwd }, bwd: { split: ref.bwd, fused } };
     });
     // Then wgmma, where a fault would end every later call of this process.
     const wgmmaSkipped = wgmmaVerdict();
     if (!wgmmaSkipped) {
-      cases.forEach((c, i) => {
+      cases.forEach(({ self, cross }, i) => {
         const r = results[i];
-        if (!wgmmaTakes(c.shape.headDim)) {
-          const why = `head_dim ${c.shape.headDim} is not a multiple of 8 in [16, 128]`;
+        if (!wgmmaTakes(self.shape.headDim)) {
+          const why = `head_dim ${self.shape.headDim} is not a multiple of 8 in [16, 128]`;
           r.fwd.wgmma = { ok: false, why };
           r.bwd.wgmma = { ok: false, why };
           return;
@@ -256,13 +299,16 @@ export function runTrial(req: TrialRequest): TrialReport {
           const out = fn();
           return out.ok && ran() === before ? { ok: false, why: 'the call did not run the wgmma kernels' } : out;
         };
-        r.fwd.wgmma = guarded(() => counted(() => c.tryFwd('wgmma', req.iters)));
-        r.bwd.wgmma = guarded(() => counted(() => c.tryBwd('wgmma', req.iters)));
+        r.fwd.wgmma = guarded(() => both(counted(() => self.tryFwd('wgmma', req.iters)), () => counted(() => cross.tryFwd('wgmma', 0))));
+        r.bwd.wgmma = guarded(() => both(counted(() => self.tryBwd('wgmma', req.iters)), () => counted(() => cross.tryBwd('wgmma', 0))));
       });
     }
     return { wgmmaSkipped, results };
   } finally {
-    for (const c of cases) c.dispose();
+    for (const c of cases) {
+      c.self.dispose();
+      c.cross.dispose();
+    }
   }
 }
 

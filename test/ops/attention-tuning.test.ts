@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_GAIN, attentionShapes, choose, defaultCacheFile, tuneAttention } from '../../lib/ops/attention-tuning.js';
-import { TRIAL_MARKER, relativeError, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
+import { TRIAL_MARKER, both, relativeError, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
 
 const shape = { headDim: 64, heads: 16, tokens: 1568, batch: 8 };
 
@@ -43,6 +43,18 @@ test('choose: a candidate that failed its check is never taken, however fast, an
   assert.match(c.detail, 'wgmma not used (forward outputs off by 3.0e-1 relative)');
   assert.match(c.detail, 'wgmma not used (cuda attentionBwd: an illegal memory access was encountered)');
   assert.match(choose(result({ mma: { ok: true, ms: 1 } }, { split: { ok: true, ms: 1 } }), 'this device has no wgmma').detail, '; wgmma not tried: this device has no wgmma');
+});
+
+test('both: a candidate must also pass the cross-attention check; its time is the self-attention one', () => {
+  let crossRan = 0;
+  const cross = (c: { ok: boolean; why?: string }) => () => (crossRan++, c);
+  assert.equal(both({ ok: true, ms: 0.5, err: 1e-3 }, cross({ ok: true })), { ok: true, ms: 0.5, err: 1e-3 });
+  const bad = both({ ok: true, ms: 0.5, err: 1e-3 }, cross({ ok: false, why: 'gradients (cross-attention, 3 queries) off by 2.0e-1 relative' }));
+  assert.equal(bad, { ok: false, why: 'gradients (cross-attention, 3 queries) off by 2.0e-1 relative', ms: undefined });
+  assert.is(choose(result({ mma: { ok: true, ms: 1 } }, { split: { ok: true, ms: 1 }, fused: bad })).bwd, 'split');
+  crossRan = 0;
+  assert.equal(both({ ok: false, why: 'self failed' }, cross({ ok: true })), { ok: false, why: 'self failed' });
+  assert.is(crossRan, 0, 'no cross check after the self-attention one failed');
 });
 
 test('attentionShapes: one shape per head_dim, the first listed wins, batch capped at 16', () => {
