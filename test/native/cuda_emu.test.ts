@@ -2,7 +2,7 @@
 // test/native/cuda_emu (runtime, kernel launches, block barriers and warp shuffles as fibers,
 // WMMA tiles, a stand-in cuBLAS), into a second addon (build-emu/, cmake -DVJEPA_CUDA_EMU=ON).
 // With it, the GPU scripts run their CUDA-side comparisons: every op against the CPU backend
-// (test/gpu/ops.mjs), full fp32 and bf16 pretraining steps with checkpoint round trips and
+// (test/gpu/ops.mjs), the attention tuner (tune.mjs), full fp32 and bf16 pretraining steps with checkpoint round trips and
 // upload-ahead (step.mjs), probe steps (probe.mjs) and asynchronous uploads (upload.mjs). The
 // tensor-core attention kernels also run alone against a float64 reference
 // (cuda_emu/attention_tc_emu.cc), and the suites whose CUDA branches need a device run again on
@@ -81,6 +81,8 @@ for (const [script, summary] of [
   ['step.mjs', /(\d+)\/\1 checks passed/],
   ['probe.mjs', /(\d+)\/\1 checks passed/],
   ['upload.mjs', /child with VJEPA_PINNED_MB=0 +pass/],
+  // run.sh's tuner phase, at tiny shapes of the same head_dims here: both choices made by a trial
+  ['tune.mjs', /\| 64 \| (mma|wgmma) \| (split|fused|wgmma) \| trial \|\n\| 24 \| (mma|wgmma) \| (split|fused|wgmma) \| trial \|/],
 ] as const) {
   test(`test/gpu/${script} on the emulated CUDA backend`, () => {
     const r = run(process.execPath, [join(ROOT, 'test/gpu', script)], 10 * 60_000);
