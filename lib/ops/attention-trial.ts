@@ -68,14 +68,14 @@ export function wgmmaTakes(headDim: number): boolean {
   return headDim % 8 === 0 && headDim >= 16 && headDim <= 128;
 }
 
-function readF32(t: TensorHandle, device: string): Float32Array {
+function readF32(t: TensorHandle): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   if (t.dtype === 'float32') {
     t.read(out);
     return out;
   }
-  const f = native.empty(t.shape, 'float32', device);
+  const f = native.empty(t.shape, 'float32', t.device);
   try {
     native.cast(t, f);
     f.read(out);
@@ -181,9 +181,9 @@ class Case {
       return iters > 0 ? this.time(() => this.bwd(this.gradRef), iters) : undefined;
     });
     this.refOut = {
-      o: readF32(this.oRef, this.device),
-      lse: readF32(this.lseRef, this.device),
-      grads: this.gradRef.map((g) => readF32(g, this.device)),
+      o: readF32(this.oRef),
+      lse: readF32(this.lseRef),
+      grads: this.gradRef.map((g) => readF32(g)),
     };
     return { fwd: { ok: true, ms: fwd, err: 0 }, bwd: { ok: true, ms: bwd, err: 0 } };
   }
@@ -205,7 +205,7 @@ class Case {
         native.fill(lse, NaN);
         this.fwd(o, lse);
         const ref = this.refOut!;
-        const err = Math.max(relativeError(readF32(o, this.device), ref.o), relativeError(readF32(lse, this.device), ref.lse));
+        const err = Math.max(relativeError(readF32(o), ref.o), relativeError(readF32(lse), ref.lse));
         if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `forward outputs${this.label} off by ${err.toExponential(1)} relative` };
         return { ok: true, err, ms: iters > 0 ? this.time(() => this.fwd(o, lse), iters) : undefined };
       } finally {
@@ -222,7 +222,7 @@ class Case {
       try {
         for (const g of grads) native.fill(g, NaN);
         this.bwd(grads);
-        const err = Math.max(...grads.map((g, i) => relativeError(readF32(g, this.device), this.refOut!.grads[i])));
+        const err = Math.max(...grads.map((g, i) => relativeError(readF32(g), this.refOut!.grads[i])));
         if (!(err <= TRIAL_TOLERANCE)) return { ok: false, err, why: `gradients${this.label} off by ${err.toExponential(1)} relative` };
         return { ok: true, err, ms: iters > 0 ? this.time(() => this.bwd(grads), iters) : undefined };
       } finally {

@@ -213,6 +213,7 @@ export function tuneAttention(device: string, shapes: AttnShape[], opts: TuneOpt
   const key = (s: AttnShape) => `${deviceKey} | ${shapeKey(s)}`;
 
   const missing = shapes.filter((s) => !entries[key(s)]);
+  const tried = new Set(missing.map(key));
   if (missing.length) {
     const t0 = performance.now();
     const report = runChild({ device, shapes: missing, iters: opts.iters ?? 10 }, opts);
@@ -228,15 +229,15 @@ export function tuneAttention(device: string, shapes: AttnShape[], opts: TuneOpt
             detail: `the trial failed (${typeof report === 'string' ? report : 'no result for this shape'}); the defaults stay. Please report this with the lines above; delete ${file} to try again`,
             at,
           };
-      out.set(s.headDim, { ...entries[key(s)], from: entries[key(s)].failed ? 'failed' : 'trial' });
     });
     writeCache(file, entries, log);
     log(`attention kernels: tried ${missing.length} shape${missing.length === 1 ? '' : 's'} in a child process in ${((performance.now() - t0) / 1000).toFixed(1)} s (bf16 outputs checked against the defaults within ${TRIAL_TOLERANCE}); cached in ${file}`);
   }
   for (const s of shapes) {
+    if (out.has(s.headDim)) continue;  // one choice per head_dim: the first shape listed, as attentionShapes keeps
     const e = entries[key(s)];
-    if (!out.has(s.headDim)) out.set(s.headDim, { fwd: e.fwd, bwd: e.bwd, detail: e.detail, from: e.failed ? 'failed' : 'cache' });
-    const c = out.get(s.headDim)!;
+    const c: AttnChoice = { fwd: e.fwd, bwd: e.bwd, detail: e.detail, from: e.failed ? 'failed' : tried.has(key(s)) ? 'trial' : 'cache' };
+    out.set(s.headDim, c);
     apply(s.headDim, c.fwd, c.bwd);
     const how = c.from === 'cache' ? ` (cached ${e.at.slice(0, 10)})` : '';
     log(`attention kernels, head_dim ${s.headDim} (${s.heads} heads, ${s.tokens} tokens, batch ${s.batch}): forward ${c.fwd}, backward ${c.bwd}${how}: ${c.detail}`);
