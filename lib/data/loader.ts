@@ -115,9 +115,9 @@ class BatchPipeline<R extends PoolBatch> {
   ) {
     const script = fileURLToPath(new URL('./worker.js', import.meta.url));
     if (this.shm) sweep(this.shm);
+    // Not process.execArgv as is: under `node -e` it holds the inline program, which the workers ran.
+    const execArgv = scriptExecArgv();
     for (let i = 0; i < numWorkers; i++) {
-      // Not process.execArgv as is: under `node -e` it holds the inline program, which the workers ran.
-      const execArgv = scriptExecArgv();
       const w = fork(script, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       w.send({ init: workerData, shm: this.shm });
       // Idle workers must not keep the process alive; in-flight jobs do (see busy()).
