@@ -5,7 +5,7 @@ import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } fro
 import type { VisionTransformer } from '../nn/vit.js';
 import { buildEncoder } from '../nn/vjepa.js';
 import { selectDevice } from '../device.js';
-import { tuneRunAttention } from '../ops/attention-tuning.js';
+import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
 import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
 import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
@@ -72,7 +72,7 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     if (o.partial) log(`partial load: ${describeLoad(load)}`);
     // Loaded on the host, then moved: embedBatch uploads each batch next to the weights (fp32).
     if (device !== 'cpu') encoder.to(device);
-    tuneRunAttention(device, dtype, [{ dim: encoder.cfg.embedDim, heads: encoder.cfg.numHeads, tokens: encoder.numTokens, batch: batchSize }], log);
+    tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize)], log);
     const run = { pool, batchSize, dtype };
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, run)), load };

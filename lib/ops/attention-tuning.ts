@@ -51,13 +51,21 @@ export interface TuneOptions {
   apply?: (headDim: number, fwd: AttnFwdKernels, bwd: AttnBwdKernels) => void;
 }
 
+/** One network's attention calls: its width, heads, tokens per clip and batch. */
+export interface AttnPart {
+  dim: number;
+  heads: number;
+  tokens: number;
+  batch: number;
+}
+
+/** A ViT encoder's attention, over all of its tokens. */
+export function encoderAttention(enc: { cfg: { embedDim: number; numHeads: number }; numTokens: number }, batch: number): AttnPart {
+  return { dim: enc.cfg.embedDim, heads: enc.cfg.numHeads, tokens: enc.numTokens, batch };
+}
+
 /** tuneAttention where a run uses the tensor-core kernels at all: CUDA with bf16 matmuls. */
-export function tuneRunAttention(
-  device: string,
-  matmulDtype: string,
-  parts: { dim: number; heads: number; tokens: number; batch: number }[],
-  log: (line: string) => void,
-): Map<number, AttnChoice> {
+export function tuneRunAttention(device: string, matmulDtype: string, parts: AttnPart[], log: (line: string) => void): Map<number, AttnChoice> {
   if (device === 'cpu' || matmulDtype !== 'bfloat16') return new Map();
   return tuneAttention(device, attentionShapes(parts), { log });
 }
@@ -76,7 +84,7 @@ export function defaultCacheFile(env: NodeJS.ProcessEnv = process.env): string {
  * The shapes a model's attention runs at, one per head_dim (the first listed wins): callers list
  * the encoder first, whose calls dominate. Batch is capped so that the trial stays short.
  */
-export function attentionShapes(list: { dim: number; heads: number; tokens: number; batch: number }[]): AttnShape[] {
+export function attentionShapes(list: AttnPart[]): AttnShape[] {
   const seen = new Map<number, AttnShape>();
   for (const { dim, heads, tokens, batch } of list) {
     const headDim = dim / heads;

@@ -14,7 +14,7 @@ import type { VisionTransformer } from '../nn/vit.js';
 import { AdamW, splitByDecay, type ParamGroup } from '../optim/adamw.js';
 import { CosineWDSchedule, WarmupCosineSchedule, scheduleSteps } from '../optim/schedules.js';
 import { describeDevice, selectDevice } from '../device.js';
-import { tuneRunAttention } from '../ops/attention-tuning.js';
+import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
 import { formatMemory } from '../train/log.js';
 import type { ProbeExtensions } from './config.js';
 import { buildFrozenEncoder } from './encoder.js';
@@ -178,12 +178,6 @@ function selectRunDevice(cfg: ProbeConfig, log: (s: string) => void): { device: 
   return { device, matmulDtype, video };
 }
 
-/** The frozen encoder's attention kernels on this GPU (the classifier's one query row adds nothing to time). */
-function tuneEncoderAttention(run: { device: string; matmulDtype: MatmulDtype }, encoder: VisionTransformer, cfg: ProbeConfig, log: (s: string) => void): void {
-  const { embedDim, numHeads } = encoder.cfg;
-  tuneRunAttention(run.device, run.matmulDtype, [{ dim: embedDim, heads: numHeads, tokens: encoder.numTokens, batch: cfg.optimization.batch_size }], log);
-}
-
 /** The attentive classifier, seeded init (meta.seed + 1), on `device`. */
 function newClassifier(cfg: ProbeConfig, encoder: VisionTransformer, device: string): AttentiveClassifier {
   // tidy frees the init temporaries the constructor leaves behind (the parameters are kept).
@@ -310,7 +304,8 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
   let opt: AdamW | null = null;
   try {
     if (run.device !== 'cpu') encoder.to(run.device);
-    tuneEncoderAttention(run, encoder, cfg, log);
+    // The frozen encoder's shape decides (the pooler's few queries share its head_dim's choice).
+    tuneRunAttention(run.device, run.matmulDtype, [encoderAttention(encoder, cfg.optimization.batch_size)], log);
     opts.inspect?.loaded?.(encoder);
     classifier = newClassifier(cfg, encoder, run.device);
     opt = new AdamW(classifierParamGroups(classifier));
@@ -578,7 +573,8 @@ export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: P
   let classifier: AttentiveClassifier | null = null;
   try {
     if (run.device !== 'cpu') encoder.to(run.device);
-    tuneEncoderAttention(run, encoder, cfg, log);
+    // The frozen encoder's shape decides (the pooler's few queries share its head_dim's choice).
+    tuneRunAttention(run.device, run.matmulDtype, [encoderAttention(encoder, cfg.optimization.batch_size)], log);
     classifier = newClassifier(cfg, encoder, run.device);
     const st = applyProbeCheckpoint(probe, classifier, null);
     for (const w of protocolChanges(st.config, cfg)) log(`warning: ${w}`);

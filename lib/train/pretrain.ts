@@ -16,7 +16,7 @@ import { synthesizeMissing } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
 import { assertBf16Device, CastPlan, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
-import { tuneRunAttention } from '../ops/attention-tuning.js';
+import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
 import { initFromCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { CsvLog, formatMemory } from './log.js';
 import { writeTrainingPlot } from './plot.js';
@@ -181,10 +181,10 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   // overwrites every weight, so then nothing is drawn.
   const model = buildModel(cfg, { uninitialised: resuming });
   if (device !== 'cpu') model.to(device);
-  const enc = model.encoder, pred = model.predictor.cfg;
+  const pred = model.predictor.cfg;
   tuneRunAttention(device, matmulDtype, [
-    { dim: enc.cfg.embedDim, heads: enc.cfg.numHeads, tokens: enc.numTokens, batch: B },
-    { dim: pred.predictorEmbedDim, heads: pred.numHeads, tokens: enc.numTokens, batch: B },
+    encoderAttention(model.encoder, B),
+    { dim: pred.predictorEmbedDim, heads: pred.numHeads, tokens: model.encoder.numTokens, batch: B },
   ], log);
   if (cfg.meta.init_checkpoint && resuming) log(`meta.init_checkpoint: ignored, the run resumes from ${resumePath}`);
   else if (cfg.meta.init_checkpoint) log(initFromCheckpoint(resolve(cfg.meta.init_checkpoint), model));
