@@ -48,7 +48,7 @@ void fwd(const AttnArgs& a) {
   raise_smem_limit<wg_fwd_kernel<HD>>(G::smem, "attentionFwd (bf16, wgmma)");
   const int64_t nqt = (a.Nq + G::BM - 1) / G::BM, blocks = nqt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
-  wg_fwd_kernel<HD><<<(unsigned)blocks, kWgThreads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
+  wg_fwd_kernel<HD><<<(unsigned)blocks, G::threads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
   check_launch("attentionFwd (bf16, wgmma)");
 }
 

@@ -2,8 +2,9 @@
 // the algorithms of tc_fwd_kernel and tc_bwd_fused_kernel (attention_tc_kernels.cuh), with each
 // warpgroup's products issued as 64-row wgmma instructions instead of 16-row mma.sync ones.
 //
-// Forward: a block is two warpgroups over 128 query rows (64 each) and walks the key tiles (128 keys at
-// head_dim <= 64, else 64), double-buffered by cp.async as the mma.sync kernels are. Q, K and V
+// Forward: a block is two warpgroups over 128 query rows, 64 each (three over 192 at head_dim 64:
+// WgGeo), and walks the key tiles (128 keys at head_dim <= 64, else 64), double-buffered by
+// cp.async as the mma.sync kernels are. Q, K and V
 // live in shared memory in the swizzled K-major layout wgmma's descriptors read: S = Q Kᵀ takes both
 // operands from there (Q and K are K-major for it), and P V takes P from registers (the
 // accumulator layout of S is the A fragment, as with mma.sync) and V as an MN-major operand, so V
@@ -22,7 +23,7 @@ namespace vj::cuda {
 
 namespace {
 
-constexpr int kWgGroups = 2, kWgThreads = 128 * kWgGroups;
+constexpr int kWgThreads = 256;  // the backward's block: two warpgroups
 
 // Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks,
 // 24 < head_dim <= 128, and 16 <= head_dim <= 24 only when hd24 (VJEPA_CUDA_ATTN_WGMMA_HD24=1):
@@ -37,11 +38,20 @@ inline bool wg_takes(const AttnArgs& a, bool hd24) {
 
 // Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms
 // of R x AW columns, one after another; an atom's rows are SW bytes, 16-byte chunks swizzled.
+//
+// The forward's block is `groups` warpgroups of 64 query rows, `blocks` of them per multiprocessor
+// (its __launch_bounds__). Two blocks of two, where a thread's tiles fit 128 registers: one
+// block's softmax overlaps the other's products (a block's warpgroups meet at every tile's
+// barrier and would otherwise leave the tensor cores idle together). At head_dim 64 (ViT-L's)
+// the 128-key tiles need about 167 registers; capped at 128, ptxas keeps them by serializing every
+// wgmma (its C7512), so there a block is three warpgroups alone on the multiprocessor (170
+// registers each), as FlashAttention-3's forward is at this head_dim.
 template <int HD>
 struct WgGeo {
   static constexpr int SW = HD % 64 == 0 ? 128 : 64;  // the widest swizzle that divides a row
   static constexpr int AW = SW / 2;                   // bf16 columns per atom
-  static constexpr int BM = 64 * kWgGroups;           // query rows per block
+  static constexpr int groups = HD == 64 ? 3 : 2, threads = 128 * groups, blocks = HD == 64 ? 1 : 2;
+  static constexpr int BM = 64 * groups;              // query rows per block
   static constexpr int BN = HD <= 64 ? 128 : 64;      // keys per tile: S (BN / 2 floats a thread) and O fit
   static constexpr uint32_t q = BM * HD * 2, kv = BN * HD * 2;
   // Q, then K and V for each of two stages; 1024 bytes of slack to align the swizzle atoms.
@@ -50,22 +60,18 @@ struct WgGeo {
 };
 
 // Rows [0, R) x columns [0, HD) of the bf16 matrix at src (row stride rs) into a swizzled tile
-// (wg_tile_offset): rows < nrows and columns < hd by cp.async (in the caller's next group), zeros elsewhere.
-template <int HD, int R>
+// (wg_tile_offset), by the block's THREADS threads: rows < nrows and columns < hd by cp.async (in
+// the caller's next group), zeros elsewhere.
+template <int HD, int R, int THREADS>
 __device__ __forceinline__ void wg_stage(unsigned char* tile, const uint16_t* __restrict__ src, int64_t rs, int nrows,
                                          int hd) {
-  for (int idx = threadIdx.x; idx < R * HD / 8; idx += kWgThreads) {
+  for (int idx = threadIdx.x; idx < R * HD / 8; idx += THREADS) {
     const int r = idx / (HD / 8), d = idx % (HD / 8) * 8;
     unsigned char* dst = tile + wg_tile_offset<WgGeo<HD>::SW, R>(r, d);
     if (r < nrows && d < hd) cp_async16(dst, src + r * rs + d);
     else *reinterpret_cast<Bf16x8*>(dst) = Bf16x8{};
   }
 }
-
-// Blocks per multiprocessor the registers aim at: two, so that one block's softmax overlaps the
-// other's products (a block's two warpgroups meet at every tile's barrier and would otherwise
-// leave the tensor cores idle together).
-constexpr int kWgBlocks = 2;
 
 // pipeline_step with the async-proxy fence: the current tile's copies are waited for, fenced for
 // the products' reads, and published by the barrier.
@@ -80,7 +86,7 @@ __device__ __forceinline__ float (&as_tiles(float (&f)[4 * N]))[1][N][4] {
 }
 
 template <int HD>
-__global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
+__global__ void __launch_bounds__(WgGeo<HD>::threads, WgGeo<HD>::blocks) wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using G = WgGeo<HD>;
   constexpr int NT = G::BN / 8, DT = HD / 8, KS = HD / 16, PS = G::BN / 16;
@@ -97,11 +103,11 @@ __global__ void __launch_bounds__(kWgThreads, kWgBlocks) wg_fwd_kernel(const Att
   auto stage_kv = [=](int k0, int s) {
     const int nk = min(G::BN, Nk - k0);
     unsigned char* kt = smem + G::q + 2 * s * G::kv;
-    wg_stage<HD, G::BN>(kt, a.k16 + kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
-    wg_stage<HD, G::BN>(kt + G::kv, a.v16 + vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
+    wg_stage<HD, G::BN, G::threads>(kt, a.k16 + kb + (int64_t)k0 * a.k_rs, a.k_rs, nk, hd);
+    wg_stage<HD, G::BN, G::threads>(kt + G::kv, a.v16 + vb + (int64_t)k0 * a.v_rs, a.v_rs, nk, hd);
     cp_async_commit();
   };
-  wg_stage<HD, G::BM>(smem, a.q16 + (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+  wg_stage<HD, G::BM, G::threads>(smem, a.q16 + (b * a.Nq + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
   cp_async_commit();
   stage_kv(0, 0);
 
@@ -223,8 +229,8 @@ struct WgBwdGeo {
 // groups that land in order (Sᵀ; dPᵀ; dV; dK; dQ), each waited for only when its result is
 // needed, so P's exponentials run while dPᵀ is computed and dS while dV is. With Overlap, a
 // tile's dQ products are not waited for in their own iteration either: they run through the
-// pipeline's barrier and staging, and their atomics run while the next tile's Sᵀ and dPᵀ are on
-// the tensor cores. That keeps a dQ accumulator live across the next tile's score products, so it
+// pipeline's barrier and staging, are waited for before the next tile's Sᵀ and dPᵀ are issued, and
+// their atomics run while those are on the tensor cores. That keeps a dQ accumulator live across the next tile's score products, so it
 // is for the head_dims whose registers allow it (WgBwdGeo::overlap), and dSᵀ is double-buffered.
 template <int HD>
 __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
@@ -249,13 +255,13 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   auto stage_q = [=, b = b, h = h](int q0, int s) {
     const int nq = min(BM, Nq - q0);
     unsigned char* qt = smem + G::q + 2 * s * G::qt;
-    wg_stage<HD, BM>(qt, a.q16 + (qrow0 + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
-    wg_stage<HD, BM>(qt + G::qt, g16 + (qrow0 + q0) * C + h * hd, C, nq, hd);
+    wg_stage<HD, BM, kWgThreads>(qt, a.q16 + (qrow0 + q0) * a.q_rs + h * hd, a.q_rs, nq, hd);
+    wg_stage<HD, BM, kWgThreads>(qt + G::qt, g16 + (qrow0 + q0) * C + h * hd, C, nq, hd);
     stage_query_stats<kWgThreads>(lse2s + s * BM, Ds + s * BM, L2g, Dg, rb + q0, nq);
     cp_async_commit();
   };
-  wg_stage<HD, BN>(smem + G::k, a.k16 + (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
-  wg_stage<HD, BN>(smem + G::v, a.v16 + (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
+  wg_stage<HD, BN, kWgThreads>(smem + G::k, a.k16 + (b * a.Nk + k0) * a.k_rs + h * hd, a.k_rs, nk, hd);
+  wg_stage<HD, BN, kWgThreads>(smem + G::v, a.v16 + (b * a.Nk + k0) * a.v_rs + h * hd, a.v_rs, nk, hd);
   cp_async_commit();
   stage_q(0, 0);
 
@@ -298,6 +304,14 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ, [64 keys][64 queries], as two groups: P's exponentials run while
     // dPᵀ is on the tensor cores, and dS while dV += Pᵀ dO is.
     float st[4 * NT], dpt[4 * NT];
+    if (Overlap) {
+      // The previous tile's dQ share, in flight through the pipeline step, lands before Sᵀ and
+      // dPᵀ are issued, and its atomics run while they compute. Waiting for it after their issue
+      // instead (wait<2>) is what the schedule means, but ptxas cannot follow a group across the
+      // loop's back edge and would serialize every wgmma of the kernel (C7514).
+      wgmma_wait<0>();
+      fence_operand(dq);
+    }
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < KS; kk++)
@@ -308,11 +322,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     for (int kk = 0; kk < KS; kk++)
       wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
     wgmma_commit();
-    if (Overlap && q0 > 0) {
-      wgmma_wait<2>();  // the previous tile's dQ share lands; its atomics overlap Sᵀ and dPᵀ
-      fence_operand(dq);
-      add_dq(q0 - BM);
-    }
+    if (Overlap && q0 > 0) add_dq(q0 - BM);
     wgmma_wait<1>();
     fence_operand(st);
 

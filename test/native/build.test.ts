@@ -47,19 +47,30 @@ test('CUDA code is in the addon when nvcc is available', () => {
 // tried moved the spill rather than removing it).
 const SPILL_BUDGET: Record<string, number> = { 'tc_bwd_fused_kernel<64>': 8 };
 
-/** nvcc -Xptxas -v on one file for one target: spill bytes and registers per entry function. */
-function ptxasReport(file: string, gencode: string): Map<string, { spill: number; regs: number }> {
+interface PtxasKernel {
+  spill: number;
+  regs: number;
+  /** ptxas's "wgmma.mma_async instructions are serialized due to ..." notes for the kernel (C751x) */
+  serialized: string[];
+}
+
+/** nvcc -Xptxas -v on one file for one target: spill bytes, registers and wgmma notes per entry function. */
+function ptxasReport(file: string, gencode: string): Map<string, PtxasKernel> {
   const out = join(mkdtempSync(join(tmpdir(), 'vjepa-ptxas-')), 'kernels.o');
   const r = spawnSync('nvcc', ['-O3', '-std=c++17', gencode, '-Xptxas', '-v', '-I', join(ROOT, 'native'), '-c', join(ROOT, file), '-o', out], { encoding: 'utf8', timeout: 5 * 60_000 });
   assert.is(r.status, 0, r.stderr);
-  // "Compiling entry function '<mangled>' for 'sm_90'", then a line with the spills, then one with the registers
-  const kernels = new Map<string, { spill: number; regs: number }>();
+  // The serialization notes come first, naming their function; then per function "Compiling entry
+  // function '<mangled>' for 'sm_90'", a line with the spills, and one with the registers.
+  const notes = new Map<string, string[]>();
+  for (const m of r.stderr.matchAll(/\((C75\d\d)\) Potential Performance Loss: wgmma\.mma_async instructions are serialized due to (.*?) (?:in|for) the function '(\w+)'/g))
+    notes.set(m[3], [...(notes.get(m[3]) ?? []), `${m[1]}: ${m[2].replace(/\s+/g, ' ')}`]);
+  const kernels = new Map<string, PtxasKernel>();
   let name: string | null = null;
   for (const line of r.stderr.split('\n')) {
     const c = /Compiling entry function '(\w+)'/.exec(line);
     if (c) name = c[1];
     const sp = /(\d+) bytes spill stores/.exec(line);
-    if (name && sp) kernels.set(name, { spill: Number(sp[1]), regs: 0 });
+    if (name && sp) kernels.set(name, { spill: Number(sp[1]), regs: 0, serialized: notes.get(name) ?? [] });
     const rg = /Used (\d+) registers/.exec(line);
     if (name && rg && kernels.has(name)) kernels.get(name)!.regs = Number(rg[1]);
   }
@@ -81,14 +92,17 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
   assert.is(checked.length, 16, `kernels found: ${checked.join(', ')}`);
 });
 
-// The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's design is two blocks
-// per multiprocessor (one block's softmax overlaps the other's products): at most 128 registers.
-// The backward holds dK, dV and a dQ share in registers (one block, up to 255), at head_dim <= 96
-// across the next tile's score products too (WgBwdGeo::overlap: at 128 that spilled 132 bytes).
-// Neither may spill.
+// The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's registers are what
+// its __launch_bounds__ leave (WgGeo: two blocks of 256 threads, 128 registers; at head_dim 64 one
+// block of 384, 168). The backward holds dK, dV and a dQ share in registers (one block, up to 255),
+// at head_dim <= 96 across the next tile's score products too (WgBwdGeo::overlap: at 128 that
+// spilled 132 bytes). Neither may spill, nor make ptxas serialize its wgmma products, which it does
+// silently (an "info" line) when the registers run short (C7512) or when it cannot prove an
+// accumulator landed before it is read (C7514): the products then wait for each other, which is
+// what the kernels are built to avoid.
 // And the PTX must hold the products: were the sm_90a feature macro missing, the kernels would
 // compile empty and the runtime probe would refuse them.
-test('wgmma attention kernels compile for sm_90a within their register budgets, with their wgmma products', () => {
+test('wgmma attention kernels compile for sm_90a within their register budgets, unserialized, with their wgmma products', () => {
   if (!hasNvcc) return;
   const kernels = ptxasReport('native/cuda/attention_wgmma.cu', '--generate-code=arch=compute_90a,code=sm_90a');
   const found: string[] = [];
@@ -98,7 +112,9 @@ test('wgmma attention kernels compile for sm_90a within their register budgets, 
     const kernel = `${m[1]}<${m[2]}>`;
     found.push(kernel);
     assert.is(v.spill, 0, `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
-    assert.ok(v.regs > 0 && v.regs <= (m[1] === 'wg_fwd_kernel' ? 128 : 255), `${kernel}: ${v.regs} registers`);
+    const budget = m[1] === 'wg_bwd_kernel' ? 255 : m[2] === '64' ? 168 : 128;
+    assert.ok(v.regs > 0 && v.regs <= budget, `${kernel}: ${v.regs} registers, over ${budget}`);
+    assert.equal(v.serialized, [], `${kernel}: ptxas serialized its wgmma products`);
   }
   assert.is(found.length, 8, `kernels found: ${found.join(', ')}`);
   const ptx = join(mkdtempSync(join(tmpdir(), 'vjepa-ptx-')), 'wgmma.ptx');

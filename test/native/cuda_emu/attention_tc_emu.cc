@@ -69,7 +69,7 @@ void run_wgmma(const AttnArgs& a) {
   using namespace vj::cuda;
   using G = WgGeo<HD>;
   const int nqt = (int)((a.Nq + G::BM - 1) / G::BM);
-  vj_emu::launch((unsigned)(nqt * a.B * a.H), kWgThreads, G::smem, [&] { wg_fwd_kernel<HD>(a, a.scale * kLog2e, nqt); });
+  vj_emu::launch((unsigned)(nqt * a.B * a.H), G::threads, G::smem, [&] { wg_fwd_kernel<HD>(a, a.scale * kLog2e, nqt); });
 }
 // The wgmma backward: the prep kernel (D, lse in base 2, bf16 dO; dQ cleared), then wg_bwd_kernel.
 template <int HD>
@@ -310,6 +310,9 @@ int main() {
   std::mt19937 rng(2024);
   const Case cases[] = {
       {"self hd=64 N=77 B=2 H=3", 2, 77, 77, 3, 64, true},
+      // the wgmma forward's three warpgroups at head_dim 64 (192 query rows) all with real rows, a
+      // second query tile, and a short last key tile
+      {"self hd=64 N=261 B=1 H=1", 1, 261, 261, 1, 64, true},
       {"self hd=32 N=130 B=1 H=2", 1, 130, 130, 2, 32, true},
       {"self hd=80 (pad 96) N=65 B=1 H=2", 1, 65, 65, 2, 80, true},
       {"self hd=128 N=64 B=1 H=1", 1, 64, 64, 1, 128, true},
