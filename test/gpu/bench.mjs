@@ -1,5 +1,6 @@
 // Small GPU bench: our CUDA attention fwd+bwd, layernorm fwd+bwd and GEMM against torch
-// (SDPA flash in bf16 and SDPA in fp32, F.layer_norm, torch.mm), timed by wall clock around a
+// (SDPA in bf16 on each backend: FlashAttention-2, cuDNN and SDPA's own choice; SDPA in fp32,
+// F.layer_norm, torch.mm), timed by wall clock around a
 // synchronising read (ours) and CUDA events (torch). Called by ops.mjs --bench.
 import { execFileSync } from 'node:child_process';
 import { compiled } from './dist.mjs';
@@ -34,21 +35,42 @@ def t(fn, it=20):
     s.record()
     for _ in range(it): fn()
     e.record(); torch.cuda.synchronize(); return s.elapsed_time(e)/it
-for dt,name in ((torch.bfloat16,'attn_bf16_flash'),(torch.float32,'attn_fp32')):
-    q,k,v=[torch.randn(B,H,N,hd,device=dev,dtype=dt,requires_grad=True) for _ in range(3)]
-    g=torch.randn(B,H,N,hd,device=dev,dtype=dt)
+from torch.nn.attention import sdpa_kernel, SDPBackend
+# Each SDPA backend by name (FlashAttention-2 is 'flash'; cuDNN's kernels are named flash too),
+# and SDPA's own dispatch ('sdpa', what a model calling it gets), with the backend it ran.
+BACKENDS=(('flash',SDPBackend.FLASH_ATTENTION),('cudnn',SDPBackend.CUDNN_ATTENTION),('sdpa',None))
+def under(be, fn):
+    if be is None: return fn()
+    with sdpa_kernel([be]): return fn()
+def dispatched(fn):
+    try:
+        from torch.profiler import profile, ProfilerActivity
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:  # op names and kernel names
+            fn(); torch.cuda.synchronize()
+        k=' '.join(e.key for e in p.key_averages()).lower()
+        return 'cudnn' if 'cudnn' in k else 'flash' if 'flash' in k else 'efficient' if ('fmha' in k or 'efficient' in k) else 'math'
+    except Exception as ex: return 'unknown ('+str(ex)[:40]+')'
+def attn(prefix, d, fwd_too):
+    q,k,v=[torch.randn(B,H,N,d,device=dev,dtype=torch.bfloat16,requires_grad=True) for _ in range(3)]
+    g=torch.randn(B,H,N,d,device=dev,dtype=torch.bfloat16)
     def f():
         o=F.scaled_dot_product_attention(q,k,v); o.backward(g)
-    try: out[name]=t(f)
-    except Exception as ex: out[name]=str(ex)[:80]
-    if dt==torch.bfloat16:
-        with torch.no_grad(): out[name+'_fwd']=t(lambda: F.scaled_dot_product_attention(q,k,v))
-q,k,v=[torch.randn(B,H,N,hdp,device=dev,dtype=torch.bfloat16,requires_grad=True) for _ in range(3)]
-g=torch.randn(B,H,N,hdp,device=dev,dtype=torch.bfloat16)
-def fp():
+    for name,be in BACKENDS:
+        try: out[prefix+'_'+name]=under(be, lambda: t(f))
+        except Exception as ex: out[prefix+'_'+name]=str(ex)[:80]
+        if fwd_too:
+            try:
+                with torch.no_grad(): out[prefix+'_fwd_'+name]=under(be, lambda: t(lambda: F.scaled_dot_product_attention(q,k,v)))
+            except Exception as ex: out[prefix+'_fwd_'+name]=str(ex)[:80]
+    out[prefix+'_ran']=dispatched(f)
+attn('attn_bf16', hd, True)
+attn('attn_pred_bf16', hdp, False)
+q,k,v=[torch.randn(B,H,N,hd,device=dev,dtype=torch.float32,requires_grad=True) for _ in range(3)]
+g=torch.randn(B,H,N,hd,device=dev,dtype=torch.float32)
+def f32():
     o=F.scaled_dot_product_attention(q,k,v); o.backward(g)
-try: out['attn_pred_bf16_flash']=t(fp)
-except Exception as ex: out['attn_pred_bf16_flash']=str(ex)[:80]
+try: out['attn_fp32']=t(f32)
+except Exception as ex: out['attn_fp32']=str(ex)[:80]
 x=torch.randn(R,C,device=dev,requires_grad=True); w=torch.randn(C,device=dev,requires_grad=True); b=torch.randn(C,device=dev,requires_grad=True); gy=torch.randn(R,C,device=dev)
 def ln():
     y=F.layer_norm(x,(C,),w,b,1e-6); y.backward(gy)
@@ -153,23 +175,33 @@ export async function bench(A, size = {}) {
     torch = { error: e.message.split('\n')[0] };
   }
   const f = (v) => (typeof v === 'number' ? `${v.toFixed(3)} ms` : String(v ?? '-'));
+  const ratio = (t, o) => (typeof t === 'number' ? (t / o).toFixed(2) : '-');
+  // ours against each SDPA backend timed: "0.61x flash, 0.43x cudnn, 0.43x sdpa"
+  const vs = (key, o) => ['flash', 'cudnn', 'sdpa'].map((be) => `${ratio(torch[`${key}_${be}`], o)}x ${be}`).join(', ');
+  const tline = (key, what) =>
+    `torch SDPA bf16 ${what}: flash (FlashAttention-2) ${f(torch[`${key}_flash`])}, cudnn ${f(torch[`${key}_cudnn`])}, ` +
+    `sdpa's own dispatch ${f(torch[`${key}_sdpa`])} (ran ${torch[`${key.replace(/_fwd$/, '')}_ran`] ?? '-'})`;
   console.log(`\nbench (B=${B}, N=${N}, H=${H}, hd=${hd}; layernorm ${R}x${C}; gemm ${M}x${K}x${Nn})`);
+  console.log(tline('attn_bf16', 'fwd+bwd'));
+  console.log(tline('attn_bf16_fwd', 'fwd'));
+  console.log(tline('attn_pred_bf16', `fwd+bwd at hd=${hdp}`));
   console.log(`attention fwd        ours fp32 ${f(ours.attn_fwd)} (${(attnFlop / ours.attn_fwd / 1e9).toFixed(1)} TFLOP/s)`);
-  console.log(`attention fwd+bwd    ours fp32 ${f(ours.attn_fwd_bwd)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)} | torch SDPA fp32 ${f(torch.attn_fp32)}`);
-  console.log(`attention bf16       ours fwd ${f(ours.attn_bf16_fwd)} (${(attnFlop / ours.attn_bf16_fwd / 1e9).toFixed(1)} TFLOP/s), fwd+bwd ${f(ours.attn_bf16_fwd_bwd)} | torch SDPA bf16 fwd+bwd ${f(torch.attn_bf16_flash)}: ours/torch speed ${typeof torch.attn_bf16_flash === 'number' ? (torch.attn_bf16_flash / ours.attn_bf16_fwd_bwd).toFixed(2) : '-'}x`);
+  console.log(`attention fwd+bwd    ours fp32 ${f(ours.attn_fwd_bwd)} | torch SDPA fp32 ${f(torch.attn_fp32)}: ours/torch speed ${ratio(torch.attn_fp32, ours.attn_fwd_bwd)}x`);
+  console.log(`attention bf16       ours fwd ${f(ours.attn_bf16_fwd)} (${(attnFlop / ours.attn_bf16_fwd / 1e9).toFixed(1)} TFLOP/s), fwd+bwd ${f(ours.attn_bf16_fwd_bwd)} (fp32 q, k, v, out): ours/torch speed ${vs('attn_bf16', ours.attn_bf16_fwd_bwd)}`);
   console.log(`layernorm fwd+bwd    ours ${f(ours.layernorm)} | torch ${f(torch.layernorm)}`);
   console.log(`gemm                 ours fp32 ${f(ours.gemm_fp32)} (${(gemmFlop / ours.gemm_fp32 / 1e9).toFixed(1)} TFLOP/s) | torch fp32 ${f(torch.gemm_fp32)} tf32 ${f(torch.gemm_tf32)}`);
   console.log(`gemm bf16 (fp32 out) ours ${f(ours.gemm_bf16)} (${(gemmFlop / ours.gemm_bf16 / 1e9).toFixed(1)} TFLOP/s) | torch bf16 ${f(torch.gemm_bf16)}`);
-  const ratio = (t, o) => (typeof t === 'number' ? (t / o).toFixed(2) : '-');
-  console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd)}x`);
-  console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd)}x`);
-  console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_fused)}x`);
+  console.log(`attention bf16 io    ours fwd+bwd ${f(ours.attn_io16_fwd_bwd)} (bf16 q, k, v, out): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd)}`);
+  console.log(`attention bf16 io    ours fwd ${f(ours.attn_io16_fwd)} (${(attnFlop / ours.attn_io16_fwd / 1e9).toFixed(1)} TFLOP/s): ours/torch speed ${vs('attn_bf16_fwd', ours.attn_io16_fwd)}`);
+  console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_fused)}`);
   const wgNote = ours.wgmma_ran ? 'VJEPA_CUDA_ATTN_FWD=wgmma' : 'wgmma NOT run on this device: the mma.sync kernels';
-  console.log(`attention bf16 io    ours fwd on wgmma ${f(ours.attn_io16_fwd_wgmma)} (${(attnFlop / ours.attn_io16_fwd_wgmma / 1e9).toFixed(1)} TFLOP/s; ${wgNote}) | torch SDPA bf16 fwd ${f(torch.attn_bf16_flash_fwd)}: ours/torch speed ${ratio(torch.attn_bf16_flash_fwd, ours.attn_io16_fwd_wgmma)}x`);
-  console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd: split bwd ${f(ours.attn_io16_fwd_bwd_wgmma)}, one-pass bwd ${f(ours.attn_io16_fwd_bwd_wgmma_fused)} | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma)}x, ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_fused)}x`);
-  console.log(`attention bf16 io    ours fwd+bwd all on wgmma ${f(ours.attn_io16_fwd_bwd_wgmma_both)} (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma) | torch SDPA bf16 ${f(torch.attn_bf16_flash)}: ours/torch speed ${ratio(torch.attn_bf16_flash, ours.attn_io16_fwd_bwd_wgmma_both)}x`);
-  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}), one-pass ${f(ours.attn_pred_fwd_bwd_fused)} | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd)}x, one-pass ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_fused)}x`);
-  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}) | torch SDPA bf16 ${f(torch.attn_pred_bf16_flash)}: ours/torch speed ${ratio(torch.attn_pred_bf16_flash, ours.attn_pred_fwd_bwd_wgmma)}x`);
+  console.log(`attention bf16 io    ours fwd on wgmma ${f(ours.attn_io16_fwd_wgmma)} (${(attnFlop / ours.attn_io16_fwd_wgmma / 1e9).toFixed(1)} TFLOP/s; ${wgNote}): ours/torch speed ${vs('attn_bf16_fwd', ours.attn_io16_fwd_wgmma)}`);
+  console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd, split bwd ${f(ours.attn_io16_fwd_bwd_wgmma)}: ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma)}`);
+  console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd, one-pass bwd ${f(ours.attn_io16_fwd_bwd_wgmma_fused)}: ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_fused)}`);
+  console.log(`attention bf16 io    ours fwd+bwd all on wgmma ${f(ours.attn_io16_fwd_bwd_wgmma_both)} (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_both)}`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd)}`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd, one-pass backward ${f(ours.attn_pred_fwd_bwd_fused)}: ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_fused)}`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_wgmma)}`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }
