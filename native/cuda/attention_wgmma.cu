@@ -42,14 +42,24 @@ bool wgmma_available() {
 
 namespace {
 
-template <int HD>
-void fwd(const AttnArgs& a) {
-  using G = WgGeo<HD>;
-  raise_smem_limit<wg_fwd_kernel<HD>>(G::smem, "attentionFwd (bf16, wgmma)");
+template <int HD, bool Narrow>
+void fwd_geo(const AttnArgs& a) {
+  using G = WgGeo<HD, Narrow>;
+  raise_smem_limit<wg_fwd_kernel<HD, Narrow>>(G::smem, "attentionFwd (bf16, wgmma)");
   const int64_t nqt = (a.Nq + G::BM - 1) / G::BM, blocks = nqt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
-  wg_fwd_kernel<HD><<<(unsigned)blocks, G::threads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
+  wg_fwd_kernel<HD, Narrow><<<(unsigned)blocks, G::threads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
   check_launch("attentionFwd (bf16, wgmma)");
+}
+
+// At head_dim 64 VJEPA_CUDA_ATTN_WGMMA_BN64=1 (read at each call, for the bench) takes the
+// 64-key tiles instead of the three-warpgroup block (WgGeo).
+template <int HD>
+void fwd(const AttnArgs& a) {
+  if constexpr (HD == 64) {
+    if (env_flag("VJEPA_CUDA_ATTN_WGMMA_BN64")) return fwd_geo<64, true>(a);
+  }
+  fwd_geo<HD, false>(a);
 }
 
 template <int HD>

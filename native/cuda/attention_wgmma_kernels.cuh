@@ -45,14 +45,18 @@ inline bool wg_takes(const AttnArgs& a, bool hd24) {
 // barrier and would otherwise leave the tensor cores idle together). At head_dim 64 (ViT-L's)
 // the 128-key tiles need about 167 registers; capped at 128, ptxas keeps them by serializing every
 // wgmma (its C7512), so there a block is three warpgroups alone on the multiprocessor (170
-// registers each), as FlashAttention-3's forward is at this head_dim.
-template <int HD>
+// registers each), as FlashAttention-3's forward is at this head_dim. Narrow is the other way to
+// fit (VJEPA_CUDA_ATTN_WGMMA_BN64=1, head_dim 64 only): 64-key tiles in two blocks of two, 127
+// registers, whose 32-wide score products read Q from shared memory half again as fast as the
+// tensor cores use it. Which is faster is for a GPU to say; bench.mjs times both.
+template <int HD, bool Narrow = false>
 struct WgGeo {
   static constexpr int SW = HD % 64 == 0 ? 128 : 64;  // the widest swizzle that divides a row
   static constexpr int AW = SW / 2;                   // bf16 columns per atom
-  static constexpr int groups = HD == 64 ? 3 : 2, threads = 128 * groups, blocks = HD == 64 ? 1 : 2;
+  static constexpr bool wide64 = HD == 64 && !Narrow;
+  static constexpr int groups = wide64 ? 3 : 2, threads = 128 * groups, blocks = wide64 ? 1 : 2;
   static constexpr int BM = 64 * groups;              // query rows per block
-  static constexpr int BN = HD <= 64 ? 128 : 64;      // keys per tile: S (BN / 2 floats a thread) and O fit
+  static constexpr int BN = HD <= 64 && !Narrow ? 128 : 64;  // keys per tile: S (BN / 2 floats a thread) and O fit
   static constexpr uint32_t q = BM * HD * 2, kv = BN * HD * 2;
   // Q, then K and V for each of two stages; 1024 bytes of slack to align the swizzle atoms.
   static constexpr size_t smem = 1024 + q + 4 * (size_t)kv;
@@ -85,10 +89,11 @@ __device__ __forceinline__ float (&as_tiles(float (&f)[4 * N]))[1][N][4] {
   return *reinterpret_cast<float(*)[1][N][4]>(&f);
 }
 
-template <int HD>
-__global__ void __launch_bounds__(WgGeo<HD>::threads, WgGeo<HD>::blocks) wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
+template <int HD, bool Narrow = false>
+__global__ void __launch_bounds__(WgGeo<HD, Narrow>::threads, WgGeo<HD, Narrow>::blocks)
+    wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using G = WgGeo<HD>;
+  using G = WgGeo<HD, Narrow>;
   constexpr int NT = G::BN / 8, DT = HD / 8, KS = HD / 16, PS = G::BN / 16;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);

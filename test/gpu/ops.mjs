@@ -238,6 +238,10 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
     const before = A.cudaInfo().wgmmaAttention;
     check(`attentionFwd ${label} (wgmma)`, inputs, (T) => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T)), ['o', 'lse'], tol);
     if (bf16 && wgmmaTakes(hd)) wgmmaCalls.push([label, A.cudaInfo().wgmmaAttention - before]);
+    // head_dim 64's other geometry, 64-key tiles (VJEPA_CUDA_ATTN_WGMMA_BN64=1)
+    if (hd === 64)
+      check(`attentionFwd ${label} (wgmma, 64-key tiles)`, inputs,
+        (T) => withEnv('VJEPA_CUDA_ATTN_WGMMA_BN64', '1', () => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T))), ['o', 'lse'], tol);
   }
   // backward from the CPU forward's out/lse, so the comparison isolates the backward
   const cpu = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, make(v, 'cpu')]));

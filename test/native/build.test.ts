@@ -94,7 +94,7 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
 
 // The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's registers are what
 // its __launch_bounds__ leave (WgGeo: two blocks of 256 threads, 128 registers; at head_dim 64 one
-// block of 384, 168). The backward holds dK, dV and a dQ share in registers (one block, up to 255),
+// block of 384, 168, or two of 256 with the Narrow tiles). The backward holds dK, dV and a dQ share in registers (one block, up to 255),
 // at head_dim <= 96 across the next tile's score products too (WgBwdGeo::overlap: at 128 that
 // spilled 132 bytes). Neither may spill, nor make ptxas serialize its wgmma products, which it does
 // silently (an "info" line) when the registers run short (C7512) or when it cannot prove an
@@ -107,16 +107,19 @@ test('wgmma attention kernels compile for sm_90a within their register budgets, 
   const kernels = ptxasReport('native/cuda/attention_wgmma.cu', '--generate-code=arch=compute_90a,code=sm_90a');
   const found: string[] = [];
   for (const [k, v] of kernels) {
-    const m = /(wg_fwd_kernel|wg_bwd_kernel)ILi(\d+)E/.exec(k);
+    // the forward's second argument: Narrow (its 64-key tiles at head_dim 64), false or true
+    const m = /(wg_fwd_kernel|wg_bwd_kernel)ILi(\d+)E(?:Lb([01])E)?/.exec(k);
     if (!m) continue;
-    const kernel = `${m[1]}<${m[2]}>`;
+    const narrow = m[3] === '1';
+    const kernel = `${m[1]}<${m[2]}${narrow ? ', narrow' : ''}>`;
     found.push(kernel);
     assert.is(v.spill, 0, `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
-    const budget = m[1] === 'wg_bwd_kernel' ? 255 : m[2] === '64' ? 168 : 128;
+    const budget = m[1] === 'wg_bwd_kernel' ? 255 : m[2] === '64' && !narrow ? 168 : 128;
     assert.ok(v.regs > 0 && v.regs <= budget, `${kernel}: ${v.regs} registers, over ${budget}`);
     assert.equal(v.serialized, [], `${kernel}: ptxas serialized its wgmma products`);
   }
-  assert.is(found.length, 8, `kernels found: ${found.join(', ')}`);
+  assert.is(found.length, 9, `kernels found: ${found.join(', ')}`);
+  assert.ok(found.includes('wg_fwd_kernel<64, narrow>'), `kernels found: ${found.join(', ')}`);
   const ptx = join(mkdtempSync(join(tmpdir(), 'vjepa-ptx-')), 'wgmma.ptx');
   const r = spawnSync('nvcc', ['-O3', '-std=c++17', '-arch=compute_90a', '-ptx', '-I', join(ROOT, 'native'), join(ROOT, 'native/cuda/attention_wgmma.cu'), '-o', ptx], { encoding: 'utf8', timeout: 5 * 60_000 });
   assert.is(r.status, 0, r.stderr);

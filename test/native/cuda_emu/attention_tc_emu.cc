@@ -64,12 +64,12 @@ void run(const AttnArgs& a, bool backward, bool fused) {
 }
 
 // The wgmma forward (attention_wgmma_kernels.cuh) at head_dim padded to HD.
-template <int HD>
+template <int HD, bool Narrow = false>
 void run_wgmma(const AttnArgs& a) {
   using namespace vj::cuda;
-  using G = WgGeo<HD>;
+  using G = WgGeo<HD, Narrow>;
   const int nqt = (int)((a.Nq + G::BM - 1) / G::BM);
-  vj_emu::launch((unsigned)(nqt * a.B * a.H), G::threads, G::smem, [&] { wg_fwd_kernel<HD>(a, a.scale * kLog2e, nqt); });
+  vj_emu::launch((unsigned)(nqt * a.B * a.H), G::threads, G::smem, [&] { wg_fwd_kernel<HD, Narrow>(a, a.scale * kLog2e, nqt); });
 }
 // The wgmma backward: the prep kernel (D, lse in base 2, bf16 dO; dQ cleared), then wg_bwd_kernel.
 template <int HD>
@@ -90,8 +90,13 @@ void dispatch_wgmma_bwd(const AttnArgs& a) {
 }
 // every shape the kernels may take, head_dim <= 24 (VJEPA_CUDA_ATTN_WGMMA_HD24) included
 bool wgmma_applies(const AttnArgs& a) { return vj::cuda::wg_takes(a, true); }
-void dispatch_wgmma(const AttnArgs& a) {
-  vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) { run_wgmma<HD.value>(a); });
+void dispatch_wgmma(const AttnArgs& a, bool narrow = false) {
+  vj::cuda::with_head_width<false>(a.hd, true, [&](auto HD) {
+    if constexpr (HD.value == 64) {
+      if (narrow) return run_wgmma<64, true>(a);
+    }
+    run_wgmma<HD.value>(a);
+  });
 }
 
 void dispatch(const AttnArgs& a, bool backward, bool fused = false) {
@@ -242,22 +247,26 @@ void run_case(const Case& cs, std::mt19937& rng, bool bf16_io) {
     report(name, "lse", d, 1e-4);  // absolute, in nats
   }
 
-  if (wgmma_applies(a)) {  // the same forward by the wgmma kernel, from fresh (NaN) outputs
+  // the same forward by the wgmma kernel, from fresh (NaN) outputs; at head_dim 64 its 64-key
+  // tiles too (VJEPA_CUDA_ATTN_WGMMA_BN64)
+  for (bool narrow : {false, true}) {
+    if (!wgmma_applies(a) || (narrow && hd != 64)) continue;
+    const std::string tag = narrow ? " wgmma bn64" : " wgmma";
     std::vector<uint16_t> o16w(o16.size(), 0xffff);
     std::vector<float> ow(b.o.size()), lw(b.lse.size(), NAN);
     AttnArgs w = a;
     w.o16 = o16w.data(), w.lse = lw.data();
-    dispatch_wgmma(w);
+    dispatch_wgmma(w, narrow);
     for (size_t i = 0; i < o16w.size(); i++) ow[i] = vj_bf16_to_float(__nv_bfloat16{o16w[i]});
-    report(name, "o wgmma", rel_err(Oref, ow, all_o), 1e-2);
-    report(name, "o guard wgmma", guard_hits(ow, (size_t)B * Nq * C), 0);
+    report(name, ("o" + tag).c_str(), rel_err(Oref, ow, all_o), 1e-2);
+    report(name, ("o guard" + tag).c_str(), guard_hits(ow, (size_t)B * Nq * C), 0);
     double d = 0;
     for (size_t i = 0; i < Lref.size(); i++) {
       double e = std::fabs(lw[i] - Lref[i]);
       if (!(e <= d)) d = std::isnan(e) ? INFINITY : e;
     }
-    report(name, "lse wgmma", d, 1e-4);
-    wgmma_runs++;
+    report(name, ("lse" + tag).c_str(), d, 1e-4);
+    if (!narrow) wgmma_runs++;
   }
 
   // backward from the kernel's own o and lse (as the autograd op does), by both schedules
