@@ -270,13 +270,18 @@ VJ_BINDING(wgmmaSelfTest) {
   return out;
 }
 
+// The index N of a device that must be CUDA ("cuda" or "cuda:N").
+static int cuda_index(const std::string& s, const char* op) {
+  int idx = 0;
+  if (parse_device(s, &idx, op) != Device::CUDA) fail(std::string(op) + ": device must be cuda or cuda:N");
+  return idx;
+}
+
 // setAttentionKernels(device, headDim, fwd, bwd): the bf16 attention kernels for headDim on that
 // CUDA device, as the tuner (lib/ops/attention-tuning.ts) chose them; '' forgets a choice.
 VJ_BINDING(setAttentionKernels) {
   Args a(info, "setAttentionKernels");
-  int idx = 0;
-  if (parse_device(a.str(0, "device"), &idx, "setAttentionKernels") != Device::CUDA)
-    fail("setAttentionKernels: device must be cuda or cuda:N");
+  const int idx = cuda_index(a.str(0, "device"), "setAttentionKernels");
   cuda_set_attention_kernels(idx, a.i64(1, "headDim"), a.str(2, "fwd"), a.str(3, "bwd"));
   return info.Env().Undefined();
 }
@@ -285,9 +290,7 @@ VJ_BINDING(setAttentionKernels) {
 // and why ('env', 'tuned' or 'default').
 VJ_BINDING(attentionKernels) {
   Args a(info, "attentionKernels");
-  int idx = 0;
-  if (parse_device(a.str(0, "device"), &idx, "attentionKernels") != Device::CUDA)
-    fail("attentionKernels: device must be cuda or cuda:N");
+  const int idx = cuda_index(a.str(0, "device"), "attentionKernels");
   CudaAttnKernels k = cuda_attention_kernels(idx, a.i64(1, "headDim"));
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("fwd", k.fwd);
