@@ -121,6 +121,21 @@ export function choose(r: TrialResult, wgmmaSkipped = ''): Omit<AttnChoice, 'fro
   return { fwd, bwd, detail: `forward ${describe(r.fwd)}; backward ${describe(r.bwd)}${skipped}` };
 }
 
+/** The kernel switches the trial sets itself, per candidate, or that only this process reads. */
+const TRIAL_OWNS = new Set(['VJEPA_CUDA_ATTN_FWD', 'VJEPA_CUDA_ATTN_BWD', 'VJEPA_CUDA_ATTN_WGMMA_HD24', 'VJEPA_CUDA_ATTN_TUNE']);
+
+/**
+ * The other VJEPA_CUDA_ATTN_* switches set here (e.g. _WGMMA_BN64, _NO_HD24): the child inherits
+ * them and the run keeps them, so they change what a verdict measured and are part of its key.
+ */
+function inheritedSwitches(env: NodeJS.ProcessEnv = process.env): string {
+  return Object.keys(env)
+    .filter((k) => k.startsWith('VJEPA_CUDA_ATTN_') && !TRIAL_OWNS.has(k) && env[k])
+    .sort()
+    .map((k) => ` | ${k}=${env[k]}`)
+    .join('');
+}
+
 function shapeKey(s: AttnShape): string {
   return `hd=${s.headDim} heads=${s.heads} tokens=${s.tokens} batch=${s.batch}`;
 }
@@ -173,7 +188,7 @@ function firstError(text: string): string | undefined {
 /** Runs the trial in a child; its report, or why there is none. */
 function runChild(req: TrialRequest, opts: TuneOptions): TrialReport | string {
   const env = { ...process.env };
-  for (const k of ['VJEPA_CUDA_ATTN_FWD', 'VJEPA_CUDA_ATTN_BWD', 'VJEPA_CUDA_ATTN_WGMMA_HD24']) delete env[k];
+  for (const k of TRIAL_OWNS) delete env[k];
   const r = spawnSync(process.execPath, [opts.trialScript ?? TRIAL_SCRIPT, JSON.stringify(req)], {
     env,
     encoding: 'utf8',
@@ -218,7 +233,8 @@ export function tuneAttention(device: string, shapes: AttnShape[], opts: TuneOpt
   const file = opts.cacheFile ?? defaultCacheFile();
   const deviceKey = opts.deviceKey ?? deviceKeyOf(device);
   const entries = readCache(file, log);
-  const key = (s: AttnShape) => `${deviceKey} | ${shapeKey(s)}`;
+  const switches = inheritedSwitches();
+  const key = (s: AttnShape) => `${deviceKey} | ${shapeKey(s)}${switches}`;
 
   const missing = shapes.filter((s) => !entries[key(s)]);
   const tried = new Set(missing.map(key));

@@ -22,7 +22,8 @@ const ADDON = join(OUT, 'Release/vjepa.node');
 const CUBLAS = join(OUT, 'Release/libcublas_emu.so');
 // The suites below tune attention on the emulated device: their verdicts go to a scratch cache, not ~/.cache.
 const env = { ...process.env, VJEPA_ADDON: ADDON, VJEPA_CUBLAS: CUBLAS, VJEPA_CUDA_SYNC: '', VJEPA_CACHE_DIR: mkdtempSync(join(tmpdir(), 'vjepa-emu-cache-')) };
-for (const k of ['VJEPA_CUDA_ATTN_FWD', 'VJEPA_CUDA_ATTN_BWD', 'VJEPA_CUDA_ATTN_TUNE', 'VJEPA_CUDA_ATTN_WGMMA_HD24']) delete (env as Record<string, string | undefined>)[k];
+// ... and with none of the developer's attention-kernel switches, whichever they are.
+for (const k of Object.keys(env)) if (k.startsWith('VJEPA_CUDA_ATTN_')) delete (env as Record<string, string | undefined>)[k];
 
 function run(cmd: string, args: string[], timeoutMs: number, extraEnv: Record<string, string> = {}) {
   const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });

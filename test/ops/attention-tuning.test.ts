@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_GAIN, attentionShapes, choose, defaultCacheFile, tuneAttention } from '../../lib/ops/attention-tuning.js';
 import { TRIAL_MARKER, both, relativeError, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
+import { withEnv } from '../../lib/util/process.js';
 
 const shape = { headDim: 64, heads: 16, tokens: 1568, batch: 8 };
 
@@ -139,6 +140,14 @@ test('tuneAttention: applies the trial\'s choice, caches it, and the next run re
   // another addon build or GPU model is tried afresh
   tune(dir, script, { deviceKey: 'addon other | GPU sm_90' });
   assert.is(runs(dir), 2);
+  // so is a run with another kernel switch the child inherits (and the run keeps), once
+  withEnv('VJEPA_CUDA_ATTN_WGMMA_BN64', '1', () => {
+    tune(dir, script);
+    assert.is(runs(dir), 3);
+    assert.is(tune(dir, script).out.get(64)?.from, 'cache');
+  });
+  assert.is(runs(dir), 3);
+  assert.is(tune(dir, script).out.get(64)?.from, 'cache', 'the verdict without the switch is still there');
 }));
 
 test('tuneAttention: a child that aborts, hangs or prints no report leaves the defaults, says why, and remembers', () => withoutAttnEnv(() => {
