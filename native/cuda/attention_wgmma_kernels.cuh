@@ -226,8 +226,11 @@ struct WgBwdGeo {
 // dPᵀ = V dOᵀ (both operands from shared memory), then P and dS in registers, and issues
 // dV += Pᵀ dO and dK += dSᵀ Q with Pᵀ and dSᵀ as register A operands (the accumulator layout of
 // Sᵀ, as in the forward) and dO, Q as MN-major B operands (no transposed copies). dSᵀ also goes
-// to shared memory as bf16, and each warpgroup's dQ share = dS K over its 64 keys (dSᵀ and K both
-// read MN-major) is added to dQ by fp32 atomics, so each dQ element gets two adds per key tile.
+// to shared memory as bf16, and the query tile's dQ += dS K over all 128 keys (dSᵀ and K both read
+// MN-major) is computed by one warpgroup, 0 and 1 taking turns by tile, and added to dQ by fp32
+// atomics: one add per dQ element per key tile, as in FlashAttention-2. (Each warpgroup's share
+// over its own 64 keys took as many products but twice the atomics, and the L2's atomic
+// throughput, not the products, is what the dQ path is expected to bind on.)
 // tc_bwd_prep_kernel writes D, lse in base 2 and dO in bf16 (g16), and clears dQ first.
 //
 // The tensor cores are kept busy while the warpgroup's own threads work: the products go as
@@ -235,8 +238,10 @@ struct WgBwdGeo {
 // needed, so P's exponentials run while dPᵀ is computed and dS while dV is. With Overlap, a
 // tile's dQ products are not waited for in their own iteration either: they run through the
 // pipeline's barrier and staging, are waited for before the next tile's Sᵀ and dPᵀ are issued, and
-// their atomics run while those are on the tensor cores. That keeps a dQ accumulator live across the next tile's score products, so it
-// is for the head_dims whose registers allow it (WgBwdGeo::overlap), and dSᵀ is double-buffered.
+// their atomics run while those are on the tensor cores. That keeps a dQ accumulator live across
+// the next tile's score products, so it is for the head_dims whose registers allow it
+// (WgBwdGeo::overlap), and dSᵀ is double-buffered. The warpgroup whose turn it is not has nothing
+// to wait for there, and its Sᵀ and dPᵀ queue behind the other's dQ on the tensor cores.
 template <int HD>
 __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                                 const uint16_t* __restrict__ g16, int nkt) {
@@ -250,7 +255,11 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   const uint32_t sa = smem_addr(smem);
   float* const lse2s = reinterpret_cast<float*>(smem + G::stats);  // [2][BM]: per stage
   float* const Ds = lse2s + 2 * BM;                                // [2][BM]
-  const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  // wg by a shuffle, as CUTLASS's canonical_warp_group_idx: ptxas then knows it is the same across
+  // the warp, and the turns taken by dQ's products below are not a divergent path to it (which
+  // would serialize every wgmma of the kernel, C7518).
+  const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
+  const int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const auto [bh, b, h, k0] = block_tile(a, nkt, BN);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk, nk = min(BN, Nk - k0);
@@ -282,8 +291,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   const bool key_ok[2] = {krow < nk, krow + 8 < nk};
   const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
 
-  float dq[4 * DT];  // this warpgroup's share of dQ = dS K for a query tile: [64 queries][HD]
-  // adds the share of the tile at q0 to dQ (fp32 atomics)
+  float dq[4 * DT];  // dQ = dS K of a query tile this warpgroup owns: [64 queries][HD]
+  // the tile at q0 belongs to warpgroup (q0 / BM) % 2
+  auto owns = [wg = wg](int q0) { return (q0 / BM) % 2 == wg; };
+  // adds the tile at q0's dQ to the global one (fp32 atomics)
   auto add_dq = [&, h = h](int q0) {
     const int nq = min(BM, Nq - q0);
     float* const dqg = a.dq + (qrow0 + q0 + 16 * warp + g) * a.dq_rs + h * hd;
@@ -327,7 +338,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     for (int kk = 0; kk < KS; kk++)
       wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
     wgmma_commit();
-    if (Overlap && q0 > 0) add_dq(q0 - BM);
+    if (Overlap && q0 > 0 && owns(q0 - BM)) add_dq(q0 - BM);
     wgmma_wait<1>();
     fence_operand(st);
 
@@ -374,25 +385,29 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
     __syncthreads();
 
-    wgmma_fence();
+    if (owns(q0)) {
+      wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < 4; kk++)
-      wgmma_ss<1, 1>(dq, wg_mnmajor_desc<128, BN>(dst + dsb * G::ds, kw + 16 * kk), wg_mnmajor_desc<F::SW, BN>(kt, kw + 16 * kk), kk > 0);
-    wgmma_commit();
-    if (Overlap) {
-      wgmma_wait<1>();  // dV and dK land: the next pipeline step restages the Q and dO they read
+      for (int kk = 0; kk < BN / 16; kk++)
+        wgmma_ss<1, 1>(dq, wg_mnmajor_desc<128, BN>(dst + dsb * G::ds, 16 * kk), wg_mnmajor_desc<F::SW, BN>(kt, 16 * kk), kk > 0);
+      wgmma_commit();
+      if (Overlap) {
+        wgmma_wait<1>();  // dV and dK land: the next pipeline step restages the Q and dO they read
+      } else {
+        wgmma_wait<0>();
+        fence_operand(dq);
+        add_dq(q0);
+      }
     } else {
       wgmma_wait<0>();
-      fence_operand(dq);
-      add_dq(q0);
     }
     fence_operand(dv);
     fence_operand(dk);
   }
   if (Overlap) {
-    wgmma_wait<0>();
+    wgmma_wait<0>();  // in both warpgroups: ptxas cannot tell which has a group in flight
     fence_operand(dq);
-    add_dq((Nq - 1) / BM * BM);
+    if (owns((Nq - 1) / BM * BM)) add_dq((Nq - 1) / BM * BM);
   }
   const int r0 = kw + 16 * warp;
   const int64_t kr = b * a.Nk + k0 + r0;

@@ -50,7 +50,8 @@ const SPILL_BUDGET: Record<string, number> = { 'tc_bwd_fused_kernel<64>': 8 };
 interface PtxasKernel {
   spill: number;
   regs: number;
-  /** ptxas's "wgmma.mma_async instructions are serialized due to ..." notes for the kernel (C751x) */
+  /** ptxas's C751x notes for the kernel: "wgmma.mma_async instructions are serialized due to ...", or a
+   * "warpgroup.wait is injected ..." where it could not see a wait before an accumulator is read */
   serialized: string[];
 }
 
@@ -62,8 +63,9 @@ function ptxasReport(file: string, gencode: string): Map<string, PtxasKernel> {
   // The serialization notes come first, naming their function; then per function "Compiling entry
   // function '<mangled>' for 'sm_90'", a line with the spills, and one with the registers.
   const notes = new Map<string, string[]>();
-  for (const m of r.stderr.matchAll(/\((C75\d\d)\) Potential Performance Loss: wgmma\.mma_async instructions are serialized due to (.*?) (?:in|for) the function '(\w+)'/g))
-    notes.set(m[3], [...(notes.get(m[3]) ?? []), `${m[1]}: ${m[2].replace(/\s+/g, ' ')}`]);
+  const note = /\((C75\d\d)\) (?:Potential Performance Loss: wgmma\.mma_async instructions are serialized due to (.*?)|(warpgroup\.wait is injected .*?)) (?:in|for) (?:the )?function '(\w+)'/g;
+  for (const m of r.stderr.matchAll(note))
+    notes.set(m[4], [...(notes.get(m[4]) ?? []), `${m[1]}: ${(m[2] ?? m[3]).replace(/\s+/g, ' ')}`]);
   const kernels = new Map<string, PtxasKernel>();
   let name: string | null = null;
   for (const line of r.stderr.split('\n')) {
@@ -94,12 +96,14 @@ test('tensor-core attention kernels fit in registers for sm_90 at head_dim 24, 3
 
 // The wgmma kernels exist only as sm_90a code (CMakeLists.txt). The forward's registers are what
 // its __launch_bounds__ leave (WgGeo: two blocks of 256 threads, 128 registers; at head_dim 64 one
-// block of 384, 168, or two of 256 with the Narrow tiles). The backward holds dK, dV and a dQ share in registers (one block, up to 255),
+// block of 384, 168, or two of 256 with the Narrow tiles). The backward holds dK, dV and a query tile's dQ in registers (one block, up to 255),
 // at head_dim <= 96 across the next tile's score products too (WgBwdGeo::overlap: at 128 that
 // spilled 132 bytes). Neither may spill, nor make ptxas serialize its wgmma products, which it does
-// silently (an "info" line) when the registers run short (C7512) or when it cannot prove an
-// accumulator landed before it is read (C7514): the products then wait for each other, which is
-// what the kernels are built to avoid.
+// silently (an "info" line) when the registers run short (C7512), when it cannot prove an
+// accumulator landed before it is read (C7514), or when a product sits on a path it thinks
+// divergent (C7518: the backward's dQ turns, unless the warpgroup index comes by a shuffle): the
+// products then wait for each other, which is what the kernels are built to avoid. Nor may it
+// inject a wait of its own (C7517), which stalls where the schedule meant products to run on.
 // And the PTX must hold the products: were the sm_90a feature macro missing, the kernels would
 // compile empty and the runtime probe would refuse them.
 test('wgmma attention kernels compile for sm_90a within their register budgets, unserialized, with their wgmma products', () => {
