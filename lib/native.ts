@@ -22,8 +22,8 @@ export interface TensorHandle {
   write(from: ArrayBufferView): void;
 }
 
-/** Attention forward kernels on CUDA (bf16): mma.sync (sm_80+), or Hopper's wgmma (sm_90). */
-export type AttnFwdKernels = 'mma' | 'wgmma';
+/** Attention forward kernels on CUDA (bf16): mma.sync (sm_80+), or Hopper's wgmma (sm_90), at head_dim 64 in 192-query blocks or (wgmma-bn64) 64-key tiles. */
+export type AttnFwdKernels = 'mma' | 'wgmma' | 'wgmma-bn64';
 /** Attention backward on CUDA (bf16): two deterministic kernels, one pass with atomic dQ, or that pass on wgmma. */
 export type AttnBwdKernels = 'split' | 'fused' | 'wgmma';
 export type AttnKernelsFrom = 'env' | 'tuned' | 'default';

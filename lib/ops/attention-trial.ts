@@ -68,6 +68,11 @@ export function wgmmaTakes(headDim: number): boolean {
   return headDim % 8 === 0 && headDim >= 16 && headDim <= 128;
 }
 
+/** Whether wgmma-bn64 is a forward of its own here: the head widths padded to 64 (with_head_width), elsewhere it is wgmma. */
+export function wgmmaBn64Differs(headDim: number): boolean {
+  return wgmmaTakes(headDim) && headDim > 32 && headDim <= 64;
+}
+
 function readF32(t: TensorHandle): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
@@ -300,6 +305,8 @@ export function runTrial(req: TrialRequest): TrialReport {
           return out.ok && ran() === before ? { ok: false, why: 'the call did not run the wgmma kernels' } : out;
         };
         r.fwd.wgmma = guarded(() => both(counted(() => self.tryFwd('wgmma', req.iters)), () => counted(() => cross.tryFwd('wgmma', 0))));
+        if (wgmmaBn64Differs(self.shape.headDim))
+          r.fwd['wgmma-bn64'] = guarded(() => both(counted(() => self.tryFwd('wgmma-bn64', req.iters)), () => counted(() => cross.tryFwd('wgmma-bn64', 0))));
         r.bwd.wgmma = guarded(() => both(counted(() => self.tryBwd('wgmma', req.iters)), () => counted(() => cross.tryBwd('wgmma', 0))));
       });
     }

@@ -125,7 +125,7 @@ export function choose(r: TrialResult, wgmmaSkipped = ''): Omit<AttnChoice, 'fro
 const TRIAL_OWNS = new Set(['VJEPA_CUDA_ATTN_FWD', 'VJEPA_CUDA_ATTN_BWD', 'VJEPA_CUDA_ATTN_WGMMA_HD24', 'VJEPA_CUDA_ATTN_TUNE']);
 
 /**
- * The other VJEPA_CUDA_ATTN_* switches set here (e.g. _WGMMA_BN64, _NO_HD24): the child inherits
+ * The other VJEPA_CUDA_ATTN_* switches set here (e.g. _NO_HD24): the child inherits
  * them and the run keeps them, so they change what a verdict measured and are part of its key.
  */
 function inheritedSwitches(env: NodeJS.ProcessEnv = process.env): string {

@@ -20,7 +20,7 @@ constexpr int kMaxHeadDim = 128;
 std::atomic<uint8_t> g_fwd[kMaxDevices][kMaxHeadDim + 1];
 std::atomic<uint8_t> g_bwd[kMaxDevices][kMaxHeadDim + 1];
 
-const char* const kFwdNames[] = {"", "mma", "wgmma"};
+const char* const kFwdNames[] = {"", "mma", "wgmma", "wgmma-bn64"};
 const char* const kBwdNames[] = {"", "split", "fused", "wgmma"};
 
 uint8_t parse(const char* s, const char* const* names, int n, const std::string& what, const char* expected) {
@@ -28,7 +28,7 @@ uint8_t parse(const char* s, const char* const* names, int n, const std::string&
     if (std::strcmp(s, names[i]) == 0) return (uint8_t)i;
   fail(what + ": expected " + expected + ", got '" + s + "'");
 }
-uint8_t parse_fwd(const char* s, const std::string& what) { return parse(s, kFwdNames, 3, what, "mma or wgmma"); }
+uint8_t parse_fwd(const char* s, const std::string& what) { return parse(s, kFwdNames, 4, what, "mma, wgmma or wgmma-bn64"); }
 uint8_t parse_bwd(const char* s, const std::string& what) { return parse(s, kBwdNames, 4, what, "split, fused or wgmma"); }
 
 const char* env_value(const char* name) {
@@ -66,7 +66,7 @@ AttnKernels attention_kernels(int64_t hd) {
   // Padding head_dim <= 24 to 32 for wgmma is asked for by VJEPA_CUDA_ATTN_WGMMA_HD24=1, or
   // implied where the tuner timed the padded kernels against the unpadded ones and chose them.
   const bool tuned_wgmma = hd >= 1 && hd <= kMaxHeadDim &&
-                           (g_fwd[dev][hd].load(std::memory_order_relaxed) == (uint8_t)AttnFwd::wgmma ||
+                           (g_fwd[dev][hd].load(std::memory_order_relaxed) >= (uint8_t)AttnFwd::wgmma ||
                             g_bwd[dev][hd].load(std::memory_order_relaxed) == (uint8_t)AttnBwd::wgmma);
   return {static_cast<AttnFwd>(r.fwd), static_cast<AttnBwd>(r.bwd), env_flag("VJEPA_CUDA_ATTN_WGMMA_HD24") || tuned_wgmma};
 }

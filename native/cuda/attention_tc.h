@@ -12,7 +12,9 @@ namespace vj::cuda {
 // VJEPA_CUDA_ATTN_FWD / _BWD where set (anything but the names below is an error), else the
 // tuner's choice (setAttentionKernels), else mma with the split backward. pad_wgmma: wgmma may take
 // head_dim <= 24, padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1, or the tuner chose wgmma there).
-enum class AttnFwd : uint8_t { mma = 1, wgmma = 2 };
+// wgmma_bn64 ("wgmma-bn64") is wgmma with the 64-key tiles at head_dim 64 (WgGeo's Narrow), the
+// same kernels as wgmma at any other head_dim.
+enum class AttnFwd : uint8_t { mma = 1, wgmma = 2, wgmma_bn64 = 3 };
 enum class AttnBwd : uint8_t { split = 1, fused = 2, wgmma = 3 };
 struct AttnKernels {
   AttnFwd fwd;

@@ -52,12 +52,12 @@ void fwd_geo(const AttnArgs& a) {
   check_launch("attentionFwd (bf16, wgmma)");
 }
 
-// At head_dim 64 VJEPA_CUDA_ATTN_WGMMA_BN64=1 (read at each call, for the bench) takes the
-// 64-key tiles instead of the three-warpgroup block (WgGeo).
+// At head_dim 64, wgmma-bn64 takes the 64-key tiles instead of the three-warpgroup block (WgGeo):
+// which is faster is the tuner's trial to say.
 template <int HD>
-void fwd(const AttnArgs& a) {
+void fwd(const AttnArgs& a, bool bn64) {
   if constexpr (HD == 64) {
-    if (env_flag("VJEPA_CUDA_ATTN_WGMMA_BN64")) return fwd_geo<64, true>(a);
+    if (bn64) return fwd_geo<64, true>(a);
   }
   fwd_geo<HD, false>(a);
 }
@@ -79,8 +79,9 @@ bool attention_wgmma_applies(const AttnArgs& a) {
 }
 
 bool attention_wgmma_fwd(const AttnArgs& a) {
-  if (attention_kernels(a.hd).fwd != AttnFwd::wgmma || !attention_wgmma_applies(a)) return false;
-  with_head_width<false>(a.hd, true, [&](auto HD) { fwd<HD.value>(a); });
+  const AttnFwd k = attention_kernels(a.hd).fwd;
+  if ((k != AttnFwd::wgmma && k != AttnFwd::wgmma_bn64) || !attention_wgmma_applies(a)) return false;
+  with_head_width<false>(a.hd, true, [&](auto HD) { fwd<HD.value>(a, k == AttnFwd::wgmma_bn64); });
   g_wgmma_calls++;
   return true;
 }

@@ -46,7 +46,7 @@ inline bool wg_takes(const AttnArgs& a, bool hd24) {
 // the 128-key tiles need about 167 registers; capped at 128, ptxas keeps them by serializing every
 // wgmma (its C7512), so there a block is three warpgroups alone on the multiprocessor (170
 // registers each), as FlashAttention-3's forward is at this head_dim. Narrow is the other way to
-// fit (VJEPA_CUDA_ATTN_WGMMA_BN64=1, head_dim 64 only): 64-key tiles in two blocks of two, 127
+// fit (VJEPA_CUDA_ATTN_FWD=wgmma-bn64, a tuner candidate): 64-key tiles in two blocks of two, 127
 // registers, whose 32-wide score products read Q from shared memory half again as fast as the
 // tensor cores use it. Which is faster is for a GPU to say; bench.mjs times both.
 template <int HD, bool Narrow = false>
@@ -321,8 +321,8 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     // dPᵀ is on the tensor cores, and dS while dV += Pᵀ dO is.
     float st[4 * NT], dpt[4 * NT];
     if (Overlap) {
-      // The previous tile's dQ share, in flight through the pipeline step, lands before Sᵀ and
-      // dPᵀ are issued, and its atomics run while they compute. Waiting for it after their issue
+      // The previous tile's dQ (where this warpgroup owned it), in flight through the pipeline step,
+      // lands before Sᵀ and dPᵀ are issued, and its atomics run while they compute. Waiting for it after their issue
       // instead (wait<2>) is what the schedule means, but ptxas cannot follow a group across the
       // loop's back edge and would serialize every wgmma of the kernel (C7514).
       wgmma_wait<0>();

@@ -144,10 +144,11 @@ export async function bench(A, size = {}) {
   ours.attn_io16_fwd_wgmma = withAttnFwd('wgmma', () => timeit(A, fwdIo));
   ours.wgmma_ran = A.cudaInfo().wgmmaAttention > wg0;
   // head_dim 64's other wgmma geometry: 64-key tiles, two blocks of two warpgroups (WgGeo)
-  ours.attn_io16_fwd_wgmma_bn64 = withEnv('VJEPA_CUDA_ATTN_WGMMA_BN64', '1', () => withAttnFwd('wgmma', () => timeit(A, fwdIo)));
+  ours.attn_io16_fwd_wgmma_bn64 = withAttnFwd('wgmma-bn64', () => timeit(A, fwdIo));
   ours.attn_io16_fwd_bwd_wgmma = withAttnFwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); }));
   ours.attn_io16_fwd_bwd_wgmma_fused = withAttnFwd('wgmma', () => withAttnBwd('fused', () => timeit(A, () => { fwdIo(); bwdIo(); })));
   ours.attn_io16_fwd_bwd_wgmma_both = withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); })));
+  ours.attn_io16_fwd_bwd_wgmma_bn64_both = withAttnFwd('wgmma-bn64', () => withAttnBwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); })));
   const Cp = H * hdp, qkvp = A.empty([B, N, 3 * Cp], 'bfloat16', 'cuda'), op = A.empty([B, N, Cp], 'bfloat16', 'cuda');
   const doutp = E([B, N, Cp]), dqkvp = E([B, N, 3 * Cp]), qkvp32 = E([B, N, 3 * Cp]);
   A.cast(qkvp32, qkvp);
@@ -198,10 +199,11 @@ export async function bench(A, size = {}) {
   console.log(`attention bf16 io    ours fwd+bwd, one-pass backward ${f(ours.attn_io16_fwd_bwd_fused)} (VJEPA_CUDA_ATTN_BWD=fused): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_fused)}`);
   const wgNote = ours.wgmma_ran ? 'VJEPA_CUDA_ATTN_FWD=wgmma' : 'wgmma NOT run on this device: the mma.sync kernels';
   console.log(`attention bf16 io    ours fwd on wgmma ${f(ours.attn_io16_fwd_wgmma)} (${(attnFlop / ours.attn_io16_fwd_wgmma / 1e9).toFixed(1)} TFLOP/s; ${wgNote}): ours/torch speed ${vs('attn_bf16_fwd', ours.attn_io16_fwd_wgmma)}`);
-  console.log(`attention bf16 io    ours fwd on wgmma, 64-key tiles ${f(ours.attn_io16_fwd_wgmma_bn64)} (${(attnFlop / ours.attn_io16_fwd_wgmma_bn64 / 1e9).toFixed(1)} TFLOP/s; VJEPA_CUDA_ATTN_WGMMA_BN64=1, head_dim 64 only): ours/torch speed ${vs('attn_bf16_fwd', ours.attn_io16_fwd_wgmma_bn64)}`);
+  console.log(`attention bf16 io    ours fwd on wgmma, 64-key tiles ${f(ours.attn_io16_fwd_wgmma_bn64)} (${(attnFlop / ours.attn_io16_fwd_wgmma_bn64 / 1e9).toFixed(1)} TFLOP/s; VJEPA_CUDA_ATTN_FWD=wgmma-bn64): ours/torch speed ${vs('attn_bf16_fwd', ours.attn_io16_fwd_wgmma_bn64)}`);
   console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd, split bwd ${f(ours.attn_io16_fwd_bwd_wgmma)}: ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma)}`);
   console.log(`attention bf16 io    ours fwd+bwd with the wgmma fwd, one-pass bwd ${f(ours.attn_io16_fwd_bwd_wgmma_fused)}: ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_fused)}`);
   console.log(`attention bf16 io    ours fwd+bwd all on wgmma ${f(ours.attn_io16_fwd_bwd_wgmma_both)} (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_both)}`);
+  console.log(`attention bf16 io    ours fwd+bwd all on wgmma, 64-key fwd tiles ${f(ours.attn_io16_fwd_bwd_wgmma_bn64_both)} (VJEPA_CUDA_ATTN_FWD=wgmma-bn64 VJEPA_CUDA_ATTN_BWD=wgmma): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_bn64_both)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd, one-pass backward ${f(ours.attn_pred_fwd_bwd_fused)}: ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_fused)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_wgmma)}`);

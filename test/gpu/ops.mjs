@@ -238,10 +238,9 @@ function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
     const before = A.cudaInfo().wgmmaAttention;
     check(`attentionFwd ${label} (wgmma)`, inputs, (T) => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T)), ['o', 'lse'], tol);
     if (bf16 && wgmmaTakes(hd)) wgmmaCalls.push([label, A.cudaInfo().wgmmaAttention - before]);
-    // head_dim 64's other geometry, 64-key tiles (VJEPA_CUDA_ATTN_WGMMA_BN64=1)
+    // head_dim 64's other geometry, 64-key tiles (VJEPA_CUDA_ATTN_FWD=wgmma-bn64, a tuner candidate)
     if (hd === 64)
-      check(`attentionFwd ${label} (wgmma, 64-key tiles)`, inputs,
-        (T) => withEnv('VJEPA_CUDA_ATTN_WGMMA_BN64', '1', () => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma', () => fwd(T))), ['o', 'lse'], tol);
+      check(`attentionFwd ${label} (wgmma, 64-key tiles)`, inputs, (T) => withEnv('VJEPA_CUDA_ATTN_FWD', 'wgmma-bn64', () => fwd(T)), ['o', 'lse'], tol);
   }
   // backward from the CPU forward's out/lse, so the comparison isolates the backward
   const cpu = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, make(v, 'cpu')]));
@@ -486,7 +485,7 @@ if (GPU && !ONLY) {
   expectThrow('VJEPA_CUDA_ATTN_BWD=bogus -> error', () => withAttnBwd('bogus', () =>
     A.attentionBwd(q, 0, q, 32, q, 64, o, lse, dout, dq, 0, dq, 32, dq, 64, 1, 0.2, true)), /VJEPA_CUDA_ATTN_BWD: expected split, fused or wgmma, got 'bogus'/);
   expectThrow('VJEPA_CUDA_ATTN_FWD=bogus -> error', () => withEnv('VJEPA_CUDA_ATTN_FWD', 'bogus', () =>
-    A.attentionFwd(q, 0, q, 32, q, 64, o, lse, 1, 0.2, true)), /VJEPA_CUDA_ATTN_FWD: expected mma or wgmma, got 'bogus'/);
+    A.attentionFwd(q, 0, q, 32, q, 64, o, lse, 1, 0.2, true)), /VJEPA_CUDA_ATTN_FWD: expected mma, wgmma or wgmma-bn64, got 'bogus'/);
   for (const t of [q, o, lse, dout, dq]) t.dispose();
 }
 

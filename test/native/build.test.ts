@@ -120,7 +120,7 @@ test('wgmma attention kernels compile for sm_90a within their register budgets, 
     assert.is(v.spill, 0, `${kernel} spills ${v.spill} bytes (${v.regs} registers)`);
     const budget = m[1] === 'wg_bwd_kernel' ? 255 : m[2] === '64' && !narrow ? 168 : 128;
     assert.ok(v.regs > 0 && v.regs <= budget, `${kernel}: ${v.regs} registers, over ${budget}`);
-    assert.equal(v.serialized, [], `${kernel}: ptxas serialized its wgmma products`);
+    assert.equal(v.serialized, [], `${kernel}: ptxas serialized its wgmma products or injected a wait`);
   }
   assert.is(found.length, 9, `kernels found: ${found.join(', ')}`);
   assert.ok(found.includes('wg_fwd_kernel<64, narrow>'), `kernels found: ${found.join(', ')}`);

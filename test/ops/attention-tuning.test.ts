@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_GAIN, attentionShapes, choose, defaultCacheFile, tuneAttention } from '../../lib/ops/attention-tuning.js';
-import { TRIAL_MARKER, both, relativeError, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
+import { TRIAL_MARKER, both, relativeError, wgmmaBn64Differs, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
 import { withEnv } from '../../lib/util/process.js';
 
 const shape = { headDim: 64, heads: 16, tokens: 1568, batch: 8 };
@@ -70,12 +70,14 @@ test('attentionShapes: one shape per head_dim, the first listed wins, batch capp
   ]);
 });
 
-test('relativeError and wgmmaTakes', () => {
+test('relativeError, wgmmaTakes and wgmmaBn64Differs', () => {
   assert.is(relativeError(Float32Array.of(1, 2), Float32Array.of(1, 2)), 0);
   assert.is(relativeError(Float32Array.of(1, 2.5), Float32Array.of(1, 2)), 0.25);
   assert.is(relativeError(Float32Array.of(NaN, 2), Float32Array.of(1, 2)), Infinity);
   assert.is(relativeError(Float32Array.of(1, Infinity), Float32Array.of(1, 2)), Infinity);
   assert.equal([8, 16, 24, 32, 40, 128, 136, 60].map(wgmmaTakes), [false, true, true, true, true, true, false, false]);
+  // with_head_width pads 40..64 to 64, where the 64-key tiles are other kernels; elsewhere wgmma-bn64 is wgmma
+  assert.equal([24, 32, 40, 56, 64, 72, 96, 60].map(wgmmaBn64Differs), [false, false, true, true, true, false, false, false]);
 });
 
 test('defaultCacheFile: VJEPA_CACHE_DIR, then XDG_CACHE_HOME/vjepa', () => {
@@ -141,7 +143,7 @@ test('tuneAttention: applies the trial\'s choice, caches it, and the next run re
   tune(dir, script, { deviceKey: 'addon other | GPU sm_90' });
   assert.is(runs(dir), 2);
   // so is a run with another kernel switch the child inherits (and the run keeps), once
-  withEnv('VJEPA_CUDA_ATTN_WGMMA_BN64', '1', () => {
+  withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () => {
     tune(dir, script);
     assert.is(runs(dir), 3);
     assert.is(tune(dir, script).out.get(64)?.from, 'cache');

@@ -248,7 +248,7 @@ void run_case(const Case& cs, std::mt19937& rng, bool bf16_io) {
   }
 
   // the same forward by the wgmma kernel, from fresh (NaN) outputs; at head_dim 64 its 64-key
-  // tiles too (VJEPA_CUDA_ATTN_WGMMA_BN64)
+  // tiles too (VJEPA_CUDA_ATTN_FWD=wgmma-bn64)
   for (bool narrow : {false, true}) {
     if (!wgmma_applies(a) || (narrow && hd != 64)) continue;
     const std::string tag = narrow ? " wgmma bn64" : " wgmma";
