@@ -42,33 +42,33 @@ bool wgmma_available() {
 
 namespace {
 
-template <int HD, bool Narrow>
+template <int PW, bool Narrow>
 void fwd_geo(const AttnArgs& a) {
-  using G = WgGeo<HD, Narrow>;
-  raise_smem_limit<wg_fwd_kernel<HD, Narrow>>(G::smem, "attentionFwd (bf16, wgmma)");
+  using G = WgGeo<wg_tile_width(PW), Narrow>;
+  raise_smem_limit<wg_fwd_kernel<PW, Narrow>>(G::smem, "attentionFwd (bf16, wgmma)");
   const int64_t nqt = (a.Nq + G::BM - 1) / G::BM, blocks = nqt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionFwd: too many (batch*heads, tiles) blocks for one launch");
-  wg_fwd_kernel<HD, Narrow><<<(unsigned)blocks, G::threads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
+  wg_fwd_kernel<PW, Narrow><<<(unsigned)blocks, G::threads, G::smem, stream()>>>(a, a.scale * kLog2e, (int)nqt);
   check_launch("attentionFwd (bf16, wgmma)");
 }
 
 // At head_dim 64, wgmma-bn64 takes the 64-key tiles instead of the three-warpgroup block (WgGeo):
 // which is faster is the tuner's trial to say.
-template <int HD>
+template <int PW>
 void fwd(const AttnArgs& a, bool bn64) {
-  if constexpr (HD == 64) {
+  if constexpr (PW == 64) {
     if (bn64) return fwd_geo<64, true>(a);
   }
-  fwd_geo<HD, false>(a);
+  fwd_geo<PW, false>(a);
 }
 
-template <int HD>
+template <int PW>
 void bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
-  using G = WgBwdGeo<HD>;
-  raise_smem_limit<wg_bwd_kernel<HD>>(G::smem, "attentionBwd (bf16, wgmma)");
+  using G = WgBwdGeo<wg_tile_width(PW)>;
+  raise_smem_limit<wg_bwd_kernel<PW>>(G::smem, "attentionBwd (bf16, wgmma)");
   const int64_t nkt = (a.Nk + G::BN - 1) / G::BN, blocks = nkt * a.B * a.H;
   if (blocks > INT_MAX) fail("attentionBwd: too many (batch*heads, tiles) blocks for one launch");
-  wg_bwd_kernel<HD><<<(unsigned)blocks, kWgThreads, G::smem, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);
+  wg_bwd_kernel<PW><<<(unsigned)blocks, kWgThreads, G::smem, stream()>>>(a, a.scale * kLog2e, D, g16, (int)nkt);
   check_launch("attentionBwd (bf16, wgmma)");
 }
 
@@ -81,13 +81,13 @@ bool attention_wgmma_applies(const AttnArgs& a) {
 bool attention_wgmma_fwd(const AttnArgs& a) {
   const AttnFwd k = attention_kernels(a.hd).fwd;
   if ((k != AttnFwd::wgmma && k != AttnFwd::wgmma_bn64) || !attention_wgmma_applies(a)) return false;
-  with_head_width<false>(a.hd, true, [&](auto HD) { fwd<HD.value>(a, k == AttnFwd::wgmma_bn64); });
+  wg_head_width(a.hd, [&](auto PW) { fwd<PW.value>(a, k == AttnFwd::wgmma_bn64); });
   g_wgmma_calls++;
   return true;
 }
 
 void attention_wgmma_bwd(const AttnArgs& a, const float* D, const uint16_t* g16) {
-  with_head_width<false>(a.hd, true, [&](auto HD) { bwd<HD.value>(a, D, g16); });
+  wg_head_width(a.hd, [&](auto PW) { bwd<PW.value>(a, D, g16); });
   g_wgmma_calls++;
 }
 

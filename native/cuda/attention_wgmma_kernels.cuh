@@ -36,6 +36,20 @@ inline bool wg_takes(const AttnArgs& a, bool hd24) {
   return a.q_rs % 8 == 0 && a.k_rs % 8 == 0 && a.v_rs % 8 == 0 && aligned16(a.q16) && aligned16(a.k16) && aligned16(a.v16);
 }
 
+// The kernels' products run over head_dim padded to PW (wg_head_width: 32, 64, 80, 96 or 128) and
+// their tiles are HD = wg_tile_width(PW) columns wide, the same but for 80 (ViT-H's heads), whose
+// rows are staged 96 wide: a 160-byte row fits no 64- or 128-byte swizzle atom, and the 32-byte one
+// would put a warp's staging stores on the same banks. So at 80 the tiles carry 16 zero columns
+// that no product reads: the score products take 5 k-steps, not 6, and the output and gradient
+// products are 80 wide, not 96 (a sixth of ViT-H's attention work).
+__host__ __device__ constexpr int wg_tile_width(int pw) { return pw == 80 ? 96 : pw; }
+// with_head_width for these kernels: 80 between 64 and 96.
+template <class F>
+decltype(auto) wg_head_width(int64_t hd, F&& f) {
+  if (hd > 64 && hd <= 80) return f(std::integral_constant<int, 80>{});
+  return with_head_width<false>(hd, true, std::forward<F>(f));
+}
+
 // Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms
 // of R x AW columns, one after another; an atom's rows are SW bytes, 16-byte chunks swizzled.
 //
@@ -89,12 +103,13 @@ __device__ __forceinline__ float (&as_tiles(float (&f)[4 * N]))[1][N][4] {
   return *reinterpret_cast<float(*)[1][N][4]>(&f);
 }
 
-template <int HD, bool Narrow = false>
-__global__ void __launch_bounds__(WgGeo<HD, Narrow>::threads, WgGeo<HD, Narrow>::blocks)
+template <int PW, bool Narrow = false>
+__global__ void __launch_bounds__(WgGeo<wg_tile_width(PW), Narrow>::threads, WgGeo<wg_tile_width(PW), Narrow>::blocks)
     wg_fwd_kernel(const AttnArgs a, float c, int nqt) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int HD = wg_tile_width(PW);
   using G = WgGeo<HD, Narrow>;
-  constexpr int NT = G::BN / 8, DT = HD / 8, KS = HD / 16, PS = G::BN / 16;
+  constexpr int NT = G::BN / 8, DT = PW / 8, KS = PW / 16, PS = G::BN / 16;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sq = smem_addr(smem);  // Q; stage s: K at sq + q + 2 s kv, V after it
@@ -242,13 +257,14 @@ struct WgBwdGeo {
 // the next tile's score products, so it is for the head_dims whose registers allow it
 // (WgBwdGeo::overlap), and dSᵀ is double-buffered. The warpgroup whose turn it is not has nothing
 // to wait for there, and its Sᵀ and dPᵀ queue behind the other's dQ on the tensor cores.
-template <int HD>
+template <int PW>
 __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                                 const uint16_t* __restrict__ g16, int nkt) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int HD = wg_tile_width(PW);
   using G = WgBwdGeo<HD>;
   using F = WgGeo<HD>;
-  constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = HD / 8, KS = HD / 16, QS = BM / 16;
+  constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = PW / 8, KS = PW / 16, QS = BM / 16;
   constexpr bool Overlap = G::overlap;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
@@ -291,7 +307,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   const bool key_ok[2] = {krow < nk, krow + 8 < nk};
   const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
 
-  float dq[4 * DT];  // dQ = dS K of a query tile this warpgroup owns: [64 queries][HD]
+  float dq[4 * DT];  // dQ = dS K of a query tile this warpgroup owns: [64 queries][PW]
   // the tile at q0 belongs to warpgroup (q0 / BM) % 2
   auto owns = [wg = wg](int q0) { return (q0 / BM) % 2 == wg; };
   // adds the tile at q0's dQ to the global one (fp32 atomics)
