@@ -113,7 +113,9 @@ __global__ void __launch_bounds__(WgGeo<wg_tile_width(PW), Narrow>::threads, WgG
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sq = smem_addr(smem);  // Q; stage s: K at sq + q + 2 s kv, V after it
-  const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  // by a shuffle, so that ptxas knows it is the same across the warp (wg_bwd_kernel says why)
+  const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
+  const int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   const auto [bh, b, h, q0] = block_tile(a, nqt, G::BM);
   const int hd = (int)a.hd, Nq = (int)a.Nq, Nk = (int)a.Nk, nq = min(G::BM, Nq - q0);
@@ -135,10 +137,15 @@ __global__ void __launch_bounds__(WgGeo<wg_tile_width(PW), Narrow>::threads, WgG
 #pragma unroll
   for (int i = 0; i < 4 * DT; i++) o[i] = 0.f;
   const uint32_t qw = sq + 64 * wg * G::SW;  // this warpgroup's 64 rows of Q (rows are SW bytes in every atom)
+  // In the last block of a sequence a warpgroup may have no query rows at all (1568 queries leave
+  // 32 for a block of 192): it only stages and meets the barriers, and leaves the tensor cores to
+  // the others.
+  const bool idle = 64 * wg >= nq;
 
   for (int k0 = 0, cur = 0; k0 < Nk; k0 += G::BN, cur ^= 1) {
     const int nk = min(G::BN, Nk - k0);
     wg_pipeline_step(k0 + G::BN < Nk, [=] { stage_kv(k0 + G::BN, cur ^ 1); });
+    if (idle) continue;
     const uint32_t kt = sq + G::q + 2 * cur * G::kv, vt = kt + G::kv;
 
     // S = Q Kᵀ, 64 x BN per warpgroup, as two groups of BN / 2 keys each, so that the tensor cores
@@ -305,6 +312,15 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   // 2^(0 - lse) overflows when the log-sum-exp is far below zero, so its P and dS are set to 0.
   const int krow = kw + 16 * warp + g;  // this thread's first key row of Sᵀ, dSᵀ in the tile
   const bool key_ok[2] = {krow < nk, krow + 8 < nk};
+  // The last key tile of a sequence may leave a warpgroup no keys at all (1568 keys leave 32 for a
+  // tile of 128): it computes no scores and no dK, dV, and its rows of dSᵀ stay zero for the dQ
+  // products (which still take their turns, over the other warpgroup's keys).
+  const bool idle = kw >= nk;
+  if (idle) {
+    for (int i = threadIdx.x & 127; i < 64 * BM * 2 / 16; i += 128)
+      for (int buf = 0; buf < 2; buf++)
+        reinterpret_cast<uint4*>(smem + G::dst + buf * G::ds + kw * BM * 2)[i] = make_uint4(0, 0, 0, 0);
+  }
   const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
 
   float dq[4 * DT];  // dQ = dS K of a query tile this warpgroup owns: [64 queries][PW]
@@ -344,60 +360,64 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
       wgmma_wait<0>();
       fence_operand(dq);
     }
-    wgmma_fence();
+    if (idle) {
+      if (Overlap && q0 > 0 && owns(q0 - BM)) add_dq(q0 - BM);
+    } else {
+      wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(st, wg_kmajor_desc<F::SW, BN>(kwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(qt, 16 * kk), kk > 0);
-    wgmma_commit();
-    wgmma_fence();
+      for (int kk = 0; kk < KS; kk++)
+        wgmma_ss<0, 0>(st, wg_kmajor_desc<F::SW, BN>(kwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(qt, 16 * kk), kk > 0);
+      wgmma_commit();
+      wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++)
-      wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
-    wgmma_commit();
-    if (Overlap && q0 > 0 && owns(q0 - BM)) add_dq(q0 - BM);
-    wgmma_wait<1>();
-    fence_operand(st);
+      for (int kk = 0; kk < KS; kk++)
+        wgmma_ss<0, 0>(dpt, wg_kmajor_desc<F::SW, BN>(vwa, 16 * kk), wg_kmajor_desc<F::SW, BM>(ot, 16 * kk), kk > 0);
+      wgmma_commit();
+      if (Overlap && q0 > 0 && owns(q0 - BM)) add_dq(q0 - BM);
+      wgmma_wait<1>();
+      fence_operand(st);
 
-    uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
+      uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
 #pragma unroll
-    for (int i = 0; i < 4 * NT; i++) {
-      const int col = 8 * (i / 4) + 2 * t + (i & 1);
-      st[i] = key_ok[(i >> 1) & 1] ? fast_exp2(fmaf(st[i], c, -lse2[col])) : 0.f;
-    }
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++)
-#pragma unroll
-      for (int r = 0; r < 4; r++) pp[kk][r] = pack_bf16_hw(st[8 * kk + 2 * r], st[8 * kk + 2 * r + 1]);
-    fence_operand(dv);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor_desc<F::SW, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
-    wgmma_commit();
-    wgmma_wait<1>();  // dPᵀ lands
-    fence_operand(dpt);
-
-#pragma unroll
-    for (int i = 0; i < 4 * NT; i++) {
-      const int col = 8 * (i / 4) + 2 * t + (i & 1);
-      dpt[i] = st[i] * (dpt[i] - Dq[col]);
-    }
-#pragma unroll
-    for (int kk = 0; kk < QS; kk++) {
-#pragma unroll
-      for (int r = 0; r < 4; r++) ps[kk][r] = pack_bf16_hw(dpt[8 * kk + 2 * r], dpt[8 * kk + 2 * r + 1]);
-      // to dSᵀ in shared memory, swizzled as dQ's descriptor reads it: ps[kk][r] holds key row
-      // krow (+8 for odd r), queries 16 kk + 2t, +1 (+8 for r >= 2)
-#pragma unroll
-      for (int r = 0; r < 4; r++) {
-        const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
-        *reinterpret_cast<uint32_t*>(smem + G::dst + dsb * G::ds + wg_tile_offset<128, BN>(row, col)) = ps[kk][r];
+      for (int i = 0; i < 4 * NT; i++) {
+        const int col = 8 * (i / 4) + 2 * t + (i & 1);
+        st[i] = key_ok[(i >> 1) & 1] ? fast_exp2(fmaf(st[i], c, -lse2[col])) : 0.f;
       }
-    }
-    fence_operand(dk);
-    wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor_desc<F::SW, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
-    wgmma_commit();
+      for (int kk = 0; kk < QS; kk++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) pp[kk][r] = pack_bf16_hw(st[8 * kk + 2 * r], st[8 * kk + 2 * r + 1]);
+      fence_operand(dv);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dv, pp[kk], wg_mnmajor_desc<F::SW, BM>(ot, 16 * kk), 1);  // dV += Pᵀ dO
+      wgmma_commit();
+      wgmma_wait<1>();  // dPᵀ lands
+      fence_operand(dpt);
+
+#pragma unroll
+      for (int i = 0; i < 4 * NT; i++) {
+        const int col = 8 * (i / 4) + 2 * t + (i & 1);
+        dpt[i] = st[i] * (dpt[i] - Dq[col]);
+      }
+#pragma unroll
+      for (int kk = 0; kk < QS; kk++) {
+#pragma unroll
+        for (int r = 0; r < 4; r++) ps[kk][r] = pack_bf16_hw(dpt[8 * kk + 2 * r], dpt[8 * kk + 2 * r + 1]);
+        // to dSᵀ in shared memory, swizzled as dQ's descriptor reads it: ps[kk][r] holds key row
+        // krow (+8 for odd r), queries 16 kk + 2t, +1 (+8 for r >= 2)
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+          const int row = krow + 8 * (r & 1), col = 16 * kk + 8 * (r >> 1) + 2 * t;
+          *reinterpret_cast<uint32_t*>(smem + G::dst + dsb * G::ds + wg_tile_offset<128, BN>(row, col)) = ps[kk][r];
+        }
+      }
+      fence_operand(dk);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < QS; kk++) wgmma_rs<1>(dk, ps[kk], wg_mnmajor_desc<F::SW, BM>(qt, 16 * kk), 1);  // dK += dSᵀ Q
+      wgmma_commit();
+    }
     proxy_fence();  // the dSᵀ stores, visible to the dQ products' reads
     __syncthreads();
 
