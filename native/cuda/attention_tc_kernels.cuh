@@ -682,6 +682,17 @@ __device__ __forceinline__ void red_add(float* dst, float x, float y, bool both,
   atomicAdd(dst, x);
   if (both) atomicAdd(dst + 1, y);
 }
+// dst[0..3] += v: one 128-bit RED on sm_90 (dst 16-byte aligned), else four 32-bit ones.
+__device__ __forceinline__ void red_add4(float* dst, float4 v) {
+#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float4*>(dst), v);
+#else
+  atomicAdd(dst, v.x);
+  atomicAdd(dst + 1, v.y);
+  atomicAdd(dst + 2, v.z);
+  atomicAdd(dst + 3, v.w);
+#endif
+}
 
 // The backward in one pass over the scores (FlashAttention-2's own schedule): per 64-key tile,
 // as tc_bwd_dkv_kernel, except that each query tile's dSᵀ goes to shared memory as bf16 and is

@@ -322,6 +322,9 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
         reinterpret_cast<uint4*>(smem + G::dst + buf * G::ds + kw * BM * 2)[i] = make_uint4(0, 0, 0, 0);
   }
   const bool pair = hd % 2 == 0 && a.dq_rs % 2 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 8 == 0;
+  // 16-byte REDs where dQ's rows allow (head_dim is a multiple of 8 here): lanes t and t ^ 1 swap
+  // half their pairs so that each holds four adjacent columns of one row, which halves the atomics.
+  const bool quad = a.dq_rs % 4 == 0 && reinterpret_cast<uintptr_t>(a.dq) % 16 == 0;
 
   float dq[4 * DT];  // dQ = dS K of a query tile this warpgroup owns: [64 queries][PW]
   // the tile at q0 belongs to warpgroup (q0 / BM) % 2
@@ -330,6 +333,24 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   auto add_dq = [&, h = h](int q0) {
     const int nq = min(BM, Nq - q0);
     float* const dqg = a.dq + (qrow0 + q0 + 16 * warp + g) * a.dq_rs + h * hd;
+    if (quad) {
+      // an even lane takes row g, columns 2t..2t+3 of each 8; an odd one row g + 8, from 2(t - 1)
+      const int odd = t & 1;
+      float* const dst = dqg + 8 * odd * a.dq_rs + 2 * (t & ~1);
+      const bool row_ok = 16 * warp + g + 8 * odd < nq;
+#pragma unroll
+      for (int n = 0; n < DT; n++) {
+        // row g: v[0], v[1]; row g + 8: v[2], v[3]. Scaled before the shuffles: ptxas serializes
+        // the kernel's products if a shuffle reads an accumulator register itself (C7514).
+        float v[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) v[e] = dq[4 * n + e] * a.scale;
+        const float s0 = __shfl_xor_sync(0xffffffffu, odd ? v[0] : v[2], 1);
+        const float s1 = __shfl_xor_sync(0xffffffffu, odd ? v[1] : v[3], 1);
+        if (row_ok && 8 * n < hd) red_add4(dst + 8 * n, odd ? make_float4(s0, s1, v[2], v[3]) : make_float4(v[0], v[1], s0, s1));
+      }
+      return;
+    }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       if (16 * warp + g + 8 * r >= nq) continue;
