@@ -27,7 +27,7 @@ export const withAttnFwd = (kernels, fn) => withEnv('VJEPA_CUDA_ATTN_FWD', kerne
 
 const TORCH = String.raw`
 import torch, torch.nn.functional as F, json, sys
-B,N,H,hd,R,C,M,K,Nn,hdp = [int(x) for x in sys.argv[1:11]]
+B,N,H,hd,R,C,M,K,Nn,hdp,hdh = [int(x) for x in sys.argv[1:12]]
 dev='cuda'; out={}
 def t(fn, it=20):
     for _ in range(3): fn()
@@ -65,6 +65,7 @@ def attn(prefix, d, fwd_too):
     out[prefix+'_ran']=dispatched(f)
 attn('attn_bf16', hd, True)
 attn('attn_pred_bf16', hdp, False)
+attn('attn_h_bf16', hdh, False)
 q,k,v=[torch.randn(B,H,N,hd,device=dev,dtype=torch.float32,requires_grad=True) for _ in range(3)]
 g=torch.randn(B,H,N,hd,device=dev,dtype=torch.float32)
 def f32():
@@ -90,8 +91,9 @@ print(json.dumps(out))
 // size overrides the ViT-L/16 shapes, and size.torch = false skips the PyTorch side (the emulator
 // smoke test in test/native/cuda_emu.test.ts runs it tiny, to catch errors before a GPU day).
 export async function bench(A, size = {}) {
-  // ViT-L/16, 16 frames at 224 px; its predictor's heads are 384 / 16 = 24 wide (hdp)
-  const { B = 8, N = 1568, H = 16, hd = 64, hdp = 24, K = 1024, torch: withTorch = true } = size;
+  // ViT-L/16, 16 frames at 224 px; its predictor's heads are 384 / 16 = 24 wide (hdp), and ViT-H's
+  // 1280 / 16 = 80 (hdh: the wgmma kernels' 80-wide products)
+  const { B = 8, N = 1568, H = 16, hd = 64, hdp = 24, hdh = 80, K = 1024, torch: withTorch = true } = size;
   const C = H * hd, R = B * N, M = B * N, Nn = 4 * K;
   // Random inputs (a constant fill can run faster than real data, and hides wrong indexing).
   let seed = 1;
@@ -149,14 +151,19 @@ export async function bench(A, size = {}) {
   ours.attn_io16_fwd_bwd_wgmma_fused = withAttnFwd('wgmma', () => withAttnBwd('fused', () => timeit(A, () => { fwdIo(); bwdIo(); })));
   ours.attn_io16_fwd_bwd_wgmma_both = withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); })));
   ours.attn_io16_fwd_bwd_wgmma_bn64_both = withAttnFwd('wgmma-bn64', () => withAttnBwd('wgmma', () => timeit(A, () => { fwdIo(); bwdIo(); })));
-  const Cp = H * hdp, qkvp = A.empty([B, N, 3 * Cp], 'bfloat16', 'cuda'), op = A.empty([B, N, Cp], 'bfloat16', 'cuda');
-  const doutp = E([B, N, Cp]), dqkvp = E([B, N, 3 * Cp]), qkvp32 = E([B, N, 3 * Cp]);
-  A.cast(qkvp32, qkvp);
-  const scp = 1 / Math.sqrt(hdp);
-  const predStep = () => {
-    A.attentionFwd(qkvp, 0, qkvp, Cp, qkvp, 2 * Cp, op, lse, H, scp, true);
-    A.attentionBwd(qkvp, 0, qkvp, Cp, qkvp, 2 * Cp, op, lse, doutp, dqkvp, 0, dqkvp, Cp, dqkvp, 2 * Cp, H, scp, true);
+  // fwd+bwd with bf16 q, k, v, out at another head width (its tensors are the caller's to dispose)
+  const attnAt = (hdx) => {
+    const Cx = H * hdx, qkvx = A.empty([B, N, 3 * Cx], 'bfloat16', 'cuda'), ox = A.empty([B, N, Cx], 'bfloat16', 'cuda');
+    const doutx = E([B, N, Cx]), dqkvx = E([B, N, 3 * Cx]), qkvx32 = E([B, N, 3 * Cx]);
+    A.cast(qkvx32, qkvx);
+    const scx = 1 / Math.sqrt(hdx);
+    const step = () => {
+      A.attentionFwd(qkvx, 0, qkvx, Cx, qkvx, 2 * Cx, ox, lse, H, scx, true);
+      A.attentionBwd(qkvx, 0, qkvx, Cx, qkvx, 2 * Cx, ox, lse, doutx, dqkvx, 0, dqkvx, Cx, dqkvx, 2 * Cx, H, scx, true);
+    };
+    return { step, tensors: [qkvx, ox, doutx, dqkvx, qkvx32] };
   };
+  const pred = attnAt(hdp), predStep = pred.step;
   ours.attn_pred_fwd_bwd = timeit(A, predStep);
   ours.attn_pred_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, predStep));
   ours.attn_pred_fwd_bwd_pad32 = withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () => timeit(A, predStep));
@@ -165,7 +172,13 @@ export async function bench(A, size = {}) {
   ours.attn_pred_fwd_bwd_wgmma = withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () =>
     withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, predStep))));
   ours.wgmma_pred_ran = A.cudaInfo().wgmmaAttention > wgp0;
-  for (const t of [a16, b16, wq, bq, yq, qkv16, o16, qkvp, op, doutp, dqkvp, qkvp32]) t.dispose();
+  // ViT-H's heads: the default kernels (padded to 96) and all on wgmma (80-wide products)
+  const vith = attnAt(hdh);
+  ours.attn_h_fwd_bwd = timeit(A, vith.step);
+  const wgh0 = A.cudaInfo().wgmmaAttention;
+  ours.attn_h_fwd_bwd_wgmma = withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, vith.step)));
+  ours.wgmma_h_ran = A.cudaInfo().wgmmaAttention > wgh0;
+  for (const t of [a16, b16, wq, bq, yq, qkv16, o16, ...pred.tensors, ...vith.tensors]) t.dispose();
   for (const t of [qkv, o, lse, dout, dqkv, x, w, b, y, mu, rs, dx, dw, db, a, bm, cm]) t.dispose();
 
   const attnFlop = 4 * B * H * N * N * hd;  // fwd: 2 GEMMs of 2*N*N*hd; bwd adds 2.5x (ours: 3.5x, the dQ kernel recomputes; 2.5x in one pass)
@@ -173,7 +186,7 @@ export async function bench(A, size = {}) {
   let torch = {};
   if (!withTorch) torch = { error: 'skipped' };
   else try {
-    torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn, hdp].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+    torch = JSON.parse(execFileSync('python3', ['-c', TORCH, ...[B, N, H, hd, R, C, M, K, Nn, hdp, hdh].map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   } catch (e) {
     torch = { error: e.message.split('\n')[0] };
   }
@@ -188,6 +201,7 @@ export async function bench(A, size = {}) {
   console.log(tline('attn_bf16', 'fwd+bwd'));
   console.log(tline('attn_bf16_fwd', 'fwd'));
   console.log(tline('attn_pred_bf16', `fwd+bwd at hd=${hdp}`));
+  console.log(tline('attn_h_bf16', `fwd+bwd at hd=${hdh}`));
   console.log(`attention fwd        ours fp32 ${f(ours.attn_fwd)} (${(attnFlop / ours.attn_fwd / 1e9).toFixed(1)} TFLOP/s)`);
   console.log(`attention fwd+bwd    ours fp32 ${f(ours.attn_fwd_bwd)} | torch SDPA fp32 ${f(torch.attn_fp32)}: ours/torch speed ${ratio(torch.attn_fp32, ours.attn_fwd_bwd)}x`);
   console.log(`attention bf16       ours fwd ${f(ours.attn_bf16_fwd)} (${(attnFlop / ours.attn_bf16_fwd / 1e9).toFixed(1)} TFLOP/s), fwd+bwd ${f(ours.attn_bf16_fwd_bwd)} (fp32 q, k, v, out): ours/torch speed ${vs('attn_bf16', ours.attn_bf16_fwd_bwd)}`);
@@ -207,6 +221,7 @@ export async function bench(A, size = {}) {
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd, one-pass backward ${f(ours.attn_pred_fwd_bwd_fused)}: ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_fused)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_wgmma)}`);
+  console.log(`ViT-H attention      hd=${hdh}, bf16 io: ours fwd+bwd ${f(ours.attn_h_fwd_bwd)}, all on wgmma ${f(ours.attn_h_fwd_bwd_wgmma)} (${ours.wgmma_h_ran ? 'VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_h_bf16', ours.attn_h_fwd_bwd)}; on wgmma ${vs('attn_h_bf16', ours.attn_h_fwd_bwd_wgmma)}`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);
 }

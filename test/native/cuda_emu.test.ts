@@ -123,12 +123,12 @@ test('test/gpu/launches.mjs: the optimizer tail of a ViT-L-structured step is a 
 test('test/gpu/bench.mjs runs end to end on tiny shapes (no torch) and frees what it made', () => {
   const code = `import('${join(ROOT, 'test/gpu/bench.mjs')}').then(async (m) => {
     const A = require(process.env.VJEPA_ADDON);
-    await m.bench(A, { B: 1, N: 70, H: 2, hd: 32, K: 64, torch: false });
+    await m.bench(A, { B: 1, N: 70, H: 2, hd: 32, hdh: 32, K: 64, torch: false });
     console.log('left ' + JSON.stringify(A.stats()));
   })`;
   const r = run(process.execPath, ['-e', code], 10 * 60_000);
   assert.is(r.status, 0, r.tail);
-  for (const row of ['attention bf16 io', 'one-pass backward', 'fwd on wgmma', 'with the wgmma fwd', 'predictor attention', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
+  for (const row of ['attention bf16 io', 'one-pass backward', 'fwd on wgmma', 'with the wgmma fwd', 'predictor attention', 'ViT-H attention', 'linear qkv bf16', 'gemm bf16 (fp32 out)', 'layernorm fwd+bwd'])
     assert.ok(r.out.includes(row), `no "${row}" row:\n${r.tail}`);
   assert.not.ok(r.out.includes('wgmma NOT run'), 'the emulated device (sm_90) did not take the wgmma forward');
   const left = JSON.parse(/left (\{.*\})/.exec(r.out)?.[1] ?? '{}');
