@@ -63,14 +63,14 @@ export function relativeError(got: Float32Array, ref: Float32Array): number {
   return d / Math.max(m, 1e-30);
 }
 
-/** The wgmma kernels' own limits (native/cuda/attention_wgmma_kernels.cuh: wg_takes). */
+/** Whether the wgmma kernels take headDim (the trial pads 16 and 24 to 32): the addon's own rule, native/cuda/wgmma_widths.h. */
 export function wgmmaTakes(headDim: number): boolean {
-  return headDim % 8 === 0 && headDim >= 16 && headDim <= 128;
+  return native.wgmmaHeadWidth(headDim, true) > 0;
 }
 
-/** Whether wgmma-bn64 is a forward of its own here: the head widths padded to 64 (with_head_width), elsewhere it is wgmma. */
+/** Whether wgmma-bn64 is a forward of its own at headDim: where the kernels run it 64 wide; elsewhere it is wgmma. */
 export function wgmmaBn64Differs(headDim: number): boolean {
-  return wgmmaTakes(headDim) && headDim > 32 && headDim <= 64;
+  return native.wgmmaHeadWidth(headDim, true) === 64;
 }
 
 function readF32(t: TensorHandle): Float32Array {

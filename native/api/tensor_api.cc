@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "api/common.h"
+#include "cuda/wgmma_widths.h"
 #include "cpu/cpuid.h"
 #include "cpu/kernels.h"
 #include "cpu/threadpool.h"
@@ -268,6 +269,13 @@ VJ_BINDING(wgmmaSelfTest) {
     out.Set((uint32_t)i, o);
   }
   return out;
+}
+
+// wgmmaHeadWidth(headDim, pad24): the width the wgmma attention kernels run headDim at (32, 64, 80,
+// 96 or 128), or 0 where they do not take it; pad24 lets 16 and 24 in, padded to 32. The device aside.
+VJ_BINDING(wgmmaHeadWidth) {
+  Args a(info, "wgmmaHeadWidth");
+  return Napi::Number::New(info.Env(), wgmma_head_width(a.i64(0, "headDim"), a.boolean(1, "pad24")));
 }
 
 // The index N of a device that must be CUDA ("cuda" or "cuda:N").

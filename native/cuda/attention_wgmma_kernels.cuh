@@ -18,6 +18,7 @@
 #pragma once
 #include "cuda/attention_tc_kernels.cuh"
 #include "cuda/wgmma.cuh"
+#include "cuda/wgmma_widths.h"
 
 namespace vj::cuda {
 
@@ -25,29 +26,33 @@ namespace {
 
 constexpr int kWgThreads = 256;  // the backward's block: two warpgroups
 
-// Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks,
-// 24 < head_dim <= 128, and 16 <= head_dim <= 24 only when hd24 (VJEPA_CUDA_ATTN_WGMMA_HD24=1):
+// Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks, at
+// a head_dim wgmma_head_width takes (16 and 24 only when hd24, VJEPA_CUDA_ATTN_WGMMA_HD24=1:
 // wgmma's k-steps are 16 deep, so the predictor's 24 is padded to 32 here, where the mma.sync
-// kernels run it unpadded; which wins is for a GPU to say. Their head widths are with_head_width's
-// with head_dim 24 padded: 32, 64, 96, 128.
+// kernels run it unpadded; which wins is for a GPU to say).
 inline bool wg_takes(const AttnArgs& a, bool hd24) {
   auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (!a.q16 || !a.k16 || !a.v16 || a.hd < 16 || (a.hd <= 24 && !hd24) || a.hd > 128 || a.hd % 8) return false;
+  if (!a.q16 || !a.k16 || !a.v16 || !wgmma_head_width(a.hd, hd24)) return false;
   return a.q_rs % 8 == 0 && a.k_rs % 8 == 0 && a.v_rs % 8 == 0 && aligned16(a.q16) && aligned16(a.k16) && aligned16(a.v16);
 }
 
-// The kernels' products run over head_dim padded to PW (wg_head_width: 32, 64, 80, 96 or 128) and
+// The kernels' products run over head_dim padded to PW (wgmma_head_width: 32, 64, 80, 96 or 128) and
 // their tiles are HD = wg_tile_width(PW) columns wide, the same but for 80 (ViT-H's heads), whose
 // rows are staged 96 wide: a 160-byte row fits no 64- or 128-byte swizzle atom, and the 32-byte one
 // would put a warp's staging stores on the same banks. So at 80 the tiles carry 16 zero columns
 // that no product reads: the score products take 5 k-steps, not 6, and the output and gradient
 // products are 80 wide, not 96 (a sixth of ViT-H's attention work).
 __host__ __device__ constexpr int wg_tile_width(int pw) { return pw == 80 ? 96 : pw; }
-// with_head_width for these kernels: 80 between 64 and 96.
+// Calls f with PW as a compile-time constant, for a head_dim wg_takes took.
 template <class F>
 decltype(auto) wg_head_width(int64_t hd, F&& f) {
-  if (hd > 64 && hd <= 80) return f(std::integral_constant<int, 80>{});
-  return with_head_width<false>(hd, true, std::forward<F>(f));
+  switch (wgmma_head_width(hd, true)) {
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    case 80: return f(std::integral_constant<int, 80>{});
+    case 96: return f(std::integral_constant<int, 96>{});
+    default: return f(std::integral_constant<int, 128>{});
+  }
 }
 
 // Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms

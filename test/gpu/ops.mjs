@@ -218,7 +218,7 @@ if (GPU && (!ONLY || ONLY.test('wgmma self-test') || ONLY.test('wgmma layout')))
 
 const wgmmaCalls = [];  // [label, wgmma kernel calls the case made]
 // The shapes the wgmma kernels take (wg_takes in attention_wgmma_kernels.cuh), the device aside.
-const wgmmaTakes = (hd) => hd % 8 === 0 && hd <= 128 && (hd > 24 || (hd >= 16 && process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 === '1'));
+const wgmmaTakes = (hd) => A.wgmmaHeadWidth(hd, process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 === '1') > 0;
 function attnCase(label, B, Nq, Nk, H, hd, fused, bf16 = false, io16 = false) {
   const C = H * hd, scale = 1 / Math.sqrt(hd);
   const X = io16 ? Bf : bf16 ? Fr : F, O = io16 ? Zb : Z;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_GAIN, attentionShapes, choose, defaultCacheFile, tuneAttention } from '../../lib/ops/attention-tuning.js';
 import { TRIAL_MARKER, both, relativeError, wgmmaBn64Differs, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
+import { native } from '../../lib/native.js';
 import { withEnv } from '../../lib/util/process.js';
 
 const shape = { headDim: 64, heads: 16, tokens: 1568, batch: 8 };
@@ -70,7 +71,7 @@ test('attentionShapes: one shape per head_dim, the first listed wins, batch capp
   ]);
 });
 
-test('relativeError, wgmmaTakes and wgmmaBn64Differs', () => {
+test('relativeError, wgmmaTakes and wgmmaBn64Differs (native.wgmmaHeadWidth, the kernels\' own rule)', () => {
   assert.is(relativeError(Float32Array.of(1, 2), Float32Array.of(1, 2)), 0);
   assert.is(relativeError(Float32Array.of(1, 2.5), Float32Array.of(1, 2)), 0.25);
   assert.is(relativeError(Float32Array.of(NaN, 2), Float32Array.of(1, 2)), Infinity);
@@ -78,6 +79,9 @@ test('relativeError, wgmmaTakes and wgmmaBn64Differs', () => {
   assert.equal([8, 16, 24, 32, 40, 128, 136, 60].map(wgmmaTakes), [false, true, true, true, true, true, false, false]);
   // with_head_width pads 40..64 to 64, where the 64-key tiles are other kernels; elsewhere wgmma-bn64 is wgmma
   assert.equal([24, 32, 40, 56, 64, 72, 96, 60].map(wgmmaBn64Differs), [false, false, true, true, true, false, false, false]);
+  // the widths the kernels are compiled for; 80 (ViT-H) is its own, 88 rounds to 96
+  assert.equal([16, 24, 40, 72, 80, 88, 104, 128].map((h) => native.wgmmaHeadWidth(h, true)), [32, 32, 64, 80, 80, 96, 128, 128]);
+  assert.equal([16, 24, 32].map((h) => native.wgmmaHeadWidth(h, false)), [0, 0, 32]);
 });
 
 test('defaultCacheFile: VJEPA_CACHE_DIR, then XDG_CACHE_HOME/vjepa', () => {
