@@ -49,7 +49,7 @@ constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 rows (or keys) per tile
 
 // Calls f(std::integral_constant<int, W>) with head_dim hd padded to a width W the kernels are
-// compiled for: 24, 32, 64, 96 or 128. Kernels without a 24-wide version (kWith24 false: the wgmma
+// compiled for: 24, 32, 64, 80 (ViT-H's heads), 96 or 128. Kernels without a 24-wide version (kWith24 false: the wgmma
 // ones) or a call that asks for padding (pad24) take 32 there. The launchers and the emulator's
 // harness dispatch through it.
 template <bool kWith24, class F>
@@ -58,6 +58,7 @@ decltype(auto) with_head_width(int64_t hd, bool pad24, F&& f) {
     if (hd <= 24 && !pad24) return f(std::integral_constant<int, 24>{});
   if (hd <= 32) return f(std::integral_constant<int, 32>{});
   if (hd <= 64) return f(std::integral_constant<int, 64>{});
+  if (hd <= 80) return f(std::integral_constant<int, 80>{});
   if (hd <= 96) return f(std::integral_constant<int, 96>{});
   return f(std::integral_constant<int, 128>{});
 }
@@ -188,10 +189,11 @@ __device__ __forceinline__ void zero_acc(float (&acc)[N][4]) {
 // tile B [NT*8][HDP] (scores: rows of the warp against 8 keys or queries at a time). One ldmatrix
 // gives B_j's fragments of two k-steps (lane 8i + r points at row r, columns 16 * (i / 2) +
 // 8 * (i % 2)) and serves all MR row blocks: shared-memory reads per product fall as 1 / MR.
-// HALF: the last k-step is 8 wide (kHalfStep), an m16n8k8 product on its first half.
+// HALF: the last k-step is 8 wide (kHalfStep), an m16n8k8 product on its first half. An odd
+// last k-step (head_dim 80: five) loads alone, by ldmatrix.x2.
 template <int MR, int KF, int NT, bool HALF = false>
 __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&af)[MR][KF][4], const bf16* B, int ld) {
-  static_assert(KF % 2 == 0, "k-steps load in pairs");
+  static_assert(KF % 2 == 0 || !HALF, "a half k-step ends a pair");
   const int lane = threadIdx.x & 31, i = lane >> 3;
   const bf16* p = B + (lane & 7) * ld + (i >> 1) * 16 + (i & 1) * 8;
 #pragma unroll
@@ -201,7 +203,7 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
   // k-steps outermost: consecutive products write different accumulators, so none waits on the
   // one before it (the mma asm is volatile, which keeps this order).
 #pragma unroll
-  for (int kk = 0; kk < KF; kk += 2) {
+  for (int kk = 0; kk + 1 < KF; kk += 2) {
 #pragma unroll
     for (int j = 0; j < NT; j++) {
       uint32_t b[4];
@@ -218,6 +220,15 @@ __device__ __forceinline__ void scores(float (&s)[MR][NT][4], const uint32_t (&a
           mma_bf16_16816(s[m][j], af[m][kk + 1], b1);
         }
       }
+    }
+  }
+  if constexpr (KF % 2) {
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+      uint32_t b[2];
+      ldmatrix_x2(b, p + j * 8 * ld + (KF - 1) * 16);  // lanes 0-15: columns 0-7 and 8-15 of the step
+#pragma unroll
+      for (int m = 0; m < MR; m++) mma_bf16_16816(s[m][j], af[m][KF - 1], b);
     }
   }
 }

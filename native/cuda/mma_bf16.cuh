@@ -109,6 +109,7 @@ __device__ __forceinline__ void ldmatrix_emu(uint32_t (&r)[N], const void* row) 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_emu<false>(r, row); }
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) { ldmatrix_emu<true>(r, row); }
 __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) { ldmatrix_emu<true, 2>(r, row); }
+__device__ __forceinline__ void ldmatrix_x2(uint32_t (&r)[2], const void* row) { ldmatrix_emu<false, 2>(r, row); }
 
 #else
 
@@ -150,6 +151,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) {
 #if __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
+#endif
+}
+__device__ __forceinline__ void ldmatrix_x2(uint32_t (&r)[2], const void* row) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
                : "=r"(r[0]), "=r"(r[1])
                : "r"((unsigned)__cvta_generic_to_shared(row)));
 #endif
