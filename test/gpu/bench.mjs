@@ -172,7 +172,7 @@ export async function bench(A, size = {}) {
   ours.attn_pred_fwd_bwd_wgmma = withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () =>
     withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, predStep))));
   ours.wgmma_pred_ran = A.cudaInfo().wgmmaAttention > wgp0;
-  // ViT-H's heads: the default kernels (padded to 96) and all on wgmma (80-wide products)
+  // ViT-H's heads, 80 wide in both: the default (mma.sync) kernels and all on wgmma
   const vith = attnAt(hdh);
   ours.attn_h_fwd_bwd = timeit(A, vith.step);
   const wgh0 = A.cudaInfo().wgmmaAttention;
