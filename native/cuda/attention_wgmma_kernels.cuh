@@ -55,7 +55,7 @@ decltype(auto) wg_head_width(int64_t hd, F&& f) {
   }
 }
 
-// Tile geometry for head_dim padded to HD (32, 64, 96 or 128). A tile of R rows is HD / AW atoms
+// Tile geometry for tiles HD wide (32, 64, 96 or 128: wg_tile_width). A tile of R rows is HD / AW atoms
 // of R x AW columns, one after another; an atom's rows are SW bytes, 16-byte chunks swizzled.
 //
 // The forward's block is `groups` warpgroups of 64 query rows, `blocks` of them per multiprocessor
