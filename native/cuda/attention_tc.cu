@@ -65,7 +65,7 @@ bool hd24_off() { return env_flag("VJEPA_CUDA_ATTN_NO_HD24"); }
 // with_head_width, with head_dim <= 24 unpadded unless VJEPA_CUDA_ATTN_NO_HD24 says otherwise.
 template <class F>
 decltype(auto) with_hdp(int64_t hd, F&& f) {
-  return with_head_width<true>(hd, hd24_off(), std::forward<F>(f));
+  return with_head_width(hd, hd24_off(), std::forward<F>(f));
 }
 
 size_t bwd_smem(int64_t hd) {

@@ -48,14 +48,13 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kTile = 16 * kWarps;  // 64 rows (or keys) per tile
 
-// Calls f(std::integral_constant<int, W>) with head_dim hd padded to a width W the kernels are
-// compiled for: 24, 32, 64, 80 (ViT-H's heads), 96 or 128. Kernels without a 24-wide version (kWith24 false: the wgmma
-// ones) or a call that asks for padding (pad24) take 32 there. The launchers and the emulator's
-// harness dispatch through it.
-template <bool kWith24, class F>
+// Calls f(std::integral_constant<int, W>) with head_dim hd padded to a width W the mma.sync kernels
+// are compiled for: 24, 32, 64, 80 (ViT-H's heads), 96 or 128; a call that asks for padding (pad24)
+// takes 32 at 24. The launchers and the emulator's harness dispatch through it (the wgmma kernels
+// have their own widths: wg_head_width).
+template <class F>
 decltype(auto) with_head_width(int64_t hd, bool pad24, F&& f) {
-  if constexpr (kWith24)
-    if (hd <= 24 && !pad24) return f(std::integral_constant<int, 24>{});
+  if (hd <= 24 && !pad24) return f(std::integral_constant<int, 24>{});
   if (hd <= 32) return f(std::integral_constant<int, 32>{});
   if (hd <= 64) return f(std::integral_constant<int, 64>{});
   if (hd <= 80) return f(std::integral_constant<int, 80>{});

@@ -380,12 +380,15 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     float st[4 * NT], dpt[4 * NT];
     if (Overlap) {
       // The previous tile's dQ (where this warpgroup owned it), in flight through the pipeline step,
-      // lands before Sᵀ and dPᵀ are issued, and its atomics run while they compute. Waiting for it after their issue
-      // instead (wait<2>) is what the schedule means, but ptxas cannot follow a group across the
-      // loop's back edge and would serialize every wgmma of the kernel (C7514).
+      // lands before Sᵀ and dPᵀ are issued, and its atomics run while they compute. Waiting for it
+      // after their issue instead (wait<2>) is what the schedule means, but ptxas cannot follow a
+      // group across the loop's back edge and would serialize every wgmma of the kernel (C7514).
       wgmma_wait<0>();
       fence_operand(dq);
     }
+    // An idle warpgroup only adds the previous tile's dQ; a working one adds it after issuing its
+    // score products, so that the atomics run under them. (The add written once between two
+    // `if (!idle)` blocks made ptxas serialize the products, C7515, and spill at head_dim 96.)
     if (idle) {
       if (Overlap && q0 > 0 && owns(q0 - BM)) add_dq(q0 - BM);
     } else {

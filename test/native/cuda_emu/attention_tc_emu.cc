@@ -100,7 +100,7 @@ void dispatch_wgmma(const AttnArgs& a, bool narrow = false) {
 }
 
 void dispatch(const AttnArgs& a, bool backward, bool fused = false) {
-  vj::cuda::with_head_width<true>(a.hd, false, [&](auto HD) { run<HD.value>(a, backward, fused); });
+  vj::cuda::with_head_width(a.hd, false, [&](auto HD) { run<HD.value>(a, backward, fused); });
 }
 
 // max |got - ref| / max |ref| over the elements ref covers; NaN anywhere counts as failure.
