@@ -378,6 +378,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
     // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ, [64 keys][64 queries], as two groups: P's exponentials run while
     // dPᵀ is on the tensor cores, and dS while dV += Pᵀ dO is.
     float st[4 * NT], dpt[4 * NT];
+    // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps. Declared out here because the dK
+    // products still read ps after the working warpgroup's block below ends (until the wait after
+    // dQ's): an operand must outlive its product (the emulator's storage as well as the registers).
+    uint32_t pp[QS][4], ps[QS][4];
     if (Overlap) {
       // The previous tile's dQ (where this warpgroup owned it), in flight through the pipeline step,
       // lands before Sᵀ and dPᵀ are issued, and its atomics run while they compute. Waiting for it
@@ -406,7 +410,6 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
       wgmma_wait<1>();
       fence_operand(st);
 
-      uint32_t pp[QS][4], ps[QS][4];  // Pᵀ and dSᵀ in bf16: the A operands of dV's and dK's k-steps
 #pragma unroll
       for (int i = 0; i < 4 * NT; i++) {
         const int col = 8 * (i / 4) + 2 * t + (i & 1);
