@@ -72,9 +72,9 @@ export interface NativeAddon {
   };
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
   /** One wgmma product per operand layout of the Hopper attention kernels, exact where the device agrees; [] without wgmma. */
-  wgmmaSelfTest(): { layout: string; maxErr: number }[];
-  /** The width the wgmma attention kernels run headDim at (32, 64, 80, 96, 128), 0 where they do not take it; pad24: 16 and 24 padded to 32. */
-  wgmmaHeadWidth(headDim: number, pad24: boolean): number;
+  wgmmaSelfTest(): { layout: string; maxErr: number; widths: number[] }[];
+  /** The width the wgmma attention kernels run headDim at (24, 32, 64, 80, 96, 128), 0 where they do not take it; hd24: 16 (padded to 32) and 24 too. */
+  wgmmaHeadWidth(headDim: number, hd24: boolean): number;
   /**
    * The bf16 attention kernels for headDim on a CUDA device, as lib/ops/attention-tuning.ts chose
    * them ('' forgets a choice). VJEPA_CUDA_ATTN_FWD / _BWD, where set, still win.

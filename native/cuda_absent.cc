@@ -21,7 +21,7 @@ CudaCacheStats cuda_cache_stats(int) { return {}; }
 void cuda_empty_cache() {}
 uint64_t cuda_lt_gemms() { return 0; }
 uint64_t cuda_wgmma_attention() { return 0; }
-std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() { fail(kNoCuda); }
+std::vector<WgmmaSelfTestRow> cuda_wgmma_selftest() { fail(kNoCuda); }
 void cuda_set_attention_kernels(int, int64_t, const std::string&, const std::string&) { fail(kNoCuda); }
 CudaAttnKernels cuda_attention_kernels(int, int64_t) { fail(kNoCuda); }
 uint64_t cuda_launches() { return 0; }

@@ -45,9 +45,14 @@ CudaDeviceInfo cuda_device_info(int device_index);
 uint64_t cuda_lt_gemms();
 // Attention forwards run by the wgmma kernels (VJEPA_CUDA_ATTN_FWD=wgmma on sm_90) since the addon loaded.
 uint64_t cuda_wgmma_attention();
-// One wgmma product per operand layout the attention kernels use (native/cuda/wgmma_selftest.cu),
-// exact on the device that has them: (layout, max |error|) each; empty where wgmma is not there.
-std::vector<std::pair<std::string, double>> cuda_wgmma_selftest();
+// One wgmma product per operand layout and width the attention kernels use
+// (native/cuda/wgmma_selftest.cu), exact on the device that has them; empty where wgmma is not there.
+struct WgmmaSelfTestRow {
+  std::string layout;
+  double max_err;           // max |error|: 0 where the hardware reads the layout as wgmma.cuh does
+  std::vector<int> widths;  // the kernels' product widths (wgmma_head_width) that use this layout
+};
+std::vector<WgmmaSelfTestRow> cuda_wgmma_selftest();
 // The bf16 attention kernels for head_dim on cuda:device (native/cuda/attention_choice.cu): the
 // tuner's choice, fwd "mma" or "wgmma" and bwd "split", "fused" or "wgmma" ("" forgets it);
 // VJEPA_CUDA_ATTN_FWD / _BWD still override it. Throws on a bad name or head_dim.

@@ -42,7 +42,7 @@ export interface TrialResult {
 }
 
 export interface TrialReport {
-  /** Why the wgmma kernels were not tried at all ('' when they were). */
+  /** Why the wgmma kernels were not tried at all ('' when they were; a head width's own reason is in its candidates). */
   wgmmaSkipped: string;
   results: TrialResult[];
 }
@@ -63,7 +63,7 @@ export function relativeError(got: Float32Array, ref: Float32Array): number {
   return d / Math.max(m, 1e-30);
 }
 
-/** Whether the wgmma kernels take headDim (the trial pads 16 and 24 to 32): the addon's own rule, native/cuda/wgmma_widths.h. */
+/** Whether the wgmma kernels take headDim (the trial lets 16 and 24 in): the addon's own rule, native/cuda/wgmma_widths.h. */
 export function wgmmaTakes(headDim: number): boolean {
   return native.wgmmaHeadWidth(headDim, true) > 0;
 }
@@ -257,21 +257,30 @@ function guarded(fn: () => Candidate): Candidate {
   }
 }
 
-/** Why wgmma is not tried on this device ('' when it is): no sm_90a code here, or a layout the hardware reads otherwise. */
-function wgmmaVerdict(): string {
-  let rows: { layout: string; maxErr: number }[];
+type SelfTestRow = ReturnType<typeof native.wgmmaSelfTest>[number];
+
+/**
+ * The wgmma self-test's rows, or why wgmma is not tried on this device at all (no sm_90a code
+ * here, or the self-test could not run).
+ */
+function wgmmaSelfTest(): { skipped: string; rows: SelfTestRow[] } {
   try {
-    rows = native.wgmmaSelfTest();
+    const rows = native.wgmmaSelfTest();
+    return { skipped: rows.length === 0 ? 'this device has no wgmma (compute capability 9.0 only)' : '', rows };
   } catch (e) {
-    return `wgmma self-test failed: ${(e as Error).message.split('\n')[0]}`;
+    return { skipped: `wgmma self-test failed: ${(e as Error).message.split('\n')[0]}`, rows: [] };
   }
-  if (rows.length === 0) return 'this device has no wgmma (compute capability 9.0 only)';
-  const bad = rows.find((r) => r.maxErr !== 0);
+}
+
+/** Why wgmma is not tried at headDim ('' when it is): a layout its kernels use that the hardware reads otherwise. */
+export function wgmmaLayoutVerdict(rows: SelfTestRow[], headDim: number): string {
+  const width = native.wgmmaHeadWidth(headDim, true);
+  const bad = rows.find((r) => r.maxErr !== 0 && r.widths.includes(width));
   return bad ? `wgmma self-test: layout "${bad.layout}" off by ${bad.maxErr}` : '';
 }
 
 export function runTrial(req: TrialRequest): TrialReport {
-  // The padded wgmma kernels for head_dim <= 24 are a candidate too (the tuner's choice implies the padding).
+  // The wgmma kernels for head_dim <= 24 are a candidate too (the tuner's choice implies VJEPA_CUDA_ATTN_WGMMA_HD24).
   process.env.VJEPA_CUDA_ATTN_WGMMA_HD24 = '1';
   // Per shape, the model's self-attention (checked and timed) and a cross-attention of the same
   // head_dim (checked only): a choice holds for every call of that head_dim, the pooler's too.
@@ -288,12 +297,14 @@ export function runTrial(req: TrialRequest): TrialReport {
       return { shape: self.shape, fwd: { mma: ref.fwd }, bwd: { split: ref.bwd, fused } };
     });
     // Then wgmma, where a fault would end every later call of this process.
-    const wgmmaSkipped = wgmmaVerdict();
+    const { skipped: wgmmaSkipped, rows } = wgmmaSelfTest();
     if (!wgmmaSkipped) {
       cases.forEach(({ self, cross }, i) => {
         const r = results[i];
-        if (!wgmmaTakes(self.shape.headDim)) {
-          const why = `head_dim ${self.shape.headDim} is not a multiple of 8 in [16, 128]`;
+        const hd = self.shape.headDim;
+        // A layout the self-test found off rules out the head widths that use it, not the others.
+        const why = !wgmmaTakes(hd) ? `head_dim ${hd} is not a multiple of 8 in [16, 128]` : wgmmaLayoutVerdict(rows, hd);
+        if (why) {
           r.fwd.wgmma = { ok: false, why };
           r.bwd.wgmma = { ok: false, why };
           return;

@@ -257,25 +257,29 @@ VJ_BINDING(cudaInfo) {
   return o;
 }
 
-// wgmmaSelfTest(): [{ layout, maxErr }] for each wgmma operand layout the attention kernels use
-// (exact: maxErr 0 where the hardware agrees with wgmma.cuh); [] where the device has no wgmma.
+// wgmmaSelfTest(): [{ layout, maxErr, widths }] for each wgmma operand layout and width the attention
+// kernels use (exact: maxErr 0 where the hardware agrees with wgmma.cuh; widths: the head widths,
+// as wgmmaHeadWidth gives them, whose kernels use it); [] where the device has no wgmma.
 VJ_BINDING(wgmmaSelfTest) {
   const auto rows = cuda_wgmma_selftest();
   Napi::Array out = Napi::Array::New(info.Env(), rows.size());
   for (size_t i = 0; i < rows.size(); i++) {
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("layout", rows[i].first);
-    o.Set("maxErr", rows[i].second);
+    o.Set("layout", rows[i].layout);
+    o.Set("maxErr", rows[i].max_err);
+    Napi::Array widths = Napi::Array::New(info.Env(), rows[i].widths.size());
+    for (size_t j = 0; j < rows[i].widths.size(); j++) widths.Set((uint32_t)j, rows[i].widths[j]);
+    o.Set("widths", widths);
     out.Set((uint32_t)i, o);
   }
   return out;
 }
 
-// wgmmaHeadWidth(headDim, pad24): the width the wgmma attention kernels run headDim at (32, 64, 80,
-// 96 or 128), or 0 where they do not take it; pad24 lets 16 and 24 in, padded to 32. The device aside.
+// wgmmaHeadWidth(headDim, hd24): the width the wgmma attention kernels run headDim at (24, 32, 64,
+// 80, 96 or 128), or 0 where they do not take it; hd24 lets 16 (padded to 32) and 24 in. The device aside.
 VJ_BINDING(wgmmaHeadWidth) {
   Args a(info, "wgmmaHeadWidth");
-  return Napi::Number::New(info.Env(), wgmma_head_width(a.i64(0, "headDim"), a.boolean(1, "pad24")));
+  return Napi::Number::New(info.Env(), wgmma_head_width(a.i64(0, "headDim"), a.boolean(1, "hd24")));
 }
 
 // The index N of a device that must be CUDA ("cuda" or "cuda:N").

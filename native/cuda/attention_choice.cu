@@ -63,8 +63,8 @@ Resolved resolve(int dev, int64_t hd) {
 AttnKernels attention_kernels(int64_t hd) {
   const int dev = current_device();
   const Resolved r = resolve(dev, hd);
-  // Padding head_dim <= 24 to 32 for wgmma is asked for by VJEPA_CUDA_ATTN_WGMMA_HD24=1, or
-  // implied where the tuner timed the padded kernels against the unpadded ones and chose them.
+  // wgmma at head_dim <= 24 is asked for by VJEPA_CUDA_ATTN_WGMMA_HD24=1, or implied where the
+  // tuner timed those kernels against the mma.sync ones (24 wide as well) and chose them.
   const bool tuned_wgmma = hd >= 1 && hd <= kMaxHeadDim &&
                            (g_fwd[dev][hd].load(std::memory_order_relaxed) >= (uint8_t)AttnFwd::wgmma ||
                             g_bwd[dev][hd].load(std::memory_order_relaxed) == (uint8_t)AttnBwd::wgmma);

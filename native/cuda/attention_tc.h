@@ -11,7 +11,7 @@ namespace vj::cuda {
 // The bf16 attention kernels for head_dim on the current device (attention_choice.cu):
 // VJEPA_CUDA_ATTN_FWD / _BWD where set (anything but the names below is an error), else the
 // tuner's choice (setAttentionKernels), else mma with the split backward. pad_wgmma: wgmma may take
-// head_dim <= 24, padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1, or the tuner chose wgmma there).
+// head_dim <= 24 (16 padded to 32; VJEPA_CUDA_ATTN_WGMMA_HD24=1, or the tuner chose wgmma there).
 // wgmma_bn64 ("wgmma-bn64") is wgmma with the 64-key tiles at head_dim 64 (WgGeo's Narrow), the
 // same kernels as wgmma at any other head_dim.
 enum class AttnFwd : uint8_t { mma = 1, wgmma = 2, wgmma_bn64 = 3 };

@@ -27,26 +27,31 @@ namespace {
 constexpr int kWgThreads = 256;  // the backward's block: two warpgroups
 
 // Whether these kernels can take a call, the device aside: bf16 q, k, v in whole 16-byte chunks, at
-// a head_dim wgmma_head_width takes (16 and 24 only when hd24, VJEPA_CUDA_ATTN_WGMMA_HD24=1:
-// wgmma's k-steps are 16 deep, so the predictor's 24 is padded to 32 here, where the mma.sync
-// kernels run it unpadded; which wins is for a GPU to say).
+// a head_dim wgmma_head_width takes (16 and 24 only when hd24, VJEPA_CUDA_ATTN_WGMMA_HD24=1 or the
+// tuner's choice: the mma.sync kernels run them unpadded too, and which wins is for a GPU to say).
 inline bool wg_takes(const AttnArgs& a, bool hd24) {
   auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (!a.q16 || !a.k16 || !a.v16 || !wgmma_head_width(a.hd, hd24)) return false;
   return a.q_rs % 8 == 0 && a.k_rs % 8 == 0 && a.v_rs % 8 == 0 && aligned16(a.q16) && aligned16(a.k16) && aligned16(a.v16);
 }
 
-// The kernels' products run over head_dim padded to PW (wgmma_head_width: 32, 64, 80, 96 or 128) and
-// their tiles are HD = wg_tile_width(PW) columns wide, the same but for 80 (ViT-H's heads), whose
-// rows are staged 96 wide: a 160-byte row fits no 64- or 128-byte swizzle atom, and the 32-byte one
-// would put a warp's staging stores on the same banks. So at 80 the tiles carry 16 zero columns
-// that no product reads: the score products take 5 k-steps, not 6, and the output and gradient
-// products are 80 wide, not 96 (a sixth of ViT-H's attention work).
-__host__ __device__ constexpr int wg_tile_width(int pw) { return pw == 80 ? 96 : pw; }
+// The kernels' products run over head_dim padded to PW (wgmma_head_width: 24, 32, 64, 80, 96 or 128)
+// and their tiles are HD = wg_tile_width(PW) columns wide, the same but for 80 (ViT-H's heads) and 24
+// (the predictors'). At 80 rows are staged 96 wide: a 160-byte row fits no 64- or 128-byte swizzle
+// atom, and the 32-byte one would put a warp's staging stores on the same banks. So the tiles carry
+// 16 zero columns that no product reads: the score products take 5 k-steps, not 6, and the output
+// and gradient products are 80 wide, not 96 (a sixth of ViT-H's attention work). At 24 rows are
+// staged 32 wide: the score products' second k-step (16 deep) reads the 8 zero columns, and the
+// output and gradient products are 24 wide (m64n24k16), not 32: 3 of the 5 backward products, and
+// P V, lose a quarter of their work against padding head_dim to 32.
+__host__ __device__ constexpr int wg_tile_width(int pw) { return pw == 80 ? 96 : pw == 24 ? 32 : pw; }
+// k-steps (16 deep) of the score products over head_dim: 24 takes two, over its zero columns.
+__host__ __device__ constexpr int wg_score_ksteps(int pw) { return (pw + 15) / 16; }
 // Calls f with PW as a compile-time constant, for a head_dim wg_takes took.
 template <class F>
 decltype(auto) wg_head_width(int64_t hd, F&& f) {
   switch (wgmma_head_width(hd, true)) {
+    case 24: return f(std::integral_constant<int, 24>{});
     case 32: return f(std::integral_constant<int, 32>{});
     case 64: return f(std::integral_constant<int, 64>{});
     case 80: return f(std::integral_constant<int, 80>{});
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(WgGeo<wg_tile_width(PW), Narrow>::threads, WgG
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int HD = wg_tile_width(PW);
   using G = WgGeo<HD, Narrow>;
-  constexpr int NT = G::BN / 8, DT = PW / 8, KS = PW / 16, PS = G::BN / 16;
+  constexpr int NT = G::BN / 8, DT = PW / 8, KS = wg_score_ksteps(PW), PS = G::BN / 16;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
   const uint32_t sq = smem_addr(smem);  // Q; stage s: K at sq + q + 2 s kv, V after it
@@ -276,7 +281,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a,
   constexpr int HD = wg_tile_width(PW);
   using G = WgBwdGeo<HD>;
   using F = WgGeo<HD>;
-  constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = PW / 8, KS = PW / 16, QS = BM / 16;
+  constexpr int BN = G::BN, BM = G::BM, NT = BM / 8, DT = PW / 8, KS = wg_score_ksteps(PW), QS = BM / 16;
   constexpr bool Overlap = G::overlap;
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);

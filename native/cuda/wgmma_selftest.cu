@@ -1,74 +1,64 @@
-// One wgmma product per operand layout the attention kernels use, on small integer matrices whose
-// products are exact in fp32, against the host: if a kernel in attention_wgmma_kernels.cuh fails
-// on a GPU, this says which layout assumption (wgmma.cuh) the hardware does not share. Compiled
-// for sm_90a with attention_wgmma.cu (CMakeLists.txt); ops.mjs runs it first.
+// One wgmma product per operand layout and width the attention kernels use, on small integer
+// matrices whose products are exact in fp32, against the host: if a kernel in
+// attention_wgmma_kernels.cuh fails on a GPU, this says which layout assumption (wgmma.cuh) the
+// hardware does not share, and at which head widths. The tiles are laid out by the kernels' own
+// geometry (wg_tile_width, WgGeo), partial swizzle atoms included: the products 24 wide read 24 of
+// a 32-column atom, and those 80 wide two and a half atoms of 32. Compiled for sm_90a with
+// attention_wgmma.cu (CMakeLists.txt); ops.mjs runs it first, and the attention tuner's trial asks
+// it before trying the wgmma kernels at a head width.
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "cuda/attention_tc.h"
+#include "cuda/attention_wgmma_kernels.cuh"
 #include "cuda/common.cuh"
-#include "cuda/cp_async.cuh"
-#include "cuda/wgmma.cuh"
 #include "device.h"
-
-#ifndef VJ_DYNAMIC_SMEM
-#define VJ_DYNAMIC_SMEM(name) extern __shared__ __align__(128) unsigned char name[]
-#endif
 
 namespace vj::cuda {
 
 namespace {
 
-constexpr int kM = 64, kN = 64, kK = 64;  // D [64][64] = A [64][64] B [64][64]
+// D [64][N] = A [64][64] B [64][N], B's columns up to 128 (the widest tile).
+constexpr int kM = 64, kK = 64, kNB = 128;
 
-// The layouts, as the attention kernels use them.
-enum Layout {
-  kKmajor128,    // A and B K-major, 128-byte swizzle (S = Q Kᵀ at head_dim 64)
-  kRegsMn128,    // A in registers, B MN-major, 128-byte swizzle (P V at head_dim 64)
-  kKmajor64,     // A and B K-major in two 64-byte-swizzled atoms (S = Q Kᵀ at head_dim 32, 96)
-  kRegsMn64,     // A in registers, B MN-major in two 64-byte-swizzled atoms (P V at head_dim 96)
-  kMnMn128,      // A and B both MN-major, 128-byte swizzle (dQ = dS K)
-  kLayouts
+// What the product stands for in the kernels.
+enum Kind {
+  kScores,  // S = Q Kᵀ, Sᵀ = K Qᵀ, dPᵀ = V dOᵀ: A and B K-major (N = 64 here; 128 reads the same way)
+  kOutput,  // O += P V, dV += Pᵀ dO, dK += dSᵀ Q: A in registers, B MN-major, N = the head width
+  kDq,      // dQ += dS K: A MN-major (dSᵀ, one 128-byte atom wide), B MN-major, N = the head width
 };
-const char* const kNames[kLayouts] = {"A, B K-major, 128-byte swizzle", "A registers, B MN-major, 128-byte swizzle",
-                                      "A, B K-major, two 64-byte atoms", "A registers, B MN-major, two 64-byte atoms",
-                                      "A, B MN-major, 128-byte swizzle"};
 
-// Stores M[r][c] (row-major 64 x 64 bf16 in global memory) into a tile laid out as the kernels'
-// (wg_tile_offset, 64 rows); transpose: the tile's rows are M's columns.
+// Stores M (row-major, ld columns) into a tile of 64 rows laid out as the kernels' (wg_tile_offset):
+// tile (row, col) = M[row][col], or M[col][row] with transpose; cols columns.
 template <int SW>
-__device__ void store_tile(unsigned char* tile, const uint16_t* M, bool transpose) {
-  for (int i = threadIdx.x; i < 64 * 64; i += blockDim.x) {
-    const int r = i / 64, c = i % 64;
-    const int row = transpose ? c : r, col = transpose ? r : c;
-    *reinterpret_cast<uint16_t*>(tile + wg_tile_offset<SW, 64>(row, col)) = M[i];
+__device__ void store_tile(unsigned char* tile, const uint16_t* M, int ld, int cols, bool transpose) {
+  for (int i = threadIdx.x; i < 64 * cols; i += blockDim.x) {
+    const int row = i / cols, col = i % cols;
+    *reinterpret_cast<uint16_t*>(tile + wg_tile_offset<SW, 64>(row, col)) = transpose ? M[col * ld + row] : M[row * ld + col];
   }
 }
 
-__global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint16_t* __restrict__ B, float* __restrict__ D,
-                                      int layout) {
+// N: the product's width; SW: B's swizzle span, as WgGeo gives it for the tile width. The kind is a
+// template argument: a product on a runtime branch makes ptxas inject fences around it (C7519).
+template <Kind kind, int N, int SW>
+__global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint16_t* __restrict__ B, float* __restrict__ D) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
   VJ_DYNAMIC_SMEM(raw);
   unsigned char* const smem = wg_aligned_smem(raw);
-  unsigned char *at = smem, *bt = smem + 8192;
+  unsigned char *at = smem, *bt = smem + kM * kK * 2;
   const uint32_t aa = smem_addr(at), ba = smem_addr(bt);
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   // A is M x K (A[m][k]); B is K x N (B[k][n]). K-major: rows m (or n), K along them.
-  switch (layout) {
-    case kKmajor128: store_tile<128>(at, A, false), store_tile<128>(bt, B, true); break;
-    case kRegsMn128: store_tile<128>(bt, B, false); break;
-    case kKmajor64: store_tile<64>(at, A, false), store_tile<64>(bt, B, true); break;
-    case kRegsMn64: store_tile<64>(bt, B, false); break;
-    case kMnMn128: store_tile<128>(at, A, true), store_tile<128>(bt, B, false); break;
-  }
+  if constexpr (kind == kScores) store_tile<SW>(at, A, kK, kK, false), store_tile<SW>(bt, B, kNB, kK, true);
+  else store_tile<SW>(bt, B, kNB, wg_tile_width(N), false);
+  if constexpr (kind == kDq) store_tile<128>(at, A, kK, kM, true);
   proxy_fence();
   __syncthreads();
-  float d[kN / 2];
+  float d[N / 2];
 #pragma unroll
-  for (int i = 0; i < kN / 2; i++) d[i] = 0.f;
+  for (int i = 0; i < N / 2; i++) d[i] = 0.f;
   // The m16n8k16 A fragments of rows 16w..16w+15, every k-step's before the fence: a product
   // owns its registers until its wait, so the next step's may not reuse them.
   uint32_t af[kK / 16][4];
@@ -82,22 +72,53 @@ __global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint
 #pragma unroll
   for (int kk = 0; kk < kK / 16; kk++) {
     const int k0 = 16 * kk;
-    const uint32_t(&a)[4] = af[kk];
     // the descriptors the attention kernels build (wgmma.cuh), over 64-row tiles
-    switch (layout) {
-      case kKmajor128: wgmma_ss<0, 0>(d, wg_kmajor_desc<128, 64>(aa, k0), wg_kmajor_desc<128, 64>(ba, k0), 1); break;
-      case kRegsMn128: wgmma_rs<1>(d, a, wg_mnmajor_desc<128, 64>(ba, k0), 1); break;
-      case kKmajor64: wgmma_ss<0, 0>(d, wg_kmajor_desc<64, 64>(aa, k0), wg_kmajor_desc<64, 64>(ba, k0), 1); break;
-      case kRegsMn64: wgmma_rs<1>(d, a, wg_mnmajor_desc<64, 64>(ba, k0), 1); break;
-      case kMnMn128: wgmma_ss<1, 1>(d, wg_mnmajor_desc<128, 64>(aa, k0), wg_mnmajor_desc<128, 64>(ba, k0), 1); break;
-    }
+    if constexpr (kind == kScores) wgmma_ss<0, 0>(d, wg_kmajor_desc<SW, 64>(aa, k0), wg_kmajor_desc<SW, 64>(ba, k0), 1);
+    else if constexpr (kind == kOutput) wgmma_rs<1>(d, af[kk], wg_mnmajor_desc<SW, 64>(ba, k0), 1);
+    else wgmma_ss<1, 1>(d, wg_mnmajor_desc<128, 64>(aa, k0), wg_mnmajor_desc<SW, 64>(ba, k0), 1);
   }
   wgmma_commit();
   wgmma_wait<0>();
   fence_operand(d);
 #pragma unroll
-  for (int i = 0; i < kN / 2; i++) D[(16 * w + g + 8 * ((i >> 1) & 1)) * kN + 8 * (i / 4) + 2 * t + (i & 1)] = d[i];
+  for (int i = 0; i < N / 2; i++) D[(16 * w + g + 8 * ((i >> 1) & 1)) * N + 8 * (i / 4) + 2 * t + (i & 1)] = d[i];
 #endif
+}
+
+struct Row {
+  Kind kind;
+  int n, sw;
+  std::vector<int> widths;
+};
+
+template <Kind kind, int N, int SW>
+void launch(const uint16_t* A, const uint16_t* B, float* D) {
+  constexpr size_t smem = 1024 + kM * kK * 2 + kK * kNB * 2;
+  wgmma_selftest_kernel<kind, N, SW><<<1, 128, smem, stream()>>>(A, B, D);
+  check_launch("wgmma self-test");
+}
+
+// Calls f(N, SW) as compile-time constants for a product width and B's swizzle: those of WgGeo's
+// tiles at that width.
+template <class F>
+void with_width(int n, F&& f) {
+  auto at = [&](auto N) { f(N, std::integral_constant<int, WgGeo<wg_tile_width(N.value)>::SW>{}); };
+  switch (n) {
+    case 24: return at(std::integral_constant<int, 24>{});
+    case 32: return at(std::integral_constant<int, 32>{});
+    case 64: return at(std::integral_constant<int, 64>{});
+    case 80: return at(std::integral_constant<int, 80>{});
+    case 96: return at(std::integral_constant<int, 96>{});
+    default: return at(std::integral_constant<int, 128>{});
+  }
+}
+
+std::string describe(const Row& r) {
+  const std::string sw = std::to_string(r.sw) + "-byte swizzle";
+  if (r.kind == kScores) return "scores: A, B K-major, " + sw;
+  const std::string b = "B MN-major (" + sw + ", " + std::to_string(wg_tile_width(r.n)) + "-column tile)";
+  return (r.kind == kOutput ? "P V, dV, dK " : "dQ ") + std::to_string(r.n) + " wide: " +
+         (r.kind == kOutput ? "A registers, " : "A MN-major (128-byte swizzle), ") + b;
 }
 
 }  // namespace
@@ -106,15 +127,15 @@ __global__ void wgmma_selftest_kernel(const uint16_t* __restrict__ A, const uint
 
 namespace vj {
 
-std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() {
+std::vector<WgmmaSelfTestRow> cuda_wgmma_selftest() {
   using namespace cuda;
-  std::vector<std::pair<std::string, double>> out;
+  std::vector<WgmmaSelfTestRow> out;
   if (const std::string why = cuda_unavailable_reason(); !why.empty()) fail("wgmmaSelfTest: " + why);
   if (!wgmma_available()) return out;
   // Pseudo-random small integers, exact in bf16, whose 64-term sums are exact in fp32. (They must
   // vary along k: a layout error that permutes k the same way in A and B leaves A B unchanged only
   // where each row is constant.)
-  std::vector<uint16_t> A(kM * kK), B(kK * kN);
+  std::vector<uint16_t> A(kM * kK), B(kK * kNB);
   std::vector<float> Af(A.size()), Bf(B.size());
   uint32_t state = 12345;
   auto next = [&state](int span) {
@@ -128,26 +149,35 @@ std::vector<std::pair<std::string, double>> cuda_wgmma_selftest() {
   };
   for (size_t i = 0; i < A.size(); i++) Af[i] = (float)next(7), A[i] = bf(Af[i]);
   for (size_t i = 0; i < B.size(); i++) Bf[i] = (float)next(9), B[i] = bf(Bf[i]);
-  Scratch dA(A.size() * 2), dB(B.size() * 2), dD(sizeof(float) * kM * kN);
+  Scratch dA(A.size() * 2), dB(B.size() * 2), dD(sizeof(float) * kM * kNB);
   check(cudaMemcpyAsync(dA.as<uint16_t>(), A.data(), A.size() * 2, cudaMemcpyHostToDevice, stream()), "wgmma self-test");
   check(cudaMemcpyAsync(dB.as<uint16_t>(), B.data(), B.size() * 2, cudaMemcpyHostToDevice, stream()), "wgmma self-test");
-  constexpr size_t smem = 1024 + 2 * 8192;
-  std::vector<float> D(kM * kN);
-  for (int l = 0; l < kLayouts; l++) {
-    check(cudaMemsetAsync(dD.as<float>(), 0xff, sizeof(float) * kM * kN, stream()), "wgmma self-test");  // NaN
-    wgmma_selftest_kernel<<<1, 128, smem, stream()>>>(dA.as<uint16_t>(), dB.as<uint16_t>(), dD.as<float>(), l);
-    check_launch("wgmma self-test");
-    check(cudaMemcpyAsync(D.data(), dD.as<float>(), sizeof(float) * kM * kN, cudaMemcpyDeviceToHost, stream()), "wgmma self-test");
+
+  // The score products at both swizzles, then the output and dQ products at every head width.
+  std::vector<Row> rows = {{kScores, 64, 128, {64, 128}}, {kScores, 64, 64, {24, 32, 80, 96}}};
+  for (Kind kind : {kOutput, kDq})
+    for (int n : {24, 32, 64, 80, 96, 128}) with_width(n, [&](auto N, auto SW) { rows.push_back({kind, N.value, SW.value, {n}}); });
+  std::vector<float> D(kM * kNB);
+  for (const Row& row : rows) {
+    check(cudaMemsetAsync(dD.as<float>(), 0xff, sizeof(float) * kM * kNB, stream()), "wgmma self-test");  // NaN
+    const uint16_t *a = dA.as<uint16_t>(), *b = dB.as<uint16_t>();
+    float* d = dD.as<float>();
+    if (row.kind == kScores) row.sw == 128 ? launch<kScores, 64, 128>(a, b, d) : launch<kScores, 64, 64>(a, b, d);
+    else
+      with_width(row.n, [&](auto N, auto SW) {
+        row.kind == kOutput ? launch<kOutput, N.value, SW.value>(a, b, d) : launch<kDq, N.value, SW.value>(a, b, d);
+      });
+    check(cudaMemcpyAsync(D.data(), dD.as<float>(), sizeof(float) * kM * row.n, cudaMemcpyDeviceToHost, stream()), "wgmma self-test");
     check(cudaStreamSynchronize(stream()), "wgmma self-test");
     double err = 0;
     for (int m = 0; m < kM; m++)
-      for (int n = 0; n < kN; n++) {
+      for (int n = 0; n < row.n; n++) {
         double ref = 0;
-        for (int k = 0; k < kK; k++) ref += (double)Af[m * kK + k] * Bf[k * kN + n];
-        const double e = std::fabs(D[m * kN + n] - ref);
+        for (int k = 0; k < kK; k++) ref += (double)Af[m * kK + k] * Bf[k * kNB + n];
+        const double e = std::fabs(D[m * row.n + n] - ref);
         err = std::isnan(e) ? INFINITY : std::fmax(err, e);
       }
-    out.emplace_back(kNames[l], err);
+    out.push_back({describe(row), err, row.widths});
   }
   return out;
 }

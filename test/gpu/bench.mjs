@@ -167,7 +167,7 @@ export async function bench(A, size = {}) {
   ours.attn_pred_fwd_bwd = timeit(A, predStep);
   ours.attn_pred_fwd_bwd_fused = withAttnBwd('fused', () => timeit(A, predStep));
   ours.attn_pred_fwd_bwd_pad32 = withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () => timeit(A, predStep));
-  // ... and on the wgmma kernels, padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1; sm_90 only)
+  // ... and on the wgmma kernels, 24 wide (VJEPA_CUDA_ATTN_WGMMA_HD24=1; sm_90 only)
   const wgp0 = A.cudaInfo().wgmmaAttention;
   ours.attn_pred_fwd_bwd_wgmma = withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () =>
     withAttnFwd('wgmma', () => withAttnBwd('wgmma', () => timeit(A, predStep))));
@@ -220,7 +220,7 @@ export async function bench(A, size = {}) {
   console.log(`attention bf16 io    ours fwd+bwd all on wgmma, 64-key fwd tiles ${f(ours.attn_io16_fwd_bwd_wgmma_bn64_both)} (VJEPA_CUDA_ATTN_FWD=wgmma-bn64 VJEPA_CUDA_ATTN_BWD=wgmma): ours/torch speed ${vs('attn_bf16', ours.attn_io16_fwd_bwd_wgmma_bn64_both)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd ${f(ours.attn_pred_fwd_bwd)} (padded to 32: ${f(ours.attn_pred_fwd_bwd_pad32)}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd)}`);
   console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd, one-pass backward ${f(ours.attn_pred_fwd_bwd_fused)}: ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_fused)}`);
-  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma padded to 32 ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_wgmma)}`);
+  console.log(`predictor attention  hd=${hdp}, bf16 io: ours fwd+bwd all on wgmma ${f(ours.attn_pred_fwd_bwd_wgmma)} (${ours.wgmma_pred_ran ? 'VJEPA_CUDA_ATTN_WGMMA_HD24=1' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_pred_bf16', ours.attn_pred_fwd_bwd_wgmma)}`);
   console.log(`ViT-H attention      hd=${hdh}, bf16 io: ours fwd+bwd ${f(ours.attn_h_fwd_bwd)}, all on wgmma ${f(ours.attn_h_fwd_bwd_wgmma)} (${ours.wgmma_h_ran ? 'VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma' : 'wgmma NOT run on this device'}): ours/torch speed ${vs('attn_h_bf16', ours.attn_h_fwd_bwd)}; on wgmma ${vs('attn_h_bf16', ours.attn_h_fwd_bwd_wgmma)}`);
   console.log(`linear qkv bf16      ours ${f(ours.linear_qkv_bf16)} (${(3 * gemmFlop / 4 / ours.linear_qkv_bf16 / 1e9).toFixed(1)} TFLOP/s, bias + rounding fused) | torch F.linear bf16 ${f(torch.linear_qkv_bf16)}: ours/torch speed ${ratio(torch.linear_qkv_bf16, ours.linear_qkv_bf16)}x`);
   if (torch.error) console.log(`torch: ${torch.error}`);

@@ -198,17 +198,19 @@ check('gemmGelu bf16 + bf16 bias -> bf16 out, no pre', { a: Bf([77, 96]), b: Bf(
 // tensor-core kernels read them; without it CUDA's fp32 kernels get widened copies, as the CPU
 // always does, so only out's rounding can differ (one bf16 ulp, within 1e-2) and the backward
 // matches to fp32 accuracy. One bf16 ulp is at most 2^-7 = 7.8e-3 relative.
-// Hopper's wgmma, one product per operand layout the attention kernels use (wgmma_selftest.cu),
+// Hopper's wgmma, one product per operand layout and width the attention kernels use
+// (wgmma_selftest.cu: the score products at two swizzles, the output and dQ products at six widths),
 // exact on small integers: where an attention check below fails on a GPU, this names the layout.
 if (GPU && (!ONLY || ONLY.test('wgmma self-test') || ONLY.test('wgmma layout'))) {
   const { major, minor } = A.cudaDevice(0);
   const res = A.wgmmaSelfTest();
+  const LAYOUTS = 14;
   if ((major === 9 && minor === 0) || info.emulated) {
-    if (res.length !== 5) failures++;
-    rows.push([`wgmma self-test: ${res.length} of 5 layouts ran (sm_${major}${minor})`, '-', res.length === 5 ? 'pass' : 'FAIL']);
-    for (const { layout, maxErr } of res) {
+    if (res.length !== LAYOUTS) failures++;
+    rows.push([`wgmma self-test: ${res.length} of ${LAYOUTS} layouts ran (sm_${major}${minor})`, '-', res.length === LAYOUTS ? 'pass' : 'FAIL']);
+    for (const { layout, maxErr, widths } of res) {
       if (maxErr !== 0) failures++;
-      rows.push([`wgmma layout: ${layout}`, maxErr.toExponential(2), maxErr === 0 ? 'pass' : 'FAIL (not the layout wgmma.cuh assumes)']);
+      rows.push([`wgmma layout: ${layout} (head widths ${widths.join(', ')})`, maxErr.toExponential(2), maxErr === 0 ? 'pass' : 'FAIL (not the layout wgmma.cuh assumes)']);
     }
   } else {
     rows.push([`wgmma self-test: sm_${major}${minor} has no wgmma`, '-', res.length === 0 ? 'pass' : 'FAIL']);
@@ -274,9 +276,10 @@ attnCase('self hd=32 N=77', 2, 77, 77, 3, 32, true, true);
 attnCase('self hd=24 N=100 (the predictor\'s width)', 2, 100, 100, 3, 24, true, true, true);
 withEnv('VJEPA_CUDA_ATTN_NO_HD24', '1', () =>
   attnCase('self hd=24 N=100, padded to 32 (VJEPA_CUDA_ATTN_NO_HD24=1)', 2, 100, 100, 3, 24, true, true, true));
-// ... and on the wgmma kernels, padded to 32 (opt-in: VJEPA_CUDA_ATTN_WGMMA_HD24=1)
+// ... and on the wgmma kernels (opt-in: VJEPA_CUDA_ATTN_WGMMA_HD24=1), 24 wide over tiles staged
+// 32 wide, and 16 padded to 32
 withEnv('VJEPA_CUDA_ATTN_WGMMA_HD24', '1', () => {
-  attnCase('self hd=24 N=150 on wgmma padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1)', 2, 150, 150, 3, 24, true, true, true);
+  attnCase('self hd=24 N=150 on wgmma (VJEPA_CUDA_ATTN_WGMMA_HD24=1)', 2, 150, 150, 3, 24, true, true, true);
   attnCase('cross hd=16 Nq=3 Nk=140 on wgmma padded to 32 (VJEPA_CUDA_ATTN_WGMMA_HD24=1)', 2, 3, 140, 2, 16, false, true, true);
 });
 attnCase('self hd=80 N=130', 1, 130, 130, 2, 80, true, true);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_GAIN, attentionShapes, choose, defaultCacheFile, tuneAttention } from '../../lib/ops/attention-tuning.js';
-import { TRIAL_MARKER, both, relativeError, wgmmaBn64Differs, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
+import { TRIAL_MARKER, both, relativeError, wgmmaBn64Differs, wgmmaLayoutVerdict, wgmmaTakes, type TrialReport, type TrialResult } from '../../lib/ops/attention-trial.js';
 import { native } from '../../lib/native.js';
 import { withEnv } from '../../lib/util/process.js';
 
@@ -79,9 +79,22 @@ test('relativeError, wgmmaTakes and wgmmaBn64Differs (native.wgmmaHeadWidth, the
   assert.equal([8, 16, 24, 32, 40, 128, 136, 60].map(wgmmaTakes), [false, true, true, true, true, true, false, false]);
   // with_head_width pads 40..64 to 64, where the 64-key tiles are other kernels; elsewhere wgmma-bn64 is wgmma
   assert.equal([24, 32, 40, 56, 64, 72, 96, 60].map(wgmmaBn64Differs), [false, false, true, true, true, false, false, false]);
-  // the widths the kernels are compiled for; 80 (ViT-H) is its own, 88 rounds to 96
-  assert.equal([16, 24, 40, 72, 80, 88, 104, 128].map((h) => native.wgmmaHeadWidth(h, true)), [32, 32, 64, 80, 80, 96, 128, 128]);
+  // the widths the kernels are compiled for; 24 (the predictors') and 80 (ViT-H) are their own, 88 rounds to 96
+  assert.equal([16, 24, 40, 72, 80, 88, 104, 128].map((h) => native.wgmmaHeadWidth(h, true)), [32, 24, 64, 80, 80, 96, 128, 128]);
   assert.equal([16, 24, 32].map((h) => native.wgmmaHeadWidth(h, false)), [0, 0, 32]);
+});
+
+test('wgmmaLayoutVerdict: a self-test layout found off rules out the head widths that use it, and only those', () => {
+  const rows = [
+    { layout: 'scores: A, B K-major, 128-byte swizzle', maxErr: 0, widths: [64, 128] },
+    { layout: 'P V, dV, dK 24 wide', maxErr: 3, widths: [24] },
+    { layout: 'dQ 80 wide', maxErr: Infinity, widths: [80] },
+  ];
+  assert.is(wgmmaLayoutVerdict(rows, 24), 'wgmma self-test: layout "P V, dV, dK 24 wide" off by 3');
+  assert.is(wgmmaLayoutVerdict(rows, 72), 'wgmma self-test: layout "dQ 80 wide" off by Infinity');  // runs 80 wide
+  assert.is(wgmmaLayoutVerdict(rows, 64), '');
+  assert.is(wgmmaLayoutVerdict(rows, 16), '');  // 16 runs 32 wide
+  assert.is(wgmmaLayoutVerdict([{ ...rows[0], maxErr: 1 }], 40), 'wgmma self-test: layout "scores: A, B K-major, 128-byte swizzle" off by 1');
 });
 
 test('defaultCacheFile: VJEPA_CACHE_DIR, then XDG_CACHE_HOME/vjepa', () => {
