@@ -274,8 +274,13 @@ struct WgBwdGeo {
 // the next tile's score products, so it is for the head_dims whose registers allow it
 // (WgBwdGeo::overlap), and dSᵀ is double-buffered. The warpgroup whose turn it is not has nothing
 // to wait for there, and its Sᵀ and dPᵀ queue behind the other's dQ on the tensor cores.
+// A block per multiprocessor (dK, dV and dQ take up to 255 registers), but for the 24-wide products,
+// whose kernel fits 128 registers without spilling or serializing (188 uncapped): there two blocks
+// share a multiprocessor, so that one's exponentials run under the other's products, as the
+// forward's two blocks do. (At 32, capped at 128, it spilled 196 bytes and serialized, C7512.)
+__host__ __device__ constexpr int wg_bwd_blocks(int pw) { return pw == 24 ? 2 : 1; }
 template <int PW>
-__global__ void __launch_bounds__(kWgThreads, 1) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
+__global__ void __launch_bounds__(kWgThreads, wg_bwd_blocks(PW)) wg_bwd_kernel(const AttnArgs a, float c, const float* __restrict__ Dg,
                                                                 const uint16_t* __restrict__ g16, int nkt) {
 #if defined(VJ_CUDA_EMU) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int HD = wg_tile_width(PW);
