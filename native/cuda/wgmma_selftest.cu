@@ -98,19 +98,11 @@ void launch(const uint16_t* A, const uint16_t* B, float* D) {
   check_launch("wgmma self-test");
 }
 
-// Calls f(N, SW) as compile-time constants for a product width and B's swizzle: those of WgGeo's
-// tiles at that width.
+// Calls f(N, SW) as compile-time constants for a product width n (one wg_head_width dispatches to:
+// it maps each width to itself) and B's swizzle, that of WgGeo's tiles at that width.
 template <class F>
 void with_width(int n, F&& f) {
-  auto at = [&](auto N) { f(N, std::integral_constant<int, WgGeo<wg_tile_width(N.value)>::SW>{}); };
-  switch (n) {
-    case 24: return at(std::integral_constant<int, 24>{});
-    case 32: return at(std::integral_constant<int, 32>{});
-    case 64: return at(std::integral_constant<int, 64>{});
-    case 80: return at(std::integral_constant<int, 80>{});
-    case 96: return at(std::integral_constant<int, 96>{});
-    default: return at(std::integral_constant<int, 128>{});
-  }
+  wg_head_width(n, [&](auto N) { f(N, std::integral_constant<int, WgGeo<wg_tile_width(N.value)>::SW>{}); });
 }
 
 std::string describe(const Row& r) {
