@@ -129,9 +129,10 @@ step 150 "ops: CUDA vs CPU" env VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs
 step 60 "uploads: async vs sync, races" node test/gpu/upload.mjs
 step 150 "train steps: CUDA vs CPU" node test/gpu/step.mjs
 step 150 "train steps, one-pass attention backward (VJEPA_CUDA_ATTN_BWD=fused): CUDA vs CPU" env VJEPA_CUDA_ATTN_BWD=fused node test/gpu/step.mjs
-# The wgmma kernels, forward and backward (each is checked alone in ops.mjs).
-step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma): CUDA vs CPU" \
-  env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma node test/gpu/step.mjs
+# The wgmma kernels, forward and backward (each is checked alone in ops.mjs), at every head_dim
+# (VJEPA_CUDA_ATTN_WGMMA_HD24: the predictor's 16 too).
+step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1): CUDA vs CPU" \
+  env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1 node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
 step 90 "attention tuner at ViT-L shapes (what vjepa-train would run)" node test/gpu/tune.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
@@ -143,8 +144,8 @@ if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
     env VJEPA_CUDA_ATTN_TUNE=0 VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 120 "ViT-L/16 train step, one-pass attention backward: ours alone at batch 32" \
     env VJEPA_CUDA_ATTN_BWD=fused VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
-  step 120 "ViT-L/16 train step, attention on wgmma (forward and backward): ours alone at batch 32" \
-    env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
+  step 120 "ViT-L/16 train step, attention on wgmma (forward and backward, the predictor's 24 too): ours alone at batch 32" \
+    env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1 VJEPA_STEP_NO_TORCH=1 VJEPA_STEP_BATCHES=32 node test/gpu/step_bench.mjs
   step 150 "where the ViT-L step's time goes (a sync after each addon call)" node test/gpu/profile_step.mjs "${VJEPA_PROFILE_BATCH:-32}"
   step 120 "ViT-L step memory per clip (batch 1 and 2)" node test/gpu/vitl_memory.mjs cuda
 fi
