@@ -136,11 +136,12 @@ struct Backend {
 
   void (*gelu_fwd)(const float* x, float* y, int64_t n);
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written
-  // The same from a bf16 pre-activation [rows, cols] (saved under mixed precision), in one pass:
-  // dx in fp32 and dx16 rounded to bf16 (the operand of the GEMMs that follow), each if non-null,
-  // and db[c] (+)= sum_r dx[r, c] (fc1's bias gradient, summed in double) if db is non-null.
-  void (*gelu_bwd_bf16)(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows,
-                        int64_t cols, bool accumulate);
+  // The same from a bf16 pre-activation [rows, cols] (saved under mixed precision) and dy in fp32
+  // or, as dy16, in bf16 (fc2's input gradient; the other pointer null), in one pass: dx in fp32 and
+  // dx16 rounded to bf16 (the operand of the GEMMs that follow), each if non-null, and
+  // db[c] (+)= sum_r dx[r, c] (fc1's bias gradient, summed in double) if db is non-null.
+  void (*gelu_bwd_bf16)(const uint16_t* x, const float* dy, const uint16_t* dy16, float* dx, uint16_t* dx16, float* db,
+                        int64_t rows, int64_t cols, bool accumulate);
 
   // Tubelet unfold: video [B,C,T,H,W] -> patches [B,K,C*t*p*p] in the conv-weight order (c, dt, dy, dx).
   // idx [B,K] selects tokens (k = d*Hp*Wp + h*Wp + w); null means all N tokens in order.

@@ -6,7 +6,8 @@ precision, emulated in PyTorch. The scheme (lib/ops/autocast.ts) is:
   r() rounds to bfloat16 (nearest even); their backward uses r(dy) for dx = r(dy) r(W) and
   dW = r(dy)^T r(x), and the unrounded dy for db. The two whose output is bf16 (qkv, fc1) add
   r(b) instead of b, as torch.autocast does (db still the unrounded sum). The MLP's GELU runs
-  on r(pre), forward and backward (fc1's output and the saved pre-activation are bf16). Attention
+  on r(pre), forward and backward (fc1's output and the saved pre-activation are bf16), and its
+  backward reads r(g): fc2's input gradient is written in bf16, as torch.autocast's is. Attention
   takes r(q), r(k), r(v) (the qkv projection emits bf16) and returns r(O), computed in fp32; its
   backward is the flash algebra of our kernels, D = rowsum(dO * r(O)), and passes gradients
   straight through the roundings. Everything else (layernorm, residual stream, losses) is fp32.
@@ -67,7 +68,7 @@ class Bf16Gemm(torch.autograd.Function):
 
 
 class GeluSavedBf16(torch.autograd.Function):
-    """gelu(r(x)) forward; backward evaluates gelu' at r(x)."""
+    """gelu(r(x)) forward; backward evaluates gelu' at r(x) on r(g) (fc2's dX, which is bf16)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -79,7 +80,7 @@ class GeluSavedBf16(torch.autograd.Function):
         (xr,) = ctx.saved_tensors
         with torch.enable_grad():
             t = xr.detach().requires_grad_(True)
-            (d,) = torch.autograd.grad(torch.nn.functional.gelu(t), t, g)
+            (d,) = torch.autograd.grad(torch.nn.functional.gelu(t), t, r(g))
         return d
 
 
@@ -181,7 +182,7 @@ def main():
     for k, v in grads.items():
         out[f'bf16.grad.{k}'] = v
     info = {'scheme': 'bf16 GEMM operands (linear, patch embed), bf16 bias for the bf16 outputs (qkv, fc1), '
-                      'GELU forward and backward on the bf16 pre-activation, '
+                      'GELU forward and backward on the bf16 pre-activation and a bf16 input gradient, '
                       'attention on bf16 q, k, v with a bf16 output, fp32 residual stream and everything else',
             'loss_bf16': ours['loss'].item(), 'loss_fp32': fp32['loss'].item(),
             'loss_torch_autocast_bf16': auto['loss'].item(),

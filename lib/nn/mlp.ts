@@ -13,10 +13,14 @@ export class Mlp extends Module {
     this.fc1 = this.child('fc1', new Linear(dim, hidden, rng));
     this.fc2 = this.child('fc2', new Linear(hidden, dim, rng));
   }
-  /** fc2(gelu(fc1(x))), plus residual when given (added by fc2's GEMM: the block's x + mlp(...)). */
+  /**
+   * fc2(gelu(fc1(x))), plus residual when given (added by fc2's GEMM: the block's x + mlp(...)).
+   * Under autocast('bfloat16') the hidden activation's gradient is bf16 (h feeds fc2 alone, and
+   * linearGelu's backward reads it in bf16), as under torch.autocast.
+   */
   forward(x: Tensor, residual?: Tensor): Tensor {
     const h = linearGelu(x, this.fc1.weight, this.fc1.bias);
-    const out = linear(h, this.fc2.weight, this.fc2.bias, residual ? { residual } : undefined);
+    const out = linear(h, this.fc2.weight, this.fc2.bias, { residual, bf16InputGrad: true });
     h.release(); // fc2 saved its own view (or bf16 copy) of it
     return out;
   }

@@ -58,10 +58,10 @@ export function outputGrad(dy: Tensor, b: Tensor | null, bf16: boolean, operand:
   return { dya, gb };
 }
 
-/** gx = dy W (operands of the forward's precision), or null when x needs no gradient. */
-function inputGrad(x: Tensor, dya: Tensor, wa: Tensor, din: number): Tensor | null {
+/** gx = dy W (operands of the forward's precision; gx in fp32, or bf16 with bf16Grad), or null when x needs no gradient. */
+function inputGrad(x: Tensor, dya: Tensor, wa: Tensor, din: number, bf16Grad = false): Tensor | null {
   if (!x.requiresGrad) return null;
-  const gx = Tensor.empty(x.shape, 'float32', x.device);
+  const gx = Tensor.empty(x.shape, bf16Grad ? 'bfloat16' : 'float32', x.device);
   const gx2 = gx.view([dya.shape[0], din]);
   native.gemm(dya.handle, wa.handle, gx2.handle, false, false, 1, 0, null);
   gx2.dispose();
@@ -80,6 +80,12 @@ export interface LinearOptions {
    * gradient is y's. Not with productOperand: the residual stream stays fp32.
    */
   residual?: Tensor;
+  /**
+   * x is a bf16 activation whose producer takes a bf16 gradient (linearGelu's output, fc2's input):
+   * under autocast('bfloat16') x's gradient is written in bf16, as torch.autocast's is, which
+   * halves the widest gradient's traffic (the MLP's hidden width). No effect in fp32.
+   */
+  bf16InputGrad?: boolean;
 }
 
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
@@ -108,7 +114,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
   return record(y, 'linear', [x, w, b, r], [op.x, op.w], (g) => {
     const g2 = g.view([rows, dout]);
     const { dya: ga, gb } = outputGrad(g2, b, bf16, x.requiresGrad || w.requiresGrad);
-    const gx = ga && inputGrad(x, ga, op.w, din);
+    const gx = ga && inputGrad(x, ga, op.w, din, bf16 && !!opts.bf16InputGrad && x.dtype === 'bfloat16');
     const gw = ga && weightGrad(op.x, ga, w);
     if (ga !== g2) ga?.dispose();
     g2.dispose();
@@ -147,8 +153,9 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     const g2 = g.view(pre.shape);
     let da: Tensor, gb: Tensor | null;
     if (bf16) {
-      // One pass reads the bf16 pre-activation and writes the gradient in bf16 (the GEMM
-      // operand), summing its fp32 values into the bias gradient: the fp32 gradient is never stored.
+      // One pass reads the bf16 pre-activation and g (fp32, or bf16 from fc2's bf16InputGrad) and
+      // writes the gradient in bf16 (the GEMM operand), summing its fp32 values into the bias
+      // gradient: the fp32 gradient is never stored.
       da = Tensor.empty(pre.shape, 'bfloat16', x.device);
       gb = paramGrad(b, (t) => native.geluBwd(pre.handle, g2.handle, null, da.handle, t.handle, true));
       if (!(b && b.requiresGrad)) native.geluBwd(pre.handle, g2.handle, null, da.handle);

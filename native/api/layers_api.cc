@@ -79,16 +79,19 @@ VJ_BINDING(geluFwd) {
 }
 
 // geluBwd(x, dy, dx, dx16?, db?, accumulate?): dx = dy * gelu'(x). x may be bfloat16 (the
-// pre-activation saved under mixed precision); then, in the same pass, dx16 (if given) receives
-// dx rounded to bfloat16, db [C] (if given) gets db[c] (+)= sum over the rows of dx viewed as
-// [numel/C, C] (fc1's bias gradient), and dx may be null when dx16 or db is given.
+// pre-activation saved under mixed precision); then dy may be bfloat16 too (fc2's input gradient),
+// and, in the same pass, dx16 (if given) receives dx rounded to bfloat16, db [C] (if given) gets
+// db[c] (+)= sum over the rows of dx viewed as [numel/C, C] (fc1's bias gradient), and dx may be
+// null when dx16 or db is given.
 VJ_BINDING(geluBwd) {
   Args a(info, "geluBwd");
   Tensor &x = a.tensor(0, "x"), &dy = a.tensor(1, "dy");
   Tensor *dx = a.opt_tensor(2, "dx"), *dx16 = a.opt_tensor(3, "dx16"), *db = a.opt_tensor(4, "db");
   const bool acc = a.count() > 5 && !info[5].IsUndefined() && a.boolean(5, "accumulate");
   const Backend& be = same_device("geluBwd", {&x, &dy, dx, dx16, db});
-  need_f32("geluBwd", {{"dy", &dy}});
+  if (dy.dtype == DType::BF16 && x.dtype != DType::BF16)
+    fail("geluBwd: a bfloat16 dy goes with a bfloat16 x (the mixed-precision pre-activation), got x " + x.desc());
+  if (dy.dtype != DType::BF16) need_f32("geluBwd", {{"dy", &dy}});
   check_same_shape("geluBwd", "x", x, "dy", dy);
   if (dx) {
     need_f32("geluBwd", {{"dx", dx}});
@@ -106,9 +109,10 @@ VJ_BINDING(geluBwd) {
       cols = db->numel();
       if (cols == 0 || x.numel() % cols) fail("geluBwd: x " + x.desc() + " is not a whole number of rows of db " + db->desc());
     }
-    need(be.gelu_bwd_bf16, be, "geluBwd")(x.ptr<uint16_t>(), dy.f32(), dx ? dx->f32() : nullptr,
-                                          dx16 ? dx16->ptr<uint16_t>() : nullptr, db ? db->f32() : nullptr,
-                                          cols ? x.numel() / cols : 0, cols, acc);
+    const bool g16 = dy.dtype == DType::BF16;
+    need(be.gelu_bwd_bf16, be, "geluBwd")(x.ptr<uint16_t>(), g16 ? nullptr : dy.f32(), g16 ? dy.ptr<uint16_t>() : nullptr,
+                                          dx ? dx->f32() : nullptr, dx16 ? dx16->ptr<uint16_t>() : nullptr,
+                                          db ? db->f32() : nullptr, cols ? x.numel() / cols : 0, cols, acc);
   } else {
     check_dtype("geluBwd", "x", x, DType::F32);
     if (dx16) fail("geluBwd: dx16 is only written for a bfloat16 x, got x " + x.desc());

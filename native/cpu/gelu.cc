@@ -63,30 +63,32 @@ void gelu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
   parallel_for(n, 8192, [&](int64_t i0, int64_t i1) { k(x, dy, dx, i0, i1); });
 }
 
-// Widens x a tile at a time (every bf16 value is exact in fp32), so it is gelu_bwd to the bit:
-// each tile [t0, t0 + len) goes through the fp32 kernel into a scratch tile, then to dx, dx16
-// and the column sums.
+// Widens x (and a bf16 dy) a tile at a time (every bf16 value is exact in fp32), so it is gelu_bwd
+// to the bit: each tile [t0, t0 + len) goes through the fp32 kernel into a scratch tile, then to
+// dx, dx16 and the column sums.
 namespace {
 constexpr int64_t kTile = 1024;
 template <class Bwd>
-void gelu_bwd_bf16_tile(Bwd k, const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, int64_t t0, int64_t len,
-                        float* ds) {
-  alignas(64) float xs[kTile];
+void gelu_bwd_bf16_tile(Bwd k, const uint16_t* x, const float* dy, const uint16_t* dy16, float* dx, uint16_t* dx16,
+                        int64_t t0, int64_t len, float* ds) {
+  alignas(64) float xs[kTile], gs[kTile];
   for (int64_t i = 0; i < len; i++) xs[i] = from_bf16(x[t0 + i]);
-  k(xs, dy + t0, ds, 0, len);
+  if (dy16)
+    for (int64_t i = 0; i < len; i++) gs[i] = from_bf16(dy16[t0 + i]);
+  k(xs, dy16 ? gs : dy + t0, ds, 0, len);
   if (dx) std::copy(ds, ds + len, dx + t0);
   if (dx16)
     for (int64_t i = 0; i < len; i++) dx16[t0 + i] = to_bf16(ds[i]);
 }
 }  // namespace
 
-void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows, int64_t cols,
-                   bool accumulate) {
+void gelu_bwd_bf16(const uint16_t* x, const float* dy, const uint16_t* dy16, float* dx, uint16_t* dx16, float* db,
+                   int64_t rows, int64_t cols, bool accumulate) {
   auto k = bwd_kernel();
   if (!db) {
     parallel_for(rows * cols, 8192, [&](int64_t i0, int64_t i1) {
       alignas(64) float ds[kTile];
-      for (int64_t t0 = i0; t0 < i1; t0 += kTile) gelu_bwd_bf16_tile(k, x, dy, dx, dx16, t0, std::min(kTile, i1 - t0), ds);
+      for (int64_t t0 = i0; t0 < i1; t0 += kTile) gelu_bwd_bf16_tile(k, x, dy, dy16, dx, dx16, t0, std::min(kTile, i1 - t0), ds);
     });
     return;
   }
@@ -98,7 +100,7 @@ void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16
     for (int64_t r = 0; r < rows; r++)
       for (int64_t s0 = c0; s0 < c1; s0 += kTile) {
         const int64_t len = std::min(kTile, c1 - s0);
-        gelu_bwd_bf16_tile(k, x, dy, dx, dx16, r * cols + s0, len, ds);
+        gelu_bwd_bf16_tile(k, x, dy, dy16, dx, dx16, r * cols + s0, len, ds);
         for (int64_t i = 0; i < len; i++) acc[(size_t)(s0 - c0 + i)] += ds[i];
       }
     for (int64_t c = c0; c < c1; c++) db[c] = (float)((accumulate ? (double)db[c] : 0.0) + acc[(size_t)(c - c0)]);

@@ -27,11 +27,12 @@ __global__ void gelu_bwd_kernel(const float* x, const float* dy, float* dx, int6
 // bf16 (the next GEMMs' operand) where asked.
 struct GeluBwdBf16 {
   const uint16_t* __restrict__ x;
-  const float* __restrict__ dy;
+  const float* __restrict__ dy;      // or
+  const uint16_t* __restrict__ dy16;  // fc2's input gradient in bf16
   float* __restrict__ dx;
   uint16_t* __restrict__ dx16;
   __device__ __forceinline__ float operator()(int64_t i) const {
-    const float d = dy[i] * gelu_grad(from_bf16(x[i]));
+    const float d = (dy16 ? from_bf16(dy16[i]) : dy[i]) * gelu_grad(from_bf16(x[i]));
     if (dx) dx[i] = d;
     if (dx16) dx16[i] = to_bf16(d);
     return d;
@@ -56,9 +57,9 @@ void gelu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
 
 // With db, fc1's bias gradient is summed from the same values in the same pass (reduce_util.cuh), so the
 // fp32 gradient need not be stored at all.
-void gelu_bwd_bf16(const uint16_t* x, const float* dy, float* dx, uint16_t* dx16, float* db, int64_t rows, int64_t cols,
-                   bool accumulate) {
-  const GeluBwdBf16 f{x, dy, dx, dx16};
+void gelu_bwd_bf16(const uint16_t* x, const float* dy, const uint16_t* dy16, float* dx, uint16_t* dx16, float* db,
+                   int64_t rows, int64_t cols, bool accumulate) {
+  const GeluBwdBf16 f{x, dy, dy16, dx, dx16};
   if (db) {
     col_sums(rows, cols, db, accumulate, "geluBwd (bf16)", [&](dim3 grid, dim3 block, double* part) {
       col_partial_value_kernel<GeluBwdBf16><<<grid, block, 0, stream()>>>(f, rows, cols, kChunkRows, part);

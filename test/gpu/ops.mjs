@@ -338,6 +338,8 @@ check('geluBwd bf16 x (dx, dx16)', { x: Bf([10007], 3), dy: F([10007]), dx: Z([1
 // fc1's backward under bf16: the bias gradient summed in the same pass, no fp32 gradient stored
 check('geluBwd bf16 x (dx16, db accumulate, no dx)', { x: Bf([3001, 96], 3), dy: F([3001, 96]), dx16: Zb([3001, 96]), db: F([96]) },
   (T) => A.geluBwd(T.x, T.dy, null, T.dx16, T.db, true), ['dx16', 'db'], 1e-2);
+check('geluBwd bf16 x, bf16 dy (dx16, db)', { x: Bf([301, 1500], 3), dy: Bf([301, 1500]), dx16: Zb([301, 1500]), db: F([1500]) },
+  (T) => A.geluBwd(T.x, T.dy, null, T.dx16, T.db, false), ['dx16', 'db'], 1e-2);
 check('geluBwd bf16 x (dx, db)', { x: Bf([301, 1500], 3), dy: F([301, 1500]), dx: Z([301, 1500]), db: F([1500]) },
   (T) => A.geluBwd(T.x, T.dy, T.dx, null, T.db, false), ['dx', 'db']);
 {

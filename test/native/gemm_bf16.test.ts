@@ -203,6 +203,35 @@ test('geluBwd from a bf16 pre-activation: the fp32 kernel on the widened values,
   }
 });
 
+test('geluBwd with a bf16 dy (fc2\'s input gradient): the fp32 kernel on both widened, to the bit, db and dx16 too', () => {
+  const rng = mulberry32(31);
+  try {
+    for (const [rows, cols] of [[1, 1], [3, 1023], [5, 1025], [40, 96]]) {
+      const n = rows * cols;
+      const [xb, x] = randBf16(rng, n, 6);
+      const [gb, g] = randBf16(rng, n, 2);
+      const want = tensor([rows, cols], 'float32');
+      native.geluBwd(tensor([rows, cols], 'float32', x), tensor([rows, cols], 'float32', g), want);
+      const wantDb = tensor([cols], 'float32');
+      native.sumRows(want, wantDb, false);
+      const dx = tensor([rows, cols], 'float32'), dx16 = tensor([rows, cols], 'bfloat16'), db = tensor([cols], 'float32');
+      native.geluBwd(tensor([rows, cols], 'bfloat16', xb), tensor([rows, cols], 'bfloat16', gb), dx, dx16, db, false);
+      const label = `[${rows},${cols}]`;
+      assert.equal(Array.from(read(dx)), Array.from(read(want)), `dx ${label}`);
+      assert.equal(Array.from(bits(dx16)), Array.from(f32ToBf16(read(want))), `dx16 ${label}`);
+      assert.equal(Array.from(read(db)), Array.from(read(wantDb)), `db ${label}`);
+      const dxOnly = tensor([rows, cols], 'float32');  // the no-db path, tiles over the flat range
+      native.geluBwd(tensor([rows, cols], 'bfloat16', xb), tensor([rows, cols], 'bfloat16', gb), dxOnly);
+      assert.equal(Array.from(read(dxOnly)), Array.from(read(want)), `dx without db ${label}`);
+      freeAll();
+    }
+    assert.throws(() => native.geluBwd(tensor([4], 'float32'), tensor([4], 'bfloat16'), tensor([4], 'float32')),
+      (e: Error) => /geluBwd: a bfloat16 dy goes with a bfloat16 x/.test(e.message));
+  } finally {
+    freeAll();
+  }
+});
+
 test('geluBwd with db: fc1 bias gradient summed in the same pass, bit for bit sumRows of dx; dx may be null', () => {
   const rng = mulberry32(29);
   try {
