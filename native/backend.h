@@ -130,9 +130,11 @@ struct Backend {
   void (*layernorm_fwd_bf16)(const float* x, const float* w, const float* b, uint16_t* y, float* mean, float* rstd,
                              int64_t rows, int64_t cols, float eps);
   // dx is written (added to, with accumulate_dx: a residual stream's gradient, in place of a pass
-  // of its own); dw, db (if non-null) are accumulated.
-  void (*layernorm_bwd)(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
-                        float* dx, float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx);
+  // of its own); dw, db (if non-null) are accumulated. dy in fp32, or as dy16 in bf16 (the
+  // gradient a bf16 output's GEMM wrote under mixed precision; dy null then).
+  void (*layernorm_bwd)(const float* dy, const uint16_t* dy16, const float* x, const float* w, const float* mean,
+                        const float* rstd, float* dx, float* dw, float* db, int64_t rows, int64_t cols,
+                        bool accumulate_dx);
 
   void (*gelu_fwd)(const float* x, float* y, int64_t n);
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, int64_t n);  // dx written

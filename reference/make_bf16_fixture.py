@@ -7,7 +7,9 @@ precision, emulated in PyTorch. The scheme (lib/ops/autocast.ts) is:
   dW = r(dy)^T r(x), and the unrounded dy for db. The two whose output is bf16 (qkv, fc1) add
   r(b) instead of b, as torch.autocast does (db still the unrounded sum). The MLP's GELU runs
   on r(pre), forward and backward (fc1's output and the saved pre-activation are bf16), and its
-  backward reads r(g): fc2's input gradient is written in bf16, as torch.autocast's is. Attention
+  backward reads r(g): fc2's input gradient is written in bf16, as torch.autocast's is. So are the
+  input gradients of the GEMMs that read a norm's output (qkv, fc1, the predictor's proj): r(dx)
+  goes to layernorm's backward. Attention
   takes r(q), r(k), r(v) (the qkv projection emits bf16) and returns r(O), computed in fp32; its
   backward is the flash algebra of our kernels, D = rowsum(dO * r(O)), and passes gradients
   straight through the roundings. Everything else (layernorm, residual stream, losses) is fp32.
@@ -48,13 +50,14 @@ def rb(b):
 
 
 class Bf16Gemm(torch.autograd.Function):
-    """y = r(x) r(w)^T + b over the last dim of x."""
+    """y = r(x) r(w)^T + b over the last dim of x; round_dx: x's gradient is written in bf16."""
 
     @staticmethod
-    def forward(ctx, x, w, b):
+    def forward(ctx, x, w, b, round_dx=False):
         xr, wr = r(x), r(w)
         ctx.save_for_backward(xr, wr)
         ctx.has_bias = b is not None
+        ctx.round_dx = round_dx
         y = xr @ wr.t()
         return y + b if b is not None else y
 
@@ -64,7 +67,8 @@ class Bf16Gemm(torch.autograd.Function):
         gr = r(g)
         g2, x2 = gr.reshape(-1, gr.shape[-1]), xr.reshape(-1, xr.shape[-1])
         gb = g.reshape(-1, g.shape[-1]).sum(0) if ctx.has_bias else None
-        return gr @ wr, g2.t() @ x2, gb
+        dx = gr @ wr
+        return r(dx) if ctx.round_dx else dx, g2.t() @ x2, gb, None
 
 
 class GeluSavedBf16(torch.autograd.Function):
@@ -112,13 +116,15 @@ def sdpa_bf16(q, k, v, *args, **kwargs):
 
 
 def mlp_bf16(self, x):
-    pre = Bf16Gemm.apply(x, self.fc1.weight, rb(self.fc1.bias))
+    pre = Bf16Gemm.apply(x, self.fc1.weight, rb(self.fc1.bias), True)
     return self.fc2(GeluSavedBf16.apply(pre))
 
 
 def linear_bf16(self, x):
-    # the qkv projection's output is bf16 (it only feeds attention): its bias is rounded
-    return Bf16Gemm.apply(x, self.weight, rb(self.bias) if getattr(self, 'bf16_output', False) else self.bias)
+    # the qkv projection's output is bf16 (it only feeds attention): its bias is rounded; qkv and the
+    # predictor's proj read a norm's output, whose gradient they write in bf16
+    return Bf16Gemm.apply(x, self.weight, rb(self.bias) if getattr(self, 'bf16_output', False) else self.bias,
+                          getattr(self, 'bf16_dx', False))
 
 
 def patch_embed_bf16(self, x):
@@ -151,6 +157,8 @@ def step0(tensors, mode):
             for m in [*enc.modules(), *pred.modules(), *tgt.modules()]:
                 if isinstance(m, vjepa_model.Attention):
                     m.qkv.bf16_output = True
+                    m.qkv.bf16_dx = True
+            pred.predictor_proj.bf16_dx = True
             nn.Linear.forward = linear_bf16
             vjepa_model.PatchEmbed3D.forward = patch_embed_bf16
             vjepa_model.MLP.forward = mlp_bf16
@@ -183,6 +191,7 @@ def main():
         out[f'bf16.grad.{k}'] = v
     info = {'scheme': 'bf16 GEMM operands (linear, patch embed), bf16 bias for the bf16 outputs (qkv, fc1), '
                       'GELU forward and backward on the bf16 pre-activation and a bf16 input gradient, '
+                      'bf16 input gradients into the norms (qkv, fc1, predictor proj), '
                       'attention on bf16 q, k, v with a bf16 output, fp32 residual stream and everything else',
             'loss_bf16': ours['loss'].item(), 'loss_fp32': fp32['loss'].item(),
             'loss_torch_autocast_bf16': auto['loss'].item(),

@@ -7,6 +7,9 @@ import { InitRng } from './init.js';
 import { toFloat32 } from '../ops/autocast.js';
 
 const OPERAND = { productOperand: true } as const;
+// x is the block's norm output, which feeds this GEMM alone: under bf16 its gradient is written in
+// bf16 for the norm's backward to read (as torch.autocast's is).
+const NORMED_OPERAND = { productOperand: true, bf16InputGrad: true } as const;
 
 /** Self-attention with a fused qkv projection (MOD-03); the scale is always 1/√head_dim. */
 export class Attention extends Module {
@@ -26,7 +29,7 @@ export class Attention extends Module {
   forward(x: Tensor, residual?: Tensor): Tensor {
     // qkv stays while a graph holds it: the attention backward reads it. Its output is saved by
     // attention and proj. Under bf16 both are bf16: attention rounds its operands anyway, proj its input.
-    const qkv = this.qkv.forward(x, OPERAND);
+    const qkv = this.qkv.forward(x, NORMED_OPERAND);
     const o = selfAttention(qkv, this.heads);
     releaseUngraphed(qkv, o);
     const out = this.proj.forward(o, residual ? { residual } : undefined);
@@ -57,7 +60,7 @@ export class CrossAttention extends Module {
     this.proj = this.child('proj', new Linear(dim, dim, rng));
   }
   forward(queries: Tensor, x: Tensor): Tensor {
-    const o = crossAttention(this.q.forward(queries, OPERAND), this.kv.forward(x, OPERAND), this.heads);
+    const o = crossAttention(this.q.forward(queries, OPERAND), this.kv.forward(x, NORMED_OPERAND), this.heads);
     if (o.dtype === 'float32') return o;
     // Under bf16 the heads come out bf16; the residual stream they join is fp32.
     const out = toFloat32(o);

@@ -15,11 +15,12 @@ export class Mlp extends Module {
   }
   /**
    * fc2(gelu(fc1(x))), plus residual when given (added by fc2's GEMM: the block's x + mlp(...)).
-   * Under autocast('bfloat16') the hidden activation's gradient is bf16 (h feeds fc2 alone, and
-   * linearGelu's backward reads it in bf16), as under torch.autocast.
+   * Under autocast('bfloat16') the gradients of h (which feeds fc2 alone) and of x (the block's
+   * norm output, which feeds fc1 alone) are written in bf16 for linearGelu's and layernorm's
+   * backward to read, as under torch.autocast.
    */
   forward(x: Tensor, residual?: Tensor): Tensor {
-    const h = linearGelu(x, this.fc1.weight, this.fc1.bias);
+    const h = linearGelu(x, this.fc1.weight, this.fc1.bias, { bf16InputGrad: true });
     const out = linear(h, this.fc2.weight, this.fc2.bias, { residual, bf16InputGrad: true });
     h.release(); // fc2 saved its own view (or bf16 copy) of it
     return out;

@@ -78,7 +78,8 @@ export class Predictor extends Module {
     for (const b of this.blocks) x = b.forward(x);
     // LayerNorm is per token, so keeping the targets first and norming after is the same.
     const targets = sliceTokens(x, Kc, Kt);
-    // the norm feeds only proj's GEMM: a bf16 output under autocast, with no cast pass of its own
-    return this.proj.forward(this.norm.forward(targets, { productOperand: true }));
+    // the norm feeds only proj's GEMM: a bf16 output under autocast, with no cast pass of its own,
+    // and a bf16 gradient from it
+    return this.proj.forward(this.norm.forward(targets, { productOperand: true }), { bf16InputGrad: true });
   }
 }

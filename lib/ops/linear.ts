@@ -81,11 +81,17 @@ export interface LinearOptions {
    */
   residual?: Tensor;
   /**
-   * x is a bf16 activation whose producer takes a bf16 gradient (linearGelu's output, fc2's input):
-   * under autocast('bfloat16') x's gradient is written in bf16, as torch.autocast's is, which
-   * halves the widest gradient's traffic (the MLP's hidden width). No effect in fp32.
+   * x is a bf16 activation whose producer takes a bf16 gradient and that feeds nothing else
+   * (linearGelu's output, a norm's productOperand output): under autocast('bfloat16') x's gradient
+   * is written in bf16, as torch.autocast's is, halving its traffic. No effect in fp32 or on an
+   * fp32 x.
    */
   bf16InputGrad?: boolean;
+}
+
+/** Whether x's gradient is written in bf16 (LinearOptions.bf16InputGrad). */
+function bf16Grad(x: Tensor, bf16: boolean, opts: { bf16InputGrad?: boolean }): boolean {
+  return bf16 && !!opts.bf16InputGrad && x.dtype === 'bfloat16';
 }
 
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
@@ -114,7 +120,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
   return record(y, 'linear', [x, w, b, r], [op.x, op.w], (g) => {
     const g2 = g.view([rows, dout]);
     const { dya: ga, gb } = outputGrad(g2, b, bf16, x.requiresGrad || w.requiresGrad);
-    const gx = ga && inputGrad(x, ga, op.w, din, bf16 && !!opts.bf16InputGrad && x.dtype === 'bfloat16');
+    const gx = ga && inputGrad(x, ga, op.w, din, bf16Grad(x, bf16, opts));
     const gw = ga && weightGrad(op.x, ga, w);
     if (ga !== g2) ga?.dispose();
     g2.dispose();
@@ -130,7 +136,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptio
  * anyway): the bias is added in bf16 and the GELU, computed in fp32, reads the rounded
  * pre-activation, as under torch.autocast; on CUDA cuBLASLt writes it, bias included.
  */
-export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null, opts: Pick<LinearOptions, 'bf16InputGrad'> = {}): Tensor {
   const [dout, din] = w.shape;
   const bf16 = matmulDtype() === 'bfloat16';
   const dtype = bf16 ? 'bfloat16' : 'float32';
@@ -165,7 +171,7 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
       gb = paramGrad(b, (t) => native.sumRows(da.handle, t.handle, true));
     }
     g2.dispose();
-    const gx = inputGrad(x, da, op.w, din);
+    const gx = inputGrad(x, da, op.w, din, bf16Grad(x, bf16, opts));
     const gw = weightGrad(op.x, da, w);
     da.dispose();
     return [gx, gw, gb];

@@ -35,7 +35,8 @@ VJ_BINDING(layernormFwd) {
 }
 
 // layernormBwd(dy, x, w|null, mean, rstd, dx, dw|null, db|null, accumulateDx?): dx written (added to
-// with accumulateDx), dw/db accumulated
+// with accumulateDx), dw/db accumulated. dy may be bfloat16 (the gradient of a bf16 output, written
+// so by the GEMM that read it under mixed precision).
 VJ_BINDING(layernormBwd) {
   Args a(info, "layernormBwd");
   const char* op = "layernormBwd";
@@ -49,7 +50,8 @@ VJ_BINDING(layernormBwd) {
   Tensor* db = a.opt_tensor(7, "dbias");
   const bool acc = a.count() > 8 && !info[8].IsUndefined() && a.boolean(8, "accumulateDx");
   const Backend& be = same_device(op, {&dy, &x, w, &mean, &rstd, &dx, dw, db});
-  need_f32(op, {{"dy", &dy}, {"x", &x}, {"weight", w}, {"mean", &mean}, {"rstd", &rstd}, {"dx", &dx}, {"dweight", dw}, {"dbias", db}});
+  const bool dy16 = dy.dtype == DType::BF16;
+  need_f32(op, {{"dy", dy16 ? nullptr : &dy}, {"x", &x}, {"weight", w}, {"mean", &mean}, {"rstd", &rstd}, {"dx", &dx}, {"dweight", dw}, {"dbias", db}});
   int64_t C = last_dim(x), R = x.numel() / std::max<int64_t>(1, C);
   check_same_shape(op, "dy", dy, "x", x);
   check_same_shape(op, "dx", dx, "x", x);
@@ -63,8 +65,9 @@ VJ_BINDING(layernormBwd) {
   if (acc && (dx.storage == dy.storage || dx.storage == x.storage))
     fail(std::string(op) + ": dx " + dx.desc() + " shares storage with " + (dx.storage == dy.storage ? "dy" : "x") +
          "; it cannot be accumulated into in place");
-  need(be.layernorm_bwd, be, op)(dy.f32(), x.f32(), w ? w->f32() : nullptr, mean.f32(), rstd.f32(), dx.f32(),
-                                 dw ? dw->f32() : nullptr, db ? db->f32() : nullptr, R, C, acc);
+  need(be.layernorm_bwd, be, op)(dy16 ? nullptr : dy.f32(), dy16 ? dy.ptr<uint16_t>() : nullptr, x.f32(),
+                                 w ? w->f32() : nullptr, mean.f32(), rstd.f32(), dx.f32(), dw ? dw->f32() : nullptr,
+                                 db ? db->f32() : nullptr, R, C, acc);
   return info.Env().Undefined();
 }
 

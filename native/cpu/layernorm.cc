@@ -121,8 +121,10 @@ void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t
   });
 }
 
-void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
-                   float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
+// A bf16 dy is widened a row at a time into a scratch row that the fp32 kernel reads: its values,
+// to the bit.
+void layernorm_bwd(const float* dy, const uint16_t* dy16, const float* x, const float* w, const float* mean,
+                   const float* rstd, float* dx, float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
   if (rows <= 0 || cols <= 0) return;
   BwdRows k = bwd_kernel();
   const bool want_wb = dw || db;
@@ -136,7 +138,16 @@ void layernorm_bwd(const float* dy, const float* x, const float* w, const float*
     int64_t r0 = rows * tid / ntr, r1 = rows * (tid + 1) / ntr;
     if (r0 >= r1) return;
     float* pdw = want_wb ? part.data() + (size_t)tid * stride : nullptr;
-    k(dy, x, w, mean, rstd, dx, pdw, pdw ? pdw + cols : nullptr, r0, r1, cols, accumulate_dx);
+    if (!dy16) {
+      k(dy, x, w, mean, rstd, dx, pdw, pdw ? pdw + cols : nullptr, r0, r1, cols, accumulate_dx);
+    } else {
+      std::vector<float> row((size_t)cols);
+      for (int64_t r = r0; r < r1; r++) {
+        for (int64_t c = 0; c < cols; c++) row[(size_t)c] = from_bf16(dy16[r * cols + c]);
+        k(row.data(), x + r * cols, w, mean + r, rstd + r, dx + r * cols, pdw, pdw ? pdw + cols : nullptr, 0, 1, cols,
+          accumulate_dx);
+      }
+    }
     used[(size_t)tid] = 1;
   });
   if (!want_wb) return;

@@ -16,5 +16,8 @@ __device__ __forceinline__ float from_bf16(uint16_t h) { return __uint_as_float(
 // Stores v into an fp32 output, or rounds it into a bf16 one: kernels templated on the output type.
 __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(uint16_t* p, float v) { *p = to_bf16(v); }
+// ... and the widening reads: an operand that may come in either precision.
+__device__ __forceinline__ float load(const float* p) { return *p; }
+__device__ __forceinline__ float load(const uint16_t* p) { return from_bf16(*p); }
 
 }  // namespace vj::cuda

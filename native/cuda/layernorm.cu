@@ -38,19 +38,21 @@ __global__ void ln_fwd_kernel(const float* __restrict__ x, const float* __restri
   for (int64_t c = lane; c < cols; c += 32) store(yr + c, (xr[c] - mu) * rs * (w ? w[c] : 1.f) + (b ? b[c] : 0.f));
 }
 
-__global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w,
+// Dy: float, or uint16_t for a bf16 dy (mixed precision), widened as it is read.
+template <class Dy>
+__global__ void ln_bwd_dx_kernel(const Dy* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w,
                                  const float* __restrict__ mean, const float* __restrict__ rstd, float* __restrict__ dx,
                                  int64_t rows, int64_t cols, bool acc) {
   int lane = threadIdx.x & 31;
   int64_t r = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
   if (r >= rows) return;
   const float* xr = x + r * cols;
-  const float* dyr = dy + r * cols;
+  const Dy* dyr = dy + r * cols;
   float mu = mean[r], rs = rstd[r];
   float sg = 0.f, sgx = 0.f;
   for (int64_t c = lane; c < cols; c += 32) {
     float xh = (xr[c] - mu) * rs;
-    float g = dyr[c] * (w ? w[c] : 1.f);
+    float g = load(dyr + c) * (w ? w[c] : 1.f);
     sg += g;
     sgx += g * xh;
   }
@@ -60,14 +62,15 @@ __global__ void ln_bwd_dx_kernel(const float* __restrict__ dy, const float* __re
   float* dxr = dx + r * cols;
   for (int64_t c = lane; c < cols; c += 32) {
     float xh = (xr[c] - mu) * rs;
-    float g = dyr[c] * (w ? w[c] : 1.f);
+    float g = load(dyr + c) * (w ? w[c] : 1.f);
     const float d = rs * (g - inv * sg - xh * inv * sgx);
     dxr[c] = acc ? dxr[c] + d : d;
   }
 }
 
 // part_w[chunk][c] = sum dy * xhat, part_b[chunk][c] = sum dy over the chunk's rows.
-__global__ void ln_bwd_wb_partial_kernel(const float* __restrict__ dy, const float* __restrict__ x,
+template <class Dy>
+__global__ void ln_bwd_wb_partial_kernel(const Dy* __restrict__ dy, const float* __restrict__ x,
                                          const float* __restrict__ mean, const float* __restrict__ rstd, int64_t rows,
                                          int64_t cols, int64_t chunk_rows, double* __restrict__ part_w,
                                          double* __restrict__ part_b) {
@@ -76,7 +79,7 @@ __global__ void ln_bwd_wb_partial_kernel(const float* __restrict__ dy, const flo
   double a = 0, q = 0;
   if (c < cols)
     for (int64_t r = r0 + threadIdx.y; r < r1; r += kColTy) {
-      float g = dy[r * cols + c];
+      float g = load(dy + r * cols + c);
       float xh = (x[r * cols + c] - mean[r]) * rstd[r];
       a += (double)(g * xh);
       q += (double)g;
@@ -114,11 +117,12 @@ void layernorm_fwd_bf16(const float* x, const float* w, const float* b, uint16_t
   check_launch("layernormFwd (bf16 out)");
 }
 
-void layernorm_bwd(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
-                   float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
-  if (rows <= 0 || cols <= 0) return;
+namespace {
+template <class Dy>
+void layernorm_bwd_t(const Dy* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx,
+                     float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
   unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
-  ln_bwd_dx_kernel<<<blocks, kWarps * 32, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, cols, accumulate_dx);
+  ln_bwd_dx_kernel<Dy><<<blocks, kWarps * 32, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, cols, accumulate_dx);
   check_launch("layernormBwd");
   if (!dw && !db) return;
   int64_t nchunks = std::max<int64_t>(1, (rows + kChunkRows - 1) / kChunkRows);
@@ -127,10 +131,18 @@ void layernorm_bwd(const float* dy, const float* x, const float* w, const float*
   double* pw = part.as<double>();
   double* pb = pw + nchunks * cols;
   dim3 grid((unsigned)((cols + kColTx - 1) / kColTx), (unsigned)nchunks), block(kColTx, kColTy);
-  ln_bwd_wb_partial_kernel<<<grid, block, 0, stream()>>>(dy, x, mean, rstd, rows, cols, kChunkRows, pw, pb);
+  ln_bwd_wb_partial_kernel<Dy><<<grid, block, 0, stream()>>>(dy, x, mean, rstd, rows, cols, kChunkRows, pw, pb);
   check_launch("layernormBwd");
   ln_bwd_wb_final_kernel<<<grid_for(cols, 256), 256, 0, stream()>>>(pw, pb, nchunks, cols, dw, db);
   check_launch("layernormBwd");
+}
+}  // namespace
+
+void layernorm_bwd(const float* dy, const uint16_t* dy16, const float* x, const float* w, const float* mean,
+                   const float* rstd, float* dx, float* dw, float* db, int64_t rows, int64_t cols, bool accumulate_dx) {
+  if (rows <= 0 || cols <= 0) return;
+  if (dy16) layernorm_bwd_t(dy16, x, w, mean, rstd, dx, dw, db, rows, cols, accumulate_dx);
+  else layernorm_bwd_t(dy, x, w, mean, rstd, dx, dw, db, rows, cols, accumulate_dx);
 }
 
 }  // namespace vj::cuda

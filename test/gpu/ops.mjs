@@ -330,6 +330,11 @@ check('layernormFwd affine -> bf16 y', { x: F([301, 192], 2), w: F([192]), b: F(
   check('layernormBwd (dx accumulate)', {
     dy: F([R, C]), x, m: { shape: [R], data: m, dtype: 'float32' }, r: { shape: [R], data: r, dtype: 'float32' }, dx: F([R, C]),
   }, (T) => A.layernormBwd(T.dy, T.x, null, T.m, T.r, T.dx, null, null, true), ['dx']);
+  // a bf16 dy (the gradient qkv's or fc1's GEMM writes under mixed precision), widened as it is read
+  check('layernormBwd bf16 dy (dx accumulate, dw, db accumulate)', {
+    dy: Bf([R, C]), x, w: F([C]), m: { shape: [R], data: m, dtype: 'float32' }, r: { shape: [R], data: r, dtype: 'float32' },
+    dx: F([R, C]), dw: F([C]), db: F([C]),
+  }, (T) => A.layernormBwd(T.dy, T.x, T.w, T.m, T.r, T.dx, T.dw, T.db, true), ['dx', 'dw', 'db']);
 }
 check('geluFwd', { x: F([10007], 3), y: Z([10007]) }, (T) => A.geluFwd(T.x, T.y), ['y']);
 check('geluBwd', { x: F([10007], 3), dy: F([10007]), dx: Z([10007]) }, (T) => A.geluBwd(T.x, T.dy, T.dx), ['dx']);

@@ -161,6 +161,31 @@ test('layernormBwd with accumulateDx: dx added to what it held, within an ulp of
   freeAll();
 });
 
+test('layernormBwd with a bfloat16 dy: the fp32 kernel on the widened values, bit for bit (dx, accumulateDx, dw, db)', () => {
+  const rng = new Rng(8);
+  sweep((label) => {
+    for (const [rows, cols] of SHAPES)
+      for (const acc of [false, true]) {
+        const x = rng.normals(rows * cols, 1.5, 1), dx0 = rng.normals(rows * cols), w = rng.normals(cols);
+        const dyBits = f32ToBf16(Float32Array.from(rng.normals(rows * cols)));
+        const dyWide = new Float32Array(new Uint32Array(Array.from(dyBits, (b) => b << 16)).buffer);
+        const xh = f32([rows, cols], x), wh = f32([cols], w), mean = f32([rows]), rstd = f32([rows]);
+        native.layernormFwd(xh, wh, null, f32([rows, cols]), mean, rstd, 1e-6);
+        const want = f32([rows, cols], dx0), wantW = f32([cols]), wantB = f32([cols]);
+        native.layernormBwd(f32([rows, cols], dyWide), xh, wh, mean, rstd, want, wantW, wantB, acc);
+        const got = f32([rows, cols], dx0), gotW = f32([cols]), gotB = f32([cols]);
+        native.layernormBwd(bf16([rows, cols], dyBits), xh, wh, mean, rstd, got, gotW, gotB, acc);
+        const at = `${label} [${rows},${cols}] accumulateDx ${acc}`;
+        assert.equal(Array.from(read(got)), Array.from(read(want)), `dx ${at}`);
+        assert.equal(Array.from(read(gotW)), Array.from(read(wantW)), `dw ${at}`);
+        assert.equal(Array.from(read(gotB)), Array.from(read(wantB)), `db ${at}`);
+        freeAll();
+      }
+  }, { isa: true });
+  throwsMsg(() => native.layernormBwd(native.zeros([2, 3], 'int32'), f32([2, 3]), null, f32([2]), f32([2]), f32([2, 3]), null, null), [/layernormBwd/, /dy/], 'dy dtype');
+  freeAll();
+});
+
 test('layernorm errors name the op and the shapes; use after dispose', () => {
   const x = f32([4, 6]);
   throwsMsg(() => native.layernormFwd(x, f32([5]), null, f32([4, 6]), f32([4]), f32([4]), 1e-6), [/layernormFwd/, /weight/, /\[5\]/], 'weight');
