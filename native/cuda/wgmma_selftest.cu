@@ -2,7 +2,7 @@
 // matrices whose products are exact in fp32, against the host: if a kernel in
 // attention_wgmma_kernels.cuh fails on a GPU, this says which layout assumption (wgmma.cuh) the
 // hardware does not share, and at which head widths. The tiles are laid out by the kernels' own
-// geometry (wg_tile_width, WgGeo), partial swizzle atoms included: the products 24 wide read 24 of
+// geometry (attention_wgmma_geometry.cuh: wg_tile_width, WgGeo), partial swizzle atoms included: the products 24 wide read 24 of
 // a 32-column atom, and those 80 wide two and a half atoms of 32. Compiled for sm_90a with
 // attention_wgmma.cu (CMakeLists.txt); ops.mjs runs it first, and the attention tuner's trial asks
 // it before trying the wgmma kernels at a head width.
@@ -12,9 +12,14 @@
 #include <vector>
 
 #include "cuda/attention_tc.h"
-#include "cuda/attention_wgmma_kernels.cuh"
 #include "cuda/common.cuh"
+#include "cuda/attention_wgmma_geometry.cuh"
+#include "cuda/wgmma.cuh"
 #include "device.h"
+
+#ifndef VJ_DYNAMIC_SMEM
+#define VJ_DYNAMIC_SMEM(name) extern __shared__ __align__(128) unsigned char name[]
+#endif
 
 namespace vj::cuda {
 
