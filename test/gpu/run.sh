@@ -5,7 +5,9 @@
 # pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs) and probe steps
 # (test/gpu/probe.mjs), count kernel launches per step (test/gpu/launches.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
 # (test/gpu/step_bench.mjs) against torch, its time by addon call (test/gpu/profile_step.mjs) and its
-# memory per clip (test/gpu/vitl_memory.mjs). Run from anywhere:
+# memory per clip (test/gpu/vitl_memory.mjs). It ends with a summary (each phase's exit and seconds,
+# then the lines that carry ratios against torch and pass counts), since a device call's reply keeps
+# only the output's tail. Run from anywhere:
 #   bash test/gpu/run.sh            # everything
 #   VJEPA_GPU_NO_BENCH=1 bash test/gpu/run.sh
 #   VJEPA_GPU_SANITIZE=1 bash test/gpu/run.sh   # the op checks under compute-sanitizer instead:
@@ -115,14 +117,33 @@ fi
 
 # Each phase has its own time limit, so that one hung kernel cannot spend the whole lease.
 rc=0
+SUMMARY=()  # "exit seconds title" per phase run, printed last (the reply keeps only the output's tail)
+PLOG=$(mktemp -d)  # each phase's output, for the summary's ratio lines
 step() {  # step LIMIT_S TITLE CMD...
   local lim=$1 title=$2; shift 2
   # VJEPA_GPU_PHASES (a grep -E pattern) picks phases by title, for a rerun inside one lease.
   if [ -n "${VJEPA_GPU_PHASES:-}" ] && ! grep -qE "$VJEPA_GPU_PHASES" <<<"$title"; then return 0; fi
   echo; echo "== $title"
-  timeout -k 5 "$lim" "$@" || { echo "!! $title: exit $?"; rc=1; }
+  local t=$SECONDS e=0
+  set +e
+  timeout -k 5 "$lim" "$@" 2>&1 | tee "$PLOG/$(printf %02d "${#SUMMARY[@]}").log"
+  e=${PIPESTATUS[0]}
+  set -e
+  if [ "$e" -ne 0 ]; then echo "!! $title: exit $e$([ "$e" -eq 124 ] && echo ", past its ${lim} s")"; rc=1; fi
+  SUMMARY+=("$e $((SECONDS - t)) $title")
   phase "$title"
 }
+summary() {
+  [ "${#SUMMARY[@]}" -gt 0 ] || return 0
+  echo; echo "== summary (exit, seconds, phase)"
+  for s in "${SUMMARY[@]}"; do
+    read -r e secs title <<<"$s"
+    printf '%-5s %4s s  %s\n' "$([ "$e" -eq 0 ] && echo ok || echo "x$e")" "$secs" "$title"
+  done
+  # the lines that carry the ratios against torch and the pass counts
+  grep -hE 'ours/torch|[0-9]+/[0-9]+ (checks )?passed|FAIL' "$PLOG"/*.log 2>/dev/null | cut -c1-200 | tail -40 || true
+}
+trap summary EXIT
 # dist/ first: every script below imports from it (ops.mjs and bench.mjs their withEnv).
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "ops: CUDA vs CPU" env VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs
