@@ -94,6 +94,7 @@ struct Row {
   Kind kind;
   int n, sw;
   std::vector<int> widths;
+  void (*launch)(const uint16_t* A, const uint16_t* B, float* D);
 };
 
 template <Kind kind, int N, int SW>
@@ -150,20 +151,20 @@ std::vector<WgmmaSelfTestRow> cuda_wgmma_selftest() {
   check(cudaMemcpyAsync(dA.as<uint16_t>(), A.data(), A.size() * 2, cudaMemcpyHostToDevice, stream()), "wgmma self-test");
   check(cudaMemcpyAsync(dB.as<uint16_t>(), B.data(), B.size() * 2, cudaMemcpyHostToDevice, stream()), "wgmma self-test");
 
-  // The score products at both swizzles, then the output and dQ products at every head width.
-  std::vector<Row> rows = {{kScores, 64, 128, {64, 128}}, {kScores, 64, 64, {24, 32, 80, 96}}};
+  // The score products at both swizzles (each row naming the widths whose tiles have that swizzle),
+  // then the output and dQ products at every head width.
+  std::vector<Row> rows = {{kScores, 64, 128, {}, launch<kScores, 64, 128>}, {kScores, 64, 64, {}, launch<kScores, 64, 64>}};
   for (Kind kind : {kOutput, kDq})
-    for (int n : {24, 32, 64, 80, 96, 128}) with_width(n, [&](auto N, auto SW) { rows.push_back({kind, N.value, SW.value, {n}}); });
+    for (int n : {24, 32, 64, 80, 96, 128})
+      with_width(n, [&](auto N, auto SW) {
+        rows.push_back({kind, N.value, SW.value, {n},
+                        kind == kOutput ? launch<kOutput, N.value, SW.value> : launch<kDq, N.value, SW.value>});
+        if (kind == kOutput) rows[SW.value == 128 ? 0 : 1].widths.push_back(n);
+      });
   std::vector<float> D(kM * kNB);
   for (const Row& row : rows) {
     check(cudaMemsetAsync(dD.as<float>(), 0xff, sizeof(float) * kM * kNB, stream()), "wgmma self-test");  // NaN
-    const uint16_t *a = dA.as<uint16_t>(), *b = dB.as<uint16_t>();
-    float* d = dD.as<float>();
-    if (row.kind == kScores) row.sw == 128 ? launch<kScores, 64, 128>(a, b, d) : launch<kScores, 64, 64>(a, b, d);
-    else
-      with_width(row.n, [&](auto N, auto SW) {
-        row.kind == kOutput ? launch<kOutput, N.value, SW.value>(a, b, d) : launch<kDq, N.value, SW.value>(a, b, d);
-      });
+    row.launch(dA.as<uint16_t>(), dB.as<uint16_t>(), dD.as<float>());
     check(cudaMemcpyAsync(D.data(), dD.as<float>(), sizeof(float) * kM * row.n, cudaMemcpyDeviceToHost, stream()), "wgmma self-test");
     check(cudaStreamSynchronize(stream()), "wgmma self-test");
     double err = 0;
