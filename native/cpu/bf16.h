@@ -21,4 +21,10 @@ inline float from_bf16(uint16_t h) {
   return f;
 }
 
+// n values widened into dst, serially: for a kernel staging bf16 operands into fp32 scratch inside
+// its own parallel region.
+inline void from_bf16(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = from_bf16(src[i]);
+}
+
 }  // namespace vj::cpu

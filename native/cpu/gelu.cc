@@ -72,9 +72,8 @@ template <class Bwd>
 void gelu_bwd_bf16_tile(Bwd k, const uint16_t* x, const float* dy, const uint16_t* dy16, float* dx, uint16_t* dx16,
                         int64_t t0, int64_t len, float* ds) {
   alignas(64) float xs[kTile], gs[kTile];
-  for (int64_t i = 0; i < len; i++) xs[i] = from_bf16(x[t0 + i]);
-  if (dy16)
-    for (int64_t i = 0; i < len; i++) gs[i] = from_bf16(dy16[t0 + i]);
+  from_bf16(x + t0, xs, len);
+  if (dy16) from_bf16(dy16 + t0, gs, len);
   k(xs, dy16 ? gs : dy + t0, ds, 0, len);
   if (dx) std::copy(ds, ds + len, dx + t0);
   if (dx16)

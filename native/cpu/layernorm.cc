@@ -143,7 +143,7 @@ void layernorm_bwd(const float* dy, const uint16_t* dy16, const float* x, const 
     } else {
       std::vector<float> row((size_t)cols);
       for (int64_t r = r0; r < r1; r++) {
-        for (int64_t c = 0; c < cols; c++) row[(size_t)c] = from_bf16(dy16[r * cols + c]);
+        from_bf16(dy16 + r * cols, row.data(), cols);
         k(row.data(), x + r * cols, w, mean + r, rstd + r, dx + r * cols, pdw, pdw ? pdw + cols : nullptr, 0, 1, cols,
           accumulate_dx);
       }
