@@ -143,7 +143,7 @@ summary() {
   # the lines that carry the ratios against torch and the pass counts
   grep -hE 'ours/torch|[0-9]+/[0-9]+ (checks )?passed|FAIL' "$PLOG"/*.log 2>/dev/null | cut -c1-200 | tail -40 || true
 }
-trap summary EXIT
+trap 'summary; rm -rf "$PLOG"' EXIT
 # dist/ first: every script below imports from it (ops.mjs and bench.mjs their withEnv).
 if [ -x node_modules/.bin/tsc ]; then node_modules/.bin/tsc -p tsconfig.json || rc=1; fi
 step 150 "ops: CUDA vs CPU" env VJEPA_CUDA_SYNC=1 node test/gpu/ops.mjs
