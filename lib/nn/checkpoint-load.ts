@@ -34,10 +34,15 @@ export interface EncoderStateDict {
 
 const DEFAULT_KEYS = ['target_encoder', 'encoder'];
 
-/** Sniffs the container: torch zip ('PK'), legacy torch pickle (0x80), or safetensors (u64 length + '{'). */
+/**
+ * Sniffs the container: torch zip ('PK'), safetensors (a u64 header length that fits the file, then
+ * '{'), or legacy torch pickle (0x80). Safetensors is tried before the pickle byte: its length's low
+ * byte is 0x80 in one file out of 256 (a header of 0x..80 bytes).
+ */
 export function checkpointFormat(path: string): CheckpointFormat {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
-  if (!statSync(path).isFile()) throw new Error(`checkpoint ${path} is not a file`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new Error(`checkpoint ${path} is not a file`);
   const head = new Uint8Array(9);
   const fd = openSync(path, 'r');
   let n: number;
@@ -47,8 +52,8 @@ export function checkpointFormat(path: string): CheckpointFormat {
     closeSync(fd);
   }
   if (n >= 2 && head[0] === 0x50 && head[1] === 0x4b) return 'torch';
+  if (n === 9 && head[8] === 0x7b && 8 + Number(new DataView(head.buffer).getBigUint64(0, true)) <= st.size) return 'safetensors';
   if (n >= 1 && head[0] === 0x80) return 'torch';
-  if (n === 9 && head[8] === 0x7b) return 'safetensors';
   throw new Error(`${path}: not a checkpoint vjepa can read (expected a PyTorch .pth.tar/.pt file or safetensors)`);
 }
 

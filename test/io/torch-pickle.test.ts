@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { toFloat32, type HostTensor } from '../../lib/io/host-tensor.js';
 import { readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
-import { readEncoderStateDict } from '../../lib/nn/checkpoint-load.js';
+import { checkpointFormat, readEncoderStateDict } from '../../lib/nn/checkpoint-load.js';
 import { stripPrefixes } from '../../lib/nn/state.js';
 import { writeSafetensors } from '../../lib/io/safetensors.js';
 import { ZipReader } from '../../lib/io/zip.js';
@@ -84,6 +84,32 @@ test('EVAL-02: the target encoder read from a .pth.tar (names stripped as the lo
   const fallback = readEncoderStateDict(only);
   assert.is(fallback.key, 'encoder');
   checkTensor('fallback', fallback.tensors.get('pos_embed')!, expected.encoder['module.backbone.pos_embed']);
+});
+
+test('a safetensors file whose header length starts with the pickle byte 0x80 is still read as safetensors', () => {
+  // Found by test/gpu/cli.mjs: a training checkpoint with a 0xea80-byte header was taken for a
+  // legacy torch pickle, so vjepa-embed, vjepa-probe and resume refused it (1 file in 256).
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-sniff-'));
+  const t: HostTensor = { dtype: 'float32', shape: [2], data: new Float32Array([1.5, -2]) };
+  const lowBytes = new Set<number>();
+  for (let pad = 0; pad < 256 * 8; pad += 8) {
+    const path = join(dir, `ck${pad}.safetensors`);
+    writeSafetensors(path, new Map([['encoder.pos_embed', t]]), { note: 'x'.repeat(pad) });
+    const low = readFileSync(path)[0];
+    if (lowBytes.has(low)) continue;
+    lowBytes.add(low);
+    assert.is(checkpointFormat(path), 'safetensors', `header length low byte 0x${low.toString(16)}`);
+    assert.equal([...(readEncoderStateDict(path).tensors.get('pos_embed')!.data as Float32Array)], [1.5, -2]);
+  }
+  assert.ok(lowBytes.has(0x80), 'the case that failed was covered');
+  assert.is(checkpointFormat(join(FIX, 'tiny_ckpt.pth.tar')), 'torch');
+  // a pickle stream (legacy torch.save) is still torch's, and a truncated safetensors header is neither
+  writeFileSync(join(dir, 'legacy.pt'), Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]));
+  assert.is(checkpointFormat(join(dir, 'legacy.pt')), 'torch');
+  const cut = readFileSync(join(dir, 'ck0.safetensors')).subarray(0, 40);
+  cut[0] = 0x81;
+  writeFileSync(join(dir, 'cut.safetensors'), cut);
+  assert.throws(() => checkpointFormat(join(dir, 'cut.safetensors')), /not a checkpoint vjepa can read/);
 });
 
 test('malicious pickles are refused before anything runs (protocol 2 GLOBAL and protocol 4 STACK_GLOBAL)', () => {
