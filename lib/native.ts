@@ -71,6 +71,10 @@ export interface NativeAddon {
     wgmmaAttention: number;
   };
   cudaDevice(index: number): { name: string; major: number; minor: number; totalBytes: number };
+  /** Starts (or restarts) the stopwatch of a CUDA device ('cuda' or 'cuda:N'): an event on its compute stream. */
+  cudaStopwatchStart(device: string): void;
+  /** The GPU time in ms on the device's compute stream since cudaStopwatchStart (waits for it), as torch.cuda.Event.elapsed_time. */
+  cudaStopwatchStop(device: string): number;
   /** One wgmma product per operand layout of the Hopper attention kernels, exact where the device agrees; [] without wgmma. */
   wgmmaSelfTest(): { layout: string; maxErr: number; widths: number[] }[];
   /** The width the wgmma attention kernels run headDim at (24, 32, 64, 80, 96, 128), 0 where they do not take it; hd24: 16 (padded to 32) and 24 too. */

@@ -25,6 +25,8 @@ std::vector<WgmmaSelfTestRow> cuda_wgmma_selftest() { fail(kNoCuda); }
 void cuda_set_attention_kernels(int, int64_t, const std::string&, const std::string&) { fail(kNoCuda); }
 CudaAttnKernels cuda_attention_kernels(int, int64_t) { fail(kNoCuda); }
 uint64_t cuda_launches() { return 0; }
+void cuda_stopwatch_start(int) { fail(kNoCuda); }
+double cuda_stopwatch_stop(int) { fail(kNoCuda); }
 CudaDeviceInfo cuda_device_info(int) { fail(kNoCuda); }
 const Backend& cuda_backend() { fail(kNoCuda); }
 }  // namespace vj

@@ -65,6 +65,10 @@ CudaAttnKernels cuda_attention_kernels(int device, int64_t head_dim);
 // Kernels the CUDA backend launched since the addon loaded, counting each GEMM call as one
 // (however many kernels cuBLAS runs for it); copies and memsets are not counted.
 uint64_t cuda_launches();
+// A stopwatch on cuda:device's compute stream (native/cuda/stopwatch.cu): start records an event,
+// stop records another, waits for it and returns the GPU time between them in ms.
+void cuda_stopwatch_start(int device);
+double cuda_stopwatch_stop(int device);
 // The caching allocator of one device: bytes held from cudaMalloc (in use or cached), and the
 // free part kept for reuse. device_index -1 sums every device. Both are 0 with the cache off
 // (VJEPA_CUDA_NO_CACHE=1), when every block goes straight back to the driver.

@@ -17,6 +17,8 @@ export interface IterationRecord {
   encGradNorm: number;
   predGradNorm: number;
   wallMs: number;
+  /** GPU time of the step on the device's compute stream (CUDA events); null on the CPU (written -1, TRAIN-11). */
+  gpuMs: number | null;
   /** Time the loop waited for the loader (0 when decoding keeps up). */
   dataMs: number;
   iteration: number; // 0-based over the run
@@ -52,7 +54,7 @@ export class CsvLog {
   append(r: IterationRecord): void {
     const f = (v: number) => v.toFixed(5);
     const row = [
-      r.epoch, r.itr, f(r.loss), f(r.lossJepa), f(r.lossReg), f(r.encGradNorm), f(r.predGradNorm), -1, Math.round(r.wallMs),
+      r.epoch, r.itr, f(r.loss), f(r.lossJepa), f(r.lossReg), f(r.encGradNorm), f(r.predGradNorm), r.gpuMs === null ? -1 : Math.round(r.gpuMs), Math.round(r.wallMs),
       r.iteration, r.lr.toExponential(6), r.wd.toExponential(6), r.momentum.toFixed(6), r.clipsPerSec.toFixed(2), Math.round(r.dataMs),
       f(r.targetStd), f(r.predStd), r.ctxTokens.join('/'), r.tgtTokens.join('/'),
       r.targetRank.toFixed(2), r.contextRank.toFixed(2),

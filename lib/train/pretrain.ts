@@ -336,6 +336,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
             `The last good checkpoint (${latest}) was not overwritten.`,
         );
       };
+      // gpu-time(ms), TRAIN-11: the step's time on the GPU's stream, apart from the host's.
+      const onGpu = device !== 'cpu';
+      if (onGpu) native.cudaStopwatchStart(device);
       const rec = tidy(() => {
         return pretrainStep(model, opt, clips, pairs, {
           lossExp: cfg.loss.loss_exp,
@@ -359,6 +362,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
           },
         });
       });
+      const gpuMs = onGpu ? native.cudaStopwatchStop(device) : null;
       maskCounters = cur.maskCounters;
       disposeStaged(cur);
       cur = null;
@@ -382,6 +386,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         encGradNorm: encNorm,
         predGradNorm: predNorm,
         wallMs: ms,
+        gpuMs,
         dataMs,
         iteration: iteration - 1,
         lr,
@@ -400,7 +405,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
         `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} | rank tgt ${rec.targetRank.toFixed(1)} ctx ${rec.contextRank.toFixed(1)} ` +
-        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | ${formatMemory(device)}`;
+        `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}${gpuMs === null ? '' : `, gpu ${gpuMs.toFixed(0)}`}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | ${formatMemory(device)}`;
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
       else if (itr % 10 === 0 || itr === ipe - 1) log(line);
 

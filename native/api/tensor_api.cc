@@ -324,6 +324,19 @@ VJ_BINDING(cudaDevice) {
   return o;
 }
 
+// cudaStopwatchStart(device) / cudaStopwatchStop(device) -> ms: GPU time on the device's compute
+// stream between the two calls (CUDA events; the trainer's gpu-time column). Stop waits for it.
+VJ_BINDING(cudaStopwatchStart) {
+  Args a(info, "cudaStopwatchStart");
+  cuda_stopwatch_start(cuda_index(a.str(0, "device"), "cudaStopwatchStart"));
+  return info.Env().Undefined();
+}
+
+VJ_BINDING(cudaStopwatchStop) {
+  Args a(info, "cudaStopwatchStop");
+  return Napi::Number::New(info.Env(), cuda_stopwatch_stop(cuda_index(a.str(0, "device"), "cudaStopwatchStop")));
+}
+
 // sincos3d(out [N,D], T, Hp, Wp, uniformPower) — CPU only, built once per shape.
 VJ_BINDING(sincos3d) {
   Args a(info, "sincos3d");

@@ -27,6 +27,8 @@ int compute_major();
 // The backend's stream on the current device (created on first use; a blocking stream, so it
 // is also ordered with the legacy default stream).
 cudaStream_t stream();
+// The compute stream of device d, whichever device is current.
+cudaStream_t stream_on(int d);
 
 // cuda error -> vj::Error "cuda <what>: <error string>".
 void check(cudaError_t e, const char* what);

@@ -48,11 +48,13 @@ test('vjepa-train with meta.device: cuda on a machine without a GPU stops before
   assert.not.ok(existsSync(join(dir, 'jepa-latest.safetensors')));
 });
 
-function csvLosses(dir: string): number[] {
+function csvColumn(dir: string, name: string): number[] {
   const [head, ...rows] = readFileSync(join(dir, 'jepa_r0.csv'), 'utf8').trim().split('\n');
-  const col = head.split(',').indexOf('loss');
+  const col = head.split(',').indexOf(name);
+  assert.ok(col >= 0, `no column ${name}`);
   return rows.map((r) => Number(r.split(',')[col]));
 }
+const csvLosses = (dir: string) => csvColumn(dir, 'loss');
 
 test('with a GPU: vjepa-train on cuda logs the CPU run\'s losses (fp32), and bf16 mixed precision stays within 1e-2', async () => {
   if (!cuda.available) return;
@@ -61,11 +63,16 @@ test('with a GPU: vjepa-train on cuda logs the CPU run\'s losses (fp32), and bf1
     const dir = tempDir(`train-${device.replace(':', '')}-${dtype}`);
     const r = await finish(runTrain([writeConfig(dir, tinyConfigYaml(csv, dir)), '--set', `meta.device=${device}`, '--set', `meta.dtype=${dtype}`, '--set', 'optimization.epochs=1']));
     assert.is(r.code, 0, r.out);
-    return { losses: csvLosses(dir), out: r.out };
+    return { losses: csvLosses(dir), gpuMs: csvColumn(dir, 'gpu-time(ms)'), wallMs: csvColumn(dir, 'wall-time(ms)'), out: r.out };
   };
   const cpu = await run('cpu');
   const gpu = await run('cuda');
   assert.is(gpu.losses.length, 4);
+  // TRAIN-11: gpu-time(ms) is -1 without CUDA; on it, the step's time on the stream (CUDA events), within the wall time
+  assert.equal(cpu.gpuMs, [-1, -1, -1, -1]);
+  gpu.gpuMs.forEach((g, i) => assert.ok(g >= 0 && g <= gpu.wallMs[i] + 1, `iteration ${i}: gpu ${g} ms, wall ${gpu.wallMs[i]} ms`));
+  assert.ok(gpu.gpuMs.some((g) => g > 0), `gpu-time all 0: ${gpu.gpuMs}`);
+  assert.match(gpu.out, /ms\/it \(data \d+, gpu \d+\)/);
   gpu.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `iteration ${i}: ${l} on cuda vs ${cpu.losses[i]}`));
   const bf16 = await run('cuda:0', 'bfloat16');
   assert.match(bf16.out, /meta\.dtype: bfloat16 mixed precision/);

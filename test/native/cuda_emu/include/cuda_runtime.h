@@ -4,6 +4,7 @@
 // with NaN bytes, as real device memory holds garbage. VJEPA_EMU_DEVICES sets the device count
 // (default 1).
 #pragma once
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -166,17 +167,39 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t e, unsigned = 0) {
   return e ? cudaSuccess : vj_emu::fail_with(cudaErrorInvalidResourceHandle);
 }
-inline cudaError_t cudaEventCreate(cudaEvent_t* e) {
-  *e = reinterpret_cast<cudaEvent_t>(new int(0));
+// An event holds the host time of its last record (every call here completes before it returns,
+// so that is when the work before it finished) and whether it may be timed.
+namespace vj_emu {
+struct Event {
+  bool timing = true, recorded = false;
+  std::chrono::steady_clock::time_point at{};
+};
+}  // namespace vj_emu
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
+  auto* ev = new vj_emu::Event();
+  ev->timing = !(flags & cudaEventDisableTiming);
+  *e = reinterpret_cast<cudaEvent_t>(ev);
   return cudaSuccess;
 }
-inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { return cudaEventCreate(e); }
+inline cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  delete reinterpret_cast<int*>(e);
+  delete reinterpret_cast<vj_emu::Event*>(e);
   return cudaSuccess;
 }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = nullptr) {
-  return e ? cudaSuccess : vj_emu::fail_with(cudaErrorInvalidResourceHandle);
+  if (!e) return vj_emu::fail_with(cudaErrorInvalidResourceHandle);
+  auto* ev = reinterpret_cast<vj_emu::Event*>(e);
+  ev->recorded = true;
+  ev->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+// As the runtime: both events recorded and made without cudaEventDisableTiming.
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  auto *x = reinterpret_cast<vj_emu::Event*>(a), *y = reinterpret_cast<vj_emu::Event*>(b);
+  if (!x || !y || !x->timing || !y->timing) return vj_emu::fail_with(cudaErrorInvalidResourceHandle);
+  if (!x->recorded || !y->recorded) return vj_emu::fail_with(cudaErrorInvalidResourceHandle);
+  *ms = std::chrono::duration<float, std::milli>(y->at - x->at).count();
+  return cudaSuccess;
 }
 inline cudaError_t cudaEventQuery(cudaEvent_t e) { return e ? cudaSuccess : vj_emu::fail_with(cudaErrorInvalidResourceHandle); }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t e) { return cudaEventQuery(e); }
