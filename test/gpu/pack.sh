@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for a lent GPU machine, so that its first call runs the checks
 # instead of compiling: the addon built here (sm_90 and, for the wgmma kernels, sm_90a code), an
-# xz-compressed node, and the packages dist/ imports (yaml; uvu and its dependencies). Then, with
+# xz-compressed node and ffmpeg, and the packages dist/ imports (yaml; uvu and its dependencies). Then, with
 # the device tool: carry [".device", "dist"] and run
 #   VJEPA_PREBUILT=.device/vjepa.node bash test/gpu/run.sh
 # (VJEPA_GPU_PHASES='<regex>' splits the phases over calls when they would not fit in one).
@@ -13,6 +13,11 @@ mkdir -p .device/node_modules
 cp build/Release/vjepa.node .device/vjepa.node
 if [ ! -s .device/node.xz ] || [ "$(command -v node)" -nt .device/node.xz ]; then
   xz -T0 -9 -c "$(command -v node)" > .device/node.xz
+fi
+# ffmpeg for test/gpu/cli.mjs (the CLIs decode video with it): 68 MB, 16 MB as xz.
+FFMPEG=$(node -p "require('@ffmpeg-installer/ffmpeg').path")
+if [ ! -s .device/ffmpeg.xz ] || [ "$FFMPEG" -nt .device/ffmpeg.xz ]; then
+  xz -T0 -9 -c "$FFMPEG" > .device/ffmpeg.xz
 fi
 for p in yaml uvu dequal diff kleur sade mri; do
   rm -rf ".device/node_modules/$p"

@@ -3,7 +3,9 @@
 # the CUDA backend with the CPU backend (test/gpu/ops.mjs, the bf16 GEMMs included), check
 # asynchronous uploads against synchronous ones and for races (test/gpu/upload.mjs), run full
 # pretraining steps on CUDA against the CPU in fp32 and bf16 (test/gpu/step.mjs) and probe steps
-# (test/gpu/probe.mjs), count kernel launches per step (test/gpu/launches.mjs), then the kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
+# (test/gpu/probe.mjs), run the command-line tools on CUDA against the CPU and ViT-L/16 through
+# vjepa-train (test/gpu/cli.mjs), count kernel launches per step (test/gpu/launches.mjs), then the
+# kernel bench (test/gpu/bench.mjs) and the ViT-L step bench
 # (test/gpu/step_bench.mjs) against torch, its time by addon call (test/gpu/profile_step.mjs) and its
 # memory per clip (test/gpu/vitl_memory.mjs). It ends with a summary (each phase's exit and seconds,
 # then the lines that carry ratios against torch and pass counts), since a device call's reply keeps
@@ -141,7 +143,7 @@ summary() {
     printf '%-5s %4s s  %s\n' "$([ "$e" -eq 0 ] && echo ok || echo "x$e")" "$secs" "$title"
   done
   # the lines that carry the ratios against torch and the pass counts
-  grep -hE 'ours/torch|[0-9]+/[0-9]+ (checks )?passed|FAIL' "$PLOG"/*.log 2>/dev/null | cut -c1-200 | tail -40 || true
+  grep -hE 'ours/torch|end to end|[0-9]+/[0-9]+ (checks )?passed|FAIL' "$PLOG"/*.log 2>/dev/null | cut -c1-200 | tail -40 || true
 }
 trap 'summary; rm -rf "$PLOG"' EXIT
 # dist/ first: every script below imports from it (ops.mjs and bench.mjs their withEnv).
@@ -156,6 +158,8 @@ step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_
   env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1 node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
 step 90 "attention tuner at ViT-L shapes (what vjepa-train would run)" node test/gpu/tune.mjs
+step 420 "command-line tools on CUDA vs CPU (vjepa-train fp32/bf16, -embed, -probe), then ViT-L/16 through vjepa-train" \
+  node test/gpu/cli.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then

@@ -2,7 +2,6 @@
 // test/gpu/probe.mjs, run by test/gpu/run.sh on a CUDA machine).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { readSafetensors } from '../../lib/io/safetensors.js';
 import { probePaths, runProbe } from '../../lib/probe/probe.js';
 import { tinyConfig, tinyRaw, tinySetup } from './helpers.js';
 import { settle } from '../helpers/gc.js';
+import { runNode } from '../helpers/spawn.js';
 
 const cuda = native.cudaInfo();
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -48,11 +48,7 @@ test('vjepa-probe with meta.device: cuda on a machine without a GPU exits 1 nami
   const s = nowhere();
   const file = join(mkdtempSync(join(tmpdir(), 'vjepa-probe-device-cli-')), 'probe.yaml');
   writeFileSync(file, stringify(tinyRaw(s)));
-  const p = spawn(process.execPath, [PROBE_BIN, file, '--set', 'meta.device=cuda:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (out += d));
-  const code = await new Promise((res) => p.on('close', res));
+  const { code, out } = await runNode(PROBE_BIN, [file, '--set', 'meta.device=cuda:0']);
   assert.is(code, 1, out);
   assert.ok(out.includes(`vjepa-probe: meta.device: 'cuda:0' was asked for, but ${cuda.reason}`), out);
   assert.not.ok(existsSync(s.dir));
@@ -72,11 +68,7 @@ test('a CPU run frees every native tensor it allocates without waiting for the G
 });
 
 test('test/gpu/probe.mjs runs as a CPU-vs-CPU self-check (so the GPU script stays runnable)', async () => {
-  const p = spawn(process.execPath, [join(ROOT, 'test/gpu/probe.mjs')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VJEPA_GPU_DEVICE: 'cpu' } });
-  let out = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (out += d));
-  const code = await new Promise((res) => p.on('close', res));
+  const { code, out } = await runNode(join(ROOT, 'test/gpu/probe.mjs'), [], { ...process.env, VJEPA_GPU_DEVICE: 'cpu' });
   assert.is(code, 0, out);
   assert.match(out, /self-check: the CPU on both sides/);
   assert.match(out, /\n(\d+)\/\1 checks passed/);
