@@ -45,10 +45,8 @@ void cuda_stopwatch_start(int dev) {
   std::lock_guard<std::mutex> lk(g_mu);
   Watch& w = watch_of(dev, "cudaStopwatchStart");
   OnDevice on(dev);
-  if (!w.start) {
-    cuda::check(cudaEventCreate(&w.start), "cudaEventCreate (stopwatch)");
-    cuda::check(cudaEventCreate(&w.stop), "cudaEventCreate (stopwatch)");
-  }
+  if (!w.start) cuda::check(cudaEventCreate(&w.start), "cudaEventCreate (stopwatch)");
+  if (!w.stop) cuda::check(cudaEventCreate(&w.stop), "cudaEventCreate (stopwatch)");
   cuda::check(cudaEventRecord(w.start, cuda::stream_on(dev)), "cudaEventRecord (stopwatch start)");
   w.running = true;  // a second start restarts
 }

@@ -75,7 +75,7 @@ const data = join(work, 'data');
 // The attention tuner's trial (bf16 runs) would take minutes on the emulator and tell nothing.
 const env = { ...process.env, VJEPA_FFMPEG: ffmpeg, ...(info.emulated ? { VJEPA_CUDA_ATTN_TUNE: '0' } : {}) };
 
-/** Runs dist/bin/NAME.js; a failed command is a failed check (its output's tail printed), and null. */
+/** Runs dist/bin/NAME.js: its stdout + stderr, or (a failed check, its output's tail printed) null. */
 function cli(name, args, label, timeoutS = 600) {
   const t0 = Date.now();
   const r = spawnSync(process.execPath, [join(root, 'dist/bin', `${name}.js`), ...args], {
@@ -92,7 +92,7 @@ function cli(name, args, label, timeoutS = 600) {
     return null;
   }
   console.log(`${label}: ${s} s`);
-  return r.stdout;
+  return r.stdout + r.stderr;
 }
 
 function readCsv(path) {
@@ -137,11 +137,12 @@ const trainArgs = (folder, device, iters, dtype = 'float32') => [
   '--set', `meta.dtype=${dtype}`,
 ];
 const run = { cpu: join(work, 'cpu'), gpu: join(work, 'gpu'), bf16: join(work, 'bf16') };
-const okCpu = cli('vjepa-train', trainArgs(run.cpu, 'cpu', ITERS + RESUMED), 'vjepa-train cpu fp32');
+const ran = (out) => out !== null;
+const okCpu = ran(cli('vjepa-train', trainArgs(run.cpu, 'cpu', ITERS + RESUMED), 'vjepa-train cpu fp32'));
 const okGpu =
   okCpu &&
-  cli('vjepa-train', trainArgs(run.gpu, GPU, ITERS), `vjepa-train ${GPU} fp32`) &&
-  cli('vjepa-train', [...trainArgs(run.gpu, GPU, RESUMED), '--set', 'meta.load_checkpoint=true'], `vjepa-train ${GPU} fp32, resumed`);
+  ran(cli('vjepa-train', trainArgs(run.gpu, GPU, ITERS), `vjepa-train ${GPU} fp32`)) &&
+  ran(cli('vjepa-train', [...trainArgs(run.gpu, GPU, RESUMED), '--set', 'meta.load_checkpoint=true'], `vjepa-train ${GPU} fp32, resumed`));
 if (okGpu) {
   const a = readCsv(join(run.gpu, 'jepa_r0.csv')), b = readCsv(join(run.cpu, 'jepa_r0.csv'));
   checks.info('iterations compared', `${a.length}/${b.length}`);
@@ -174,7 +175,7 @@ if (okGpu) {
   checks.row('checkpoint: weights (max abs)', param, TOL.param);
   checks.row('checkpoint: AdamW moments (rel. to each max)', moment, TOL.moment);
 }
-const okBf16 = okCpu && cli('vjepa-train', trainArgs(run.bf16, GPU, ITERS, 'bfloat16'), `vjepa-train ${GPU} bf16`);
+const okBf16 = okCpu && ran(cli('vjepa-train', trainArgs(run.bf16, GPU, ITERS, 'bfloat16'), `vjepa-train ${GPU} bf16`));
 if (okBf16) {
   const a = readCsv(join(run.bf16, 'jepa_r0.csv')), b = readCsv(join(run.cpu, 'jepa_r0.csv')).slice(0, ITERS);
   csvRow(`train bf16: loss per iteration, ${GPU} bf16 vs cpu fp32 (rel)`, a, b, 'loss', TOL_BF16.loss);
@@ -188,7 +189,7 @@ if (okGpu) {
     const out = join(work, `embed-${side}.npy`);
     const args = ['--checkpoint', join(run.gpu, 'jepa-latest.safetensors'), '--config', 'configs/pretrain.yaml', '--out', out,
       '--device', device, '--dtype', dtype, '--video', ...videos];
-    return cli('vjepa-embed', args, `vjepa-embed ${device} ${dtype}`) === null ? null : readNpy(out);
+    return ran(cli('vjepa-embed', args, `vjepa-embed ${device} ${dtype}`)) ? readNpy(out) : null;
   };
   const c = embed('cpu', 'cpu', 'float32'), g = embed('gpu', GPU, 'float32'), h = GPU === 'cpu' ? null : embed('bf16', GPU, 'bfloat16');
   if (c && g) {
@@ -212,9 +213,9 @@ if (okGpu) {
     const args = ['configs/ssv2.yaml', '--max-epochs', '2', '--set', `pretrain.folder=${folder}`, '--set', `meta.device=${device}`,
       '--set', `data.dataset_train=${join(data, 'train.csv')}`, '--set', `data.dataset_val=${join(data, 'val.csv')}`,
       '--set', `data.synthetic.dir=${data}`, '--set', 'data.synthetic.videos=16'];
-    return cli('vjepa-probe', args, `vjepa-probe ${device}`) === null
-      ? null
-      : readCsv(join(folder, 'video_classification_frozen/ssv2-8x2x3/jepa_r0.csv'));
+    return ran(cli('vjepa-probe', args, `vjepa-probe ${device}`))
+      ? readCsv(join(folder, 'video_classification_frozen/ssv2-8x2x3/jepa_r0.csv'))
+      : null;
   };
   const pc = probe('cpu', 'cpu'), pg = probe('gpu', GPU);
   if (pc && pg) {
@@ -231,13 +232,16 @@ if (vitl === '1') {
   const vdata = join(work, 'vitl-data');
   // 64 frames per clip at frame step 4 (vitl16.yaml): 68-frame videos, 256² so the crops are
   // resized down as from real footage.
-  if (cli('vjepa-data', ['synth', '--out', vdata, '--videos', String(2 * B), '--frames', '68', '--size', '256x256', '--scene', 'pan'], 'synthetic 16x224² data')) {
+  if (ran(cli('vjepa-data', ['synth', '--out', vdata, '--videos', String(2 * B), '--frames', '68', '--size', '256x256', '--scene', 'pan'], 'synthetic 16x224² data'))) {
     const folder = join(work, 'vitl');
     const workers = Math.max(1, availableParallelism() - 2);
     const out = cli('vjepa-train', ['configs/vitl16.yaml', '--max-iterations', String(iters), '--set', `logging.folder=${folder}`,
       '--set', `data.datasets=[${join(vdata, 'train.csv')}]`, '--set', `data.batch_size=${B}`, '--set', `data.num_workers=${workers}`,
       '--set', `meta.device=${GPU}`], `vjepa-train configs/vitl16.yaml, batch ${B}, ${workers} workers`, 480);
-    if (out) {
+    if (ran(out)) {
+      // what decides the end-to-end rate besides the step: the kernels the tuner took, a batch
+      // transport that fell back to the IPC channel (a small /dev/shm), loader warnings
+      for (const l of out.split('\n')) if (/^(attention kernels|data:|warning)/.test(l)) console.log(`  ${l}`);
       const rows = readCsv(join(folder, 'jepa_r0.csv')).slice(skip);
       const med = (col) => {
         const v = rows.map((r) => Number(r[col])).sort((x, y) => x - y);
