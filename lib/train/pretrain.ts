@@ -144,6 +144,7 @@ export function trainingMatmulDtype(dtype: string, device: string, log: (s: stri
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
+  const onGpu = device !== 'cpu';
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
   if (device.startsWith('cuda')) log(`device: ${describeDevice(device)}`);
   const matmulDtype = trainingMatmulDtype(cfg.meta.dtype, device, log);
@@ -337,7 +338,6 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         );
       };
       // gpu-time(ms), TRAIN-11: the step's time on the GPU's stream, apart from the host's.
-      const onGpu = device !== 'cpu';
       if (onGpu) native.cudaStopwatchStart(device);
       const rec = tidy(() => {
         return pretrainStep(model, opt, clips, pairs, {

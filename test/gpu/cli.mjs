@@ -28,7 +28,7 @@ const { readNpy } = await lib('io/npy.js');
 
 const info = native.cudaInfo();
 // Without a usable GPU the same commands run on the CPU twice (no bf16 embedding, no ViT-L): a
-// self-check that keeps the script runnable, as test/gpu/cli.test.ts does in npm test.
+// self-check that keeps the script runnable, as test/cli/gpu-script.test.ts does in npm test.
 // VJEPA_GPU_DEVICE=cpu asks for that self-check anywhere.
 const GPU = process.env.VJEPA_GPU_DEVICE ?? (info.available ? 'cuda:0' : 'cpu');
 if (GPU === 'cpu') console.log(`self-check: the CPU on both sides${info.available ? '' : ` (CUDA unavailable: ${info.reason})`}`);
@@ -123,6 +123,12 @@ function maxAbs(a) {
   return m;
 }
 
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
 // ---- vjepa-train, default config: CPU fp32 straight through; GPU fp32 stopped after ITERS and
 // resumed from its checkpoint for RESUMED more (the CSV log continues); GPU bf16 ------------------
 const RESUMED = 2;
@@ -165,8 +171,7 @@ if (okGpu) {
       if (t.data.some((v, i) => v !== u.data[i])) missing++;
       continue;
     }
-    let d = 0;
-    for (let i = 0; i < t.data.length; i++) d = Math.max(d, Math.abs(t.data[i] - u.data[i]));
+    const d = maxAbsDiff(t.data, u.data);
     if (/exp_avg/.test(name)) moment = Math.max(moment, d / (maxAbs(t.data) || 1));
     else param = Math.max(param, d);
   }
@@ -193,10 +198,8 @@ if (okGpu) {
   };
   const c = embed('cpu', 'cpu', 'float32'), g = embed('gpu', GPU, 'float32'), h = GPU === 'cpu' ? null : embed('bf16', GPU, 'bfloat16');
   if (c && g) {
-    let d = 0;
-    for (let i = 0; i < c.data.length; i++) d = Math.max(d, Math.abs(c.data[i] - g.data[i]));
     checks.info('embed: features', `[${c.shape.join(', ')}]`);
-    checks.row(`embed fp32: ${GPU} vs cpu (max abs / max)`, c.shape.join() === g.shape.join() ? d / maxAbs(c.data) : Infinity, TOL.features);
+    checks.row(`embed fp32: ${GPU} vs cpu (max abs / max)`, c.shape.join() === g.shape.join() ? maxAbsDiff(c.data, g.data) / maxAbs(c.data) : Infinity, TOL.features);
   }
   if (c && h) {
     let num = 0, den = 0;
