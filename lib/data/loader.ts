@@ -69,6 +69,11 @@ export interface VideoLoaderOptions {
   maxAttemptsPerSample?: number;
   /** files up to this size are decoded whole on first sight (default 4 MiB) */
   wholeDecodeMaxBytes?: number;
+  /**
+   * start each clip's decode at the keyframe before it instead of frame 0 (default true; the
+   * keyframes come with the first decode of each video, and every seek is checked)
+   */
+  seek?: boolean;
 }
 
 export interface LoaderStats {
@@ -78,12 +83,18 @@ export interface LoaderStats {
   failedPaths: string[];
   /** batches that came through a /dev/shm file (lib/data/shm.ts) rather than the IPC channel */
   shmBatches: number;
+  /** clips decoded from a keyframe after frame 0 (lib/data/seek.ts) */
+  seeked: number;
+  /** of those, seeks that failed their check and were decoded again from frame 0 */
+  seekFallbacks: number;
 }
 
 interface PoolBatch {
   batchIndex: number;
   failures: SampleFailure[];
   decoded: number;
+  seeked?: number;
+  seekFallbacks?: number;
   newMeta?: [number, VideoMeta][];
 }
 
@@ -100,7 +111,7 @@ class BatchPipeline<R extends PoolBatch> {
   /** keeps the process alive while jobs are in flight (workers themselves stay unref'd) */
   private keepAlive: NodeJS.Timeout | null = null;
   private totalInflight = 0;
-  readonly counters = { decoded: 0, failed: 0, replaced: 0, shmBatches: 0 };
+  readonly counters = { decoded: 0, failed: 0, replaced: 0, shmBatches: 0, seeked: 0, seekFallbacks: 0 };
   readonly failedPaths = new Set<string>();
   readonly meta = new Map<number, VideoMeta>();
   /** where batches travel (lib/data/shm.ts), or null for the IPC channel */
@@ -196,6 +207,8 @@ class BatchPipeline<R extends PoolBatch> {
   account(b: R): void {
     for (const [i, m] of b.newMeta ?? []) this.meta.set(i, m);
     this.counters.decoded += b.decoded;
+    this.counters.seeked += b.seeked ?? 0;
+    this.counters.seekFallbacks += b.seekFallbacks ?? 0;
     for (const f of b.failures) {
       this.counters.failed++;
       this.counters.replaced++;
@@ -316,6 +329,7 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
       wholeDecodeMaxBytes: opts.wholeDecodeMaxBytes ?? 4 * 1024 * 1024,
       videosPerProcess: opts.videosPerProcess ?? 4,
       procsPerWorker: opts.procsPerWorker ?? 2,
+      seek: opts.seek ?? true,
       maxAttemptsPerSample: opts.maxAttemptsPerSample ?? 50,
     };
     this.sampler = new BatchSampler({

@@ -424,6 +424,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   }
   const stats = loader.stats();
   if (stats.failed > 0) log(`data: ${stats.failed} sample(s) failed to load and were replaced: ${stats.failedPaths.slice(0, 5).join(', ')}${stats.failedPaths.length > 5 ? ', …' : ''}`);
+  if (stats.seekFallbacks > 0) {
+    log(`data: ${stats.seekFallbacks} of ${stats.seeked} keyframe seeks missed and were decoded from frame 0 instead (transport streams do this); \`vjepa-data prepare\` rewrites videos as mp4`);
+  }
   model.dispose();
   opt.dispose();
   return { iterations: iteration - startIteration, firstLoss, lastLoss, checkpoint: latest, csv: csvPath, plot: plotPath, loaderFailures: stats.failed };

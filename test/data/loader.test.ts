@@ -137,6 +137,26 @@ test('determinism: same batches for 1 or 2 workers, and startBatch k reproduces 
   assert.not.equal(passes[0], passes[1]);
 });
 
+test('seeking to the keyframe before each clip changes no pixel, and does happen', async () => {
+  // 8 videos of 20-90 frames with a keyframe every 8: from the second pass on, clips start at keyframes
+  const o = base({ transform: { scale: [0.3, 1], ratio: [0.75, 1.35], flip: true }, batchSize: 4, numWorkers: 1 });
+  const on = new VideoLoader({ ...o, seek: true });
+  const withSeek = await take(on, 8);
+  const st = on.stats();
+  await on.close();
+  const off = new VideoLoader({ ...o, seek: false });
+  const without = await take(off, 8);
+  const st0 = off.stats();
+  await off.close();
+  for (let k = 0; k < 8; k++) {
+    assert.equal(Array.from(withSeek[k].sampleIndices), Array.from(without[k].sampleIndices));
+    assert.ok(withSeek[k].clips.every((v, i) => v === without[k].clips[i]), `batch ${k} differs`);
+  }
+  assert.ok(st.seeked >= 6, `${st.seeked} seeks`);
+  assert.is(st.seekFallbacks, 0);
+  assert.is(st0.seeked, 0);
+});
+
 test('failures: missing, 0-byte, corrupt and too-short files are logged once, replaced and counted', async () => {
   const logs: string[] = [];
   const loader = new VideoLoader(base({ csvPaths: [mixedCsv], batchSize: 11, filterShortVideos: true, log: (m) => logs.push(m), maxFailureFraction: 0.9 }));

@@ -78,6 +78,7 @@ function builderFor(c: Case): VideoBatchBuilder {
     filterShortVideos: c.filter_short,
     filterLongVideos: 1e9,
     minFileBytes: 1024,
+    seek: true,
     decodeShortSide: null,
     wholeDecodeMaxBytes: 0,
     videosPerProcess: 1,
