@@ -1,12 +1,14 @@
 // Loader throughput vs the decode ceiling measured in the same run:
 //   ceiling clips/s = (frames/s of plain `ffmpeg -i f -f rawvideo -pix_fmt rgb24 -vsync 0 pipe:`
 //   over the same files, as many processes as cores) / frames one clip spans (fpc * frame step).
+// On long videos, the loader seeking to the keyframe before each clip vs the same loader decoding
+// every clip from frame 0.
 import { spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ffmpegPath } from '../lib/data/ffmpeg.js';
+import { ffmpegPath, runFfmpeg, ffmpegReason } from '../lib/data/ffmpeg.js';
 import { ensureSynthDataset } from '../lib/data/synth.js';
 import { VideoLoader } from '../lib/data/loader.js';
 
@@ -14,6 +16,8 @@ export interface Row {
   name: string;
   ours: number;
   reference: number | null;
+  /** what `reference` is (default: the ffmpeg decode ceiling) */
+  referenceName?: string;
   unit: string;
   ratio: number | null;
 }
@@ -41,10 +45,10 @@ async function decodeCeiling(files: string[], frameBytes: number, procs: number)
   return frames / ((performance.now() - t0) / 1000);
 }
 
-async function loaderRate(csv: string, o: { fpc: number; fs: number; crop: number; batch: number; warm: number; measure: number }): Promise<number> {
+async function loaderRate(csv: string, o: { fpc: number; fs: number; crop: number; batch: number; warm: number; measure: number; seek?: boolean }): Promise<number> {
   const loader = new VideoLoader({
     csvPaths: [csv], batchSize: o.batch, framesPerClip: o.fpc, frameStep: o.fs, numClips: 1, cropSize: o.crop, training: true,
-    transform: { scale: [0.3, 1.0], ratio: [0.75, 1.35], flip: true }, seed: 0,
+    transform: { scale: [0.3, 1.0], ratio: [0.75, 1.35], flip: true }, seed: 0, seek: o.seek ?? true,
   });
   let n = 0;
   let t0 = 0;
@@ -78,7 +82,40 @@ export async function benchLoader(): Promise<Row[]> {
     rows.push({ name: `loader ${c.name}`, ours, reference: ceiling, unit: 'clips/s', ratio: ours / ceiling });
     rows.push({ name: `plain ffmpeg decode, same files (${cores} procs)`, ours: (ceil1 + ceil2) / 2, reference: null, unit: 'frames/s', ratio: null });
   }
+  for (const loops of [4, 40]) rows.push(await benchSeek(join(root, `long${loops}`), loops, cores));
   return rows;
+}
+
+/**
+ * Long videos (a 3-s synthetic clip looped `loops` times: 12 s is Kinetics-like, 2 min HowTo100M-
+ * like; GOP 8 as `vjepa-data prepare` writes): seeking vs decoding every clip from frame 0.
+ */
+async function benchSeek(dir: string, loops: number, cores: number): Promise<Row> {
+  // every video is seen first in the first `prefetch` (2 x workers) batches, all in flight at once
+  const c = { fpc: 16, fs: 4, crop: 224, batch: 8, warm: 2 * cores + 1, measure: 5 };
+  const ds = await ensureSynthDataset(join(dir, '..', 'long-src'), { videos: 8, valVideos: 1, classes: 4, frames: 75, width: 320, height: 240, seed: 2 });
+  const csv = join(dir, 'long.csv');
+  if (!existsSync(csv)) {
+    mkdirSync(dir, { recursive: true });
+    const lines = readFileSync(ds.trainCsv, 'utf8').trim().split('\n');
+    const out: string[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: cores }, async () => {
+      while (next < lines.length) {
+        const i = next++;
+        const src = lines[i].slice(0, lines[i].lastIndexOf(' '));
+        const dst = join(dir, `long${i}.mp4`);
+        const r = await runFfmpeg(['-v', 'error', '-y', '-stream_loop', String(loops - 1), '-i', src, '-threads', '1', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-g', '8', '-bf', '0', '-pix_fmt', 'yuv420p', dst]);
+        if (r.code !== 0) throw new Error(`${dst}: ${ffmpegReason(r.stderr, r.code)}`);
+        out[i] = `${dst} ${lines[i].slice(lines[i].lastIndexOf(' ') + 1)}`;
+      }
+    }));
+    writeFileSync(`${csv}.tmp`, out.join('\n') + '\n');
+    renameSync(`${csv}.tmp`, csv);
+  }
+  const plain = await loaderRate(csv, { ...c, seek: false });
+  const seek = await loaderRate(csv, c);
+  return { name: `loader 16x224² fs4 B8, ${(loops * 3) % 60 === 0 ? `${(loops * 3) / 60} min` : `${loops * 3} s`} videos (${loops * 75} f, GOP 8), seeking`, ours: seek, reference: plain, referenceName: 'same loader, decoding from frame 0', unit: 'clips/s', ratio: seek / plain };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -47,7 +47,7 @@ if (want('loader')) {
   section('loader');
   const { benchLoader } = await import('./loader.js');
   for (const r of await benchLoader())
-    rows.push({ group: 'loader', name: r.name, unit: r.unit, ours: r.ours, reference: r.reference, referenceName: 'ffmpeg decode ceiling', higherIsBetter: true });
+    rows.push({ group: 'loader', name: r.name, unit: r.unit, ours: r.ours, reference: r.reference, referenceName: r.referenceName ?? 'ffmpeg decode ceiling', higherIsBetter: true });
 }
 if (want('transport')) {
   section('batch transport');
