@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { shmDir } from './shm.js';
 import { keyPrintFilter, parsePrinted, seekSelectFilters, type KeyFrame, type Seek } from './seek.js';
 
 const require = createRequire(import.meta.url);
@@ -100,6 +102,29 @@ export interface RunOptions {
 // $$ is the pid that becomes ffmpeg; a "\n" from the parent means ffmpeg ended normally
 const WATCHDOG = 'exec 3<&0 </dev/null\n{ read -r _ <&3 || kill -TERM $$; } >/dev/null 2>&1 &\nexec "$@" 3<&-\n';
 
+const running = new Set<ChildProcess>();
+/** frame files being written (see frameFiles) */
+const pendingFiles = new Set<string>();
+let exitHook = false;
+
+/**
+ * Kill the ffmpeg processes still running and remove the frame files they were writing: for a
+ * process that is going away (a data worker told to stop), which would otherwise leave them to
+ * write into /dev/shm after it.
+ */
+export function stopDecoders(): void {
+  for (const c of running) c.kill('SIGKILL');
+  running.clear();
+  for (const f of pendingFiles) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // not written yet (and its writer is gone)
+    }
+  }
+  pendingFiles.clear();
+}
+
 /** Run ffmpeg with `numOutputs` extra pipes (fd 3, 4, ...) whose bytes are collected. */
 export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer, opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
@@ -108,6 +133,8 @@ export function runFfmpeg(args: string[], numOutputs = 0, stdin?: Buffer, opts: 
     const stdio: ('pipe' | 'ignore')[] = [stdin || watch ? 'pipe' : 'ignore', 'ignore', 'pipe'];
     for (let i = 0; i < numOutputs; i++) stdio.push('pipe');
     const child = watch ? spawn('/bin/sh', ['-c', WATCHDOG, 'ffmpeg', ffmpegPath(), ...args], { stdio }) : spawn(ffmpegPath(), args, { stdio });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     const errChunks: Buffer[] = [];
     const outChunks: Buffer[][] = [];
     child.stderr!.on('data', (c: Buffer) => errChunks.push(c));
@@ -228,7 +255,7 @@ function uniqueSorted(indices: ArrayLike<number>): number[] {
   return Array.from(new Set(Array.from(indices))).sort((a, b) => a - b);
 }
 
-function outputArgs(req: DecodeRequest, k: number, fd: number): string[] {
+function outputArgs(req: DecodeRequest, k: number, target: string): string[] {
   const filters: string[] = [];
   let limit: number | undefined = req.maxFrames;
   if (req.indices) {
@@ -250,7 +277,7 @@ function outputArgs(req: DecodeRequest, k: number, fd: number): string[] {
   if (filters.length > 0) a.push('-vf', filters.join(','));
   a.push('-vsync', '0');
   if (limit !== undefined) a.push('-frames:v', String(limit));
-  a.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${fd}`);
+  a.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', target);
   return a;
 }
 
@@ -350,14 +377,79 @@ export function seekOrder(reqs: readonly DecodeRequest[]): { plain: number[]; se
 /** Marks a seeked decode whose first kept frame was not the keyframe. */
 const SEEK_REJECTED = new Error('seek rejected');
 
+/**
+ * Decoded frames go through files in /dev/shm (VJEPA_SHM_DIR, as batches do) rather than pipes:
+ * a pipe holds 64 KB, so ffmpeg stalled whenever the worker's JS was busy with transforms. On the
+ * bench's 12-s videos the loader gave 10.9 and 15.2 clips/s through files, 10.1 and 9.4 through
+ * pipes (alternating runs). A folder that fails a run (full, say) is dropped for pipes.
+ */
+export const frameFiles = { failed: false, next: 0 };
+
+function frameDir(): string | null {
+  try {
+    return shmDir();
+  } catch {
+    return null;
+  }
+}
+
+async function runToFiles(args: string[], files: string[]): Promise<{ code: number | null; stderr: string; outputs: Buffer[] }> {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', stopDecoders);
+  }
+  for (const f of files) pendingFiles.add(f);
+  try {
+    const r = await runFfmpeg(args, 0);
+    const outputs = files.map((f) => {
+      try {
+        return readFileSync(f);
+      } catch {
+        return Buffer.alloc(0);
+      }
+    });
+    return { ...r, outputs };
+  } finally {
+    for (const f of files) {
+      pendingFiles.delete(f);
+      try {
+        unlinkSync(f);
+      } catch {
+        // never written
+      }
+    }
+  }
+}
+
+async function decodeGroupThroughPipes(reqs: DecodeRequest[], copyts: boolean): Promise<(DecodedVideo | Error)[]> {
+  const was = frameFiles.failed;
+  frameFiles.failed = true;
+  try {
+    return await decodeGroup(reqs, copyts);
+  } finally {
+    frameFiles.failed = was;
+  }
+}
+
 async function decodeGroup(reqs: DecodeRequest[], copyts: boolean): Promise<(DecodedVideo | Error)[]> {
   if (reqs.length === 0) return [];
   // -copyts (seeks): timestamps on the stream's own clock, the one keyframes were recorded in;
   // repeat+: print()'s identical lines in a row must not be folded into "Last message repeated"
   const args = copyts ? [...BASE_PRINTING, '-copyts'] : [...BASE];
   for (const r of reqs) args.push(...inputArgs(r));
-  reqs.forEach((r, k) => args.push(...outputArgs(r, k, 3 + k)));
-  const res = await runFfmpeg(args, reqs.length);
+  const dir = frameFiles.failed ? null : frameDir();
+  const files = dir ? reqs.map(() => join(dir, `vjepa-batch-${process.pid}-${process.pid}-${frameFiles.next++}`)) : null;
+  reqs.forEach((r, k) => args.push(...outputArgs(r, k, files ? files[k] : `pipe:${3 + k}`)));
+  const res = files ? await runToFiles(['-y', ...args], files) : await runFfmpeg(args, reqs.length);
+  if (files && res.code !== 0) {
+    // the inputs' fault or the folder's? If the same run works through pipes, the folder's.
+    const piped = await decodeGroupThroughPipes(reqs, copyts);
+    if (piped.every((r) => !(r instanceof Error))) {
+      frameFiles.failed = true;
+      console.error(`data: decoded frames cannot go through files in ${dir} (${ffmpegReason(res.stderr, res.code)}); using pipes from now on`);
+    }
+    return piped;
+  }
   const sections = parseFfmpegSections(res.stderr);
   const checks = copyts ? parsePrinted(res.stderr).checks : new Map<number, number>();
   const finish = (d: DecodedVideo, k: number): DecodedVideo | Error => {

@@ -42,3 +42,9 @@ process.on('disconnect', () => {
   shm?.cleanup();
   process.exit(0);
 });
+// loader.close() ends workers with SIGTERM: stop their ffmpeg processes, which would go on
+// writing decoded frames into /dev/shm (the 'exit' hook runs stopDecoders)
+process.on('SIGTERM', () => {
+  shm?.cleanup();
+  process.exit(143);
+});

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countFrames, decodeVideo, decodeVideos, parseFfmpegSections, probeVideo, probeVideoFull } from '../../lib/data/ffmpeg.js';
+import { countFrames, decodeVideo, decodeVideos, frameFiles, parseFfmpegSections, probeVideo, probeVideoFull } from '../../lib/data/ffmpeg.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { indexFrames, makeIndexVideo, readIndexRgb, tempDir } from './helpers.js';
 
@@ -99,6 +99,45 @@ test('truncated file: decoder errors that still produce frames are not failures'
   const d = await decodeVideo({ path: cut });
   assert.ok(d.count > 5 && d.count < 40, `count ${d.count}`);
   assert.is(readIndexRgb(d.data, 3, 97, 61), 3);
+});
+
+test('frames through files or pipes are the same bytes; a folder that fails a run is dropped for pipes', async () => {
+  const reqs = [{ path: join(dir, 'b.mp4'), indices: [3, 9, 27] }, { path: join(dir, 'c.webm') }];
+  const env = process.env.VJEPA_SHM_DIR;
+  const folder = join(dir, 'frames');
+  mkdirSync(folder);
+  const log = console.error;
+  const said: string[] = [];
+  try {
+    process.env.VJEPA_SHM_DIR = folder;
+    const viaFiles = await decodeVideos(reqs);
+    assert.equal(readdirSync(folder), [], 'files left behind');
+    process.env.VJEPA_SHM_DIR = '';
+    const viaPipes = await decodeVideos(reqs);
+    for (let i = 0; i < reqs.length; i++) {
+      const a = viaFiles[i];
+      const b = viaPipes[i];
+      if (a instanceof Error || b instanceof Error) throw a instanceof Error ? a : b;
+      assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)), `request ${i}`);
+    }
+    // the next output names are taken by folders: ffmpeg cannot write, and pipes take over
+    process.env.VJEPA_SHM_DIR = folder;
+    for (let i = 0; i < 4; i++) mkdirSync(join(folder, `vjepa-batch-${process.pid}-${process.pid}-${frameFiles.next + i}`));
+    console.error = (m: string) => said.push(m);
+    const fallback = await decodeVideos(reqs);
+    fallback.forEach((d, i) => {
+      if (d instanceof Error) throw d;
+      assert.ok(Buffer.from(d.data).equals(Buffer.from((viaPipes[i] as { data: Uint8Array }).data)), `request ${i}`);
+    });
+    assert.is(frameFiles.failed, true);
+    assert.is(said.length, 1);
+    assert.match(said[0], `cannot go through files in ${folder}`);
+  } finally {
+    console.error = log;
+    frameFiles.failed = false;
+    if (env === undefined) delete process.env.VJEPA_SHM_DIR;
+    else process.env.VJEPA_SHM_DIR = env;
+  }
 });
 
 test('parse ffmpeg stderr sections', () => {

@@ -2,10 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scriptExecArgv } from '../../lib/util/process.js';
 import { VideoLoader, ImageFolderLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
+import type { VideoDatasetSpec } from '../../lib/data/batch-builder.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { indexFrames, makeIndexVideo, readIndexClip, tempDir } from './helpers.js';
 
@@ -257,6 +258,8 @@ test('batches through /dev/shm files equal those through the IPC channel, and no
     }
   };
   const viaFile = await run(shm);
+  // decoded frames go through the same folder: a worker's ffmpeg must not go on writing after close()
+  await new Promise((r) => setTimeout(r, 300));
   assert.equal(readdirSync(shm), [], 'the trainer unlinked every file it mapped, and close() swept the rest');
   const viaIpc = await run('');
   assert.is(viaIpc.st.shmBatches, 0);
@@ -267,6 +270,38 @@ test('batches through /dev/shm files equal those through the IPC channel, and no
     assert.ok(Buffer.from(viaFile.batches[k].clips.buffer, viaFile.batches[k].clips.byteOffset, viaFile.batches[k].clips.byteLength)
       .equals(Buffer.from(viaIpc.batches[k].clips.buffer, viaIpc.batches[k].clips.byteOffset, viaIpc.batches[k].clips.byteLength)), `batch ${k}: same bytes`);
   }
+});
+
+test('a data worker told to stop (SIGTERM, as close() does) stops its ffmpeg and removes the frames it was writing', async () => {
+  const folder = join(dir, 'shm-stop');
+  mkdirSync(folder);
+  const video = join(dir, 'long.mp4');
+  await encodeFrames(indexFrames(300, 320, 240), video, { width: 320, height: 240, codec: 'h264', gop: 8 });
+  const spec: VideoDatasetSpec = {
+    paths: [video], labels: new Int32Array(1), seed: 1, cropSize: 32, transform: { kind: 'train', scale: [1, 1], ratio: [1, 1], flip: false },
+    sampling: { framesPerClip: 16, frameStep: 4, numClips: 8, clipDuration: null, randomClipSampling: true, allowClipOverlap: true },
+    filterShortVideos: false, filterLongVideos: 1e9, minFileBytes: 100, decodeShortSide: null, wholeDecodeMaxBytes: 1e9,
+    videosPerProcess: 1, procsPerWorker: 1, seek: true, maxAttemptsPerSample: 1,
+  };
+  const worker = fork(fileURLToPath(new URL('../../lib/data/worker.js', import.meta.url)), [], {
+    env: { ...process.env, VJEPA_SHM_DIR: folder },
+    serialization: 'advanced',
+    stdio: 'ignore',
+  });
+  const exited = new Promise((r) => worker.once('exit', (code, signal) => r(signal ?? code)));
+  try {
+    worker.send({ init: { kind: 'video', spec }, shm: null });
+    worker.send({ batchIndex: 0, indices: new Int32Array([0]) });
+    // the first-sight whole decode (300 frames of 320x240 into a file) is under way
+    const t0 = Date.now();
+    while (readdirSync(folder).length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(readdirSync(folder).length > 0, 'no frame file appeared');
+  } finally {
+    worker.kill('SIGTERM');
+  }
+  assert.is(await exited, 143);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(readdirSync(folder), []);
 });
 
 test('a loader started from `node --input-type=module -e`: its workers run the worker script, not the inline program', () => {
