@@ -15,6 +15,8 @@ let video: VideoBatchBuilder | null = null;
 let image: ImageBatchBuilder | null = null;
 let shm: ShmWriter | null = null;
 const send = (m: unknown) => process.send!(m);
+/** clip buffers of sent batches, for the next builds */
+const spare: Float32Array[] = [];
 const packed = (b: object) => (shm ? shm.pack(b as Record<string, unknown>) : b);
 
 process.on('message', async (msg: { init: Init; shm: string | null } | Job) => {
@@ -28,7 +30,10 @@ process.on('message', async (msg: { init: Init; shm: string | null } | Job) => {
   try {
     if (video) {
       if (job.meta) video.learnMeta(job.meta);
-      send({ ok: true, batch: packed(await video.build(job.batchIndex, job.indices)) });
+      const batch = await video.build(job.batchIndex, job.indices, spare.pop());
+      // sent (copied into a file or the channel's buffer) synchronously: the clips can be reused
+      send({ ok: true, batch: packed(batch) });
+      if (spare.length < 2) spare.push(batch.clips);
     } else {
       send({ ok: true, batch: packed(await image!.build(job.batchIndex, job.indices)) });
     }
