@@ -312,15 +312,20 @@ function assemble(req: DecodeRequest, raw: Buffer, inp: StreamSection | undefine
     if (produced < u.length) {
       throw new Error(`${req.path}: frame ${u[produced]} requested but the video has fewer frames (got ${produced} of ${u.length} requested frames)`);
     }
-    const pos = new Map<number, number>();
-    u.forEach((v, i) => pos.set(v, i));
     const n = req.indices.length;
-    const outBuf = new Uint8Array(n * frameBytes);
-    for (let i = 0; i < n; i++) {
-      const p = pos.get(req.indices[i])!;
-      outBuf.set(data.subarray(p * frameBytes, (p + 1) * frameBytes), i * frameBytes);
+    // strictly increasing indices (a training clip's) come out as asked: no copy
+    if (n !== u.length || !u.every((v, i) => v === req.indices![i])) {
+      const pos = new Map<number, number>();
+      u.forEach((v, i) => pos.set(v, i));
+      const outBuf = new Uint8Array(n * frameBytes);
+      for (let i = 0; i < n; i++) {
+        const p = pos.get(req.indices[i])!;
+        outBuf.set(data.subarray(p * frameBytes, (p + 1) * frameBytes), i * frameBytes);
+      }
+      data = outBuf;
+    } else {
+      data = data.subarray(0, n * frameBytes);
     }
-    data = outBuf;
     count = n;
   } else if (req.maxFrames === undefined || produced < req.maxFrames) {
     info.frameCount = produced;
