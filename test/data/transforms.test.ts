@@ -39,6 +39,34 @@ test('bilinear, align_corners=False, no antialias: torch values (upsample 2 -> 4
   assert.ok(Math.abs(e[0] - 2.5) < 1e-5 && Math.abs(e[1] - 17.5) < 1e-5, `${e}`);
 });
 
+test('the two-tap bilinear loop gives the bits of the general loop (awkward crops, up and down, flip, clamp)', () => {
+  const rng = new Rng(5);
+  // the general loop takes the same taps padded with a zero-weight third: it skips zero rows and adds +0
+  const pad = (t: ReturnType<typeof computeTaps>) => {
+    const n = t.idx.length / 2;
+    const idx = new Int32Array(3 * n);
+    const w = new Float32Array(3 * n);
+    for (let o = 0; o < n; o++) {
+      idx.set([t.idx[2 * o], t.idx[2 * o + 1], t.idx[2 * o + 1]], 3 * o);
+      w.set([t.w[2 * o], t.w[2 * o + 1], 0], 3 * o);
+    }
+    return { k: 3, idx, w };
+  };
+  for (const [H, W, top, left, h, w, S] of [[61, 97, 3, 5, 50, 77, 37], [48, 64, 0, 0, 48, 64, 224], [240, 320, 17, 2, 101, 253, 64], [9, 7, 1, 1, 5, 4, 13]]) {
+    const src = new Uint8Array(H * W * 3 + 11);
+    for (let i = 0; i < src.length; i++) src[i] = rng.randint(0, 255);
+    const ty = computeTaps(top, h, S, 'bilinear', false);
+    const tx = computeTaps(left, w, S, 'bilinear', false);
+    for (const [flip, clamp] of [[false, false], [true, true]]) {
+      const a = new Float32Array(3 * S * S + 3);
+      const b = new Float32Array(3 * S * S + 3);
+      resampleFrame(src, 11, W, ty, tx, S, S, a, 3, S * S, NORM255, new Float32Array(S * W * 3), flip, clamp);
+      resampleFrame(src, 11, W, pad(ty), pad(tx), S, S, b, 3, S * S, NORM255, new Float32Array(S * W * 3), flip, clamp);
+      assert.ok(a.every((v, i) => Object.is(v, b[i])), `${H}x${W} crop ${h}x${w} -> ${S} flip ${flip}`);
+    }
+  }
+});
+
 test('crop + resize writes channels-first [3, T, S, S] with normalisation and flip', () => {
   const clip = coordClip(2, 8, 8);
   const S = 4;
