@@ -426,30 +426,20 @@ async function runToFiles(args: string[], files: string[]): Promise<{ code: numb
   }
 }
 
-async function decodeGroupThroughPipes(reqs: DecodeRequest[], copyts: boolean): Promise<(DecodedVideo | Error)[]> {
-  const was = frameFiles.failed;
-  frameFiles.failed = true;
-  try {
-    return await decodeGroup(reqs, copyts);
-  } finally {
-    frameFiles.failed = was;
-  }
-}
-
-async function decodeGroup(reqs: DecodeRequest[], copyts: boolean): Promise<(DecodedVideo | Error)[]> {
+async function decodeGroup(reqs: DecodeRequest[], copyts: boolean, pipes = false): Promise<(DecodedVideo | Error)[]> {
   if (reqs.length === 0) return [];
   // -copyts (seeks): timestamps on the stream's own clock, the one keyframes were recorded in;
   // repeat+: print()'s identical lines in a row must not be folded into "Last message repeated"
   const args = copyts ? [...BASE_PRINTING, '-copyts'] : [...BASE];
   for (const r of reqs) args.push(...inputArgs(r));
-  const dir = frameFiles.failed ? null : frameDir();
+  const dir = pipes || frameFiles.failed ? null : frameDir();
   const files = dir ? reqs.map(() => join(dir, `vjepa-batch-${process.pid}-${process.pid}-${frameFiles.next++}`)) : null;
   reqs.forEach((r, k) => args.push(...outputArgs(r, k, files ? files[k] : `pipe:${3 + k}`)));
   const res = files ? await runToFiles(['-y', ...args], files) : await runFfmpeg(args, reqs.length);
   if (files && res.code !== 0) {
     // the inputs' fault or the folder's? If the same run works through pipes, the folder's.
-    const piped = await decodeGroupThroughPipes(reqs, copyts);
-    if (piped.every((r) => !(r instanceof Error))) {
+    const piped = await decodeGroup(reqs, copyts, true);
+    if (!frameFiles.failed && piped.every((r) => !(r instanceof Error))) {
       frameFiles.failed = true;
       console.error(`data: decoded frames cannot go through files in ${dir} (${ffmpegReason(res.stderr, res.code)}); using pipes from now on`);
     }
@@ -464,7 +454,7 @@ async function decodeGroup(reqs: DecodeRequest[], copyts: boolean): Promise<(Dec
   };
   if (res.code !== 0) {
     if (reqs.length > 1) {
-      const parts = await Promise.all(reqs.map((r) => decodeGroup([r], copyts)));
+      const parts = await Promise.all(reqs.map((r) => decodeGroup([r], copyts, pipes)));
       return parts.map((p) => p[0]);
     }
     const raw = res.outputs[0];

@@ -70,8 +70,8 @@ export interface VideoLoaderOptions {
   /** files up to this size are decoded whole on first sight (default 4 MiB) */
   wholeDecodeMaxBytes?: number;
   /**
-   * start each clip's decode at the keyframe before it instead of frame 0 (default true; the
-   * keyframes come with the first decode of each video, and every seek is checked)
+   * start each clip's decode at the keyframe before it instead of frame 0 (default true; a
+   * video's keyframes come with the decode that counts its frames, and every seek is checked)
    */
   seek?: boolean;
 }
