@@ -11,7 +11,7 @@ import { evalClipTransform, trainClipTransform, type VideoTransformOptions } fro
 export interface VideoMeta {
   frameCount: number;
   fps: number;
-  /** where a decode may start, packKeyFrames' triples (empty: from frame 0, e.g. after a failed seek) */
+  /** where a decode may start, as packKeyFrames packs them (empty: from frame 0, e.g. after a failed seek) */
   keyframes?: Float64Array;
 }
 

@@ -92,34 +92,46 @@ export function parsePrinted(stderr: string): Printed {
   return { keys, checks };
 }
 
+/** Keyframes a video keeps at most (see packKeyFrames). */
+export const MAX_KEYFRAMES = 64;
+
 /**
- * Keyframes packed as [frame, pts, time] triples: how the loader keeps and ships them (a 2-hour
- * video with GOP 8 has 27,000; an array of objects would cost the trainer's thread per batch).
+ * Keyframes packed as [frame, pts, time, ahead] for the loader, which keeps them for every video in
+ * the trainer and in each worker and ships them with each batch's jobs. `ahead` is how far past the
+ * key a seek may aim (ffmpeg's 3/23 s B-frame allowance + 1 ms, or half the gap to the next
+ * keyframe, so as not to land on that one). At most `max` keys are kept, evenly spread, frame 0
+ * among them: a 6.5-minute video with GOP 8 has 1460 keys and an array of them per video would grow
+ * a million-video index by gigabytes per process; thinned, a clip starts at most a few dozen frames
+ * earlier than it could.
  */
-export function packKeyFrames(keys: readonly KeyFrame[]): Float64Array {
-  const out = new Float64Array(keys.length * 3);
-  keys.forEach((k, i) => out.set([k.frame, k.pts, k.time], 3 * i));
+export function packKeyFrames(keys: readonly KeyFrame[], max = MAX_KEYFRAMES): Float64Array {
+  const n = keys.length;
+  const keep = n <= max ? keys.map((_, i) => i) : Array.from({ length: max }, (_, i) => Math.round((i * (n - 1)) / (max - 1)));
+  const out = new Float64Array(keep.length * 4);
+  keep.forEach((i, j) => {
+    const k = keys[i];
+    const next = keys[i + 1];
+    out.set([k.frame, k.pts, k.time, next ? Math.min(PAST_KEY, (next.time - k.time) / 2) : PAST_KEY], 4 * j);
+  });
   return out;
 }
 
 /**
- * Where to start decoding for a clip whose first frame is `first`: the last keyframe at or before
- * it, or null when that is frame 0 (nothing to skip) or the keys are unknown.
+ * Where to start decoding for a clip whose first frame is `first`: the last kept keyframe at or
+ * before it, or null when that is frame 0 (nothing to skip) or the keys are unknown.
  */
 export function chooseSeek(packed: Float64Array | undefined, first: number): Seek | null {
-  const n = packed ? packed.length / 3 : 0;
+  const n = packed ? packed.length / 4 : 0;
   if (!packed || n === 0 || packed[0] > first) return null;
   let lo = 0;
   let hi = n - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (packed[3 * mid] <= first) lo = mid;
+    if (packed[4 * mid] <= first) lo = mid;
     else hi = mid - 1;
   }
-  const key: KeyFrame = { frame: packed[3 * lo], pts: packed[3 * lo + 1], time: packed[3 * lo + 2] };
-  if (key.frame === 0) return null;
-  // stay short of the next keyframe: a seek past it would skip frames (caught, but wasted)
-  const ahead = lo + 1 < n ? Math.min(PAST_KEY, (packed[3 * lo + 5] - key.time) / 2) : PAST_KEY;
-  if (!(ahead > 1e-6)) return null;
+  const key: KeyFrame = { frame: packed[4 * lo], pts: packed[4 * lo + 1], time: packed[4 * lo + 2] };
+  const ahead = packed[4 * lo + 3];
+  if (key.frame === 0 || !(ahead > 1e-6)) return null;
   return { key, target: key.time + ahead };
 }

@@ -155,6 +155,30 @@ test('inputs that do not seek keep their own clocks: a transport stream (starts 
   });
 });
 
+test('packKeyFrames thins to evenly spread keys, each still aimed short of its real next key', async () => {
+  const gop2: KeyFrame[] = Array.from({ length: 1000 }, (_, i) => ({ frame: 2 * i, pts: 1024 * i, time: (2 * i) / 30 }));
+  const packed = packKeyFrames(gop2, 64);
+  assert.is(packed.length, 64 * 4);
+  const frames = Array.from({ length: 64 }, (_, j) => packed[4 * j]);
+  assert.is(frames[0], 0);
+  assert.is(frames[63], 1998);
+  const steps = frames.slice(1).map((f, j) => f - frames[j]);
+  assert.ok(Math.min(...steps) >= 30 && Math.max(...steps) <= 34, `steps ${Math.min(...steps)}..${Math.max(...steps)}`);
+  // aimed half-way to the real next key (1/30 s), not to the next kept one (16 keys on)
+  for (let j = 0; j < 63; j++) assert.ok(Math.abs(packed[4 * j + 3] - 1 / 30) < 1e-12);
+  const s = chooseSeekPacked(packed, 1000)!;
+  assert.is(s.key.frame, frames.filter((f) => f <= 1000).pop());
+  assert.ok(Math.abs(s.target - (s.key.time + 1 / 30)) < 1e-12);
+  // and on a real video: 4 of gop8.mp4's 15 keys
+  const k8 = keysOf.get('gop8.mp4')!;
+  const thin = packKeyFrames(k8, 4);
+  const seek = chooseSeekPacked(thin, 100)!;
+  assert.is(seek.key.frame, 72);
+  const d = await decodeVideo({ path: join(dir, 'gop8.mp4'), indices: clip(100), seek });
+  assert.equal(Array.from({ length: 16 }, (_, t) => indexOf(d, t)), clip(100));
+  assert.is(d.seekRejected ?? false, false);
+});
+
 test('parsePrinted: tagged records per input; NaN timestamps and stray lines are skipped', () => {
   const err = [
     'Input #0, mov,mp4,m4a,3gp,3g2,mj2, from x.mp4:',
