@@ -2,7 +2,7 @@
 // DATA-02 failure replacement. Runs inside a worker thread; a pure function of
 // (dataset, options, batch index, sample indices), so any worker gives the same batch.
 import { statSync } from 'node:fs';
-import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo } from './ffmpeg.js';
+import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo, type VideoInfo } from './ffmpeg.js';
 import { Purpose, Rng } from './rng.js';
 import { chooseSeek, packKeyFrames } from './seek.js';
 import { effectiveFrameStep, sampleClipIndices, type ClipSamplingOptions } from './sampling.js';
@@ -67,6 +67,11 @@ export interface BuiltBatch {
  */
 function wholeDecodeCap(sp: ClipSamplingOptions): number {
   return Math.min(1024, Math.max(64, 2 * sp.framesPerClip * sp.frameStep * sp.numClips));
+}
+
+/** What the builder keeps of a counted video. */
+function metaOf(info: VideoInfo): VideoMeta {
+  return { frameCount: info.frameCount, fps: info.fps, keyframes: info.keyframes ? packKeyFrames(info.keyframes) : undefined };
 }
 
 interface Slot {
@@ -202,8 +207,7 @@ export class VideoBatchBuilder {
         let m = this.meta.get(s.index);
         if (!m && size > spec.wholeDecodeMaxBytes) {
           try {
-            const info = await probeVideoFull(path);
-            m = { frameCount: info.frameCount, fps: info.fps, keyframes: info.keyframes ? packKeyFrames(info.keyframes) : undefined };
+            m = metaOf(await probeVideoFull(path));
             this.meta.set(s.index, m);
             newMeta.push([s.index, m]);
           } catch (e) {
@@ -265,8 +269,7 @@ export class VideoBatchBuilder {
             } else {
               if (r.info.frameCount < 0) {
                 // longer than the whole-decode cap: count exactly, then decode the chosen frames
-                const info = await probeVideoFull(w.req.path);
-                const m = { frameCount: info.frameCount, fps: info.fps, keyframes: info.keyframes ? packKeyFrames(info.keyframes) : undefined };
+                const m = metaOf(await probeVideoFull(w.req.path));
                 this.meta.set(w.s.index, m);
                 newMeta.push([w.s.index, m]);
                 next.push(w.s);

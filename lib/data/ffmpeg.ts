@@ -3,7 +3,7 @@ import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { shmDir } from './shm.js';
-import { keyPrintFilter, parsePrinted, seekSelectFilters, type KeyFrame, type Seek } from './seek.js';
+import { keyPrintFilter, parsePrinted, pickFrames, seekSelectFilters, type KeyFrame, type Seek } from './seek.js';
 
 const require = createRequire(import.meta.url);
 
@@ -267,7 +267,7 @@ function outputArgs(req: DecodeRequest, k: number, target: string): string[] {
       if (u[0] < key.frame) throw new Error(`${req.path}: frame ${u[0]} requested before the seek's keyframe ${key.frame}`);
       filters.push(...seekSelectFilters(k, key, u.map((i) => i - key.frame)));
     } else {
-      filters.push(`select='${u.map((i) => `eq(n\\,${i})`).join('+')}'`);
+      filters.push(`select='${pickFrames(u)}'`);
     }
     limit = u.length;
   }
@@ -338,7 +338,7 @@ function assemble(req: DecodeRequest, raw: Buffer, inp: StreamSection | undefine
 }
 
 /**
- * Decode several videos in ONE ffmpeg process (one input and one output pipe each): process
+ * Decode several videos in ONE ffmpeg process (one input and one output each): process
  * start-up dominates for short clips, so grouping is the main throughput lever. If any input
  * fails, the group is retried one by one so a bad file only fails itself. A seek whose check
  * fails (or whose decode fails) is done again from the start. Returns a decoded video or an
@@ -462,7 +462,7 @@ async function decodeGroup(reqs: DecodeRequest[], copyts: boolean, pipes = false
     // since a truncated file would otherwise report a wrong frame count for index requests)
     if (raw && raw.length > 0 && !reqs[0].indices) {
       try {
-        return [finish(assemble(reqs[0], raw, sections.find((s) => s.kind === 'input'), sections.find((s) => s.kind === 'output'), res.stderr), 0)];
+        return [assemble(reqs[0], raw, sections.find((s) => s.kind === 'input'), sections.find((s) => s.kind === 'output'), res.stderr)];
       } catch (e) {
         return [e as Error];
       }

@@ -46,12 +46,17 @@ export function keyPrintFilter(k: number): string {
  * keyframe) and print the pts of the first frame kept, the check that the keyframe came out.
  */
 export function seekSelectFilters(k: number, key: KeyFrame, rel: number[]): string[] {
-  const pick = rel.filter((i) => i !== 0).map((i) => `eq(n\\,${i})`);
+  const rest = rel.filter((i) => i !== 0);
   const first = rel.includes(0) ? 1 : 0;
   return [
     `select='gte(pts\\,${key.pts})'`,
-    `select='if(eq(n\\,0)\\,if(print(${-(CHECK_TAG + k)}\\,16)\\,isnan(print(pts\\,16))*0+${first})\\,${pick.length > 0 ? pick.join('+') : '0'})'`,
+    `select='if(eq(n\\,0)\\,if(print(${-(CHECK_TAG + k)}\\,16)\\,isnan(print(pts\\,16))*0+${first})\\,${rest.length > 0 ? pickFrames(rest) : '0'})'`,
   ];
+}
+
+/** A select expression true for frames whose n is one of `indices`. */
+export function pickFrames(indices: readonly number[]): string {
+  return indices.map((i) => `eq(n\\,${i})`).join('+');
 }
 
 export interface Printed {
