@@ -2,18 +2,14 @@
 // DATA-02 failure replacement. Runs inside a worker thread; a pure function of
 // (dataset, options, batch index, sample indices), so any worker gives the same batch.
 import { statSync } from 'node:fs';
-import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo, type VideoInfo } from './ffmpeg.js';
+import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo } from './ffmpeg.js';
 import { Purpose, Rng } from './rng.js';
-import { chooseSeek, packKeyFrames } from './seek.js';
+import { metaOf, type VideoMeta } from './meta-cache.js';
+import { chooseSeek } from './seek.js';
 import { effectiveFrameStep, sampleClipIndices, type ClipSamplingOptions } from './sampling.js';
 import { evalClipTransform, trainClipTransform, type VideoTransformOptions } from './transforms.js';
 
-export interface VideoMeta {
-  frameCount: number;
-  fps: number;
-  /** where a decode may start, as packKeyFrames packs them (empty: from frame 0, e.g. after a failed seek) */
-  keyframes?: Float64Array;
-}
+export type { VideoMeta };
 
 export interface VideoDatasetSpec {
   paths: string[];
@@ -56,7 +52,15 @@ export interface BuiltBatch {
   /** decodes started at a keyframe, and how many of those fell back to frame 0 */
   seeked: number;
   seekFallbacks: number;
+  /** videos whose frames this batch counted (by a whole decode or a counting pass) */
+  counted: number;
   newMeta: [number, VideoMeta][];
+}
+
+/** The file a video's frames were counted from. */
+interface Stamp {
+  size: number;
+  mtimeMs: number;
 }
 
 /**
@@ -67,11 +71,6 @@ export interface BuiltBatch {
  */
 function wholeDecodeCap(sp: ClipSamplingOptions): number {
   return Math.min(1024, Math.max(64, 2 * sp.framesPerClip * sp.frameStep * sp.numClips));
-}
-
-/** What the builder keeps of a counted video. */
-function metaOf(info: VideoInfo): VideoMeta {
-  return { frameCount: info.frameCount, fps: info.fps, keyframes: info.keyframes ? packKeyFrames(info.keyframes) : undefined };
 }
 
 interface Slot {
@@ -150,6 +149,8 @@ export class VideoBatchBuilder {
     let decoded = 0;
     let seeked = 0;
     let seekFallbacks = 0;
+    let counted = 0;
+    const stamps = new Map<number, Stamp>();
 
     let pending: Slot[] = Array.from({ length: B }, (_, j) => ({ j, index: indices[j], attempt: 0 }));
     const fail = (s: Slot, reason: string, next: Slot[]) => {
@@ -189,13 +190,16 @@ export class VideoBatchBuilder {
       const work: { s: Slot; req: DecodeRequest; lists: Int32Array[] | null }[] = [];
       for (const s of pending) {
         const path = spec.paths[s.index];
-        let size: number;
+        let st: Stamp;
         try {
-          size = statSync(path).size;
+          const { size, mtimeMs } = statSync(path);
+          st = { size, mtimeMs };
         } catch {
           fail(s, 'file not found', next);
           continue;
         }
+        const size = st.size;
+        stamps.set(s.index, st);
         if (size < spec.minFileBytes) {
           fail(s, size === 0 ? 'empty file (0 bytes)' : `file too small (${size} bytes < ${spec.minFileBytes})`, next);
           continue;
@@ -205,9 +209,15 @@ export class VideoBatchBuilder {
           continue;
         }
         let m = this.meta.get(s.index);
+        if (m && m.size !== undefined && (m.size !== st.size || m.mtimeMs !== st.mtimeMs)) {
+          // counted from another version of the file (a stored entry, or the video changed mid-run)
+          this.meta.delete(s.index);
+          m = undefined;
+        }
         if (!m && size > spec.wholeDecodeMaxBytes) {
           try {
-            m = metaOf(await probeVideoFull(path));
+            m = metaOf(await probeVideoFull(path), st);
+            counted++;
             this.meta.set(s.index, m);
             newMeta.push([s.index, m]);
           } catch (e) {
@@ -269,14 +279,16 @@ export class VideoBatchBuilder {
             } else {
               if (r.info.frameCount < 0) {
                 // longer than the whole-decode cap: count exactly, then decode the chosen frames
-                const m = metaOf(await probeVideoFull(w.req.path));
+                const m = metaOf(await probeVideoFull(w.req.path), stamps.get(w.s.index)!);
+                counted++;
                 this.meta.set(w.s.index, m);
                 newMeta.push([w.s.index, m]);
                 next.push(w.s);
                 continue;
               }
               // no keyframes: a video this short is decoded from frame 0
-              const m = { frameCount: r.info.frameCount, fps: r.info.fps };
+              const m: VideoMeta = { frameCount: r.info.frameCount, fps: r.info.fps, ...stamps.get(w.s.index)! };
+              counted++;
               this.meta.set(w.s.index, m);
               newMeta.push([w.s.index, m]);
               const lists = this.indicesFor(batchIndex, w.s, m.frameCount, m.fps);
@@ -289,6 +301,6 @@ export class VideoBatchBuilder {
       }
       pending = next;
     }
-    return { batchIndex, clips, shape, labels, sampleIndices: used, paths, failures, decoded, seeked, seekFallbacks, newMeta };
+    return { batchIndex, clips, shape, labels, sampleIndices: used, paths, failures, decoded, seeked, seekFallbacks, counted, newMeta };
   }
 }

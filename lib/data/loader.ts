@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readVideoIndex } from './csv.js';
 import { BatchSampler } from './sampler.js';
 import { batchShape, type BuiltBatch, type SampleFailure, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
+import { VideoMetaCache } from './meta-cache.js';
 import { scanImageFolder, type BuiltImageBatch, type ImageDatasetSpec } from './image-folder.js';
 import type { EvalTransformOptions, TrainTransformOptions } from './transforms.js';
 import { discard, shmDir, sweep, unpack } from './shm.js';
@@ -74,6 +75,11 @@ export interface VideoLoaderOptions {
    * video's keyframes come with the decode that counts its frames, and every seek is checked)
    */
   seek?: boolean;
+  /**
+   * keep videos' frame counts and keyframes between runs, beside each CSV or in the cache folder
+   * (default true; lib/data/meta-cache.ts)
+   */
+  metaCache?: boolean;
 }
 
 export interface LoaderStats {
@@ -87,6 +93,10 @@ export interface LoaderStats {
   seeked: number;
   /** of those, seeks that failed their check and were decoded again from frame 0 */
   seekFallbacks: number;
+  /** videos whose frames were counted by decoding them (not known from an earlier batch or run) */
+  counted: number;
+  /** samples whose frame count came from the store of an earlier run (lib/data/meta-cache.ts) */
+  metaCached: number;
 }
 
 interface PoolBatch {
@@ -95,6 +105,7 @@ interface PoolBatch {
   decoded: number;
   seeked?: number;
   seekFallbacks?: number;
+  counted?: number;
   newMeta?: [number, VideoMeta][];
 }
 
@@ -111,7 +122,9 @@ class BatchPipeline<R extends PoolBatch> {
   /** keeps the process alive while jobs are in flight (workers themselves stay unref'd) */
   private keepAlive: NodeJS.Timeout | null = null;
   private totalInflight = 0;
-  readonly counters = { decoded: 0, failed: 0, replaced: 0, shmBatches: 0, seeked: 0, seekFallbacks: 0 };
+  readonly counters = { decoded: 0, failed: 0, replaced: 0, shmBatches: 0, seeked: 0, seekFallbacks: 0, counted: 0, metaCached: 0 };
+  /** called with the videos counted by each finished batch, in stream order */
+  onNewMeta: ((entries: [number, VideoMeta][]) => void) | null = null;
   readonly failedPaths = new Set<string>();
   readonly meta = new Map<number, VideoMeta>();
   /** where batches travel (lib/data/shm.ts), or null for the IPC channel */
@@ -206,7 +219,9 @@ class BatchPipeline<R extends PoolBatch> {
   /** Account for a finished batch (in stream order): counters, once-per-path logs, the failure limit. */
   account(b: R): void {
     for (const [i, m] of b.newMeta ?? []) this.meta.set(i, m);
+    if (b.newMeta && b.newMeta.length > 0) this.onNewMeta?.(b.newMeta);
     this.counters.decoded += b.decoded;
+    this.counters.counted += b.counted ?? 0;
     this.counters.seeked += b.seeked ?? 0;
     this.counters.seekFallbacks += b.seekFallbacks ?? 0;
     for (const f of b.failures) {
@@ -298,7 +313,8 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
     check(Number.isFinite(opts.seed), `seed must be a number (got ${opts.seed})`);
     // Reported once per index set: the probe builds a val loader every epoch, a resume the train loader twice.
     const indexKey = opts.csvPaths.map((p) => resolve(p)).join('\n');
-    const warnMissing = checkedIndexes.has(indexKey) ? undefined : (opts.log ?? ((m: string) => console.error(m)));
+    const firstSight = !checkedIndexes.has(indexKey);
+    const warnMissing = firstSight ? (opts.log ?? ((m: string) => console.error(m))) : undefined;
     checkedIndexes.add(indexKey);
     const index = readVideoIndex(opts.csvPaths, opts.numClasses, { warnMissing });
     this.numSamples = index.paths.length;
@@ -352,6 +368,39 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
     posInt(numWorkers, 'numWorkers');
     const log = opts.log ?? ((m: string) => console.error(m));
     this.pipeline = new BatchPipeline({ kind: 'video', spec }, numWorkers, log, maxFailureFraction, Math.max(16, opts.batchSize));
+    if (opts.metaCache ?? true) this.useMetaCache(opts.csvPaths, index.perFileCounts, index.paths, firstSight ? log : () => undefined);
+  }
+
+  /**
+   * Fill the pipeline with what earlier runs counted, and store what this one counts. `startLog`
+   * gets the store's messages (for the first loader on an index set: the probe builds a val loader
+   * every epoch).
+   */
+  private useMetaCache(csvPaths: string[], perFileCounts: number[], paths: string[], startLog: (m: string) => void): void {
+    const caches = csvPaths.map((csv) => VideoMetaCache.open(csv, startLog));
+    const fileOf = new Uint32Array(paths.length);
+    let k = 0;
+    perFileCounts.forEach((n, f) => {
+      for (let j = 0; j < n; j++, k++) {
+        fileOf[k] = f;
+        const m = caches[f].entries.get(paths[k]);
+        if (m) {
+          this.pipeline.meta.set(k, m);
+          this.pipeline.counters.metaCached++;
+        }
+      }
+    });
+    const n = this.pipeline.counters.metaCached;
+    if (n > 0) startLog(`data: frame counts of ${n} of ${paths.length} videos from ${caches.flatMap((c) => c.sources).join(', ')}`);
+    this.pipeline.onNewMeta = (entries) => {
+      const byFile = new Map<number, [string, VideoMeta][]>();
+      for (const [i, m] of entries) {
+        const f = fileOf[i];
+        if (!byFile.has(f)) byFile.set(f, []);
+        byFile.get(f)!.push([paths[i], m]);
+      }
+      for (const [f, items] of byFile) caches[f].add(items);
+    };
   }
 
   stats(): LoaderStats {

@@ -180,10 +180,13 @@ test('failures: missing, 0-byte, corrupt and too-short files are logged once, re
   assert.ok(logs.some((l) => l.includes('empty.mp4') && l.includes('0 bytes')));
   assert.ok(logs.some((l) => l.includes('missing.mp4') && l.includes('not found')));
   assert.ok(logs.some((l) => l.includes('v4.mp4') && l.includes('too short')));
-  // A second loader on the same index (the probe's val loader each epoch) does not report it again.
+  // A second loader on the same index (the probe's val loader each epoch) does not report it again,
+  // and knows the frame counts of the 8 videos that decoded (the too-short one included).
   const again: string[] = [];
-  await new VideoLoader(base({ csvPaths: [mixedCsv], log: (m) => again.push(m) })).close();
+  const second = new VideoLoader(base({ csvPaths: [mixedCsv], log: (m) => again.push(m) }));
+  await second.close();
   assert.equal(again, []);
+  assert.is(second.stats().metaCached, 8);
 });
 
 test('failure fraction above maxFailureFraction throws a clear error', async () => {
