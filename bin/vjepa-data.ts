@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// npx vjepa-data synth --out DIR [...] | vjepa-data prepare --csv FILE --out DIR [...]
+// npx vjepa-data synth --out DIR [...] | vjepa-data prepare --csv FILE --out DIR [...] | vjepa-data count --csv FILE [...]
 import { existsSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { makeSynthDataset } from '../lib/data/synth.js';
 import { prepareVideos } from '../lib/data/prepare.js';
+import { countVideos } from '../lib/data/count.js';
 
 const args = hideBin(process.argv);
 
@@ -97,11 +98,35 @@ await yargs(args)
       }
     },
   )
-  .demandCommand(1, 'give a command: synth or prepare')
+  .command(
+    'count',
+    "count the frames and keyframes of a CSV's videos ahead of training, into the store the loaders read (<csv>.vjepa-meta)",
+    (y) =>
+      y
+        .option('csv', { type: 'string', array: true, demandOption: true, describe: 'index CSV(s) (path label)' })
+        .option('jobs', { type: 'number', describe: 'parallel ffmpeg processes (default: cores)' })
+        .strict(),
+    async (a) => {
+      try {
+        for (const c of a.csv) if (!existsSync(c)) throw new Error(`--csv ${c}: file not found`);
+        intAtLeast('jobs', a.jobs, 1);
+        const t0 = Date.now();
+        const r = await countVideos({ csvPaths: a.csv, jobs: a.jobs, log: (m) => console.log(m) });
+        for (const f of r.failed.slice(0, 5)) console.error(`  cannot count ${f.path}: ${f.reason}`);
+        if (r.failed.length > 5) console.error(`  ... and ${r.failed.length - 5} more`);
+        a.csv.forEach((c, i) => console.log(`${c}: ${r.files[i] ? `stored in ${r.files[i]}` : 'nowhere writable to store the counts'}`));
+        console.log(`${r.videos} videos: ${r.counted} counted, ${r.known} already known, ${r.failed.length} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        if (r.failed.length > 0 || r.files.some((f) => f === null)) process.exitCode = 1;
+      } catch (e) {
+        die((e as Error).message);
+      }
+    },
+  )
+  .demandCommand(1, 'give a command: synth, prepare or count')
   .strict()
   .help()
   .fail((msg, err) => {
-    const cmd = args.find((x) => x === 'synth' || x === 'prepare');
+    const cmd = args.find((x) => x === 'synth' || x === 'prepare' || x === 'count');
     die(`${msg ?? err?.message ?? 'invalid arguments'} (see vjepa-data ${cmd ? `${cmd} ` : ''}--help)`);
   })
   .parseAsync();

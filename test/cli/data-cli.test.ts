@@ -59,10 +59,13 @@ test('prepare: missing --csv, a CSV that does not exist and bad numbers are one 
 
 test('usage errors are brief; --help still prints the help', () => {
   const cases: [string[], string][] = [
-    [[], 'give a command: synth or prepare (see vjepa-data --help)'],
+    [[], 'give a command: synth, prepare or count (see vjepa-data --help)'],
     [['bogus'], 'Unknown argument: bogus (see vjepa-data --help)'],
     [['synth'], 'Missing required argument: out (see vjepa-data synth --help)'],
     [['synth', '--out', '/tmp/x', '--colour', 'red'], 'Unknown argument: colour (see vjepa-data synth --help)'],
+    [['count'], 'Missing required argument: csv (see vjepa-data count --help)'],
+    [['count', '--csv', '/nope/a.csv'], '--csv /nope/a.csv: file not found'],
+    [['count', '--csv', BIN, '--jobs', '0'], '--jobs must be an integer >= 1, got 0'],
   ];
   for (const [args, msg] of cases) {
     const r = run(args);
