@@ -2,15 +2,17 @@
 //   ceiling clips/s = (frames/s of plain `ffmpeg -i f -f rawvideo -pix_fmt rgb24 -vsync 0 pipe:`
 //   over the same files, as many processes as cores) / frames one clip spans (fpc * frame step).
 // On long videos, the loader seeking to the keyframe before each clip vs the same loader decoding
-// every clip from frame 0.
+// every clip from frame 0; and a first epoch whose frame counts are in the store (lib/data/meta-cache.ts)
+// vs one that counts them.
 import { spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ffmpegPath, runFfmpeg, ffmpegReason } from '../lib/data/ffmpeg.js';
 import { ensureSynthDataset } from '../lib/data/synth.js';
 import { VideoLoader } from '../lib/data/loader.js';
+import { countVideos } from '../lib/data/count.js';
 
 export interface Row {
   name: string;
@@ -45,13 +47,17 @@ async function decodeCeiling(files: string[], frameBytes: number, procs: number)
   return frames / ((performance.now() - t0) / 1000);
 }
 
-async function loaderRate(csv: string, o: { fpc: number; fs: number; crop: number; batch: number; warm: number; measure: number; seek?: boolean }): Promise<number> {
+interface RateOptions { fpc: number; fs: number; crop: number; batch: number; warm: number; measure: number; seek?: boolean; metaCache?: boolean }
+
+/** clips/s over batches warm..warm+measure; warm 0 times from the loader's construction */
+async function loaderRate(csv: string, o: RateOptions): Promise<number> {
+  let t0 = performance.now();
+  // steady-state rows count their videos during the warm-up, in every run: no store from the last one
   const loader = new VideoLoader({
     csvPaths: [csv], batchSize: o.batch, framesPerClip: o.fpc, frameStep: o.fs, numClips: 1, cropSize: o.crop, training: true,
-    transform: { scale: [0.3, 1.0], ratio: [0.75, 1.35], flip: true }, seed: 0, seek: o.seek ?? true,
+    transform: { scale: [0.3, 1.0], ratio: [0.75, 1.35], flip: true }, seed: 0, seek: o.seek ?? true, metaCache: o.metaCache ?? false,
   });
   let n = 0;
-  let t0 = 0;
   for await (const _ of loader) {
     n++;
     if (n === o.warm) t0 = performance.now();
@@ -83,7 +89,22 @@ export async function benchLoader(): Promise<Row[]> {
     rows.push({ name: `plain ffmpeg decode, same files (${cores} procs)`, ours: (ceil1 + ceil2) / 2, reference: null, unit: 'frames/s', ratio: null });
   }
   for (const loops of [4, 40]) rows.push(await benchSeek(join(root, `long${loops}`), loops, cores));
+  rows.push(await benchFirstEpoch(join(root, 'long40'), cores));
   return rows;
+}
+
+/**
+ * The first batches of a run over 2-minute videos, counts stored by `vjepa-data count` (or an earlier
+ * run) vs counted by the run itself: every video is new to every worker in the first 2 x workers batches.
+ */
+async function benchFirstEpoch(dir: string, cores: number): Promise<Row> {
+  const csv = join(dir, 'long.csv');
+  const c = { fpc: 16, fs: 4, crop: 224, batch: 8, warm: 0, measure: 2 * cores + 1 };
+  const counting = await loaderRate(csv, { ...c, metaCache: false });
+  rmSync(`${csv}.vjepa-meta`, { force: true });
+  await countVideos({ csvPaths: [csv], log: () => undefined });
+  const stored = await loaderRate(csv, { ...c, metaCache: true });
+  return { name: `loader 16x224² B8, 2 min videos, first ${c.measure} batches, counts stored`, ours: stored, reference: counting, referenceName: 'same loader, counting every video', unit: 'clips/s', ratio: stored / counting };
 }
 
 /**
