@@ -80,6 +80,7 @@ await yargs(args)
         .option('crf', { type: 'number', default: 18 })
         .option('jobs', { type: 'number', describe: 'parallel encoders (default: cores)' })
         .option('overwrite', { type: 'boolean', default: false })
+        .option('count', { type: 'boolean', default: true, describe: "store the outputs' frame counts and keyframes for the loaders (--no-count: don't)" })
         .strict(),
     async (a) => {
       try {
@@ -89,7 +90,7 @@ await yargs(args)
         intAtLeast('crf', a.crf, 0, 51); // libx264's range
         intAtLeast('jobs', a.jobs, 1);
         const r = await prepareVideos({
-          csv: a.csv, outDir: a.out, outCsv: a['out-csv'], shortSide: a['short-side'], gop: a.gop, crf: a.crf, concurrency: a.jobs, overwrite: a.overwrite,
+          csv: a.csv, outDir: a.out, outCsv: a['out-csv'], shortSide: a['short-side'], gop: a.gop, crf: a.crf, concurrency: a.jobs, overwrite: a.overwrite, count: a.count,
           log: (m) => console.log(m),
         });
         if (r.failed.length > 0) process.exitCode = 1;

@@ -1,10 +1,12 @@
 // `vjepa-data prepare`: re-encode a CSV's videos to a small short side with a short GOP
-// (H.264, no B-frames), so that the loader decodes them quickly, and write a new CSV.
+// (H.264, no B-frames), so that the loader decodes them quickly, write a new CSV, and store the
+// new videos' frame counts and keyframes where the loaders look for them (lib/data/meta-cache.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseIndexCsv } from './csv.js';
 import { ffmpegReason, runFfmpeg } from './ffmpeg.js';
+import { countVideos } from './count.js';
 import { pidAlive } from '../util/process.js';
 
 export interface PrepareOptions {
@@ -18,6 +20,8 @@ export interface PrepareOptions {
   concurrency?: number;
   /** re-encode even if the output exists */
   overwrite?: boolean;
+  /** store the outputs' frame counts and keyframes (default true: a small output decodes in a few ms) */
+  count?: boolean;
   log?: (m: string) => void;
 }
 
@@ -26,6 +30,8 @@ export interface PrepareResult {
   written: number;
   skipped: number;
   failed: { path: string; reason: string }[];
+  /** where the outputs' frame counts went (null: not counted, or nowhere writable) */
+  counts: string | null;
 }
 
 /** Temporary name an output is encoded under; only a finished encode is renamed to `out`. */
@@ -103,7 +109,15 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
   };
   await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? availableParallelism()) }, worker));
   const outCsv = resolve(o.outCsv ?? join(outDir, basename(csv)));
-  writeFileSync(outCsv, lines.filter((l): l is string => l !== null).join('\n') + '\n');
+  const kept = lines.filter((l): l is string => l !== null);
+  writeFileSync(outCsv, kept.join('\n') + '\n');
   o.log?.(`prepare: ${written} re-encoded, ${skipped} already there, ${failed.length} failed -> ${outCsv}`);
-  return { csv: outCsv, written, skipped, failed };
+  let counts: string | null = null;
+  if ((o.count ?? true) && kept.length > 0) {
+    const c = await countVideos({ csvPaths: [outCsv], jobs: o.concurrency, log: (m) => o.log?.(m) });
+    counts = c.files[0];
+    for (const f of c.failed) o.log?.(`prepare: cannot count "${f.path}": ${f.reason}`);
+    o.log?.(`prepare: frame counts of ${c.counted + c.known} videos ${counts ? `in ${counts}` : 'not stored (no writable place)'}`);
+  }
+  return { csv: outCsv, written, skipped, failed, counts };
 }

@@ -3,8 +3,10 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countFrames, ffmpegPath, runFfmpeg } from '../../lib/data/ffmpeg.js';
+import { countFrames, countFramesAndKeys, ffmpegPath, runFfmpeg } from '../../lib/data/ffmpeg.js';
+import { packKeyFrames } from '../../lib/data/seek.js';
 import { partialName, prepareVideos } from '../../lib/data/prepare.js';
+import { readMetaFile } from '../../lib/data/meta-cache.js';
 import { makeIndexVideo, tempDir } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,13 +30,20 @@ test('prepare: outputs appear only under final names; a dead run\'s temporary is
     assert.is(r.written, 1);
     assert.is(r.skipped, 0);
     assert.equal(r.failed.map((f) => f.path), [join(dir, 'missing.mp4')]);
-    assert.equal(readdirSync(outDir).sort(), ['a.mp4', `a.mp4.partial-${process.ppid}`, 'idx.csv']);
+    assert.equal(readdirSync(outDir).sort(), ['a.mp4', `a.mp4.partial-${process.ppid}`, 'idx.csv', 'idx.csv.vjepa-meta']);
     assert.is(await countFrames(out), 16);
     assert.is(readFileSync(join(outDir, 'idx.csv'), 'utf8'), `${out} 0\n`);
-    assert.is(logs.length, 2);
+    // the loaders find the new video's frame count and keyframes without decoding it
+    const stored = readMetaFile(join(outDir, 'idx.csv.vjepa-meta')).entries.get(out)!;
+    assert.is(stored.frameCount, 16);
+    assert.equal(Array.from(stored.keyframes!), Array.from(packKeyFrames((await countFramesAndKeys(out)).keyframes)));
+    assert.ok(stored.keyframes!.length >= 8, 'GOP 8 over 16 frames: at least 2 keyframes');
+    assert.is(r.counts, join(outDir, 'idx.csv.vjepa-meta'));
+    assert.is(logs.length, 3);
     assert.ok(logs[0].startsWith(`prepare: skipping "${join(dir, 'missing.mp4')}": ffmpeg exit 1: `), logs[0]);
     assert.ok(/No such file or directory/.test(logs[0]), logs[0]);
     assert.is(logs[1], `prepare: 1 re-encoded, 0 already there, 1 failed -> ${join(outDir, 'idx.csv')}`);
+    assert.is(logs[2], `prepare: frame counts of 1 videos in ${join(outDir, 'idx.csv.vjepa-meta')}`);
     const again = await prepareVideos({ csv, outDir, shortSide: 32, concurrency: 1 });
     assert.equal([again.written, again.skipped], [0, 1]);
   } finally {
@@ -94,7 +103,7 @@ await prepareVideos({ csv: ${JSON.stringify(csv)}, outDir: ${JSON.stringify(outD
     assert.ok(existsSync(tmp));
     const r = await prepareVideos({ csv, outDir, shortSide: 8, concurrency: 1 });
     assert.equal([r.written, r.skipped, r.failed.length], [1, 0, 0]);
-    assert.equal(readdirSync(outDir).sort(), ['idx.csv', 'long.mp4']);
+    assert.equal(readdirSync(outDir).sort(), ['idx.csv', 'idx.csv.vjepa-meta', 'long.mp4']);
     assert.is(await countFrames(join(outDir, 'long.mp4')), 1500);
   } finally {
     // without the fix the orphan would run on: stop it
