@@ -8,13 +8,13 @@
 // $XDG_CACHE_HOME/vjepa, else ~/.cache/vjepa); both are read. Lines of JSON, appended as videos are
 // counted: a kill costs at most its last, torn line. Each entry carries the video's size and mtime,
 // and a worker drops an entry whose video no longer matches them, so an edited video is counted again.
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, appendFileSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { VideoInfo } from './ffmpeg.js';
-import { packKeyFrames } from './seek.js';
+import { packKeyFrames, PAST_KEY } from './seek.js';
 
 /** What the loader knows of a counted video. */
 export interface VideoMeta {
@@ -71,48 +71,88 @@ interface Line {
   mtimeMs: number;
   frames: number;
   fps: number;
-  keys: number[] | null;
+  /** packed keyframes; an `ahead` of PAST_KEY (most of them) is written as null, a third of a line's length */
+  keys: (number | null)[] | null;
 }
 
 function toLine(path: string, m: VideoMeta): string {
-  const l: Line = { path, size: m.size!, mtimeMs: m.mtimeMs!, frames: m.frameCount, fps: m.fps, keys: m.keyframes ? Array.from(m.keyframes) : null };
+  const keys = m.keyframes ? Array.from(m.keyframes, (v, i) => (i % 4 === 3 && v === PAST_KEY ? null : v)) : null;
+  const l: Line = { path, size: m.size!, mtimeMs: m.mtimeMs!, frames: m.frameCount, fps: m.fps, keys };
   return JSON.stringify(l);
 }
 
 function fromLine(l: Line): VideoMeta | null {
-  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   if (typeof l.path !== 'string' || !num(l.size) || !num(l.mtimeMs) || !Number.isInteger(l.frames) || l.frames < 0 || !num(l.fps)) return null;
-  if (l.keys !== null && (!Array.isArray(l.keys) || l.keys.length % 4 !== 0 || !l.keys.every(num))) return null;
-  return { frameCount: l.frames, fps: l.fps, keyframes: l.keys ? Float64Array.from(l.keys) : undefined, size: l.size, mtimeMs: l.mtimeMs };
+  if (l.keys !== null && (!Array.isArray(l.keys) || l.keys.length % 4 !== 0 || !l.keys.every((v, i) => num(v) || (v === null && i % 4 === 3)))) return null;
+  const keyframes = l.keys ? Float64Array.from(l.keys, (v) => v ?? PAST_KEY) : undefined;
+  return { frameCount: l.frames, fps: l.fps, keyframes, size: l.size, mtimeMs: l.mtimeMs };
+}
+
+/**
+ * Call `fn` with each complete line of `file` and its 1-based number; returns what follows the last
+ * newline (a torn line, or ''). Read in chunks: a million-video store is larger than V8's longest string.
+ */
+function eachLine(file: string, fn: (line: string, no: number) => void): { lines: number; tail: string } {
+  const fd = openSync(file, 'r');
+  const chunk = Buffer.allocUnsafe(1 << 22);
+  let carry = Buffer.alloc(0);
+  let no = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+        fn(buf.toString('utf8', start, nl), ++no);
+        start = nl + 1;
+      }
+      carry = Buffer.from(buf.subarray(start));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { lines: no, tail: carry.toString('utf8') };
 }
 
 /** Entries by absolute video path, later lines winning; lines that do not parse are counted, not fatal. */
-export function readMetaFile(file: string): { entries: Map<string, VideoMeta>; lines: number; bad: number[]; torn: boolean; empty: boolean } {
+export function readMetaFile(file: string): {
+  entries: Map<string, VideoMeta>;
+  /** entry lines (after the header) */
+  lines: number;
+  bad: number[];
+  /** the last line has no newline */
+  torn: boolean;
+  /** no byte, or only a torn header: the next writer starts the file over */
+  empty: boolean;
+} {
   const entries = new Map<string, VideoMeta>();
   const bad: number[] = [];
-  const text = readFileSync(file, 'utf8');
-  if (text === '') return { entries, lines: 0, bad, torn: false, empty: true };
-  const lines = text.split('\n');
-  // a torn last line (a kill mid-append) has no newline after it
-  const torn = !text.endsWith('\n');
-  const last = torn ? lines.length : lines.length - 1;
-  if (lines[0] !== HEADER) throw new Error(`${file}:1: not a vjepa video-meta file (expected ${HEADER})`);
-  for (let i = 1; i < last; i++) {
+  const { lines, tail } = eachLine(file, (line, no) => {
+    if (no === 1) {
+      if (line !== HEADER) throw new Error(`${file}:1: not a vjepa video-meta file (expected ${HEADER})`);
+      return;
+    }
     // two first runs may both have written the header
-    if (lines[i] === '' || lines[i] === HEADER) continue;
+    if (line === '' || line === HEADER) return;
     let m: VideoMeta | null = null;
     let path = '';
     try {
-      const l = JSON.parse(lines[i]) as Line;
+      const l = JSON.parse(line) as Line;
       m = fromLine(l);
       path = l.path;
     } catch {
       m = null;
     }
     if (m) entries.set(path, m);
-    else bad.push(i + 1);
-  }
-  return { entries, lines: last - 1, bad, torn, empty: false };
+    else bad.push(no);
+  });
+  // a kill mid-append leaves a last line without its newline
+  const torn = tail !== '';
+  if (lines === 0 && torn && !HEADER.startsWith(tail)) throw new Error(`${file}:1: not a vjepa video-meta file (expected ${HEADER})`);
+  if (torn && lines > 0) bad.push(lines + 1);
+  return { entries, lines: Math.max(0, lines - 1), bad, torn, empty: lines === 0 };
 }
 
 /**
@@ -146,6 +186,7 @@ export class VideoMetaCache {
     const sources: string[] = [];
     let lines = 0;
     let prefix = `${HEADER}\n`;
+    let restart = false;
     for (const f of read) {
       try {
         const r = readMetaFile(f);
@@ -153,6 +194,7 @@ export class VideoMetaCache {
         if (r.entries.size > 0) sources.push(f);
         if (f === write) {
           lines = r.lines;
+          restart = r.empty && r.torn;
           prefix = r.empty ? prefix : r.torn ? '\n' : '';
         }
         if (r.bad.length > 0) log(`data: ${f}: ignored ${r.bad.length} unreadable line(s) (first: line ${r.bad[0]}); those videos will be counted again`);
@@ -164,8 +206,10 @@ export class VideoMetaCache {
     const cache = new VideoMetaCache(csv, entries, write, log);
     cache.sources.push(...sources);
     cache.prefix = prefix;
-    // superseded lines (re-counted videos, seeks turned off) pile up: rewrite when they are most of it
-    if (write && lines > 2 * entries.size + 64) cache.compact();
+    // superseded lines (re-counted videos, seeks turned off) pile up: rewrite when they are most of it;
+    // a header torn by a kill is rewritten too. A line another process appends between our read and
+    // the rename is lost: that video is counted again.
+    if (write && (restart || lines > 2 * entries.size + 64)) cache.compact();
     return cache;
   }
 

@@ -30,7 +30,7 @@ const CHECK_TAG = 1_000_001;
 
 // ffmpeg.c moves a seek 3/23 s earlier for streams with B-frames (its "dts heuristic"); aiming
 // this far past the keyframe lands on it in both cases.
-const PAST_KEY = 3 / 23 + 0.001;
+export const PAST_KEY = 3 / 23 + 0.001;
 
 /**
  * A select filter that passes every frame and prints (tag, n, pts, t) for each keyframe of

@@ -3,12 +3,13 @@
 // lines cost only their own videos, and `vjepa-data count` fills the store ahead of training.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VideoLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
 import { metaFiles, readMetaFile, VideoMetaCache, type VideoMeta } from '../../lib/data/meta-cache.js';
+import { PAST_KEY } from '../../lib/data/seek.js';
 import { makeIndexVideo, readIndexClip, tempDir } from './helpers.js';
 
 const { dir, cleanup } = tempDir('meta-cache');
@@ -176,6 +177,34 @@ test('superseded lines are compacted away when they are most of the file', () =>
   const after = readMetaFile(`${c2}.vjepa-meta`);
   assert.is(after.lines, 1);
   assert.is(after.entries.get('/a.mp4')!.frameCount, 99);
+  done();
+});
+
+test('a store larger than one read (4 MiB) comes back whole; a header torn by a kill is written again', () => {
+  const { dir: d, cleanup: done } = tempDir('meta-big');
+  const c2 = join(d, 'big.csv');
+  writeFileSync(c2, `${videos[0]} 0\n`);
+  const c = VideoMetaCache.open(c2, () => undefined);
+  const items: [string, VideoMeta][] = Array.from({ length: 3000 }, (_, v) => {
+    const keys = new Float64Array(64 * 4);
+    for (let k = 0; k < 64; k++) keys.set([8 * k, 512 * k + v, (512 * k + v) / 12800, k % 3 === 0 ? 0.02 + v / 1e5 : PAST_KEY], 4 * k);
+    return [`/videos/clip-${v}.mp4`, { frameCount: 600 + v, fps: 29.97, keyframes: keys, size: 1e6 + v, mtimeMs: 1.7e12 + v / 7 }];
+  });
+  c.add(items);
+  const file = `${c2}.vjepa-meta`;
+  assert.ok(statSync(file).size > 4 << 20, `${statSync(file).size} bytes`);
+  const r = readMetaFile(file);
+  assert.equal(r.bad, []);
+  assert.is(r.entries.size, 3000);
+  for (const [p, m] of items) assert.equal(r.entries.get(p), m, p);
+
+  writeFileSync(file, '{"format":"vjepa-vi');
+  const logs: string[] = [];
+  const again = VideoMetaCache.open(c2, (m) => logs.push(m));
+  assert.equal(logs, []);
+  again.add([items[0]]);
+  const after = readMetaFile(file);
+  assert.equal([after.bad, after.lines, after.entries.get(items[0][0])], [[], 1, items[0][1]]);
   done();
 });
 
