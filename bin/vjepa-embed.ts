@@ -10,7 +10,8 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName('vjepa-embed')
   .usage(
     '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
-      'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean).',
+      'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean;\n' +
+      'with --layers, [B, L, N, D] or [B, L, D]).',
   )
   .option('checkpoint', { type: 'string', demandOption: true, describe: 'official .pth.tar / .pt, or a vjepa safetensors checkpoint' })
   .option('key', { type: 'string', describe: 'checkpoint section (default: target_encoder when present, else encoder)' })
@@ -20,6 +21,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('csv', { type: 'string', array: true, describe: 'index CSV(s) of "path label" lines' })
   .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
   .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
+  .option('layers', { type: 'string', describe: 'comma-separated blocks (0-based, negative from the end, e.g. 11,-1): their outputs through the final norm' })
   .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
   .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips per forward pass' })
   .option('partial', { type: 'boolean', default: false, describe: 'load the keys that match and report the rest, instead of failing' })
@@ -31,6 +33,14 @@ const argv = await yargs(hideBin(process.argv))
   .fail(usageFail('vjepa-embed'))
   .help()
   .parse();
+
+/** "11,-1" -> [11, -1]; anything else is a usage error naming the option. */
+function parseLayers(s: string | undefined): number[] | undefined {
+  if (s === undefined) return undefined;
+  const parts = s.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^-?\d+$/.test(p))) throw new Error(`--layers must be comma-separated block indices such as 11,-1 (got "${s}")`);
+  return parts.map(Number);
+}
 
 try {
   const t0 = Date.now();
@@ -49,6 +59,7 @@ try {
     numWorkers: argv.workers,
     device: argv.device,
     dtype: argv.dtype,
+    layers: parseLayers(argv.layers),
   });
   if (!argv.quiet) {
     const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;

@@ -49,6 +49,8 @@ function asFloat32(t: HostTensor, what: string): Float32Array {
 /**
  * Features of one batch: clips [b, 3, T, H, W] (already normalised), optional kept-token
  * indices [b, K]. Returns host floats [b, K|N, D], or [b, D] averaged over tokens for 'mean'.
+ * With `layers` (MOD-08's out_layers: blocks, each output through the final norm) the layer axis
+ * comes after the batch's: [b, L, K|N, D] or [b, L, D].
  * With matmulDtype 'bfloat16' the encoder runs under autocast (bf16 GEMM and attention operands).
  */
 export function embedBatch(
@@ -58,6 +60,7 @@ export function embedBatch(
   pool: Pool,
   what = 'clips',
   matmulDtype: MatmulDtype = 'float32',
+  layers: readonly number[] | null = null,
 ): Float32Array {
   const data = asFloat32(clips, what);
   const b = clips.shape[0];
@@ -65,9 +68,15 @@ export function embedBatch(
   return tidy(() => {
     const x = Tensor.from(data, clips.shape, 'float32', device);
     const i = idx ? Tensor.from(idx, [b, idx.length / b], 'int32', device) : null;
-    const y = noGrad(() => autocast(matmulDtype, () => encoder.forward(x, i)));
-    const host = y.toFloat32Array();
-    return pool === 'mean' ? meanTokens(host, b, y.shape[1], y.shape[2]) : host;
+    const ys = noGrad(() => autocast(matmulDtype, () => (layers ? encoder.forwardLayers(x, layers, i) : [encoder.forward(x, i)])));
+    const [, n, d] = ys[0].shape;
+    const hosts = ys.map((y) => (pool === 'mean' ? meanTokens(y.toFloat32Array(), b, n, d) : y.toFloat32Array()));
+    if (hosts.length === 1) return hosts[0];
+    // [L][b, row] -> [b, L, row]
+    const row = hosts[0].length / b;
+    const out = new Float32Array(hosts.length * hosts[0].length);
+    for (let s = 0; s < b; s++) hosts.forEach((h, l) => out.set(h.subarray(s * row, (s + 1) * row), (s * hosts.length + l) * row));
+    return out;
   });
 }
 

@@ -34,6 +34,8 @@ export interface EmbedRunOptions {
   device?: string;
   /** 'bfloat16': bf16 mixed precision, on CUDA only (the original's evals autocast to fp16) */
   dtype?: MatmulDtype;
+  /** blocks whose outputs (each through the final norm) to write, as MOD-08's out_layers; negative counts from the end */
+  layers?: number[];
   log?: (msg: string) => void;
 }
 
@@ -72,8 +74,9 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     if (o.partial) log(`partial load: ${describeLoad(load)}`);
     // Loaded on the host, then moved: embedBatch uploads each batch next to the weights (fp32).
     if (device !== 'cpu') encoder.to(device);
+    const layers = o.layers ? encoder.layerIndices(o.layers, '--layers') : null;
     tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize)], log);
-    const run = { pool, batchSize, dtype };
+    const run = { pool, batchSize, dtype, layers };
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
   } finally {
@@ -95,8 +98,9 @@ function openIndices(path: string, B: number, clipsWhat: string): NpyRowReader {
   return r;
 }
 
-function outShape(B: number, tokens: number, D: number, pool: Pool): number[] {
-  return pool === 'mean' ? [B, D] : [B, tokens, D];
+function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchSettings): number[] {
+  const L = layers ? [layers.length] : [];
+  return pool === 'mean' ? [B, ...L, D] : [B, ...L, tokens, D];
 }
 
 /** What every batch of a run shares. */
@@ -104,9 +108,12 @@ interface BatchSettings {
   pool: Pool;
   batchSize: number;
   dtype: MatmulDtype;
+  /** block indices in [0, depth), or null for the encoder's output */
+  layers: number[] | null;
 }
 
-async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, { pool, batchSize, dtype }: BatchSettings): Promise<{ shape: number[] }> {
+async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, run: BatchSettings): Promise<{ shape: number[] }> {
+  const { pool, batchSize, dtype, layers } = run;
   const input = o.input!;
   const clips = new NpyRowReader(input);
   let idx: NpyRowReader | null = null;
@@ -117,12 +124,12 @@ async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, { pool, 
     const B = clips.rows;
     if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, input);
     const tokens = idx ? idx.shape[1] : N;
-    const shape = outShape(B, tokens, encoder.cfg.embedDim, pool);
+    const shape = outShape(B, tokens, encoder.cfg.embedDim, run);
     writer = new NpyRowWriter(o.out, shape);
     for (let s = 0; s < B; s += batchSize) {
       const n = Math.min(batchSize, B - s);
       const kept = idx ? tokenIndices(idx.read(s, n), N, o.contextIdx!, s) : null;
-      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input, dtype));
+      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input, dtype, layers));
     }
     writer.finish();
     writer = null;
@@ -138,8 +145,9 @@ async function embedVideos(
   encoder: VisionTransformer,
   o: EmbedRunOptions,
   data: { numFrames: number; cropSize: number; samplingRate: number | null; clipDuration: number | null },
-  { pool, batchSize, dtype }: BatchSettings,
+  run: BatchSettings,
 ): Promise<{ shape: number[]; paths: string[] }> {
+  const { pool, batchSize, dtype, layers } = run;
   if (data.samplingRate === null && data.clipDuration === null) {
     throw new Error(`${o.config}: data.sampling_rate is needed to sample clips from videos`);
   }
@@ -160,12 +168,12 @@ async function embedVideos(
     const what = o.csv?.length ? o.csv.join(', ') : '--video';
     const N = checkClipShape(encoder, [B, 3, data.numFrames, data.cropSize, data.cropSize], what);
     if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, what);
-    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, pool);
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run);
     writer = new NpyRowWriter(o.out, shape);
     for await (const b of src.batches()) {
       const n = b.shape[0];
       const kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
-      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype));
+      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype, layers));
     }
     writer.finish();
     writer = null;

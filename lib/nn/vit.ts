@@ -88,6 +88,43 @@ export class VisionTransformer extends Module {
 
   /** Tokens after the blocks and the final norm: [B, N, D], or [B, K, D] for kept indices idx [B, K]. */
   forward(x: Tensor, idx: Tensor | null = null): Tensor {
+    let h = this.embed(x, idx);
+    for (const b of this.blocks) h = this.step(b, h);
+    const out = this.norm.forward(h);
+    releaseUngraphed(h, out);
+    return out;
+  }
+
+  /**
+   * MOD-08's `out_layers`: the tokens after each listed block (0-based; negative counts from the
+   * end, as Python's lists do), each through the final norm, in the order listed. Blocks past the
+   * deepest one listed are not run. `forwardLayers(x, [depth - 1])` is `[forward(x)]`.
+   */
+  forwardLayers(x: Tensor, layers: readonly number[], idx: Tensor | null = null): Tensor[] {
+    const at = this.layerIndices(layers);
+    const deepest = Math.max(...at);
+    const outs = new Map<number, Tensor>();
+    let h = this.embed(x, idx);
+    for (let i = 0; i <= deepest; i++) {
+      h = this.step(this.blocks[i], h);
+      if (at.includes(i)) outs.set(i, this.norm.forward(h));
+    }
+    releaseUngraphed(h, outs.get(deepest)!);
+    return at.map((i) => outs.get(i)!);
+  }
+
+  /** `layers` as block indices in [0, depth), or an error naming the bad one. */
+  layerIndices(layers: readonly number[], what = 'out_layers'): number[] {
+    const depth = this.blocks.length;
+    if (layers.length === 0) throw new Error(`${what}: no block listed`);
+    return layers.map((l) => {
+      if (!Number.isInteger(l) || l < -depth || l >= depth) throw new Error(`${what}: block ${l} does not exist (the encoder has ${depth}: 0..${depth - 1}, or -${depth}..-1 from the end)`);
+      return l < 0 ? depth + l : l;
+    });
+  }
+
+  /** Tubelet embedding plus the position table (MOD-01, MOD-08); only the kept tokens for idx. */
+  private embed(x: Tensor, idx: Tensor | null): Tensor {
     if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W], got ${shapeStr(x.shape)}`);
     const [, , T, H, W] = x.shape;
     const pos = this.positionTable(T, H, W);
@@ -102,14 +139,13 @@ export class VisionTransformer extends Module {
       h = addBroadcast(e, pos);
     }
     releaseUngraphed(e, h);
-    for (const b of this.blocks) {
-      const next = b.forward(h);
-      releaseUngraphed(h, next);
-      h = next;
-    }
-    const out = this.norm.forward(h);
-    releaseUngraphed(h, out);
-    return out;
+    return h;
+  }
+
+  private step(b: Block, h: Tensor): Tensor {
+    const next = b.forward(h);
+    releaseUngraphed(h, next);
+    return next;
   }
 
   /** MOD-09: one pass per mask set. */

@@ -175,6 +175,63 @@ async function evalClip(path: string): Promise<Float32Array> {
   return out;
 }
 
+test('out_layers (MOD-08): the last block is forward(), block 0 is a one-block encoder with the same weights; order, negatives, kept tokens', () => {
+  const enc = buildEncoder(CFG, new InitRng(3));
+  const one = buildEncoder({ ...CFG, overrides: { ...CFG.overrides, depth: 1 } }, new InitRng(4));
+  for (const [name, t] of enc.stateDict()) if (one.stateDict().has(name)) one.setParameter(name, t.toFloat32Array());
+  const x = randomClips(2, 5);
+  const shape = [2, 3, 4, 32, 32];
+  const idx = Int32Array.from([0, 5, 9, 31, 2, 3, 4, 30]);
+  const run = (layers: number[], kept: Int32Array | null) =>
+    tidy(() => noGrad(() => enc.forwardLayers(Tensor.from(x, shape), layers, kept ? Tensor.from(kept, [2, 4], 'int32') : null).map((t) => Array.from(t.toFloat32Array()))));
+  const [last, first, again] = run([-1, 0, 1], null);
+  assert.equal(last, Array.from(forward(enc, x, shape)), 'block -1 = the encoder output, bit for bit');
+  assert.equal(again, last, 'block 1 = block -1 at depth 2');
+  assert.equal(first, Array.from(forward(one, x, shape)), 'block 0 = a one-block encoder, bit for bit');
+  assert.ok(Math.max(...first.map((v, i) => Math.abs(v - last[i]))) > 1e-3, 'the two blocks differ');
+  const [keptFirst] = run([0], idx);
+  const wantKept = tidy(() => noGrad(() => one.forward(Tensor.from(x, shape), Tensor.from(idx, [2, 4], 'int32')).toFloat32Array()));
+  assert.equal(keptFirst, Array.from(wantKept), 'with kept tokens');
+  assert.throws(() => run([2], null), /out_layers: block 2 does not exist \(the encoder has 2: 0\.\.1, or -2\.\.-1 from the end\)/);
+  assert.throws(() => run([], null), /out_layers: no block listed/);
+  enc.dispose();
+  one.dispose();
+});
+
+test('--layers: [B, L, N, D] or [B, L, D], rows in the order listed; a bad list is one usage line', async () => {
+  const { path, model } = ourCheckpoint();
+  const x = randomClips(3, 2);
+  const shape = [3, 3, 4, 32, 32];
+  const xPath = join(dir, 'xl.npy');
+  writeNpy(xPath, { dtype: 'float32', shape, data: x });
+  const per = tidy(() => noGrad(() => model.targetEncoder.forwardLayers(Tensor.from(x, shape), [1, 0]).map((t) => t.toFloat32Array())));
+  const live = memoryStats().liveTensors;
+  const res = await runEmbed({ checkpoint: path, config: YAML, input: xPath, out: join(dir, 'layers.npy'), batchSize: 2, layers: [-1, 0] });
+  assert.is(memoryStats().liveTensors, live, 'runEmbed frees every tensor it made');
+  assert.equal(res.shape, [3, 2, 32, 64]);
+  const got = readNpy(join(dir, 'layers.npy')).data as Float32Array;
+  const row = 32 * 64;
+  for (let s = 0; s < 3; s++) {
+    for (let l = 0; l < 2; l++) {
+      assert.equal(Array.from(got.subarray((2 * s + l) * row, (2 * s + l + 1) * row)), Array.from(per[l].subarray(s * row, (s + 1) * row)), `clip ${s} layer ${l}`);
+    }
+  }
+  const c = cli(['--checkpoint', path, '--config', YAML, '--input', xPath, '--layers', '0, -1', '--pool', 'mean', '--out', join(dir, 'layers_mean.npy')]);
+  assert.is(c.status, 0, c.stderr);
+  const pooled = readNpy(join(dir, 'layers_mean.npy'));
+  assert.equal(pooled.shape, [3, 2, 64]);
+  const m0 = meanTokens(per[1], 3, 32, 64);
+  const m1 = meanTokens(per[0], 3, 32, 64);
+  assertClose((pooled.data as Float32Array).filter((_, i) => Math.floor(i / 64) % 2 === 0), m0, 1e-6, 'block 0, mean');
+  assertClose((pooled.data as Float32Array).filter((_, i) => Math.floor(i / 64) % 2 === 1), m1, 1e-6, 'block -1, mean');
+  const bad = cli(['--checkpoint', path, '--config', YAML, '--input', xPath, '--layers', '1,x', '--out', join(dir, 'no.npy')]);
+  assert.is(bad.status, 1);
+  assert.is(bad.stderr, 'vjepa-embed: --layers must be comma-separated block indices such as 11,-1 (got "1,x")\n');
+  const deep = cli(['--checkpoint', path, '--config', YAML, '--input', xPath, '--layers', '7', '--out', join(dir, 'no.npy')]);
+  assert.is(deep.stderr, 'vjepa-embed: --layers: block 7 does not exist (the encoder has 2: 0..1, or -2..-1 from the end)\n');
+  assert.not.ok(existsSync(join(dir, 'no.npy')));
+});
+
 test('--video / --csv: one eval clip per video, equal to the encoder on the loader eval clip', async () => {
   const paths = await makeVideos();
   const csv = join(dir, 'videos.csv');
