@@ -73,6 +73,8 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
       numWorkers: o.numWorkers,
       maxFailureFraction: 1,
       minFileBytes: 1,
+      // a store beside a temporary CSV would be deleted with it
+      metaCache: tmp === null,
       log: (m) => reasons.push(m),
     });
   } catch (e) {
