@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countFrames, decodeVideo, decodeVideos, frameFiles, parseFfmpegSections, probeVideo, probeVideoFull } from '../../lib/data/ffmpeg.js';
+import { countFrames, decodeVideo, decodeVideos, frameFiles, parseFfmpegSections, probeVideo, probeVideoFull, runFfmpeg } from '../../lib/data/ffmpeg.js';
+import { chooseSeek, packKeyFrames } from '../../lib/data/seek.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { indexFrames, makeIndexVideo, readIndexRgb, tempDir } from './helpers.js';
 
@@ -55,6 +56,32 @@ test('scaled on the fly: explicit size and short side', async () => {
   const b = await decodeVideo({ path: join(dir, 'b.mp4'), indices: [9], shortSide: 24 });
   assert.equal([b.width, b.height], [32, 24]);
   assert.is(readIndexRgb(b.data, 0, 32, 24), 9);
+});
+
+test('rotation metadata (phone videos) is applied, as decord does: frames come upright, sizes swapped, with or without a seek', async () => {
+  const rot = join(dir, 'rot.mp4');
+  const r = await runFfmpeg(['-v', 'error', '-y', '-i', join(dir, 'b.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rot]);
+  assert.is(r.code, 0, r.stderr);
+  const idx = [0, 17, 39];
+  const plain = await decodeVideo({ path: join(dir, 'b.mp4'), indices: idx });
+  const info = await probeVideoFull(rot);
+  const seek = chooseSeek(packKeyFrames(info.keyframes!), 17);
+  assert.ok(seek, 'the GOP-8 copy has a keyframe to seek to');
+  for (const d of [await decodeVideo({ path: rot, indices: idx }), await decodeVideo({ path: rot, indices: [17, 39], seek })]) {
+    assert.equal([d.width, d.height], [48, 64]);
+    const from = d.count === 3 ? 0 : 1;
+    // a 90-degree counter-clockwise turn of the plain decode, exactly
+    for (let f = 0; f < d.count; f++) {
+      for (let y = 0; y < 64; y++) {
+        for (let x = 0; x < 48; x++) {
+          for (let c = 0; c < 3; c++) {
+            const want = plain.data[(((f + from) * 48 + x) * 64 + (63 - y)) * 3 + c];
+            if (d.data[((f * 64 + y) * 48 + x) * 3 + c] !== want) assert.unreachable(`frame ${f} pixel (${x}, ${y}) channel ${c}`);
+          }
+        }
+      }
+    }
+  }
 });
 
 test('missing timestamps (raw H.264 elementary stream) and variable frame rate', async () => {
