@@ -11,7 +11,7 @@ const argv = await yargs(hideBin(process.argv))
   .usage(
     '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
       'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean;\n' +
-      'with --layers, [B, L, N, D] or [B, L, D]).',
+      'with --clips C and --layers, [B, C, L, N, D] or [B, C, L, D]).',
   )
   .option('checkpoint', { type: 'string', demandOption: true, describe: 'official .pth.tar / .pt, or a vjepa safetensors checkpoint' })
   .option('key', { type: 'string', describe: 'checkpoint section (default: target_encoder when present, else encoder)' })
@@ -21,6 +21,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('csv', { type: 'string', array: true, describe: 'index CSV(s) of "path label" lines' })
   .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
   .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
+  .option('clips', { type: 'number', describe: 'clips per video (--video / --csv), spread over it as the probe\'s segments; adds a clip axis' })
   .option('layers', { type: 'string', describe: 'comma-separated blocks (0-based, negative from the end, e.g. 11,-1): their outputs through the final norm' })
   .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
   .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips per forward pass' })
@@ -60,6 +61,7 @@ try {
     device: argv.device,
     dtype: argv.dtype,
     layers: parseLayers(argv.layers),
+    clips: argv.clips,
   });
   if (!argv.quiet) {
     const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;

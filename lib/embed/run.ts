@@ -36,6 +36,8 @@ export interface EmbedRunOptions {
   dtype?: MatmulDtype;
   /** blocks whose outputs (each through the final norm) to write, as MOD-08's out_layers; negative counts from the end */
   layers?: number[];
+  /** --video / --csv: clips per video, spread over it as the probe's segments (DATA-03); adds a clip axis */
+  clips?: number;
   log?: (msg: string) => void;
 }
 
@@ -56,6 +58,10 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
   const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0].filter(Boolean).length;
   if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
+  if (o.clips !== undefined) {
+    if (!Number.isInteger(o.clips) || o.clips < 1) throw new Error(`--clips must be a positive integer, got ${o.clips}`);
+    if (o.input !== undefined) throw new Error('--clips takes clips from videos (--video / --csv); an --input .npy holds its clips already');
+  }
 
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
   const dtype = o.dtype ?? 'float32';
@@ -75,7 +81,8 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     // Loaded on the host, then moved: embedBatch uploads each batch next to the weights (fp32).
     if (device !== 'cpu') encoder.to(device);
     const layers = o.layers ? encoder.layerIndices(o.layers, '--layers') : null;
-    tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize)], log);
+    // a batch of videos is batchSize x clips encoder rows
+    tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1))], log);
     const run = { pool, batchSize, dtype, layers };
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
@@ -98,9 +105,9 @@ function openIndices(path: string, B: number, clipsWhat: string): NpyRowReader {
   return r;
 }
 
-function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchSettings): number[] {
-  const L = layers ? [layers.length] : [];
-  return pool === 'mean' ? [B, ...L, D] : [B, ...L, tokens, D];
+function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchSettings, clips?: number): number[] {
+  const lead = [B, ...(clips !== undefined ? [clips] : []), ...(layers ? [layers.length] : [])];
+  return pool === 'mean' ? [...lead, D] : [...lead, tokens, D];
 }
 
 /** What every batch of a run shares. */
@@ -141,6 +148,14 @@ async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, run: Bat
   }
 }
 
+/** Rows [n, K] -> [n·C, K], each row C times: a video's token indices for each of its clips. */
+function repeatRows(rows: Int32Array, n: number, C: number): Int32Array {
+  const K = rows.length / n;
+  const out = new Int32Array(rows.length * C);
+  for (let j = 0; j < n; j++) for (let c = 0; c < C; c++) out.set(rows.subarray(j * K, (j + 1) * K), (j * C + c) * K);
+  return out;
+}
+
 async function embedVideos(
   encoder: VisionTransformer,
   o: EmbedRunOptions,
@@ -160,7 +175,9 @@ async function embedVideos(
     cropSize: data.cropSize,
     batchSize,
     numWorkers: o.numWorkers,
+    numClips: o.clips,
   });
+  const C = o.clips ?? 1;
   let idx: NpyRowReader | null = null;
   let writer: NpyRowWriter | null = null;
   try {
@@ -168,11 +185,12 @@ async function embedVideos(
     const what = o.csv?.length ? o.csv.join(', ') : '--video';
     const N = checkClipShape(encoder, [B, 3, data.numFrames, data.cropSize, data.cropSize], what);
     if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, what);
-    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run);
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run, o.clips);
     writer = new NpyRowWriter(o.out, shape);
     for await (const b of src.batches()) {
-      const n = b.shape[0];
-      const kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
+      const n = b.shape[0] / C;
+      let kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
+      if (kept && C > 1) kept = repeatRows(kept, n, C);
       writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype, layers));
     }
     writer.finish();

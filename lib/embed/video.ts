@@ -1,6 +1,6 @@
-// Eval clips of whole videos for vjepa-embed: the VideoLoader in eval mode with one segment and
-// one view (DATA-10: short side to int(S*256/224), centre crop), deterministic clip placement
-// (random clip sampling off, DATA-03), in file order. A video that cannot be decoded is an
+// Eval clips of whole videos for vjepa-embed: the VideoLoader in eval mode with one view (DATA-10:
+// short side to int(S*256/224), centre crop), one or more segments per video with deterministic
+// placement (random clip sampling off, DATA-03), in file order. A video that cannot be decoded is an
 // error naming it: the loader's usual replacement by another video (DATA-02) would silently
 // mislabel features.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +20,12 @@ export interface EvalClipOptions {
   cropSize: number;
   batchSize: number;
   numWorkers?: number;
+  /** clips per video, spread over it as the probe's segments (default 1) */
+  numClips?: number;
 }
 
 export interface EvalClipBatch {
-  /** [b, 3, T, S, S], normalised */
+  /** [b·C, 3, T, S, S] for C clips per video, video-major, normalised */
   clips: Float32Array;
   shape: number[];
   paths: string[];
@@ -61,7 +63,7 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
       framesPerClip: o.framesPerClip,
       frameStep: o.frameStep,
       clipDuration: o.clipDuration ?? null,
-      numClips: 1,
+      numClips: o.numClips ?? 1,
       cropSize: o.cropSize,
       training: false,
       randomClipSampling: false,
@@ -103,8 +105,16 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
           throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.map((p) => `${p}${reasonOf(p)}`).join(', ')}`);
         }
         start += n;
-        // eval layout [numClips=1, numViews=1, b, 3, T, S, S]
-        yield { clips: b.clips, shape: b.shape.slice(2), paths: b.paths, start: b0 };
+        // eval layout [C, numViews=1, b, 3, T, S, S] -> [b·C, 3, T, S, S], a video's clips together
+        const [C, , , ...clip] = b.shape;
+        if (C === 1) {
+          yield { clips: b.clips, shape: b.shape.slice(2), paths: b.paths, start: b0 };
+          continue;
+        }
+        const x = clip.reduce((a, v) => a * v, 1);
+        const out = new Float32Array(b.clips.length);
+        for (let c = 0; c < C; c++) for (let j = 0; j < n; j++) out.set(b.clips.subarray((c * n + j) * x, (c * n + j + 1) * x), (j * C + c) * x);
+        yield { clips: out, shape: [n * C, ...clip], paths: b.paths, start: b0 };
       }
       if (start !== paths.length) throw new Error(`video loader returned ${start} of ${paths.length} clips`);
     },

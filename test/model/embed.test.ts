@@ -269,6 +269,49 @@ test('--video / --csv: one eval clip per video, equal to the encoder on the load
   assertClose(pooled.data as Float32Array, meanTokens(want, 2, 32, 64), 1e-6, '--csv mean features');
 });
 
+test('--clips: C clips per video spread as the probe\'s segments (DATA-03, sampling off), [B, C, N, D]; --context-idx applies to each', async () => {
+  const paths = VIDEOS.map((v) => join(dir, v.name));
+  const C = 3;
+  // the clips rebuilt from the low-level pieces: long.mp4 (30 frames, span 8) has partitions of 10 and
+  // starts 0, 10, 20; the 6-frame video is shorter than the span, so its three clips are the same
+  const want: Float32Array[] = [];
+  for (const p of paths) {
+    const v = await decodeVideo({ path: p });
+    const lists = sampleClipIndices(v.count, { framesPerClip: 4, frameStep: FRAME_STEP, numClips: C, randomClipSampling: false, allowClipOverlap: true }, null);
+    if (p.endsWith('long.mp4')) assert.equal(lists.map((l) => Array.from(l)), [[0, 2, 5, 7], [10, 12, 15, 17], [20, 22, 25, 27]]);
+    const fb = v.width * v.height * 3;
+    for (const l of lists) {
+      const out = new Float32Array(3 * 4 * 32 * 32);
+      evalClipTransform({ data: v.data, frameOffsets: Array.from(l, (f) => f * fb), height: v.height, width: v.width }, 32, { kind: 'eval', numViews: 1 }, out, 0, out.length);
+      want.push(out);
+    }
+  }
+  const all = new Float32Array(want.length * want[0].length);
+  want.forEach((w, i) => all.set(w, i * w.length));
+  const enc = buildEncoder(CFG, new InitRng(0));
+  loadEncoderCheckpoint(OFFICIAL, enc);
+  const feats = forward(enc, all, [6, 3, 4, 32, 32]);
+  const kIdx = Int32Array.from([3, 0, 31, 7, 8, 9]);
+  const rowsIdx = Int32Array.from({ length: 6 * 3 }, (_, i) => kIdx[3 * Math.floor(i / 9) + (i % 3)]);
+  const keptFeats = tidy(() => noGrad(() => enc.forward(Tensor.from(all, [6, 3, 4, 32, 32]), Tensor.from(rowsIdx, [6, 3], 'int32')).toFloat32Array()));
+  enc.dispose();
+
+  const res = await runEmbed({ checkpoint: OFFICIAL, config: YAML, videos: paths, clips: C, batchSize: 1, numWorkers: 1, out: join(dir, 'clips.npy') });
+  assert.equal(res.shape, [2, 3, 32, 64]);
+  assertClose(readNpy(join(dir, 'clips.npy')).data as Float32Array, feats, 1e-6, '--clips 3 features');
+  const idxPath = join(dir, 'clips_idx.npy');
+  writeNpy(idxPath, { dtype: 'int32', shape: [2, 3], data: kIdx });
+  const r = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--video', ...paths, '--clips', '3', '--context-idx', idxPath, '--layers', '-1', '--workers', '1', '--out', join(dir, 'clips_kept.npy')]);
+  assert.is(r.status, 0, r.stderr);
+  const kept = readNpy(join(dir, 'clips_kept.npy'));
+  assert.equal(kept.shape, [2, 3, 1, 3, 64]);
+  assertClose(kept.data as Float32Array, keptFeats, 1e-6, '--clips 3 with kept tokens');
+  const bad = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--input', join(dir, 'x.npy'), '--clips', '2', '--out', join(dir, 'no.npy')]);
+  assert.is(bad.stderr, 'vjepa-embed: --clips takes clips from videos (--video / --csv); an --input .npy holds its clips already\n');
+  const zero = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--video', paths[0], '--clips', '0', '--out', join(dir, 'no.npy')]);
+  assert.is(zero.stderr, 'vjepa-embed: --clips must be a positive integer, got 0\n');
+});
+
 test('--video: an undecodable file is an error naming it (no silent replacement)', async () => {
   const bad = join(dir, 'broken.mp4');
   writeFileSync(bad, 'this is not a video '.repeat(100));
