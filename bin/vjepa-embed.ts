@@ -10,21 +10,21 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName('vjepa-embed')
   .usage(
     '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
-      'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean;\n' +
-      'with --clips C and --layers, [B, C, L, N, D] or [B, C, L, D]).',
+      'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean).\n' +
+      '--clips C and --layers L add their axes after the batch: [B, C, L, N, D].',
   )
   .option('checkpoint', { type: 'string', demandOption: true, describe: 'official .pth.tar / .pt, or a vjepa safetensors checkpoint' })
   .option('key', { type: 'string', describe: 'checkpoint section (default: target_encoder when present, else encoder)' })
   .option('config', { type: 'string', demandOption: true, describe: 'pretraining YAML: the model and data sections give the architecture' })
   .option('input', { type: 'string', describe: 'float32 .npy [B, 3, T, H, W], already normalised' })
-  .option('video', { type: 'string', array: true, describe: 'video files: one eval clip each (centre crop)' })
+  .option('video', { type: 'string', array: true, describe: 'video files: one eval clip each (centre crop; --clips for more)' })
   .option('csv', { type: 'string', array: true, describe: 'index CSV(s) of "path label" lines' })
   .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
   .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
   .option('clips', { type: 'number', describe: 'clips per video (--video / --csv), spread over it as the probe\'s segments; adds a clip axis' })
   .option('layers', { type: 'string', describe: 'comma-separated blocks (0-based, negative from the end, e.g. 11,-1): their outputs through the final norm' })
   .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
-  .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips per forward pass' })
+  .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips (--input) or videos (--video / --csv) per forward pass' })
   .option('partial', { type: 'boolean', default: false, describe: 'load the keys that match and report the rest, instead of failing' })
   .option('workers', { type: 'number', describe: 'decoding worker processes for --video / --csv' })
   .option('device', { type: 'string', default: 'cpu', describe: "where the encoder runs: 'cpu', 'cuda' or 'cuda:N'" })
