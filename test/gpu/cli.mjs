@@ -186,14 +186,15 @@ if (okBf16) {
   csvRow(`train bf16: loss per iteration, ${GPU} bf16 vs cpu fp32 (rel)`, a, b, 'loss', TOL_BF16.loss);
 }
 
-// ---- vjepa-embed: the GPU run's checkpoint, two validation videos, on both devices ---------
+// ---- vjepa-embed: the GPU run's checkpoint, two validation videos (two clips each, the first
+// block's and the last block's outputs), on both devices ---------------------------------------
 if (okGpu) {
   const videos = readFileSync(join(data, 'val.csv'), 'utf8').trim().split('\n').slice(0, 2).map((l) => l.split(' ')[0]);
   // side names the output apart from the device, which is the CPU on both sides in the self-check
   const embed = (side, device, dtype) => {
     const out = join(work, `embed-${side}.npy`);
     const args = ['--checkpoint', join(run.gpu, 'jepa-latest.safetensors'), '--config', 'configs/pretrain.yaml', '--out', out,
-      '--device', device, '--dtype', dtype, '--video', ...videos];
+      '--device', device, '--dtype', dtype, '--video', ...videos, '--clips', '2', '--layers', '0,-1'];
     return ran(cli('vjepa-embed', args, `vjepa-embed ${device} ${dtype}`)) ? readNpy(out) : null;
   };
   const c = embed('cpu', 'cpu', 'float32'), g = embed('gpu', GPU, 'float32'), h = GPU === 'cpu' ? null : embed('bf16', GPU, 'bfloat16');
