@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VideoLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
 import { metaFiles, readMetaFile, VideoMetaCache, type VideoMeta } from '../../lib/data/meta-cache.js';
@@ -205,6 +205,29 @@ test('a store larger than one read (4 MiB) comes back whole; a header torn by a 
   again.add([items[0]]);
   const after = readMetaFile(file);
   assert.equal([after.bad, after.lines, after.entries.get(items[0][0])], [[], 1, items[0][1]]);
+  done();
+});
+
+test('two processes appending to one store at once (two runs, or a count beside a run) interleave whole lines only', async () => {
+  const { dir: d, cleanup: done } = tempDir('meta-concurrent');
+  const c2 = join(d, 'shared.csv');
+  writeFileSync(c2, `${videos[0]} 0\n`);
+  VideoMetaCache.open(c2, () => undefined).add([['/first.mp4', { frameCount: 1, fps: 1, size: 1, mtimeMs: 1 }]]);
+  const mod = new URL('../../lib/data/meta-cache.js', import.meta.url).href;
+  const writer = (w: number) =>
+    new Promise<number | null>((res) => {
+      const code = `const { VideoMetaCache } = await import(${JSON.stringify(mod)});
+        const c = VideoMetaCache.open(${JSON.stringify(c2)}, (m) => console.error(m));
+        const keys = new Float64Array(64 * 4).map((_, i) => i * 1.5);
+        for (let b = 0; b < 100; b++) c.add(Array.from({ length: 10 }, (_, k) => ['/w${w}/' + (b * 10 + k) + '.mp4', { frameCount: b, fps: 30, keyframes: keys, size: k, mtimeMs: ${w} }]));`;
+      const p = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' });
+      p.on('exit', (c) => res(c));
+    });
+  assert.equal(await Promise.all([writer(1), writer(2)]), [0, 0]);
+  const r = readMetaFile(`${c2}.vjepa-meta`);
+  assert.equal(r.bad, []);
+  assert.is(r.entries.size, 2001);
+  assert.is(r.entries.get('/w2/999.mp4')!.frameCount, 99);
   done();
 });
 
