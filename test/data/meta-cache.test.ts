@@ -56,6 +56,14 @@ async function all(o: Partial<VideoLoaderOptions> = {}): Promise<{ batches: Vide
   return { batches, stats, logs };
 }
 
+/** A one-line CSV of its own in a fresh folder, for tests of the store alone. */
+function lone(name: string): { csv: string; done: () => void } {
+  const { dir: d, cleanup } = tempDir(`meta-${name}`);
+  const csv = join(d, `${name}.csv`);
+  writeFileSync(csv, `${videos[0]} 0\n`);
+  return { csv, done: cleanup };
+}
+
 /** The frame index each slot's frames show (the videos draw their own index). */
 function shown(b: VideoBatch): number[][] {
   const [, B, , T] = b.shape;
@@ -127,9 +135,7 @@ test('a torn last line and a corrupt line cost only their own videos, and are na
 });
 
 test('not a store: a foreign file under the name is read-only to us, with one message', () => {
-  const { dir: d, cleanup: done } = tempDir('meta-foreign');
-  const c2 = join(d, 'x.csv');
-  writeFileSync(c2, `${videos[0]} 0\n`);
+  const { csv: c2, done } = lone('foreign');
   writeFileSync(`${c2}.vjepa-meta`, 'path,frames\n');
   const logs: string[] = [];
   const c = VideoMetaCache.open(c2, (m) => logs.push(m));
@@ -166,9 +172,7 @@ test('a read-only dataset folder: the store goes to VJEPA_CACHE_DIR, and both pl
 });
 
 test('superseded lines are compacted away when they are most of the file', () => {
-  const { dir: d, cleanup: done } = tempDir('meta-compact');
-  const c2 = join(d, 'y.csv');
-  writeFileSync(c2, `${videos[0]} 0\n`);
+  const { csv: c2, done } = lone('compact');
   const c = VideoMetaCache.open(c2, () => undefined);
   for (let i = 0; i < 100; i++) c.add([['/a.mp4', { frameCount: i, fps: 25, size: 4000, mtimeMs: 3 }]]);
   assert.is(readMetaFile(`${c2}.vjepa-meta`).lines, 100);
@@ -181,9 +185,7 @@ test('superseded lines are compacted away when they are most of the file', () =>
 });
 
 test('a store larger than one read (4 MiB) comes back whole; a header torn by a kill is written again', () => {
-  const { dir: d, cleanup: done } = tempDir('meta-big');
-  const c2 = join(d, 'big.csv');
-  writeFileSync(c2, `${videos[0]} 0\n`);
+  const { csv: c2, done } = lone('big');
   const c = VideoMetaCache.open(c2, () => undefined);
   const items: [string, VideoMeta][] = Array.from({ length: 3000 }, (_, v) => {
     const keys = new Float64Array(64 * 4);
@@ -209,9 +211,7 @@ test('a store larger than one read (4 MiB) comes back whole; a header torn by a 
 });
 
 test('two processes appending to one store at once (two runs, or a count beside a run) interleave whole lines only', async () => {
-  const { dir: d, cleanup: done } = tempDir('meta-concurrent');
-  const c2 = join(d, 'shared.csv');
-  writeFileSync(c2, `${videos[0]} 0\n`);
+  const { csv: c2, done } = lone('concurrent');
   VideoMetaCache.open(c2, () => undefined).add([['/first.mp4', { frameCount: 1, fps: 1, size: 1, mtimeMs: 1 }]]);
   const mod = new URL('../../lib/data/meta-cache.js', import.meta.url).href;
   const writer = (w: number) =>
