@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npx vjepa-data synth --out DIR [...] | vjepa-data prepare --csv FILE --out DIR [...] | vjepa-data count --csv FILE [...]
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { makeSynthDataset } from '../lib/data/synth.js';
@@ -22,6 +23,28 @@ function parseSize(s: string): [number, number] {
   // H.264 yuv420p needs even sides; checked here so nothing is written first.
   if (w % 2 || h % 2 || w < 8 || h < 8) throw new Error(`--size ${s}: width and height must be even and at least 8 (H.264 yuv420p)`);
   return [w, h];
+}
+
+/** The index CSVs a pretrain (data.datasets) or probe (data.dataset_train / dataset_val) YAML lists. */
+function configDatasets(file: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    // the yaml package appends a multi-line excerpt; its first line names the line and column
+    throw new Error(`--config ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const data = (doc as { data?: Record<string, unknown> } | null)?.data ?? {};
+  const out: string[] = [];
+  for (const key of ['datasets', 'dataset_train', 'dataset_val']) {
+    const v = data[key];
+    for (const p of Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]) {
+      if (typeof p !== 'string') throw new Error(`--config ${file}: data.${key} must list CSV paths, got ${JSON.stringify(p)}`);
+      out.push(p);
+    }
+  }
+  if (out.length === 0) throw new Error(`--config ${file}: no data.datasets, data.dataset_train or data.dataset_val`);
+  return out;
 }
 
 function intAtLeast(name: string, v: number | undefined, min: number, max = Infinity): void {
@@ -104,18 +127,21 @@ await yargs(args)
     "count the frames and keyframes of a CSV's videos ahead of training, into the store the loaders read (<csv>.vjepa-meta)",
     (y) =>
       y
-        .option('csv', { type: 'string', array: true, demandOption: true, describe: 'index CSV(s) (path label)' })
+        .option('csv', { type: 'string', array: true, describe: 'index CSV(s) (path label)' })
+        .option('config', { type: 'string', array: true, describe: "a pretrain or probe YAML: its data.datasets, data.dataset_train and data.dataset_val" })
         .option('jobs', { type: 'number', describe: 'parallel ffmpeg processes (default: cores)' })
         .strict(),
     async (a) => {
       try {
-        for (const c of a.csv) if (!existsSync(c)) throw new Error(`--csv ${c}: file not found`);
+        const csvs = [...new Set([...(a.config ?? []).flatMap(configDatasets), ...(a.csv ?? [])])];
+        if (csvs.length === 0) throw new Error('give --csv FILE or --config CONFIG.yaml');
+        for (const c of csvs) if (!existsSync(c)) throw new Error(`${a.csv?.includes(c) ? '--csv ' : ''}${c}: file not found`);
         intAtLeast('jobs', a.jobs, 1);
         const t0 = Date.now();
-        const r = await countVideos({ csvPaths: a.csv, jobs: a.jobs, log: (m) => console.log(m) });
+        const r = await countVideos({ csvPaths: csvs, jobs: a.jobs, log: (m) => console.log(m) });
         for (const f of r.failed.slice(0, 5)) console.error(`  cannot count ${f.path}: ${f.reason}`);
         if (r.failed.length > 5) console.error(`  ... and ${r.failed.length - 5} more`);
-        a.csv.forEach((c, i) => console.log(`${c}: ${r.files[i] ? `stored in ${r.files[i]}` : 'nowhere writable to store the counts'}`));
+        csvs.forEach((c, i) => console.log(`${c}: ${r.files[i] ? `stored in ${r.files[i]}` : 'nowhere writable to store the counts'}`));
         console.log(`${r.videos} videos: ${r.counted} counted, ${r.known} already known, ${r.failed.length} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
         if (r.failed.length > 0 || r.files.some((f) => f === null)) process.exitCode = 1;
       } catch (e) {

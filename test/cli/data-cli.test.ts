@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,13 +57,18 @@ test('prepare: missing --csv, a CSV that does not exist and bad numbers are one 
   assert.not.ok(existsSync(out));
 });
 
+const NO_DATA = join(mkdtempSync(join(tmpdir(), 'vjepa-data-cli-')), 'no-data.yaml');
+writeFileSync(NO_DATA, 'meta:\n  seed: 1\n');
+
 test('usage errors are brief; --help still prints the help', () => {
   const cases: [string[], string][] = [
     [[], 'give a command: synth, prepare or count (see vjepa-data --help)'],
     [['bogus'], 'Unknown argument: bogus (see vjepa-data --help)'],
     [['synth'], 'Missing required argument: out (see vjepa-data synth --help)'],
     [['synth', '--out', '/tmp/x', '--colour', 'red'], 'Unknown argument: colour (see vjepa-data synth --help)'],
-    [['count'], 'Missing required argument: csv (see vjepa-data count --help)'],
+    [['count'], 'give --csv FILE or --config CONFIG.yaml'],
+    [['count', '--config', NO_DATA], `--config ${NO_DATA}: no data.datasets, data.dataset_train or data.dataset_val`],
+    [['count', '--config', BIN], `--config ${BIN}: Implicit keys need to be on a single line at line 2, column 1:`],
     [['count', '--csv', '/nope/a.csv'], '--csv /nope/a.csv: file not found'],
     [['count', '--csv', BIN, '--jobs', '0'], '--jobs must be an integer >= 1, got 0'],
   ];

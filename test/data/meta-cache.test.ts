@@ -243,8 +243,12 @@ test('vjepa-data count fills the store ahead of training; a loader then counts n
   assert.match(r.stdout, /4 videos: 3 counted, 0 already known, 1 failed/);
   const stored = readMetaFile(`${c2}.vjepa-meta`);
   assert.equal(videos.map((p) => stored.entries.get(p)!.frameCount), [90, 40, 75]);
-  const again = spawnSync(process.execPath, [BIN, 'count', '--csv', c2], { encoding: 'utf8', timeout: 60_000 });
-  assert.match(again.stdout, /4 videos: 0 counted, 3 already known, 1 failed/);
+  // again, named by a probe config: its train and val CSVs (the same file here, counted once)
+  const yaml = join(d, 'probe.yaml');
+  writeFileSync(yaml, `data:\n  dataset_train: [${c2}]\n  dataset_val: ${c2}\n`);
+  const again = spawnSync(process.execPath, [BIN, 'count', '--config', yaml], { encoding: 'utf8', timeout: 60_000 });
+  assert.match(again.stdout, /^4 videos: 0 counted, 3 already known, 1 failed/m);
+  assert.is(again.stdout.split('\n').filter((l) => l.startsWith(`${c2}: stored in`)).length, 1);
   const l = await all({ csvPaths: [c2], passes: 1, batchSize: 4, minFileBytes: 100, dropLast: false });
   assert.is(l.stats.counted, 0);
   assert.is(l.stats.metaCached, 3);
