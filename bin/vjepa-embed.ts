@@ -11,7 +11,7 @@ const argv = await yargs(hideBin(process.argv))
   .usage(
     '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
       'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean).\n' +
-      '--clips C and --layers L add their axes after the batch: [B, C, L, N, D].',
+      '--clips C, --views V and --layers L add their axes after the batch: [B, C, V, L, N, D].',
   )
   .option('checkpoint', { type: 'string', demandOption: true, describe: 'official .pth.tar / .pt, or a vjepa safetensors checkpoint' })
   .option('key', { type: 'string', describe: 'checkpoint section (default: target_encoder when present, else encoder)' })
@@ -22,6 +22,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
   .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
   .option('clips', { type: 'number', describe: 'clips per video (--video / --csv), spread over it as the probe\'s segments; adds a clip axis' })
+  .option('views', { type: 'number', describe: 'spatial views per clip (--video / --csv), as the probe\'s eval views; adds a view axis' })
   .option('layers', { type: 'string', describe: 'comma-separated blocks (0-based, negative from the end, e.g. 11,-1): their outputs through the final norm' })
   .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
   .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips (--input) or videos (--video / --csv) per forward pass' })
@@ -62,6 +63,7 @@ try {
     dtype: argv.dtype,
     layers: parseLayers(argv.layers),
     clips: argv.clips,
+    views: argv.views,
   });
   if (!argv.quiet) {
     const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;

@@ -38,6 +38,8 @@ export interface EmbedRunOptions {
   layers?: number[];
   /** --video / --csv: clips per video, spread over it as the probe's segments (DATA-03); adds a clip axis */
   clips?: number;
+  /** --video / --csv: spatial views per clip, as the probe's eval views (DATA-10); adds a view axis */
+  views?: number;
   log?: (msg: string) => void;
 }
 
@@ -58,9 +60,10 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
   const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0].filter(Boolean).length;
   if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
-  if (o.clips !== undefined) {
-    if (!Number.isInteger(o.clips) || o.clips < 1) throw new Error(`--clips must be a positive integer, got ${o.clips}`);
-    if (o.input !== undefined) throw new Error('--clips takes clips from videos (--video / --csv); an --input .npy holds its clips already');
+  for (const [name, v] of [['clips', o.clips], ['views', o.views]] as const) {
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+    if (o.input !== undefined) throw new Error(`--${name} takes clips from videos (--video / --csv); an --input .npy holds its clips already`);
   }
 
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
@@ -82,7 +85,7 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     if (device !== 'cpu') encoder.to(device);
     const layers = o.layers ? encoder.layerIndices(o.layers, '--layers') : null;
     // a batch of videos is batchSize x clips encoder rows
-    tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1))], log);
+    tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1) * (o.views ?? 1))], log);
     const run = { pool, batchSize, dtype, layers };
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
@@ -105,8 +108,8 @@ function openIndices(path: string, B: number, clipsWhat: string): NpyRowReader {
   return r;
 }
 
-function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchSettings, clips?: number): number[] {
-  const lead = [B, ...(clips !== undefined ? [clips] : []), ...(layers ? [layers.length] : [])];
+function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchSettings, clips?: number, views?: number): number[] {
+  const lead = [B, ...(clips !== undefined ? [clips] : []), ...(views !== undefined ? [views] : []), ...(layers ? [layers.length] : [])];
   return pool === 'mean' ? [...lead, D] : [...lead, tokens, D];
 }
 
@@ -176,8 +179,10 @@ async function embedVideos(
     batchSize,
     numWorkers: o.numWorkers,
     numClips: o.clips,
+    numViews: o.views,
   });
-  const C = o.clips ?? 1;
+  // encoder rows per video
+  const C = (o.clips ?? 1) * (o.views ?? 1);
   let idx: NpyRowReader | null = null;
   let writer: NpyRowWriter | null = null;
   try {
@@ -185,7 +190,7 @@ async function embedVideos(
     const what = o.csv?.length ? o.csv.join(', ') : '--video';
     const N = checkClipShape(encoder, [B, 3, data.numFrames, data.cropSize, data.cropSize], what);
     if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, what);
-    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run, o.clips);
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run, o.clips, o.views);
     writer = new NpyRowWriter(o.out, shape);
     for await (const b of src.batches()) {
       const n = b.shape[0] / C;

@@ -22,10 +22,12 @@ export interface EvalClipOptions {
   numWorkers?: number;
   /** clips per video, spread over it as the probe's segments (default 1) */
   numClips?: number;
+  /** spatial views per clip, as the probe's eval views (default 1: the centre crop) */
+  numViews?: number;
 }
 
 export interface EvalClipBatch {
-  /** [b·C, 3, T, S, S] for C clips per video, video-major, normalised */
+  /** [b·C·V, 3, T, S, S] for C clips of V views per video, video-major then clip, normalised */
   clips: Float32Array;
   shape: number[];
   paths: string[];
@@ -67,7 +69,7 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
       cropSize: o.cropSize,
       training: false,
       randomClipSampling: false,
-      transform: { kind: 'eval', numViews: 1 },
+      transform: { kind: 'eval', numViews: o.numViews ?? 1 },
       seed: 0,
       shuffle: false,
       dropLast: false,
@@ -105,16 +107,20 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
           throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.map((p) => `${p}${reasonOf(p)}`).join(', ')}`);
         }
         start += n;
-        // eval layout [C, numViews=1, b, 3, T, S, S] -> [b·C, 3, T, S, S], a video's clips together
-        const [C, , , ...clip] = b.shape;
-        if (C === 1) {
+        // eval layout [C, V, b, 3, T, S, S] -> [b·C·V, 3, T, S, S], a video's clips and views together
+        const [C, V, , ...clip] = b.shape;
+        if (C * V === 1) {
           yield { clips: b.clips, shape: b.shape.slice(2), paths: b.paths, start: b0 };
           continue;
         }
         const x = clip.reduce((a, v) => a * v, 1);
         const out = new Float32Array(b.clips.length);
-        for (let c = 0; c < C; c++) for (let j = 0; j < n; j++) out.set(b.clips.subarray((c * n + j) * x, (c * n + j + 1) * x), (j * C + c) * x);
-        yield { clips: out, shape: [n * C, ...clip], paths: b.paths, start: b0 };
+        for (let c = 0; c < C; c++) {
+          for (let v = 0; v < V; v++) {
+            for (let j = 0; j < n; j++) out.set(b.clips.subarray(((c * V + v) * n + j) * x, ((c * V + v) * n + j + 1) * x), ((j * C + c) * V + v) * x);
+          }
+        }
+        yield { clips: out, shape: [n * C * V, ...clip], paths: b.paths, start: b0 };
       }
       if (start !== paths.length) throw new Error(`video loader returned ${start} of ${paths.length} clips`);
     },

@@ -312,6 +312,38 @@ test('--clips: C clips per video spread as the probe\'s segments (DATA-03, sampl
   assert.is(zero.stderr, 'vjepa-embed: --clips must be a positive integer, got 0\n');
 });
 
+test('--clips 2 --views 3: the probe\'s eval layout per video, [B, C, V, N, D], equal to the encoder on the loader\'s clips', async () => {
+  const paths = VIDEOS.map((v) => join(dir, v.name));
+  const csv = join(dir, 'views.csv');
+  writeFileSync(csv, paths.map((p, i) => `${p} ${i}`).join('\n') + '\n');
+  const loader = new VideoLoader({
+    csvPaths: [csv], batchSize: 2, framesPerClip: 4, frameStep: FRAME_STEP, numClips: 2, cropSize: 32, training: false,
+    randomClipSampling: false, transform: { kind: 'eval', numViews: 3 }, seed: 0, numWorkers: 1, minFileBytes: 1,
+  });
+  let clips: Float32Array | null = null;
+  for await (const b of loader) {
+    assert.equal(b.shape, [2, 3, 2, 3, 4, 32, 32]);
+    clips = b.clips;
+  }
+  await loader.close();
+  // [C, V, B, ...] -> [B, C, V, ...]
+  const x = 3 * 4 * 32 * 32;
+  const rows = new Float32Array(clips!.length);
+  for (let c = 0; c < 2; c++) for (let v = 0; v < 3; v++) for (let j = 0; j < 2; j++) rows.set(clips!.subarray(((c * 3 + v) * 2 + j) * x, ((c * 3 + v) * 2 + j + 1) * x), ((j * 2 + c) * 3 + v) * x);
+  const enc = buildEncoder(CFG, new InitRng(0));
+  loadEncoderCheckpoint(OFFICIAL, enc);
+  const want = forward(enc, rows, [12, 3, 4, 32, 32]);
+  enc.dispose();
+  const res = await runEmbed({ checkpoint: OFFICIAL, config: YAML, csv: [csv], clips: 2, views: 3, batchSize: 1, numWorkers: 1, pool: 'mean', out: join(dir, 'views.npy') });
+  assert.equal(res.shape, [2, 2, 3, 64]);
+  assertClose(readNpy(join(dir, 'views.npy')).data as Float32Array, meanTokens(want, 12, 32, 64), 1e-6, '--clips 2 --views 3');
+  // the long video's three views differ (windows along its long side)
+  const m = meanTokens(want, 12, 32, 64);
+  assert.ok(Math.abs(m[6 * 64] - m[7 * 64]) > 1e-4, 'views of one clip differ');
+  const bad = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--video', paths[0], '--views', '0', '--out', join(dir, 'no.npy')]);
+  assert.is(bad.stderr, 'vjepa-embed: --views must be a positive integer, got 0\n');
+});
+
 test('--video: an undecodable file is an error naming it (no silent replacement)', async () => {
   const bad = join(dir, 'broken.mp4');
   writeFileSync(bad, 'this is not a video '.repeat(100));
