@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { decodeVideos, probeVideoFull, type DecodeRequest, type DecodedVideo } from './ffmpeg.js';
 import { Purpose, Rng } from './rng.js';
-import { metaOf, type VideoMeta } from './meta-cache.js';
+import { isCurrent, metaOf, type VideoMeta } from './meta-cache.js';
 import { chooseSeek } from './seek.js';
 import { effectiveFrameStep, sampleClipIndices, type ClipSamplingOptions } from './sampling.js';
 import { evalClipTransform, trainClipTransform, type VideoTransformOptions } from './transforms.js';
@@ -209,7 +209,7 @@ export class VideoBatchBuilder {
           continue;
         }
         let m = this.meta.get(s.index);
-        if (m && m.size !== undefined && (m.size !== st.size || m.mtimeMs !== st.mtimeMs)) {
+        if (m && !isCurrent(m, st)) {
           // counted from another version of the file (a stored entry, or the video changed mid-run)
           this.meta.delete(s.index);
           m = undefined;

@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { readVideoIndex } from './csv.js';
 import { probeVideoFull } from './ffmpeg.js';
-import { metaOf, VideoMetaCache, type VideoMeta } from './meta-cache.js';
+import { isCurrent, metaOf, VideoMetaCache, type VideoMeta } from './meta-cache.js';
 
 export interface CountOptions {
   csvPaths: string[];
@@ -45,7 +45,7 @@ export async function countVideos(opts: CountOptions): Promise<CountResult> {
         result.failed.push({ path, reason: 'file not found' });
         continue;
       }
-      if (m && m.size === st.size && m.mtimeMs === st.mtimeMs) result.known++;
+      if (m && isCurrent(m, st)) result.known++;
       else todo.push(path);
     }
     let next = 0;

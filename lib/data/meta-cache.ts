@@ -32,6 +32,11 @@ export function metaOf(info: VideoInfo, st: { size: number; mtimeMs: number }): 
   return { frameCount: info.frameCount, fps: info.fps, keyframes: info.keyframes ? packKeyFrames(info.keyframes) : undefined, size: st.size, mtimeMs: st.mtimeMs };
 }
 
+/** Whether `m` still describes the file `st` was taken from (an unstamped entry is taken as current). */
+export function isCurrent(m: VideoMeta, st: { size: number; mtimeMs: number }): boolean {
+  return m.size === undefined || (m.size === st.size && m.mtimeMs === st.mtimeMs);
+}
+
 const HEADER = JSON.stringify({ format: 'vjepa-video-meta', version: 1 });
 
 export function cacheDir(): string {

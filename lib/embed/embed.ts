@@ -71,13 +71,16 @@ export function embedBatch(
     const ys = noGrad(() => autocast(matmulDtype, () => (layers ? encoder.forwardLayers(x, layers, i) : [encoder.forward(x, i)])));
     const [, n, d] = ys[0].shape;
     const hosts = ys.map((y) => (pool === 'mean' ? meanTokens(y.toFloat32Array(), b, n, d) : y.toFloat32Array()));
-    if (hosts.length === 1) return hosts[0];
-    // [L][b, row] -> [b, L, row]
-    const row = hosts[0].length / b;
-    const out = new Float32Array(hosts.length * hosts[0].length);
-    for (let s = 0; s < b; s++) hosts.forEach((h, l) => out.set(h.subarray(s * row, (s + 1) * row), (s * hosts.length + l) * row));
-    return out;
+    return hosts.length === 1 ? hosts[0] : batchMajor(hosts, b);
   });
+}
+
+/** Parts [A][b, x] (each part one layer, or one clip and view, of every video) -> [b, A, x]. */
+export function batchMajor(parts: readonly Float32Array[], b: number): Float32Array {
+  const x = parts[0].length / b;
+  const out = new Float32Array(parts.length * parts[0].length);
+  for (let j = 0; j < b; j++) parts.forEach((p, a) => out.set(p.subarray(j * x, (j + 1) * x), (j * parts.length + a) * x));
+  return out;
 }
 
 /** [b, n, d] -> [b, d], summed in float64. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readVideoIndex } from '../data/csv.js';
 import { VideoLoader } from '../data/loader.js';
+import { batchMajor } from './embed.js';
 
 export interface EvalClipOptions {
   /** index CSVs (`path label` lines, DATA-01) */
@@ -113,14 +114,9 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
           yield { clips: b.clips, shape: b.shape.slice(2), paths: b.paths, start: b0 };
           continue;
         }
-        const x = clip.reduce((a, v) => a * v, 1);
-        const out = new Float32Array(b.clips.length);
-        for (let c = 0; c < C; c++) {
-          for (let v = 0; v < V; v++) {
-            for (let j = 0; j < n; j++) out.set(b.clips.subarray(((c * V + v) * n + j) * x, ((c * V + v) * n + j + 1) * x), ((j * C + c) * V + v) * x);
-          }
-        }
-        yield { clips: out, shape: [n * C * V, ...clip], paths: b.paths, start: b0 };
+        const part = b.clips.length / (C * V);
+        const parts = Array.from({ length: C * V }, (_, a) => b.clips.subarray(a * part, (a + 1) * part));
+        yield { clips: batchMajor(parts, n), shape: [n * C * V, ...clip], paths: b.paths, start: b0 };
       }
       if (start !== paths.length) throw new Error(`video loader returned ${start} of ${paths.length} clips`);
     },
