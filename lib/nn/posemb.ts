@@ -1,4 +1,4 @@
-// Fixed sincos position tables (MOD-06) and their trilinear resize (MOD-07).
+// Fixed sincos position tables (MOD-06) and their resize (MOD-07): trilinear for the video model, bicubic for the image model.
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 
@@ -69,5 +69,49 @@ export function interpolateTable(
         const o = ((t * H1 + h) * W1 + w) * D;
         for (let d = 0; d < D; d++) out[o + d] = acc[d];
       }
+  return out;
+}
+
+// PyTorch's cubic convolution weights (A = -0.75) for a fractional offset t in [0, 1).
+function cubicWeights(t: number): [number, number, number, number] {
+  const A = -0.75;
+  const near = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1;
+  const far = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+}
+
+/**
+ * Resizes a [H0*W0, D] table (height, width order) to H1×W1 as `F.interpolate(mode='bicubic',
+ * align_corners=False)` with an explicit size does: MOD-07's image-model resize, with the target
+ * size computed exactly (the original's single float factor √(N1/N0) only fits square grids).
+ */
+export function interpolateTable2d(src: Float32Array, from: [number, number], to: [number, number], D: number): Float32Array {
+  const [H0, W0] = from;
+  const [H1, W1] = to;
+  // Source taps and weights per output row and column; PyTorch clamps the taps at the border.
+  const axis = (inSize: number, outSize: number) => {
+    const scale = inSize / outSize;
+    return Array.from({ length: outSize }, (_, o) => {
+      const real = (o + 0.5) * scale - 0.5; // unclamped for cubic, as PyTorch does
+      const f = Math.floor(real);
+      const w = cubicWeights(real - f);
+      return w.map((wt, k) => [Math.min(Math.max(f - 1 + k, 0), inSize - 1), wt] as const);
+    });
+  };
+  const ah = axis(H0, H1);
+  const aw = axis(W0, W1);
+  const out = new Float32Array(H1 * W1 * D);
+  const acc = new Float64Array(D);
+  for (let h = 0; h < H1; h++)
+    for (let w = 0; w < W1; w++) {
+      acc.fill(0);
+      for (const [hi, hw] of ah[h])
+        for (const [wi, ww] of aw[w]) {
+          const base = (hi * W0 + wi) * D;
+          for (let d = 0; d < D; d++) acc[d] += hw * ww * src[base + d];
+        }
+      const o = (h * W1 + w) * D;
+      for (let d = 0; d < D; d++) out[o + d] = acc[d];
+    }
   return out;
 }

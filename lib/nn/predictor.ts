@@ -10,7 +10,7 @@ import { Block } from './block.js';
 import { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
 import { InitRng, truncNormal, zeros } from './init.js';
-import { sincos3dTable } from './posemb.js';
+import { sincos2dTable, sincos3dTable } from './posemb.js';
 import { BlocksContainer } from './vit.js';
 
 export interface PredictorConfig {
@@ -52,10 +52,12 @@ export class Predictor extends Module {
     const Dp = cfg.predictorEmbedDim;
     const eps = cfg.normEps ?? 1e-6;
     const g = Math.floor(cfg.imgSize / cfg.patchSize);
-    const T = Math.floor(cfg.numFrames / cfg.tubeletSize);
+    // The image model's predictor (num_frames 1, MOD-02) has the 2D table, as its encoder.
+    const image = cfg.numFrames === 1;
+    const T = image ? 1 : Math.floor(cfg.numFrames / cfg.tubeletSize);
     this.predictorEmbed = this.child('predictor_embed', new Linear(cfg.embedDim, Dp, rng));
     this.maskTokens = this.child('mask_tokens', new MaskTokens(cfg.numMaskTokens, Dp, cfg.zeroInitMaskTokens, rng));
-    this.posEmbed = this.param('predictor_pos_embed', sincos3dTable(T, g, g, Dp, cfg.uniformPower), false);
+    this.posEmbed = this.param('predictor_pos_embed', image ? sincos2dTable(g, g, Dp) : sincos3dTable(T, g, g, Dp, cfg.uniformPower), false);
     const blocks = new BlocksContainer();
     for (let i = 0; i < cfg.depth; i++)
       this.blocks.push(blocks.add(String(i), new Block(Dp, cfg.numHeads, Math.floor(Dp * (cfg.mlpRatio ?? 4)), eps, rng)));

@@ -78,7 +78,12 @@ export function loadStateDict(
       continue;
     }
     if (shapeStr(t.shape) !== shapeStr(p.tensor.shape)) {
-      report.mismatched.push(`${raw}: checkpoint ${shapeStr(t.shape)} vs model ${shapeStr(p.tensor.shape)}`);
+      // A 5-D patch weight is a video model's, a 4-D one the image model's (MOD-02: num_frames 1).
+      const kind = (r: number) => (r === 5 ? 'a video model' : 'the image model (num_frames 1)');
+      const why = name === 'patch_embed.proj.weight' && t.shape.length !== p.tensor.rank && [4, 5].includes(t.shape.length)
+        ? ` (the checkpoint holds ${kind(t.shape.length)}, this model is ${kind(p.tensor.rank)}: check num_frames)`
+        : '';
+      report.mismatched.push(`${raw}: checkpoint ${shapeStr(t.shape)} vs model ${shapeStr(p.tensor.shape)}${why}`);
       continue;
     }
   }

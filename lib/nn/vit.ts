@@ -1,8 +1,10 @@
-// The V-JEPA video encoder (MOD-04, MOD-08, MOD-09): tubelet embed, fixed sincos table
-// added to every token, optional per-mask gather, pre-norm blocks, final LayerNorm.
+// The V-JEPA encoder (MOD-04, MOD-08, MOD-09): tubelet embed, fixed sincos table added to
+// every token, optional per-mask gather, pre-norm blocks, final LayerNorm. Built with one frame
+// it is the original's image model (MOD-02): 2D patches and a 2D table; a clip of T frames
+// then goes through it as T images (the original's FrameAggregation, MOD-14).
 import { Tensor, keep, shapeStr } from '../tensor.js';
 import { noGrad, releaseUngraphed } from '../autograd.js';
-import { addBroadcast, add } from '../ops/elementwise.js';
+import { addBroadcast, add, reshape } from '../ops/elementwise.js';
 import { gatherTokens } from '../ops/tokens.js';
 import { patchEmbed3d } from '../ops/patch_embed.js';
 import { layerNorm } from '../ops/layernorm.js';
@@ -10,12 +12,14 @@ import { Module } from './module.js';
 import { Block } from './block.js';
 import { LayerNorm } from './layernorm.js';
 import { InitRng, truncNormal, zeros } from './init.js';
-import { interpolateTable, sincos3dTable } from './posemb.js';
+import { interpolateTable, interpolateTable2d, sincos2dTable, sincos3dTable } from './posemb.js';
 
 export interface VitConfig {
   imgSize: number;
   patchSize: number;
+  /** 1 builds the image model (MOD-02), as the original's `num_frames > 1` test does. */
   numFrames: number;
+  /** Ignored by the image model. */
   tubeletSize: number;
   embedDim: number;
   depth: number;
@@ -31,7 +35,8 @@ class PatchEmbed3D extends Module {
   constructor(cfg: VitConfig, rng: InitRng) {
     super();
     const { embedDim: D, tubeletSize: t, patchSize: p } = cfg;
-    this.weight = this.param('proj.weight', truncNormal([D, 3, t, p, p], 0.02, rng));
+    // The image model's Conv2d weight is [D, 3, p, p]: the original's layout, so its state dicts load.
+    this.weight = this.param('proj.weight', truncNormal(cfg.numFrames > 1 ? [D, 3, t, p, p] : [D, 3, p, p], 0.02, rng));
     this.bias = this.param('proj.bias', zeros([D]));
   }
 }
@@ -42,17 +47,25 @@ export class VisionTransformer extends Module {
   readonly posEmbed: Tensor;
   readonly blocks: Block[];
   readonly norm: LayerNorm;
+  /** The token grid at the build size; [1, G, G] for the image model. */
   readonly grid: [number, number, number];
+  /** The image model (MOD-02): built with one frame. */
+  readonly isImage: boolean;
   private resized = new Map<string, Tensor>();
 
   constructor(cfg: VitConfig, rng: InitRng) {
     super();
-    if (cfg.numFrames <= 1) throw new Error('VisionTransformer: image mode (num_frames = 1) is not supported; use the video model (EVAL-07)');
+    if (!(cfg.numFrames >= 1)) throw new Error(`VisionTransformer: num_frames must be at least 1, got ${cfg.numFrames}`);
     this.cfg = { normEps: 1e-6, ...cfg };
     const { imgSize, patchSize, numFrames, tubeletSize, embedDim: D, depth, numHeads, mlpRatio } = this.cfg;
-    this.grid = [Math.floor(numFrames / tubeletSize), Math.floor(imgSize / patchSize), Math.floor(imgSize / patchSize)];
+    this.isImage = numFrames === 1;
+    const G = Math.floor(imgSize / patchSize);
+    this.grid = [this.isImage ? 1 : Math.floor(numFrames / tubeletSize), G, G];
+    if (this.grid[0] < 1) throw new Error(`VisionTransformer: ${numFrames} frames give no tubelet of size ${tubeletSize}`);
     this.patchEmbed = this.child('patch_embed', new PatchEmbed3D(this.cfg, rng));
-    this.posEmbed = this.param('pos_embed', sincos3dTable(...this.grid, D, this.cfg.uniformPower), false);
+    // MOD-06: the image model's table is 2D, with no uniform_power split (the original passes none).
+    const table = this.isImage ? sincos2dTable(G, G, D) : sincos3dTable(...this.grid, D, this.cfg.uniformPower);
+    this.posEmbed = this.param('pos_embed', table, false);
     this.blocks = [];
     const blocks = new BlocksContainer();
     for (let i = 0; i < depth; i++) this.blocks.push(blocks.add(String(i), new Block(D, numHeads, Math.floor(D * mlpRatio), this.cfg.normEps, rng)));
@@ -64,15 +77,37 @@ export class VisionTransformer extends Module {
     return this.grid[0] * this.grid[1] * this.grid[2];
   }
 
-  /** The position table for a clip's grid, resized when it differs from the built one (MOD-07). */
+  /** Frames per token along time: the tubelet, or 1 for the image model (each frame an image). */
+  get tubelet(): number {
+    return this.isImage ? 1 : this.cfg.tubeletSize;
+  }
+
+  /** The token grid of a clip of T x H x W (floor division, as the patch embed). */
+  tokenGrid(T: number, H: number, W: number): [number, number, number] {
+    const p = this.cfg.patchSize;
+    return [Math.floor(T / this.tubelet), Math.floor(H / p), Math.floor(W / p)];
+  }
+
+  /**
+   * The position table for a clip's grid, resized when it differs from the built one (MOD-07). The
+   * image model's is the 2D table, resized bicubically, once per frame.
+   */
   positionTable(T: number, H: number, W: number): Tensor {
-    const { tubeletSize: t, patchSize: p, embedDim: D } = this.cfg;
-    const g: [number, number, number] = [Math.floor(T / t), Math.floor(H / p), Math.floor(W / p)];
+    const D = this.cfg.embedDim;
+    const g = this.tokenGrid(T, H, W);
     if (g[0] === this.grid[0] && g[1] === this.grid[1] && g[2] === this.grid[2]) return this.posEmbed;
     const key = g.join('x');
     let cached = this.resized.get(key);
     if (!cached || cached.disposed) {
-      const table = interpolateTable(this.posEmbed.toFloat32Array(), this.grid, g, D);
+      const src = this.posEmbed.toFloat32Array();
+      let table: Float32Array;
+      if (this.isImage) {
+        const plane = g[1] === this.grid[1] && g[2] === this.grid[2] ? src : interpolateTable2d(src, [this.grid[1], this.grid[2]], [g[1], g[2]], D);
+        table = new Float32Array(g[0] * plane.length);
+        for (let t = 0; t < g[0]; t++) table.set(plane, t * plane.length);
+      } else {
+        table = interpolateTable(src, this.grid, g, D);
+      }
       cached = keep(Tensor.from(table, [1, g[0] * g[1] * g[2], D], 'float32', this.posEmbed.device));
       this.resized.set(key, cached);
     }
@@ -89,8 +124,31 @@ export class VisionTransformer extends Module {
   /** Tokens after the blocks and the final norm: [B, N, D], or [B, K, D] for kept indices idx [B, K]. */
   forward(x: Tensor, idx: Tensor | null = null): Tensor {
     let h = this.embed(x, idx);
+    const frames = this.framesOf(x);
+    if (frames > 1) h = this.toFrames(h, frames);
     for (const b of this.blocks) h = this.step(b, h);
     const out = this.norm.forward(h);
+    releaseUngraphed(h, out);
+    return frames > 1 ? this.fromFrames(out, frames) : out;
+  }
+
+  /** Frames the image model attends over separately (1 for an image or the video model). */
+  private framesOf(x: Tensor): number {
+    return this.isImage && x.rank === 5 ? x.shape[2] : 1;
+  }
+
+  // [B, F·N, D] -> [B·F, N, D]: every frame attends only within itself, as FrameAggregation's images.
+  private toFrames(h: Tensor, F: number): Tensor {
+    const [B, FN, D] = h.shape;
+    const out = reshape(h, [B * F, FN / F, D]);
+    releaseUngraphed(h, out);
+    return out;
+  }
+
+  // [B·F, N, D] -> [B, F·N, D]: the frames' tokens concatenated along time (frame 0 first).
+  private fromFrames(h: Tensor, F: number): Tensor {
+    const [BF, N, D] = h.shape;
+    const out = reshape(h, [BF / F, F * N, D]);
     releaseUngraphed(h, out);
     return out;
   }
@@ -105,12 +163,14 @@ export class VisionTransformer extends Module {
     const deepest = Math.max(...at);
     const outs = new Map<number, Tensor>();
     let h = this.embed(x, idx);
+    const frames = this.framesOf(x);
+    if (frames > 1) h = this.toFrames(h, frames);
     for (let i = 0; i <= deepest; i++) {
       h = this.step(this.blocks[i], h);
       if (at.includes(i)) outs.set(i, this.norm.forward(h));
     }
     releaseUngraphed(h, outs.get(deepest)!);
-    return at.map((i) => outs.get(i)!);
+    return at.map((i) => (frames > 1 ? this.fromFrames(outs.get(i)!, frames) : outs.get(i)!));
   }
 
   /** `layers` as block indices in [0, depth), or an error naming the bad one. */
@@ -125,10 +185,19 @@ export class VisionTransformer extends Module {
 
   /** Tubelet embedding plus the position table (MOD-01, MOD-08); only the kept tokens for idx. */
   private embed(x: Tensor, idx: Tensor | null): Tensor {
-    if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W], got ${shapeStr(x.shape)}`);
-    const [, , T, H, W] = x.shape;
+    const image = this.isImage && x.rank === 4 && x.shape[1] === 3;
+    if (!image && (x.rank !== 5 || x.shape[1] !== 3))
+      throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W]${this.isImage ? ' or images [B,3,H,W]' : ''}, got ${shapeStr(x.shape)}`);
+    const [B, , T, H, W] = image ? [x.shape[0], 3, 1, x.shape[2], x.shape[3]] : x.shape;
+    const g = this.tokenGrid(T, H, W);
+    if (g[0] < 1 || g[1] < 1 || g[2] < 1)
+      throw new Error(`VisionTransformer: a clip of ${T}x${H}x${W} (T x H x W) holds no ${this.tubelet}x${this.cfg.patchSize}x${this.cfg.patchSize} tubelet`);
+    // Masks index one image's tokens; frames as separate images have no shared token set to mask.
+    if (idx && this.isImage && T > 1) throw new Error(`VisionTransformer: the image model takes token indices for images or 1-frame clips, not for ${T} frames`);
     const pos = this.positionTable(T, H, W);
-    const e = patchEmbed3d(x, idx, this.patchEmbed.weight, this.patchEmbed.bias);
+    const clip = image ? x.view([B, 3, 1, H, W]) : x;
+    const e = patchEmbed3d(clip, idx, this.patchEmbed.weight, this.patchEmbed.bias);
+    if (clip !== x) clip.dispose();
     let h: Tensor;
     if (idx) {
       // Embedding the kept tubelets only equals embedding all then gathering (MOD-01).

@@ -7,10 +7,15 @@ import { needsGrad, record } from '../autograd.js';
 import { gemmOperands, matmulDtype } from './autocast.js';
 import { outputGrad, paramGrad } from './linear.js';
 
-/** video [B,3,T,H,W] -> tokens [B,K,D]; w [D,3,t,p,p], b [D]; idx int32 [B,K] or null. */
+/**
+ * video [B,3,T,H,W] -> tokens [B,K,D]; w [D,3,t,p,p], or the image model's [D,3,p,p] (MOD-02: every
+ * frame its own image, a tubelet of 1); b [D]; idx int32 [B,K] or null.
+ */
 export function patchEmbed3d(video: Tensor, idx: Tensor | null, w: Tensor, b: Tensor): Tensor {
-  if (w.rank !== 5) throw new Error(`patchEmbed3d: weight must be [D,C,t,p,p], got ${shapeStr(w.shape)}`);
-  const [D, C, t, p] = w.shape;
+  if (w.rank !== 5 && w.rank !== 4) throw new Error(`patchEmbed3d: weight must be [D,C,t,p,p] or [D,C,p,p], got ${shapeStr(w.shape)}`);
+  const [D, C] = w.shape;
+  const t = w.rank === 5 ? w.shape[2] : 1;
+  const p = w.shape[w.rank - 1];
   if (video.rank !== 5 || video.shape[1] !== C)
     throw new Error(`patchEmbed3d: video must be [B,${C},T,H,W], got ${shapeStr(video.shape)}`);
   const [B, , T, H, W] = video.shape;
