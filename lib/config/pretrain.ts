@@ -199,7 +199,8 @@ function crossCheck(c: PretrainConfig, ctx: ValidationContext): void {
   const warn = (p: string, m: string) => ctx.warnings.push(`${ctx.file}: ${p}: ${m}`);
   if (c.app !== 'vjepa') warn('app', `"${c.app}" is not "vjepa"; vjepa-train only implements the vjepa app`);
   const { data, optimization: o } = c;
-  if (Math.floor(data.num_frames / data.tubelet_size) < 1) at('data.num_frames', `${data.num_frames} frames give no tubelet of size ${data.tubelet_size}`);
+  // num_frames 1 builds the image model (MOD-02), which has no tubelets.
+  if (data.num_frames > 1 && Math.floor(data.num_frames / data.tubelet_size) < 1) at('data.num_frames', `${data.num_frames} frames give no tubelet of size ${data.tubelet_size}`);
   if (Math.floor(data.crop_size / data.patch_size) < 1) at('data.crop_size', `${data.crop_size} px give no patch of size ${data.patch_size}`);
   if (!['bfloat16', 'float16', 'float32'].includes(c.meta.dtype)) {
     warn('meta.dtype', `"${c.meta.dtype}" is neither bfloat16 nor float16, so training runs in float32 (as the original)`);

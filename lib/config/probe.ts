@@ -137,7 +137,7 @@ function probeSpec(video: boolean): SectionSpec {
       frames_per_clip: int({
         default: 1,
         min: 1,
-        warnIfAbsent: 'absent, so it defaults to 1 as in the original: an IMAGE encoder is built and the video patch embedding is not loaded (§8.35)',
+        warnIfAbsent: 'absent, so it defaults to 1 as in the original: an IMAGE encoder is built (MOD-02), which cannot load a video checkpoint (§8.35)',
       }),
       frame_step: int({ default: 4, min: 1 }),
       tubelet_size: int({ default: 2, min: 1 }),

@@ -46,8 +46,8 @@ export function loadEmbedConfig(file: string): EmbedModelConfig {
   const model = 'model' in raw ? (validate(raw.model, modelSpec, 'model', ctx) as Record<string, any>) : {};
   const data = 'data' in raw ? (validate(raw.data, dataSpec, 'data', ctx) as Record<string, any>) : {};
   if (ctx.errors.length === 0) {
-    if (Math.floor(data.num_frames / data.tubelet_size) < 1) ctx.errors.push(`${file}: data.num_frames: ${data.num_frames} frames give no tubelet of size ${data.tubelet_size}`);
-    if (data.num_frames <= 1) ctx.errors.push(`${file}: data.num_frames: image mode (num_frames = 1) is not supported by vjepa-embed`);
+    // num_frames 1 is the image model (MOD-02): no tubelets, each frame an image.
+    if (data.num_frames > 1 && Math.floor(data.num_frames / data.tubelet_size) < 1) ctx.errors.push(`${file}: data.num_frames: ${data.num_frames} frames give no tubelet of size ${data.tubelet_size}`);
     if (Math.floor(data.crop_size / data.patch_size) < 1) ctx.errors.push(`${file}: data.crop_size: ${data.crop_size} px give no patch of size ${data.patch_size}`);
   }
   if (ctx.errors.length) throw new Error(problemsMessage(ctx));

@@ -10,15 +10,20 @@ export type Pool = 'none' | 'mean';
 
 /** Token grid of a clip [.., T, H, W] for this encoder (floor division, as the patch embed). */
 export function tokenGrid(encoder: VisionTransformer, T: number, H: number, W: number): [number, number, number] {
-  const { tubeletSize: t, patchSize: p } = encoder.cfg;
-  return [Math.floor(T / t), Math.floor(H / p), Math.floor(W / p)];
+  return encoder.tokenGrid(T, H, W);
 }
 
-/** Checks a clip batch shape [B, 3, T, H, W] against the encoder; `what` names the source. */
+/**
+ * Checks a clip batch shape [B, 3, T, H, W] (or, for the image model, images [B, 3, H, W]) against the
+ * encoder; `what` names the source.
+ */
 export function checkClipShape(encoder: VisionTransformer, shape: readonly number[], what: string): number {
-  if (shape.length !== 5 || shape[1] !== 3) throw new Error(`${what}: expected clips [B, 3, T, H, W], got [${shape.join(', ')}]`);
-  const [, , T, H, W] = shape;
-  const { tubeletSize: t, patchSize: p } = encoder.cfg;
+  const image = encoder.isImage && shape.length === 4 && shape[1] === 3;
+  if (!image && (shape.length !== 5 || shape[1] !== 3))
+    throw new Error(`${what}: expected clips [B, 3, T, H, W]${encoder.isImage ? ' or images [B, 3, H, W]' : ''}, got [${shape.join(', ')}]`);
+  const [, , T, H, W] = image ? [shape[0], 3, 1, shape[2], shape[3]] : shape;
+  const t = encoder.tubelet;
+  const p = encoder.cfg.patchSize;
   if (T < t || H < p || W < p) throw new Error(`${what}: a clip of ${T}x${H}x${W} (T x H x W) holds no ${t}x${p}x${p} tubelet`);
   const g = tokenGrid(encoder, T, H, W);
   return g[0] * g[1] * g[2];

@@ -37,7 +37,8 @@ export function tokenGrid(numFrames: number, tubeletSize: number, cropSize: numb
     if (!Number.isInteger(v) || v <= 0) throw new Error(`mask grid: ${k} must be a positive integer, got ${v}`);
   }
   const g = {
-    T: Math.floor(numFrames / tubeletSize),
+    // One frame is the image model (MOD-02), whose grid is one image whatever the tubelet.
+    T: numFrames === 1 ? 1 : Math.floor(numFrames / tubeletSize),
     H: Math.floor(cropSize / patchSize),
     W: Math.floor(cropSize / patchSize),
   };

@@ -85,6 +85,15 @@ function loadInto(encoder: VisionTransformer, cfg: ProbeConfig, path: string | n
     // EVAL-02: a pos_embed of another size (another resolution or frame count) keeps the model's own table.
     for (const note of keepOwnPositionTables(encoder, sd)) log(`encoder: ${note} (EVAL-02)`);
     const what = key === null ? 'a bare state dict' : `section ${key}`;
+    const w = sd.get([...sd.keys()].find((k) => k.endsWith('patch_embed.proj.weight')) ?? '');
+    if (encoder.isImage && w?.shape.length === 5) {
+      // §8.35: the original skips the video patch embedding here and probes a random one.
+      throw new Error(
+        `${path}: holds a video encoder (patch_embed.proj.weight [${w.shape.join(', ')}]), but pretrain.frames_per_clip is 1, ` +
+          `which builds the image model (MOD-02; 1 is the original's default when the key is absent, §8.35): ` +
+          `set pretrain.frames_per_clip to the frames the encoder was trained on (16 for the released models)`,
+      );
+    }
     const r = loadStateDict(encoder, sd, { what: `${path} (${what})` });
     log(`encoder: loaded ${r.loaded.length} tensors from ${path} (${what})`);
   } else {

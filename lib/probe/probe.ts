@@ -383,7 +383,7 @@ async function train(s: ProbeSession, classifier: AttentiveClassifier, opt: Adam
   const csv = new ProbeCsv(paths.csv);
   csv.open(startEpoch);
   log(
-    `probe: ${cfg.eval_name} ${paths.tag ?? ''} | encoder ${cfg.pretrain.model_name} D=${D} ${encoder.numTokens} tokens/clip, ${s.encoderCheckpoint ?? 'RANDOM INIT'} | ` +
+    `probe: ${cfg.eval_name} ${paths.tag ?? ''} | encoder ${cfg.pretrain.model_name} D=${D} ${tokensPerClip(cfg, encoder)} tokens/clip, ${s.encoderCheckpoint ?? 'RANDOM INIT'} | ` +
       `classifier ${(classifier.numParameters() / 1e6).toFixed(3)}M params | ${epochs} epochs × ${ipe} it, batch ${B} | ` +
       (s.video ? `train ${trainSegments} seg × 1 view, ${valProtocol(s)} | ` : '') +
       `features ${ext.cacheFeatures ? 'cached' : 'recomputed every step'} | device ${device} | threads ${native.numThreads()}`,
@@ -582,7 +582,7 @@ export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: P
     const drawEpoch = ext.cacheFeatures ? VAL_CACHE_DRAW_EPOCH : Math.max(0, st.epoch - 1);
     const kind = st.format === 'torch' ? "the original's probe checkpoint" : 'vjepa probe checkpoint';
     log(
-      `probe: scoring ${file} (${kind}, after epoch ${st.epoch}) | encoder ${cfg.pretrain.model_name} D=${s.D} ${encoder.numTokens} tokens/clip, ${encCkpt ?? 'RANDOM INIT'} | ` +
+      `probe: scoring ${file} (${kind}, after epoch ${st.epoch}) | encoder ${cfg.pretrain.model_name} D=${s.D} ${tokensPerClip(cfg, encoder)} tokens/clip, ${encCkpt ?? 'RANDOM INIT'} | ` +
         (s.video ? `${valProtocol(s)} | ` : '') +
         `val clips of epoch ${drawEpoch + 1}${ext.cacheFeatures ? ' (as cached for training)' : ''} | device ${run.device} | threads ${native.numThreads()}`,
     );
@@ -617,4 +617,11 @@ export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: P
     classifier?.dispose();
     encoder.dispose();
   }
+}
+
+/** Tokens of one probe clip: the image model (MOD-02) gives every frame its own. */
+function tokensPerClip(cfg: ProbeConfig, encoder: VisionTransformer): number {
+  const T = cfg.eval_name === IMAGE_EVAL ? cfg.pretrain.frames_per_clip : (cfg.data as VideoProbeData).frames_per_clip;
+  const r = cfg.optimization.resolution;
+  return encoder.tokenGrid(T, r, r).reduce((a, b) => a * b, 1);
 }

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -342,6 +342,38 @@ test('--clips 2 --views 3: the probe\'s eval layout per video, [B, C, V, N, D], 
   assert.ok(Math.abs(m[6 * 64] - m[7 * 64]) > 1e-4, 'views of one clip differ');
   const bad = cli(['--checkpoint', OFFICIAL, '--config', YAML, '--video', paths[0], '--views', '0', '--out', join(dir, 'no.npy')]);
   assert.is(bad.stderr, 'vjepa-embed: --views must be a positive integer, got 0\n');
+});
+
+test('an image model (data.num_frames 1, MOD-02): --input takes images [B, 3, H, W] or clips, whose frames it encodes as images', async () => {
+  const enc = buildEncoder({ ...CFG, numFrames: 1 }, new InitRng(3));
+  assert.ok(enc.isImage);
+  const ckpt = join(dir, 'image.safetensors');
+  writeSafetensors(ckpt, exportStateDict(enc), {});
+  const yaml = join(dir, 'image.yaml');
+  writeFileSync(yaml, readFileSync(YAML, 'utf8').replace('num_frames: 4', 'num_frames: 1'));
+  const r = new Rng(5);
+  const images = Float32Array.from({ length: 3 * 3 * 32 * 32 }, () => r.normal());
+  const imgPath = join(dir, 'images.npy');
+  writeNpy(imgPath, { dtype: 'float32', shape: [3, 3, 32, 32], data: images });
+  const res = await runEmbed({ checkpoint: ckpt, config: yaml, input: imgPath, out: join(dir, 'image-tokens.npy'), batchSize: 2 });
+  assert.equal(res.shape, [3, 16, 64]);
+  const want = forward(enc, images, [3, 3, 32, 32]);
+  assert.equal(Array.from(readNpy(join(dir, 'image-tokens.npy')).data as Float32Array), Array.from(want));
+  // a 2-frame clip of two of those images: their tokens side by side, frame 0 first
+  const clip = new Float32Array(3 * 2 * 32 * 32);
+  for (let c = 0; c < 3; c++)
+    for (let t = 0; t < 2; t++) clip.set(images.subarray((t * 3 + c) * 1024, (t * 3 + c + 1) * 1024), (c * 2 + t) * 1024);
+  const clipPath = join(dir, 'image-clip.npy');
+  writeNpy(clipPath, { dtype: 'float32', shape: [1, 3, 2, 32, 32], data: clip });
+  const c = cli(['--checkpoint', ckpt, '--config', yaml, '--input', clipPath, '--out', join(dir, 'clip-tokens.npy')]);
+  assert.is(c.status, 0, c.stderr);
+  const got = readNpy(join(dir, 'clip-tokens.npy'));
+  assert.equal(got.shape, [1, 32, 64]);
+  assertClose(got.data as Float32Array, want.subarray(0, 2 * 16 * 64), 1e-6, 'frames as images');
+  const bad = cli(['--checkpoint', ckpt, '--config', yaml, '--input', join(dir, 'x.npy').replace('x.npy', 'image-tokens.npy'), '--out', join(dir, 'never.npy')]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /expected clips \[B, 3, T, H, W\] or images \[B, 3, H, W\], got \[3, 16, 64\]/);
+  enc.dispose();
 });
 
 test('--video: an undecodable file is an error naming it (no silent replacement)', async () => {

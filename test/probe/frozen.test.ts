@@ -4,7 +4,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors } from '../../lib/io/safetensors.js';
 import { runProbe } from '../../lib/probe/probe.js';
 import { buildFrozenEncoder, readEncoderWeights } from '../../lib/probe/encoder.js';
 import { readTorchCheckpoint } from '../../lib/io/torch-pickle.js';
@@ -12,7 +11,10 @@ import { sincos3dTable } from '../../lib/nn/posemb.js';
 import { fileURLToPath } from 'node:url';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
 import { InitRng } from '../../lib/nn/init.js';
-import { TINY, quiet, sameBits, snapshot, tinyConfig, tinySetup } from './helpers.js';
+import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { exportStateDict } from '../../lib/nn/state.js';
+import { CHECKPOINT_FORMAT } from '../../lib/train/checkpoint.js';
+import { TINY, quiet, sameBits, snapshot, tinyConfig, tinyEncoder, tinySetup } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const setup = await tinySetup('vjepa-probe-frozen-');
@@ -115,6 +117,35 @@ test("an official .pth.tar built for another frame count: its pos_embed gives wa
   const w = encoder.namedParameters().find(([n]) => n === 'blocks.1.mlp.fc2.weight')![1].tensor.toFloat32Array();
   assert.equal(Array.from(w), Array.from(sd['module.backbone.blocks.1.mlp.fc2.weight'].data as Float32Array));
   encoder.dispose();
+});
+
+test('§8.35: pretrain.frames_per_clip 1 (the default when absent) builds the image model, which names the key instead of loading a video checkpoint', () => {
+  const { config } = tinyConfig(setup, { 'pretrain.frames_per_clip': 1 });
+  assert.throws(
+    () => buildFrozenEncoder(config, () => undefined),
+    (e: Error) =>
+      e.message.startsWith(`${setup.checkpoint}: holds a video encoder (patch_embed.proj.weight [32, 3, 2, 8, 8]), but pretrain.frames_per_clip is 1, which builds the image model`) &&
+      e.message.includes('set pretrain.frames_per_clip to the frames the encoder was trained on'),
+  );
+});
+
+test('MOD-02/14: a probe on an image encoder encodes every frame as an image and attends over all their tokens', async () => {
+  const enc = tinyEncoder({ ...TINY, frames: 1 }, 5);
+  assert.ok(enc.isImage);
+  const file = join(setup.dir, 'image-encoder.safetensors');
+  writeSafetensors(file, exportStateDict(enc, 'target_encoder.'), { format: CHECKPOINT_FORMAT, state: '{}' });
+  const own = snapshot(enc.namedParameters());
+  enc.dispose();
+  const { config, ext } = tinyConfig(setup, { 'pretrain.checkpoint': file, 'pretrain.frames_per_clip': 1, tag: 'image-encoder' });
+  const lines: string[] = [];
+  let loaded: Map<string, Float32Array> | null = null;
+  const r = await runProbe(config, ext, { log: quiet(lines), inspect: { loaded: (e) => (loaded = snapshot(e.namedParameters())) } });
+  assert.equal(sameBits(own, loaded!), [], 'the image encoder loaded bit for bit');
+  // 4 frames of 4x4 patches: 16 tokens each, 64 a clip
+  assert.ok(lines.some((l) => l.includes(`D=${TINY.embed_dim} 64 tokens/clip`)), lines.join('\n'));
+  assert.is(r.epochs, 2);
+  const json = JSON.parse(readFileSync(r.results, 'utf8'));
+  assert.ok(json.val_top1 >= 0 && json.val_top1 <= 100, JSON.stringify(json));
 });
 
 test.run();
