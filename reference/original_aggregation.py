@@ -130,12 +130,17 @@ def install_stubs():
         setattr(sys.modules[parent], child, sys.modules[f'{parent}.{child}'])
 
 
-def import_original(src):
+def prepare_import(src):
+    """Puts the clone at src on the import path, with the stubs; exits naming src if it is not a clone."""
     src = os.path.abspath(src)
     if not os.path.isfile(os.path.join(src, 'evals', 'video_classification_frozen', 'utils.py')):
         raise SystemExit(f'--jepa-src {src}: no evals/video_classification_frozen/utils.py there (a clone of facebookresearch/jepa?)')
     sys.path.insert(0, src)
     install_stubs()
+
+
+def import_original(src):
+    prepare_import(src)
     import src.models.vision_transformer as vit  # noqa: E402
     from src.models.attentive_pooler import AttentiveClassifier  # noqa: E402
     from evals.video_classification_frozen.utils import ClipAggregation  # noqa: E402

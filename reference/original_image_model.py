@@ -31,7 +31,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from safetensors_io import save_safetensors  # noqa: E402
-from original_aggregation import install_stubs  # noqa: E402
+from original_aggregation import prepare_import  # noqa: E402
 
 MODEL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4.0)
 PRED = dict(embed_dim=16, depth=1, num_mask_tokens=2)
@@ -41,11 +41,7 @@ TGT = [[3, 4, 7, 8], [0, 1, 2, 5]]
 
 
 def import_original(src):
-    src = os.path.abspath(src)
-    if not os.path.isfile(os.path.join(src, 'src', 'models', 'vision_transformer.py')):
-        raise SystemExit(f'--jepa-src {src}: no src/models/vision_transformer.py there (a clone of facebookresearch/jepa?)')
-    sys.path.insert(0, src)
-    install_stubs()
+    prepare_import(src)
     import src.models.vision_transformer as vit  # noqa: E402
     import src.models.predictor as pred  # noqa: E402
     from evals.video_classification_frozen.utils import FrameAggregation  # noqa: E402
