@@ -71,6 +71,32 @@ function subTaps(t: Taps, start: number, n: number): Taps {
   return { k: t.k, idx: t.idx.slice(start * t.k, (start + n) * t.k), w: t.w.slice(start * t.k, (start + n) * t.k) };
 }
 
+/**
+ * DATA-11 val: the short side to int(S·shortSideScale) (bilinear, antialiased as PIL), centre crop S,
+ * normalised; one RGB uint8 H x W image into out[3, S, S] at offset.
+ */
+export function evalImageTransform(img: Uint8Array, H: number, W: number, S: number, shortSideScale: number, out: Float32Array, offset: number, tmp = new Float32Array(S * W * 3)): void {
+  const target = Math.trunc(S * shortSideScale);
+  const newH = H <= W ? target : Math.trunc((target * H) / W);
+  const newW = H <= W ? Math.trunc((target * W) / H) : target;
+  const oy = Math.trunc(roundHalfEven((newH - S) / 2));
+  const ox = Math.trunc(roundHalfEven((newW - S) / 2));
+  const ty = subTaps(computeTaps(0, H, newH, 'bilinear', true), oy, S);
+  const tx = subTaps(computeTaps(0, W, newW, 'bilinear', true), ox, S);
+  resampleFrame(img, 0, W, ty, tx, S, S, out, offset, S * S, NORM255, tmp, false, true);
+}
+
+/** EVAL-07: images [B, C, H, W] as static clips [B, C, T, H, W], each frame the image. */
+export function staticClips(images: Float32Array, B: number, C: number, H: number, W: number, T: number): Float32Array {
+  const plane = H * W;
+  const clips = new Float32Array(B * C * T * plane);
+  for (let i = 0; i < B * C; i++) {
+    const src = images.subarray(i * plane, (i + 1) * plane);
+    for (let t = 0; t < T; t++) clips.set(src, (i * T + t) * plane);
+  }
+  return clips;
+}
+
 export class ImageBatchBuilder {
   constructor(private readonly spec: ImageDatasetSpec) {}
 
@@ -99,14 +125,7 @@ export class ImageBatchBuilder {
       }
       randomErase(out, offset, 1, S, this.spec.reprob, rng);
     } else {
-      const target = Math.trunc(S * this.spec.shortSideScale);
-      const newH = H <= W ? target : Math.trunc((target * H) / W);
-      const newW = H <= W ? Math.trunc((target * W) / H) : target;
-      const oy = Math.trunc(roundHalfEven((newH - S) / 2));
-      const ox = Math.trunc(roundHalfEven((newW - S) / 2));
-      const ty = subTaps(computeTaps(0, H, newH, 'bilinear', true), oy, S);
-      const tx = subTaps(computeTaps(0, W, newW, 'bilinear', true), ox, S);
-      resampleFrame(img, 0, W, ty, tx, S, S, out, offset, S * S, NORM255, tmp, false, true);
+      evalImageTransform(img, H, W, S, this.spec.shortSideScale, out, offset, tmp);
     }
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { IMAGE_EVAL, type ImageProbeData, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
 import { synthesizeMissing } from '../data/synth.js';
 import { ImageFolderLoader, VideoLoader } from '../data/loader.js';
+import { staticClips } from '../data/image-folder.js';
 import { probeTrainTransform } from '../data/transforms.js';
 import type { Layout } from './aggregate.js';
 
@@ -127,12 +128,7 @@ export function imageSource(
     async *iterate() {
       for await (const b of loader) {
         const [B, C, H, W] = b.shape;
-        const plane = H * W;
-        const clips = new Float32Array(B * C * T * plane);
-        for (let i = 0; i < B * C; i++) {
-          const src = b.images.subarray(i * plane, (i + 1) * plane);
-          for (let t = 0; t < T; t++) clips.set(src, (i * T + t) * plane);
-        }
+        const clips = staticClips(b.images, B, C, H, W, T);
         yield { clips, clipShape: [B, C, T, H, W], layout: { S: 1, V: 1, B }, labels: b.labels, batchIndex: b.batchIndex };
       }
     },
