@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npx vjepa-embed --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy
+// npx vjepa-embed --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE | --image FILE...) --out FEATURES.npy
 // Frozen-encoder features (MOD-08) from an official .pth.tar or one of our safetensors checkpoints.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -9,7 +9,7 @@ import { DEFAULT_BATCH_SIZE, runEmbed } from '../lib/embed/run.js';
 const argv = await yargs(hideBin(process.argv))
   .scriptName('vjepa-embed')
   .usage(
-    '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE) --out FEATURES.npy\n\n' +
+    '$0 --checkpoint FILE --config CONFIG.yaml (--input CLIPS.npy | --video FILE... | --csv FILE | --image FILE...) --out FEATURES.npy\n\n' +
       'Runs the frozen encoder and writes float32 features [B, N, D] (or [B, D] with --pool mean).\n' +
       '--clips C, --views V and --layers L add their axes after the batch: [B, C, V, L, N, D].',
   )
@@ -19,13 +19,14 @@ const argv = await yargs(hideBin(process.argv))
   .option('input', { type: 'string', describe: 'float32 .npy [B, 3, T, H, W] (or [B, 3, H, W] for an image model, data.num_frames 1), already normalised' })
   .option('video', { type: 'string', array: true, describe: 'video files: one eval clip each (centre crop; --clips for more)' })
   .option('csv', { type: 'string', array: true, describe: 'index CSV(s) of "path label" lines' })
+  .option('image', { type: 'string', array: true, describe: 'image files: the centre crop (DATA-11 val), repeated to num_frames for a video model (EVAL-07)' })
   .option('out', { type: 'string', demandOption: true, describe: 'output .npy' })
   .option('context-idx', { type: 'string', describe: 'int64/int32 .npy [B, K]: run on these tokens only' })
   .option('clips', { type: 'number', describe: 'clips per video (--video / --csv), spread over it as the probe\'s segments; adds a clip axis' })
   .option('views', { type: 'number', describe: 'spatial views per clip (--video / --csv), as the probe\'s eval views; adds a view axis' })
   .option('layers', { type: 'string', describe: 'comma-separated blocks (0-based, negative from the end, e.g. 11,-1): their outputs through the final norm' })
   .option('pool', { choices: ['none', 'mean'] as const, default: 'none' as const, describe: 'mean over tokens gives [B, D]' })
-  .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips (--input) or videos (--video / --csv) per forward pass' })
+  .option('batch-size', { type: 'number', default: DEFAULT_BATCH_SIZE, describe: 'clips (--input), videos (--video / --csv) or images (--image) per forward pass' })
   .option('partial', { type: 'boolean', default: false, describe: 'load the keys that match and report the rest, instead of failing' })
   .option('workers', { type: 'number', describe: 'decoding worker processes for --video / --csv' })
   .option('device', { type: 'string', default: 'cpu', describe: "where the encoder runs: 'cpu', 'cuda' or 'cuda:N'" })
@@ -53,6 +54,7 @@ try {
     input: argv.input,
     videos: argv.video,
     csv: argv.csv,
+    images: argv.image,
     out: argv.out,
     contextIdx: argv['context-idx'],
     pool: argv.pool,

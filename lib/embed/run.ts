@@ -11,6 +11,8 @@ import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
 import { evalClipSource } from './video.js';
+import { evalImageBatches } from './images.js';
+import { resolve } from 'node:path';
 
 export interface EmbedRunOptions {
   checkpoint: string;
@@ -21,6 +23,8 @@ export interface EmbedRunOptions {
   input?: string;
   videos?: string[];
   csv?: string[];
+  /** image files: DATA-11's val transform, static clips for a video model (EVAL-07) */
+  images?: string[];
   out: string;
   /** int64/int32 .npy [B, K] of kept token indices */
   contextIdx?: string;
@@ -46,7 +50,7 @@ export interface EmbedRunOptions {
 export interface EmbedRunResult {
   shape: number[];
   load: EncoderCheckpointReport;
-  /** video paths in output order (--video / --csv) */
+  /** video or image paths in output order (--video / --csv / --image) */
   paths?: string[];
 }
 
@@ -58,12 +62,13 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   if (pool !== 'none' && pool !== 'mean') throw new Error(`--pool must be none or mean, got ${String(pool)}`);
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
-  const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0].filter(Boolean).length;
-  if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE');
+  const sources = [o.input !== undefined, (o.videos?.length ?? 0) > 0, (o.csv?.length ?? 0) > 0, (o.images?.length ?? 0) > 0].filter(Boolean).length;
+  if (sources !== 1) throw new Error('give exactly one of --input CLIPS.npy, --video FILE..., --csv FILE, --image FILE...');
   for (const [name, v] of [['clips', o.clips], ['views', o.views]] as const) {
     if (v === undefined) continue;
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
     if (o.input !== undefined) throw new Error(`--${name} takes clips from videos (--video / --csv); an --input .npy holds its clips already`);
+    if (o.images?.length) throw new Error(`--${name} takes clips from videos (--video / --csv); an image is one centre crop (DATA-11)`);
   }
 
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
@@ -88,6 +93,7 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1) * (o.views ?? 1))], log);
     const run = { pool, batchSize, dtype, layers };
     if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
+    if (o.images?.length) return { ...(await embedImages(encoder, o, cfg.data, run)), load };
     return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
   } finally {
     encoder.dispose();
@@ -157,6 +163,37 @@ function repeatRows(rows: Int32Array, n: number, C: number): Int32Array {
   const out = new Int32Array(rows.length * C);
   for (let j = 0; j < n; j++) for (let c = 0; c < C; c++) out.set(rows.subarray(j * K, (j + 1) * K), (j * C + c) * K);
   return out;
+}
+
+async function embedImages(
+  encoder: VisionTransformer,
+  o: EmbedRunOptions,
+  data: { numFrames: number; cropSize: number },
+  run: BatchSettings,
+): Promise<{ shape: number[]; paths: string[] }> {
+  const files = o.images!;
+  const B = files.length;
+  // EVAL-07: a video model sees each image repeated to its frame count; the image model (MOD-02) the image
+  const clipShape = encoder.isImage ? [B, 3, data.cropSize, data.cropSize] : [B, 3, data.numFrames, data.cropSize, data.cropSize];
+  const N = checkClipShape(encoder, clipShape, '--image');
+  let idx: NpyRowReader | null = null;
+  let writer: NpyRowWriter | null = null;
+  try {
+    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, '--image');
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run);
+    writer = new NpyRowWriter(o.out, shape);
+    const frames = encoder.isImage ? 1 : data.numFrames;
+    for await (const b of evalImageBatches(files, { cropSize: data.cropSize, frames, batchSize: run.batchSize })) {
+      const kept = idx ? tokenIndices(idx.read(b.start, b.paths.length), N, o.contextIdx!, b.start) : null;
+      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.data }, kept, run.pool, b.paths.join(', '), run.dtype, run.layers));
+    }
+    writer.finish();
+    writer = null;
+    return { shape, paths: files.map((f) => resolve(f)) };
+  } finally {
+    writer?.abort();
+    idx?.close();
+  }
 }
 
 async function embedVideos(

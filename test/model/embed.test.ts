@@ -3,14 +3,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noGrad } from '../../lib/autograd.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { decodeVideo } from '../../lib/data/ffmpeg.js';
-import { VideoLoader } from '../../lib/data/loader.js';
+import { ImageFolderLoader, VideoLoader } from '../../lib/data/loader.js';
+import { staticClips } from '../../lib/data/image-folder.js';
+import { encodePngRgb } from '../../lib/io/png.js';
 import { Rng } from '../../lib/data/rng.js';
 import { sampleClipIndices } from '../../lib/data/sampling.js';
 import { synthVideoFrames } from '../../lib/data/synth.js';
@@ -374,6 +376,55 @@ test('an image model (data.num_frames 1, MOD-02): --input takes images [B, 3, H,
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /expected clips \[B, 3, T, H, W\] or images \[B, 3, H, W\], got \[3, 16, 64\]/);
   enc.dispose();
+});
+
+test('--image: DATA-11 val crops equal the probe loader\'s, repeated to num_frames for a video model (EVAL-07), as they are for the image model', async () => {
+  // images of several shapes, in one class folder so the probe's loader reads them in the same order
+  const folder = join(dir, 'images', 'val', 'only');
+  mkdirSync(folder, { recursive: true });
+  const sizes = [[40, 40], [48, 36], [36, 52], [33, 45], [64, 40]];
+  const files = sizes.map(([w, h], i) => {
+    const rgb = new Uint8Array(w * h * 3).map((_, j) => (j * (7 + i) + 31 * i) % 256);
+    const f = join(folder, `${i}.png`);
+    writeFileSync(f, encodePngRgb(w, h, rgb));
+    return f;
+  });
+  const loader = new ImageFolderLoader({ root: join(dir, 'images', 'val'), batchSize: 5, cropSize: 32, training: false, seed: 0, shuffle: false, dropLast: false, passes: 1, log: () => undefined });
+  let images: Float32Array | null = null;
+  for await (const b of loader) images = b.images;
+  await loader.close();
+  assert.ok(images && images.length === 5 * 3 * 32 * 32);
+  const { path } = ourCheckpoint();
+  const video = buildEncoder(CFG, new InitRng(0));
+  loadEncoderCheckpoint(path, video);
+  const res = await runEmbed({ checkpoint: path, config: YAML, images: files, out: join(dir, 'img-video.npy'), batchSize: 2, log: () => undefined });
+  assert.equal(res.shape, [5, 32, 64]);
+  assert.equal(res.paths, files);
+  const want = forward(video, staticClips(images!, 5, 3, 32, 32, 4), [5, 3, 4, 32, 32]);
+  assertClose(readNpy(join(dir, 'img-video.npy')).data as Float32Array, want, 1e-6, 'video model on static clips');
+  video.dispose();
+
+  const image = buildEncoder({ ...CFG, numFrames: 1 }, new InitRng(4));
+  const ckpt = join(dir, 'image-model.safetensors');
+  writeSafetensors(ckpt, exportStateDict(image), {});
+  writeFileSync(join(dir, 'image-model.yaml'), readFileSync(YAML, 'utf8').replace('num_frames: 4', 'num_frames: 1'));
+  const c = cli(['--checkpoint', ckpt, '--config', join(dir, 'image-model.yaml'), '--image', ...files, '--pool', 'mean', '--out', join(dir, 'img-image.npy')]);
+  assert.is(c.status, 0, c.stderr);
+  const got = readNpy(join(dir, 'img-image.npy'));
+  assert.equal(got.shape, [5, 64]);
+  assertClose(got.data as Float32Array, meanTokens(forward(image, images!, [5, 3, 32, 32]), 5, 16, 64), 1e-6, 'image model, mean-pooled');
+  image.dispose();
+
+  // an undecodable image is named; --clips has no meaning for an image
+  const bad = join(dir, 'broken.png');
+  writeFileSync(bad, 'not a png');
+  const e1 = cli(['--checkpoint', path, '--config', YAML, '--image', files[0], bad, '--out', join(dir, 'never.npy')]);
+  assert.is(e1.status, 1);
+  assert.match(e1.stderr, new RegExp(`vjepa-embed: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot decode the image: `));
+  assert.not.ok(existsSync(join(dir, 'never.npy')), 'no partial output');
+  const e2 = cli(['--checkpoint', path, '--config', YAML, '--image', files[0], '--clips', '2', '--out', join(dir, 'never.npy')]);
+  assert.is(e2.status, 1);
+  assert.match(e2.stderr, /--clips takes clips from videos \(--video \/ --csv\); an image is one centre crop \(DATA-11\)/);
 });
 
 test('--video: an undecodable file is an error naming it (no silent replacement)', async () => {
