@@ -157,6 +157,8 @@ step 150 "train steps, one-pass attention backward (VJEPA_CUDA_ATTN_BWD=fused): 
 step 150 "train steps, attention on wgmma (VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1): CUDA vs CPU" \
   env VJEPA_CUDA_ATTN_FWD=wgmma VJEPA_CUDA_ATTN_BWD=wgmma VJEPA_CUDA_ATTN_WGMMA_HD24=1 node test/gpu/step.mjs
 step 90 "probe steps: CUDA vs CPU" node test/gpu/probe.mjs
+step 60 "image model (num_frames 1): CUDA vs the original's outputs (test/model/image.test.ts)" \
+  node node_modules/uvu/bin.js dist/test 'model/image\.test\.js$'
 step 90 "attention tuner at ViT-L shapes (what vjepa-train would run)" node test/gpu/tune.mjs
 step 420 "command-line tools on CUDA vs CPU (vjepa-train fp32/bf16, -embed, -probe), then ViT-L/16 through vjepa-train" \
   node test/gpu/cli.mjs
