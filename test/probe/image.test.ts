@@ -8,7 +8,10 @@ import { encodePngRgb } from '../../lib/io/png.js';
 import { validateProbeRun } from '../../lib/probe/config.js';
 import { imageSource } from '../../lib/probe/data.js';
 import { runProbe } from '../../lib/probe/probe.js';
-import { TINY, tinySetup } from './helpers.js';
+import { TINY, tinyEncoder, tinySetup } from './helpers.js';
+import { writeSafetensors } from '../../lib/io/safetensors.js';
+import { exportStateDict } from '../../lib/nn/state.js';
+import { CHECKPOINT_FORMAT } from '../../lib/train/checkpoint.js';
 
 const setup = await tinySetup('vjepa-probe-image-');
 const root = join(setup.dir, 'images');
@@ -56,6 +59,28 @@ test('image probe end to end (cached features)', async () => {
   const r = await runProbe(config, ext, { log: () => undefined });
   assert.is(r.epochs, 2);
   assert.ok(r.folder.endsWith(join('image_classification_frozen', 'img')));
+  assert.ok(r.val_top1 >= 0 && r.val_top1 <= 100);
+});
+
+test('an image model (pretrain.frames_per_clip 1, MOD-02) takes each image as it is: 1-frame clips, 16 tokens', async () => {
+  const enc = tinyEncoder({ ...TINY, frames: 1 }, 3);
+  writeSafetensors(join(setup.dir, 'image-model.safetensors'), exportStateDict(enc, 'target_encoder.'), { format: CHECKPOINT_FORMAT, state: '{}' });
+  enc.dispose();
+  const r0 = raw();
+  r0.pretrain = { ...r0.pretrain, frames_per_clip: 1, checkpoint: 'image-model.safetensors' };
+  r0.tag = 'img-image-model';
+  const { config, ext } = validateProbeRun(r0 as any, { file: 'img.yaml' });
+  const src = imageSource(config, { split: 'val', training: false, evalTransform: true, batchSize: 4, seed: 0, passes: 1, log: () => undefined });
+  try {
+    const b = (await src.iterate().next()).value!;
+    assert.equal(b.clipShape, [4, 3, 1, TINY.res, TINY.res]);
+  } finally {
+    await src.close();
+  }
+  const lines: string[] = [];
+  const r = await runProbe(config, ext, { log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => l.includes(`D=${TINY.embed_dim} 16 tokens/clip`)), lines.join('\n'));
+  assert.is(r.epochs, 2);
   assert.ok(r.val_top1 >= 0 && r.val_top1 <= 100);
 });
 
