@@ -15,7 +15,7 @@ export type { KeyFrame, Seek } from './seek.js';
 export { encodeFrames } from './encode.js';
 export { pretrainTransform, probeTrainTransform, IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
 export type { TrainTransformOptions, EvalTransformOptions, VideoTransformOptions } from './transforms.js';
-export { scanImageFolder } from './image-folder.js';
+export { scanImageFolder, evalImageTransform, staticClips } from './image-folder.js';
 export { VideoMetaCache, readMetaFile, metaFiles } from './meta-cache.js';
 export type { VideoMeta } from './meta-cache.js';
 export { countVideos } from './count.js';
