@@ -43,6 +43,11 @@ if (want('step')) {
   const { benchStep } = await import('./step.js');
   rows.push(...(await benchStep({ threads })));
 }
+if (want('embed')) {
+  section('frozen features');
+  const { benchEmbed } = await import('./embed.js');
+  rows.push(...(await benchEmbed({ threads })));
+}
 if (want('loader')) {
   section('loader');
   const { benchLoader } = await import('./loader.js');

@@ -21,7 +21,7 @@ function python(args: string[], timeoutMs: number): string | null {
 }
 
 /** The part's JSON from bench_torch.py, or null when torch (or the script) is unavailable or the part failed. */
-export function torchReference(part: 'gemm' | 'attention' | 'layernorm' | 'step' | 'dispatch', threads: number): any | null {
+export function torchReference(part: 'gemm' | 'attention' | 'layernorm' | 'step' | 'dispatch' | 'embed', threads: number): any | null {
   const key = `${part}/${threads}`;
   if (cache.has(key)) return cache.get(key);
   const script = join(ROOT, 'reference', 'bench_torch.py');

@@ -1,6 +1,6 @@
 """Side-by-side PyTorch CPU numbers for the TS bench (schema in reference/README.md).
 
-    python3 reference/bench_torch.py --threads 2 --json [--only gemm|attention|layernorm|step|dispatch]
+    python3 reference/bench_torch.py --threads 2 --json [--only gemm|attention|layernorm|step|dispatch|embed]
 
 With --json, stdout carries exactly one JSON object (everything else goes to stderr). A part that
 fails is reported as {"error": "..."} and the exit status is 1; the JSON is still printed.
@@ -34,6 +34,10 @@ STEP_MASKS = dict(ctx_0=99, tgt_0=205, ctx_1=42, tgt_1=276)
 DISPATCH = dict(img_size=16, patch_size=8, num_frames=2, tubelet_size=2, embed_dim=16, depth=24, num_heads=1,
                 mlp_ratio=4.0, pred_embed_dim=16, pred_depth=12, batch=1, uniform_power=True)
 DISPATCH_MASKS = dict(ctx_0=1, tgt_0=3, ctx_1=1, tgt_1=3)
+# Frozen features (vjepa-embed's forward, the probes' encoder): the released ViT-L/16 on one 16x224² clip,
+# 8x14x14 = 1568 tokens, no graph (inference_mode).
+EMBED = dict(img_size=224, patch_size=16, num_frames=16, tubelet_size=2, embed_dim=1024, depth=24, num_heads=16,
+             mlp_ratio=4.0, batch=1, uniform_power=True)
 
 
 def log(*a):
@@ -180,8 +184,26 @@ def bench_dispatch(reps):
     return bench_step(reps, DISPATCH, DISPATCH_MASKS)
 
 
+def bench_embed(reps, c=EMBED):
+    from vjepa_model import VisionTransformer
+    torch.manual_seed(0)
+    enc = VisionTransformer(c['img_size'], c['patch_size'], c['num_frames'], c['tubelet_size'], c['embed_dim'],
+                            c['depth'], c['num_heads'], c['mlp_ratio'], 1e-6, c['uniform_power']).eval()
+    x = torch.randn(c['batch'], 3, c['num_frames'], c['img_size'], c['img_size'])
+    with torch.inference_mode():
+        ts = timeit(lambda: enc(x), 1, reps)
+    n = enc.pos_embed.shape[1]
+    d, L, b = c['embed_dim'], c['depth'], c['batch']
+    # the blocks' GEMMs (qkv, proj, fc1, fc2: 12 d² per token) plus attention's two products (4 n² d)
+    gflop = b * L * (2 * n * 12 * d * d + 4 * n * n * d) / 1e9
+    med = statistics.median(ts)
+    log(f'embed median {med * 1e3:.0f} ms ({gflop:.0f} GFLOP, {gflop / med:.1f} GFLOP/s)')
+    return {'config': c, 'tokens': n, 'dtype': 'float32', 'ms_median': med * 1e3, 'ms_min': min(ts) * 1e3,
+            'forwards_timed': reps, 'warmup': 1, 'gflop': gflop, 'gflops_achieved': gflop / med}
+
+
 PARTS = {'gemm': bench_gemm, 'attention': bench_attention, 'layernorm': bench_layernorm, 'step': bench_step,
-         'dispatch': bench_dispatch}
+         'dispatch': bench_dispatch, 'embed': bench_embed}
 
 
 def cpu_name():
@@ -205,7 +227,7 @@ def main():
     if args.threads < 1:
         ap.error('--threads must be >= 1')
     torch.set_num_threads(args.threads)
-    default_reps = {'gemm': 8, 'attention': 10, 'layernorm': 30, 'step': 5, 'dispatch': 40}
+    default_reps = {'gemm': 8, 'attention': 10, 'layernorm': 30, 'step': 5, 'dispatch': 40, 'embed': 3}
     result = {'schema': 'vjepa-bench-torch/1', 'torch_version': torch.__version__, 'threads': torch.get_num_threads(),
               'cpu': cpu_name(), 'python': platform.python_version()}
     failed = False
