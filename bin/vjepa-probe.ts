@@ -21,7 +21,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('max-epochs', { type: 'number', describe: 'stop after N epochs in this process (the run stays resumable with resume_checkpoint: true)' })
   .option('eval-only', {
     type: 'boolean',
-    describe: 'no training: score a saved probe on the val split (the training run\'s protocol) and write <tag>-eval-results.json in the run folder',
+    describe: 'no training: score a saved probe on the val split (the training run\'s protocol) and write <tag>-eval-results.json and <tag>-eval-predictions.csv (one row per val sample) in the run folder',
   })
   .option('probe-checkpoint', {
     type: 'string',
@@ -45,7 +45,7 @@ try {
   for (const w of warnings) console.warn(`warning: ${w}`);
   if (argv['eval-only']) {
     const r = await scoreProbe(config, ext, { probeCheckpoint: argv['probe-checkpoint'] });
-    console.log(`eval results ${r.results}`);
+    console.log(`eval results ${r.results}\npredictions ${r.predictions}`);
     console.log(`val top-1: ${r.val_top1.toFixed(2)}%`);
   } else {
     const r = await runProbe(config, ext, { maxEpochs: argv['max-epochs'] });

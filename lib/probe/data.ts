@@ -16,6 +16,8 @@ export interface ClipBatch {
   layout: Layout;
   labels: Int32Array;
   batchIndex: number;
+  /** [B] the file each sample was read from (a replacement's, when DATA-02 replaced one) */
+  paths: string[];
 }
 
 export interface ProbeSplits {
@@ -91,7 +93,7 @@ export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSourc
       for await (const b of loader) {
         const B = b.labels.length;
         const [T, H, W] = b.shape.slice(-3);
-        yield { clips: b.clips, clipShape: [o.numSegments * V * B, 3, T, H, W], layout: { S: o.numSegments, V, B }, labels: b.labels, batchIndex: b.batchIndex };
+        yield { clips: b.clips, clipShape: [o.numSegments * V * B, 3, T, H, W], layout: { S: o.numSegments, V, B }, labels: b.labels, batchIndex: b.batchIndex, paths: b.paths };
       }
     },
     failedPaths: () => loader.stats().failedPaths,
@@ -129,7 +131,7 @@ export function imageSource(
       for await (const b of loader) {
         const [B, C, H, W] = b.shape;
         const clips = staticClips(b.images, B, C, H, W, T);
-        yield { clips, clipShape: [B, C, T, H, W], layout: { S: 1, V: 1, B }, labels: b.labels, batchIndex: b.batchIndex };
+        yield { clips, clipShape: [B, C, T, H, W], layout: { S: 1, V: 1, B }, labels: b.labels, batchIndex: b.batchIndex, paths: b.paths };
       }
     },
     failedPaths: () => loader.stats().failedPaths,

@@ -12,6 +12,8 @@ export interface FeatureBatch {
   feats: Float32Array;
   layout: Layout;
   labels: Int32Array;
+  /** [B] the samples' files, where known (the cached passes; not SampleTable's gathered batches) */
+  paths?: string[];
 }
 
 export interface FeatureSet {
@@ -41,7 +43,7 @@ export async function computeFeatures(
       D = f.shape[2];
       return f.toFloat32Array();
     }) as Float32Array;
-    batches.push({ feats, layout: b.layout, labels: b.labels });
+    batches.push({ feats, layout: b.layout, labels: b.labels, paths: b.paths });
     n += b.layout.B;
     progress?.(batches.length, source.length);
   }

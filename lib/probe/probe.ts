@@ -24,6 +24,7 @@ import { computeFeatures, SampleTable, type FeatureBatch, type FeatureSet } from
 import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type ProbeStepRecord, type ProbeStepSettings } from './step.js';
 import { applyProbeCheckpoint, loadProbeCheckpoint, readProbeCheckpoint, saveProbeCheckpoint, type ProbeCheckpointFile, type ProbeState } from './checkpoint.js';
 import { ProbeCsv, writeProbePlot } from './log.js';
+import { Predictions, type ClassTally } from './predictions.js';
 import { assertBf16Device, autocast, CastPlan, type MatmulDtype } from '../ops/autocast.js';
 
 /** EVAL-05: the final weight decay is fixed in the original's code, not a config key. */
@@ -81,6 +82,8 @@ export interface ProbePaths {
   results: string;
   /** scoreProbe's results, next to the training run's */
   evalResults: string;
+  /** scoreProbe's per-sample predictions */
+  evalPredictions: string;
   tag: string | null;
 }
 
@@ -99,6 +102,7 @@ export function probePaths(cfg: ProbeConfig): ProbePaths {
     original: join(folder, `${w}-latest.pth.tar`),
     results: join(folder, `${tag ?? w}-results.json`),
     evalResults: join(folder, `${tag ?? w}-eval-results.json`),
+    evalPredictions: join(folder, `${tag ?? w}-eval-predictions.csv`),
   };
 }
 
@@ -236,12 +240,12 @@ function valSource(s: ProbeSession, epoch: number): BatchSource {
 
 /** One batch of clips through the frozen encoder: one host-to-device copy; labels go with the loss. */
 function clipInput(s: ProbeSession, b: ClipBatch): FeatureInput {
-  return { feats: autocast(s.matmulDtype, () => encodeBatch(s.encoder, b.clips, b.clipShape, b.layout, s.ext.encoderBatch), s.castPlan), layout: b.layout, labels: b.labels };
+  return { feats: autocast(s.matmulDtype, () => encodeBatch(s.encoder, b.clips, b.clipShape, b.layout, s.ext.encoderBatch), s.castPlan), layout: b.layout, labels: b.labels, paths: b.paths };
 }
 
 /** A cached feature block, copied to the classifier's device. */
 function hostInput(s: ProbeSession, fb: FeatureBatch, N: number): FeatureInput {
-  return { feats: featuresTo(fb.feats, fb.layout, N, s.D, s.device), layout: fb.layout, labels: fb.labels };
+  return { feats: featuresTo(fb.feats, fb.layout, N, s.D, s.device), layout: fb.layout, labels: fb.labels, paths: fb.paths };
 }
 
 /** The val features for optimization.cache_features (the draw of VAL_CACHE_DRAW_EPOCH), kept on the host. */
@@ -255,9 +259,13 @@ async function cacheValFeatures(s: ProbeSession, progress?: (k: number, n: numbe
 }
 
 /** One validation pass (EVAL-04): from the val cache when there is one, else the loader with the draw of `epoch`. */
-async function validate(s: ProbeSession, classifier: AttentiveClassifier, valCache: FeatureSet | null, epoch: number): Promise<Tally> {
+async function validate(s: ProbeSession, classifier: AttentiveClassifier, valCache: FeatureSet | null, epoch: number, predictions?: Predictions): Promise<Tally> {
   const val = newTally();
-  const evalOn = (x: FeatureInput) => count(val, probeEvalStep(classifier, x, s.settings), x.layout.B);
+  const evalOn = (x: FeatureInput) => {
+    const r = probeEvalStep(classifier, x, s.settings);
+    count(val, r, x.layout.B);
+    predictions?.add(r.logits, x.labels, x.paths);
+  };
   if (valCache) {
     for (const fb of valCache.batches) tidy(() => evalOn(hostInput(s, fb, valCache.N)));
     return val;
@@ -519,7 +527,7 @@ export interface ProbeScoreOptions {
   probeCheckpoint?: string;
 }
 
-/** `vjepa-probe CONFIG --eval-only`: one validation pass of a saved probe, written to `<tag>-eval-results.json`. */
+/** `vjepa-probe CONFIG --eval-only`: one validation pass of a saved probe, written to `<tag>-eval-results.json` and `<tag>-eval-predictions.csv`. */
 export interface ProbeEvalResult extends ProbeRunFields {
   eval_only: true;
   /** val videos (or images) scored */
@@ -529,6 +537,12 @@ export interface ProbeEvalResult extends ProbeRunFields {
   probe_checkpoint_format: 'vjepa' | 'original';
   /** completed training epochs of the probe checkpoint */
   probe_epoch: number;
+  /** % of val samples whose label is among the 5 most probable classes (EVAL-04's averaged softmax) */
+  val_top5: number;
+  /** top-1 per class with samples, by label */
+  per_class: ClassTally[];
+  /** `<tag>-eval-predictions.csv`: path, label, prediction, correct, p_prediction, p_label, top5 per val sample */
+  predictions: string;
   /** whose val clips were scored (1-based, as the log counts epochs): those of the training run's last epoch, the first with cache_features */
   val_clips_of_epoch: number;
   unloadable: { val: string[] };
@@ -554,7 +568,8 @@ export function probeCheckpointToScore(paths: ProbePaths, flag: string | undefin
  * Scores a saved probe: the classifier from ours or the original's checkpoint, ONE pass over the val split
  * with the training run's protocol (segments × views, attend_across_segments) and the clip draw its last
  * epoch used, so our own checkpoint gets the val top-1 its training printed. Builds no training loader,
- * computes no training features; in the run folder it writes `<tag>-eval-results.json` and nothing else.
+ * computes no training features; in the run folder it writes `<tag>-eval-results.json` and `<tag>-eval-predictions.csv`
+ * (a row per val sample, in val order) and nothing else.
  */
 export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: ProbeScoreOptions = {}): Promise<ProbeEvalResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
@@ -587,10 +602,14 @@ export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: P
         `val clips of epoch ${drawEpoch + 1}${ext.cacheFeatures ? ' (as cached for training)' : ''} | device ${run.device} | threads ${native.numThreads()}`,
     );
     const valCache = ext.cacheFeatures ? await cacheValFeatures(s, featureProgress(log, performance.now())('val')) : null;
-    const val = await validate(s, classifier, valCache, drawEpoch);
+    const predictions = new Predictions(cfg.data.num_classes);
+    const val = await validate(s, classifier, valCache, drawEpoch, predictions);
+    const summary = predictions.summary();
     const result: ProbeEvalResult = {
       eval_only: true,
       val_top1: top1(val),
+      val_top5: summary.top5,
+      per_class: summary.perClass,
       val_top1_batch_mean: val.batchTop1Sum / val.batches,
       val_loss: meanLoss(val),
       val_samples: val.seen,
@@ -606,11 +625,13 @@ export async function scoreProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: P
       seconds: (performance.now() - t0) / 1000,
       folder: paths.folder,
       results: paths.evalResults,
+      predictions: paths.evalPredictions,
       unloadable: { val: [...s.unloadable.val] },
     };
     warnUnloadable(log, result.unloadable);
-    log(`eval: val top-1 ${result.val_top1.toFixed(2)}% loss ${result.val_loss.toFixed(4)} on ${val.seen} val samples | ${result.seconds.toFixed(1)} s`);
+    log(`eval: val top-1 ${result.val_top1.toFixed(2)}% top-5 ${result.val_top5.toFixed(2)}% loss ${result.val_loss.toFixed(4)} on ${val.seen} val samples | ${result.seconds.toFixed(1)} s`);
     mkdirSync(paths.folder, { recursive: true });
+    predictions.write(paths.evalPredictions);
     writeFileSync(paths.evalResults, JSON.stringify(result, null, 2) + '\n');
     return result;
   } finally {

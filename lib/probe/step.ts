@@ -17,6 +17,8 @@ export interface FeatureInput {
   layout: Layout;
   /** host labels [B]; uploaded once per step with the loss */
   labels: Int32Array;
+  /** [B] the samples' files, where known */
+  paths?: string[];
 }
 
 export interface ProbeStepRecord {

@@ -1,12 +1,12 @@
 // `vjepa-probe CONFIG --eval-only [--probe-checkpoint FILE]`: one val pass of a saved probe with the
-// training run's protocol and clip draw, written to <tag>-eval-results.json; nothing else in the run folder
+// training run's protocol and clip draw, written to <tag>-eval-results.json and -eval-predictions.csv; nothing else in the run folder
 // changes, no training data is read. And the errors: no checkpoint to score, a pretraining checkpoint.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { probePaths, runProbe, scoreProbe } from '../../lib/probe/probe.js';
@@ -71,10 +71,28 @@ for (const cache of [false, true]) {
     assert.is(json.probe_checkpoint_format, 'vjepa');
     assert.is(json.probe_epoch, 2);
     assert.is(json.val_clips_of_epoch, cache ? 1 : 2);
+    // one row per val video, in the val CSV's order, agreeing with the score; 2 classes: top-5 is everything
+    assert.ok(out.includes(`predictions ${paths.evalPredictions}`), r.stdout);
+    assert.is(json.predictions, paths.evalPredictions);
+    const rows = readFileSync(paths.evalPredictions, 'utf8').trim().split('\n');
+    assert.is(rows[0], 'path,label,prediction,correct,p_prediction,p_label,top5');
+    const cells = rows.slice(1).map((l) => l.split(','));
+    const val = readFileSync(setup.valCsv, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    assert.equal(cells.map((c) => [c[0], c[1]]), val.map(([f, l]) => [resolve(dirname(setup.valCsv), f), l]));
+    const correct = cells.filter((c) => c[3] === '1').length;
+    assert.is((100 * correct) / 4, trained.val_top1);
+    for (const c of cells) {
+      assert.is(c[3], c[1] === c[2] ? '1' : '0');
+      assert.ok(Number(c[4]) >= Number(c[5]) && Number(c[4]) >= 0.5, c.join(','));
+      assert.is(c[6].split(' ')[0], c[2]);
+    }
+    assert.is(json.val_top5, 100);
+    assert.equal(json.per_class.map((t: any) => t.samples).reduce((a: number, b: number) => a + b), 4);
+    assert.is(json.per_class.map((t: any) => t.correct).reduce((a: number, b: number) => a + b), correct);
 
     // The run folder: the training run's files untouched (contents and mtimes), the eval results added.
     const after = folderState(trained.folder);
-    assert.equal([...after.keys()].sort(), [...before.keys(), `${config.tag}-eval-results.json`].sort());
+    assert.equal([...after.keys()].sort(), [...before.keys(), `${config.tag}-eval-predictions.csv`, `${config.tag}-eval-results.json`].sort());
     for (const [f, s] of before) assert.equal(after.get(f), s, f);
     assert.is(JSON.parse(readFileSync(trained.results, 'utf8')).eval_only, undefined);
 
@@ -104,7 +122,7 @@ test("--eval-only --probe-checkpoint scores the original's .pth.tar", async () =
   assert.is(r.val_clips_of_epoch, 1);
   assert.ok(r.val_top1 >= 0 && r.val_top1 <= 100 && Number.isFinite(r.val_loss));
   assert.ok(lines.some((l) => l.startsWith(`probe: scoring ${join(FX, 'original_probe.pth.tar')} (the original's probe checkpoint, after epoch 1)`)), lines.join('\n'));
-  assert.equal(readdirSync(r.folder), ['scored-original-eval-results.json']);
+  assert.equal(readdirSync(r.folder).sort(), ['scored-original-eval-predictions.csv', 'scored-original-eval-results.json']);
 });
 
 test('--eval-only without a probe checkpoint: one error naming both files and the flag; nothing is written', async () => {
