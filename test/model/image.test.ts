@@ -16,6 +16,7 @@ import { Tensor, tidy } from '../../lib/tensor.js';
 import { backward, noGrad } from '../../lib/autograd.js';
 import { assertClose } from '../helpers/compare.js';
 import { native } from '../../lib/native.js';
+import { autocast } from '../../lib/ops/autocast.js';
 
 const FX = fileURLToPath(new URL('../../../test/fixtures/original/', import.meta.url));
 const st = readSafetensors(join(FX, 'image_model.safetensors')).tensors;
@@ -172,6 +173,12 @@ test('on CUDA: images, resized images, frames, kept tokens and the patch-weight 
   tidy(() => backward(enc.forward(on('x32')), on('R')));
   assertClose(enc.patchEmbed.weight.grad!.toFloat32Array(), f32('grad.patch_embed.proj.weight'), 1e-4, 'cuda patch weight grad');
   enc.zeroGrad();
+  // bf16 mixed precision (the [D,3,p,p] weight as a bf16 GEMM operand) tracks the fp32 result to bf16 accuracy
+  const want = f32('y_frames');
+  const got = tidy(() => noGrad(() => autocast('bfloat16', () => enc.forward(on('clip')))).toFloat32Array());
+  let num = 0, den = 0;
+  for (let i = 0; i < want.length; i++) (num += (got[i] - want[i]) ** 2), (den += want[i] ** 2);
+  assert.ok(Math.sqrt(num / den) < 2e-2 && Math.sqrt(num / den) > 0, `bf16 rel. Frobenius ${Math.sqrt(num / den)}`);
   enc.dispose();
 });
 
