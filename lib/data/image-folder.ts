@@ -16,6 +16,21 @@ export interface ImageFolderIndex {
   classes: string[];
 }
 
+/** The image files under dir, at any depth, sorted by path (hidden entries skipped). */
+export function listImages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (IMAGE_EXT.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
 /** root/<class>/<image>; classes sorted by name -> labels 0..K-1 (torchvision ImageFolder). */
 export function scanImageFolder(root: string): ImageFolderIndex {
   let entries: string[];

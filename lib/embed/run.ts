@@ -11,8 +11,7 @@ import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
 import { evalClipSource } from './video.js';
-import { evalImageBatches } from './images.js';
-import { resolve } from 'node:path';
+import { evalImageBatches, imageFiles } from './images.js';
 
 export interface EmbedRunOptions {
   checkpoint: string;
@@ -23,7 +22,7 @@ export interface EmbedRunOptions {
   input?: string;
   videos?: string[];
   csv?: string[];
-  /** image files: DATA-11's val transform, static clips for a video model (EVAL-07) */
+  /** image files, or folders of them (sorted by path): DATA-11's val transform, static clips for a video model (EVAL-07) */
   images?: string[];
   out: string;
   /** int64/int32 .npy [B, K] of kept token indices */
@@ -171,7 +170,7 @@ async function embedImages(
   data: { numFrames: number; cropSize: number },
   run: BatchSettings,
 ): Promise<{ shape: number[]; paths: string[] }> {
-  const files = o.images!;
+  const files = imageFiles(o.images!);
   const B = files.length;
   // EVAL-07: a video model sees each image repeated to its frame count; the image model (MOD-02) the image
   const clipShape = encoder.isImage ? [B, 3, data.cropSize, data.cropSize] : [B, 3, data.numFrames, data.cropSize, data.cropSize];
@@ -189,7 +188,7 @@ async function embedImages(
     }
     writer.finish();
     writer = null;
-    return { shape, paths: files.map((f) => resolve(f)) };
+    return { shape, paths: files };
   } finally {
     writer?.abort();
     idx?.close();

@@ -415,6 +415,18 @@ test('--image: DATA-11 val crops equal the probe loader\'s, repeated to num_fram
   assertClose(got.data as Float32Array, meanTokens(forward(image, images!, [5, 3, 32, 32]), 5, 16, 64), 1e-6, 'image model, mean-pooled');
   image.dispose();
 
+  // a folder gives the images under it, sorted by path (the class folder above holds 0.png..4.png)
+  const viaDir = await runEmbed({ checkpoint: ckpt, config: join(dir, 'image-model.yaml'), images: [join(dir, 'images')], out: join(dir, 'img-dir.npy'), pool: 'mean', log: () => undefined });
+  assert.equal(viaDir.paths, files);
+  assert.equal(Array.from(readNpy(join(dir, 'img-dir.npy')).data as Float32Array), Array.from(got.data as Float32Array));
+  const empty = mkdtempSync(join(dir, 'no-images-'));
+  let err = '';
+  try {
+    await runEmbed({ checkpoint: ckpt, config: join(dir, 'image-model.yaml'), images: [empty], out: join(dir, 'never.npy'), log: () => undefined });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assert.match(err, new RegExp(`^--image: ${empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds no image files`));
   // an undecodable image is named; --clips has no meaning for an image
   const bad = join(dir, 'broken.png');
   writeFileSync(bad, 'not a png');
