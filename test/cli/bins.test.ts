@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const bins = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin as Record<string, string>;
 
-test('package.json names the five commands, each built to dist/bin', () => {
-  assert.equal(Object.keys(bins).sort(), ['vjepa-data', 'vjepa-embed', 'vjepa-masks', 'vjepa-probe', 'vjepa-train']);
+test('package.json names the six commands, each built to dist/bin', () => {
+  assert.equal(Object.keys(bins).sort(), ['vjepa-data', 'vjepa-embed', 'vjepa-export', 'vjepa-masks', 'vjepa-probe', 'vjepa-train']);
 });
 
 for (const [name, file] of Object.entries(bins)) {
