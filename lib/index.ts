@@ -11,6 +11,7 @@ export { VisionTransformer, type VitConfig } from './nn/vit.js';
 export { VJepa, buildEncoder, type VJepaModelConfig } from './nn/vjepa.js';
 export { VIT_VARIANTS, resolveVariant } from './nn/registry.js';
 export { loadEncoderCheckpoint, readEncoderStateDict, describeLoad } from './nn/checkpoint-load.js';
+export { exportCheckpointSection } from './nn/export.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { readTorchCheckpoint } from './io/torch-pickle.js';
 
