@@ -2,12 +2,12 @@
 // class-per-folder PNG set runs through a cached-feature probe end to end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePngRgb } from '../../lib/io/png.js';
 import { validateProbeRun } from '../../lib/probe/config.js';
 import { imageSource } from '../../lib/probe/data.js';
-import { runProbe } from '../../lib/probe/probe.js';
+import { runProbe, scoreProbe } from '../../lib/probe/probe.js';
 import { TINY, tinyEncoder, tinySetup } from './helpers.js';
 import { writeSafetensors } from '../../lib/io/safetensors.js';
 import { exportStateDict } from '../../lib/nn/state.js';
@@ -54,12 +54,19 @@ test('images become static clips of frames_per_clip frames', async () => {
   }
 });
 
-test('image probe end to end (cached features)', async () => {
+test('image probe end to end (cached features); --eval-only names every val image with its folder\'s label', async () => {
   const { config, ext } = validateProbeRun(raw() as any, { file: 'img.yaml' });
   const r = await runProbe(config, ext, { log: () => undefined });
   assert.is(r.epochs, 2);
   assert.ok(r.folder.endsWith(join('image_classification_frozen', 'img')));
   assert.ok(r.val_top1 >= 0 && r.val_top1 <= 100);
+  const e = await scoreProbe(config, ext, { log: () => undefined });
+  assert.is(e.val_top1, r.val_top1);
+  const rows = readFileSync(e.predictions, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  // class folders a, b -> labels 0, 1 (sorted), images in path order
+  const want = ['a', 'b'].flatMap((c, k) => [0, 1, 2, 3].map((i) => [join(root, 'set', 'val', c, `${i}.png`), String(k)]));
+  assert.equal(rows.map((c) => [c[0], c[1]]), want);
+  assert.is((100 * rows.filter((c) => c[3] === '1').length) / 8, e.val_top1);
 });
 
 test('an image model (pretrain.frames_per_clip 1, MOD-02) takes each image as it is: 1-frame clips, 16 tokens', async () => {
