@@ -31,7 +31,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('workers', { type: 'number', describe: 'decoding worker processes for --video / --csv' })
   .option('device', { type: 'string', default: 'cpu', describe: "where the encoder runs: 'cpu', 'cuda' or 'cuda:N'" })
   .option('dtype', { choices: ['float32', 'bfloat16'] as const, default: 'float32' as const, describe: 'bfloat16: bf16 mixed precision (CUDA only)' })
-  .option('quiet', { type: 'boolean', default: false, describe: 'no summary line' })
+  .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines (stderr, every 10 s) and no summary line' })
   .strict()
   .fail(usageFail('vjepa-embed'))
   .help()
@@ -66,6 +66,7 @@ try {
     layers: parseLayers(argv.layers),
     clips: argv.clips,
     views: argv.views,
+    progress: argv.quiet ? undefined : (m) => process.stderr.write(m + '\n'),
   });
   if (!argv.quiet) {
     const src = r.load.key === null ? r.load.path : `${r.load.path} [${r.load.key}]`;

@@ -44,6 +44,9 @@ export interface EmbedRunOptions {
   /** --video / --csv: spatial views per clip, as the probe's eval views (DATA-10); adds a view axis */
   views?: number;
   log?: (msg: string) => void;
+  /** progress lines (rows done of all, rate, time left), at most one per `progressEveryMs` (default 10 s) */
+  progress?: (msg: string) => void;
+  progressEveryMs?: number;
 }
 
 export interface EmbedRunResult {
@@ -90,13 +93,30 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     const layers = o.layers ? encoder.layerIndices(o.layers, '--layers') : null;
     // a batch of videos is batchSize x clips encoder rows
     tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1) * (o.views ?? 1))], log);
-    const run = { pool, batchSize, dtype, layers };
-    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
-    if (o.images?.length) return { ...(await embedImages(encoder, o, cfg.data, run)), load };
-    return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
+    const run = { pool, batchSize, dtype, layers, tick: () => undefined };
+    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, { ...run, tick: ticker(o, 'clips') })), load };
+    if (o.images?.length) return { ...(await embedImages(encoder, o, cfg.data, { ...run, tick: ticker(o, 'images') })), load };
+    return { ...(await embedVideos(encoder, o, cfg.data, { ...run, tick: ticker(o, 'videos') })), load };
   } finally {
     encoder.dispose();
   }
+}
+
+/** `tick(done, total)`: a progress line when progressEveryMs has passed since the last one, none at the end. */
+function ticker(o: EmbedRunOptions, unit: string): (rows: number, total: number) => void {
+  const say = o.progress;
+  if (!say) return () => undefined;
+  const every = o.progressEveryMs ?? 10_000;
+  const t0 = performance.now();
+  let last = t0;
+  return (done, total) => {
+    const now = performance.now();
+    if (done >= total || now - last < every) return;
+    last = now;
+    const rate = done / ((now - t0) / 1000);
+    const left = (total - done) / rate;
+    say(`embed: ${done}/${total} ${unit}, ${rate.toPrecision(3)}/s, about ${left < 90 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left`);
+  };
 }
 
 function openIndices(path: string, B: number, clipsWhat: string): NpyRowReader {
@@ -120,6 +140,8 @@ function outShape(B: number, tokens: number, D: number, { pool, layers }: BatchS
 
 /** What every batch of a run shares. */
 interface BatchSettings {
+  /** rows written so far, of all: says how far the run is */
+  tick: (rows: number, total: number) => void;
   pool: Pool;
   batchSize: number;
   dtype: MatmulDtype;
@@ -145,6 +167,7 @@ async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, run: Bat
       const n = Math.min(batchSize, B - s);
       const kept = idx ? tokenIndices(idx.read(s, n), N, o.contextIdx!, s) : null;
       writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input, dtype, layers));
+      run.tick(s + n, B);
     }
     writer.finish();
     writer = null;
@@ -185,6 +208,7 @@ async function embedImages(
     for await (const b of evalImageBatches(files, { cropSize: data.cropSize, frames, batchSize: run.batchSize })) {
       const kept = idx ? tokenIndices(idx.read(b.start, b.paths.length), N, o.contextIdx!, b.start) : null;
       writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.data }, kept, run.pool, b.paths.join(', '), run.dtype, run.layers));
+      run.tick(b.start + b.paths.length, B);
     }
     writer.finish();
     writer = null;
@@ -233,6 +257,7 @@ async function embedVideos(
       let kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
       if (kept && C > 1) kept = repeatRows(kept, n, C);
       writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype, layers));
+      run.tick(b.start + n, B);
     }
     writer.finish();
     writer = null;

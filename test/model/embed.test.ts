@@ -415,6 +415,12 @@ test('--image: DATA-11 val crops equal the probe loader\'s, repeated to num_fram
   assertClose(got.data as Float32Array, meanTokens(forward(image, images!, [5, 3, 32, 32]), 5, 16, 64), 1e-6, 'image model, mean-pooled');
   image.dispose();
 
+  // progress: a line per batch but the last with progressEveryMs 0 (2 of 3 batches of 2), none by default
+  const said: string[] = [];
+  await runEmbed({ checkpoint: path, config: YAML, images: files, out: join(dir, 'img-progress.npy'), batchSize: 2, log: () => undefined, progress: (m) => said.push(m), progressEveryMs: 0 });
+  assert.is(said.length, 2, said.join('\n'));
+  assert.match(said[0], /^embed: 2\/5 images, [\d.]+\/s, about \d+ s left$/);
+  assert.match(said[1], /^embed: 4\/5 images, /);
   // a folder gives the images under it, sorted by path (the class folder above holds 0.png..4.png)
   const viaDir = await runEmbed({ checkpoint: ckpt, config: join(dir, 'image-model.yaml'), images: [join(dir, 'images')], out: join(dir, 'img-dir.npy'), pool: 'mean', log: () => undefined });
   assert.equal(viaDir.paths, files);
