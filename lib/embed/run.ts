@@ -1,5 +1,6 @@
 // vjepa-embed's work: build the encoder from the YAML, load the checkpoint, stream clips through
 // it in batches, stream the features to a float32 .npy.
+import type { HostTensor } from '../io/host-tensor.js';
 import { InitRng } from '../nn/init.js';
 import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } from '../nn/checkpoint-load.js';
 import type { VisionTransformer } from '../nn/vit.js';
@@ -93,10 +94,10 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     const layers = o.layers ? encoder.layerIndices(o.layers, '--layers') : null;
     // a batch of videos is batchSize x clips encoder rows
     tuneRunAttention(device, dtype, [encoderAttention(encoder, batchSize * (o.clips ?? 1) * (o.views ?? 1))], log);
-    const run = { pool, batchSize, dtype, layers, tick: () => undefined };
-    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, { ...run, tick: ticker(o, 'clips') })), load };
-    if (o.images?.length) return { ...(await embedImages(encoder, o, cfg.data, { ...run, tick: ticker(o, 'images') })), load };
-    return { ...(await embedVideos(encoder, o, cfg.data, { ...run, tick: ticker(o, 'videos') })), load };
+    const run = { pool, batchSize, dtype, layers, tick: ticker(o, o.input !== undefined ? 'clips' : o.images?.length ? 'images' : 'videos') };
+    if (o.input !== undefined) return { ...(await embedNpy(encoder, o, run)), load };
+    if (o.images?.length) return { ...(await embedImages(encoder, o, cfg.data, run)), load };
+    return { ...(await embedVideos(encoder, o, cfg.data, run)), load };
   } finally {
     encoder.dispose();
   }
@@ -149,32 +150,63 @@ interface BatchSettings {
   layers: number[] | null;
 }
 
-async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, run: BatchSettings): Promise<{ shape: number[] }> {
-  const { pool, batchSize, dtype, layers } = run;
-  const input = o.input!;
-  const clips = new NpyRowReader(input);
+/** One batch of a source: its host clips (or images), the index of its first output row, its rows, its files. */
+interface SourceBatch {
+  host: HostTensor;
+  start: number;
+  n: number;
+  what: string;
+}
+
+/**
+ * The features of a source's B rows (N tokens each; C encoder rows per output row: a video's clips and
+ * views) into o.out, with --context-idx applied; the file appears only when every batch is written.
+ */
+async function writeFeatures(
+  encoder: VisionTransformer,
+  o: EmbedRunOptions,
+  run: BatchSettings,
+  src: { B: number; N: number; what: string; clips?: number; views?: number },
+  batches: AsyncIterable<SourceBatch> | Iterable<SourceBatch>,
+): Promise<number[]> {
+  const { B, N } = src;
+  const C = (src.clips ?? 1) * (src.views ?? 1);
   let idx: NpyRowReader | null = null;
   let writer: NpyRowWriter | null = null;
+  try {
+    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, src.what);
+    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run, src.clips, src.views);
+    writer = new NpyRowWriter(o.out, shape);
+    for await (const b of batches) {
+      let kept = idx ? tokenIndices(idx.read(b.start, b.n), N, o.contextIdx!, b.start) : null;
+      if (kept && C > 1) kept = repeatRows(kept, b.n, C);
+      writer.append(embedBatch(encoder, b.host, kept, run.pool, b.what, run.dtype, run.layers));
+      run.tick(b.start + b.n, B);
+    }
+    writer.finish();
+    writer = null;
+    return shape;
+  } finally {
+    writer?.abort();
+    idx?.close();
+  }
+}
+
+async function embedNpy(encoder: VisionTransformer, o: EmbedRunOptions, run: BatchSettings): Promise<{ shape: number[] }> {
+  const input = o.input!;
+  const clips = new NpyRowReader(input);
   try {
     if (clips.dtype !== 'float32' && clips.dtype !== 'float64') throw new Error(`${input}: clips must be float32, got ${clips.dtype}`);
     const N = checkClipShape(encoder, clips.shape, input);
     const B = clips.rows;
-    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, input);
-    const tokens = idx ? idx.shape[1] : N;
-    const shape = outShape(B, tokens, encoder.cfg.embedDim, run);
-    writer = new NpyRowWriter(o.out, shape);
-    for (let s = 0; s < B; s += batchSize) {
-      const n = Math.min(batchSize, B - s);
-      const kept = idx ? tokenIndices(idx.read(s, n), N, o.contextIdx!, s) : null;
-      writer.append(embedBatch(encoder, clips.read(s, n), kept, pool, input, dtype, layers));
-      run.tick(s + n, B);
-    }
-    writer.finish();
-    writer = null;
-    return { shape };
+    const batches = function* (): Generator<SourceBatch> {
+      for (let s = 0; s < B; s += run.batchSize) {
+        const n = Math.min(run.batchSize, B - s);
+        yield { host: clips.read(s, n), start: s, n, what: input };
+      }
+    };
+    return { shape: await writeFeatures(encoder, o, run, { B, N, what: input }, batches()) };
   } finally {
-    writer?.abort();
-    idx?.close();
     clips.close();
   }
 }
@@ -196,27 +228,13 @@ async function embedImages(
   const files = imageFiles(o.images!);
   const B = files.length;
   // EVAL-07: a video model sees each image repeated to its frame count; the image model (MOD-02) the image
-  const clipShape = encoder.isImage ? [B, 3, data.cropSize, data.cropSize] : [B, 3, data.numFrames, data.cropSize, data.cropSize];
-  const N = checkClipShape(encoder, clipShape, '--image');
-  let idx: NpyRowReader | null = null;
-  let writer: NpyRowWriter | null = null;
-  try {
-    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, '--image');
-    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run);
-    writer = new NpyRowWriter(o.out, shape);
-    const frames = encoder.isImage ? 1 : data.numFrames;
-    for await (const b of evalImageBatches(files, { cropSize: data.cropSize, frames, batchSize: run.batchSize })) {
-      const kept = idx ? tokenIndices(idx.read(b.start, b.paths.length), N, o.contextIdx!, b.start) : null;
-      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.data }, kept, run.pool, b.paths.join(', '), run.dtype, run.layers));
-      run.tick(b.start + b.paths.length, B);
-    }
-    writer.finish();
-    writer = null;
-    return { shape, paths: files };
-  } finally {
-    writer?.abort();
-    idx?.close();
-  }
+  const frames = encoder.isImage ? 1 : data.numFrames;
+  const N = checkClipShape(encoder, encoder.isImage ? [B, 3, data.cropSize, data.cropSize] : [B, 3, frames, data.cropSize, data.cropSize], '--image');
+  const batches = async function* (): AsyncGenerator<SourceBatch> {
+    for await (const b of evalImageBatches(files, { cropSize: data.cropSize, frames, batchSize: run.batchSize }))
+      yield { host: { dtype: 'float32', shape: b.shape, data: b.data }, start: b.start, n: b.paths.length, what: b.paths.join(', ') };
+  };
+  return { shape: await writeFeatures(encoder, o, run, { B, N, what: '--image' }, batches()), paths: files };
 }
 
 async function embedVideos(
@@ -225,7 +243,6 @@ async function embedVideos(
   data: { numFrames: number; cropSize: number; samplingRate: number | null; clipDuration: number | null },
   run: BatchSettings,
 ): Promise<{ shape: number[]; paths: string[] }> {
-  const { pool, batchSize, dtype, layers } = run;
   if (data.samplingRate === null && data.clipDuration === null) {
     throw new Error(`${o.config}: data.sampling_rate is needed to sample clips from videos`);
   }
@@ -236,35 +253,24 @@ async function embedVideos(
     frameStep: data.samplingRate ?? 1,
     clipDuration: data.clipDuration,
     cropSize: data.cropSize,
-    batchSize,
+    batchSize: run.batchSize,
     numWorkers: o.numWorkers,
     numClips: o.clips,
     numViews: o.views,
   });
   // encoder rows per video
   const C = (o.clips ?? 1) * (o.views ?? 1);
-  let idx: NpyRowReader | null = null;
-  let writer: NpyRowWriter | null = null;
   try {
     const B = src.paths.length;
     const what = o.csv?.length ? o.csv.join(', ') : '--video';
     const N = checkClipShape(encoder, [B, 3, data.numFrames, data.cropSize, data.cropSize], what);
-    if (o.contextIdx !== undefined) idx = openIndices(o.contextIdx, B, what);
-    const shape = outShape(B, idx ? idx.shape[1] : N, encoder.cfg.embedDim, run, o.clips, o.views);
-    writer = new NpyRowWriter(o.out, shape);
-    for await (const b of src.batches()) {
-      const n = b.shape[0] / C;
-      let kept = idx ? tokenIndices(idx.read(b.start, n), N, o.contextIdx!, b.start) : null;
-      if (kept && C > 1) kept = repeatRows(kept, n, C);
-      writer.append(embedBatch(encoder, { dtype: 'float32', shape: b.shape, data: b.clips }, kept, pool, b.paths.join(', '), dtype, layers));
-      run.tick(b.start + n, B);
-    }
-    writer.finish();
-    writer = null;
+    const batches = async function* (): AsyncGenerator<SourceBatch> {
+      for await (const b of src.batches())
+        yield { host: { dtype: 'float32', shape: b.shape, data: b.clips }, start: b.start, n: b.shape[0] / C, what: b.paths.join(', ') };
+    };
+    const shape = await writeFeatures(encoder, o, run, { B, N, what, clips: o.clips, views: o.views }, batches());
     return { shape, paths: src.paths };
   } finally {
-    writer?.abort();
-    idx?.close();
     await src.close();
   }
 }
