@@ -18,14 +18,9 @@ export function tokenGrid(encoder: VisionTransformer, T: number, H: number, W: n
  * encoder; `what` names the source.
  */
 export function checkClipShape(encoder: VisionTransformer, shape: readonly number[], what: string): number {
-  const image = encoder.isImage && shape.length === 4 && shape[1] === 3;
-  if (!image && (shape.length !== 5 || shape[1] !== 3))
-    throw new Error(`${what}: expected clips [B, 3, T, H, W]${encoder.isImage ? ' or images [B, 3, H, W]' : ''}, got [${shape.join(', ')}]`);
-  const [, , T, H, W] = image ? [shape[0], 3, 1, shape[2], shape[3]] : shape;
-  const t = encoder.tubelet;
-  const p = encoder.cfg.patchSize;
-  if (T < t || H < p || W < p) throw new Error(`${what}: a clip of ${T}x${H}x${W} (T x H x W) holds no ${t}x${p}x${p} tubelet`);
-  const g = tokenGrid(encoder, T, H, W);
+  const dims = encoder.clipDims(shape);
+  if (!dims) throw new Error(`${what}: expected clips [B, 3, T, H, W]${encoder.isImage ? ' or images [B, 3, H, W]' : ''}, got [${shape.join(', ')}]`);
+  const g = encoder.clipGrid(...dims, what);
   return g[0] * g[1] * g[2];
 }
 

@@ -88,6 +88,21 @@ export class VisionTransformer extends Module {
     return [Math.floor(T / this.tubelet), Math.floor(H / p), Math.floor(W / p)];
   }
 
+  /** T, H, W of a clip [B,3,T,H,W] or, for the image model, of images [B,3,H,W] (T = 1); null for another shape. */
+  clipDims(shape: readonly number[]): [number, number, number] | null {
+    if (shape[1] !== 3) return null;
+    if (shape.length === 5) return [shape[2], shape[3], shape[4]];
+    return this.isImage && shape.length === 4 ? [1, shape[2], shape[3]] : null;
+  }
+
+  /** The token grid of a clip of T x H x W, or an error (after `what: `) when no tubelet fits in it. */
+  clipGrid(T: number, H: number, W: number, what: string): [number, number, number] {
+    const g = this.tokenGrid(T, H, W);
+    if (g[0] < 1 || g[1] < 1 || g[2] < 1)
+      throw new Error(`${what}: a clip of ${T}x${H}x${W} (T x H x W) holds no ${this.tubelet}x${this.cfg.patchSize}x${this.cfg.patchSize} tubelet`);
+    return g;
+  }
+
   /**
    * The position table for a clip's grid, resized when it differs from the built one (MOD-07). The
    * image model's is the 2D table, resized bicubically, once per frame.
@@ -185,17 +200,14 @@ export class VisionTransformer extends Module {
 
   /** Tubelet embedding plus the position table (MOD-01, MOD-08); only the kept tokens for idx. */
   private embed(x: Tensor, idx: Tensor | null): Tensor {
-    const image = this.isImage && x.rank === 4 && x.shape[1] === 3;
-    if (!image && (x.rank !== 5 || x.shape[1] !== 3))
-      throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W]${this.isImage ? ' or images [B,3,H,W]' : ''}, got ${shapeStr(x.shape)}`);
-    const [B, , T, H, W] = image ? [x.shape[0], 3, 1, x.shape[2], x.shape[3]] : x.shape;
-    const g = this.tokenGrid(T, H, W);
-    if (g[0] < 1 || g[1] < 1 || g[2] < 1)
-      throw new Error(`VisionTransformer: a clip of ${T}x${H}x${W} (T x H x W) holds no ${this.tubelet}x${this.cfg.patchSize}x${this.cfg.patchSize} tubelet`);
+    const dims = this.clipDims(x.shape);
+    if (!dims) throw new Error(`VisionTransformer: expected a clip [B,3,T,H,W]${this.isImage ? ' or images [B,3,H,W]' : ''}, got ${shapeStr(x.shape)}`);
+    const [T, H, W] = dims;
+    this.clipGrid(T, H, W, 'VisionTransformer');
     // Masks index one image's tokens; frames as separate images have no shared token set to mask.
     if (idx && this.isImage && T > 1) throw new Error(`VisionTransformer: the image model takes token indices for images or 1-frame clips, not for ${T} frames`);
     const pos = this.positionTable(T, H, W);
-    const clip = image ? x.view([B, 3, 1, H, W]) : x;
+    const clip = x.rank === 4 ? x.view([x.shape[0], 3, 1, H, W]) : x;
     const e = patchEmbed3d(clip, idx, this.patchEmbed.weight, this.patchEmbed.bias);
     if (clip !== x) clip.dispose();
     let h: Tensor;
