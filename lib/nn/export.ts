@@ -4,7 +4,8 @@
 // encoder is then shared at a fifth of a training checkpoint's size (no online encoder, predictor or
 // AdamW moments), or a tenth in bf16.
 import { resolve } from 'node:path';
-import { f32ToBf16, type HostTensor } from '../io/host-tensor.js';
+import { ITEM_SIZE, f32ToBf16, type HostTensor } from '../io/host-tensor.js';
+import { numel } from '../tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { readEncoderStateDict, type CheckpointFormat } from './checkpoint-load.js';
 import { stripPrefixes, toFloat32 } from './state.js';
@@ -45,9 +46,9 @@ export function exportCheckpointSection(checkpoint: string, out: string, o: Expo
         ? { dtype: 'bfloat16', shape: [...t.shape], data: f32ToBf16(toFloat32(t, raw)) }
         : { dtype: 'float32', shape: [...t.shape], data: toFloat32(t, raw) };
     tensors.set(name, v);
-    const n = t.shape.reduce((a, b) => a * b, 1);
+    const n = numel(t.shape);
     parameters += n;
-    bytes += n * (v.dtype === 'bfloat16' ? 2 : (v.data as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+    bytes += n * ITEM_SIZE[v.dtype];
   }
   if (tensors.size === 0) throw new Error(`${checkpoint}: ${sd.key === null ? 'the file' : `section ${sd.key}`} holds no tensors`);
   writeSafetensors(out, tensors, { format: EXPORT_FORMAT, source: resolve(checkpoint), key: sd.key ?? '', dtype });
