@@ -54,7 +54,7 @@ export interface NativeAddon {
   resetPeak(): void;
   setNumThreads(n: number): void;
   numThreads(): number;
-  setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'auto'): string;
+  setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'avx512bf16' | 'auto'): string;
   isa(): { active: string; best: string };
   /**
    * ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1).

@@ -32,7 +32,7 @@ namespace portable {
 void adamw_many(const AdamWTensor* ts, int64_t count, float beta1, float beta2, float eps) {
   auto k = portable::adamw_range;
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) k = avx512::adamw_range;
+  if (isa() >= Isa::Avx512) k = avx512::adamw_range;
   else if (isa() == Isa::Avx2) k = avx2::adamw_range;
 #endif
   std::vector<int64_t> ns((size_t)count);
@@ -46,7 +46,7 @@ void adamw_many(const AdamWTensor* ts, int64_t count, float beta1, float beta2, 
 void ema_many(float* const* targets, const float* const* onlines, const int64_t* ns, int64_t count, float m) {
   auto k = portable::ema_range;
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) k = avx512::ema_range;
+  if (isa() >= Isa::Avx512) k = avx512::ema_range;
   else if (isa() == Isa::Avx2) k = avx2::ema_range;
 #endif
   parallel_for_tensors(ns, count, 1 << 14, [&](int64_t t, int64_t j0, int64_t j1) { k(targets[t], onlines[t], j0, j1, m); });

@@ -53,6 +53,7 @@ void parallel(void (*fn)(void* ctx, int tid, int nt), void* ctx) {
 void attention_fwd(const AttnArgs& a) {
 #if defined(__x86_64__)
   switch (isa()) {
+    case Isa::Avx512Bf16:
     case Isa::Avx512: return attention_fwd_avx512(a);
     case Isa::Avx2: return attention_fwd_avx2(a);
     default: break;
@@ -64,6 +65,7 @@ void attention_fwd(const AttnArgs& a) {
 void attention_bwd(const AttnArgs& a) {
 #if defined(__x86_64__)
   switch (isa()) {
+    case Isa::Avx512Bf16:
     case Isa::Avx512: return attention_bwd_avx512(a);
     case Isa::Avx2: return attention_bwd_avx2(a);
     default: break;

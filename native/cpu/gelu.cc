@@ -43,7 +43,7 @@ void bwd_portable(const float* x, const float* dy, float* dx, int64_t i0, int64_
 void gelu_fwd(const float* x, float* y, int64_t n) {
   auto k = fwd_portable;
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) k = avx512::gelu_fwd_range;
+  if (isa() >= Isa::Avx512) k = avx512::gelu_fwd_range;
   else if (isa() == Isa::Avx2) k = avx2::gelu_fwd_range;
 #endif
   parallel_for(n, 8192, [&](int64_t i0, int64_t i1) { k(x, y, i0, i1); });
@@ -52,7 +52,7 @@ void gelu_fwd(const float* x, float* y, int64_t n) {
 static auto bwd_kernel() {
   auto k = bwd_portable;
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) k = avx512::gelu_bwd_range;
+  if (isa() >= Isa::Avx512) k = avx512::gelu_bwd_range;
   else if (isa() == Isa::Avx2) k = avx2::gelu_bwd_range;
 #endif
   return k;

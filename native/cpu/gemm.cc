@@ -1,5 +1,7 @@
-// CPU GEMM entry: trivial cases here, then the packed driver for the active ISA
-// (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc; blocking in gemm_driver.h).
+// CPU GEMM entry, fp32 and bf16 operands: residuals, bf16 outputs and trivial cases here, then
+// the packed driver for the active ISA (gemm_avx512.cc, gemm_avx512bf16.cc, gemm_avx2.cc,
+// gemm_portable.cc; blocking in gemm_driver.h) or, for bf16 operands on CPUs without the bf16 dot
+// product, the fp32 driver on widened copies (gemm_bf16.cc).
 // This file also provides the ISA files with threads and scratch memory (see gemm_kernels.h).
 #include <algorithm>
 #include <cmath>
@@ -21,7 +23,8 @@ thread_local ScratchFloats t_scratch;
 inline float gelu_exact(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
 
 // alpha == 0 or K == 0: C = beta*C + bias (A and B are not read).
-void gemm_no_product(const GemmArgs& g) {
+template <class In>
+void gemm_no_product(const GemmArgsT<In>& g) {
   for (int64_t b = 0; b < g.batch; b++) {
     float* C = g.C + b * g.stride_c;
     float* P = g.pre ? g.pre + b * g.stride_c : nullptr;
@@ -38,7 +41,8 @@ void gemm_no_product(const GemmArgs& g) {
   }
 }
 // Rounds the batch x M x N results (C's layout) from src into dst.
-void narrow_rows(const GemmArgs& g, const float* src, uint16_t* dst) {
+template <class In>
+void narrow_rows(const GemmArgsT<In>& g, const float* src, uint16_t* dst) {
   parallel_for(g.batch * g.M, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       int64_t off = (r / g.M) * g.stride_c + (r % g.M) * g.ldc;
@@ -46,15 +50,33 @@ void narrow_rows(const GemmArgs& g, const float* src, uint16_t* dst) {
     }
   });
 }
-}  // namespace
+// The product alone (K > 0, alpha != 0, fp32 C, no residual), by operand type.
+void product(const GemmArgs& g) {
+  switch (isa()) {
+#if defined(__x86_64__)
+    case Isa::Avx512Bf16:
+    case Isa::Avx512: return gemm_avx512(g);
+    case Isa::Avx2: return gemm_avx2(g);
+#endif
+    default: return gemm_portable(g);
+  }
+}
+void product(const GemmBf16Args& g) {
+#if defined(VJ_HAVE_AVX512BF16)
+  if (isa() == Isa::Avx512Bf16) return gemm_avx512bf16(g);
+#endif
+  gemm_bf16_widened(g);
+}
 
-void gemm(const GemmArgs& g);
+template <class In>
+void gemm_any(const GemmArgsT<In>& g);
 
 // bf16 outputs: the fp32 GEMM (pre-activation into a scratch), then a rounding pass; the CUDA
 // epilogue rounds in place instead, to the same values. With a bf16 C the bias is rounded to bf16
 // and the GELU reads the rounded pre-activation (PyTorch autocast's values, backend.h).
-static void gemm_narrowed(const GemmArgs& g) {
-  GemmArgs f = g;
+template <class In>
+void gemm_narrowed(const GemmArgsT<In>& g) {
+  GemmArgsT<In> f = g;
   f.C16 = f.pre16 = nullptr;
   f.bias16 = nullptr;
   std::unique_ptr<float[]> bias;
@@ -75,7 +97,7 @@ static void gemm_narrowed(const GemmArgs& g) {
     pre.reset(new float[span]);
     f.pre = pre.get();
   }
-  gemm(f);
+  gemm_any(f);
   if (gelu_rounded) {
     // f.C holds the pre-activation: store it, round it, then C = gelu of the rounded values.
     if (g.pre) std::copy(f.C, f.C + span, g.pre);
@@ -91,6 +113,16 @@ static void gemm_narrowed(const GemmArgs& g) {
   if (f.pre && g.pre16) narrow_rows(g, f.pre, g.pre16);
 }
 
+template <class In>
+void gemm_any(const GemmArgsT<In>& g) {
+  if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
+  if (g.R) return gemm_any(residual_into_c(g, [](float* d, const float* s, size_t n) { std::memcpy(d, s, n * sizeof(float)); }));
+  if (g.C16 || g.pre16) return gemm_narrowed(g);
+  if (g.K <= 0 || g.alpha == 0.f) return gemm_no_product(g);
+  product(g);
+}
+}  // namespace
+
 float* gemm_workspace(size_t floats) { return t_scratch.reserve(floats, "gemm", "packing scratch"); }
 
 int gemm_threads() { return num_threads(); }
@@ -99,18 +131,10 @@ void gemm_parallel(void (*fn)(void*, int, int), void* ctx) {
   parallel_run([&](int tid, int nt) { fn(ctx, tid, nt); });
 }
 
-void gemm(const GemmArgs& g) {
-  if (g.batch <= 0 || g.M <= 0 || g.N <= 0) return;
-  if (g.R) return gemm(residual_into_c(g, [](float* d, const float* s, size_t n) { std::memcpy(d, s, n * sizeof(float)); }));
-  if (g.C16 || g.pre16) return gemm_narrowed(g);
-  if (g.K <= 0 || g.alpha == 0.f) return gemm_no_product(g);
-  switch (isa()) {
-#if defined(__x86_64__)
-    case Isa::Avx512: return gemm_avx512(g);
-    case Isa::Avx2: return gemm_avx2(g);
-#endif
-    default: return gemm_portable(g);
-  }
-}
+void gemm_fp32_product(const GemmArgs& g) { product(g); }
+
+void gemm(const GemmArgs& g) { gemm_any(g); }
+
+void gemm_bf16(const GemmBf16Args& g) { gemm_any(g); }
 
 }  // namespace vj::cpu

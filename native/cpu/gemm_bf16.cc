@@ -1,7 +1,9 @@
-// bf16 GEMM on the CPU: widen op(A) and op(B) to fp32 once, then the fp32 driver. Every bf16
-// value is exact in fp32, so this is the product cuBLAS computes with CUBLAS_COMPUTE_32F (up to
-// summation order): the CPU reference for the CUDA path and the CPU side of `meta.dtype:
-// bfloat16`. Widening costs O(MK + KN) against the O(MNK) product.
+// bf16 GEMM on CPUs without AVX512-BF16 (and with setIsa below 'avx512bf16'): widen op(A) and
+// op(B) to fp32 once, then the fp32 driver. Every bf16 value is exact in fp32, so this is the
+// product cuBLAS computes with CUBLAS_COMPUTE_32F (up to summation order), bit for bit the fp32
+// GEMM's on the widened values. Widening costs O(MK + KN) against the O(MNK) product, so it runs
+// at fp32 speed; gemm_avx512bf16.cc runs the bf16 dot product instead where the CPU has it.
+#include "cpu/gemm_kernels.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
 
@@ -24,14 +26,10 @@ const float* widen(ScratchFloats& buf, const uint16_t* x, size_t n) {
 }
 }  // namespace
 
-void gemm_bf16(const GemmBf16Args& g) {
-  const float* A = nullptr;
-  const float* B = nullptr;
-  if (g.batch > 0 && g.M > 0 && g.N > 0 && g.K > 0 && g.alpha != 0.f) {
-    A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
-    B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
-  }
-  gemm(g.with_operands(A, B));
+void gemm_bf16_widened(const GemmBf16Args& g) {
+  const float* A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
+  const float* B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
+  gemm_fp32_product(g.with_operands(A, B));
 }
 
 }  // namespace vj::cpu

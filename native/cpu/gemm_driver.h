@@ -2,6 +2,9 @@
 // block (all threads share it), each thread packs its own MC x KC block of op(A) into MR-row
 // panels and runs the register-blocked micro-kernel KT::tile over it. Everything here has
 // internal linkage, so each ISA file gets its own copy compiled with its own flags.
+// KT::In is the operand type (float, or uint16_t bf16) and K blocks are multiples of KT::KSTEP
+// (2 for bf16, whose kernels take k in pairs). Packed panels of any type fit in the float-sized
+// slots the driver lays out: a bf16 pair is one 32-bit word where fp32 would need two.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -30,20 +33,23 @@ constexpr int64_t kBPackCap = int64_t(4) << 20;
 template <class KT>
 struct Driver {
   static constexpr int MR = KT::MR, NR = KT::NR;
+  using In = typename KT::In;
+  using Args = GemmArgsT<In>;
 
   struct Plan {
-    const GemmArgs* g;
-    const float *A, *B;
+    const Args* g;
+    const In *A, *B;
     float *C, *P;
     int64_t kcb, nkb;   // K block size and count
     int64_t nc, nchunk;  // N chunk width (multiple of NR) and count
   };
 
-  static Plan plan(const GemmArgs& g) {
+  static Plan plan(const Args& g) {
     Plan p{};
     p.g = &g;
     p.nkb = cdiv(g.K, KT::KC);
-    p.kcb = cdiv(g.K, p.nkb);
+    p.kcb = cdiv(cdiv(g.K, p.nkb), KT::KSTEP) * KT::KSTEP;
+    p.nkb = cdiv(g.K, p.kcb);
     int64_t ncmax = imax(NR, (kBPackCap / imax(g.K, 1)) / NR * NR);
     p.nchunk = cdiv(g.N, ncmax);
     p.nc = cdiv(cdiv(g.N, p.nchunk), NR) * NR;
@@ -54,7 +60,7 @@ struct Driver {
 
   // Packs the (k-block, panel) units [u0, u1) of column chunk jc.
   static void pack_b_units(const Plan& p, int64_t jc, int64_t ncw, int64_t u0, int64_t u1, float* bp) {
-    const GemmArgs& g = *p.g;
+    const Args& g = *p.g;
     int64_t npan = cdiv(ncw, NR);
     for (int64_t u = u0; u < u1; u++) {
       int64_t kb = u / npan, j = u % npan;
@@ -67,7 +73,7 @@ struct Driver {
   // row-block loop, so the MC x ncw block of C stays in L2 across the K passes (op(B) is packed whole).
   static void compute(const Plan& p, int64_t jc, int64_t ncw, int64_t m0, int64_t m1, int64_t j0, int64_t j1,
                       const float* bp, float* ap) {
-    const GemmArgs& g = *p.g;
+    const Args& g = *p.g;
     int64_t npan = cdiv(ncw, NR);
     // equal row blocks of at most MC rows (a short last block would stream all of op(B) for little work)
     const int64_t MCb = cdiv(cdiv(m1 - m0, cdiv(m1 - m0, KT::MC)), MR) * MR;
@@ -131,7 +137,7 @@ struct Driver {
 
   static void compute_job(void* ctx, int tid, int nt) {
     Job& j = *(Job*)ctx;
-    const GemmArgs& g = *j.p->g;
+    const Args& g = *j.p->g;
     int tm, tn;
     grid(g.M, j.ncw, nt, &tm, &tn);
     if (tid >= tm * tn) return;
@@ -143,7 +149,7 @@ struct Driver {
   }
 
   // One matrix of the batch on nt threads (nt == 1: no pool), scratch at ws.
-  static void solve(const GemmArgs& gb, int nt, float* ws) {
+  static void solve(const Args& gb, int nt, float* ws) {
     Plan p = plan(gb);
     p.A = gb.A;
     p.B = gb.B;
@@ -165,13 +171,13 @@ struct Driver {
   }
 
   struct BatchJob {
-    const GemmArgs* g;
+    const Args* g;
     float* ws;
     size_t per;
   };
 
-  static GemmArgs entry(const GemmArgs& g, int64_t b) {
-    GemmArgs e = g;
+  static Args entry(const Args& g, int64_t b) {
+    Args e = g;
     e.A = g.A + b * g.stride_a;
     e.B = g.B + b * g.stride_b;
     e.C = g.C + b * g.stride_c;
@@ -184,7 +190,7 @@ struct Driver {
     for (int64_t b = tid; b < j.g->batch; b += nt) solve(entry(*j.g, b), 1, j.ws + j.per * tid);
   }
 
-  static void run(const GemmArgs& g) {
+  static void run(const Args& g) {
     int nt = gemm_threads();
     double work = (double)g.M * g.N * g.K;
     if (work < 65536.0 * 4) nt = 1;  // pool hand-off costs more than it saves

@@ -13,7 +13,8 @@ namespace {
 template <class V, class VI, int MR_, int NV, int KC_, int MC_>
 struct KGeneric {
   static constexpr int W = (int)(sizeof(V) / sizeof(float));
-  static constexpr int MR = MR_, NR = NV * W, KC = KC_, MC = MC_;
+  static constexpr int MR = MR_, NR = NV * W, KC = KC_, MC = MC_, KSTEP = 1;
+  using In = float;
 
   static void pack_a(bool ta, const float* A, int64_t lda, int64_t m0, int64_t mc, int64_t k0, int64_t kc,
                      float* dst) {

@@ -15,6 +15,13 @@ void gemm_portable(const GemmArgs& g);
 void gemm_avx2(const GemmArgs& g);
 void gemm_avx512(const GemmArgs& g);
 #endif
+#if defined(VJ_HAVE_AVX512BF16)
+void gemm_avx512bf16(const GemmBf16Args& g);
+#endif
+// The product alone for the active ISA (K > 0, alpha != 0, fp32 C, no residual): gemm.cc's.
+void gemm_fp32_product(const GemmArgs& g);
+// bf16 operands widened to fp32, then gemm_fp32_product (gemm_bf16.cc): CPUs without vdpbf16ps.
+void gemm_bf16_widened(const GemmBf16Args& g);
 
 // 64-byte aligned scratch of at least `floats` floats, owned by the calling thread and reused.
 float* gemm_workspace(size_t floats);

@@ -82,7 +82,7 @@ void bwd_rows_portable(const float* dy, const float* x, const float* w, const fl
 
 FwdRows fwd_kernel() {
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) return avx512::layernorm_fwd_rows;
+  if (isa() >= Isa::Avx512) return avx512::layernorm_fwd_rows;
   if (isa() == Isa::Avx2) return avx2::layernorm_fwd_rows;
 #endif
   return fwd_rows_portable;
@@ -90,7 +90,7 @@ FwdRows fwd_kernel() {
 
 BwdRows bwd_kernel() {
 #if defined(__x86_64__)
-  if (isa() == Isa::Avx512) return avx512::layernorm_bwd_rows;
+  if (isa() >= Isa::Avx512) return avx512::layernorm_bwd_rows;
   if (isa() == Isa::Avx2) return avx2::layernorm_bwd_rows;
 #endif
   return bwd_rows_portable;

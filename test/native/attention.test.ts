@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
+import { isas } from './kernels/reference.js';
 import { mulberry32 as rng } from '../helpers/random.js';
 
 // ---- float64 reference on compact [B, N, H*hd] arrays -------------------------------------------
@@ -261,12 +262,7 @@ function buildCases(): Case[] {
 
 const cases = buildCases();
 
-function isaList(): ('portable' | 'avx2' | 'avx512')[] {
-  const best = native.isa().best;
-  return best === 'avx512' ? ['portable', 'avx2', 'avx512'] : best === 'avx2' ? ['portable', 'avx2'] : ['portable'];
-}
-
-for (const isa of isaList())
+for (const isa of isas())
   for (const threads of [1, 2])
     test(`attention fwd/bwd vs float64 reference: ${isa}, ${threads} thread(s)`, () => {
       const prevThreads = native.numThreads();

@@ -144,7 +144,7 @@ test('without a GPU the addon loads, and asking for CUDA says why', () => {
 
 test('the CPU instruction set is chosen at run time and can be forced', () => {
   const { best } = native.isa();
-  assert.ok(['portable', 'avx2', 'avx512'].includes(best));
+  assert.ok(['portable', 'avx2', 'avx512', 'avx512bf16'].includes(best));
   assert.is(native.setIsa('portable'), 'portable');
   assert.is(native.setIsa('auto'), best);
   assert.throws(() => native.setIsa('sse9' as 'auto'), /unknown instruction set 'sse9'/);

@@ -1,16 +1,34 @@
-// native gemm / gemmGelu with bfloat16 A and B (native/cpu/gemm_bf16.cc): fp32 accumulation of
-// the exact bf16 values, against a float64 reference on the bf16-rounded inputs, on 1 and 2
-// threads; bit-identical to the fp32 GEMM fed the widened values; bf16 outputs rounded once by
-// the epilogue, with autocast's bf16 bias and GELU input; geluBwd from a bf16 pre-activation;
-// dtype errors named.
+// native gemm / gemmGelu with bfloat16 A and B: fp32 accumulation of the exact bf16 values,
+// against a float64 reference on the bf16-rounded inputs, on 1 and 2 threads and every
+// instruction set the CPU has; below 'avx512bf16' (native/cpu/gemm_bf16.cc) bit-identical to the
+// fp32 GEMM fed the widened values, on it (native/cpu/gemm_avx512bf16.cc, vdpbf16ps) within fp32
+// rounding of them, with the instruction's zeroed subnormals; bf16 outputs rounded once by the
+// epilogue, with autocast's bf16 bias and GELU input; geluBwd from a bf16 pre-activation; dtype
+// errors named.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type DType, type TensorHandle } from '../../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 import { mulberry32 } from '../helpers/random.js';
 import { Handles } from '../helpers/handles.js';
+import { isas, type Isa } from './kernels/reference.js';
 
 const handles = new Handles();
+
+const ISAS = isas({ bf16Dot: true });
+const HAS_DP = ISAS.includes('avx512bf16');
+
+/** fn under each of the given instruction sets, restoring the default after. */
+function underIsas(isas: Isa[], fn: (isa: Isa) => void): void {
+  try {
+    for (const isa of isas) {
+      native.setIsa(isa);
+      fn(isa);
+    }
+  } finally {
+    native.setIsa('auto');
+  }
+}
 const tensor = (shape: number[], dtype: DType, data?: Float32Array | Uint16Array): TensorHandle => handles.make(shape, dtype, data);
 const read = (h: TensorHandle): Float32Array => handles.read(h);
 const bits = (h: TensorHandle): Uint16Array => handles.bits(h);
@@ -54,12 +72,17 @@ const cases: Case[] = [
   { batch: 3, M: 19, N: 23, K: 29, ta: false, tb: true, aBatched: true, bBatched: false, alpha: 1, beta: 0, bias: false },
   { batch: 4, M: 19, N: 23, K: 29, ta: true, tb: false, aBatched: false, bBatched: true, alpha: 2, beta: 0.5, bias: true },
   { batch: 2, M: 150, N: 130, K: 200, ta: false, tb: false, aBatched: true, bBatched: true, alpha: 1, beta: 0, bias: true },
+  // K over the bf16 kernel's 768-value blocks, in blocks of odd length (pairs with a zero partner)
+  { batch: 1, M: 29, N: 47, K: 1537, ta: false, tb: true, aBatched: false, bBatched: false, alpha: 1, beta: 0, bias: false },
+  { batch: 1, M: 16, N: 33, K: 1539, ta: true, tb: false, aBatched: false, bBatched: false, alpha: 1, beta: 1, bias: true },
+  { batch: 1, M: 15, N: 17, K: 3, ta: true, tb: true, aBatched: false, bBatched: false, alpha: 1, beta: 0, bias: false },
 ];
 
-test('gemm bf16: awkward shapes, transposes, alpha/beta/bias, broadcast batches vs float64', () => {
-  const rng = mulberry32(99);
+test('gemm bf16: awkward shapes, transposes, alpha/beta/bias, broadcast batches vs float64, every ISA', () => {
   const t0 = native.numThreads();
   try {
+    underIsas(ISAS, (isa) => {
+    const rng = mulberry32(99);
     for (const c of cases) {
       const aShape = c.ta ? [c.K, c.M] : [c.M, c.K], bShape = c.tb ? [c.N, c.K] : [c.K, c.N];
       const [Abits, A] = randBf16(rng, (c.aBatched ? c.batch : 1) * c.M * c.K);
@@ -78,17 +101,19 @@ test('gemm bf16: awkward shapes, transposes, alpha/beta/bias, broadcast batches 
         const got = read(C), tol = 2e-6 * Math.sqrt(c.K + 1);
         for (let i = 0; i < got.length; i++)
           if (!(Math.abs(got[i] - ref.out[i]) <= tol * ref.mag[i] + 1e-30))
-            assert.unreachable(`${JSON.stringify(c)} ${th}t: element ${i}: got ${got[i]}, want ${ref.out[i]}`);
+            assert.unreachable(`${JSON.stringify(c)} ${isa} ${th}t: element ${i}: got ${got[i]}, want ${ref.out[i]}`);
         freeAll();
       }
     }
+    });
   } finally {
     native.setNumThreads(t0);
     freeAll();
   }
 });
 
-test('gemm / gemmGelu bf16 equal the fp32 GEMM on the widened values, bit for bit', () => {
+test('gemm / gemmGelu bf16 equal the fp32 GEMM on the widened values, bit for bit, below avx512bf16', () => {
+  underIsas(ISAS.filter((i) => i !== 'avx512bf16'), (isa) => {
   const rng = mulberry32(5);
   const [M, N, K] = [45, 96, 70];
   const [Ab, A] = randBf16(rng, M * K, 2);
@@ -109,8 +134,53 @@ test('gemm / gemmGelu bf16 equal the fp32 GEMM on the widened values, bit for bi
     const raw = new Float32Array(M * K).map((v, i) => A[i] + (i % 2 ? 1e-3 : -1e-3));
     const c33 = tensor([M, N], 'float32');
     native.gemm(tensor([M, K], 'float32', raw), tensor([N, K], 'float32', B), c33, false, true, 1, 0, null);
-    assert.not.equal(Array.from(read(c33)), Array.from(read(c32)));
+    assert.not.equal(Array.from(read(c33)), Array.from(read(c32)), isa);
   } finally {
+    freeAll();
+  }
+  });
+});
+
+test('avx512bf16 (vdpbf16ps): within fp32 rounding of the widened path at every transpose and tail, subnormal inputs read as zero', () => {
+  if (!HAS_DP) {
+    console.log('  (no AVX512-BF16 on this CPU: the widened path above is the bf16 GEMM here)');
+    return;
+  }
+  const rng = mulberry32(41);
+  const t0 = native.numThreads();
+  try {
+    for (const [M, N, K] of [[1, 1, 1], [14, 32, 2], [13, 31, 767], [29, 65, 769], [200, 97, 1600]])
+      for (const ta of [false, true])
+        for (const tb of [false, true])
+          for (const th of [1, 2]) {
+            native.setNumThreads(th);
+            const [Ab] = randBf16(rng, M * K, 2), [Bb] = randBf16(rng, K * N, 0.5);
+            const run = (isa: Isa): Float32Array => {
+              native.setIsa(isa);
+              const C = tensor([M, N], 'float32');
+              native.gemm(tensor(ta ? [K, M] : [M, K], 'bfloat16', Ab), tensor(tb ? [N, K] : [K, N], 'bfloat16', Bb), C, ta, tb, 1, 0, null);
+              return read(C);
+            };
+            const want = run('avx512'), got = run('avx512bf16');
+            // |Σ a b| <= K * 2 * 0.5 bounds each sum: its fp32 rounding error stays below K ulp of that
+            const tol = K * 1.0 * 2 ** -23 * 2;
+            let diff = 0;
+            for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
+            assert.ok(diff <= tol, `${M}x${N}x${K} ta=${ta} tb=${tb} ${th}t: max |diff| ${diff} > ${tol}`);
+            freeAll();
+          }
+    // a subnormal bf16 (2^-133) times 2^100: 2^-33 when widened, 0 through the instruction (DAZ)
+    const one = (isa: Isa): number => {
+      native.setIsa(isa);
+      const C = tensor([1, 1], 'float32');
+      native.gemm(tensor([1, 2], 'bfloat16', new Uint16Array([0x0001, 0x3f80])), tensor([2, 1], 'bfloat16', new Uint16Array([0x7180, 0])), C, false, false, 1, 0, null);
+      return read(C)[0];
+    };
+    assert.is(one('avx512'), 2 ** -33);
+    assert.is(one('avx512bf16'), 0);
+  } finally {
+    native.setIsa('auto');
+    native.setNumThreads(t0);
     freeAll();
   }
 });

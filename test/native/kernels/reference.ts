@@ -134,11 +134,16 @@ export function throwsMsg(fn: () => unknown, patterns: RegExp[], what: string): 
 
 export const THREADS = [1, 2];
 
-/** The instruction sets this CPU and build can run, portable first. */
-export function isas(): ('portable' | 'avx2' | 'avx512')[] {
-  const order = ['portable', 'avx2', 'avx512'] as const;
-  const best = native.isa().best as (typeof order)[number];
-  return order.slice(0, order.indexOf(best) + 1);
+export type Isa = 'portable' | 'avx2' | 'avx512' | 'avx512bf16';
+
+/**
+ * The instruction sets this CPU and build can run, portable first. 'avx512bf16' only with
+ * bf16Dot: it adds the bf16 GEMM's dot product alone, every other kernel is avx512's.
+ */
+export function isas(opts: { bf16Dot?: boolean } = {}): Isa[] {
+  const order: Isa[] = ['portable', 'avx2', 'avx512', 'avx512bf16'];
+  const all = order.slice(0, order.indexOf(native.isa().best as Isa) + 1);
+  return opts.bf16Dot ? all : all.filter((i) => i !== 'avx512bf16');
 }
 
 /** Runs fn at 1 and 2 threads (and, with isa, under every instruction set), then restores. */
