@@ -1,10 +1,12 @@
-// fp32 GEMM throughput (native gemm on the CPU) vs torch.mm at the same shapes and thread count.
+// GEMM throughput (native gemm on the CPU) vs torch.mm at the same shapes and thread count.
 // The four square-ish shapes are the issue's acceptance bar; the `linear *` rows are one Linear
 // layer's forward (y = x Wᵀ) and backward (dX = dY W, dW += dYᵀ X) at ViT-tiny training sizes.
+// The bf16 rows (bf16 operands and output, fp32 accumulation: what autocast's projections run)
+// set ours against torch.mm on bf16 tensors (oneDNN, with AVX512-BF16 where the CPU has it).
 //   node dist/bench/gemm.js [--threads 2] [--no-torch]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native } from '../lib/native.js';
+import { native, type TensorHandle } from '../lib/native.js';
 import { printRows, type BenchRow } from './types.js';
 import { torchInline, torchReference } from './torch.js';
 import { bestSeconds, filled } from './timing.js';
@@ -37,14 +39,30 @@ const SHAPES: Shape[] = [
   { name: 'linear dW+=dYᵀ·X 192x192x3136', M: 192, N: 192, K: 3136, ta: true, tb: false, beta: 1 },
 ];
 
+// bf16: the square shapes, then ViT-L/16's qkv and fc2 over one 16x224² clip (x Wᵀ)
+const BF16_SHAPES: Shape[] = [
+  ...SHAPES.slice(0, 4),
+  { name: 'ViT-L qkv x·Wᵀ 1568x3072x1024', M: 1568, N: 3072, K: 1024, ta: false, tb: true, beta: 0 },
+  { name: 'ViT-L fc2 x·Wᵀ 1568x1024x4096', M: 1568, N: 1024, K: 4096, ta: false, tb: true, beta: 0 },
+];
+
 const gflops = (s: Shape, sec: number): number => (2 * s.M * s.N * s.K) / sec / 1e9;
 
 
 
-function timeOurs(s: Shape): number {
-  const A = filled(s.ta ? [s.K, s.M] : [s.M, s.K], 1);
-  const B = filled(s.tb ? [s.N, s.K] : [s.K, s.N], 2);
-  const C = filled([s.M, s.N], 3);
+/** A bf16 copy of filled(shape, seed). */
+function filledBf16(shape: number[], seed: number): TensorHandle {
+  const f = filled(shape, seed), h = native.empty(shape, 'bfloat16');
+  native.cast(f, h);
+  f.dispose();
+  return h;
+}
+
+function timeOurs(s: Shape, dtype: 'float32' | 'bfloat16' = 'float32'): number {
+  const make = dtype === 'float32' ? filled : filledBf16;
+  const A = make(s.ta ? [s.K, s.M] : [s.M, s.K], 1);
+  const B = make(s.tb ? [s.N, s.K] : [s.K, s.N], 2);
+  const C = make([s.M, s.N], 3);
   try {
     // dW accumulation (beta = 1) grows C a little per run; harmless for timing.
     return gflops(s, bestSeconds(() => native.gemm(A, B, C, s.ta, s.tb, 1, s.beta, null), { warmup: 2, minReps: 5, maxReps: 200 }));
@@ -59,10 +77,11 @@ const PY_FALLBACK = `
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 out = {}
+dtype = getattr(torch, sys.argv[3])
 for name, m, n, k, ta, tb, beta in json.loads(sys.argv[2]):
-    a = torch.randn(k, m) if ta else torch.randn(m, k)
-    b = torch.randn(n, k) if tb else torch.randn(k, n)
-    c = torch.randn(m, n)
+    a = (torch.randn(k, m) if ta else torch.randn(m, k)).to(dtype)
+    b = (torch.randn(n, k) if tb else torch.randn(k, n)).to(dtype)
+    c = torch.randn(m, n).to(dtype)
     A = a.t() if ta else a
     B = b.t() if tb else b
     f = (lambda: c.addmm_(A, B)) if beta else (lambda: torch.mm(A, B, out=c))
@@ -76,10 +95,10 @@ print(json.dumps(out))
 `;
 
 /** torch GFLOP/s for the given shapes by an inline python (null entries when python/torch are missing). */
-function torchInlineGemm(shapes: Shape[], threads: number): Map<string, number> {
+function torchInlineGemm(shapes: Shape[], threads: number, dtype: 'float32' | 'bfloat16' = 'float32'): Map<string, number> {
   if (shapes.length === 0) return new Map();
   const arg = JSON.stringify(shapes.map((s) => [s.name, s.M, s.N, s.K, s.ta, s.tb, s.beta]));
-  return new Map(Object.entries(torchInline(PY_FALLBACK, [String(threads), arg], 300_000)));
+  return new Map(Object.entries(torchInline(PY_FALLBACK, [String(threads), arg, dtype], 300_000)));
 }
 
 /** reference/bench_torch.py's gemm part (null when torch or the script is unavailable). */
@@ -102,18 +121,27 @@ export async function benchGemm(opts: { threads: number; torch: TorchRef | null 
     // Shapes the reference JSON does not cover (the transposed Linear ones) are timed inline.
     const missing = SHAPES.filter((s) => fromRef(opts.torch, s) === null);
     const inline = torchInlineGemm(missing, opts.threads);
-    return SHAPES.map((s, i) => {
-      const r = fromRef(opts.torch, s) ?? inline.get(s.name) ?? null;
-      return {
-        group: 'gemm',
-        name: s.name,
-        unit: 'GFLOP/s',
-        ours: ours[i],
-        reference: r,
-        referenceName: `torch fp32 (${opts.threads} threads)`,
-        higherIsBetter: true,
-      };
-    });
+    const fp32 = SHAPES.map((s, i): BenchRow => ({
+      group: 'gemm',
+      name: s.name,
+      unit: 'GFLOP/s',
+      ours: ours[i],
+      reference: fromRef(opts.torch, s) ?? inline.get(s.name) ?? null,
+      referenceName: `torch fp32 (${opts.threads} threads)`,
+      higherIsBetter: true,
+    }));
+    const ours16 = BF16_SHAPES.map((s) => timeOurs(s, 'bfloat16'));
+    const torch16 = torchInlineGemm(BF16_SHAPES, opts.threads, 'bfloat16');
+    const bf16 = BF16_SHAPES.map((s, i): BenchRow => ({
+      group: 'gemm',
+      name: `bf16 ${s.name} (${native.isa().active})`,
+      unit: 'GFLOP/s',
+      ours: ours16[i],
+      reference: torch16.get(s.name) ?? null,
+      referenceName: `torch bf16 (${opts.threads} threads)`,
+      higherIsBetter: true,
+    }));
+    return [...fp32, ...bf16];
   } finally {
     native.setNumThreads(t0);
   }

@@ -192,13 +192,18 @@ def bench_embed(reps, c=EMBED):
     x = torch.randn(c['batch'], 3, c['num_frames'], c['img_size'], c['img_size'])
     with torch.inference_mode():
         ts = timeit(lambda: enc(x), 1, reps)
+        # bf16 mixed precision as vjepa-embed --dtype bfloat16 runs it: CPU autocast (oneDNN's bf16 GEMMs)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            ts16 = timeit(lambda: enc(x), 1, reps)
     n = enc.pos_embed.shape[1]
     d, L, b = c['embed_dim'], c['depth'], c['batch']
     # the blocks' GEMMs (qkv, proj, fc1, fc2: 12 d² per token) plus attention's two products (4 n² d)
     gflop = b * L * (2 * n * 12 * d * d + 4 * n * n * d) / 1e9
-    med = statistics.median(ts)
-    log(f'embed median {med * 1e3:.0f} ms ({gflop:.0f} GFLOP, {gflop / med:.1f} GFLOP/s)')
+    med, med16 = statistics.median(ts), statistics.median(ts16)
+    log(f'embed median {med * 1e3:.0f} ms ({gflop:.0f} GFLOP, {gflop / med:.1f} GFLOP/s); '
+        f'bf16 autocast {med16 * 1e3:.0f} ms ({gflop / med16:.1f} GFLOP/s)')
     return {'config': c, 'tokens': n, 'dtype': 'float32', 'ms_median': med * 1e3, 'ms_min': min(ts) * 1e3,
+            'bf16_ms_median': med16 * 1e3, 'bf16_ms_min': min(ts16) * 1e3,
             'forwards_timed': reps, 'warmup': 1, 'gflop': gflop, 'gflops_achieved': gflop / med}
 
 

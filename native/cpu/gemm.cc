@@ -50,30 +50,44 @@ void narrow_rows(const GemmArgsT<In>& g, const float* src, uint16_t* dst) {
     }
   });
 }
-// The product alone (K > 0, alpha != 0, fp32 C, no residual), by operand type.
-void product(const GemmArgs& g) {
+// Whether product() takes a Narrow: the AVX-512 kernels round bf16 outputs in their epilogue.
+bool fuses_narrow() {
+#if defined(__x86_64__)
+  return isa() >= Isa::Avx512;
+#else
+  return false;
+#endif
+}
+
+// The product alone (K > 0, alpha != 0, fp32 C, no residual), by operand type; nw only where
+// fuses_narrow().
+void product(const GemmArgs& g, const Narrow* nw = nullptr) {
   switch (isa()) {
 #if defined(__x86_64__)
     case Isa::Avx512Bf16:
-    case Isa::Avx512: return gemm_avx512(g);
+    case Isa::Avx512: return gemm_avx512(g, nw);
     case Isa::Avx2: return gemm_avx2(g);
 #endif
     default: return gemm_portable(g);
   }
 }
-void product(const GemmBf16Args& g) {
+void product(const GemmBf16Args& g, const Narrow* nw = nullptr) {
 #if defined(VJ_HAVE_AVX512BF16)
-  if (isa() == Isa::Avx512Bf16) return gemm_avx512bf16(g);
+  if (isa() == Isa::Avx512Bf16) return gemm_avx512bf16(g, nw);
 #endif
-  gemm_bf16_widened(g);
+  gemm_bf16_widened(g, nw);
 }
 
 template <class In>
 void gemm_any(const GemmArgsT<In>& g);
 
-// bf16 outputs: the fp32 GEMM (pre-activation into a scratch), then a rounding pass; the CUDA
-// epilogue rounds in place instead, to the same values. With a bf16 C the bias is rounded to bf16
-// and the GELU reads the rounded pre-activation (PyTorch autocast's values, backend.h).
+thread_local ScratchFloats t_narrow;
+
+// bf16 outputs. With a bf16 C the bias is rounded to bf16 and the GELU reads the rounded
+// pre-activation (PyTorch autocast's values, backend.h). The AVX-512 kernels round in the epilogue
+// of the last K block (fp32 C is a scratch for the blocks before it); other ISAs run the fp32 GEMM
+// (pre-activation into a scratch), then rounding passes, to the same bits. The CUDA epilogue
+// rounds in place too.
 template <class In>
 void gemm_narrowed(const GemmArgsT<In>& g) {
   GemmArgsT<In> f = g;
@@ -85,14 +99,19 @@ void gemm_narrowed(const GemmArgsT<In>& g) {
     for (int64_t n = 0; n < g.N; n++) bias[n] = g.bias16 ? from_bf16(g.bias16[n]) : from_bf16(to_bf16(g.bias[n]));
     f.bias = bias.get();
   }
-  const bool gelu_rounded = g.gelu && g.C16;  // the GELU runs below, on the rounded pre-activation
-  if (gelu_rounded) f.gelu = false, f.pre = nullptr;
+  const bool gelu_rounded = g.gelu && g.C16;  // the GELU reads the rounded pre-activation
   const size_t span = (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N);
-  std::unique_ptr<float[]> c, pre;  // fully written by the GEMM: no need to zero them
-  if (!f.C) {
-    c.reset(new float[span]);
-    f.C = c.get();
+  // scratch is written before it is read (the first K block stores with beta 0): no zeroing
+  if (!f.C) f.C = t_narrow.reserve(span, "gemm", "fp32 accumulators of a bf16 output");
+  if (g.K > 0 && g.alpha != 0.f && fuses_narrow()) {
+    Narrow nw;
+    nw.c16 = g.C16;
+    nw.pre16 = g.gelu ? g.pre16 : nullptr;
+    nw.round_pre = gelu_rounded;
+    return product(f, &nw);
   }
+  if (gelu_rounded) f.gelu = false, f.pre = nullptr;
+  std::unique_ptr<float[]> pre;
   if (g.pre16 && g.gelu && !gelu_rounded) {
     pre.reset(new float[span]);
     f.pre = pre.get();
@@ -131,7 +150,7 @@ void gemm_parallel(void (*fn)(void*, int, int), void* ctx) {
   parallel_run([&](int tid, int nt) { fn(ctx, tid, nt); });
 }
 
-void gemm_fp32_product(const GemmArgs& g) { product(g); }
+void gemm_fp32_product(const GemmArgs& g, const Narrow* nw) { product(g, nw); }
 
 void gemm(const GemmArgs& g) { gemm_any(g); }
 

@@ -79,6 +79,6 @@ struct K512 {
 
 }  // namespace
 
-void gemm_avx512(const GemmArgs& g) { Driver<K512>::run(g); }
+void gemm_avx512(const GemmArgs& g, const Narrow* nw) { Driver<K512>::run(g, nw); }
 
 }  // namespace vj::cpu

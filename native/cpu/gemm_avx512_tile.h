@@ -11,6 +11,11 @@
 #include "cpu/gemm_gelu.h"
 
 namespace vj::cpu {
+// gelu.cc's AVX-512 GELU (gelu_avx512.cc): the rounded pre-activation's GELU is geluFwd's, bit
+// for bit, as when gemm_narrowed ran it as a pass of its own.
+namespace avx512 {
+void gelu_fwd_range(const float* x, float* y, int64_t i0, int64_t i1);
+}
 namespace {
 
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -65,7 +70,21 @@ inline void pack_transpose(const float* src, int64_t ld, int rows, int64_t k0, i
   }
 }
 
-// Rows [0, R) of a tile, accumulators c0 (columns 0-15) and c1 (16-31), through the epilogue into C.
+// v rounded to bf16 (nearest even, NaN kept quiet): cpu/bf16.h's to_bf16 on 16 lanes, as bits
+// and as the fp32 value they stand for.
+inline __m512i bf16_rounded(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
+}
+inline __m256i to_bf16x16(__m512 v) { return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_rounded(v), 16)); }
+inline __m512 round_bf16(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_and_si512(bf16_rounded(v), _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+// Rows [0, R) of a tile, accumulators c0 (columns 0-15) and c1 (16-31), through the epilogue into
+// C, or into e.c16 rounded to bf16 (then C is not written: gemm_narrowed's scratch).
 template <int R>
 inline void store_tile(const __m512 (&c0)[R], const __m512 (&c1)[R], int nr, float* C, int64_t ldc, const Epi& e) {
   __mmask16 m0 = tail_mask(nr), m1 = tail_mask(nr > 16 ? nr - 16 : 0);
@@ -87,11 +106,30 @@ inline void store_tile(const __m512 (&c0)[R], const __m512 (&c1)[R], int nr, flo
         _mm512_mask_storeu_ps(e.pre + r * ldc, m0, v0);
         _mm512_mask_storeu_ps(e.pre + r * ldc + 16, m1, v1);
       }
-      v0 = gelu16(v0);
-      v1 = gelu16(v1);
+      if (e.round_pre) v0 = round_bf16(v0), v1 = round_bf16(v1);
+      if (e.pre16) {
+        _mm256_mask_storeu_epi16(e.pre16 + r * ldc, m0, to_bf16x16(v0));
+        _mm256_mask_storeu_epi16(e.pre16 + r * ldc + 16, m1, to_bf16x16(v1));
+      }
+      if (e.round_pre) {
+        alignas(64) float t[32];
+        _mm512_store_ps(t, v0);
+        _mm512_store_ps(t + 16, v1);
+        avx512::gelu_fwd_range(t, t, 0, 32);
+        v0 = _mm512_load_ps(t);
+        v1 = _mm512_load_ps(t + 16);
+      } else {
+        v0 = gelu16(v0);
+        v1 = gelu16(v1);
+      }
     }
-    _mm512_mask_storeu_ps(cr, m0, v0);
-    _mm512_mask_storeu_ps(cr + 16, m1, v1);
+    if (e.c16) {
+      _mm256_mask_storeu_epi16(e.c16 + r * ldc, m0, to_bf16x16(v0));
+      _mm256_mask_storeu_epi16(e.c16 + r * ldc + 16, m1, to_bf16x16(v1));
+    } else {
+      _mm512_mask_storeu_ps(cr, m0, v0);
+      _mm512_mask_storeu_ps(cr + 16, m1, v1);
+    }
   }
 }
 

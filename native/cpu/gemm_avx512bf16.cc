@@ -63,8 +63,9 @@ void pack_pairs_interleaved(const uint16_t* src, int64_t ld, int64_t n, int64_t 
 }
 
 struct K512Bf16 {
-  // KC counts bf16 values: 768 keeps a B panel at the fp32 kernel's 48 KB.
-  static constexpr int MR = 14, NR = 32, KC = 768, MC = 14 * 24, KSTEP = 2;
+  // KC counts bf16 values. 1536 (a 96 KB B panel) measured best on the Zen 5 here: 768 and 2048
+  // lost 2-8 % at K >= 1024 (node dist/bench/gemm.js).
+  static constexpr int MR = 14, NR = 32, KC = 1536, MC = 14 * 24, KSTEP = 2;
   using In = uint16_t;
 
   static void pack_a(bool ta, const uint16_t* A, int64_t lda, int64_t m0, int64_t mc, int64_t k0, int64_t kc,
@@ -123,6 +124,6 @@ struct K512Bf16 {
 
 }  // namespace
 
-void gemm_avx512bf16(const GemmBf16Args& g) { Driver<K512Bf16>::run(g); }
+void gemm_avx512bf16(const GemmBf16Args& g, const Narrow* nw) { Driver<K512Bf16>::run(g, nw); }
 
 }  // namespace vj::cpu

@@ -26,10 +26,10 @@ const float* widen(ScratchFloats& buf, const uint16_t* x, size_t n) {
 }
 }  // namespace
 
-void gemm_bf16_widened(const GemmBf16Args& g) {
+void gemm_bf16_widened(const GemmBf16Args& g, const Narrow* nw) {
   const float* A = widen(t_a, g.A, span(g.batch, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.stride_a));
   const float* B = widen(t_b, g.B, span(g.batch, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb, g.stride_b));
-  gemm_fp32_product(g.with_operands(A, B));
+  gemm_fp32_product(g.with_operands(A, B), nw);
 }
 
 }  // namespace vj::cpu

@@ -21,6 +21,10 @@ struct Epi {
   const float* bias;  // at the tile's first column, or null
   bool gelu;
   float* pre;  // at the tile's first element (ldc layout), with gelu
+  // Narrow's outputs at the tile's first element (last K block only; the AVX-512 kernels)
+  uint16_t* c16 = nullptr;
+  uint16_t* pre16 = nullptr;
+  bool round_pre = false;
 };
 
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -40,6 +44,7 @@ struct Driver {
     const Args* g;
     const In *A, *B;
     float *C, *P;
+    Narrow nw;  // this batch entry's
     int64_t kcb, nkb;   // K block size and count
     int64_t nc, nchunk;  // N chunk width (multiple of NR) and count
   };
@@ -92,10 +97,14 @@ struct Driver {
           e.beta = first ? g.beta : 1.f;
           e.bias = last && g.bias ? g.bias + n : nullptr;
           e.gelu = last && g.gelu;
+          e.round_pre = last && p.nw.round_pre;
           for (int64_t i = 0; i < mc; i += MR) {
             int R = (int)imin(MR, mc - i);
-            float* c = p.C + (ic + i) * g.ldc + n;
-            e.pre = e.gelu && p.P ? p.P + (ic + i) * g.ldc + n : nullptr;
+            const int64_t at = (ic + i) * g.ldc + n;
+            float* c = p.C + at;
+            e.pre = e.gelu && p.P ? p.P + at : nullptr;
+            e.c16 = last && p.nw.c16 ? p.nw.c16 + at : nullptr;
+            e.pre16 = e.gelu && p.nw.pre16 ? p.nw.pre16 + at : nullptr;
             KT::tile(R, nr, kc, ap + i * kc, bpan, c, g.ldc, e);
           }
         }
@@ -149,12 +158,13 @@ struct Driver {
   }
 
   // One matrix of the batch on nt threads (nt == 1: no pool), scratch at ws.
-  static void solve(const Args& gb, int nt, float* ws) {
+  static void solve(const Args& gb, int nt, float* ws, const Narrow& nw) {
     Plan p = plan(gb);
     p.A = gb.A;
     p.B = gb.B;
     p.C = gb.C;
     p.P = gb.pre;
+    p.nw = nw;
     size_t bsz = bpack_floats(p), asz = apack_floats(p);
     Job j{&p, 0, 0, ws, ws + bsz, asz};
     for (int64_t c = 0; c < p.nchunk; c++) {
@@ -172,9 +182,20 @@ struct Driver {
 
   struct BatchJob {
     const Args* g;
+    const Narrow* nw;
     float* ws;
     size_t per;
   };
+
+  // nw's pointers at batch entry b (C's batch stride)
+  static Narrow entry(const Narrow* nw, const Args& g, int64_t b) {
+    Narrow n;
+    if (!nw) return n;
+    n.c16 = nw->c16 ? nw->c16 + b * g.stride_c : nullptr;
+    n.pre16 = nw->pre16 ? nw->pre16 + b * g.stride_c : nullptr;
+    n.round_pre = nw->round_pre;
+    return n;
+  }
 
   static Args entry(const Args& g, int64_t b) {
     Args e = g;
@@ -187,22 +208,22 @@ struct Driver {
 
   static void batch_job(void* ctx, int tid, int nt) {
     BatchJob& j = *(BatchJob*)ctx;
-    for (int64_t b = tid; b < j.g->batch; b += nt) solve(entry(*j.g, b), 1, j.ws + j.per * tid);
+    for (int64_t b = tid; b < j.g->batch; b += nt) solve(entry(*j.g, b), 1, j.ws + j.per * tid, entry(j.nw, *j.g, b));
   }
 
-  static void run(const Args& g) {
+  static void run(const Args& g, const Narrow* nw = nullptr) {
     int nt = gemm_threads();
     double work = (double)g.M * g.N * g.K;
     if (work < 65536.0 * 4) nt = 1;  // pool hand-off costs more than it saves
     Plan p = plan(g);
     size_t per = bpack_floats(p) + apack_floats(p);
     if (nt > 1 && g.batch >= nt && work < 4e6) {
-      BatchJob j{&g, gemm_workspace(per * nt), per};
+      BatchJob j{&g, nw, gemm_workspace(per * nt), per};
       gemm_parallel(batch_job, &j);
       return;
     }
     float* ws = gemm_workspace(bpack_floats(p) + apack_floats(p) * nt);
-    for (int64_t b = 0; b < g.batch; b++) solve(entry(g, b), nt, ws);
+    for (int64_t b = 0; b < g.batch; b++) solve(entry(g, b), nt, ws, entry(nw, g, b));
   }
 };
 

@@ -31,6 +31,7 @@ import { buildEncoder, VJepa, type VJepaModelConfig } from '../../lib/nn/vjepa.j
 import { AdamW } from '../../lib/optim/adamw.js';
 import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
 import { native } from '../../lib/native.js';
+import { isas } from '../native/kernels/reference.js';
 import { saveCheckpoint } from '../../lib/train/checkpoint.js';
 import { assertClose } from '../helpers/compare.js';
 
@@ -460,7 +461,7 @@ test('--video: an undecodable file is an error naming it (no silent replacement)
   assert.is(err!.message.split(bad).length, 2, 'names the file once');
 });
 
-test('--device: cpu is the default, a malformed device, bf16 on the CPU or (here) cuda without a GPU is refused before any output', async () => {
+test('--device: cpu is the default, a malformed device or (here) cuda without a GPU is refused before any output; bf16 on the CPU', async () => {
   const input = join(dir, 'dev-clips.npy');
   writeNpy(input, { dtype: 'float32', shape: [1, 3, 4, 32, 32], data: randomClips(1, 5) });
   const cpuOut = join(dir, 'dev-cpu.npy');
@@ -475,14 +476,24 @@ test('--device: cpu is the default, a malformed device, bf16 on the CPU or (here
     return 'did not throw';
   };
   assert.is(await fail('gpu'), "--device: expected 'cpu', 'cuda' or 'cuda:N', got 'gpu'");
-  let bfOnCpu = '';
+  // bf16 on the CPU, by the dot-product kernel where the CPU has it and by widening otherwise:
+  // within bf16 rounding of the fp32 features, not the fp32 path itself, and said when no faster
+  const bfCpu: Float32Array[] = [];
   try {
-    await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out: join(dir, 'dev-bf16-cpu.npy'), dtype: 'bfloat16', log: () => {} });
-  } catch (e) {
-    bfOnCpu = (e as Error).message;
+    for (const isa of isas({ bf16Dot: true }).slice(-2)) {
+      native.setIsa(isa);
+      const out = join(dir, `dev-bf16-cpu-${isa}.npy`), lines: string[] = [];
+      await runEmbed({ checkpoint: OFFICIAL, config: YAML, input, out, dtype: 'bfloat16', log: (s) => lines.push(s) });
+      const f = readNpy(out).data as Float32Array;
+      const e = assertClose(f, readNpy(cpuOut).data as Float32Array, 1e-2, `--dtype bfloat16 features on the CPU (${isa})`);
+      assert.ok(e > 1e-4, `bf16 features (${isa}) differ from fp32 by only ${e}: was autocast applied?`);
+      assert.is(lines.some((l) => /no AVX512-BF16.*no faster than --dtype float32/.test(l)), isa !== 'avx512bf16', `${isa}: ${lines.join(' | ')}`);
+      bfCpu.push(f);
+    }
+  } finally {
+    native.setIsa('auto');
   }
-  assert.is(bfOnCpu, '--dtype bfloat16: bf16 mixed precision runs on CUDA only (the CPU runs fp32): add --device cuda, or drop --dtype');
-  assert.not.ok(existsSync(join(dir, 'dev-bf16-cpu.npy')));
+  if (bfCpu.length === 2) assertClose(bfCpu[1], bfCpu[0], 1e-4, 'two instruction sets\' bf16 products (vdpbf16ps against widened, where the CPU has it)');
   const info = native.cudaInfo();
   if (info.available) {
     // the same features from the encoder on the GPU
