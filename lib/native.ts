@@ -55,6 +55,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   numThreads(): number;
   setIsa(isa: 'portable' | 'avx2' | 'avx512' | 'avx512bf16' | 'auto'): string;
+  /** lib/nn/init.ts's truncated normal draws into an fp32 host tensor; advances state, returns the new spare. */
+  initTruncNormal(t: TensorHandle, state: Uint32Array, spare: number | null, std: number, bound: number): number | null;
   isa(): { active: string; best: string };
   /**
    * ltGemms: GEMMs run on cuBLASLt so far (0 where it is missing or VJEPA_CUDA_NO_LT=1).

@@ -1,5 +1,6 @@
 // Initialisers (MOD-05). trunc-normal(σ) truncates at the absolute bounds ±2, as the
 // original's helper does, which at σ = 0.02 is a plain normal in practice.
+import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -55,6 +56,12 @@ export class InitRng {
     const hi = (na + ya + (lo >= 4294967296 ? 1 : 0)) >>> 0;
     return (hi * 2097152 + ((lo >>> 0) >>> 11)) / 2 ** 53;
   }
+  /** t (fp32, on the host) filled with truncNormal's draws, from and advancing this stream. */
+  fillTruncNormal(t: Tensor, std: number, bound: number): void {
+    const spare = native.initTruncNormal(t.handle, this.st, this.hasSpare ? this.spare : null, std, bound);
+    this.hasSpare = spare !== null;
+    if (spare !== null) this.spare = spare;
+  }
   normal(): number {
     if (this.hasSpare) {
       this.hasSpare = false;
@@ -70,17 +77,15 @@ export class InitRng {
   }
 }
 
+/**
+ * normal(0, std) draws, each redrawn while outside [-bound, bound]. The addon draws them
+ * (native/cpu/init_rng.cc: rng.normal()'s stream, on every thread where nothing can be redrawn);
+ * test/model/init.test.ts holds the JS loop they must equal.
+ */
 export function truncNormal(shape: number[], std: number, rng: InitRng, bound = 2): Tensor {
-  if (rng.skip) return Tensor.empty(shape);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let v: number;
-    do v = rng.normal() * std;
-    while (v < -bound || v > bound);
-    data[i] = v;
-  }
-  return Tensor.from(data, shape);
+  const t = Tensor.empty(shape);
+  if (!rng.skip) rng.fillTruncNormal(t, std, bound);
+  return t;
 }
 
 /** PyTorch's default nn.Linear init: U(±1/√fan_in) for weight and bias (MOD-13's classifier head). */

@@ -3,7 +3,9 @@
 // implementation; and the EMA target encoder is a copy that draws nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { native } from '../../lib/native.js';
 import { InitRng, truncNormal } from '../../lib/nn/init.js';
+import { Tensor } from '../../lib/tensor.js';
 import { VJepa, buildEncoder } from '../../lib/nn/vjepa.js';
 
 test('InitRng reproduces the sequence of the BigInt xorshift128+ it replaced, bit for bit', () => {
@@ -23,6 +25,52 @@ test('InitRng reproduces the sequence of the BigInt xorshift128+ it replaced, bi
   const hn: number[] = [];
   for (let i = 0; i < 1000; i++) hn.push(h.normal());
   assert.equal([hn[0], hn[999]], [-0.7946591889297604, -0.933380181790674]);
+});
+
+/** truncNormal as it was drawn in JS before the addon took it over: the stream the weights must keep. */
+function jsTruncNormal(n: number, std: number, rng: InitRng, bound: number): Float32Array {
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    do v = rng.normal() * std;
+    while (v < -bound || v > bound);
+    data[i] = v;
+  }
+  return data;
+}
+
+function firstDifference(a: Float32Array, b: Float32Array): string {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `element ${i}: ${a[i]} vs ${b[i]}`;
+  return 'none';
+}
+
+test('truncNormal (drawn by the addon) equals the JS loop bit for bit, and leaves the stream where it would', () => {
+  // odd lengths (the Box-Muller spare carried across calls), a tight bound that rejects draws, uniforms between
+  for (const seed of [0, 5, 2 ** 31 + 7]) {
+    const a = new InitRng(seed), b = new InitRng(seed);
+    for (const [n, std, bound] of [[1, 0.02, 2], [7, 1, 2], [4096 * 3 + 1, 0.02, 2], [20001, 1, 0.6], [3, 0.5, 1e9], [0, 1, 2], [200000, 1, 2]]) {
+      const t = truncNormal([n], std, a, bound), got = t.toFloat32Array();
+      t.dispose();
+      const want = jsTruncNormal(n, std, b, bound);
+      assert.is(firstDifference(got, want), 'none', `seed ${seed}, n ${n}, std ${std}, bound ${bound}`);
+      if (bound < 1) assert.ok(got.every((v) => Math.abs(v) <= bound), 'draws outside the bound were redrawn');
+      assert.is(a.uniform(), b.uniform(), `the streams go on together after n ${n}`);
+      assert.is(a.normal(), b.normal(), `and so do the spares after n ${n}`);
+    }
+  }
+  // a ViT-L's patch weight, pinned: the addon's libm and V8's agree on these draws
+  const w = truncNormal([1024, 3, 2, 16, 16], 0.02, new InitRng(0));
+  assert.is(firstDifference(w.toFloat32Array(), jsTruncNormal(w.numel, 0.02, new InitRng(0), 2)), 'none', 'ViT-L patch weight');
+  w.dispose();
+  const f32 = Tensor.empty([2]), b16 = Tensor.empty([2], 'bfloat16');
+  try {
+    assert.throws(() => native.initTruncNormal(f32.handle, new Uint32Array(3), null, 1, 2), /state\) must be a Uint32Array of 4/);
+    assert.throws(() => native.initTruncNormal(b16.handle, new Uint32Array(4), null, 1, 2), /initTruncNormal: tensor/);
+    assert.throws(() => native.initTruncNormal(f32.handle, new Uint32Array(4), null, 1, 0.1), /bound must be at least std \/ 2/);
+  } finally {
+    f32.dispose();
+    b16.dispose();
+  }
 });
 
 test('InitRng normals have mean 0 and variance 1 (100k draws)', () => {
