@@ -167,15 +167,21 @@ interface ProbeSession {
 function selectRunDevice(cfg: ProbeConfig, log: (s: string) => void): { device: string; matmulDtype: MatmulDtype; video: boolean } {
   const device = selectDevice(cfg.meta.device, { cudaSupported: true });
   if (cfg.meta.threads) native.setNumThreads(cfg.meta.threads);
-  // EVAL-05 autocasts to fp16 with a loss scaler; bf16 needs no scaler. CPU runs stay fp32 (TRAIN-09).
-  const matmulDtype: MatmulDtype = cfg.optimization.use_bfloat16 && device !== 'cpu' ? 'bfloat16' : 'float32';
+  // EVAL-05 autocasts to fp16 with a loss scaler; bf16 needs no scaler. The original's autocast
+  // is CUDA's, so its CPU runs are fp32: here a CPU with AVX512-BF16, where bf16 GEMMs run at twice
+  // fp32's rate, takes the request too, and other CPUs keep fp32 (bf16 would be no faster there).
+  const isa = native.isa().active;
+  const bf16 = cfg.optimization.use_bfloat16 && (device !== 'cpu' || isa === 'avx512bf16');
+  const matmulDtype: MatmulDtype = bf16 ? 'bfloat16' : 'float32';
   if (device !== 'cpu') log(`device: ${describeDevice(device)}`);
   if (matmulDtype === 'bfloat16') assertBf16Device(device, 'optimization.use_bfloat16', 'set it to false');
   if (cfg.optimization.use_bfloat16)
     log(
-      device === 'cpu'
-        ? 'optimization.use_bfloat16: ignored on the CPU, which runs fp32'
-        : `optimization.use_bfloat16: bf16 mixed precision on ${device} for the encoder and the classifier (the original autocasts to fp16 with a loss scaler)`,
+      !bf16
+        ? `optimization.use_bfloat16: ignored on this CPU (${isa}, no AVX512-BF16: bf16 would be no faster), which runs fp32`
+        : device === 'cpu'
+          ? 'optimization.use_bfloat16: bf16 mixed precision on the CPU (AVX512-BF16) for the encoder\'s and the classifier\'s GEMMs, attention in fp32 (the original autocasts to fp16 on CUDA only)'
+          : `optimization.use_bfloat16: bf16 mixed precision on ${device} for the encoder and the classifier (the original autocasts to fp16 with a loss scaler)`,
     );
   const video = cfg.eval_name === VIDEO_EVAL;
   if (!video && cfg.eval_name !== IMAGE_EVAL) throw new Error(`eval_name: unknown protocol ${cfg.eval_name}`);

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { native } from '../../lib/native.js';
+import { isas } from '../native/kernels/reference.js';
 import { memoryStats } from '../../lib/tensor.js';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { probePaths, runProbe } from '../../lib/probe/probe.js';
@@ -64,6 +65,37 @@ test('a CPU run frees every native tensor it allocates without waiting for the G
     const after = memoryStats();
     assert.is(after.liveTensors, before.liveTensors, `cache_features ${cache}: live tensors`);
     assert.is(after.cpuBytes, before.cpuBytes, `cache_features ${cache}: live CPU bytes`);
+  }
+});
+
+test('use_bfloat16 on the CPU: bf16 mixed precision with AVX512-BF16 (within bf16 accuracy of fp32), fp32 without', async () => {
+  const setup = await tinySetup('vjepa-probe-device-bf16-');
+  const run = async (extra: Record<string, unknown>) => {
+    const { config, ext } = tinyConfig(setup, { 'pretrain.checkpoint': setup.checkpoint, ...extra });
+    const lines: string[] = [];
+    const r = await runProbe(config, ext, { log: (l) => lines.push(l) });
+    return { r, lines };
+  };
+  try {
+    // the CPU's two best instruction sets: avx512 and avx512bf16 here
+    for (const isa of isas({ bf16Dot: true }).slice(-2)) {
+      native.setIsa(isa);
+      const fp32 = await run({ 'pretrain.folder': join(setup.dir, `fp32-${isa}`) });
+      const bf = await run({ 'optimization.use_bfloat16': true, 'pretrain.folder': join(setup.dir, `bf16-${isa}`) });
+      const said = bf.lines.filter((l) => l.startsWith('optimization.use_bfloat16:')).join(' | ');
+      if (isa === 'avx512bf16') {
+        assert.match(said, /bf16 mixed precision on the CPU \(AVX512-BF16\)/);
+        assert.ok(Math.abs(bf.r.train_loss - fp32.r.train_loss) <= 1e-2 * Math.abs(fp32.r.train_loss), `bf16 train loss ${bf.r.train_loss} vs ${fp32.r.train_loss}`);
+        assert.ok(Math.abs(bf.r.val_loss - fp32.r.val_loss) <= 1e-2 * Math.abs(fp32.r.val_loss), `bf16 val loss ${bf.r.val_loss} vs ${fp32.r.val_loss}`);
+        assert.is.not(bf.r.train_loss, fp32.r.train_loss, 'bf16 was applied');
+      } else {
+        assert.match(said, new RegExp(`ignored on this CPU \\(${isa}, no AVX512-BF16`));
+        assert.is(bf.r.train_loss, fp32.r.train_loss, 'fp32 as asked for nothing');
+        assert.is(bf.r.val_loss, fp32.r.val_loss);
+      }
+    }
+  } finally {
+    native.setIsa('auto');
   }
 });
 
