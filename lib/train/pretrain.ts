@@ -126,18 +126,22 @@ export function buildLoader(cfg: PretrainConfig, datasets: string[], startBatch:
 
 /**
  * TRAIN-09: bfloat16 / float16 turn on mixed precision on the GPU (bf16 GEMM operands, fp32
- * accumulation, ops/autocast.ts); the CPU runs fp32, as the original does.
+ * accumulation, ops/autocast.ts). The original's CPU runs are fp32 (its autocast is CUDA's); here
+ * a CPU with AVX512-BF16 (`isa` 'avx512bf16'), whose bf16 GEMMs run at twice fp32's rate, takes
+ * the request too, and other CPUs keep fp32, where bf16 would be no faster.
  */
-export function trainingMatmulDtype(dtype: string, device: string, log: (s: string) => void): MatmulDtype {
+export function trainingMatmulDtype(dtype: string, device: string, log: (s: string) => void, isa = native.isa().active): MatmulDtype {
   const mixed = dtype === 'bfloat16' || dtype === 'float16';
   if (!mixed) return 'float32';
-  if (device === 'cpu') {
-    log(`meta.dtype: ${dtype} runs as float32 on the CPU (TRAIN-09: CPU runs use fp32)`);
+  if (device === 'cpu' && isa !== 'avx512bf16') {
+    log(`meta.dtype: ${dtype} runs as float32 on this CPU (${isa}, no AVX512-BF16: bf16 would be no faster; the original's CPU runs are fp32, TRAIN-09)`);
     return 'float32';
   }
+  if (device === 'cpu')
+    log('meta.dtype: bf16 mixed precision on the CPU (AVX512-BF16: bf16 GEMMs at twice fp32\'s rate; attention, the residual stream, weights, gradients and optimizer state stay fp32; the original\'s CPU runs are fp32, TRAIN-09)');
   if (dtype === 'float16')
     log('meta.dtype: float16 runs as bfloat16 mixed precision (no fp16 kernels; bf16 keeps fp32\'s range, so no loss scaler is needed)');
-  else log('meta.dtype: bfloat16 mixed precision: GEMMs and attention take bf16 operands (fp32 accumulation), activations that only feed them are bf16; the residual stream, weights, gradients and optimizer state stay fp32');
+  else if (device !== 'cpu') log('meta.dtype: bfloat16 mixed precision: GEMMs and attention take bf16 operands (fp32 accumulation), activations that only feed them are bf16; the residual stream, weights, gradients and optimizer state stay fp32');
   return 'bfloat16';
 }
 

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { native } from '../../lib/native.js';
 import { Tensor, memoryStats, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
 import { readSafetensors } from '../../lib/io/safetensors.js';
@@ -125,12 +126,23 @@ test('one bf16 forward + backward equals the PyTorch emulation of the scheme (re
   model.dispose();
 });
 
-test('trainingMatmulDtype: bf16 / fp16 mix precision on CUDA only, fp32 on the CPU (TRAIN-09)', () => {
+test('trainingMatmulDtype: bf16 / fp16 mixed precision on CUDA and on CPUs with AVX512-BF16, fp32 on other CPUs (TRAIN-09)', () => {
   const lines: string[] = [];
   const log = (s: string) => lines.push(s);
   assert.is(trainingMatmulDtype('float32', 'cuda:0', log), 'float32');
-  assert.is(trainingMatmulDtype('bfloat16', 'cpu', log), 'float32');
-  assert.match(lines.pop()!, /meta.dtype: bfloat16 runs as float32 on the CPU/);
+  assert.is(trainingMatmulDtype('float32', 'cpu', log, 'avx512bf16'), 'float32');
+  assert.is(lines.length, 0, 'fp32 asked, nothing said');
+  for (const isa of ['avx512', 'avx2', 'portable']) {
+    assert.is(trainingMatmulDtype('bfloat16', 'cpu', log, isa), 'float32');
+    assert.match(lines.pop()!, new RegExp(`meta.dtype: bfloat16 runs as float32 on this CPU \\(${isa}, no AVX512-BF16`));
+  }
+  assert.is(trainingMatmulDtype('bfloat16', 'cpu', log, 'avx512bf16'), 'bfloat16');
+  assert.match(lines.pop()!, /meta.dtype: bf16 mixed precision on the CPU \(AVX512-BF16/);
+  assert.is(trainingMatmulDtype('float16', 'cpu', log, 'avx512bf16'), 'bfloat16');
+  assert.match(lines.pop()!, /float16 runs as bfloat16/);
+  assert.match(lines.pop()!, /bf16 mixed precision on the CPU/);
+  // the default reads the addon's active instruction set
+  assert.is(trainingMatmulDtype('bfloat16', 'cpu', log), native.isa().active === 'avx512bf16' ? 'bfloat16' : 'float32');
   assert.is(trainingMatmulDtype('bfloat16', 'cuda:0', log), 'bfloat16');
   assert.match(lines.pop()!, /GEMMs and attention take bf16 operands \(fp32 accumulation\).*residual stream, weights, gradients and optimizer state stay fp32/);
   assert.is(trainingMatmulDtype('float16', 'cuda', log), 'bfloat16');
