@@ -51,25 +51,8 @@ struct K512 {
     }
   }
 
-  template <int R>
-  static void tile_r(int nr, int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                     int64_t ldc, const Epi& e) {
-    __m512 c0[R], c1[R];
-#pragma GCC unroll 14
-    for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++) {
-      __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
-#pragma GCC unroll 14
-      for (int r = 0; r < R; r++) {
-        __m512 a = _mm512_set1_ps(Ap[r]);
-        c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-        c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
-      }
-      Ap += MR;
-      Bp += NR;
-    }
-    store_tile<R>(c0, c1, nr, C, ldc, e);
-  }
+  static __m512 broadcast(const float* a) { return _mm512_set1_ps(*a); }
+  static __m512 madd(__m512 c, __m512 a, __m512 b) { return _mm512_fmadd_ps(a, b, c); }
 
   static void tile(int R, int nr, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
                    const Epi& e) {

@@ -133,14 +133,37 @@ inline void store_tile(const __m512 (&c0)[R], const __m512 (&c1)[R], int nr, flo
   }
 }
 
-// KT::tile_r<R> for a runtime row count 1 <= rows <= R (the tail tiles of a block).
+// One R x 32 tile: `steps` steps of the k loop, each multiplying A's broadcast word for every row
+// into B's two vectors (KT::madd: an fp32 FMA over one k, or vdpbf16ps over a pair of k), then
+// the epilogue. A and B advance MR and NR 32-bit words a step.
+template <class KT, int R>
+inline void run_tile(int nr, int64_t steps, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                     int64_t ldc, const Epi& e) {
+  __m512 c0[R], c1[R];
+#pragma GCC unroll 14
+  for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < steps; k++) {
+    const __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < R; r++) {
+      const auto a = KT::broadcast(Ap + r);
+      c0[r] = KT::madd(c0[r], a, b0);
+      c1[r] = KT::madd(c1[r], a, b1);
+    }
+    Ap += KT::MR;
+    Bp += KT::NR;
+  }
+  store_tile<R>(c0, c1, nr, C, ldc, e);
+}
+
+// run_tile for a runtime row count 1 <= rows <= R (the tail tiles of a block); kc values of k.
 template <class KT, int R = KT::MR>
 inline void tile_rows(int rows, int nr, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
                       const Epi& e) {
   if constexpr (R > 1) {
     if (rows < R) return tile_rows<KT, R - 1>(rows, nr, kc, Ap, Bp, C, ldc, e);
   }
-  KT::template tile_r<R>(nr, kc, Ap, Bp, C, ldc, e);
+  run_tile<KT, R>(nr, (kc + KT::KSTEP - 1) / KT::KSTEP, Ap, Bp, C, ldc, e);
 }
 
 }  // namespace

@@ -95,26 +95,9 @@ struct K512Bf16 {
     }
   }
 
-  template <int R>
-  static void tile_r(int nr, int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                     int64_t ldc, const Epi& e) {
-    const int32_t* a = (const int32_t*)Ap;
-    __m512 c0[R], c1[R];
-#pragma GCC unroll 14
-    for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (int64_t p = 0, pairs = (kc + 1) / 2; p < pairs; p++) {
-      __m512bh b0 = (__m512bh)_mm512_load_si512(Bp), b1 = (__m512bh)_mm512_load_si512(Bp + 16);
-#pragma GCC unroll 14
-      for (int r = 0; r < R; r++) {
-        __m512bh ar = (__m512bh)_mm512_set1_epi32(a[r]);
-        c0[r] = _mm512_dpbf16_ps(c0[r], ar, b0);
-        c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
-      }
-      a += MR;
-      Bp += NR;
-    }
-    store_tile<R>(c0, c1, nr, C, ldc, e);
-  }
+  // a: one row's pair of A; b: 16 columns' pairs of B
+  static __m512bh broadcast(const float* a) { return (__m512bh)_mm512_set1_epi32(*(const int32_t*)a); }
+  static __m512 madd(__m512 c, __m512bh a, __m512 b) { return _mm512_dpbf16_ps(c, a, (__m512bh)_mm512_castps_si512(b)); }
 
   static void tile(int R, int nr, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
                    const Epi& e) {
