@@ -81,8 +81,6 @@ void product(const GemmBf16Args& g, const Narrow* nw = nullptr) {
 template <class In>
 void gemm_any(const GemmArgsT<In>& g);
 
-thread_local ScratchFloats t_narrow;
-
 // bf16 outputs. With a bf16 C the bias is rounded to bf16 and the GELU reads the rounded
 // pre-activation (PyTorch autocast's values, backend.h). The AVX-512 kernels round in the epilogue
 // of the last K block (fp32 C is a scratch for the blocks before it); other ISAs run the fp32 GEMM
@@ -101,8 +99,13 @@ void gemm_narrowed(const GemmArgsT<In>& g) {
   }
   const bool gelu_rounded = g.gelu && g.C16;  // the GELU reads the rounded pre-activation
   const size_t span = (size_t)((g.batch - 1) * g.stride_c + (g.M - 1) * g.ldc + g.N);
-  // scratch is written before it is read (the first K block stores with beta 0): no zeroing
-  if (!f.C) f.C = t_narrow.reserve(span, "gemm", "fp32 accumulators of a bf16 output");
+  // Written before it is read (the first K block stores with beta 0), so not zeroed; and freed at
+  // once: with one K block the fused epilogue never touches it, so its pages are never even mapped.
+  std::unique_ptr<float[]> c;
+  if (!f.C) {
+    c.reset(new float[span]);
+    f.C = c.get();
+  }
   if (g.K > 0 && g.alpha != 0.f && fuses_narrow()) {
     Narrow nw;
     nw.c16 = g.C16;
