@@ -8,7 +8,7 @@ import { buildEncoder } from '../nn/vjepa.js';
 import { selectDevice } from '../device.js';
 import { native } from '../native.js';
 import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
-import { assertBf16Device, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, cpuBf16Pays, type MatmulDtype } from '../ops/autocast.js';
 import { loadEmbedConfig } from './config.js';
 import { checkClipShape, embedBatch, tokenIndices, type Pool } from './embed.js';
 import { NpyRowReader, NpyRowWriter } from './npy-stream.js';
@@ -84,7 +84,7 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
   if (dtype !== 'float32' && dtype !== 'bfloat16') throw new Error(`--dtype must be float32 or bfloat16, got ${String(dtype)}`);
   if (dtype === 'bfloat16') {
     assertBf16Device(device, '--dtype bfloat16', 'use --dtype float32');
-    if (device === 'cpu' && native.isa().active !== 'avx512bf16')
+    if (device === 'cpu' && !cpuBf16Pays())
       log(`note: --dtype bfloat16 on this CPU (${native.isa().active}, no AVX512-BF16): bf16 operands, widened to fp32 for the products, so no faster than --dtype float32`);
   }
   const cfg = loadEmbedConfig(o.config);

@@ -102,6 +102,15 @@ export function assertBf16Device(device: string, key: string, fix: string): void
     throw new Error(`${key}: bf16 mixed precision needs an NVIDIA GPU of compute capability 8.0 or newer (Ampere, Hopper); ${device} (${d.name}) is ${d.major}.${d.minor}: ${fix}`);
 }
 
+/**
+ * Whether the CPU's bf16 GEMMs beat its fp32 ones: with AVX512-BF16 (instruction set
+ * 'avx512bf16') they run at twice the rate; other CPUs widen the operands, so bf16 costs them
+ * precision for no speed. Where it is false the CPU runs mixed-precision requests in fp32.
+ */
+export function cpuBf16Pays(isa = native.isa().active): boolean {
+  return isa === 'avx512bf16';
+}
+
 /** A new bf16 tensor holding x rounded to nearest even. */
 export function toBf16(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, 'bfloat16', x.device);

@@ -25,7 +25,7 @@ import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type Prob
 import { applyProbeCheckpoint, loadProbeCheckpoint, readProbeCheckpoint, saveProbeCheckpoint, type ProbeCheckpointFile, type ProbeState } from './checkpoint.js';
 import { ProbeCsv, writeProbePlot } from './log.js';
 import { Predictions, type ClassTally } from './predictions.js';
-import { assertBf16Device, autocast, CastPlan, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, autocast, CastPlan, cpuBf16Pays, type MatmulDtype } from '../ops/autocast.js';
 
 /** EVAL-05: the final weight decay is fixed in the original's code, not a config key. */
 export const PROBE_FINAL_WD = 1e-6;
@@ -171,7 +171,7 @@ function selectRunDevice(cfg: ProbeConfig, log: (s: string) => void): { device: 
   // is CUDA's, so its CPU runs are fp32: here a CPU with AVX512-BF16, where bf16 GEMMs run at twice
   // fp32's rate, takes the request too, and other CPUs keep fp32 (bf16 would be no faster there).
   const isa = native.isa().active;
-  const bf16 = cfg.optimization.use_bfloat16 && (device !== 'cpu' || isa === 'avx512bf16');
+  const bf16 = cfg.optimization.use_bfloat16 && (device !== 'cpu' || cpuBf16Pays(isa));
   const matmulDtype: MatmulDtype = bf16 ? 'bfloat16' : 'float32';
   if (device !== 'cpu') log(`device: ${describeDevice(device)}`);
   if (matmulDtype === 'bfloat16') assertBf16Device(device, 'optimization.use_bfloat16', 'set it to false');

@@ -14,7 +14,7 @@ import { CosineWDSchedule, EmaMomentumSchedule, WarmupCosineSchedule, scheduleSt
 import { VideoLoader } from '../data/loader.js';
 import { synthesizeMissing } from '../data/synth.js';
 import { pretrainStep, type MaskPair } from './iteration.js';
-import { assertBf16Device, CastPlan, type MatmulDtype } from '../ops/autocast.js';
+import { assertBf16Device, CastPlan, cpuBf16Pays, type MatmulDtype } from '../ops/autocast.js';
 import { describeDevice, selectDevice } from '../device.js';
 import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
 import { initFromCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
@@ -133,7 +133,7 @@ export function buildLoader(cfg: PretrainConfig, datasets: string[], startBatch:
 export function trainingMatmulDtype(dtype: string, device: string, log: (s: string) => void, isa = native.isa().active): MatmulDtype {
   const mixed = dtype === 'bfloat16' || dtype === 'float16';
   if (!mixed) return 'float32';
-  if (device === 'cpu' && isa !== 'avx512bf16') {
+  if (device === 'cpu' && !cpuBf16Pays(isa)) {
     log(`meta.dtype: ${dtype} runs as float32 on this CPU (${isa}, no AVX512-BF16: bf16 would be no faster; the original's CPU runs are fp32, TRAIN-09)`);
     return 'float32';
   }
