@@ -51,6 +51,9 @@ void parallel(void (*fn)(void* ctx, int tid, int nt), void* ctx) {
 }  // namespace attn
 
 void attention_fwd(const AttnArgs& a) {
+#if defined(VJ_HAVE_AVX512BF16)
+  if (a.q16) return attention_fwd_avx512bf16(a);  // attention_reads_bf16 said yes
+#endif
 #if defined(__x86_64__)
   switch (isa()) {
     case Isa::Avx512Bf16:
@@ -74,7 +77,15 @@ void attention_bwd(const AttnArgs& a) {
   attention_bwd_portable(a);
 }
 
-// The kernels are fp32 only: bf16 activations reach them widened by the bindings.
-bool attention_reads_bf16(const AttnArgs&) { return false; }
+// bf16 activations reach the fp32 kernels widened by the bindings, except the forward on
+// AVX512-BF16, which reads them as they are.
+bool attention_reads_bf16(const AttnArgs& a) {
+#if defined(VJ_HAVE_AVX512BF16)
+  return isa() == Isa::Avx512Bf16 && attention_fwd_bf16_accepts(a);
+#else
+  (void)a;
+  return false;
+#endif
+}
 
 }  // namespace vj::cpu

@@ -19,6 +19,11 @@ void attention_bwd_avx2(const AttnArgs& a);
 void attention_fwd_avx512(const AttnArgs& a);
 void attention_bwd_avx512(const AttnArgs& a);
 #endif
+#if defined(VJ_HAVE_AVX512BF16)
+// The forward from bf16 q, k, v (attention_avx512bf16.cc), for the shapes it accepts.
+bool attention_fwd_bf16_accepts(const AttnArgs& a);
+void attention_fwd_avx512bf16(const AttnArgs& a);
+#endif
 
 namespace attn {
 // 64-byte aligned scratch of at least `floats` floats, owned by the calling thread and reused

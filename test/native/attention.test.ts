@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type TensorHandle } from '../../lib/native.js';
 import { isas } from './kernels/reference.js';
+import { bf16ToF32, f32ToBf16 } from '../../lib/io/host-tensor.js';
 import { mulberry32 as rng } from '../helpers/random.js';
 
 // ---- float64 reference on compact [B, N, H*hd] arrays -------------------------------------------
@@ -278,6 +279,77 @@ for (const isa of isas())
         native.setNumThreads(prevThreads);
       }
     });
+
+// ---- bf16 activations: the AVX512-BF16 forward (native/cpu/attention_avx512bf16.cc) -------------
+
+function bf16Handle(data: Float32Array, shape: number[]): TensorHandle {
+  const t = native.empty(shape, 'bfloat16');
+  t.write(f32ToBf16(data));
+  return t;
+}
+
+function readBf16(t: TensorHandle): Float32Array {
+  const bits = new Uint16Array(t.shape.reduce((a, b) => a * b, 1));
+  t.read(bits);
+  return bf16ToF32(bits);
+}
+
+test('bf16 forward on AVX512-BF16: float64 on the bf16 values within bf16 rounding of P and O, lse to fp32; odd head_dim widened as before', () => {
+  if (!isas({ bf16Dot: true }).includes('avx512bf16')) {
+    console.log('  (no AVX512-BF16 on this CPU: bf16 attention is widened to the fp32 kernels here)');
+    return;
+  }
+  const r = rng(77);
+  const t0 = native.numThreads();
+  // [B, Nq, Nk, H, hd, self]: key blocks of 256 and their tails, head_dim from 2 to 128, a single query
+  const shapes: [number, number, number, number, number, boolean][] = [
+    [2, 37, 37, 3, 64, true], [1, 300, 300, 2, 24, true], [1, 513, 513, 4, 80, true], [3, 5, 5, 2, 2, true],
+    [2, 16, 100, 1, 128, false], [1, 1, 33, 2, 32, false], [2, 70, 257, 3, 30, false], [1, 20, 9, 2, 3, true],
+  ];
+  try {
+    for (const [B, Nq, Nk, H, hd, self] of shapes) {
+      const C = H * hd, scale = 1 / Math.sqrt(hd);
+      const rounded = (n: number) => bf16ToF32(f32ToBf16(Float32Array.from({ length: n }, () => 2 * r() - 1)));
+      // self: one [B, N, 3C] qkv; cross: q [B, Nq, C] and kv [B, Nk, 2C]
+      const qkv = rounded(B * Nq * 3 * C), q = rounded(B * Nq * C), kv = rounded(B * Nk * 2 * C);
+      const col = (buf: Float32Array, W: number, off: number, N: number) => extract(buf, B, N, C, W, off);
+      const qs = self ? col(qkv, 3 * C, 0, Nq) : col(q, C, 0, Nq);
+      const ks = self ? col(qkv, 3 * C, C, Nk) : col(kv, 2 * C, 0, Nk);
+      const vs = self ? col(qkv, 3 * C, 2 * C, Nk) : col(kv, 2 * C, C, Nk);
+      const ref = refForward(qs, ks, vs, B, Nq, Nk, H, hd, scale);
+      let vmax = 0;
+      for (const x of vs) vmax = Math.max(vmax, Math.abs(x));
+      const run = (isa: 'avx512' | 'avx512bf16', threads: number) => {
+        native.setIsa(isa);
+        native.setNumThreads(threads);
+        const hq = self ? bf16Handle(qkv, [B, Nq, 3 * C]) : bf16Handle(q, [B, Nq, C]);
+        const hkv = self ? hq : bf16Handle(kv, [B, Nk, 2 * C]);
+        const o = native.empty([B, Nq, C], 'bfloat16'), lse = native.empty([B, H, Nq], 'float32');
+        native.attentionFwd(hq, 0, hkv, self ? C : 0, hkv, self ? 2 * C : C, o, lse, H, scale, true);
+        const out = { o: readBf16(o), lse: read(lse) };
+        for (const t of new Set([hq, hkv, o, lse])) t.dispose();
+        return out;
+      };
+      const what = `B${B} Nq${Nq} Nk${Nk} H${H} hd${hd} ${self ? 'self' : 'cross'}`;
+      const widened = run('avx512', 2);
+      for (const th of [1, 2]) {
+        const got = run('avx512bf16', th);
+        if (hd % 2) {
+          assert.equal(Array.from(got.o), Array.from(widened.o), `${what}: odd head_dim takes the widened kernels`);
+          continue;
+        }
+        for (let i = 0; i < got.o.length; i++)
+          if (!(Math.abs(got.o[i] - ref.o[i]) <= 6e-3 * vmax)) assert.unreachable(`${what} ${th}t: out[${i}] ${got.o[i]} vs ${ref.o[i]}`);
+        for (let i = 0; i < got.lse.length; i++)
+          if (!(Math.abs(got.lse[i] - ref.lse[i]) <= 1e-5 * (1 + Math.abs(ref.lse[i])))) assert.unreachable(`${what} ${th}t: lse[${i}] ${got.lse[i]} vs ${ref.lse[i]}`);
+        if (th === 1) assert.ok(got.o.some((x, i) => x !== widened.o[i]), `${what}: P rounded to bf16 changes some output (the vdpbf16ps path ran)`);
+      }
+    }
+  } finally {
+    native.setIsa('auto');
+    native.setNumThreads(t0);
+  }
+});
 
 test('attention is deterministic across calls', () => {
   const cs = cases[cases.length - 3];
