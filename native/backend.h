@@ -91,7 +91,8 @@ struct AttnArgs {
   float* dk = nullptr; int64_t dk_rs = 0;
   float* dv = nullptr; int64_t dv_rs = 0;
   // Mixed precision: the CUDA backend may round q, k, v, dout, P and dS to bf16 for its tensor
-  // cores (fp32 accumulation); the CPU backend ignores it and stays fp32.
+  // cores (fp32 accumulation); the CPU backend ignores the flag (its forward from bf16 q16, k16,
+  // v16 on AVX512-BF16 rounds P whenever it runs).
   bool bf16 = false;
   // bf16 activations: when set, q, k, v are read from (and o written to / read from) these
   // instead of the fp32 pointers, with the same row strides. Passed only to a backend whose

@@ -1,9 +1,10 @@
 // Multi-head scaled-dot-product attention reading the fused projections in place:
 // self-attention takes qkv [B,N,3D] (MOD-03 layout q|k|v, heads inside each), the
 // pooler's cross-attention takes q [B,Q,D] and kv [B,N,2D] (MOD-13 layout k|v).
-// Under autocast('bfloat16') the CUDA backend runs the products on bf16 tensor cores (the CPU
-// backend stays fp32). Inputs may be bf16 activations (the projections emit them under bf16);
-// the output then is bf16 too. lse, the softmax and the gradients stay fp32.
+// Under autocast('bfloat16') the CUDA backend runs the products on bf16 tensor cores. Inputs may
+// be bf16 activations (the projections emit them under bf16); the output then is bf16 too, and
+// the CPU's forward reads them with vdpbf16ps where it has AVX512-BF16 (its other paths widen
+// them to fp32). lse, the softmax and the gradients stay fp32.
 import { native } from '../native.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';

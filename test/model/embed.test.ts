@@ -493,7 +493,8 @@ test('--device: cpu is the default, a malformed device or (here) cuda without a 
   } finally {
     native.setIsa('auto');
   }
-  if (bfCpu.length === 2) assertClose(bfCpu[1], bfCpu[0], 1e-4, 'two instruction sets\' bf16 products (vdpbf16ps against widened, where the CPU has it)');
+  // where the CPU has it, the second is vdpbf16ps (whose attention also rounds P to bf16) against widened products
+  if (bfCpu.length === 2) assertClose(bfCpu[1], bfCpu[0], 1e-3, 'two instruction sets\' bf16 features');
   const info = native.cudaInfo();
   if (info.available) {
     // the same features from the encoder on the GPU
