@@ -12,6 +12,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include "cpu/attention_impl.h"
+#include "cpu/bf16_avx512.h"
 
 namespace vj::cpu {
 namespace attn {
@@ -167,11 +168,11 @@ void tile16(void* ctx, int, int) {
         for (int64_t j = 0; j < kbp; j += 32)
           scores_rows((int)imin(14, qb - i), f.hp, q + i * qs, qs, kt + k0 + j, f.Nkp, S + i * kbp + j, kbp);
       softmax_rows<VecAvx512>(qb, kb, kbp, f.c, S, m, l, al);
-      // P rounded to bf16, two keys a word (vcvtne2ps2bf16: the second operand fills the low half)
+      // P rounded to bf16, two keys a word
       for (int64_t i = 0; i < qb; i++)
         for (int64_t j = 0; j < kbp; j += 32) {
           const float* s = S + i * kbp + j;
-          _mm512_storeu_si512(P + i * (kbp / 2) + j / 2, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s)));
+          _mm512_storeu_si512(P + i * (kbp / 2) + j / 2, to_bf16x32(_mm512_loadu_ps(s), _mm512_loadu_ps(s + 16)));
         }
       accumulate_any(f.W, qb, kbp / 2, P, kbp / 2, vp + (k0 / 2) * f.hdp, f.hdp, O, al, k0 == 0);
     }
@@ -182,7 +183,7 @@ void tile16(void* ctx, int, int) {
       for (int64_t c = 0; c < f.hd; c += 16) {
         const int n = (int)imin(16, f.hd - c);
         const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(O + i * f.hdp + c), inv);
-        _mm256_mask_storeu_epi16(o + c, (__mmask16)((1u << n) - 1u), (__m256i)_mm512_cvtneps_pbh(v));
+        _mm256_mask_storeu_epi16(o + c, (__mmask16)((1u << n) - 1u), to_bf16x16(v));
       }
       if (a.lse) a.lse[bh * a.Nq + q0 + i] = (m[i] + __builtin_log2f(l[i])) * kLn2;
     }

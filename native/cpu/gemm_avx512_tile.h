@@ -7,6 +7,7 @@
 // GCC 12 flags the _mm512_undefined_ps() inside the shuffle intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "cpu/bf16_avx512.h"
 #include "cpu/gemm_driver.h"
 #include "cpu/gemm_gelu.h"
 
@@ -68,19 +69,6 @@ inline void pack_transpose(const float* src, int64_t ld, int rows, int64_t k0, i
     transpose16(r);
     for (int i = 0; i < cnt; i++) _mm512_mask_storeu_ps(dst + (kk + i) * dstride, rm, r[i]);
   }
-}
-
-// v rounded to bf16 (nearest even, NaN kept quiet): cpu/bf16.h's to_bf16 on 16 lanes, as bits
-// and as the fp32 value they stand for.
-inline __m512i bf16_rounded(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-  return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
-}
-inline __m256i to_bf16x16(__m512 v) { return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_rounded(v), 16)); }
-inline __m512 round_bf16(__m512 v) {
-  return _mm512_castsi512_ps(_mm512_and_si512(bf16_rounded(v), _mm512_set1_epi32((int)0xffff0000u)));
 }
 
 // Rows [0, R) of a tile, accumulators c0 (columns 0-15) and c1 (16-31), through the epilogue into
