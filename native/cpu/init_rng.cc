@@ -20,6 +20,14 @@ struct Xorshift128p {
   }
 };
 
+// Box-Muller on one pair of uniforms: r cos, kept as the draw, and r sin, kept as the spare. JS
+// evaluates -2 * Math.log(u) and 2 * Math.PI * w left to right: the same roundings here.
+inline void box_muller(double u, double w, double* c, double* s) {
+  const double r = std::sqrt(-2.0 * std::log(u)), a = 2.0 * M_PI * w;
+  *c = r * std::cos(a);
+  *s = r * std::sin(a);
+}
+
 }  // namespace
 
 // Box-Muller's largest |z|: sqrt(-2 ln 2^-53) < 8.58, so a bound of 8.6 std or more rejects nothing.
@@ -29,8 +37,6 @@ void fill_trunc_normal(InitRngState& s, float* x, int64_t n, double std, double 
   Xorshift128p g{((uint64_t)s.st[0] << 32) | s.st[1], ((uint64_t)s.st[2] << 32) | s.st[3]};
   bool has_spare = s.has_spare;
   double spare = s.spare;
-  // JS evaluates 2 * Math.PI * v left to right, and -2 * Math.log(u): the same roundings here
-  const double two_pi = 2.0 * M_PI;
   int64_t i = 0;
   if (bound >= kNoRejection * std) {
     // Nothing is redrawn, so output i is a fixed half of a fixed pair: draw the uniforms in order
@@ -51,9 +57,10 @@ void fill_trunc_normal(InitRngState& s, float* x, int64_t n, double std, double 
       float* out = x + i;
       parallel_for(pairs, 4096, [&](int64_t j0, int64_t j1) {
         for (int64_t j = j0; j < j1; j++) {
-          const double r = std::sqrt(-2.0 * std::log(us[(size_t)j]));
-          out[2 * j] = (float)(r * std::cos(two_pi * vs[(size_t)j]) * std);
-          out[2 * j + 1] = (float)(r * std::sin(two_pi * vs[(size_t)j]) * std);
+          double c, sn;
+          box_muller(us[(size_t)j], vs[(size_t)j], &c, &sn);
+          out[2 * j] = (float)(c * std);
+          out[2 * j + 1] = (float)(sn * std);
         }
       });
       i += 2 * pairs;
@@ -69,11 +76,8 @@ void fill_trunc_normal(InitRngState& s, float* x, int64_t n, double std, double 
       } else {
         double u = 0;
         while (u == 0) u = g.uniform();
-        const double w = g.uniform();
-        const double r = std::sqrt(-2.0 * std::log(u));
-        spare = r * std::sin(two_pi * w);
+        box_muller(u, g.uniform(), &z, &spare);
         has_spare = true;
-        z = r * std::cos(two_pi * w);
       }
       v = z * std;
     } while (v < -bound || v > bound);
