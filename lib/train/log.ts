@@ -76,6 +76,12 @@ export class CsvLog {
   }
 }
 
+/** A gradient norm in three significant digits: the encoder's sit near 1e-4 while the predictor's are near 0.5. */
+export function gradText(x: number): string {
+  if (!Number.isFinite(x) || x === 0) return String(x);
+  return x >= 0.01 && x < 1000 ? x.toPrecision(3) : x.toExponential(2);
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)}K`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(0)}M`;

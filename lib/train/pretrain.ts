@@ -18,7 +18,7 @@ import { assertBf16Device, CastPlan, cpuBf16Pays, type MatmulDtype } from '../op
 import { describeDevice, selectDevice } from '../device.js';
 import { encoderAttention, tuneRunAttention } from '../ops/attention-tuning.js';
 import { initFromCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
-import { CsvLog, formatMemory } from './log.js';
+import { CsvLog, formatMemory, gradText } from './log.js';
 import { writeTrainingPlot } from './plot.js';
 
 export interface PretrainOptions {
@@ -408,7 +408,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         `[${epoch + 1}, ${String(itr).padStart(4)}] loss: ${(epochLossSum / epochLossCount).toFixed(4)} ` +
         `| masks ctx [${masks.ctx.map((c) => c.K).join(', ')}] tgt [${masks.tgt.map((t) => t.K).join(', ')}] ` +
         `| lr ${lr.toExponential(2)} wd ${wd.toFixed(3)} m ${momentum.toFixed(5)} ` +
-        `| grad enc ${encNorm.toFixed(3)} pred ${predNorm.toFixed(3)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} | rank tgt ${rec.targetRank.toFixed(1)} ctx ${rec.contextRank.toFixed(1)} ` +
+        `| grad enc ${gradText(encNorm)} pred ${gradText(predNorm)} | std tgt ${rec.targetStd.toFixed(3)} pred ${rec.predStd.toFixed(3)} | rank tgt ${rec.targetRank.toFixed(1)} ctx ${rec.contextRank.toFixed(1)} ` +
         `| ${ms.toFixed(0)} ms/it (data ${dataMs.toFixed(0)}${gpuMs === null ? '' : `, gpu ${gpuMs.toFixed(0)}`}) ${((numClips * B * 1000) / ms).toFixed(1)} clips/s | ${formatMemory(device)}`;
       if (opts.tty) process.stdout.write(`\r${line}\x1b[K`);
       else if (itr % 10 === 0 || itr === ipe - 1) log(line);
@@ -417,8 +417,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       const every = cfg.logging.checkpoint_every;
       if (epochDone || (every && iteration % every === 0) || iteration === stopAt) {
         if (opts.tty) process.stdout.write('\n');
+        const tSave = performance.now();
         checkpoint(iteration);
-        if (epochDone) log(`epoch ${epoch + 1} done: avg loss ${(epochLossSum / epochLossCount).toFixed(5)}; checkpoint ${latest}`);
+        // The save is not the next step's time: ms/it and the CSV's wall time stay per step.
+        tPrev = performance.now();
+        const saveText = `${((tPrev - tSave) / 1e3).toFixed(2)} s`;
+        if (epochDone) log(`epoch ${epoch + 1} done: avg loss ${(epochLossSum / epochLossCount).toFixed(5)}; checkpoint ${latest} (${saveText})`);
       }
     }
   } finally {

@@ -49,6 +49,8 @@ test('upload-ahead gives the same run, checkpoints and resumes exactly, and free
   const b = new CsvLog(ahead.r.csv).read();
   assert.equal(b['loss'], a['loss'], 'every loss is the same');
   assert.equal(b['encGradNorm'], a['encGradNorm']);
+  // The epoch line gives the save its own time; the iteration lines keep per-step times.
+  assert.ok(plain.lines.some((l) => /^epoch 1 done: avg loss \d+\.\d{5}; checkpoint \S+jepa-latest\.safetensors \(\d+\.\d\d s\)$/.test(l)), plain.lines.join('\n'));
   sameWeights(plain.dir, ahead.dir, 'upload-ahead');
   const e0 = JSON.parse(readSafetensors(join(ahead.dir, 'jepa-e0.safetensors')).metadata.state);
   assert.is(e0.iteration, 4);
