@@ -80,7 +80,8 @@ export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSourc
     seed: o.seed,
     numClasses: d.num_classes,
     shuffle: o.training,
-    dropLast: o.training,
+    // The original's probe loaders keep the last partial batch, training too (drop_last=False).
+    dropLast: false,
     passes: o.passes,
     startBatch: o.startBatch ?? 0,
     log: o.log,
@@ -117,7 +118,7 @@ export function imageSource(
     training: o.training && !o.evalTransform,
     seed: o.seed,
     shuffle: o.training,
-    dropLast: o.training,
+    dropLast: false,
     passes: o.passes ?? (o.training ? Infinity : 1),
     startBatch: o.startBatch ?? 0,
     log: o.log,

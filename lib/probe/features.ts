@@ -69,9 +69,9 @@ export class SampleTable {
     return this.rows.length;
   }
 
-  /** Batches per epoch (the last partial batch is dropped, as the training loader does). */
+  /** Batches per epoch, the last one partial as the training loader's (the original keeps it). */
   batchesPerEpoch(B: number): number {
-    return Math.floor(this.rows.length / B);
+    return Math.ceil(this.rows.length / B);
   }
 
   /** The sample order of an epoch: a permutation seeded by (seed, epoch). */

@@ -368,7 +368,7 @@ async function train(s: ProbeSession, classifier: AttentiveClassifier, opt: Adam
 
   let trainSrc: BatchSource | null = null;
   const ipe = trainTable ? trainTable.batchesPerEpoch(B) : (trainSrc = makeTrain(false, 0)).length;
-  if (ipe < 1) throw new Error(`optimization.batch_size: ${B} is larger than the training split`);
+  if (ipe < 1) throw new Error(`probe: the training split has no samples`);
   const epochs = cfg.optimization.num_epochs;
   const { warmup, total } = scheduleSteps({ warmupEpochs: cfg.optimization.warmup, epochs, ipe });
   const lrSched = new WarmupCosineSchedule({ startLr: cfg.optimization.start_lr, refLr: cfg.optimization.lr, finalLr: cfg.optimization.final_lr, warmupSteps: warmup, totalSteps: total });
