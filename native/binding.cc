@@ -237,6 +237,15 @@ double Args::num(size_t i, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+float Args::f32(size_t i, const char* name) {
+  double d = num(i, name);
+  // A NaN or infinite scale, eps or rate never means anything here: it would only poison every output.
+  if (!std::isfinite(d) || std::fabs(d) > 3.4028234663852886e38)
+    fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be a finite float32, got " +
+         std::to_string(d));
+  return (float)d;
+}
+
 int64_t Args::i64(size_t i, const char* name) {
   double d = num(i, name);
   if (d != (double)(int64_t)d) fail(std::string(op_) + ": argument " + std::to_string(i) + " (" + name + ") must be an integer");

@@ -38,6 +38,7 @@ class Args {
   Tensor& tensor(size_t i, const char* name);
   Tensor* opt_tensor(size_t i, const char* name);  // null/undefined -> nullptr
   double num(size_t i, const char* name);
+  float f32(size_t i, const char* name);  // a number that is finite as a float32
   int64_t i64(size_t i, const char* name);
   bool boolean(size_t i, const char* name);
   std::string str(size_t i, const char* name);

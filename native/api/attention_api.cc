@@ -101,7 +101,7 @@ VJ_BINDING(attentionFwd) {
   Tensor& o = a.tensor(6, "out");
   Tensor& lse = a.tensor(7, "lse");
   int64_t H = a.i64(8, "heads");
-  double scale = a.num(9, "scale");
+  double scale = a.f32(9, "scale");
   const Backend& be = same_device("attentionFwd", {&q, &k, &v, &o, &lse});
   AttnArgs x = make_attn(a, "attentionFwd", q, qo, k, ko, v, vo, o, lse, H, scale);
   x.bf16 = info.Length() > 10 && !info[10].IsUndefined() && a.boolean(10, "bf16");
@@ -139,7 +139,7 @@ VJ_BINDING(attentionBwd) {
   Tensor& dv = a.tensor(13, "dv");
   int64_t dvo = a.i64(14, "dvOff");
   int64_t H = a.i64(15, "heads");
-  double scale = a.num(16, "scale");
+  double scale = a.f32(16, "scale");
   const Backend& be = same_device(op, {&q, &k, &v, &o, &lse, &dout, &dq, &dk, &dv});
   AttnArgs x = make_attn(a, op, q, qo, k, ko, v, vo, o, lse, H, scale);
   check_same_shape(op, "dout", dout, "out", o);

@@ -109,7 +109,7 @@ VJ_BINDING(gemm) {
   Args a(info, "gemm");
   Tensor &A = a.tensor(0, "A"), &B = a.tensor(1, "B"), &C = a.tensor(2, "C");
   bool ta = a.boolean(3, "transA"), tb = a.boolean(4, "transB");
-  float alpha = (float)a.num(5, "alpha"), beta = (float)a.num(6, "beta");
+  float alpha = a.f32(5, "alpha"), beta = a.f32(6, "beta");
   Tensor* bias = a.opt_tensor(7, "bias");
   Tensor* R = a.opt_tensor(8, "residual");
   const Backend& be = same_device("gemm", {&A, &B, &C, bias, R});

@@ -14,7 +14,7 @@ VJ_BINDING(layernormFwd) {
   Tensor& y = a.tensor(3, "y");
   Tensor& mean = a.tensor(4, "mean");
   Tensor& rstd = a.tensor(5, "rstd");
-  float eps = (float)a.num(6, "eps");
+  float eps = a.f32(6, "eps");
   const Backend& be = same_device(op, {&x, w, b, &y, &mean, &rstd});
   need_f32(op, {{"x", &x}, {"weight", w}, {"bias", b}, {"mean", &mean}, {"rstd", &rstd}});
   if (y.dtype != DType::F32 && y.dtype != DType::BF16)

@@ -6,7 +6,7 @@ using namespace vj;
 VJ_BINDING(lossFwd) {
   Args a(info, "lossFwd");
   Tensor &p = a.tensor(0, "pred"), &t = a.tensor(1, "target");
-  float e = (float)a.num(2, "lossExp");
+  float e = a.f32(2, "lossExp");
   const Backend& be = same_device("lossFwd", {&p, &t});
   need_f32("lossFwd", {{"pred", &p}, {"target", &t}});
   check_same_shape("lossFwd", "pred", p, "target", t);
@@ -18,7 +18,7 @@ VJ_BINDING(lossFwd) {
 VJ_BINDING(lossBwd) {
   Args a(info, "lossBwd");
   Tensor &p = a.tensor(0, "pred"), &t = a.tensor(1, "target"), &dp = a.tensor(2, "dpred");
-  float e = (float)a.num(3, "lossExp"), g = (float)a.num(4, "gradScale");
+  float e = a.f32(3, "lossExp"), g = a.f32(4, "gradScale");
   const Backend& be = same_device("lossBwd", {&p, &t, &dp});
   need_f32("lossBwd", {{"pred", &p}, {"target", &t}, {"dpred", &dp}});
   check_same_shape("lossBwd", "pred", p, "target", t);
@@ -30,7 +30,7 @@ VJ_BINDING(lossBwd) {
 VJ_BINDING(tokenStdFwd) {
   Args a(info, "tokenStdFwd");
   Tensor &x = a.tensor(0, "x"), &s = a.tensor(1, "std");
-  float eps = (float)a.num(2, "eps");
+  float eps = a.f32(2, "eps");
   const Backend& be = same_device("tokenStdFwd", {&x, &s});
   need_f32("tokenStdFwd", {{"x", &x}, {"std", &s}});
   if (x.dim() != 3) fail("tokenStdFwd: x must be [B, K, D], got " + x.desc());
@@ -58,7 +58,7 @@ VJ_BINDING(crossEntropy) {
   Args a(info, "crossEntropy");
   Tensor &x = a.tensor(0, "logits"), &l = a.tensor(1, "labels");
   Tensor* d = a.opt_tensor(2, "dlogits");
-  float g = (float)a.num(3, "gradScale");
+  float g = a.f32(3, "gradScale");
   const Backend& be = same_device("crossEntropy", {&x, &l, d});
   need_f32("crossEntropy", {{"logits", &x}, {"dlogits", d}});
   check_dtype("crossEntropy", "labels", l, DType::I32);

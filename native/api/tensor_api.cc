@@ -343,6 +343,8 @@ VJ_BINDING(sincos3d) {
   Tensor& out = a.tensor(0, "out");
   int64_t T = a.i64(1, "T"), Hp = a.i64(2, "Hp"), Wp = a.i64(3, "Wp");
   bool up = a.boolean(4, "uniformPower");
+  if (T < 1 || Hp < 1 || Wp < 1)
+    fail("sincos3d: the grid must be at least 1x1x1, got " + std::to_string(T) + "x" + std::to_string(Hp) + "x" + std::to_string(Wp));
   check_dtype("sincos3d", "out", out, DType::F32);
   check_device("sincos3d", "out", out, Device::CPU);
   check_shape("sincos3d", "out", out, {T * Hp * Wp, -1});
@@ -354,6 +356,7 @@ VJ_BINDING(sincos2d) {
   Args a(info, "sincos2d");
   Tensor& out = a.tensor(0, "out");
   int64_t Hp = a.i64(1, "Hp"), Wp = a.i64(2, "Wp");
+  if (Hp < 1 || Wp < 1) fail("sincos2d: the grid must be at least 1x1, got " + std::to_string(Hp) + "x" + std::to_string(Wp));
   check_dtype("sincos2d", "out", out, DType::F32);
   check_device("sincos2d", "out", out, Device::CPU);
   check_shape("sincos2d", "out", out, {Hp * Wp, -1});

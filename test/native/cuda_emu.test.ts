@@ -276,9 +276,9 @@ test('a pre-Ampere GPU (VJEPA_EMU_SM_MAJOR=7): the trainer refuses bf16 up front
   assert.match(r9.out, /attention same as fp32: false/);
 });
 
-test('the suites with CUDA branches, run again on the emulated addon (vjepa-train, vjepa-probe, vjepa-embed, the image model, uploads and the stopwatch on cuda)', () => {
+test('the suites with CUDA branches, run again on the emulated addon (vjepa-train, vjepa-probe, vjepa-embed, the image model, uploads, the stopwatch and broken arguments on cuda)', () => {
   const uvu = join(ROOT, 'node_modules/uvu/bin.js');
-  const r = run(process.execPath, [uvu, 'dist/test', '(train/device|probe/device|model/embed|model/image|native/upload|native/stopwatch|train/upload_ahead)\\.test\\.js$'], 15 * 60_000);
+  const r = run(process.execPath, [uvu, 'dist/test', '(train/device|probe/device|model/embed|model/image|native/upload|native/stopwatch|native/fuzz|train/upload_ahead)\\.test\\.js$'], 15 * 60_000);
   assert.is(r.status, 0, r.tail);
   const total = Number(/Total:\s+(\d+)/.exec(r.out.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? 0);
   const passed = Number(/Passed:\s+(\d+)/.exec(r.out.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? -1);
