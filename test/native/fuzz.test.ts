@@ -50,8 +50,8 @@ for (const device of devices) {
     // What is still accepted is a shape that holds the same elements or broadcasts, an offset that
     // stays in range, an optional tensor left out, or a value the op has no reason to refuse.
     assert.ok(rep.threw / rep.calls > 0.8, `only ${rep.threw} of ${rep.calls} broken calls were refused`);
-    // A tensor on another device is always refused.
-    assert.equal(rep.accepted.filter((a) => a.endsWith(': on the cpu')), []);
+    // A mix of devices is refused (sharesStorage only answers false).
+    assert.equal(rep.accepted.filter((a) => a.endsWith(': on the cpu') && !a.startsWith('sharesStorage ')), []);
   });
 
   test(`${device}: a NaN or infinite scale, eps, rate or momentum is refused (fill and axpby take any value, init any bound)`, () => {

@@ -214,7 +214,9 @@ function mutants(args: Arg[], i: number): [string, Arg[]][] {
     if (t.shape.length > 0) shapes.push(['empty', [0, ...t.shape.slice(1)]]);
     for (const [what, shape] of shapes) withArg(`${t.dtype}[${t.shape}] -> [${shape}]`, { ...t, shape, data: null });
     withArg(`${t.dtype} -> ${otherDtype[t.dtype]}`, { ...t, dtype: otherDtype[t.dtype], data: null });
-    if (t.device !== 'cpu') withArg('on the cpu', { ...t, device: 'cpu' });
+    // Another tensor left on the device makes this a mix of devices.
+    const onDevice = args.filter((x, j) => j !== i && ((x.k === 't' && x.device !== 'cpu') || (x.k === 'ta' && x.items.some((y) => (y as Arg & { k: 't' }).device !== 'cpu'))));
+    if (t.device !== 'cpu' && onDevice.length > 0) withArg('on the cpu', { ...t, device: 'cpu' });
     if (t.dtype === 'int32' && t.data) {
       for (const bad of [-1, 1 << 30]) {
         const d = (t.data as Int32Array).slice();
