@@ -163,6 +163,8 @@ step 90 "attention tuner at ViT-L shapes (what vjepa-train would run)" node test
 step 420 "command-line tools on CUDA vs CPU (vjepa-train fp32/bf16, -embed, -probe), then ViT-L/16 through vjepa-train" \
   node test/gpu/cli.mjs
 step 60 "kernel launches per step (ViT-L structure)" node test/gpu/launches.mjs
+step 90 "broken arguments: every op of a step on CUDA returns or throws, never crashes (test/native/fuzz.test.ts)" \
+  node node_modules/uvu/bin.js dist/test 'native/fuzz\.test\.js$'
 
 if [ -z "${VJEPA_GPU_NO_BENCH:-}" ]; then
   step 120 "bench" node -e "import('./test/gpu/bench.mjs').then(m => m.bench(require(process.env.VJEPA_ADDON)))"
