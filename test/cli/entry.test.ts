@@ -23,7 +23,7 @@ test("the entry point's API works through it: tensors, variants, configs, data, 
   // relative paths resolve against the CSV's folder (a vjepa extension: the original needs absolute ones)
   const csv = v.data.parseIndexCsv('a.mp4 3\n/v/b.mp4 1\n', '/data/x.csv');
   assert.equal([csv.paths, csv.labels], [['/data/a.mp4', '/v/b.mp4'], [3, 1]]);
-  assert.throws(() => v.data.parseIndexCsv('a.mp4 three\n', 'bad.csv'), /bad\.csv/);
+  assert.throws(() => v.data.parseIndexCsv('a.mp4 three\n', 'bad.csv'), /^bad\.csv:1: label "three" is not an integer$/);
   for (const [area, name] of [['config', 'loadPretrainConfig'], ['config', 'loadProbeConfig'], ['probe', 'runProbe'], ['embed', 'runEmbed'], ['masks', 'MaskCollator']])
     assert.type(v[area][name], 'function', `${area}.${name}`);
   for (const name of ['pretrain', 'pretrainStep', 'buildModel', 'AdamW', 'loadEncoderCheckpoint', 'tuneAttention', 'readSafetensors'])

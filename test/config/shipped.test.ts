@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPretrainConfig } from '../../lib/config/index.js';
+import { loadPretrainConfig, loadProbeConfig, readYamlFile } from '../../lib/config/index.js';
 import { native } from '../../lib/native.js';
 import { selectDevice } from '../../lib/device.js';
 
@@ -28,9 +28,19 @@ test('pretraining configs load with the original values', () => {
   assert.ok(config.data.synthetic, 'the default config makes its own data');
 });
 
-test('every YAML under configs/ parses as a pretraining or probe config', () => {
-  const files = readdirSync(configs).filter((f) => f.endsWith('.yaml'));
-  assert.ok(files.length >= 4);
+test('every YAML under configs/ loads as a pretraining or probe config without an error or an unknown key', () => {
+  const files = readdirSync(configs, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 10, files.join(' '));
+  let probes = 0;
+  for (const f of files) {
+    const path = join(configs, f);
+    // A probe config names its eval; everything else is a pretraining config.
+    const isProbe = 'eval_name' in readYamlFile(path);
+    const { warnings } = isProbe ? loadProbeConfig(path) : loadPretrainConfig(path);
+    probes += Number(isProbe);
+    assert.not.ok(warnings.some((w) => /unknown key/.test(w)), `${f}: ${warnings.join('\n')}`);
+  }
+  assert.is(probes, 6, 'ssv2.yaml and the five under evals/');
 });
 
 test('asking for CUDA without a GPU names the reason', () => {

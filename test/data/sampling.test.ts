@@ -116,7 +116,7 @@ test('dataset weights change sampling frequency', () => {
   let first = 0;
   for (let k = 0; k < 50; k++) for (const i of s.batchIndices(k)) if (i < 50) first++;
   assert.ok(first / 500 > 0.82 && first / 500 < 0.97, `fraction ${first / 500}`);
-  assert.throws(() => new BatchSampler({ numSamples: 10, batchSize: 2, seed: 0, shuffle: true, dropLast: true, perFileCounts: [10], datasetWeights: [1, 2] }), /datasetWeights/);
+  assert.throws(() => new BatchSampler({ numSamples: 10, batchSize: 2, seed: 0, shuffle: true, dropLast: true, perFileCounts: [10], datasetWeights: [1, 2] }), /^datasetWeights has 2 entries but there are 1 index files$/);
 });
 
 test('DATA-01 CSV: single-space "path label", errors name file and 1-based line', () => {

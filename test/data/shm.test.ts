@@ -25,6 +25,7 @@ test('a batch round-trips through one file, which unpack removes', () => {
   assert.ok(b.clips instanceof Float32Array && b.idx instanceof Int32Array);
   assert.equal(Array.from(b.clips.subarray(49_990)), Array.from(clips.subarray(49_990)));
   assert.ok(b.clips.every((v, i) => v === clips[i]), 'clips bit for bit');
+  assert.is(b.idx.length, idx.length);
   assert.ok(b.idx.every((v, i) => v === idx[i]), 'int32 field bit for bit');
   assert.equal(b.paths, ['a', 'b']);
   assert.is(b.batchIndex, 9);

@@ -93,9 +93,9 @@ test('EVAL-05: probe schedule (warmup 0, start = ref = 1e-3, final 0, wd 0.01 ->
 });
 
 test('bad arguments are rejected', () => {
-  assert.throws(() => new WarmupCosineSchedule({ startLr: 0, refLr: 1, finalLr: 0, warmupSteps: -1, totalSteps: 3 }), /warmupSteps/);
+  assert.throws(() => new WarmupCosineSchedule({ startLr: 0, refLr: 1, finalLr: 0, warmupSteps: -1, totalSteps: 3 }), /^WarmupCosineSchedule\.warmupSteps: expected a non-negative integer, got -1$/);
   const lr = new WarmupCosineSchedule({ startLr: 0, refLr: 1, finalLr: 0, warmupSteps: 1, totalSteps: 3 });
-  assert.throws(() => lr.skip(1.5), /skip/);
+  assert.throws(() => lr.skip(1.5), /^WarmupCosineSchedule\.skip: expected a non-negative integer, got 1\.5$/);
   assert.throws(() => new EmaMomentumSchedule({ start: 0.9, end: 1, ipe: 0, epochs: 1 }), /must be > 0/);
 });
 

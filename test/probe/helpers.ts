@@ -87,6 +87,8 @@ export function snapshot(params: readonly [string, { tensor: { toFloat32Array():
 
 export function sameBits(a: Map<string, Float32Array>, b: Map<string, Float32Array>): string[] {
   const diff: string[] = [];
+  if (a.size === 0) diff.push('(nothing to compare)');
+  for (const n of b.keys()) if (!a.has(n)) diff.push(`${n} (second only)`);
   for (const [n, x] of a) {
     const y = b.get(n);
     if (!y || y.length !== x.length || !Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength))) diff.push(n);

@@ -103,6 +103,12 @@ export function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tol,
       continue;
     }
     if (g === w) continue;
+    if (!Number.isFinite(w) || !Number.isFinite(g)) {
+      // An infinity matches only itself: the tolerance below would be NaN and let anything through.
+      worst = i;
+      worstExcess = Infinity;
+      break;
+    }
     const excess = Math.abs(g - w) - (atol + rtol * Math.abs(w));
     if (excess > worstExcess || (excess > 0 && worst < 0)) {
       worst = i;
