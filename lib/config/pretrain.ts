@@ -98,11 +98,12 @@ export interface PretrainConfig {
 
 const LAUNCHER = 'cluster launcher sizing; vjepa runs one process (meta.device picks the device)';
 
+// The block keys are required for multiblock3d only (crossCheck): a tube mask needs `ratio` alone (MASK-04).
 export const maskEntrySpec = section({
-  spatial_scale: pair({ ...REQ, min: 0 }),
-  temporal_scale: pair({ ...REQ, min: 0, max: 1 }),
-  aspect_ratio: pair({ ...REQ, min: 0 }),
-  num_blocks: int({ ...REQ, min: 1 }),
+  spatial_scale: pair({ nullable: true, default: null, min: 0 }),
+  temporal_scale: pair({ nullable: true, default: null, min: 0, max: 1 }),
+  aspect_ratio: pair({ nullable: true, default: null, min: 0 }),
+  num_blocks: int({ nullable: true, default: null, min: 1 }),
   max_temporal_keep: num({ default: 1.0, gt: 0, max: 1 }),
   max_keep: int({ default: null, nullable: true, min: 1 }),
   ratio: num({ nullable: true, min: 0, max: 1 }),
@@ -202,6 +203,11 @@ function crossCheck(c: PretrainConfig, ctx: ValidationContext): void {
   // num_frames 1 builds the image model (MOD-02), which has no tubelets.
   if (data.num_frames > 1 && Math.floor(data.num_frames / data.tubelet_size) < 1) at('data.num_frames', `${data.num_frames} frames give no tubelet of size ${data.tubelet_size}`);
   if (Math.floor(data.crop_size / data.patch_size) < 1) at('data.crop_size', `${data.crop_size} px give no patch of size ${data.patch_size}`);
+  // The original picks its loader by data.dataset_type.lower(); its vjepa app trains on videos.
+  if (data.dataset_type.toLowerCase() !== 'videodataset')
+    at('data.dataset_type', `"${data.dataset_type}": vjepa-train reads videos from CSV index files (VideoDataset); image datasets are for vjepa-probe`);
+  // The original compares which_dtype.lower() (CFG-01).
+  c.meta.dtype = c.meta.dtype.toLowerCase();
   if (!['bfloat16', 'float16', 'float32'].includes(c.meta.dtype)) {
     warn('meta.dtype', `"${c.meta.dtype}" is neither bfloat16 nor float16, so training runs in float32 (as the original)`);
   }
@@ -209,10 +215,15 @@ function crossCheck(c: PretrainConfig, ctx: ValidationContext): void {
     c.mask.forEach((m, i) => {
       if (m.ratio === undefined || m.ratio === null) at(`mask.${i}.ratio`, `required when data.mask_type is "${c.data.mask_type}" (tube masking, MASK-04)`);
     });
+  } else {
+    c.mask.forEach((m, i) => {
+      for (const k of ['spatial_scale', 'temporal_scale', 'aspect_ratio', 'num_blocks'] as const)
+        if (m[k] === null || m[k] === undefined) at(`mask.${i}.${k}`, 'required key is missing');
+    });
   }
   c.mask.forEach((m, i) => {
     for (const k of ['spatial_scale', 'temporal_scale', 'aspect_ratio'] as const) {
-      if (m[k][0] > m[k][1]) at(`mask.${i}.${k}`, `min ${m[k][0]} > max ${m[k][1]}`);
+      if (m[k] && m[k][0] > m[k][1]) at(`mask.${i}.${k}`, `min ${m[k][0]} > max ${m[k][1]}`);
     }
   });
   if (o.ipe_scale < 1) warn('optimization.ipe_scale', `${o.ipe_scale} < 1: the lr cosine turns back up and the EMA sequence runs out before training ends (§8.24)`);

@@ -29,6 +29,8 @@ export interface LoopState {
   emaStep: number;
   /** null: the collator is fast-forwarded by `iteration` steps (a resume from the original's file). */
   maskCounters: number[] | null;
+  /** Batches meta.skip_batches has skipped so far: the next batch's index is iteration + this (absent: 0). */
+  dataOffset?: number;
   batchSize: number;
   /** The configured peak lr, as the original stores it (§8.34). */
   lr: number;

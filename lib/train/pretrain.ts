@@ -217,12 +217,15 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const emaSched = new EmaMomentumSchedule({ start: cfg.optimization.ema[0], end: cfg.optimization.ema[1], ipe, epochs, ipeScale: cfg.optimization.ipe_scale });
 
   let startIteration = 0;
+  // The data stream runs ahead of the iterations by the batches meta.skip_batches skipped (TRAIN-10).
+  let dataOffset = 0;
   let epochLossSum = 0;
   let epochLossCount = 0;
   if (resumePath !== null) {
     if (resuming) {
       const { state, notes } = loadCheckpoint(resumePath, model, opt, ipe);
       startIteration = state.iteration;
+      dataOffset = state.dataOffset ?? 0;
       lrSched.skip(state.lrStep);
       wdSched.skip(state.wdStep);
       emaSched.skip(state.emaStep);
@@ -233,18 +236,24 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         log(`warning: ${resumePath} was trained at a global batch of ${state.batchSize}; this run's is ${B} (its epochs and schedules are counted in this config's iterations)`);
       epochLossSum = state.loss * (state.iteration - state.epoch * ipe);
       epochLossCount = state.iteration - state.epoch * ipe;
-      log(`resume: ${resumePath} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})`);
+      log(
+        `resume: ${resumePath} at iteration ${startIteration} (epoch ${state.epoch + 1}, itr ${startIteration % ipe})` +
+          (dataOffset ? `; data at batch ${startIteration + dataOffset} (meta.skip_batches skipped ${dataOffset} so far)` : ''),
+      );
       await loader.close();
-      loader = makeLoader(startIteration);
+      loader = makeLoader(startIteration + dataOffset);
     } else {
       log(`resume: no checkpoint at ${resumePath}; starting fresh`);
     }
   }
-  if (cfg.meta.skip_batches > 0 && startIteration === 0) {
-    // TRAIN-10: positions the data stream (and the mask counters), not the schedules.
+  if (cfg.meta.skip_batches > 0) {
+    // TRAIN-10: on every start, resumes too (the original's way past a bad batch after a crash), it moves
+    // the data stream and the mask counters, not the schedules; the checkpoints keep the offset.
     collator.step(cfg.meta.skip_batches);
+    dataOffset += cfg.meta.skip_batches;
     await loader.close();
-    loader = makeLoader(cfg.meta.skip_batches);
+    loader = makeLoader(startIteration + dataOffset);
+    log(`data: skipping ${cfg.meta.skip_batches} batches (meta.skip_batches): iteration ${startIteration} trains on batch ${startIteration + dataOffset}`);
   }
 
   const csv = new CsvLog(csvPath);
@@ -267,16 +276,31 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     wdStep: wdSched.stepCount,
     emaStep: emaSched.stepCount,
     maskCounters,
+    dataOffset,
     batchSize: B,
     lr: cfg.optimization.lr,
     config: cfg,
   });
-  const checkpoint = (iteration: number) => {
-    saveCheckpoint(latest, model, opt, state(iteration));
+  // TRAIN-12: a save that fails (a full disk, a permission) is logged and training goes on, as in the
+  // original; the previous file is intact (atomic writes) and the next save tries again. A run whose
+  // last save failed ends with that error.
+  let saveError: string | null = null;
+  const checkpoint = (iteration: number): boolean => {
     const ep = Math.floor(iteration / ipe);
+    const files = [latest];
     if (cfg.meta.save_every_freq > 0 && iteration % ipe === 0 && (ep - 1) % cfg.meta.save_every_freq === 0)
-      saveCheckpoint(join(folder, `${tag}-e${ep - 1}.safetensors`), model, opt, state(iteration));
+      files.push(join(folder, `${tag}-e${ep - 1}.safetensors`));
+    saveError = null;
+    for (const f of files) {
+      try {
+        saveCheckpoint(f, model, opt, state(iteration));
+      } catch (e) {
+        saveError = `checkpoint: could not write ${f} at iteration ${iteration}: ${(e as Error).message}`;
+        log(`${saveError}; training goes on (any earlier ${basename(f)} is intact) and the next save tries again`);
+      }
+    }
     writeTrainingPlot(plotPath, csv.read());
+    return saveError === null;
   };
 
   let firstLoss = NaN;
@@ -418,10 +442,10 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       if (epochDone || (every && iteration % every === 0) || iteration === stopAt) {
         if (opts.tty) process.stdout.write('\n');
         const tSave = performance.now();
-        checkpoint(iteration);
+        const saved = checkpoint(iteration);
         // The save is not the next step's time: ms/it and the CSV's wall time stay per step.
         tPrev = performance.now();
-        const saveText = `${((tPrev - tSave) / 1e3).toFixed(2)} s`;
+        const saveText = saved ? `${((tPrev - tSave) / 1e3).toFixed(2)} s` : 'not written: see above';
         if (epochDone) log(`epoch ${epoch + 1} done: avg loss ${(epochLossSum / epochLossCount).toFixed(5)}; checkpoint ${latest} (${saveText})`);
       }
     }
@@ -429,6 +453,11 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     if (cur) disposeStaged(cur);
     if (next) disposeStaged(next);
     await loader.close();
+  }
+  if (saveError) {
+    model.dispose();
+    opt.dispose();
+    throw new Error(`${saveError}; the run's last iterations are not saved`);
   }
   const stats = loader.stats();
   if (stats.failed > 0) log(`data: ${stats.failed} sample(s) failed to load and were replaced: ${stats.failedPaths.slice(0, 5).join(', ')}${stats.failedPaths.length > 5 ? ', …' : ''}`);

@@ -165,6 +165,26 @@ test('tube masking requires ratio per mask; ipe_scale < 1 and odd dtype warn', (
   assert.throws(() => loadPretrainConfig(fx('tiny.yaml'), ['mask.0.spatial_scale=[0.3, 0.2]']), /mask\.0\.spatial_scale: min 0\.3 > max 0\.2/);
 });
 
+test("MASK-04 / CFG-02: a tube config needs ratio alone, as the original's; multiblock3d still needs the block keys", () => {
+  const raw = tinyRaw();
+  raw.data.mask_type = 'random_tube';
+  raw.mask = [{ ratio: 0.9 }, { ratio: 0.75 }];
+  const { config } = validatePretrainConfig(raw, { file: 'tube.yaml' });
+  assert.equal(config.mask.map((m) => m.ratio), [0.9, 0.75]);
+  const mb = tinyRaw();
+  delete mb.mask[1].aspect_ratio;
+  delete mb.mask[1].num_blocks;
+  assert.throws(() => validatePretrainConfig(mb, { file: 'mb.yaml' }), (e: Error) => /mb\.yaml: mask\.1\.aspect_ratio: required key is missing/.test(e.message) && /mb\.yaml: mask\.1\.num_blocks: required key is missing/.test(e.message));
+});
+
+test('CFG-01: meta.dtype is read case-blind, as the original lowers it; data.dataset_type must name videos', () => {
+  const { config, warnings } = loadPretrainConfig(fx('tiny.yaml'), ['meta.dtype=BFloat16']);
+  assert.is(config.meta.dtype, 'bfloat16');
+  assert.not.ok(warnings.some((w) => w.includes('meta.dtype')), warnings.join('\n'));
+  assert.is(loadPretrainConfig(fx('tiny.yaml'), ['data.dataset_type=VideoDataset']).config.data.dataset_type, 'VideoDataset');
+  assert.throws(() => loadPretrainConfig(fx('tiny.yaml'), ['data.dataset_type=ImageNet']), /data\.dataset_type: "ImageNet": vjepa-train reads videos/);
+});
+
 test('file problems: missing file, YAML syntax error with line, non-mapping', () => {
   assert.throws(() => loadPretrainConfig(join(tmp, 'nope.yaml')), /config file not found: .*nope\.yaml/);
   const p = join(tmp, 'syntax.yaml');
