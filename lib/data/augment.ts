@@ -4,9 +4,12 @@
 import type { Rng } from './rng.js';
 import type { ClipFrames } from './transforms.js';
 
-type Op = (img: Uint8Array, h: number, w: number, arg: number) => Uint8Array;
+type Fill = readonly [number, number, number];
+type Op = (img: Uint8Array, h: number, w: number, arg: number, fill?: Fill) => Uint8Array;
 
-const FILL = 128;
+// What rotate, shear and translate uncover: timm's default (128) for the video RandAugment, whose
+// hparams carry no img_mean; the image AutoAugment passes IMAGENET_FILL.
+const FILL: Fill = [128, 128, 128];
 
 function lut(img: Uint8Array, table: Uint8Array | ((c: number) => Uint8Array)): Uint8Array {
   const out = new Uint8Array(img.length);
@@ -140,7 +143,7 @@ const sharpness: Op = (img, h, w, f) => {
 };
 
 /** Inverse affine map: source = (a x + b y + c, d x + e y + f), for output pixel centres. */
-function affine(img: Uint8Array, h: number, w: number, m: number[]): Uint8Array {
+function affine(img: Uint8Array, h: number, w: number, m: number[], fill: Fill = FILL): Uint8Array {
   const [a, b, c, d, e, f] = m;
   const out = new Uint8Array(img.length);
   for (let y = 0; y < h; y++) {
@@ -149,14 +152,16 @@ function affine(img: Uint8Array, h: number, w: number, m: number[]): Uint8Array 
       const sy = d * (x + 0.5) + e * (y + 0.5) + f - 0.5;
       const o = (y * w + x) * 3;
       if (sx < -0.5 || sy < -0.5 || sx > w - 0.5 || sy > h - 0.5) {
-        out[o] = out[o + 1] = out[o + 2] = FILL;
+        out[o] = fill[0];
+        out[o + 1] = fill[1];
+        out[o + 2] = fill[2];
         continue;
       }
       const x0 = Math.floor(sx), y0 = Math.floor(sy);
       const fx = sx - x0, fy = sy - y0;
       for (let ch = 0; ch < 3; ch++) {
         const px = (xx: number, yy: number) =>
-          xx < 0 || yy < 0 || xx >= w || yy >= h ? FILL : img[(yy * w + xx) * 3 + ch];
+          xx < 0 || yy < 0 || xx >= w || yy >= h ? fill[ch] : img[(yy * w + xx) * 3 + ch];
         const v = (1 - fy) * ((1 - fx) * px(x0, y0) + fx * px(x0 + 1, y0)) + fy * ((1 - fx) * px(x0, y0 + 1) + fx * px(x0 + 1, y0 + 1));
         out[o + ch] = Math.round(v);
       }
@@ -165,18 +170,18 @@ function affine(img: Uint8Array, h: number, w: number, m: number[]): Uint8Array 
   return out;
 }
 
-const rotate: Op = (img, h, w, deg) => {
+const rotate: Op = (img, h, w, deg, fill) => {
   const t = (-deg * Math.PI) / 180;
   const cx = w / 2, cy = h / 2;
   const cos = Math.cos(t), sin = Math.sin(t);
-  return affine(img, h, w, [cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy]);
+  return affine(img, h, w, [cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy], fill);
 };
-const shearX: Op = (img, h, w, s) => affine(img, h, w, [1, s, 0, 0, 1, 0]);
-const shearY: Op = (img, h, w, s) => affine(img, h, w, [1, 0, 0, s, 1, 0]);
-const translateXRel: Op = (img, h, w, p) => affine(img, h, w, [1, 0, p * w, 0, 1, 0]);
-const translateYRel: Op = (img, h, w, p) => affine(img, h, w, [1, 0, 0, 0, 1, p * h]);
+const shearX: Op = (img, h, w, s, fill) => affine(img, h, w, [1, s, 0, 0, 1, 0], fill);
+const shearY: Op = (img, h, w, s, fill) => affine(img, h, w, [1, 0, 0, s, 1, 0], fill);
+const translateXRel: Op = (img, h, w, p, fill) => affine(img, h, w, [1, 0, p * w, 0, 1, 0], fill);
+const translateYRel: Op = (img, h, w, p, fill) => affine(img, h, w, [1, 0, 0, 0, 1, p * h], fill);
 
-interface OpDef {
+export interface OpDef {
   op: Op;
   /** magnitude (0..10) and rng -> argument */
   arg: (m: number, rng: Rng) => number;
@@ -239,49 +244,53 @@ export function videoRandAugment(clip: ClipFrames, rng: Rng, o: RandAugmentOptio
   return applyToClip(clip, chosen);
 }
 
-// AutoAugment "original" ImageNet policy (DATA-11): [op, probability, magnitude] pairs.
-const ORIGINAL_POLICY: [string, number, number][][] = [
-  [['Equalize', 0.8, 1], ['ShearY', 0.8, 4]],
-  [['Color', 0.4, 9], ['Equalize', 0.6, 3]],
-  [['Color', 0.4, 1], ['Rotate', 0.6, 8]],
-  [['Solarize', 0.8, 3], ['Equalize', 0.4, 7]],
-  [['Solarize', 0.4, 2], ['Solarize', 0.6, 2]],
-  [['Color', 0.2, 0], ['Equalize', 0.8, 8]],
-  [['Equalize', 0.4, 8], ['SolarizeAdd', 0.8, 3]],
-  [['ShearX', 0.2, 9], ['Rotate', 0.6, 8]],
-  [['Color', 0.6, 1], ['Equalize', 1.0, 2]],
-  [['Invert', 0.4, 9], ['Rotate', 0.6, 0]],
-  [['Equalize', 1.0, 9], ['ShearY', 0.6, 3]],
-  [['Color', 0.4, 7], ['Equalize', 0.6, 0]],
-  [['Posterize', 0.4, 6], ['AutoContrast', 0.4, 7]],
-  [['Solarize', 0.6, 8], ['Color', 0.6, 9]],
-  [['Solarize', 0.2, 4], ['Rotate', 0.8, 9]],
-  [['Rotate', 1.0, 7], ['TranslateYRel', 0.8, 9]],
-  [['ShearX', 0.0, 0], ['Solarize', 0.8, 4]],
-  [['ShearY', 0.8, 0], ['Color', 0.6, 4]],
-  [['Color', 1.0, 0], ['Rotate', 0.6, 2]],
-  [['Equalize', 0.8, 4], ['Equalize', 0.0, 8]],
-  [['Equalize', 1.0, 4], ['AutoContrast', 0.6, 2]],
-  [['ShearY', 0.4, 7], ['SolarizeAdd', 0.6, 7]],
-  [['Posterize', 0.8, 2], ['Solarize', 0.6, 10]],
-  [['Solarize', 0.6, 8], ['Equalize', 0.6, 1]],
-  [['Color', 0.8, 6], ['Rotate', 0.4, 5]],
+// AutoAugment "original" (DATA-11): the published ImageNet policy (arXiv 1805.09501) as timm's
+// auto_augment_policy_original lists it, which the original's image probe asks for
+// (auto_augment='original'): [op, probability, magnitude] pairs.
+export const ORIGINAL_POLICY: [string, number, number][][] = [
+  [['PosterizeOriginal', 0.4, 8], ['Rotate', 0.6, 9]],
+  [['Solarize', 0.6, 5], ['AutoContrast', 0.6, 5]],
+  [['Equalize', 0.8, 8], ['Equalize', 0.6, 3]],
+  [['PosterizeOriginal', 0.6, 7], ['PosterizeOriginal', 0.6, 6]],
+  [['Equalize', 0.4, 7], ['Solarize', 0.2, 4]],
+  [['Equalize', 0.4, 4], ['Rotate', 0.8, 8]],
+  [['Solarize', 0.6, 3], ['Equalize', 0.6, 7]],
+  [['PosterizeOriginal', 0.8, 5], ['Equalize', 1.0, 2]],
+  [['Rotate', 0.2, 3], ['Solarize', 0.6, 8]],
+  [['Equalize', 0.6, 8], ['PosterizeOriginal', 0.4, 6]],
+  [['Rotate', 0.8, 8], ['Color', 0.4, 0]],
+  [['Rotate', 0.4, 9], ['Equalize', 0.6, 2]],
+  [['Equalize', 0.0, 7], ['Equalize', 0.8, 8]],
+  [['Invert', 0.6, 4], ['Equalize', 1.0, 8]],
+  [['Color', 0.6, 4], ['Contrast', 1.0, 8]],
+  [['Rotate', 0.8, 8], ['Color', 1.0, 2]],
+  [['Color', 0.8, 8], ['Solarize', 0.8, 7]],
+  [['Sharpness', 0.4, 7], ['Invert', 0.6, 8]],
+  [['ShearX', 0.6, 5], ['Equalize', 1.0, 9]],
+  [['Color', 0.4, 0], ['Equalize', 0.6, 3]],
+  [['Equalize', 0.4, 7], ['Solarize', 0.2, 4]],
+  [['Solarize', 0.6, 5], ['AutoContrast', 0.6, 5]],
+  [['Invert', 0.6, 4], ['Equalize', 1.0, 8]],
+  [['Color', 0.6, 4], ['Contrast', 1.0, 8]],
+  [['Equalize', 0.8, 8], ['Equalize', 0.6, 3]],
 ];
 
 const enhanceOrig = (m: number) => (m / 10) * 1.8 + 0.1;
-const ORIGINAL_OPS: Record<string, OpDef> = {
+export const ORIGINAL_OPS: Record<string, OpDef> = {
   AutoContrast: RAND_INCREASING_OPS.AutoContrast,
   Equalize: RAND_INCREASING_OPS.Equalize,
   Invert: RAND_INCREASING_OPS.Invert,
   Rotate: RAND_INCREASING_OPS.Rotate,
   ShearX: RAND_INCREASING_OPS.ShearX,
-  ShearY: RAND_INCREASING_OPS.ShearY,
-  TranslateYRel: RAND_INCREASING_OPS.TranslateYRel,
-  SolarizeAdd: RAND_INCREASING_OPS.SolarizeAdd,
-  Posterize: { op: posterize, arg: (m) => Math.trunc((m / 10) * 4) + 4 },
+  PosterizeOriginal: { op: posterize, arg: (m) => Math.trunc((m / 10) * 4) + 4 },
   Solarize: { op: solarize, arg: (m) => Math.trunc((m / 10) * 256) },
   Color: { op: color, arg: enhanceOrig },
+  Contrast: { op: contrast, arg: enhanceOrig },
+  Sharpness: { op: sharpness, arg: enhanceOrig },
 };
+
+// timm fills what rotate and shear uncover with the normalisation mean in 0..255 (img_mean, round(255 x)).
+export const IMAGENET_FILL: readonly [number, number, number] = [124, 116, 104];
 
 /** DATA-11 AutoAugment "original": one random sub-policy of two ops, each with its probability. */
 export function imageAutoAugment(img: Uint8Array, h: number, w: number, rng: Rng): Uint8Array {
@@ -290,7 +299,7 @@ export function imageAutoAugment(img: Uint8Array, h: number, w: number, rng: Rng
   for (const [name, p, m] of sub) {
     if (rng.random() >= p) continue;
     const def = ORIGINAL_OPS[name];
-    out = def.op(out, h, w, def.arg(m, rng));
+    out = def.op(out, h, w, def.arg(m, rng), IMAGENET_FILL);
   }
   return out;
 }

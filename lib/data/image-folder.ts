@@ -23,7 +23,9 @@ export function listImages(dir: string): string[] {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
+      // Links are followed, as torchvision's os.walk(followlinks=True).
+      const dir = e.isDirectory() || (e.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isDirectory());
+      if (dir) walk(p);
       else if (IMAGE_EXT.test(e.name)) out.push(p);
     }
   };
@@ -31,7 +33,7 @@ export function listImages(dir: string): string[] {
   return out.sort();
 }
 
-/** root/<class>/<image>; classes sorted by name -> labels 0..K-1 (torchvision ImageFolder). */
+/** root/<class>/.../<image>, at any depth; classes sorted by name -> labels 0..K-1 (torchvision ImageFolder walks each class folder whole). */
 export function scanImageFolder(root: string): ImageFolderIndex {
   let entries: string[];
   try {
@@ -44,9 +46,8 @@ export function scanImageFolder(root: string): ImageFolderIndex {
   const paths: string[] = [];
   const labels: number[] = [];
   classes.forEach((c, k) => {
-    const files = readdirSync(join(root, c)).filter((f) => IMAGE_EXT.test(f)).sort();
-    for (const f of files) {
-      paths.push(join(root, c, f));
+    for (const p of listImages(join(root, c))) {
+      paths.push(p);
       labels.push(k);
     }
   });
