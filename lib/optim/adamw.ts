@@ -75,19 +75,6 @@ export class AdamW {
     if (ps.length) native.adamwMany(ps, gs, ms, vs, lr, this.betas[0], this.betas[1], this.eps, wds, steps);
   }
 
-  /** Moment statistics for the log: mean |m| and mean |v| per parameter (avg, min, max). */
-  momentStats(): { m: [number, number, number]; v: [number, number, number] } | null {
-    const ms: number[] = [];
-    const vs: number[] = [];
-    for (const s of this.slots.values()) {
-      ms.push(Math.sqrt(native.sumSquares(s.m.handle) / s.m.numel));
-      vs.push(Math.sqrt(native.sumSquares(s.v.handle) / s.v.numel));
-    }
-    if (!ms.length) return null;
-    const agg = (a: number[]): [number, number, number] => [a.reduce((x, y) => x + y, 0) / a.length, Math.min(...a), Math.max(...a)];
-    return { m: agg(ms), v: agg(vs) };
-  }
-
   /** State by parameter name: `<group param name>` -> {m, v, step}. */
   state(): Map<string, Slot> {
     const out = new Map<string, Slot>();
