@@ -29,10 +29,6 @@ export interface GradNode {
 
 let gradEnabled = true;
 
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
 /** Runs fn without recording (target encoder, evaluation, EMA). */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
@@ -173,13 +169,4 @@ export function leafGrad(t: Tensor | null): Tensor | null {
   if (!t || !t.requiresGrad || t.gradFn) return null;
   if (!t.grad) t.grad = keep(Tensor.zeros(t.shape, 'float32', t.device));
   return t.grad;
-}
-
-export function releaseGraph(root: Tensor): void {
-  for (const t of topoOrder(root)) {
-    if (t.gradFn) {
-      for (const s of t.gradFn.saved) s.dispose();
-      t.gradFn = null;
-    }
-  }
 }

@@ -232,17 +232,3 @@ function bilinearFrame(
     }
   }
 }
-
-/** Resize an interleaved RGB uint8 image to another uint8 image (used by augment ops). */
-export function resizeU8(src: Uint8Array, h: number, w: number, oh: number, ow: number, kernel: Kernel, antialias: boolean): Uint8Array {
-  const ty = computeTaps(0, h, oh, kernel, antialias);
-  const tx = computeTaps(0, w, ow, kernel, antialias);
-  const planes = new Float32Array(3 * oh * ow);
-  const tmp = new Float32Array(oh * w * 3);
-  resampleFrame(src, 0, w, ty, tx, oh, ow, planes, 0, oh * ow, { mean: [0, 0, 0], std: [1, 1, 1] }, tmp, false, true);
-  const out = new Uint8Array(oh * ow * 3);
-  for (let i = 0; i < oh * ow; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(planes[c * oh * ow + i]);
-  }
-  return out;
-}
