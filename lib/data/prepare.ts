@@ -54,6 +54,10 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
   const csv = resolve(o.csv);
   const { paths, labels } = parseIndexCsv(readFileSync(csv, 'utf8'), csv);
   const outDir = resolve(o.outDir);
+  // The outputs replace files: never the inputs themselves.
+  const outCsvPath = resolve(o.outCsv ?? join(outDir, basename(csv)));
+  if (outCsvPath === resolve(csv)) throw new Error(`prepare: the output CSV ${outCsvPath} is the input --csv itself; give --out-csv or another --out`);
+  const sources = new Set(paths.map((p) => resolve(p)));
   mkdirSync(outDir, { recursive: true });
   const s = o.shortSide;
   if (!(Number.isInteger(s) && s >= 8)) throw new Error(`prepare: shortSide must be an integer >= 8 (got ${s})`);
@@ -67,7 +71,9 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
     let name = basename(p, extname(p)) + '.mp4';
     if (used.has(name)) name = `${i}_${name}`;
     used.add(name);
-    return join(outDir, name);
+    const out = join(outDir, name);
+    if (sources.has(out)) throw new Error(`prepare: ${out} would be written over its own source (${paths[i]}); give an --out folder apart from the videos`);
+    return out;
   });
   removeStalePartials(outDir, outNames);
   const worker = async () => {
@@ -108,7 +114,7 @@ export async function prepareVideos(o: PrepareOptions): Promise<PrepareResult> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? availableParallelism()) }, worker));
-  const outCsv = resolve(o.outCsv ?? join(outDir, basename(csv)));
+  const outCsv = outCsvPath;
   const kept = lines.filter((l): l is string => l !== null);
   writeFileSync(outCsv, kept.join('\n') + '\n');
   o.log?.(`prepare: ${written} re-encoded, ${skipped} already there, ${failed.length} failed -> ${outCsv}`);

@@ -1,5 +1,6 @@
 // vjepa-embed's work: build the encoder from the YAML, load the checkpoint, stream clips through
 // it in batches, stream the features to a float32 .npy.
+import { resolve } from 'node:path';
 import type { HostTensor } from '../io/host-tensor.js';
 import { InitRng } from '../nn/init.js';
 import { describeLoad, loadEncoderCheckpoint, type EncoderCheckpointReport } from '../nn/checkpoint-load.js';
@@ -78,6 +79,14 @@ export async function runEmbed(o: EmbedRunOptions): Promise<EmbedRunResult> {
     if (o.input !== undefined) throw new Error(`--${name} takes clips from videos (--video / --csv); an --input .npy holds its clips already`);
     if (o.images?.length) throw new Error(`--${name} takes clips from videos (--video / --csv); an image is one centre crop (DATA-11)`);
   }
+
+  // --out replaces its file whole: never one of the run's own inputs.
+  const readFrom: [string, string | undefined][] = [
+    ['--checkpoint', o.checkpoint], ['--config', o.config], ['--input', o.input], ['--context-idx', o.contextIdx],
+    ...(o.csv ?? []).map((c): [string, string] => ['--csv', c]),
+  ];
+  for (const [flag, f] of readFrom)
+    if (f !== undefined && resolve(f) === resolve(o.out)) throw new Error(`--out ${o.out} is the ${flag} file itself; write the features elsewhere`);
 
   const device = selectDevice(o.device ?? 'cpu', { cudaSupported: true, what: '--device' });
   const dtype = o.dtype ?? 'float32';

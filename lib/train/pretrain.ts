@@ -362,7 +362,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       const stopBeforeUpdate = (what: string): never => {
         throw new Error(
           `${what} at epoch ${epoch + 1}, itr ${itr} (iteration ${iteration}); stopping without an update. ` +
-            `The last good checkpoint (${latest}) was not overwritten.`,
+            (existsSync(latest) ? `The last good checkpoint (${latest}) was not overwritten.` : 'No checkpoint had been written yet.'),
         );
       };
       // gpu-time(ms), TRAIN-11: the step's time on the GPU's stream, apart from the host's.
