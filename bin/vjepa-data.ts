@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npx vjepa-data synth --out DIR [...] | vjepa-data prepare --csv FILE --out DIR [...] | vjepa-data count --csv FILE [...]
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -70,6 +71,7 @@ await yargs(args)
         .option('fps', { type: 'number', default: 25 })
         .option('seed', { type: 'number', default: 0 })
         .option('scene', { choices: ['square', 'pan'] as const, default: 'square' as const, describe: 'a textured square moves, or the camera pans' })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'replace a dataset already in --out' })
         .strict(),
     async (a) => {
       try {
@@ -80,6 +82,9 @@ await yargs(args)
         intAtLeast('frames', a.frames, 1);
         if (!Number.isInteger(a.seed)) throw new Error(`--seed must be an integer, got ${a.seed}`);
         if (!(a.fps > 0)) throw new Error(`--fps must be > 0, got ${a.fps}`);
+        // A dataset's index files are not replaced by accident (yours, or an earlier synth with its videos).
+        const held = ['train.csv', 'val.csv', 'train', 'val'].filter((f) => existsSync(join(a.out, f)));
+        if (held.length && !a.overwrite) throw new Error(`--out ${a.out} already holds a dataset (${held.join(', ')}); choose another folder or add --overwrite`);
         const ds = await makeSynthDataset(a.out, {
           videos: a.videos, valVideos: a['val-videos'], classes: a.classes, frames: a.frames, width, height, fps: a.fps, seed: a.seed, scene: a.scene,
           log: (m) => console.log(m),

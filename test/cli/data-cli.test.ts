@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,15 @@ test('bad synth options: one line naming the option, exit 1, output folder not c
     assert.is(r.stdout, '');
   }
   assert.not.ok(existsSync(out));
+});
+
+test('synth: a folder that holds a dataset is not written over without --overwrite', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vjepa-data-cli-'));
+  writeFileSync(join(out, 'train.csv'), '/data/k400/a.mp4 3\n');
+  const r = run(['synth', '--out', out, '--videos', '2']);
+  assert.is(r.status, 1);
+  assert.is(r.stderr, `vjepa-data: --out ${out} already holds a dataset (train.csv); choose another folder or add --overwrite\n`);
+  assert.is(readFileSync(join(out, 'train.csv'), 'utf8'), '/data/k400/a.mp4 3\n');
 });
 
 test('prepare: missing --csv, a CSV that does not exist and bad numbers are one line each', () => {
