@@ -5,7 +5,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { positiveLimit, usageFail } from '../lib/config/cli.js';
 import { loadProbeRunConfig } from '../lib/probe/config.js';
-import { runProbe, scoreProbe } from '../lib/probe/probe.js';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { probePaths, runProbe, scoreProbe } from '../lib/probe/probe.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('vjepa-probe')
@@ -23,6 +25,7 @@ const argv = await yargs(hideBin(process.argv))
     type: 'boolean',
     describe: 'no training: score a saved probe on the val split (the training run\'s protocol) and write <tag>-eval-results.json and <tag>-eval-predictions.csv (one row per val sample) in the run folder',
   })
+  .option('overwrite', { type: 'boolean', default: false, describe: 'replace a probe run already in the run folder (without resume_checkpoint)' })
   .option('probe-checkpoint', {
     type: 'string',
     describe: "with --eval-only: the probe to score, ours (.safetensors) or the original's (.pth.tar) (default: the run folder's <write_tag>-latest)",
@@ -48,6 +51,16 @@ try {
     console.log(`eval results ${r.results}\npredictions ${r.predictions}`);
     console.log(`val top-1: ${r.val_top1.toFixed(2)}%`);
   } else {
+    // As vjepa-train: a finished or stopped run is not replaced unless asked (the original writes over it).
+    if (!config.resume_checkpoint && !argv.overwrite) {
+      const p = probePaths(config);
+      const held = [p.checkpoint, p.original, p.csv].filter((f) => existsSync(f));
+      if (held.length)
+        throw new Error(
+          `${p.folder} already holds a probe run (${held.map((f) => basename(f)).join(', ')}). ` +
+            'Resume it with --set resume_checkpoint=true, replace it with --overwrite, or give it another --set tag=...',
+        );
+    }
     const r = await runProbe(config, ext, { maxEpochs: argv['max-epochs'] });
     console.log(`curves ${r.plot}\nlog ${r.csv}\ncheckpoint ${r.checkpoint}${r.stopped_early ? '' : `\nresults ${r.results}`}`);
     console.log(
