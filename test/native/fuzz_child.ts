@@ -5,8 +5,9 @@
 // wrote to the log file just before the call names the culprit.
 //   node dist/test/native/fuzz_child.js LOG_FILE [cpu|cuda]
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { allocHost, type HostDType } from '../../lib/io/host-tensor.js';
 import { native, type TensorHandle } from '../../lib/native.js';
-import { Tensor, tidy } from '../../lib/tensor.js';
+import { Tensor, numel, tidy } from '../../lib/tensor.js';
 import { backward } from '../../lib/autograd.js';
 import { VJepa } from '../../lib/nn/vjepa.js';
 import { AttentiveClassifier } from '../../lib/nn/pooler.js';
@@ -47,22 +48,11 @@ interface Template {
 
 const isHandle = (x: unknown): x is TensorHandle => typeof x === 'object' && x !== null && x instanceof (native.TensorHandle as any);
 
-function hostArray(dtype: string, n: number): ArrayBufferView {
-  switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'bfloat16': return new Uint16Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'uint8': return new Uint8Array(n);
-    default: return new Float64Array(n);
-  }
-}
-
 function describeTensor(h: TensorHandle): Arg {
   // Index tensors keep their values (random ones would only test the range checks); others are refilled.
   let data: ArrayBufferView | null = null;
   if (!h.disposed && h.dtype === 'int32') {
-    data = hostArray('int32', h.shape.reduce((a, b) => a * b, 1));
+    data = allocHost('int32', numel(h.shape));
     h.read(data);
   }
   return { k: 't', shape: [...h.shape], dtype: h.dtype, device: h.device, data };
@@ -158,8 +148,8 @@ for (const [name, fn] of originals) (native as any)[name] = fn;
 // --- 2. replay each template with one argument broken -----------------------------------------
 const r = new Rng(11);
 const fill = (h: TensorHandle) => {
-  const n = h.shape.reduce((a, b) => a * b, 1);
-  const a = hostArray(h.dtype, n);
+  const n = numel(h.shape);
+  const a = allocHost(h.dtype as HostDType, n);
   if (a instanceof Float32Array) for (let i = 0; i < n; i++) a[i] = r.normal();
   else if (a instanceof Uint16Array) for (let i = 0; i < n; i++) a[i] = 0x3f80 + (i % 64);
   h.write(a);
@@ -168,7 +158,7 @@ const fill = (h: TensorHandle) => {
 function make(a: Arg & { k: 't' }, live: TensorHandle[]): TensorHandle {
   const h = native.empty(a.shape, a.dtype as any, a.device);
   live.push(h);
-  const n = a.shape.reduce((u, v) => u * v, 1);
+  const n = numel(a.shape);
   if (a.data && (a.data as Int32Array).length === n) h.write(a.data);
   else fill(h);
   return h;
