@@ -5,9 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { positiveLimit, usageFail } from '../lib/config/cli.js';
 import { loadProbeRunConfig } from '../lib/probe/config.js';
-import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
-import { probePaths, runProbe, scoreProbe } from '../lib/probe/probe.js';
+import { runProbe, scoreProbe } from '../lib/probe/probe.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('vjepa-probe')
@@ -51,17 +49,7 @@ try {
     console.log(`eval results ${r.results}\npredictions ${r.predictions}`);
     console.log(`val top-1: ${r.val_top1.toFixed(2)}%`);
   } else {
-    // As vjepa-train: a finished or stopped run is not replaced unless asked (the original writes over it).
-    if (!config.resume_checkpoint && !argv.overwrite) {
-      const p = probePaths(config);
-      const held = [p.checkpoint, p.original, p.csv].filter((f) => existsSync(f));
-      if (held.length)
-        throw new Error(
-          `${p.folder} already holds a probe run (${held.map((f) => basename(f)).join(', ')}). ` +
-            'Resume it with --set resume_checkpoint=true, replace it with --overwrite, or give it another --set tag=...',
-        );
-    }
-    const r = await runProbe(config, ext, { maxEpochs: argv['max-epochs'] });
+    const r = await runProbe(config, ext, { maxEpochs: argv['max-epochs'], overwrite: argv.overwrite });
     console.log(`curves ${r.plot}\nlog ${r.csv}\ncheckpoint ${r.checkpoint}${r.stopped_early ? '' : `\nresults ${r.results}`}`);
     console.log(
       `done in ${r.seconds.toFixed(1)} s (features ${r.feature_seconds.toFixed(1)} s): ${r.epochs} epochs, train top-1 ${r.train_top1.toFixed(2)}%` +

@@ -38,6 +38,8 @@ export interface ProbeOptions {
   log?: (line: string) => void;
   /** stop after this many epochs in this process (tests; the run stays resumable) */
   maxEpochs?: number;
+  /** replace a probe run already in the folder when not resuming (vjepa-probe --overwrite) */
+  overwrite?: boolean;
   /** called with the frozen encoder right after loading, and with both models before they are freed (tests) */
   inspect?: { loaded?: (encoder: VisionTransformer) => void; finished?: (encoder: VisionTransformer, classifier: AttentiveClassifier) => void };
 }
@@ -307,6 +309,15 @@ export async function runProbe(cfg: ProbeConfig, ext: ProbeExtensions, opts: Pro
   const t0 = performance.now();
   const run = selectRunDevice(cfg, log);
   const paths = probePaths(cfg);
+  // As vjepa-train: a finished or stopped run is not replaced unless asked (the original writes over it).
+  if (!cfg.resume_checkpoint && !opts.overwrite) {
+    const held = [paths.checkpoint, paths.original, paths.csv].filter((f) => existsSync(f));
+    if (held.length)
+      throw new Error(
+        `${paths.folder} already holds a probe run (${held.map((f) => basename(f)).join(', ')}). ` +
+          'Resume it with --set resume_checkpoint=true, replace it with --overwrite, or give it another --set tag=...',
+      );
+  }
 
   // Both models are built (seeded init, weights loaded) on the host, then moved; AdamW's state is
   // created next to each parameter, so it lands on the device too.

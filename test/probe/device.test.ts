@@ -61,7 +61,7 @@ test('a CPU run frees every native tensor it allocates without waiting for the G
     const { config, ext } = tinyConfig(setup, { 'optimization.cache_features': cache, 'pretrain.checkpoint': setup.checkpoint });
     await settle(); // earlier garbage is not ours to count
     const before = memoryStats();
-    await runProbe(config, ext, { log: () => undefined });
+    await runProbe(config, ext, { log: () => undefined, overwrite: true }); // the second run replaces the first
     const after = memoryStats();
     assert.is(after.liveTensors, before.liveTensors, `cache_features ${cache}: live tensors`);
     assert.is(after.cpuBytes, before.cpuBytes, `cache_features ${cache}: live CPU bytes`);
@@ -117,7 +117,7 @@ test('with a GPU: a missing index is refused; the tiny probe on cuda matches the
   const run = async (device: string, extra: Record<string, unknown> = {}) => {
     const { config, ext } = tinyConfig(setup, { 'meta.device': device, 'pretrain.folder': join(setup.dir, device.replace(':', '-')), 'pretrain.checkpoint': setup.checkpoint, ...extra });
     const lines: string[] = [];
-    const r = await runProbe(config, ext, { log: (l) => lines.push(l) });
+    const r = await runProbe(config, ext, { log: (l) => lines.push(l), overwrite: true }); // each cache mode reruns in the folder
     return { r, lines, head: new Map([...readSafetensors(r.checkpoint).tensors].filter(([k]) => k.startsWith('classifier.') || k.startsWith('opt.'))) };
   };
   for (const cache of [false, true]) {
