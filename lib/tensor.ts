@@ -314,12 +314,20 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   let result: T;
   try {
     result = await fn();
-  } finally {
-    const idx = scopes.lastIndexOf(scope);
-    if (idx >= 0) scopes.splice(idx, 1);
+  } catch (e) {
+    // As tidy: scoped tensors have no GC backstop, so a throw must free them here.
+    dropScope(scope);
+    for (const t of scope) t.dispose();
+    throw e;
   }
+  dropScope(scope);
   adopt(scope, result);
   return result;
+}
+
+function dropScope(scope: Scope): void {
+  const idx = scopes.lastIndexOf(scope);
+  if (idx >= 0) scopes.splice(idx, 1);
 }
 
 /**

@@ -148,7 +148,8 @@ export function validate(value: unknown, spec: Spec, path: string, ctx: Validati
     ctx.warnings.push(`${ctx.file}: ${path}: accepted but ignored: ${spec.ignored}`);
     return undefined;
   }
-  if (spec.warnIfPresent) ctx.warnings.push(`${ctx.file}: ${path}: ${spec.warnIfPresent}`);
+  // null is the default: a config written back with its defaults filled (params-pretrain.yaml) says nothing.
+  if (spec.warnIfPresent && value !== null) ctx.warnings.push(`${ctx.file}: ${path}: ${spec.warnIfPresent}`);
   if (value === null) {
     if (spec.nullable || spec.kind === 'any') return null;
     return err(ctx, path, `expected ${expected(spec)}, got null`);

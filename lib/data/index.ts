@@ -1,7 +1,7 @@
 export { VideoLoader, ImageFolderLoader } from './loader.js';
 export type { VideoBatch, VideoLoaderOptions, ImageBatch, ImageFolderLoaderOptions, LoaderStats, TransformSpec } from './loader.js';
 export { ensureSynthDataset, makeSynthDataset, synthVideoFrames } from './synth.js';
-export type { SynthOptions, SynthDataset } from './synth.js';
+export type { SynthOptions, SynthDataset, SynthScene } from './synth.js';
 export { prepareVideos } from './prepare.js';
 export type { PrepareOptions, PrepareResult } from './prepare.js';
 export { readVideoIndex, parseIndexCsv } from './csv.js';
@@ -20,3 +20,5 @@ export { VideoMetaCache, readMetaFile, metaFiles } from './meta-cache.js';
 export type { VideoMeta } from './meta-cache.js';
 export { countVideos } from './count.js';
 export type { CountOptions, CountResult } from './count.js';
+// sampleClipIndices and synthVideoFrames take one; masks.Rng (the generators') is another stream.
+export { Rng } from './rng.js';

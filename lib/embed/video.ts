@@ -3,7 +3,7 @@
 // placement (random clip sampling off, DATA-03), in file order. A video that cannot be decoded is an
 // error naming it: the loader's usual replacement by another video (DATA-02) would silently
 // mislabel features.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readVideoIndex } from '../data/csv.js';
@@ -60,6 +60,13 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
   try {
     paths = readVideoIndex(csvPaths).paths;
     if (paths.length === 0) throw new Error(`${csvPaths.join(', ')}: no videos listed`);
+    // Checked here: the loader retries a missing file 50 times and, when it is the only video,
+    // fails with its replacement message instead of naming the file.
+    const missing = paths.filter((p) => !existsSync(p));
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 3).map((p) => `${p} (file not found)`).join(', ');
+      throw new Error(`cannot read ${missing.length === 1 ? 'video' : 'videos'} ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
+    }
     loader = new VideoLoader({
       csvPaths,
       batchSize: o.batchSize,
