@@ -682,8 +682,9 @@ __global__ void __launch_bounds__(kThreads) tc_bwd_dq_kernel(const AttnArgs a, f
 
 // dst[0], dst[1] += x, y by fp32 atomics (their results unused, so RED instructions); one
 // 64-bit RED on sm_90 when pair (dst 8-byte aligned), else two 32-bit ones (only x when !both).
+// The emulator takes sm_90's path, so that it checks the alignment the hardware faults on.
 __device__ __forceinline__ void red_add(float* dst, float x, float y, bool both, bool pair) {
-#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(VJ_CUDA_EMU) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)
   if (pair) {
     atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
     return;
@@ -694,7 +695,7 @@ __device__ __forceinline__ void red_add(float* dst, float x, float y, bool both,
 }
 // dst[0..3] += v: one 128-bit RED on sm_90 (dst 16-byte aligned), else four 32-bit ones.
 __device__ __forceinline__ void red_add4(float* dst, float4 v) {
-#if !defined(VJ_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(VJ_CUDA_EMU) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)
   atomicAdd(reinterpret_cast<float4*>(dst), v);
 #else
   atomicAdd(dst, v.x);

@@ -77,6 +77,60 @@ test('the emulator refuses wgmma without its fences, barrier, register and opera
   }
 });
 
+test('the emulator faults on loads, stores and REDs at misaligned addresses, as the hardware does (cuda_emu/vector_align_emu.cc)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-emu-'));
+  const build = (exe: string, extra: string[]) => {
+    const c = run('g++', ['-std=c++17', '-O2', '-fno-strict-aliasing', ...extra, '-Itest/native/cuda_emu/include', '-Inative', 'test/native/cuda_emu/vector_align_emu.cc', '-o', exe], 5 * 60_000);
+    assert.is(c.status, 0, `compile failed:\n${c.tail}`);
+    return exe;
+  };
+  const check = (exe: string, cases: [string, RegExp][]) => {
+    for (const [name, why] of cases) {
+      const ok = run(exe, [name], 60_000);
+      assert.is(ok.status, 0, ok.tail);
+      assert.match(ok.out, `${name}: ok`);
+      const bad = run(exe, [`${name}-misaligned`], 60_000);
+      assert.is.not(bad.status, 0, `${name}-misaligned passed:\n${bad.tail}`);
+      assert.match(bad.out, why, name);
+    }
+  };
+  // the vector types' own checks, alone
+  check(build(join(dir, 'plain'), []), [
+    ['float4-load', /float4 load at 0x[0-9a-f]+ is not 16-byte aligned/],
+    ['float4-store', /float4 store at 0x[0-9a-f]+ is not 16-byte aligned/],
+    ['uint2-load', /uint2 load at 0x[0-9a-f]+ is not 8-byte aligned/],
+    ['uint4-store', /uint4 store at 0x[0-9a-f]+ is not 16-byte aligned/],
+    ['float2-red', /float2 atomicAdd at 0x[0-9a-f]+ is not 8-byte aligned/],
+    ['float4-red', /float4 atomicAdd at 0x[0-9a-f]+ is not 16-byte aligned/],
+  ]);
+  // UBSan's alignment check, as CMakeLists.txt compiles the emulated kernels: scalars too
+  check(build(join(dir, 'sanitized'), ['-fsanitize=alignment', '-fno-sanitize-recover=alignment']), [
+    ['uint32-load', /load of misaligned address 0x[0-9a-f]+ for type 'const unsigned int', which requires 4 byte alignment/],
+    ['float4-load', /misaligned address 0x[0-9a-f]+ for type 'const struct float4', which requires 16 byte alignment/],
+  ]);
+});
+
+test('the emulator refuses warp-synchronous calls the hardware leaves undefined: exited or absent lanes in the mask, a source lane outside it (cuda_emu/warp_sync_emu.cc)', () => {
+  const exe = join(mkdtempSync(join(tmpdir(), 'vjepa-emu-')), 'warp_sync_emu');
+  const c = run('g++', ['-std=c++17', '-O2', '-fno-strict-aliasing', '-Itest/native/cuda_emu/include', '-Inative', 'test/native/cuda_emu/warp_sync_emu.cc', '-o', exe], 5 * 60_000);
+  assert.is(c.status, 0, `compile failed:\n${c.tail}`);
+  for (const ok of ['ok', 'ok-partial-mask']) {
+    const r = run(exe, [ok], 60_000);
+    assert.is(r.status, 0, r.tail);
+    assert.match(r.out, `${ok}: ok`);
+  }
+  const broken: [string, RegExp][] = [
+    ['exited-lane', /its mask names a lane that has exited/],
+    ['lane-missing', /its mask names a lane the block does not have/],
+    ['source-outside-mask', /shuffle: the source lane is not in the mask/],
+  ];
+  for (const [name, why] of broken) {
+    const r = run(exe, [name], 60_000);
+    assert.is.not(r.status, 0, `${name} passed:\n${r.tail}`);
+    assert.match(r.out, why, name);
+  }
+});
+
 for (const [script, summary] of [
   ['ops.mjs', /(\d+)\/\1 passed/],
   ['step.mjs', /(\d+)\/\1 checks passed/],

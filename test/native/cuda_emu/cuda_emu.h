@@ -16,7 +16,10 @@
 // commit or wait, reads only shared memory its writers fenced into the async proxy before the
 // barrier that published it (publish_async), and fails if its A registers or accumulator are
 // written while it is in flight, or the shared memory it read changes before its thread waits for
-// it (check_operands). Fresh dynamic shared memory is NaN.
+// it (check_operands). Fresh dynamic shared memory is NaN. Faults the hardware raises and x86
+// does not are raised here too: vector accesses at misaligned addresses (the vector types below;
+// scalar ones by UBSan's alignment check, which CMakeLists.txt adds to the emulated kernels), and
+// warp-synchronous calls whose mask names an exited or absent lane (run_block).
 // Not emulated: timing, bank conflicts, the hardware's accumulation order, memory races
 // between blocks (blocks never overlap here).
 #pragma once
@@ -54,18 +57,36 @@ struct dim3 {
 
 inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
-struct alignas(16) float4 {
-  float x, y, z, w;
-};
-inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
-struct alignas(8) uint2 {
-  unsigned x, y;
-};
-inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
-struct alignas(16) uint4 {
-  unsigned x, y, z, w;
-};
-inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+// Vector types: the hardware faults on a vector load, store or RED at an address not aligned to
+// its size (x86 does not), so every copy through memory checks the address it reads or writes.
+namespace vj_emu {
+inline void check_vec_align(const void* p, unsigned n, const char* what) {
+  if (reinterpret_cast<uintptr_t>(p) % n) {
+    std::fprintf(stderr, "cuda_emu: misaligned address: %s at %p is not %u-byte aligned\n", what, p, n);
+    std::abort();
+  }
+}
+}  // namespace vj_emu
+#define VJ_EMU_VEC(T, E, A, ...)                                                          \
+  struct alignas(A) T {                                                                    \
+    E __VA_ARGS__;                                                                         \
+    T() = default;                                                                         \
+    T(const T& o) { vj_emu::check_vec_align(&o, A, #T " load"), std::memcpy(this, &o, A); }   \
+    T& operator=(const T& o) {                                                             \
+      vj_emu::check_vec_align(this, A, #T " store"), vj_emu::check_vec_align(&o, A, #T " load"); \
+      std::memcpy(this, &o, A);                                                            \
+      return *this;                                                                        \
+    }                                                                                      \
+  };
+VJ_EMU_VEC(float2, float, 8, x, y)
+VJ_EMU_VEC(float4, float, 16, x, y, z, w)
+VJ_EMU_VEC(uint2, unsigned, 8, x, y)
+VJ_EMU_VEC(uint4, unsigned, 16, x, y, z, w)
+#undef VJ_EMU_VEC
+inline float2 make_float2(float x, float y) { float2 r; r.x = x, r.y = y; return r; }
+inline float4 make_float4(float x, float y, float z, float w) { float4 r; r.x = x, r.y = y, r.z = z, r.w = w; return r; }
+inline uint2 make_uint2(unsigned x, unsigned y) { uint2 r; r.x = x, r.y = y; return r; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { uint4 r; r.x = x, r.y = y, r.z = z, r.w = w; return r; }
 
 namespace vj_emu {
 
@@ -80,6 +101,7 @@ struct Fiber {
   bool started = false;
   dim3 tid;
   int wait = 0;  // 0 runnable, 1 at __syncthreads, 2 at __syncwarp, 3 at a warpgroup barrier (wgmma)
+  unsigned mask = 0xffffffffu;  // the lanes its __syncwarp / shuffle names
   bool done = false;
 };
 
@@ -226,6 +248,17 @@ inline void run_block(Block& b) {
         }
         if (!at_syncwarp) break;  // every lane ended or waits at __syncthreads (or a warpgroup barrier)
         if (!warp_ready) die("deadlock: lanes of a warp wait at __syncwarp and __syncthreads at once");
+        // The hardware leaves a warp-synchronous call undefined when its mask names a lane that
+        // has exited (an early return before a reduction) or does not exist; here every live
+        // lane would still meet it, so check the masks.
+        for (int i = w0; i < w1; i++) {
+          const Fiber& f = b.fibers[i];
+          if (f.wait != 2) continue;
+          for (int j = 0; j < 32; j++)
+            if ((f.mask >> j & 1) && (w0 + j >= w1 || b.fibers[w0 + j].done))
+              die(w0 + j >= w1 ? "__syncwarp / shuffle: its mask names a lane the block does not have"
+                               : "__syncwarp / shuffle: its mask names a lane that has exited");
+        }
         for (int i = w0; i < w1; i++)
           if (b.fibers[i].wait == 2) b.fibers[i].wait = 0;
       }
@@ -363,20 +396,26 @@ inline void launch_kernel(dim3 grid, dim3 block, size_t smem, S, void (*kernel)(
 #define VJ_DYNAMIC_SMEM(name) unsigned char* name = vj_emu::dyn_smem()
 
 inline void __syncthreads() { vj_emu::park(1); }
-inline void __syncwarp(unsigned = 0xffffffffu) { vj_emu::park(2); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  vj_emu::Block& b = *vj_emu::t_block;
+  if (!b.direct) b.fibers[b.cur].mask = mask;  // (park refuses direct mode)
+  vj_emu::park(2);
+}
 
 namespace vj_emu {
-// Every lane of the warp publishes v, then reads the value of lane src(lane).
+// Every lane of the warp publishes v, then reads the value of lane src(lane), which must be in
+// the mask (an inactive source lane gives an undefined value on the hardware).
 template <class T, class Src>
-inline T shuffle(T v, Src src) {
+inline T shuffle(unsigned mask, T v, Src src) {
   static_assert(sizeof(T) <= 8, "shuffle of a wide type");
   Block& b = *t_block;
   const int me = linear_tid(), lane = me & 31, base = me - lane;
+  if (!(mask >> (src(lane) & 31) & 1)) die("shuffle: the source lane is not in the mask");
   std::memcpy(&b.shfl[me], &v, sizeof(T));
-  __syncwarp();
+  __syncwarp(mask);
   T r;
   std::memcpy(&r, &b.shfl[base + (src(lane) & 31)], sizeof(T));
-  __syncwarp();
+  __syncwarp(mask);
   return r;
 }
 }  // namespace vj_emu
@@ -433,13 +472,13 @@ inline void proxy_fence() {
 }  // namespace vj_emu
 
 template <class T>
-inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
-  return vj_emu::shuffle(v, [=](int lane) { return lane ^ lane_mask; });
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+  return vj_emu::shuffle(mask, v, [=](int lane) { return lane ^ lane_mask; });
 }
 
 template <class T>
-inline T __shfl_sync(unsigned, T v, int src_lane) {
-  return vj_emu::shuffle(v, [=](int) { return src_lane; });
+inline T __shfl_sync(unsigned mask, T v, int src_lane) {
+  return vj_emu::shuffle(mask, v, [=](int) { return src_lane; });
 }
 
 // Fibers never run concurrently, so read-modify-write is atomic here.
@@ -447,6 +486,20 @@ template <class T>
 inline T atomicAdd(T* p, T v) {
   T old = *p;
   *p = old + v;
+  return old;
+}
+
+// sm_90's vector REDs (atomicAdd on float2 / float4): elementwise, at an aligned address.
+inline float2 atomicAdd(float2* p, float2 v) {
+  vj_emu::check_vec_align(p, 8, "float2 atomicAdd");
+  float2 old = *p;
+  p->x += v.x, p->y += v.y;
+  return old;
+}
+inline float4 atomicAdd(float4* p, float4 v) {
+  vj_emu::check_vec_align(p, 16, "float4 atomicAdd");
+  float4 old = *p;
+  p->x += v.x, p->y += v.y, p->z += v.z, p->w += v.w;
   return old;
 }
 
