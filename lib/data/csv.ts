@@ -100,8 +100,8 @@ export function readVideoIndex(csvPaths: string[], numClasses?: number, opts: Re
     const parsed = parseIndexCsv(text, file, numClasses);
     if (parsed.paths.length === 0) throw new Error(`${file}: index file has no samples`);
     parsed.lines.forEach((line) => origin.push({ file, line }));
-    paths.push(...parsed.paths);
-    labels.push(...parsed.labels);
+    // not push(...array): a spread of a real dataset's 100k+ entries overflows the call stack
+    for (let k = 0; k < parsed.paths.length; k++) paths.push(parsed.paths[k]), labels.push(parsed.labels[k]);
     perFileCounts.push(parsed.paths.length);
   }
   if (opts.warnMissing) {

@@ -87,4 +87,21 @@ test('readVideoIndex: beyond 20000 entries an even sample is looked for, and the
   }
 });
 
+test('readVideoIndex: an index the size of Kinetics-400 or SSv2 (240k lines over two files) loads whole, in order', () => {
+  const { dir, cleanup } = tempDir('csv');
+  try {
+    // 240k entries: a spread of them into push() overflowed the call stack ("Maximum call stack size exceeded")
+    const a = join(dir, 'a.csv'), b = join(dir, 'b.csv');
+    writeFileSync(a, Array.from({ length: 200_000 }, (_, i) => `/d/a${i}.mp4 ${i % 400}`).join('\n') + '\n');
+    writeFileSync(b, Array.from({ length: 40_000 }, (_, i) => `/d/b${i}.mp4 ${i % 7}`).join('\n') + '\n');
+    const idx = readVideoIndex([a, b], 400);
+    assert.is(idx.paths.length, 240_000);
+    assert.is(idx.labels.length, 240_000);
+    assert.equal([idx.paths[0], idx.paths[199_999], idx.paths[200_000], idx.paths[239_999]], ['/d/a0.mp4', '/d/a199999.mp4', '/d/b0.mp4', '/d/b39999.mp4']);
+    assert.equal([idx.labels[199_999], idx.labels[239_999]], [199_999 % 400, 39_999 % 7]);
+  } finally {
+    cleanup();
+  }
+});
+
 test.run();
