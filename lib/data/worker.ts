@@ -14,7 +14,17 @@ interface Job {
 let video: VideoBatchBuilder | null = null;
 let image: ImageBatchBuilder | null = null;
 let shm: ShmWriter | null = null;
-const send = (m: unknown) => process.send!(m);
+// A parent killed mid-send (SIGTERM, a timeout) fails the write with EPIPE: with a callback that is
+// not an 'error' event whose stack trace the parent's terminal would print, just the end.
+const send = (m: unknown) => {
+  if (!process.connected) return;
+  process.send!(m, (err: Error | null) => {
+    if (err) {
+      shm?.cleanup();
+      process.exit(0);
+    }
+  });
+};
 /** clip buffers of sent batches, for the next builds */
 const spare: Float32Array[] = [];
 const packed = (b: object) => (shm ? shm.pack(b as Record<string, unknown>) : b);
@@ -38,7 +48,7 @@ process.on('message', async (msg: { init: Init; shm: string | null } | Job) => {
       send({ ok: true, batch: packed(await image!.build(job.batchIndex, job.indices)) });
     }
   } catch (e) {
-    send({ ok: false, batchIndex: job.batchIndex, message: (e as Error).message });
+    send({ ok: false, batchIndex: job.batchIndex, message: (e as Error).message, failures: (e as { failures?: unknown }).failures });
   }
 });
 // The parent going away (even by SIGKILL) closes the channel: end with it, and take back the
