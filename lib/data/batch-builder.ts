@@ -157,8 +157,10 @@ export class VideoBatchBuilder {
       failures.push({ index: s.index, path: spec.paths[s.index], reason });
       const attempt = s.attempt + 1;
       if (attempt > spec.maxAttemptsPerSample) {
-        throw new Error(
-          `data: batch ${batchIndex} slot ${s.j}: ${attempt} consecutive samples failed to load (last: ${spec.paths[s.index]}: ${reason}); is the dataset readable?`,
+        // the loads that failed go with the error: the loader names them (no batch arrives to account for them)
+        throw Object.assign(
+          new Error(`data: batch ${batchIndex} slot ${s.j}: ${attempt} consecutive samples failed to load (last: ${spec.paths[s.index]}: ${reason}); is the dataset readable?`),
+          { failures },
         );
       }
       const ns = { j: s.j, index: 0, attempt };

@@ -180,7 +180,8 @@ export class ImageBatchBuilder {
             }
           } else failures.push({ index: s.index, path: spec.paths[s.index], reason: r.message });
           const attempt = s.attempt + 1;
-          if (attempt > spec.maxAttemptsPerSample) throw new Error(`data: batch ${batchIndex} slot ${s.j}: ${attempt} consecutive images failed to load (last: ${spec.paths[s.index]})`);
+          if (attempt > spec.maxAttemptsPerSample)
+            throw Object.assign(new Error(`data: batch ${batchIndex} slot ${s.j}: ${attempt} consecutive images failed to load (last: ${spec.paths[s.index]})`), { failures });
           const r2 = n === 1 ? s.index : new Rng(spec.seed, Purpose.replace, batchIndex, s.j, attempt).randint(0, n - 2);
           next.push({ j: s.j, index: n === 1 ? r2 : r2 >= s.index ? r2 + 1 : r2, attempt });
         }),

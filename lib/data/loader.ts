@@ -147,7 +147,7 @@ class BatchPipeline<R extends PoolBatch> {
       // Idle workers must not keep the process alive; in-flight jobs do (see busy()).
       w.unref();
       w.channel?.unref();
-      w.on('message', (m: { ok: boolean; batch?: R; batchIndex?: number; message?: string }) => this.onMessage(i, m));
+      w.on('message', (m: WorkerReply<R>) => this.onMessage(i, m));
       w.on('error', (e) => this.failAll(new Error(`data worker ${i} failed: ${e.message}`)));
       w.on('exit', (code, signal) => {
         if (!this.closed) this.failAll(new Error(`data worker ${i} exited (${signal ?? `code ${code}`})`));
@@ -157,7 +157,7 @@ class BatchPipeline<R extends PoolBatch> {
     }
   }
 
-  private onMessage(i: number, m: { ok: boolean; batch?: R; batchIndex?: number; message?: string }): void {
+  private onMessage(i: number, m: WorkerReply<R>): void {
     this.inflight[i]--;
     this.busy(-1);
     const k = m.ok ? m.batch!.batchIndex : m.batchIndex!;
@@ -167,7 +167,11 @@ class BatchPipeline<R extends PoolBatch> {
       if (m.ok) discard(m.batch as never);
       return;
     }
-    if (!m.ok) return waiter.reject(new Error(m.message));
+    if (!m.ok) {
+      // a batch that gave up: its failed loads count as failed paths, as a delivered batch's would
+      for (const f of m.failures ?? []) this.failedPaths.add(f.path);
+      return waiter.reject(Object.assign(new Error(m.message), { failures: m.failures ?? [] }));
+    }
     let batch: R;
     try {
       if ((m.batch as { shm?: unknown }).shm) this.counters.shmBatches++;
@@ -281,6 +285,16 @@ class BatchPipeline<R extends PoolBatch> {
     // batches built after the trainer stopped listening
     if (this.shm) sweep(this.shm, pids);
   }
+}
+
+/** A worker's answer to a batch job. */
+interface WorkerReply<R> {
+  ok: boolean;
+  batch?: R;
+  batchIndex?: number;
+  message?: string;
+  /** with !ok: the loads that failed before the batch gave up */
+  failures?: SampleFailure[];
 }
 
 /** Index sets whose listed videos were already looked for in this process. */

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readVideoIndex } from '../data/csv.js';
-import { VideoLoader } from '../data/loader.js';
+import { VideoLoader, type VideoBatch } from '../data/loader.js';
 import { batchMajor } from './embed.js';
 
 export interface EvalClipOptions {
@@ -94,8 +94,12 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
     throw e;
   }
   // The loader's line for a failed file says it was replaced; here that is an error, so keep only the
-  // cause, without the path that ffmpeg's message repeats.
+  // cause, without the path that ffmpeg's message repeats. Loads in a batch the loader gave up on
+  // are never logged: their reasons come with its error.
+  const lastReason = new Map<string, string>();
   const reasonOf = (path: string): string => {
+    const direct = lastReason.get(path);
+    if (direct !== undefined) return ` (${direct.split(`${path}: `).join('')})`;
     const head = `data: cannot load ${path} (`;
     const tail = '); replaced by another sample';
     const line = reasons.find((m) => m.startsWith(head) && m.endsWith(tail));
@@ -105,14 +109,30 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
     paths,
     async *batches() {
       let start = 0;
-      for await (const b of loader) {
+      const cannotRead = (names: string[]) =>
+        new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.map((p) => `${p}${reasonOf(p)}`).join(', ')}`);
+      const it = loader[Symbol.asyncIterator]();
+      for (;;) {
+        let r: IteratorResult<VideoBatch>;
+        try {
+          r = await it.next();
+        } catch (e) {
+          // the loader gives up on a slot that found no readable replacement (every video bad):
+          // what failed is the videos it tried, not the dataset
+          const failures = (e as { failures?: { path: string; reason: string }[] }).failures ?? [];
+          for (const f of failures) if (!lastReason.has(f.path)) lastReason.set(f.path, f.reason);
+          const failed = loader.stats().failedPaths;
+          if (failed.length > 0) throw cannotRead(failed);
+          throw e;
+        }
+        if (r.done) break;
+        const b = r.value;
         const b0 = start;
         const n = b.paths.length;
         const bad = b.paths.map((p, j) => (p === paths[b0 + j] ? -1 : b0 + j)).filter((j) => j >= 0);
         if (bad.length > 0 || loader.stats().failed > 0) {
           const failed = loader.stats().failedPaths;
-          const names = failed.length ? failed : bad.map((j) => paths[j]);
-          throw new Error(`cannot read ${names.length === 1 ? 'video' : 'videos'} ${names.map((p) => `${p}${reasonOf(p)}`).join(', ')}`);
+          throw cannotRead(failed.length ? failed : bad.map((j) => paths[j]));
         }
         start += n;
         // eval layout [C, V, b, 3, T, S, S] -> [b·C·V, 3, T, S, S], a video's clips and views together

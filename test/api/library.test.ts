@@ -90,6 +90,28 @@ test('evalClipSource names a missing video at once, also when it is the only one
   }
 });
 
+test('evalClipSource names a corrupt video when it is the only one (no replacement to fall back on)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vjepa-api-'));
+  try {
+    const bad = join(dir, 'bad.mp4');
+    writeFileSync(bad, Buffer.alloc(4096, 7));  // not a video
+    const src = embed.evalClipSource({ videos: [bad], framesPerClip: 4, frameStep: 2, cropSize: 16, batchSize: 1, numWorkers: 1 });
+    let err: Error | null = null;
+    try {
+      for await (const _ of src.batches()) assert.unreachable('a batch from a corrupt video');
+    } catch (e) {
+      err = e as Error;
+    } finally {
+      await src.close();
+    }
+    assert.ok(err, 'no error');
+    assert.match(err!.message, new RegExp(`^cannot read video ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.+\\)$`));
+    assert.not.match(err!.message, /consecutive samples|replaced/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a pretraining config written back with its defaults (params-pretrain.yaml) loads without warnings; a set value still warns", () => {
   const dir = mkdtempSync(join(tmpdir(), 'vjepa-api-'));
   try {
