@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { IMAGE_EVAL, type ImageProbeData, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
 import { synthesizeMissing } from '../data/synth.js';
 import { ImageFolderLoader, VideoLoader } from '../data/loader.js';
-import { staticClips } from '../data/image-folder.js';
+import { scanImageFolder, staticClips } from '../data/image-folder.js';
+import { readVideoIndex } from '../data/csv.js';
 import { probeTrainTransform } from '../data/transforms.js';
 import type { Layout } from './aggregate.js';
 
@@ -100,6 +101,13 @@ export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSourc
     failedPaths: () => loader.stats().failedPaths,
     close: () => loader.close(),
   };
+}
+
+/** How many videos (or images) a split lists, without opening a loader. */
+export function splitSize(cfg: ProbeConfig, splits: ProbeSplits | null, split: 'train' | 'val'): number {
+  if (splits) return readVideoIndex(split === 'train' ? splits.trainCsv : splits.valCsv).paths.length;
+  const d = cfg.data as ImageProbeData;
+  return scanImageFolder(join(d.root_path, d.image_folder, split)).paths.length;
 }
 
 /** EVAL-07: images become static clips of the encoder's frame count. */

@@ -2,7 +2,8 @@
 // classifier, AdamW with warmup-cosine lr and cosine wd, per-epoch CSV / curves / checkpoint,
 // resume, and a results JSON. With optimization.cache_features the encoder runs once per video.
 // scoreProbe runs the same validation pass once on a saved probe (ours or the original's .pth.tar).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { native } from '../native.js';
@@ -19,7 +20,7 @@ import { formatMemory } from '../train/log.js';
 import type { ProbeExtensions } from './config.js';
 import { buildFrozenEncoder } from './encoder.js';
 import { encodeBatch } from './aggregate.js';
-import { imageSource, resolveVideoSplits, videoSource, type BatchSource, type ClipBatch, type ProbeSplits } from './data.js';
+import { imageSource, resolveVideoSplits, splitSize, videoSource, type BatchSource, type ClipBatch, type ProbeSplits } from './data.js';
 import { computeFeatures, SampleTable, type FeatureBatch, type FeatureSet } from './features.js';
 import { featuresTo, probeEvalStep, probeTrainStep, type FeatureInput, type ProbeStepRecord, type ProbeStepSettings } from './step.js';
 import { applyProbeCheckpoint, loadProbeCheckpoint, readProbeCheckpoint, saveProbeCheckpoint, type ProbeCheckpointFile, type ProbeState } from './checkpoint.js';
@@ -298,6 +299,46 @@ function warnUnloadable(log: (s: string) => void, unloadable: { train?: string[]
   }
 }
 
+/** What the feature cache will hold (README: videos × segments × views × N × D × 4 bytes). */
+export interface FeatureCacheSize {
+  trainSamples: number;
+  trainSegments: number;
+  valSamples: number;
+  valSegments: number;
+  valViews: number;
+  /** tokens per clip and their width */
+  N: number;
+  D: number;
+}
+
+/** This process's memory: the machine's, or a container's cgroup limit when lower (totalmem ignores it). */
+export function memoryLimit(): number {
+  let limit = totalmem();
+  try {
+    const v = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+    if (/^\d+$/.test(v)) limit = Math.min(limit, Number(v));
+  } catch {
+    // no cgroup v2 limit
+  }
+  return limit;
+}
+
+/**
+ * cache_features holds every video's tokens on the host: a split too large for this machine is
+ * refused before hours of encoding end in an out-of-memory kill.
+ */
+export function checkFeatureCacheFits(c: FeatureCacheSize, limit = memoryLimit()): void {
+  const bytes = (c.trainSamples * c.trainSegments + c.valSamples * c.valSegments * c.valViews) * c.N * c.D * 4;
+  if (bytes <= 0.75 * limit) return;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+  throw new Error(
+    `optimization.cache_features: the cached features would take ${gib(bytes)} GiB ` +
+      `(${c.trainSamples} train × ${c.trainSegments} segments + ${c.valSamples} val × ${c.valSegments} × ${c.valViews} views, ` +
+      `${c.N} tokens × ${c.D} floats each) and this process has ${gib(limit)} GiB of memory; ` +
+      'set optimization.cache_features: false (the encoder then runs on every batch) or probe a smaller split',
+  );
+}
+
 function featureProgress(log: (s: string) => void, t0: number) {
   return (what: string) => (k: number, n: number) => {
     if (k === n || k % 8 === 0) log(`features: ${what} ${k}/${n} batches (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
@@ -368,6 +409,10 @@ async function train(s: ProbeSession, classifier: AttentiveClassifier, opt: Adam
     const progress = featureProgress(log, tf);
     const trainSrc = makeTrain(true, 0);
     try {
+      checkFeatureCacheFits({
+        trainSamples: trainSrc.numSamples, trainSegments, valSamples: splitSize(cfg, s.splits, 'val'),
+        valSegments: s.valSegments, valViews: s.valViews, N: tokensPerClip(cfg, encoder), D,
+      });
       trainTable = new SampleTable(await computeFeatures(encoder, trainSrc, ext.encoderBatch, progress('train'), s.matmulDtype));
     } finally {
       await trainSrc.close();
