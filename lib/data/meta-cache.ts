@@ -161,6 +161,22 @@ export function readMetaFile(file: string): {
 }
 
 /**
+ * The store's text in chunks of about 4 MiB, made as they are written: one string of a large
+ * store (some 260k long videos' keyframes) is longer than V8's longest string.
+ */
+function* metaChunks(entries: Map<string, VideoMeta>): Generator<Buffer> {
+  let part = `${HEADER}\n`;
+  for (const [p, m] of entries) {
+    part += toLine(p, m) + '\n';
+    if (part.length >= 1 << 22) {
+      yield Buffer.from(part);
+      part = '';
+    }
+  }
+  yield Buffer.from(part);
+}
+
+/**
  * The store of one index CSV. Only the training process touches it (workers get entries with
  * their jobs and send new ones back); appends are whole lines in one write each.
  */
@@ -223,10 +239,11 @@ export class VideoMetaCache {
     return this.writeTo;
   }
 
-  private compact(): void {
-    const body = [HEADER, ...Array.from(this.entries, ([p, m]) => toLine(p, m))].join('\n') + '\n';
+  /** Rewrite the store with one line per entry (the loader does when superseded lines are most of it). */
+  compact(): void {
+    if (!this.writeTo) return;
     try {
-      writeFileAtomic(this.writeTo!, [Buffer.from(body)]);
+      writeFileAtomic(this.writeTo, metaChunks(this.entries));
       this.prefix = '';
     } catch (e) {
       this.disable(e as Error);

@@ -3,7 +3,7 @@
 // lines cost only their own videos, and `vjepa-data count` fills the store ahead of training.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,31 @@ test('superseded lines are compacted away when they are most of the file', () =>
   const after = readMetaFile(`${c2}.vjepa-meta`);
   assert.is(after.lines, 1);
   assert.is(after.entries.get('/a.mp4')!.frameCount, 99);
+  done();
+});
+
+test('compacting a store longer than V8\'s longest string (512 MiB) writes it whole', () => {
+  const { csv: c2, done } = lone('huge');
+  const c = VideoMetaCache.open(c2, () => undefined);
+  // 70k entries of 8 kB (long paths keep it fast): as much text as 260k long videos' 64 keyframes
+  const dirName = `/${'d'.repeat(8000)}`;
+  const N = 70_000;
+  for (let v = 0; v < N; v++) c.entries.set(`${dirName}/${v}.mp4`, { frameCount: v, fps: 25, size: 5000 + v, mtimeMs: 2 });
+  c.compact();
+  const file = `${c2}.vjepa-meta`;
+  const size = statSync(file).size;
+  assert.ok(size > 2 ** 29, `${size} bytes`);
+  // the last line is the last entry, and every line is there
+  const fd = openSync(file, 'r');
+  const tail = Buffer.alloc(9000);
+  readSync(fd, tail, 0, tail.length, size - tail.length);
+  closeSync(fd);
+  const last = JSON.parse(tail.toString('utf8').split('\n').at(-2)!);
+  assert.equal([last.path, last.frames, last.size], [`${dirName}/${N - 1}.mp4`, N - 1, 5000 + N - 1]);
+  const line = (v: number) => JSON.stringify({ path: `${dirName}/${v}.mp4`, size: 5000 + v, mtimeMs: 2, frames: v, fps: 25, keys: null }).length + 1;
+  let expected = '{"format":"vjepa-video-meta","version":1}\n'.length;
+  for (let v = 0; v < N; v++) expected += line(v);
+  assert.is(size, expected);
   done();
 });
 
