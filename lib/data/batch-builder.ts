@@ -99,13 +99,31 @@ export function batchShape(spec: VideoDatasetSpec, B: number): number[] {
   return [spec.sampling.numClips, spec.transform.numViews ?? 1, B, 3, T, S, S];
 }
 
+/**
+ * Counted videos a builder keeps, the most recently used: the trainer sends every job its videos'
+ * counts, so this only saves recounts between batches; unbounded, each worker ended up with its own
+ * copy of the whole index's keyframes (1.1 GB per worker for 600k videos of 40 keyframes).
+ */
+export const KEEP_META = 8192;
+
 export class VideoBatchBuilder {
   private meta = new Map<number, VideoMeta>();
 
   constructor(private readonly spec: VideoDatasetSpec) {}
 
   learnMeta(entries: [number, VideoMeta][]): void {
-    for (const [i, m] of entries) this.meta.set(i, m);
+    for (const [i, m] of entries) this.remember(i, m);
+  }
+
+  /** Videos whose counts this builder holds (at most KEEP_META). */
+  get knownVideos(): number {
+    return this.meta.size;
+  }
+
+  private remember(i: number, m: VideoMeta): void {
+    this.meta.delete(i);
+    this.meta.set(i, m);
+    if (this.meta.size > KEEP_META) this.meta.delete(this.meta.keys().next().value as number);
   }
 
   private replacement(batchIndex: number, s: Slot): number {
@@ -220,7 +238,7 @@ export class VideoBatchBuilder {
           try {
             m = metaOf(await probeVideoFull(path), st);
             counted++;
-            this.meta.set(s.index, m);
+            this.remember(s.index, m);
             newMeta.push([s.index, m]);
           } catch (e) {
             fail(s, (e as Error).message, next);
@@ -267,7 +285,7 @@ export class VideoBatchBuilder {
               seekFallbacks++;
               // the frames are right (decoded again from the start); stop seeking in this video
               const m = { ...this.meta.get(w.s.index)!, keyframes: new Float64Array(0) };
-              this.meta.set(w.s.index, m);
+              this.remember(w.s.index, m);
               newMeta.push([w.s.index, m]);
             }
             if (w.lists) {
@@ -283,7 +301,7 @@ export class VideoBatchBuilder {
                 // longer than the whole-decode cap: count exactly, then decode the chosen frames
                 const m = metaOf(await probeVideoFull(w.req.path), stamps.get(w.s.index)!);
                 counted++;
-                this.meta.set(w.s.index, m);
+                this.remember(w.s.index, m);
                 newMeta.push([w.s.index, m]);
                 next.push(w.s);
                 continue;
@@ -291,7 +309,7 @@ export class VideoBatchBuilder {
               // no keyframes: a video this short is decoded from frame 0
               const m: VideoMeta = { frameCount: r.info.frameCount, fps: r.info.fps, ...stamps.get(w.s.index)! };
               counted++;
-              this.meta.set(w.s.index, m);
+              this.remember(w.s.index, m);
               newMeta.push([w.s.index, m]);
               const lists = this.indicesFor(batchIndex, w.s, m.frameCount, m.fps);
               emit(w.s, r, lists, (i, t) => lists[i][t]);

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scriptExecArgv } from '../../lib/util/process.js';
 import { VideoLoader, ImageFolderLoader, type VideoBatch, type VideoLoaderOptions } from '../../lib/data/loader.js';
-import type { VideoDatasetSpec } from '../../lib/data/batch-builder.js';
+import { KEEP_META, VideoBatchBuilder, type VideoDatasetSpec } from '../../lib/data/batch-builder.js';
 import { encodeFrames } from '../../lib/data/encode.js';
 import { indexFrames, makeIndexVideo, readIndexClip, tempDir } from './helpers.js';
 
@@ -305,6 +305,27 @@ test('a data worker told to stop (SIGTERM, as close() does) stops its ffmpeg and
   assert.is(await exited, 143);
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(readdirSync(folder), []);
+});
+
+test('a data worker keeps at most KEEP_META videos\' counts, the latest, however many its jobs bring', async () => {
+  const N = 300_000;
+  const real = good[0];
+  const { size, mtimeMs } = statSync(real.path);
+  const spec: VideoDatasetSpec = {
+    paths: Array.from({ length: N }, (_, i) => (i === N - 1 ? real.path : join(dir, `absent-${i}.mp4`))), labels: new Int32Array(N), seed: 1, cropSize: S,
+    transform: { kind: 'train', scale: [1, 1], ratio: [1, 1], flip: false },
+    sampling: { framesPerClip: 8, frameStep: 4, numClips: 1, clipDuration: null, randomClipSampling: true, allowClipOverlap: false },
+    // without a known count every video would be counted first
+    filterShortVideos: false, filterLongVideos: 1e9, minFileBytes: 100, decodeShortSide: null, wholeDecodeMaxBytes: 0,
+    videosPerProcess: 1, procsPerWorker: 1, seek: true, maxAttemptsPerSample: 1,
+  };
+  const builder = new VideoBatchBuilder(spec);
+  // as the trainer sends them: each job's videos, 256 at a time, over a whole pass
+  for (let i = 0; i < N; i += 256) builder.learnMeta(Array.from({ length: Math.min(256, N - i) }, (_, k) => [i + k, { frameCount: real.frames, fps: 25, size, mtimeMs }]));
+  assert.is(KEEP_META, 8192);
+  assert.is(builder.knownVideos, 8192);
+  const b = await builder.build(0, [N - 1]);
+  assert.equal([b.decoded, b.counted, b.failures.length], [1, 0, 0]);
 });
 
 test('a loader started from `node --input-type=module -e`: its workers run the worker script, not the inline program', () => {
