@@ -26,6 +26,22 @@ export function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * The k most probable classes, first maximum first as the argmax (a stable sort by probability),
+ * by insertion: sorting all C classes per sample took 12 s over ImageNet's 50k val images.
+ */
+export function topK(row: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  for (let c = 0; c < row.length; c++) {
+    if (top.length === k && !(row[c] > row[top[k - 1]])) continue;
+    let at = top.length;
+    while (at > 0 && row[c] > row[top[at - 1]]) at--;
+    top.splice(at, 0, c);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 export class Predictions {
   private readonly lines: string[] = ['path,label,prediction,correct,p_prediction,p_label,top5'];
   private readonly samples = new Map<number, { samples: number; correct: number }>();
@@ -44,10 +60,7 @@ export class Predictions {
     const pred = argmaxRows(p, B, C);
     for (let b = 0; b < B; b++) {
       const row = p.subarray(b * C, (b + 1) * C);
-      // first maximum first, as the argmax: a stable sort by probability
-      const top = Array.from({ length: C }, (_, c) => c)
-        .sort((x, y) => row[y] - row[x] || x - y)
-        .slice(0, TOP);
+      const top = topK(row, TOP);
       const label = labels[b];
       const ok = pred[b] === label;
       if (top.includes(label)) this.inTop5++;
