@@ -1,6 +1,7 @@
 // Probe data (EVAL-03, EVAL-07): loaders for the train and val splits, the synthetic dataset on
 // first use, and batches turned into encoder input [S·V·B, 3, T, H, W] with their layout.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_EVAL, type ImageProbeData, type ProbeConfig, type VideoProbeData } from '../config/probe.js';
 import { synthesizeMissing } from '../data/synth.js';
@@ -63,6 +64,13 @@ export interface VideoSourceOptions {
   log: (s: string) => void;
 }
 
+/**
+ * Decoding processes of the probe's loaders: the original's eval loaders use 12 (num_workers=12,
+ * not a config key); every core of a large node would mean as many processes each holding the
+ * split's path list.
+ */
+export const probeWorkers = (): number => Math.min(12, availableParallelism());
+
 export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSource {
   const d = cfg.data as VideoProbeData;
   const loader = new VideoLoader({
@@ -85,6 +93,7 @@ export function videoSource(cfg: ProbeConfig, o: VideoSourceOptions): BatchSourc
     dropLast: false,
     passes: o.passes,
     startBatch: o.startBatch ?? 0,
+    numWorkers: probeWorkers(),
     log: o.log,
   });
   const V = o.evalTransform ? o.numViews : 1;
@@ -129,6 +138,7 @@ export function imageSource(
     dropLast: false,
     passes: o.passes ?? (o.training ? Infinity : 1),
     startBatch: o.startBatch ?? 0,
+    numWorkers: probeWorkers(),
     log: o.log,
   });
   if (loader.classes.length > d.num_classes)
