@@ -3,7 +3,7 @@
 // placement (random clip sampling off, DATA-03), in file order. A video that cannot be decoded is an
 // error naming it: the loader's usual replacement by another video (DATA-02) would silently
 // mislabel features.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readVideoIndex } from '../data/csv.js';
@@ -58,14 +58,16 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
   let paths: string[];
   let loader: VideoLoader;
   try {
-    paths = readVideoIndex(csvPaths).paths;
+    // Missing videos are named here, before a loader retries them: every one of a list up to 20000
+    // long, an even sample of a longer one (a stat each is slow on network storage).
+    const index = readVideoIndex(csvPaths, undefined, { warnMissing: () => undefined });
+    paths = index.paths;
     if (paths.length === 0) throw new Error(`${csvPaths.join(', ')}: no videos listed`);
-    // Checked here: the loader retries a missing file 50 times and, when it is the only video,
-    // fails with its replacement message instead of naming the file.
-    const missing = paths.filter((p) => !existsSync(p));
+    const missing = index.missing.map((m) => m.path);
     if (missing.length > 0) {
       const shown = missing.slice(0, 3).map((p) => `${p} (file not found)`).join(', ');
-      throw new Error(`cannot read ${missing.length === 1 ? 'video' : 'videos'} ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
+      const sampled = paths.length > 20_000 ? ` (an even sample of the ${paths.length} listed was looked for)` : '';
+      throw new Error(`cannot read ${missing.length === 1 ? 'video' : 'videos'} ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}${sampled}`);
     }
     loader = new VideoLoader({
       csvPaths,
