@@ -77,6 +77,17 @@ export function missingVideosMessage(missing: MissingVideo[], total: number, str
   return `data: ${missing.length} of ${of} do not exist (they will be replaced by other samples when loaded):\n${shown.join('\n')}`;
 }
 
+/**
+ * The error for listed videos that do not exist where replacing them would be wrong (features, whose
+ * rows must be the listed videos): up to three named.
+ */
+export function missingVideosError(missing: MissingVideo[], total: number): string {
+  const shown = missing.slice(0, 3).map((m) => `${m.path} (file not found)`).join(', ');
+  const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
+  const sampled = total > MAX_CHECKED ? ` (an even sample of the ${total} listed was looked for)` : '';
+  return `cannot read ${missing.length === 1 ? 'video' : 'videos'} ${shown}${more}${sampled}`;
+}
+
 /** Concatenate several index files in order (DATA-01). */
 export function readVideoIndex(csvPaths: string[], numClasses?: number, opts: ReadIndexOptions = {}): VideoIndex {
   if (csvPaths.length === 0) throw new Error('data: no index files given (csvPaths is empty)');

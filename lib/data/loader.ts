@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readVideoIndex } from './csv.js';
+import { missingVideosError, readVideoIndex } from './csv.js';
 import { BatchSampler } from './sampler.js';
 import { batchShape, type BuiltBatch, type SampleFailure, type VideoDatasetSpec, type VideoMeta } from './batch-builder.js';
 import { VideoMetaCache } from './meta-cache.js';
@@ -52,6 +52,12 @@ export interface VideoLoaderOptions {
   startBatch?: number;
   numClasses?: number;
   maxFailureFraction?: number;
+  /**
+   * Listed videos that do not exist: replaced by others when loaded, with a warning (DATA-02, the
+   * default), or an error naming them before any worker starts ('error': vjepa-embed's rows must be
+   * the listed videos).
+   */
+  missingVideos?: 'replace' | 'error';
   log?: (msg: string) => void;
   // --- additions ---
   /** shuffle each pass (default: training) */
@@ -309,6 +315,8 @@ function posInt(v: number, name: string): void {
 }
 
 export class VideoLoader implements AsyncIterable<VideoBatch> {
+  /** the listed videos, in index order */
+  readonly paths: readonly string[];
   readonly numSamples: number;
   readonly batchesPerEpoch: number;
   readonly shape: number[];
@@ -328,9 +336,12 @@ export class VideoLoader implements AsyncIterable<VideoBatch> {
     // Reported once per index set: the probe builds a val loader every epoch, a resume the train loader twice.
     const indexKey = opts.csvPaths.map((p) => resolve(p)).join('\n');
     const firstSight = !checkedIndexes.has(indexKey);
-    const warnMissing = firstSight ? (opts.log ?? ((m: string) => console.error(m))) : undefined;
+    const missingIsError = opts.missingVideos === 'error';
+    const warnMissing = missingIsError ? () => undefined : firstSight ? (opts.log ?? ((m: string) => console.error(m))) : undefined;
     checkedIndexes.add(indexKey);
     const index = readVideoIndex(opts.csvPaths, opts.numClasses, { warnMissing });
+    if (missingIsError && index.missing.length > 0) throw new Error(missingVideosError(index.missing, index.paths.length));
+    this.paths = index.paths;
     this.numSamples = index.paths.length;
     const t = opts.transform ?? {};
     const kind = t.kind ?? (opts.training ? 'train' : 'eval');

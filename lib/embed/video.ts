@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readVideoIndex } from '../data/csv.js';
 import { VideoLoader, type VideoBatch } from '../data/loader.js';
 import { batchMajor } from './embed.js';
 
@@ -55,20 +54,8 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
     csvPaths = [csv];
   }
   const reasons: string[] = [];
-  let paths: string[];
   let loader: VideoLoader;
   try {
-    // Missing videos are named here, before a loader retries them: every one of a list up to 20000
-    // long, an even sample of a longer one (a stat each is slow on network storage).
-    const index = readVideoIndex(csvPaths, undefined, { warnMissing: () => undefined });
-    paths = index.paths;
-    if (paths.length === 0) throw new Error(`${csvPaths.join(', ')}: no videos listed`);
-    const missing = index.missing.map((m) => m.path);
-    if (missing.length > 0) {
-      const shown = missing.slice(0, 3).map((p) => `${p} (file not found)`).join(', ');
-      const sampled = paths.length > 20_000 ? ` (an even sample of the ${paths.length} listed was looked for)` : '';
-      throw new Error(`cannot read ${missing.length === 1 ? 'video' : 'videos'} ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}${sampled}`);
-    }
     loader = new VideoLoader({
       csvPaths,
       batchSize: o.batchSize,
@@ -89,12 +76,15 @@ export function evalClipSource(o: EvalClipOptions): EvalClipSource {
       minFileBytes: 1,
       // a store beside a temporary CSV would be deleted with it
       metaCache: tmp === null,
+      // a missing video is an error naming it, before a loader would retry it in vain
+      missingVideos: 'error',
       log: (m) => reasons.push(m),
     });
   } catch (e) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+  const paths = Array.from(loader.paths);
   // The loader's line for a failed file says it was replaced; here that is an error, so keep only the
   // cause, without the path that ffmpeg's message repeats. Loads in a batch the loader gave up on
   // are never logged: their reasons come with its error.
